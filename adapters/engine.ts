@@ -1,0 +1,361 @@
+/**
+ * The engine: one process per node. It connects to the driver, proves it knows the run's secret,
+ * runs PERENGINE START tasks, then up to `slots` tasks at a time, reports each as it exits, and on
+ * `stop` hands back what it has not started, waits for what runs, runs PERENGINE STOP tasks and
+ * leaves. When the driver disappears it kills its tasks' process groups and exits.
+ *
+ * @module
+ */
+
+import { authMac, checkMac, type FromDriver, PROTOCOL_VERSION, type RunInfo } from "../lib/protocol.ts";
+import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
+import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
+import { Logger } from "./log.ts";
+import { killGroup, spawnTask } from "./process.ts";
+import { Link, splitAddress } from "./transport.ts";
+
+/** How the engine was started. */
+export interface EngineOptions {
+  /** Driver `host:port`. */
+  connect: string;
+  /** Run secret (hex). */
+  secret: string;
+  /** Context id that launched it. */
+  context: number;
+  /** Node column name. */
+  host: string;
+  slots: number;
+  coresPerSlot: number;
+  envResource: string[];
+  /** Context label, for the log file name. */
+  label: string;
+  /** Launch id given by the context. */
+  launch?: string;
+}
+
+const PING_TIMEOUT_MS = 8000;
+const KILL_GRACE_MS = 1000;
+
+/**
+ * Run an engine until the driver tells it to leave or disappears.
+ * @param o options
+ * @returns the process exit status
+ */
+export async function runEngine(o: EngineOptions): Promise<number> {
+  const candidates = o.connect.split(",").filter(Boolean).map(splitAddress);
+  let conn: Deno.Conn | undefined;
+  const deadline = Date.now() + 15000;
+  let lastError = "";
+  for (let delay = 50; !conn; delay = Math.min(delay * 2, 1000)) {
+    for (const c of candidates) {
+      conn = await connectWithin(c, 3000).catch((e) => {
+        lastError = `${c.hostname}:${c.port}: ${e instanceof Error ? e.message : e}`;
+        return undefined;
+      });
+      if (conn) break;
+    }
+    if (conn) break;
+    if (Date.now() > deadline) {
+      console.error(
+        `disbatch engine on ${o.host}: cannot reach the driver at ${o.connect} (last error: ${lastError})`,
+      );
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  const engine = new Engine(o, new Link(conn));
+  return await engine.run();
+}
+
+async function connectWithin(a: { hostname: string; port: number }, ms: number): Promise<Deno.Conn> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const p = Deno.connect(a);
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) =>
+        timer = setTimeout(() => rej(new Error(`no answer within ${ms / 1000} s`)), ms)
+      ),
+    ]);
+  } catch (e) {
+    p.then((c) => c.close(), () => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class Engine {
+  readonly #o: EngineOptions;
+  readonly #link: Link;
+  #log: Logger = new Logger(undefined, "INFO");
+  #nonce = crypto.randomUUID();
+  #rank = -1;
+  #run: RunInfo | undefined;
+  #queue: Task[] = [];
+  #qHead = 0;
+  #running = new Map<number, { task: Task; pid: number; slot: number }>();
+  #freeSlots: number[] = [];
+  #slotEnv: Record<string, string>[] = [];
+  #perEngine: { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined;
+  #startDone = false;
+  #stopping = false;
+  #killing = false;
+  #outbox: TaskOutcome[] = [];
+  #flushScheduled = false;
+  #finish!: (code: number) => void;
+  #finished = new Promise<number>((r) => this.#finish = r);
+  #authed = false;
+
+  constructor(o: EngineOptions, link: Link) {
+    this.#o = o;
+    this.#link = link;
+  }
+
+  async run(): Promise<number> {
+    this.#link.onMessage = (m) => this.#onMessage(m as FromDriver);
+    this.#link.start();
+    this.#link.closed.then((reason) => this.#driverLost(reason));
+    const watchdog = setInterval(() => {
+      if (Date.now() - this.#link.lastHeard > PING_TIMEOUT_MS) this.#link.close("driver silent for 8 s");
+    }, 1000);
+    const code = await this.#finished;
+    clearInterval(watchdog);
+    return code;
+  }
+
+  #onMessage(m: FromDriver): void {
+    if (!this.#authed) {
+      if (m.kind === "challenge") {
+        if (m.version !== PROTOCOL_VERSION) {
+          console.error(
+            `disbatch engine on ${this.#o.host}: the driver speaks protocol ${m.version}, this engine ${PROTOCOL_VERSION}: use the same disbatch binary on all nodes`,
+          );
+          this.#link.close("protocol version mismatch");
+          return;
+        }
+        this.#link.send({
+          kind: "hello",
+          version: PROTOCOL_VERSION,
+          role: "engine",
+          mac: authMac(this.#o.secret, "peer", m.nonce),
+          nonce: this.#nonce,
+          host: this.#o.host,
+          pid: Deno.pid,
+          context: this.#o.context,
+          slots: this.#o.slots,
+          coresPerSlot: this.#o.coresPerSlot,
+          ...(this.#o.launch ? { launch: this.#o.launch } : {}),
+        });
+      } else if (m.kind === "welcome") {
+        if (!checkMac(this.#o.secret, "driver", this.#nonce, m.mac)) {
+          console.error(
+            `disbatch engine on ${this.#o.host}: the process at ${this.#o.connect} does not know this run's secret; not trusting it`,
+          );
+          this.#link.close("driver failed authentication");
+          return;
+        }
+        this.#authed = true;
+        this.#welcome(m.rank, m.run);
+      } else if (m.kind === "rejected") {
+        console.error(`disbatch engine on ${this.#o.host}: the driver refused this engine: ${m.reason}`);
+        this.#link.close("rejected");
+      }
+      return;
+    }
+    switch (m.kind) {
+      case "perEngine":
+        this.#perEngine = { start: m.start, stop: m.stop };
+        this.#runStartTasks();
+        break;
+      case "tasks":
+        for (const t of m.tasks) this.#queue.push(t);
+        this.#pump();
+        break;
+      case "stop":
+        this.#stop();
+        break;
+      case "kill":
+        this.#kill(m.reason);
+        break;
+      case "ping":
+        this.#link.send({ kind: "pong" });
+        break;
+    }
+  }
+
+  #welcome(rank: number, run: RunInfo): void {
+    this.#rank = rank;
+    this.#run = run;
+    const logPath = `${run.uid}_${this.#o.label}_${this.#o.host}_engine_${rank}.log`;
+    try {
+      Deno.chdir(run.cwd);
+    } catch (e) {
+      console.error(
+        `disbatch engine ${rank} on ${this.#o.host}: cannot change to ${run.cwd}: ${
+          e instanceof Error ? e.message : e
+        }`,
+      );
+    }
+    this.#log = new Logger(logPath, run.logLevel);
+    const base = engineEnv({
+      jobId: run.jobId,
+      nameTasks: run.nameTasks,
+      rank,
+      coresPerSlot: this.#o.coresPerSlot,
+      address: run.address,
+    });
+    Deno.env.delete("DISBATCH_SECRET");
+    for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
+    const split = splitEnvResources(this.#o.envResource, Deno.env.toObject(), this.#o.slots);
+    for (const w of split.warnings) this.#log.error(w);
+    const slots = this.#o.envResource.length ? split.slots : this.#o.slots;
+    this.#slotEnv = this.#o.envResource.length ? split.perSlot : [];
+    for (let s = slots - 1; s >= 0; s--) this.#freeSlots.push(s);
+    this.#log.info(
+      `Engine ${rank} started on ${this.#o.host} (pid ${Deno.pid}) with ${slots} slots; driver ${this.#o.connect}`,
+    );
+  }
+
+  async #runStartTasks(): Promise<void> {
+    for (const t of this.#perEngine!.start) {
+      if (this.#killing) return;
+      await this.#runOne(t, -1, "start");
+    }
+    this.#startDone = true;
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (!this.#startDone || this.#killing) return;
+    while (this.#freeSlots.length > 0 && this.#qHead < this.#queue.length) {
+      const task = this.#queue[this.#qHead++]!;
+      const slot = this.#freeSlots.pop()!;
+      this.#runOne(task, slot, undefined).then(() => {
+        this.#freeSlots.push(slot);
+        this.#pump();
+        this.#maybeStopped();
+      });
+    }
+    if (this.#qHead > 4096 && this.#qHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#qHead);
+      this.#qHead = 0;
+    }
+  }
+
+  async #runOne(task: Task, slot: number, phase: "start" | "stop" | undefined): Promise<void> {
+    const env = taskEnv(task, slot);
+    const extra = this.#slotEnv[slot < 0 ? 0 : slot];
+    if (extra) Object.assign(env, extra);
+    let outcome: TaskOutcome;
+    try {
+      const rt = spawnTask(task.command, env);
+      this.#running.set(rt.pid, { task, pid: rt.pid, slot });
+      if (this.#killing) killGroup(rt.pid, "SIGTERM");
+      const r = await rt.result;
+      this.#running.delete(rt.pid);
+      outcome = { id: task.id, kind: phase ? "perEngine" : "normal", slot, ...r, killed: this.#killing };
+      this.#log.debug(`Task ${task.id} (line ${task.line}) slot ${slot} pid ${r.pid} rc ${r.returnCode}`);
+    } catch (e) {
+      const now = Date.now() / 1000;
+      const msg = e instanceof Error ? e.message : String(e);
+      this.#log.error(`Task ${task.id} could not start: ${msg}`);
+      outcome = {
+        id: task.id,
+        kind: phase ? "perEngine" : "normal",
+        slot,
+        pid: -1,
+        returnCode: 200,
+        start: now,
+        end: now,
+        stdoutBytes: 0,
+        stdoutSnippet: "",
+        stderrBytes: msg.length,
+        stderrSnippet: msg.slice(0, 83),
+        killed: false,
+      };
+    }
+    if (phase) outcome.phase = phase;
+    this.#report(outcome);
+  }
+
+  #report(o: TaskOutcome): void {
+    this.#outbox.push(o);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        const outcomes = this.#outbox;
+        this.#outbox = [];
+        this.#link.send({ kind: "done", outcomes });
+      });
+    }
+  }
+
+  #stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const ids = this.#queue.slice(this.#qHead).map((t) => t.id);
+    this.#queue = [];
+    this.#qHead = 0;
+    if (ids.length > 0) this.#link.send({ kind: "released", ids });
+    this.#log.info(`Stopping: ${ids.length} queued task(s) handed back, ${this.#running.size} running`);
+    this.#maybeStopped();
+  }
+
+  async #maybeStopped(): Promise<void> {
+    if (!this.#stopping || this.#killing || this.#running.size > 0 || this.#qHead < this.#queue.length) {
+      return;
+    }
+    if (!this.#startDone && this.#perEngine) return; // START tasks still running; #runStartTasks calls #pump
+    this.#killing = true; // no more tasks may start
+    for (const t of this.#perEngine?.stop ?? []) {
+      this.#killing = false;
+      await this.#runOne(t, -1, "stop");
+      this.#killing = true;
+    }
+    await this.#leave(0);
+  }
+
+  async #kill(reason: string): Promise<void> {
+    if (this.#killing && !this.#stopping) return;
+    this.#killing = true;
+    this.#stopping = true;
+    this.#log.info(`Killing ${this.#running.size} running task(s): ${reason}`);
+    await this.#killAll();
+    await this.#leave(0);
+  }
+
+  async #killAll(): Promise<void> {
+    const pending = [...this.#running.values()];
+    for (const r of pending) killGroup(r.pid, "SIGTERM");
+    const deadline = Date.now() + KILL_GRACE_MS;
+    while (this.#running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const r of pending) killGroup(r.pid, "SIGKILL");
+    const hard = Date.now() + 1000;
+    while (this.#running.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async #leave(code: number): Promise<void> {
+    await new Promise((r) => queueMicrotask(() => r(undefined)));
+    this.#link.send({ kind: "bye" });
+    await this.#link.flush();
+    this.#log.info(`Engine ${this.#rank} leaving`);
+    this.#log.close();
+    this.#link.close("engine finished");
+    this.#finish(code);
+  }
+
+  async #driverLost(reason: string): Promise<void> {
+    if (this.#killing && this.#stopping) {
+      this.#finish(0);
+      return;
+    }
+    this.#killing = true;
+    this.#stopping = true;
+    this.#log.error(`Lost the driver (${reason}); killing ${this.#running.size} running task(s) and exiting`);
+    await this.#killAll();
+    this.#log.close();
+    this.#finish(this.#authed ? 1 : 2);
+  }
+}

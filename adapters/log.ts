@@ -1,0 +1,69 @@
+/**
+ * A small log-file writer in Python logging's default shape
+ * (`2026-11-25 17:50:01,123 INFO message`), one whole line per write.
+ *
+ * @module
+ */
+
+const LEVELS: Record<string, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+const encoder = new TextEncoder();
+
+function stamp(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
+    p(d.getMinutes())
+  }:` +
+    `${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
+}
+
+/** Appends log lines to a file (or discards them when no path is given). */
+export class Logger {
+  #file: Deno.FsFile | undefined;
+  #min: number;
+
+  /**
+   * @param path log file (created/truncated), or undefined for none
+   * @param level minimum level name (Python names)
+   */
+  constructor(path: string | undefined, level: string) {
+    this.#min = LEVELS[level.toUpperCase()] ?? 20;
+    if (path) this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  }
+
+  /** True when DEBUG lines are written (to skip building them otherwise). */
+  get debugEnabled(): boolean {
+    return this.#min <= 10 && this.#file !== undefined;
+  }
+
+  #write(level: string, message: string): void {
+    if (!this.#file || (LEVELS[level] ?? 0) < this.#min) return;
+    try {
+      this.#file.writeSync(encoder.encode(`${stamp(new Date())} ${level} ${message}\n`));
+    } catch { /* a full disk must not stop the run; the status file is what matters */ }
+  }
+
+  /** @param m message */
+  debug(m: string): void {
+    if (this.#min <= 10) this.#write("DEBUG", m);
+  }
+  /** @param m message */
+  info(m: string): void {
+    this.#write("INFO", m);
+  }
+  /** @param m message */
+  warn(m: string): void {
+    this.#write("WARNING", m);
+  }
+  /** @param m message */
+  error(m: string): void {
+    this.#write("ERROR", m);
+  }
+
+  /** Close the file. */
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch { /* closed */ }
+    this.#file = undefined;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Running one task: `/bin/bash -c COMMAND` in its own session and process group (so the whole tree
+ * can be killed with one signal), stdin `/dev/null`, stdout/stderr counted with the first and last
+ * 40 bytes kept (REFERENCE §5). Completion is the process's exit, awaited, never polled.
+ *
+ * @module
+ */
+
+import { bashCommandArg } from "../lib/text.ts";
+import { snippetText } from "../lib/pyrepr.ts";
+
+const SNIP = 40;
+
+/** A leaked-output counter keeping the first and last 40 bytes. */
+class OutputTap {
+  total = 0;
+  head = new Uint8Array(SNIP);
+  headLen = 0;
+  tail = new Uint8Array(SNIP);
+  tailLen = 0;
+  tailPos = 0;
+
+  add(chunk: Uint8Array): void {
+    this.total += chunk.length;
+    let c = chunk;
+    if (this.headLen < SNIP) {
+      const n = Math.min(SNIP - this.headLen, c.length);
+      this.head.set(c.subarray(0, n), this.headLen);
+      this.headLen += n;
+      c = c.subarray(n);
+    }
+    if (c.length === 0) return;
+    if (c.length >= SNIP) {
+      this.tail.set(c.subarray(c.length - SNIP));
+      this.tailLen = SNIP;
+      this.tailPos = 0;
+      return;
+    }
+    for (let i = 0; i < c.length; i++) {
+      this.tail[this.tailPos] = c[i]!;
+      this.tailPos = (this.tailPos + 1) % SNIP;
+      if (this.tailLen < SNIP) this.tailLen++;
+    }
+  }
+
+  snippet(): string {
+    if (this.total === 0) return "";
+    const tail = new Uint8Array(this.tailLen);
+    const startAt = this.tailLen < SNIP ? 0 : this.tailPos;
+    for (let i = 0; i < this.tailLen; i++) tail[i] = this.tail[(startAt + i) % SNIP]!;
+    return snippetText(this.head.subarray(0, this.headLen), tail, this.total);
+  }
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, tap: OutputTap): Promise<void> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      tap.add(value);
+    }
+  } catch {
+    // The pipe was closed under us (task killed); what was read is kept.
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** What a finished task process looked like. */
+export interface ProcessResult {
+  pid: number;
+  /** Exit code, or the negative signal number when a signal ended it (Python Popen style). */
+  returnCode: number;
+  start: number;
+  end: number;
+  stdoutBytes: number;
+  stdoutSnippet: string;
+  stderrBytes: number;
+  stderrSnippet: string;
+}
+
+/** A started task. */
+export interface RunningTask {
+  readonly pid: number;
+  /** Resolves when the process has exited and its output was drained (or 200 ms passed). */
+  readonly result: Promise<ProcessResult>;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+};
+
+/**
+ * Signal name → number (Linux).
+ * @param name e.g. "SIGTERM"
+ * @returns the number, or 0 when unknown
+ */
+export function signalNumber(name: string | null | undefined): number {
+  return name ? SIGNALS[name] ?? 0 : 0;
+}
+
+/**
+ * Start `/bin/bash -c command` in a new session.
+ *
+ * @param command the task command (surrogate-escaped bytes allowed)
+ * @param env extra variables (merged over the current environment)
+ * @returns the running task
+ * @throws when the process cannot be spawned (caller reports rc 200 like the reference)
+ */
+export function spawnTask(command: string, env: Record<string, string>): RunningTask {
+  const start = Date.now() / 1000;
+  const child = new Deno.Command("/bin/bash", {
+    args: ["-c", bashCommandArg(command)],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const out = new OutputTap();
+  const err = new OutputTap();
+  let drained = false;
+  const drains = Promise.all([pump(child.stdout, out), pump(child.stderr, err)]).then(() => {
+    drained = true;
+  });
+  const result = child.status.then(async (status) => {
+    const end = Date.now() / 1000;
+    if (!drained) {
+      // A background child may hold the pipes open; do not wait for it beyond a moment.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([drains, new Promise((r) => timer = setTimeout(r, 200))]);
+      clearTimeout(timer);
+    }
+    const rc = status.signal ? -signalNumber(status.signal) : status.code;
+    return {
+      pid: child.pid,
+      returnCode: rc,
+      start,
+      end,
+      stdoutBytes: out.total,
+      stdoutSnippet: out.snippet(),
+      stderrBytes: err.total,
+      stderrSnippet: err.snippet(),
+    };
+  });
+  return { pid: child.pid, result };
+}
+
+/**
+ * Signal a whole process group, ignoring "no such process".
+ * @param pgid the group leader's pid
+ * @param signal signal name
+ * @returns true when the group existed
+ */
+export function killGroup(pgid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

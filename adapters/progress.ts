@@ -1,0 +1,85 @@
+/**
+ * What the run shows on stderr: a self-updating progress line while stderr is a terminal (never
+ * otherwise, never with `--quiet`), messages that do not tear it, and the end-of-run summary.
+ *
+ * @module
+ */
+
+import { progressLine, summaryLines } from "../lib/progress_view.ts";
+import type { SchedulerSnapshot } from "../lib/scheduler.ts";
+import type { StatusRecord } from "../lib/types.ts";
+
+const encoder = new TextEncoder();
+
+/** Terminal progress and summary. */
+export class Progress {
+  readonly #tty: boolean;
+  readonly #quiet: boolean;
+  readonly #color: boolean;
+  #shown = false;
+  #lastPaint = 0;
+  #rate: { t: number; done: number }[] = [];
+  #started = Date.now() / 1000;
+
+  /** @param quiet `--quiet` */
+  constructor(quiet: boolean) {
+    this.#quiet = quiet;
+    this.#tty = !quiet && Deno.stderr.isTerminal();
+    this.#color = this.#tty && !Deno.env.get("NO_COLOR");
+  }
+
+  #write(s: string): void {
+    Deno.stderr.writeSync(encoder.encode(s));
+  }
+
+  /** @param line a message for stderr (the progress line is cleared first and redrawn later) */
+  message(line: string): void {
+    if (this.#shown) this.#write("\r\x1b[2K");
+    this.#shown = false;
+    this.#write(line + "\n");
+  }
+
+  /** @param _r a record written to the status file */
+  record(_r: StatusRecord): void {}
+
+  /** @param s current state; repainted at most 10 times a second */
+  update(s: SchedulerSnapshot): void {
+    if (!this.#tty) return;
+    const t = Date.now() / 1000;
+    if (t - this.#lastPaint < 0.1) return;
+    this.#lastPaint = t;
+    this.#rate.push({ t, done: s.finished });
+    while (this.#rate.length > 2 && t - this.#rate[0]!.t > 10) this.#rate.shift();
+    const first = this.#rate[0]!;
+    const rate = t - first.t > 0.5 ? (s.finished - first.done) / (t - first.t) : undefined;
+    const cols = Deno.consoleSize?.().columns ?? 80;
+    this.#write(
+      "\r\x1b[2K" + progressLine(s, { rate, elapsed: t - this.#started, columns: cols, color: this.#color }),
+    );
+    this.#shown = true;
+  }
+
+  /**
+   * Clear the line and print the summary (always, unless `--quiet`).
+   * @param s final state @param info run facts
+   */
+  done(
+    s: SchedulerSnapshot,
+    info: { startedAt: number; statusPath: string; failures: readonly StatusRecord[] },
+  ): void {
+    if (this.#shown) this.#write("\r\x1b[2K");
+    this.#shown = false;
+    if (this.#quiet) return;
+    const wall = Date.now() / 1000 - info.startedAt;
+    for (
+      const l of summaryLines(s, {
+        wall,
+        statusPath: info.statusPath,
+        failures: info.failures,
+        color: this.#color,
+      })
+    ) {
+      this.#write(l + "\n");
+    }
+  }
+}

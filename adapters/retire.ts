@@ -1,0 +1,141 @@
+/**
+ * Node retirement (REFERENCE §10): when every engine on a node of a context has left while the
+ * run goes on, give the node back — by default, for a Slurm context, by shrinking the job with
+ * `scontrol update JobId=… NodeList=<driver node + active nodes>` — or run `--retire-cmd` with
+ * `NODE`, `NODES`, `RETCODES`, `ACTIVE`, `RETIRED` and `DRIVER_NODE` set. Requests within one
+ * second are batched into one command. scontrol writes `slurm_job_<id>_resize.*` into its current
+ * directory, so the command runs in a private temporary directory, never the user's.
+ *
+ * @module
+ */
+
+import type { ContextPlan } from "../lib/context_plan.ts";
+import type { ContextOptions } from "../lib/driver_options.ts";
+import { DEFAULT_RETIRE_CMD, retireCommandEnv } from "../lib/slurm.ts";
+import type { Logger } from "./log.ts";
+
+interface Ctx {
+  command: string | undefined;
+  driverNode?: string;
+  jobId?: string;
+  /** live engine ranks per host */
+  hosts: Map<string, Set<number>>;
+  retired: string[];
+  pending: string[];
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** Tracks engines per node and retires nodes that have nothing left to do. */
+export class RetireManager {
+  #contexts = new Map<number, Ctx>();
+  #engines = new Map<number, { context: number; host: string }>();
+  #log: Logger;
+  #say: (m: string) => void;
+  #running: Promise<void>[] = [];
+
+  /** @param log driver/context log @param say print a line for the user */
+  constructor(log: Logger, say: (m: string) => void) {
+    this.#log = log;
+    this.#say = say;
+  }
+
+  /**
+   * A context's plan is known.
+   * @param id context id @param plan its plan @param o its options
+   */
+  contextPlanned(id: number, plan: ContextPlan, o: ContextOptions): void {
+    const command = o.noRetire
+      ? undefined
+      : o.retireCmd ?? (plan.kind === "slurm" ? DEFAULT_RETIRE_CMD : undefined);
+    const c: Ctx = { command, hosts: new Map(), retired: [], pending: [] };
+    if (plan.driverNode) c.driverNode = plan.driverNode;
+    if (plan.jobId) c.jobId = plan.jobId;
+    for (const e of plan.engines) if (e.slots > 0) c.hosts.set(e.host, new Set());
+    this.#contexts.set(id, c);
+  }
+
+  /** @param rank engine @param context its context @param host its node */
+  engineJoined(rank: number, context: number, host: string): void {
+    this.#engines.set(rank, { context, host });
+    const c = this.#contexts.get(context);
+    if (!c) return;
+    if (!c.hosts.has(host)) c.hosts.set(host, new Set());
+    c.hosts.get(host)!.add(rank);
+  }
+
+  /**
+   * An engine left.
+   * @param rank engine
+   * @param runGoesOn false when the whole run is ending (nothing is retired then)
+   */
+  engineLeft(rank: number, runGoesOn = true): void {
+    const e = this.#engines.get(rank);
+    if (!e) return;
+    this.#engines.delete(rank);
+    const c = this.#contexts.get(e.context);
+    if (!c) return;
+    const set = c.hosts.get(e.host);
+    set?.delete(rank);
+    if (set && set.size > 0) return;
+    c.hosts.delete(e.host);
+    if (!c.command || !runGoesOn || e.host === c.driverNode) return;
+    c.pending.push(e.host);
+    clearTimeout(c.timer);
+    c.timer = setTimeout(() => this.#run(c), 1000);
+  }
+
+  #run(c: Ctx): void {
+    const retiring = c.pending;
+    c.pending = [];
+    c.retired.push(...retiring);
+    const active = [...c.hosts.keys()].filter((h) => h !== c.driverNode);
+    if (!c.driverNode && active.length === 0 && c.command === DEFAULT_RETIRE_CMD) {
+      this.#log.info(
+        `Not shrinking the job to zero nodes (retiring ${retiring.join(",")}); it ends with the run`,
+      );
+      return;
+    }
+    const env: Record<string, string> = {
+      ...Deno.env.toObject(),
+      ...retireCommandEnv({
+        retiring,
+        retCodes: retiring.map(() => 0),
+        active,
+        retired: c.retired,
+        driverNode: c.driverNode,
+      }),
+    };
+    delete env.DISBATCH_SECRET;
+    if (c.jobId) env.SLURM_JOBID = env.SLURM_JOB_ID = c.jobId;
+    const dir = Deno.makeTempDirSync({ prefix: "disbatch_retire_" });
+    this.#log.info(`Retiring ${retiring.join(",")} (active: ${active.join(",") || "none"}): ${c.command}`);
+    const p = new Deno.Command("/bin/bash", {
+      args: ["-c", c.command!],
+      env,
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output().then((out) => {
+        const text = (new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr)).trim();
+        if (out.code === 0) {
+          this.#log.info(`Retired ${retiring.join(",")}${text ? `: ${text.split("\n")[0]}` : ""}`);
+        } else {
+          const msg = `retirement of ${retiring.join(",")} failed (exit ${out.code}): ${
+            text.split("\n").at(-1) ?? ""
+          }`;
+          this.#log.error(msg);
+          this.#say(`disbatch: warning: ${msg}`);
+        }
+      }).catch((e) => this.#log.error(`Cannot run the retire command: ${e}`))
+      .finally(() => Deno.removeSync(dir, { recursive: true }));
+    this.#running.push(p);
+  }
+
+  /** Cancel pending batches (the run is ending) and wait for commands already started. */
+  async flush(): Promise<void> {
+    for (const c of this.#contexts.values()) clearTimeout(c.timer);
+    await Promise.all(this.#running);
+  }
+}

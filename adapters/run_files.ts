@@ -1,0 +1,137 @@
+/**
+ * The run's files: the uid from `-p` (REFERENCE §7), the status file writer (whole lines, written
+ * as they complete, one write per batch), and reading status files for `-r`.
+ *
+ * @module
+ */
+
+import { dirname, resolve } from "node:path";
+import { jobIdOf, makeUid, type PrefixPlan, stampYmdHms, taskFileName } from "../lib/naming.ts";
+import { ResumeTable } from "../lib/resume.ts";
+import { formatStatusRecord, parseStatusLine, STATUS_HEADER } from "../lib/status_record.ts";
+import type { StatusRecord } from "../lib/types.ts";
+
+/** A problem with the run's files that the user must fix (exit status given). */
+export class RunFileError extends Error {
+  /** @param message what and what to do @param exitCode process status */
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+    this.name = "RunFileError";
+  }
+}
+
+/**
+ * Work out the uid for this run.
+ * @param prefix `-p` value
+ * @param taskFile task file as given
+ * @returns absolute uid and the job id
+ * @throws {RunFileError} when the parent directory of a name prefix does not exist
+ */
+export function planUid(prefix: string, taskFile: string): { uid: string; jobId: string; nameTasks: string } {
+  const abs = resolve(prefix);
+  let plan: PrefixPlan;
+  let isDir = false;
+  try {
+    isDir = Deno.statSync(abs).isDirectory;
+  } catch { /* not there */ }
+  if (isDir) plan = { kind: "dir", dir: Deno.realPathSync(abs) };
+  else {
+    const parent = prefix.endsWith("/") ? abs : dirname(abs);
+    let ok = false;
+    try {
+      ok = Deno.statSync(parent).isDirectory && !prefix.endsWith("/");
+    } catch { /* missing */ }
+    if (!ok) {
+      throw new RunFileError(
+        `Directory ${parent} does not exist. Create it first (mkdir -p ${parent}) or choose another -p`,
+        1,
+      );
+    }
+    plan = { kind: "prefix", dir: Deno.realPathSync(parent), name: abs.split("/").pop()! };
+  }
+  const d = new Date();
+  const stamp = stampYmdHms({
+    year: d.getFullYear(),
+    month: d.getMonth() + 1,
+    day: d.getDate(),
+    hour: d.getHours(),
+    minute: d.getMinutes(),
+    second: d.getSeconds(),
+  });
+  const nameTasks = taskFileName(taskFile);
+  const uid = makeUid(plan, nameTasks, stamp, Math.floor(Math.random() * 1000));
+  return { uid, jobId: jobIdOf(uid), nameTasks };
+}
+
+const encoder = new TextEncoder();
+
+/** Appends status lines; lines completed in the same turn of the event loop go out in one write. */
+export class StatusWriter {
+  #file: Deno.FsFile;
+  #pending: string[] = [];
+  #scheduled = false;
+  /** Lines written so far. */
+  count = 0;
+
+  /** @param path status file (truncated) @param header write the header line first */
+  constructor(path: string, header: boolean) {
+    this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
+    if (header) this.#file.writeSync(encoder.encode(STATUS_HEADER + "\n"));
+  }
+
+  /** @param r a record to append */
+  add(r: StatusRecord): void {
+    this.#pending.push(formatStatusRecord(r) + "\n");
+    this.count++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Write what is pending now. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const data = encoder.encode(this.#pending.join(""));
+    this.#pending = [];
+    let off = 0;
+    while (off < data.length) off += this.#file.writeSync(data.subarray(off));
+  }
+
+  /** Flush and close. */
+  close(): void {
+    this.flush();
+    this.#file.close();
+  }
+}
+
+/**
+ * Read `-r` status files into a resume table.
+ * @param paths files as given
+ * @returns the table and how many lines could not be parsed
+ * @throws {RunFileError} when a file cannot be read
+ */
+export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines: number } {
+  const table = new ResumeTable();
+  let badLines = 0;
+  for (const p of paths) {
+    let text: string;
+    try {
+      text = new TextDecoder().decode(Deno.readFileSync(p));
+    } catch (e) {
+      throw new RunFileError(
+        `argument -r/--resume-from: can't open '${p}': ${e instanceof Error ? e.message : e}`,
+        2,
+      );
+    }
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      const r = parseStatusLine(line);
+      if (r === "header") continue;
+      if (r === undefined) badLines++;
+      else table.add(r, p);
+    }
+  }
+  return { table, badLines };
+}

@@ -1,0 +1,28 @@
+/**
+ * How to start this program again (engines, contexts, the monitor): the compiled binary itself,
+ * or `deno run -A <main.ts>` when running from source. Getting this wrong would make the
+ * program start itself forever, so it lives in one place.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/**
+ * The argv prefix that runs this program.
+ * @returns e.g. `["/home/u/bin/disbatch"]` or `["/usr/bin/deno", "run", "-A", "/src/main.ts"]`
+ */
+export function selfCommand(): string[] {
+  if (Deno.build.standalone) return [Deno.execPath()];
+  const main = fileURLToPath(new URL("../main.ts", import.meta.url));
+  return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", main];
+}
+
+/**
+ * Quote for a POSIX shell (single quotes).
+ * @param s text
+ * @returns the quoted word
+ */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,227 @@
+/**
+ * The driver's TCP endpoint: accepts connections, runs the challenge/response handshake, drops
+ * strangers and garbage with a log line, pings authenticated peers and notices silent ones.
+ *
+ * @module
+ */
+
+import {
+  asToDriver,
+  authMac,
+  checkMac,
+  type FromDriver,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type RunInfo,
+  type ToDriver,
+} from "../lib/protocol.ts";
+import type { Logger } from "./log.ts";
+import { Link } from "./transport.ts";
+
+/** An authenticated peer. */
+export interface Peer {
+  link: Link;
+  hello: Extract<ToDriver, { kind: "hello" }>;
+  /** Engines: their rank. */
+  rank?: number;
+  remote: string;
+}
+
+/** What the server tells the driver. */
+export interface ServerHandlers {
+  /** A peer passed the handshake; return the rank for engines (or a rejection text). */
+  accepted(peer: Peer): { rank: number } | { reject: string };
+  /** The peer got its `welcome`; it may be sent work now. */
+  joined(peer: Peer): void;
+  /** A message from an authenticated peer. */
+  message(peer: Peer, msg: ToDriver): void;
+  /** An authenticated peer's connection ended. */
+  closed(peer: Peer, reason: string): void;
+}
+
+const HANDSHAKE_MS = 10000;
+const PING_EVERY_MS = 2000;
+const SILENT_MS = 8000;
+
+/** Accepts and authenticates peers. */
+export class DriverServer {
+  readonly listener: Deno.Listener;
+  readonly #secret: string;
+  readonly #log: Logger;
+  readonly #run: () => RunInfo;
+  #handlers: ServerHandlers | undefined;
+  readonly peers = new Set<Peer>();
+  #pinger: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  /**
+   * @param listener bound listener @param secret run secret @param log driver log
+   * @param run run facts for `welcome`
+   */
+  constructor(listener: Deno.Listener, secret: string, log: Logger, run: () => RunInfo) {
+    this.listener = listener;
+    this.#secret = secret;
+    this.#log = log;
+    this.#run = run;
+    this.#pinger = setInterval(() => this.#ping(), PING_EVERY_MS);
+  }
+
+  /** @param h callbacks; connections are accepted from now on */
+  start(h: ServerHandlers): void {
+    this.#handlers = h;
+    this.#acceptLoop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.listener.accept();
+      } catch {
+        return;
+      }
+      this.#handshake(conn);
+    }
+  }
+
+  #handshake(conn: Deno.Conn): void {
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    const remote = `${addr.hostname}:${addr.port}`;
+    const link = new Link(conn);
+    const nonce = crypto.randomUUID();
+    let peer: Peer | undefined;
+    const timer = setTimeout(() => {
+      if (!peer) {
+        this.#log.warn(`Rejected connection from ${remote}: no valid hello within ${HANDSHAKE_MS / 1000} s`);
+        link.close("handshake timeout");
+      }
+    }, HANDSHAKE_MS);
+    link.onMessage = (raw) => {
+      let msg: ToDriver;
+      try {
+        msg = asToDriver(raw);
+      } catch (e) {
+        this.#log.warn(
+          `Dropped ${peer ? `peer ${describe(peer)}` : `connection from ${remote}`}: ${
+            e instanceof Error ? e.message : e
+          }`,
+        );
+        link.close("protocol error");
+        return;
+      }
+      if (peer) {
+        this.#handlers!.message(peer, msg);
+        return;
+      }
+      if (msg.kind !== "hello") {
+        this.#log.warn(`Rejected connection from ${remote}: sent "${msg.kind}" before authenticating`);
+        link.close("not authenticated");
+        return;
+      }
+      if (msg.version !== PROTOCOL_VERSION) {
+        this.#send(link, {
+          kind: "rejected",
+          reason:
+            `protocol ${msg.version} is not the driver's ${PROTOCOL_VERSION}: use the same disbatch binary everywhere`,
+        });
+        this.#log.warn(
+          `Rejected ${msg.role} from ${remote} (${msg.host}): protocol version ${msg.version}, driver speaks ${PROTOCOL_VERSION}`,
+        );
+        link.close("version mismatch");
+        return;
+      }
+      if (!checkMac(this.#secret, "peer", nonce, msg.mac)) {
+        this.#send(link, { kind: "rejected", reason: "authentication failed" });
+        this.#log.warn(
+          `Rejected connection from ${remote} claiming to be ${msg.role} on ${msg.host}: wrong secret`,
+        );
+        link.close("authentication failed");
+        return;
+      }
+      clearTimeout(timer);
+      const p: Peer = { link, hello: msg, remote };
+      const verdict = this.#handlers!.accepted(p);
+      if ("reject" in verdict) {
+        this.#send(link, { kind: "rejected", reason: verdict.reject });
+        link.close("rejected");
+        return;
+      }
+      peer = p;
+      p.rank = verdict.rank;
+      this.peers.add(p);
+      this.#send(link, {
+        kind: "welcome",
+        version: PROTOCOL_VERSION,
+        mac: authMac(this.#secret, "driver", msg.nonce),
+        rank: verdict.rank,
+        run: this.#run(),
+      });
+      this.#handlers!.joined(p);
+      link.closed.then((reason) => {
+        this.peers.delete(p);
+        this.#handlers!.closed(p, reason);
+      });
+    };
+    link.closed.then((reason) => {
+      clearTimeout(timer);
+      if (!peer && reason === "protocol error") return;
+      if (
+        !peer &&
+        ![
+          "handshake timeout",
+          "not authenticated",
+          "version mismatch",
+          "authentication failed",
+          "rejected",
+          "protocol error",
+        ].includes(reason)
+      ) {
+        this.#log.debug(`Connection from ${remote} closed before authenticating: ${reason}`);
+      }
+    });
+    link.start();
+    this.#send(link, { kind: "challenge", version: PROTOCOL_VERSION, nonce });
+  }
+
+  #send(link: Link, m: FromDriver): void {
+    link.send(m);
+  }
+
+  #ping(): void {
+    const now = Date.now();
+    for (const p of this.peers) {
+      if (now - p.link.lastHeard > SILENT_MS) {
+        this.#log.warn(
+          `No word from ${describe(p)} for ${
+            ((now - p.link.lastHeard) / 1000).toFixed(1)
+          } s; treating it as lost`,
+        );
+        p.link.close(`silent for ${SILENT_MS / 1000} s (host down or network lost)`);
+      } else p.link.send({ kind: "ping" });
+    }
+  }
+
+  /** Stop accepting and close every connection. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pinger);
+    try {
+      this.listener.close();
+    } catch { /* closed */ }
+    for (const p of this.peers) p.link.close("driver exiting");
+  }
+}
+
+/**
+ * Describe a peer for logs.
+ * @param p peer
+ * @returns text
+ */
+export function describe(p: Peer): string {
+  return p.rank !== undefined && p.hello.role === "engine"
+    ? `engine ${p.rank} on ${p.hello.host}`
+    : `${p.hello.role} on ${p.hello.host} (${p.remote})`;
+}
+
+export { ProtocolError };

@@ -1,0 +1,134 @@
+/**
+ * Frames of `lib/protocol.ts` over a TCP connection, with raw `conn.read`/`conn.write` (about 4x
+ * faster than the stream API on Deno 2.9) and write coalescing: frames queued while a write is in
+ * flight go out together in the next one.
+ *
+ * @module
+ */
+
+import { encodeFrame, FrameDecoder, type FromDriver, type ToDriver } from "../lib/protocol.ts";
+
+/** One framed connection. */
+export class Link {
+  readonly conn: Deno.Conn;
+  /** Called for each decoded message, in order. */
+  onMessage: (m: { kind: string }) => void = () => {};
+  /** Resolves with a reason when the connection is closed (by either side or a protocol error). */
+  readonly closed: Promise<string>;
+  /** Milliseconds timestamp of the last bytes received. */
+  lastHeard = Date.now();
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #writing = false;
+  #isClosed = false;
+  #resolveClosed!: (reason: string) => void;
+
+  /** @param conn an open TCP connection */
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+    } catch { /* not TCP */ }
+    this.closed = new Promise((r) => this.#resolveClosed = r);
+  }
+
+  /** True once closed. */
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Start reading; messages go to {@linkcode onMessage}. */
+  start(): void {
+    this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const decoder = new FrameDecoder();
+    const buf = new Uint8Array(256 * 1024);
+    try {
+      for (;;) {
+        const n = await this.conn.read(buf);
+        if (n === null) return this.close("connection closed by peer");
+        this.lastHeard = Date.now();
+        const msgs = decoder.push(buf.subarray(0, n));
+        for (const m of msgs) {
+          if (this.#isClosed) return;
+          this.onMessage(m);
+        }
+      }
+    } catch (e) {
+      this.close(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /**
+   * Queue a message; it is written as soon as the socket accepts it.
+   * @param msg the message
+   */
+  send(msg: FromDriver | ToDriver): void {
+    if (this.#isClosed) return;
+    const f = encodeFrame(msg);
+    this.#pending.push(f);
+    this.#pendingBytes += f.length;
+    if (!this.#writing) this.#writeLoop();
+  }
+
+  /** Resolves when everything queued so far has been written (or the link closed). */
+  async flush(): Promise<void> {
+    while (this.#writing && !this.#isClosed) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#pending.length > 0 && !this.#isClosed) {
+        let data: Uint8Array;
+        if (this.#pending.length === 1) data = this.#pending[0]!;
+        else {
+          data = new Uint8Array(this.#pendingBytes);
+          let off = 0;
+          for (const p of this.#pending) {
+            data.set(p, off);
+            off += p.length;
+          }
+        }
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        let off = 0;
+        while (off < data.length) off += await this.conn.write(data.subarray(off));
+      }
+    } catch (e) {
+      this.close(`write failed: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /**
+   * Close the connection (idempotent).
+   * @param reason for whoever awaits {@linkcode closed}
+   */
+  close(reason: string): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+    this.#resolveClosed(reason);
+  }
+}
+
+/**
+ * Parse `host:port`.
+ * @param address text
+ * @returns parts
+ * @throws {TypeError} when malformed
+ */
+export function splitAddress(address: string): { hostname: string; port: number } {
+  const i = address.lastIndexOf(":");
+  const port = Number(address.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`Bad address "${address}": expected HOST:PORT`);
+  }
+  return { hostname: address.slice(0, i).replace(/^\[|\]$/g, ""), port };
+}

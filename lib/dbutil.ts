@@ -1,0 +1,50 @@
+/**
+ * The `<uid>_dbUtil.sh` script (REFERENCE §7): the run's handle for adding contexts
+ * (`sbatch … dbUtil.sh`, `dbUtil.sh -s host:n`), watching it (`--mon`) and soft-stopping engines
+ * or contexts (`--stop`). It holds the run's secret, so the driver writes it with mode 0700.
+ *
+ * @module
+ */
+
+function q(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What the script needs to know. */
+export interface DbUtilInput {
+  uid: string;
+  /** Addresses engines try in order (`host:port`). */
+  addresses: string[];
+  secret: string;
+  /** argv prefix that runs disbatch (binary, or deno run … main.ts). */
+  self: string[];
+}
+
+/**
+ * Render the script.
+ * @param i inputs
+ * @returns the script text
+ */
+export function renderDbUtil(i: DbUtilInput): string {
+  const self = i.self.map(q).join(" ");
+  const script = `${i.uid}_dbUtil.sh`;
+  return `#!/bin/bash
+# disbatch run ${i.uid}
+#   sbatch -n 10 ${script}            add the nodes of a Slurm allocation
+#   ${script} -s HOST:N [-C N] [-l LABEL]   add ssh hosts (or localhost)
+#   ${script} --mon                   watch the run (q quits)
+#   ${script} --stop ENGINE|CONTEXT   let an engine (rank) or a context (id or label) finish softly
+#   ${script} --status                print the run's state and exit
+# This file holds the run's secret: keep it private (mode 0700).
+export DISBATCH_KVSSTCP_HOST=${q(i.addresses[0] ?? "")}
+export DISBATCH_DRIVER=${q(i.addresses.join(","))}
+export DISBATCH_SECRET=${q(i.secret)}
+export DISBATCH_UID=${q(i.uid)}
+case "$1" in
+  --mon) shift; exec ${self} --mon "$@" ;;
+  --engine) exec ${self} "$@" ;;
+  --stop|--status) exec ${self} --control "$@" ;;
+  *) exec ${self} --context ${q(script)} "$@" < /dev/null 1> ${q(i.uid)}_\${BASHPID-$$}_context_launch.log ;;
+esac
+`;
+}

@@ -1,0 +1,87 @@
+/**
+ * Text of the terminal progress line and of the end-of-run summary (pure; `adapters/progress.ts`
+ * paints it).
+ *
+ * @module
+ */
+
+import type { SchedulerSnapshot } from "./scheduler.ts";
+import type { StatusRecord } from "./types.ts";
+
+/**
+ * Seconds as `1h02m`, `3m05s`, `12.3s`.
+ * @param s seconds
+ * @returns short text
+ */
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "?";
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+function paint(on: boolean, code: string, s: string): string {
+  return on ? `\x1b[${code}m${s}\x1b[0m` : s;
+}
+
+/**
+ * The one-line progress display.
+ * @param s scheduler state
+ * @param o rate (tasks/s over the last seconds), elapsed seconds, terminal width, colours
+ * @returns the line (no newline), at most `columns - 1` visible characters
+ */
+export function progressLine(
+  s: SchedulerSnapshot,
+  o: { rate: number | undefined; elapsed: number; columns: number; color: boolean },
+): string {
+  const engines = s.engines.filter((e) => e.state !== "gone").length;
+  const queued = s.tasksEnded ? `${s.queued}` : `${s.queued}+`;
+  const eta = o.rate && o.rate > 0 && s.tasksEnded
+    ? ` eta ${formatDuration((s.queued + s.running) / o.rate)}`
+    : "";
+  const rate = o.rate !== undefined ? ` ${o.rate.toFixed(o.rate < 10 ? 1 : 0)}/s` : "";
+  const parts = [
+    `disbatch ${formatDuration(o.elapsed)}`,
+    `done ${s.finished}`,
+    s.failed ? paint(o.color, "31", `failed ${s.failed}`) : "failed 0",
+    `running ${s.running}`,
+    `queued ${queued}`,
+    `${engines} engine(s)/${s.slots} slot(s)`,
+  ];
+  const plain = parts.join(" | ") + rate + eta;
+  const max = Math.max(20, o.columns - 1);
+  // colour codes do not take columns; cut on the uncoloured length
+  const visible = plain.replace(/\x1b\[[0-9;]*m/g, "");
+  return visible.length <= max ? plain : visible.slice(0, max);
+}
+
+/**
+ * The end-of-run summary.
+ * @param s final state
+ * @param o wall time, status file, first failures, colours
+ * @returns lines
+ */
+export function summaryLines(
+  s: SchedulerSnapshot,
+  o: { wall: number; statusPath: string; failures: readonly StatusRecord[]; color: boolean },
+): string[] {
+  const rate = o.wall > 0 ? s.finished / o.wall : 0;
+  const lines = [
+    `disbatch: ${s.finished} task(s) run, ${s.failed} failed${
+      s.skipped ? `, ${s.skipped} skipped (resume)` : ""
+    }` +
+    `${s.barriers ? `, ${s.barriers} barrier(s)` : ""} in ${formatDuration(o.wall)} (${
+      rate.toFixed(rate < 10 ? 2 : 0)
+    } tasks/s)`,
+  ];
+  for (const f of o.failures.slice(0, 3)) {
+    const cmd = f.command.length > 60 ? f.command.slice(0, 57) + "..." : f.command;
+    lines.push(
+      paint(o.color, "31", `  failed: task ${f.taskId} line ${f.line} exit ${f.returnCode}: ${cmd}`),
+    );
+  }
+  if (s.failed > 3) lines.push(`  … and ${s.failed - 3} more (flag R in the status file)`);
+  lines.push(`disbatch: status file ${o.statusPath}`);
+  return lines;
+}

@@ -1,0 +1,244 @@
+/**
+ * The one wire format between the driver and everything that talks to it (engines, contexts added
+ * with `dbUtil.sh`, the monitor, `dbUtil.sh --stop`).
+ *
+ * Frame: a 4-byte big-endian length, then that many bytes of UTF-8 JSON (one message object with
+ * a `kind`). Frames larger than {@linkcode MAX_FRAME} are a protocol violation.
+ *
+ * Handshake (mutual, per-run secret never sent): the driver sends `challenge` with a random nonce;
+ * the peer answers `hello` with `mac = HMAC-SHA256(secret, "peer:" + driverNonce)` and a nonce of
+ * its own; the driver checks it and answers `welcome` with `mac = HMAC(secret, "driver:" + peerNonce)`.
+ * Nothing else is accepted before that, and a peer that fails is dropped with a log line.
+ *
+ * !!! IMPORTANT !!! Any change to a message's shape must increment PROTOCOL_VERSION.
+ *
+ * @module
+ */
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { SchedulerSnapshot } from "./scheduler.ts";
+import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
+
+/** Bumped on every incompatible change. */
+export const PROTOCOL_VERSION = 1;
+/** Largest accepted frame (bytes of JSON). */
+export const MAX_FRAME = 16 * 1024 * 1024;
+
+/** Who is connecting. */
+export type PeerRole = "engine" | "context" | "monitor" | "control";
+
+/** Run facts every engine needs. */
+export interface RunInfo {
+  /** `DISBATCH_JOBID`. */
+  jobId: string;
+  /** `DISBATCH_NAMETASKS`. */
+  nameTasks: string;
+  /** The driver's working directory; engines chdir there. */
+  cwd: string;
+  /** The uid path prefix of every run file (`…/Tasks_disBatch_…_123`). */
+  uid: string;
+  /** `host:port` engines use (also exported to tasks as `DISBATCH_KVSSTCP_HOST`). */
+  address: string;
+  /** `--loglevel`. */
+  logLevel: string;
+}
+
+/** Messages from the driver. */
+export type FromDriver =
+  | { kind: "challenge"; version: number; nonce: string }
+  | { kind: "welcome"; version: number; mac: string; rank: number; run: RunInfo }
+  | { kind: "rejected"; reason: string }
+  | { kind: "perEngine"; start: PerEngineTask[]; stop: PerEngineTask[] }
+  | { kind: "tasks"; tasks: Task[] }
+  | { kind: "stop" }
+  | { kind: "kill"; reason: string }
+  | { kind: "ping" }
+  | { kind: "snapshot"; state: SchedulerSnapshot & { uid: string; startedAt: number } }
+  | { kind: "ack"; message: string }
+  | { kind: "runOver" };
+
+/** Messages to the driver. */
+export type ToDriver =
+  | {
+    kind: "hello";
+    version: number;
+    role: PeerRole;
+    mac: string;
+    nonce: string;
+    host: string;
+    pid: number;
+    /** Engines: the context that started them. */
+    context?: number;
+    /** Engines: concurrent task slots. */
+    slots?: number;
+    /** Engines: `DISBATCH_CORES_PER_TASK`. */
+    coresPerSlot?: number;
+    /** Engines: the launch id the context gave it (to match launcher processes). */
+    launch?: string;
+  }
+  | { kind: "done"; outcomes: TaskOutcome[] }
+  | { kind: "released"; ids: number[] }
+  | { kind: "bye" }
+  | { kind: "pong" }
+  | { kind: "registerContext"; label: string; contextKind: string; taskLimit: number; engines: number }
+  | { kind: "engineFailed"; context: number; host: string; reason: string }
+  | { kind: "contextDone"; context: number }
+  | { kind: "stopEngine"; rank: number }
+  | { kind: "stopContext"; context: number | string }
+  | { kind: "watch" };
+
+/** A frame or message that breaks the protocol. */
+export class ProtocolError extends SyntaxError {
+  /** @param message what was wrong */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Encode one message as a frame.
+ * @param msg the message
+ * @returns length-prefixed bytes
+ */
+export function encodeFrame(msg: FromDriver | ToDriver): Uint8Array {
+  const body = encoder.encode(JSON.stringify(msg));
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+/** Incremental frame reader: push bytes as they arrive, get whole messages back. */
+export class FrameDecoder {
+  #buf = new Uint8Array(64 * 1024);
+  #len = 0;
+
+  /**
+   * @param chunk bytes read from the connection
+   * @returns every complete message (plain objects with a string `kind`)
+   * @throws {ProtocolError} on an oversized frame, bad UTF-8/JSON, or a message without `kind`
+   */
+  push(chunk: Uint8Array): { kind: string }[] {
+    if (this.#len + chunk.length > this.#buf.length) {
+      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + chunk.length));
+      next.set(this.#buf.subarray(0, this.#len));
+      this.#buf = next;
+    }
+    this.#buf.set(chunk, this.#len);
+    this.#len += chunk.length;
+    const out: { kind: string }[] = [];
+    let off = 0;
+    while (this.#len - off >= 4) {
+      const view = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, 4);
+      const n = view.getUint32(0);
+      if (n > MAX_FRAME) {
+        throw new ProtocolError(`frame of ${n} bytes is larger than the limit of ${MAX_FRAME}`);
+      }
+      if (this.#len - off - 4 < n) break;
+      out.push(parseMessage(this.#buf.subarray(off + 4, off + 4 + n)));
+      off += 4 + n;
+    }
+    if (off > 0) {
+      this.#buf.copyWithin(0, off, this.#len);
+      this.#len -= off;
+    }
+    return out;
+  }
+}
+
+function parseMessage(bytes: Uint8Array): { kind: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    throw new ProtocolError(`frame is not UTF-8 JSON (${e instanceof Error ? e.message : e})`);
+  }
+  if (typeof value !== "object" || value === null || typeof (value as { kind?: unknown }).kind !== "string") {
+    throw new ProtocolError("message is not an object with a string kind");
+  }
+  return value as { kind: string };
+}
+
+const TO_DRIVER_KINDS = new Set([
+  "hello",
+  "done",
+  "released",
+  "bye",
+  "pong",
+  "registerContext",
+  "engineFailed",
+  "contextDone",
+  "stopEngine",
+  "stopContext",
+  "watch",
+]);
+
+/**
+ * Check a decoded message is one the driver understands (shape of the fields it reads).
+ * @param m a decoded message
+ * @returns the typed message
+ * @throws {ProtocolError} for an unknown kind or missing fields
+ */
+export function asToDriver(m: { kind: string }): ToDriver {
+  if (!TO_DRIVER_KINDS.has(m.kind)) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
+  const r = m as Record<string, unknown>;
+  const need = (k: string, t: string) => {
+    if (typeof r[k] !== t) throw new ProtocolError(`message "${m.kind}" needs a ${t} "${k}"`);
+  };
+  switch (m.kind) {
+    case "hello":
+      need("version", "number"), need("role", "string"), need("mac", "string"), need("nonce", "string");
+      need("host", "string"), need("pid", "number");
+      break;
+    case "done":
+      if (!Array.isArray(r.outcomes)) throw new ProtocolError(`message "done" needs an array "outcomes"`);
+      for (const o of r.outcomes as Record<string, unknown>[]) {
+        if (typeof o?.id !== "number" || typeof o.returnCode !== "number") {
+          throw new ProtocolError(`message "done" holds a malformed outcome`);
+        }
+      }
+      break;
+    case "released":
+      if (!Array.isArray(r.ids)) throw new ProtocolError(`message "released" needs an array "ids"`);
+      break;
+    case "registerContext":
+      need("label", "string"),
+        need("contextKind", "string"),
+        need("taskLimit", "number"),
+        need("engines", "number");
+      break;
+    case "engineFailed":
+      need("context", "number"), need("host", "string"), need("reason", "string");
+      break;
+    case "stopEngine":
+      need("rank", "number");
+      break;
+  }
+  return m as ToDriver;
+}
+
+/**
+ * The proof a peer sends in `hello` (or the driver in `welcome`).
+ * @param secret the run's secret (hex)
+ * @param who `"peer"` or `"driver"`
+ * @param nonce the other side's nonce
+ * @returns hex HMAC-SHA256
+ */
+export function authMac(secret: string, who: "peer" | "driver", nonce: string): string {
+  return createHmac("sha256", secret).update(`disbatch/${PROTOCOL_VERSION}/${who}:${nonce}`).digest("hex");
+}
+
+/**
+ * Constant-time check of a received proof.
+ * @param secret the run's secret @param who who should have made it @param nonce our nonce @param mac received
+ * @returns true when it matches
+ */
+export function checkMac(secret: string, who: "peer" | "driver", nonce: string, mac: string): boolean {
+  const want = encoder.encode(authMac(secret, who, nonce));
+  const got = encoder.encode(mac);
+  return want.length === got.length && timingSafeEqual(want, got);
+}

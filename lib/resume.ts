@@ -1,0 +1,115 @@
+/**
+ * Resume planning (`-r`, `-R`, `--force-resume`; REFERENCE §9).
+ *
+ * A task is skipped when an earlier status file recorded it with the same id, line, repeat index
+ * and command (and, without `-R`, whatever its return code). Unlike the reference, lines flagged
+ * `S` (skipped by an earlier resume) count too, so a chain of resumes needs only the last status
+ * file, and lines flagged `K` (killed by disbatch: fail-fast, signal, lost engine) do not, so a
+ * resume re-runs exactly the interrupted tasks.
+ *
+ * @example
+ * ```ts
+ * import { ResumeTable } from "./resume.ts";
+ * const t = new ResumeTable();
+ * t.decide({ id: 0, line: 1, repeatIndex: -1, command: "true" }, { retry: false, force: false });
+ * // → { action: "run" }: nothing recorded
+ * ```
+ *
+ * @module
+ */
+
+import { recordKind } from "./status_record.ts";
+import type { StatusRecord, Task } from "./types.ts";
+
+/** What to do with one task of the new run. */
+export type ResumeDecision =
+  | { action: "run" }
+  /** Skip it; `record` is the old line to re-record with flag `S`. */
+  | { action: "skip"; record: StatusRecord; mismatch: boolean }
+  /** The id was recorded for a different line or command: the task file changed. */
+  | { action: "mismatch"; record: StatusRecord; source: string };
+
+/** Options of {@linkcode ResumeTable.decide}. */
+export interface ResumeOptions {
+  /** `-R`: re-run tasks whose recorded return code is not 0. */
+  retry: boolean;
+  /** `--force-resume`: skip by task id even when line or command differ. */
+  force: boolean;
+}
+
+/** Raised before any task runs when a recorded task does not match the task file. */
+export class ResumeMismatchError extends Error {
+  /** @param task the task as the file now says @param record what the status file says @param source status file name */
+  constructor(readonly task: Task, readonly record: StatusRecord, readonly source: string) {
+    super(
+      `Cannot resume: task ${task.id} is line ${task.line}${
+        repeatText(task.repeatIndex)
+      } "${task.command}" ` +
+        `in the task file, but ${source} recorded task ${record.taskId} as line ${record.line}` +
+        `${repeatText(record.repeatIndex)} "${record.command}". The task file changed since that run: ` +
+        `restore it, or add --force-resume to skip tasks by id anyway`,
+    );
+    this.name = "ResumeMismatchError";
+  }
+}
+
+function repeatText(r: number): string {
+  return r >= 0 ? ` (repeat index ${r})` : "";
+}
+
+/** Recorded outcomes per task id, from one or more status files. */
+export class ResumeTable {
+  #byId = new Map<number, { record: StatusRecord; source: string }>();
+
+  /** Number of task ids with a usable record. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * Add one parsed status-file line; lines that say nothing about a normal task are ignored.
+   * A success always wins over a failure of the same id; otherwise the later line wins.
+   *
+   * @param record a parsed line
+   * @param source the status file's name, for messages
+   * @returns true when the record was used
+   */
+  add(record: StatusRecord, source: string): boolean {
+    const kind = recordKind(record.flags);
+    if (kind !== "normal" && kind !== "skip") return false;
+    const old = this.#byId.get(record.taskId);
+    if (old && old.record.returnCode === 0 && record.returnCode !== 0) return false;
+    this.#byId.set(record.taskId, { record, source });
+    return true;
+  }
+
+  /**
+   * Decide whether `task` runs in this run.
+   *
+   * @param task a normal task of the new run
+   * @param opts `-R` / `--force-resume`
+   * @returns the decision
+   */
+  decide(task: Task, opts: ResumeOptions): ResumeDecision {
+    const entry = this.#byId.get(task.id);
+    if (!entry) return { action: "run" };
+    const { record, source } = entry;
+    if (opts.retry && record.returnCode !== 0) return { action: "run" };
+    const same = record.line === task.line && record.repeatIndex === task.repeatIndex &&
+      record.command === task.command;
+    if (!same && !opts.force) return { action: "mismatch", record, source };
+    return { action: "skip", record, mismatch: !same };
+  }
+}
+
+/**
+ * The line to write for a skipped task: the old record with kind `S` (R/O/E flags kept) and, as the
+ * reference does, Elapsed recomputed from the recorded (rounded) start and end.
+ *
+ * @param record the old line
+ * @returns a copy flagged as skipped
+ */
+export function skippedRecord(record: StatusRecord): StatusRecord {
+  const f = record.flags.padEnd(4, " ");
+  return { ...record, flags: f.slice(0, 3) + "S", elapsed: record.end - record.start };
+}

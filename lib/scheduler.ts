@@ -1,0 +1,750 @@
+/**
+ * The controller's state machine: tasks and barriers in, assignments and status records out.
+ *
+ * Every method takes `now` (Unix seconds) and returns the {@linkcode Action}s to carry out; there
+ * are no timers, promises or I/O here (HyperQueue's reactor, Nomad's planner). The driver adapter
+ * feeds it events from the task file and from engines and executes the actions.
+ *
+ * Rules (REFERENCE §3, §8, §10, §11, plus our own fixes):
+ * - tasks go out in id order; a barrier is passed only when every earlier task has finished;
+ * - `BARRIER CHECK` stops the run (exit 1) when a task since the previous barrier failed;
+ * - `--fail-fast` kills every running task at the first failure and ends the run (exit 1);
+ * - a lost engine's tasks are re-queued, at most `maxAttempts` times in all;
+ * - without `-S`, a run with work left but no engine and none coming ends with exit 1.
+ *
+ * @module
+ */
+
+import { barrierFlags, taskFlags } from "./status_record.ts";
+import type { Barrier, PerEngineTask, StatusRecord, Task, TaskOutcome } from "./types.ts";
+
+/** Something the driver must do. */
+export type Action =
+  /** Send tasks to an engine (the driver batches them per engine). */
+  | { kind: "assign"; rank: number; task: Task }
+  /** Tell an engine to finish its running tasks, hand back queued ones, run STOP tasks and leave. */
+  | { kind: "stopEngine"; rank: number }
+  /** Tell an engine to kill its running tasks now and leave. */
+  | { kind: "killEngine"; rank: number }
+  /** Append a line to the status file. */
+  | { kind: "record"; record: StatusRecord }
+  /** Write to the driver log (and, for `warn`, to stderr). */
+  | { kind: "log"; level: "debug" | "info" | "warn" | "error"; message: string }
+  /** Start no more contexts or engines; the run is ending. */
+  | { kind: "finish"; exitCode: number; messages: string[] };
+
+/** Scheduler settings. */
+export interface SchedulerOptions {
+  /** `-f`: kill everything at the first failure. */
+  failFast: boolean;
+  /** `-S`: keep waiting for engines when none is left. */
+  startupOnly: boolean;
+  /** `-e`: exit 1 when any task failed. */
+  exitCode: boolean;
+  /** Attempts per task when engines are lost (first run included). */
+  maxAttempts: number;
+  /** Host and PID written on barrier lines. */
+  driverHost: string;
+  driverPid: number;
+}
+
+interface EngineState {
+  rank: number;
+  context: number;
+  host: string;
+  slots: number;
+  outstanding: Map<number, Task>;
+  state: "active" | "stopping" | "gone";
+  assigned: number;
+  finished: number;
+  failed: number;
+  meanElapsed: number | undefined;
+}
+
+interface ContextState {
+  id: number;
+  label: string;
+  taskLimit: number;
+  assigned: number;
+  pendingEngines: number;
+  engines: Set<number>;
+}
+
+type QueueItem = { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier; reachedAt: number };
+
+/** Public counters for progress, the monitor and the end-of-run summary. */
+export interface SchedulerSnapshot {
+  finished: number;
+  failed: number;
+  barriers: number;
+  skipped: number;
+  running: number;
+  queued: number;
+  slots: number;
+  engines: {
+    rank: number;
+    context: number;
+    host: string;
+    slots: number;
+    state: string;
+    running: number;
+    assigned: number;
+    finished: number;
+    failed: number;
+  }[];
+  contexts: { id: number; label: string; taskLimit: number; assigned: number; engines: number }[];
+  phase: "running" | "draining" | "aborting" | "done";
+  tasksEnded: boolean;
+}
+
+/** The controller's state machine. */
+export class Scheduler {
+  readonly #o: SchedulerOptions;
+  #queue: QueueItem[] = [];
+  #qHead = 0;
+  #requeue: Task[] = [];
+  #engines = new Map<number, EngineState>();
+  #contexts = new Map<number, ContextState>();
+  #attempts = new Map<number, number>();
+  #tasksEnded = false;
+  #itemsSeen = 0;
+  #perEngine: { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined;
+  #phase: SchedulerSnapshot["phase"] = "running";
+  #exitCode = 0;
+  #endMessages: string[] = [];
+  #segmentFailures: { id: number; line: number; rc: number }[] = [];
+  #finished = 0;
+  #failed = 0;
+  #barriers = 0;
+  #skipped = 0;
+  #firstFailures: StatusRecord[] = [];
+
+  /** @param options behaviour switches */
+  constructor(options: SchedulerOptions) {
+    this.#o = options;
+  }
+
+  /** PERENGINE START/STOP tasks, once the block is complete (undefined before). */
+  get perEngine(): { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined {
+    return this.#perEngine;
+  }
+
+  /** True once the run has decided to end. */
+  get phase(): SchedulerSnapshot["phase"] {
+    return this.#phase;
+  }
+
+  /** How many more task-file items the driver should read now (flow control; memory stays O(slots)). */
+  demand(): number {
+    if (this.#tasksEnded || this.#phase !== "running") return 0;
+    let slots = 0;
+    for (const e of this.#engines.values()) if (e.state === "active") slots += e.slots;
+    const want = 2 * slots + 64;
+    return Math.max(0, want - (this.#queue.length - this.#qHead));
+  }
+
+  /** Failures first seen (up to 5) for the summary. */
+  get firstFailures(): readonly StatusRecord[] {
+    return this.#firstFailures;
+  }
+
+  /**
+   * The PERENGINE block is complete.
+   * @param start START tasks in order @param stop STOP tasks in order @param now seconds
+   * @returns actions
+   */
+  setPerEngine(start: PerEngineTask[], stop: PerEngineTask[], now: number): Action[] {
+    this.#perEngine = { start, stop };
+    return this.#dispatch(now);
+  }
+
+  /**
+   * A task or barrier read from the task file.
+   * @param item the item @param now seconds
+   * @returns actions
+   */
+  addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
+    this.#itemsSeen++;
+    this.#queue.push(item.kind === "barrier" ? { ...item, reachedAt: now } : item);
+    return this.#dispatch(now);
+  }
+
+  /**
+   * A task skipped because an earlier status file recorded it (`-r`).
+   * @param record the line to write (already flagged `S`) @param now seconds
+   * @returns actions
+   */
+  addSkipped(record: StatusRecord, now: number): Action[] {
+    this.#itemsSeen++;
+    this.#skipped++;
+    const out: Action[] = [{ kind: "record", record }];
+    if (record.returnCode !== 0) {
+      this.#countFailure(record);
+      this.#segmentFailures.push({ id: record.taskId, line: record.line, rc: record.returnCode });
+    }
+    return out.concat(this.#dispatch(now));
+  }
+
+  /**
+   * The task file has no more items.
+   * @param now seconds
+   * @returns actions
+   */
+  endOfTasks(now: number): Action[] {
+    this.#tasksEnded = true;
+    if (!this.#perEngine) this.#perEngine = { start: [], stop: [] };
+    return this.#dispatch(now);
+  }
+
+  /** True when the file held nothing to run at all (no task, barrier or skipped line). */
+  get nothingToDo(): boolean {
+    return this.#tasksEnded && this.#itemsSeen === 0;
+  }
+
+  /**
+   * A context (resource grant) announced itself.
+   * @param id context id @param label label for logs @param taskLimit `-C` (0 = none)
+   * @param expectedEngines engines it will try to start
+   * @returns actions
+   */
+  contextJoined(id: number, label: string, taskLimit: number, expectedEngines: number): Action[] {
+    this.#contexts.set(id, {
+      id,
+      label,
+      taskLimit,
+      assigned: 0,
+      pendingEngines: expectedEngines,
+      engines: new Set(),
+    });
+    return [];
+  }
+
+  /**
+   * An engine that a context tried to start will not come (start failed or the context gave up).
+   * @param context context id @param now seconds
+   * @returns actions
+   */
+  engineNotComing(context: number, now: number): Action[] {
+    const c = this.#contexts.get(context);
+    if (c && c.pendingEngines > 0) c.pendingEngines--;
+    return this.#dispatch(now);
+  }
+
+  /**
+   * An authenticated engine joined.
+   * @param rank its rank @param context its context @param host Node column @param slots concurrent tasks
+   * @param now seconds
+   * @returns actions
+   */
+  engineJoined(rank: number, context: number, host: string, slots: number, now: number): Action[] {
+    const c = this.#contexts.get(context);
+    if (c) {
+      if (c.pendingEngines > 0) c.pendingEngines--;
+      c.engines.add(rank);
+    }
+    this.#engines.set(rank, {
+      rank,
+      context,
+      host,
+      slots,
+      outstanding: new Map(),
+      state: "active",
+      assigned: 0,
+      finished: 0,
+      failed: 0,
+      meanElapsed: undefined,
+    });
+    const out: Action[] = [{
+      kind: "log",
+      level: "info",
+      message: `Engine ${rank} joined from ${host} with ${slots} slots`,
+    }];
+    if (this.#phase !== "running") {
+      out.push(this.#phase === "aborting" ? { kind: "killEngine", rank } : { kind: "stopEngine", rank });
+    } else if (c && c.taskLimit > 0 && c.assigned >= c.taskLimit) {
+      out.push({ kind: "stopEngine", rank });
+      this.#engines.get(rank)!.state = "stopping";
+    }
+    return out.concat(this.#dispatch(now));
+  }
+
+  /**
+   * An engine reported finished tasks.
+   * @param rank engine @param outcomes what ended @param now seconds
+   * @returns actions
+   */
+  tasksDone(rank: number, outcomes: TaskOutcome[], now: number): Action[] {
+    const e = this.#engines.get(rank);
+    const out: Action[] = [];
+    if (!e) return out;
+    for (const o of outcomes) {
+      if (o.kind === "perEngine") {
+        const list = o.phase === "stop" ? this.#perEngine?.stop : this.#perEngine?.start;
+        const t = list?.[o.id];
+        if (!t) continue;
+        out.push(...this.#finishRecord(e, t, o, "perEngine"));
+        continue;
+      }
+      const task = e.outstanding.get(o.id);
+      if (!task) {
+        out.push({
+          kind: "log",
+          level: "warn",
+          message: `Engine ${rank} reported task ${o.id}, which it was not running; ignored`,
+        });
+        continue;
+      }
+      e.outstanding.delete(o.id);
+      e.finished++;
+      e.meanElapsed = e.meanElapsed === undefined
+        ? o.end - o.start
+        : 0.8 * e.meanElapsed + 0.2 * (o.end - o.start);
+      out.push(...this.#finishRecord(e, task, o, "normal"));
+    }
+    return out.concat(this.#dispatch(now));
+  }
+
+  /**
+   * An engine handed back tasks it had queued but not started (soft stop).
+   * @param rank engine @param ids task ids @param now seconds
+   * @returns actions
+   */
+  released(rank: number, ids: number[], now: number): Action[] {
+    const e = this.#engines.get(rank);
+    if (!e) return [];
+    for (const id of ids) {
+      const t = e.outstanding.get(id);
+      if (!t) continue;
+      e.outstanding.delete(id);
+      e.assigned--;
+      const c = this.#contexts.get(e.context);
+      if (c) c.assigned--;
+      this.#requeueTask(t);
+    }
+    return this.#dispatch(now);
+  }
+
+  /**
+   * An engine's connection ended. After a clean goodbye nothing is outstanding; otherwise its
+   * tasks are re-queued (or written off after `maxAttempts`).
+   * @param rank engine @param reason for the log @param now seconds
+   * @returns actions
+   */
+  engineGone(rank: number, reason: string, now: number): Action[] {
+    const e = this.#engines.get(rank);
+    if (!e || e.state === "gone") return [];
+    const out: Action[] = [];
+    const lost = [...e.outstanding.values()];
+    e.state = "gone";
+    e.outstanding.clear();
+    this.#contexts.get(e.context)?.engines.delete(rank);
+    if (lost.length > 0 || reason !== "finished") {
+      out.push({
+        kind: "log",
+        level: lost.length ? "warn" : "info",
+        message: `Engine ${rank} on ${e.host} left: ${reason}`,
+      });
+    }
+    for (const t of lost) {
+      const n = (this.#attempts.get(t.id) ?? 1) + 1;
+      if (this.#phase === "running" && n <= this.#o.maxAttempts) {
+        this.#attempts.set(t.id, n);
+        out.push({
+          kind: "log",
+          level: "warn",
+          message:
+            `Task ${t.id} (line ${t.line}) lost with engine ${rank}; attempt ${n} of ${this.#o.maxAttempts} queued`,
+        });
+        this.#requeueTask(t);
+      } else {
+        const o: TaskOutcome = {
+          id: t.id,
+          kind: "normal",
+          slot: -1,
+          pid: -1,
+          returnCode: -100,
+          start: now,
+          end: now,
+          stdoutBytes: 0,
+          stdoutSnippet: "",
+          stderrBytes: 0,
+          stderrSnippet: "",
+          killed: true,
+        };
+        out.push({
+          kind: "log",
+          level: "error",
+          message:
+            `Task ${t.id} (line ${t.line}) lost with engine ${rank}; no attempts left, recorded as failed (rc -100)`,
+        });
+        out.push(...this.#finishRecord(e, t, o, "normal"));
+      }
+    }
+    return out.concat(this.#dispatch(now));
+  }
+
+  /**
+   * Soft stop of one engine (monitor, `dbUtil.sh --stop`).
+   * @param rank engine @param now seconds
+   * @returns actions
+   */
+  stopEngine(rank: number, now: number): Action[] {
+    const e = this.#engines.get(rank);
+    if (!e || e.state !== "active") return [];
+    e.state = "stopping";
+    return [{ kind: "log", level: "info", message: `Stopping engine ${rank} on ${e.host} (soft)` }, {
+      kind: "stopEngine",
+      rank,
+    }, ...this.#dispatch(now)];
+  }
+
+  /**
+   * Soft stop of every engine of a context.
+   * @param id context @param now seconds
+   * @returns actions
+   */
+  stopContext(id: number, now: number): Action[] {
+    const c = this.#contexts.get(id);
+    if (!c) return [];
+    c.pendingEngines = 0;
+    c.taskLimit = -1;
+    const out: Action[] = [];
+    for (const r of c.engines) out.push(...this.stopEngine(r, now));
+    return out.concat(this.#dispatch(now));
+  }
+
+  /**
+   * A context process went away: none of its engines still to come will come.
+   * @param id context @param now seconds
+   * @returns actions
+   */
+  contextGone(id: number, now: number): Action[] {
+    const c = this.#contexts.get(id);
+    if (c) c.pendingEngines = 0;
+    return this.#dispatch(now);
+  }
+
+  /**
+   * End the run softly: start nothing new, let running tasks finish, then exit with `exitCode`.
+   * @param exitCode status @param message for stderr
+   * @returns actions
+   */
+  stopRun(exitCode: number, message: string): Action[] {
+    if (this.#phase !== "running") return [];
+    return this.#drain(exitCode, message).concat(this.#maybeEnd());
+  }
+
+  /**
+   * The driver was told to stop (SIGINT/SIGTERM): kill everything, exit 128+signal.
+   * @param exitCode 128+signal @param message for stderr
+   * @returns actions
+   */
+  abort(exitCode: number, message: string): Action[] {
+    if (this.#phase === "aborting" || this.#phase === "done") return [];
+    return this.#abort(exitCode, message).concat(this.#maybeEnd());
+  }
+
+  /** Plain counters for progress, the monitor and the summary. */
+  snapshot(): SchedulerSnapshot {
+    let running = 0, slots = 0;
+    const engines: SchedulerSnapshot["engines"] = [];
+    for (const e of this.#engines.values()) {
+      if (e.state !== "gone") {
+        slots += e.slots;
+        running += e.outstanding.size;
+      }
+      engines.push({
+        rank: e.rank,
+        context: e.context,
+        host: e.host,
+        slots: e.slots,
+        state: e.state,
+        running: e.outstanding.size,
+        assigned: e.assigned,
+        finished: e.finished,
+        failed: e.failed,
+      });
+    }
+    return {
+      finished: this.#finished,
+      failed: this.#failed,
+      barriers: this.#barriers,
+      skipped: this.#skipped,
+      running,
+      queued: this.#queue.length - this.#qHead + this.#requeue.length,
+      slots,
+      engines,
+      contexts: [...this.#contexts.values()].map((c) => ({
+        id: c.id,
+        label: c.label,
+        taskLimit: c.taskLimit,
+        assigned: c.assigned,
+        engines: c.engines.size,
+      })),
+      phase: this.#phase,
+      tasksEnded: this.#tasksEnded,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #requeueTask(t: Task): void {
+    let i = this.#requeue.length;
+    while (i > 0 && this.#requeue[i - 1]!.id > t.id) i--;
+    this.#requeue.splice(i, 0, t);
+  }
+
+  #countFailure(r: StatusRecord): void {
+    this.#failed++;
+    if (this.#firstFailures.length < 5) this.#firstFailures.push(r);
+  }
+
+  #finishRecord(e: EngineState, t: Task, o: TaskOutcome, kind: "normal" | "perEngine"): Action[] {
+    const flagKind = kind === "perEngine" ? "perEngine" : o.killed ? "killed" : "normal";
+    const record: StatusRecord = {
+      flags: taskFlags(flagKind, o.returnCode, o.stdoutBytes, o.stderrBytes),
+      taskId: t.id,
+      line: t.line,
+      repeatIndex: t.repeatIndex,
+      host: e.host,
+      pid: o.pid,
+      returnCode: o.returnCode,
+      elapsed: o.end - o.start,
+      start: o.start,
+      end: o.end,
+      stdoutBytes: o.stdoutBytes,
+      stdoutSnippet: o.stdoutSnippet,
+      stderrBytes: o.stderrBytes,
+      stderrSnippet: o.stderrSnippet,
+      command: t.command,
+    };
+    const out: Action[] = [{ kind: "record", record }];
+    if (kind === "normal") this.#finished++;
+    if (o.returnCode !== 0) {
+      e.failed++;
+      this.#countFailure(record);
+      if (kind === "normal") this.#segmentFailures.push({ id: t.id, line: t.line, rc: o.returnCode });
+      if (this.#o.failFast && !o.killed && this.#phase === "running") {
+        out.push(...this.#abort(1, "Quitting early due to task failure with --fail-fast"));
+      }
+    }
+    return out;
+  }
+
+  #abort(exitCode: number, message: string): Action[] {
+    this.#phase = "aborting";
+    this.#exitCode = exitCode;
+    this.#endMessages.push(message);
+    const out: Action[] = [{ kind: "log", level: "info", message }];
+    for (const e of this.#engines.values()) {
+      if (e.state !== "gone") {
+        e.state = "stopping";
+        out.push({ kind: "killEngine", rank: e.rank });
+      }
+    }
+    return out;
+  }
+
+  #drain(exitCode: number, message?: string): Action[] {
+    this.#phase = "draining";
+    this.#exitCode = Math.max(this.#exitCode, exitCode);
+    if (message) this.#endMessages.push(message);
+    const out: Action[] = [];
+    for (const e of this.#engines.values()) {
+      if (e.state === "active") {
+        e.state = "stopping";
+        out.push({ kind: "stopEngine", rank: e.rank });
+      }
+    }
+    return out;
+  }
+
+  #liveEngines(): number {
+    let n = 0;
+    for (const e of this.#engines.values()) if (e.state !== "gone") n++;
+    return n;
+  }
+
+  #enginesComing(): boolean {
+    for (const c of this.#contexts.values()) if (c.pendingEngines > 0) return true;
+    return false;
+  }
+
+  #pickEngine(): EngineState | undefined {
+    let best: EngineState | undefined;
+    let bestFree = -Infinity;
+    for (const e of this.#engines.values()) {
+      if (e.state !== "active") continue;
+      const c = this.#contexts.get(e.context);
+      if (c && c.taskLimit !== 0 && (c.taskLimit < 0 || c.assigned >= c.taskLimit)) continue;
+      const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
+      const free = e.slots + prefetch - e.outstanding.size;
+      if (free <= 0) continue;
+      // Prefer free slots over prefetch room, then the engine with the most room.
+      const score = (e.outstanding.size < e.slots ? 1e9 : 0) + free;
+      if (score > bestFree) {
+        best = e;
+        bestFree = score;
+      }
+    }
+    return best;
+  }
+
+  #assign(e: EngineState, t: Task): Action {
+    e.outstanding.set(t.id, t);
+    e.assigned++;
+    const c = this.#contexts.get(e.context);
+    if (c) c.assigned++;
+    return { kind: "assign", rank: e.rank, task: t };
+  }
+
+  #dispatch(now: number): Action[] {
+    const out: Action[] = [];
+    if (this.#phase === "running" && this.#perEngine) {
+      for (;;) {
+        if (this.#requeue.length > 0) {
+          const e = this.#pickEngine();
+          if (!e) break;
+          out.push(this.#assign(e, this.#requeue.shift()!));
+          continue;
+        }
+        const item = this.#queue[this.#qHead];
+        if (!item) break;
+        if (item.kind === "barrier") {
+          if (this.#anyOutstanding()) break;
+          this.#qHead++;
+          out.push(...this.#passBarrier(item.barrier, item.reachedAt, now));
+          if (this.#phase !== "running") break;
+          continue;
+        }
+        const e = this.#pickEngine();
+        if (!e) break;
+        this.#qHead++;
+        out.push(this.#assign(e, item.task));
+      }
+      if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#qHead);
+        this.#qHead = 0;
+      }
+    }
+    out.push(...this.#limitStops());
+    out.push(...this.#idleStops());
+    out.push(...this.#maybeEnd());
+    return out;
+  }
+
+  #anyOutstanding(): boolean {
+    for (const e of this.#engines.values()) if (e.outstanding.size > 0) return true;
+    return false;
+  }
+
+  #passBarrier(b: Barrier, reachedAt: number, now: number): Action[] {
+    this.#barriers++;
+    const record: StatusRecord = {
+      flags: barrierFlags(b.check),
+      taskId: b.id,
+      line: b.line,
+      repeatIndex: -1,
+      host: this.#o.driverHost,
+      pid: this.#o.driverPid,
+      returnCode: 0,
+      elapsed: now - reachedAt,
+      start: reachedAt,
+      end: now,
+      stdoutBytes: 0,
+      stdoutSnippet: "",
+      stderrBytes: 0,
+      stderrSnippet: "",
+      command: b.text,
+    };
+    const out: Action[] = [{ kind: "record", record }];
+    const failures = this.#segmentFailures;
+    this.#segmentFailures = [];
+    if (b.check && failures.length > 0) {
+      const f = failures[0]!;
+      out.push(...this.#drain(
+        1,
+        `BARRIER CHECK on line ${b.line} failed: ${failures.length} task(s) before it failed ` +
+          `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run`,
+      ));
+    } else {
+      out.push({
+        kind: "log",
+        level: "info",
+        message: `Barrier on line ${b.line} passed${b.key ? ` (key ${b.key})` : ""}`,
+      });
+    }
+    return out;
+  }
+
+  #limitStops(): Action[] {
+    const out: Action[] = [];
+    for (const c of this.#contexts.values()) {
+      if (c.taskLimit <= 0 || c.assigned < c.taskLimit) continue;
+      for (const r of c.engines) {
+        const e = this.#engines.get(r)!;
+        if (e.state === "active" && e.outstanding.size === 0) {
+          e.state = "stopping";
+          out.push({
+            kind: "log",
+            level: "info",
+            message: `Context ${c.label} reached its task limit (${c.taskLimit}); stopping engine ${r}`,
+          });
+          out.push({ kind: "stopEngine", rank: r });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Once the task file is exhausted, an engine with nothing to do leaves (and its node can be retired). */
+  #idleStops(): Action[] {
+    const out: Action[] = [];
+    if (
+      this.#phase !== "running" || !this.#tasksEnded || this.#qHead < this.#queue.length ||
+      this.#requeue.length > 0
+    ) {
+      return out;
+    }
+    for (const e of this.#engines.values()) {
+      if (e.state === "active" && e.outstanding.size === 0) {
+        e.state = "stopping";
+        out.push({ kind: "stopEngine", rank: e.rank });
+      }
+    }
+    return out;
+  }
+
+  #maybeEnd(): Action[] {
+    if (this.#phase === "done") return [];
+    const out: Action[] = [];
+    if (this.#phase === "running") {
+      const allDone = this.#tasksEnded && this.#qHead >= this.#queue.length && this.#requeue.length === 0 &&
+        !this.#anyOutstanding();
+      if (allDone) out.push(...this.#drain(0));
+      else if (
+        !this.#o.startupOnly && this.#liveEngines() === 0 && !this.#enginesComing() && this.#contexts.size > 0
+      ) {
+        const queued = this.#queue.length - this.#qHead + this.#requeue.length;
+        const next = this.#requeue[0] ?? (this.#queue[this.#qHead] as { task?: Task } | undefined)?.task;
+        out.push(...this.#drain(
+          1,
+          `No engine is left to run the remaining tasks and none can join (start disbatch with -S to wait ` +
+            `for contexts added with dbUtil.sh): ${queued}${this.#tasksEnded ? "" : "+"} task(s) not run` +
+            (next ? `, starting with task ${next.id} (line ${next.line})` : "") + `; see the driver log`,
+        ));
+      }
+    }
+    if ((this.#phase === "draining" || this.#phase === "aborting") && this.#liveEngines() === 0) {
+      this.#phase = "done";
+      let code = this.#exitCode;
+      const messages = [...this.#endMessages];
+      if (code === 0 && this.#o.exitCode && this.#failed > 0) {
+        code = 1;
+        messages.push("Some tasks failed with non-zero exit codes -- please check the logs");
+      }
+      out.push({ kind: "finish", exitCode: code, messages });
+    }
+    return out;
+  }
+}

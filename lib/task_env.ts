@@ -1,0 +1,102 @@
+/**
+ * The `DISBATCH_*` variables of a task (REFERENCE §4), exact formats included.
+ *
+ * @example
+ * ```ts
+ * import { zeroPad } from "./task_env.ts";
+ * zeroPad(-1); // "-00001": Python's f"{x:06d}" pads the sign too
+ * ```
+ *
+ * @module
+ */
+
+import type { Task } from "./types.ts";
+
+/**
+ * Python's `f"{x:06d}"`: six wide, zero padded, the sign counted in the width, never truncated.
+ * @param x an integer
+ * @returns the padded text
+ */
+export function zeroPad(x: number): string {
+  return x < 0 ? "-" + String(-x).padStart(5, "0") : String(x).padStart(6, "0");
+}
+
+/**
+ * Variables that change per task.
+ * @param task the task (per-engine tasks use their per-engine index as id)
+ * @param slot the cylinder rank (-1 for PERENGINE tasks)
+ * @returns variables to add to the engine's environment
+ */
+export function taskEnv(task: Task, slot: number): Record<string, string> {
+  return {
+    DISBATCH_CYLINDER_RANK: String(slot),
+    DISBATCH_TASKID: String(task.id),
+    DISBATCH_TASKID_ZP: zeroPad(task.id),
+    DISBATCH_STREAM_INDEX: String(task.line),
+    DISBATCH_STREAM_INDEX_ZP: zeroPad(task.line),
+    DISBATCH_REPEAT_INDEX: String(task.repeatIndex),
+    DISBATCH_REPEAT_INDEX_ZP: zeroPad(task.repeatIndex),
+  };
+}
+
+/** Variables that are the same for every task of one engine. */
+export interface EngineEnvInput {
+  jobId: string;
+  nameTasks: string;
+  rank: number;
+  coresPerSlot: number;
+  address: string;
+}
+
+/**
+ * Variables set once per engine.
+ * @param e engine facts
+ * @returns variables
+ */
+export function engineEnv(e: EngineEnvInput): Record<string, string> {
+  return {
+    DISBATCH_JOBID: e.jobId,
+    DISBATCH_NAMETASKS: e.nameTasks,
+    DISBATCH_ENGINE_RANK: String(e.rank),
+    DISBATCH_CORES_PER_TASK: String(e.coresPerSlot),
+    DISBATCH_KVSSTCP_HOST: e.address,
+  };
+}
+
+/**
+ * `-E VAR`: split each variable's comma list across slots (slot i gets element i, PERENGINE
+ * tasks element 0). Fewer values than slots reduces the slots.
+ * @param vars names given with -E
+ * @param env the engine's environment
+ * @param slots slots wanted
+ * @returns per-slot values, the usable slot count and warnings
+ */
+export function splitEnvResources(
+  vars: readonly string[],
+  env: Record<string, string | undefined>,
+  slots: number,
+): { perSlot: Record<string, string>[]; slots: number; warnings: string[] } {
+  const warnings: string[] = [];
+  let usable = slots;
+  const lists = vars.map((v) => {
+    const values = (env[v] ?? "").split(",").filter((x) => x !== "");
+    if (values.length < usable) {
+      warnings.push(
+        `-E ${v} has ${values.length} value(s) for ${usable} slot(s): using ${values.length} slot(s)`,
+      );
+      usable = values.length;
+    } else if (values.length > slots) {
+      warnings.push(
+        `-E ${v} has ${values.length} values for ${slots} slot(s): the extra values are not used`,
+      );
+    }
+    return { v, values };
+  });
+  const perSlot: Record<string, string>[] = [];
+  for (let i = 0; i < usable; i++) {
+    const r: Record<string, string> = {};
+    for (const { v, values } of lists) r[v] = values[i]!;
+    perSlot.push(r);
+  }
+  return { perSlot, slots: usable, warnings };
+}

@@ -1,0 +1,186 @@
+/**
+ * Byte-exact text: Python's `surrogateescape` error handler for UTF-8.
+ *
+ * disBatch reads the task file as bytes, so a command that is not valid UTF-8 still runs byte for byte.
+ * We keep commands as JS strings: every byte of an invalid UTF-8 sequence becomes the lone surrogate
+ * U+DC00+byte (always U+DC80..U+DCFF), exactly as Python's `bytes.decode("utf-8", "surrogateescape")`,
+ * and {@linkcode encodeSurrogateEscape} gives the original bytes back.
+ *
+ * @example Round trip
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeSurrogateEscape, encodeSurrogateEscape } from "./text.ts";
+ *
+ * const bytes = new Uint8Array([0x61, 0xff, 0x62]);
+ * assert.equal(decodeSurrogateEscape(bytes), "a\udcffb");
+ * assert.deepEqual(encodeSurrogateEscape("a\udcffb"), bytes);
+ * ```
+ *
+ * @module
+ */
+
+const FATAL_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const LENIENT_DECODER = new TextDecoder("utf-8", { ignoreBOM: true });
+const ENCODER = new TextEncoder();
+/** A lone low surrogate that stands for one byte (the `u` flag keeps surrogate pairs whole). */
+const ESCAPED_BYTE = /[\udc80-\udcff]/u;
+const ESCAPED_RUNS = /([\udc80-\udcff]+)/u;
+
+/**
+ * Decodes UTF-8 like Python's `bytes.decode("utf-8", "surrogateescape")`.
+ *
+ * @param bytes Raw bytes (for example one task-file line).
+ * @returns The text; each byte of an invalid sequence is the lone surrogate U+DC00+byte.
+ *
+ * @example Invalid bytes become lone surrogates
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeSurrogateEscape } from "./text.ts";
+ *
+ * assert.equal(decodeSurrogateEscape(new Uint8Array([0xe2, 0x82, 0x41])), "\udce2\udc82A");
+ * ```
+ */
+export function decodeSurrogateEscape(bytes: Uint8Array): string {
+  try {
+    return FATAL_DECODER.decode(bytes);
+  } catch {
+    return decodeSlow(bytes);
+  }
+}
+
+/** Decodes valid runs with TextDecoder and escapes every byte that does not start a valid sequence. */
+function decodeSlow(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  let runStart = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const length = validSequenceLength(bytes, i);
+    if (length > 0) {
+      i += length;
+      continue;
+    }
+    if (runStart < i) parts.push(LENIENT_DECODER.decode(bytes.subarray(runStart, i)));
+    parts.push(String.fromCharCode(0xdc00 + bytes[i]!));
+    i += 1;
+    runStart = i;
+  }
+  if (runStart < i) parts.push(LENIENT_DECODER.decode(bytes.subarray(runStart, i)));
+  return parts.join("");
+}
+
+/** Length of the well-formed UTF-8 sequence at `i` (Unicode Table 3-7), or 0 when there is none. */
+function validSequenceLength(bytes: Uint8Array, i: number): number {
+  const b0 = bytes[i]!;
+  if (b0 < 0x80) return 1;
+  let length: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) length = 2;
+  else if (b0 >= 0xe0 && b0 <= 0xef) {
+    length = 3;
+    if (b0 === 0xe0) low = 0xa0; // overlong
+    if (b0 === 0xed) high = 0x9f; // UTF-16 surrogates
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    length = 4;
+    if (b0 === 0xf0) low = 0x90; // overlong
+    if (b0 === 0xf4) high = 0x8f; // above U+10FFFF
+  } else return 0;
+  if (i + length > bytes.length) return 0;
+  const b1 = bytes[i + 1]!;
+  if (b1 < low || b1 > high) return 0;
+  for (let k = 2; k < length; k++) {
+    const b = bytes[i + k]!;
+    if (b < 0x80 || b > 0xbf) return 0;
+  }
+  return length;
+}
+
+/**
+ * Encodes text like Python's `str.encode("utf-8", "surrogateescape")`: the inverse of
+ * {@linkcode decodeSurrogateEscape}.
+ *
+ * Lone surrogates outside U+DC80..U+DCFF (which Python refuses to encode) become U+FFFD, as with
+ * `TextEncoder`; {@linkcode decodeSurrogateEscape} never produces them.
+ *
+ * @param text Text that may hold escaped bytes.
+ * @returns The bytes.
+ *
+ * @example Escaped bytes come back as raw bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSurrogateEscape } from "./text.ts";
+ *
+ * assert.deepEqual(encodeSurrogateEscape("é\udcff"), new Uint8Array([0xc3, 0xa9, 0xff]));
+ * ```
+ */
+export function encodeSurrogateEscape(text: string): Uint8Array {
+  if (!hasEscapedBytes(text)) return ENCODER.encode(text);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  // split() with a capturing group alternates plain text (even indices) and escaped runs (odd).
+  text.split(ESCAPED_RUNS).forEach((part, index) => {
+    const chunk = index % 2 === 0
+      ? ENCODER.encode(part)
+      : Uint8Array.from(part, (unit) => unit.charCodeAt(0) - 0xdc00);
+    chunks.push(chunk);
+    total += chunk.length;
+  });
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Tells whether the text holds escaped bytes, i.e. whether its original bytes were not valid UTF-8.
+ *
+ * @param text Text from {@linkcode decodeSurrogateEscape}.
+ * @returns `true` when it contains a lone surrogate U+DC80..U+DCFF.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hasEscapedBytes } from "./text.ts";
+ *
+ * assert.equal(hasEscapedBytes("caf\udce9"), true);
+ * assert.equal(hasEscapedBytes("café 😀"), false);
+ * ```
+ */
+export function hasEscapedBytes(text: string): boolean {
+  return ESCAPED_BYTE.test(text);
+}
+
+/**
+ * The `-c` argument for `/bin/bash` that runs `command` with its original bytes.
+ *
+ * Process arguments are JS strings encoded as UTF-8, so escaped bytes cannot be passed as they are.
+ * Such a command becomes `eval $'…'`, whose ANSI-C quoted string rebuilds the exact bytes (every
+ * byte that is not printable ASCII, and `\` and `'`, as `\xHH`). A NUL byte cannot be passed either
+ * way (bash's `$'\x00'` ends the string).
+ *
+ * @param command The task command (may hold escaped bytes).
+ * @returns `command` itself when it is valid UTF-8, else an `eval $'…'` wrapper.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bashCommandArg } from "./text.ts";
+ *
+ * assert.equal(bashCommandArg("echo hi"), "echo hi");
+ * assert.equal(bashCommandArg("echo \udcff'"), "eval $'echo \\xFF\\x27'");
+ * ```
+ */
+export function bashCommandArg(command: string): string {
+  if (!hasEscapedBytes(command)) return command;
+  let quoted = "";
+  for (const byte of encodeSurrogateEscape(command)) {
+    const printable = byte >= 0x20 && byte <= 0x7e && byte !== 0x5c && byte !== 0x27;
+    quoted += printable
+      ? String.fromCharCode(byte)
+      : `\\x${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return `eval $'${quoted}'`;
+}

@@ -1,0 +1,63 @@
+// deno-lint-ignore-file no-console
+/**
+ * disbatch: run a file of shell commands over local cores, ssh hosts or a Slurm allocation.
+ * This file only picks the mode, wires adapters and turns errors into exit statuses.
+ *
+ * @module
+ */
+
+import { UsageError } from "./lib/cli.ts";
+import { parseDriverArgs, USAGE } from "./lib/driver_options.ts";
+import { HELP } from "./lib/help.ts";
+import { TaskFileSyntaxError } from "./lib/task_file.ts";
+import { ResumeMismatchError } from "./lib/resume.ts";
+import { runDriver } from "./adapters/driver.ts";
+import { RunFileError } from "./adapters/run_files.ts";
+import { engineMain } from "./adapters/engine_main.ts";
+
+/** The version printed by --version. */
+export const VERSION = "0.1.0";
+
+async function main(args: string[]): Promise<number> {
+  const mode = args[0];
+  try {
+    if (mode === "--engine") return await engineMain(args.slice(1));
+    const inv = parseDriverArgs(args, Deno.env.toObject());
+    if (inv === "help") {
+      console.log(HELP.trimEnd());
+      return 0;
+    }
+    if (inv === "version") {
+      console.log(VERSION);
+      return 0;
+    }
+    return await runDriver(inv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(
+        `${
+          mode === "report" ? "usage: disbatch report STATUSFILE [-o FILE] [--json]" : USAGE
+        }\ndisbatch: error: ${e.message}`,
+      );
+      return e.exitCode;
+    }
+    if (e instanceof RunFileError) {
+      console.error(`disbatch: ${e.message}`);
+      return e.exitCode;
+    }
+    if (e instanceof TaskFileSyntaxError || e instanceof ResumeMismatchError || e instanceof SyntaxError) {
+      console.error(`disbatch: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotFound) {
+      console.error(`disbatch: ${e.message}`);
+      return 1;
+    }
+    console.error(`disbatch: internal error (please report): ${e instanceof Error ? e.stack : e}`);
+    return 70;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
