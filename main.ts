@@ -14,6 +14,8 @@ import { ResumeMismatchError } from "./lib/resume.ts";
 import { runDriver } from "./adapters/driver.ts";
 import { RunFileError } from "./adapters/run_files.ts";
 import { engineMain } from "./adapters/engine_main.ts";
+import { contextMain } from "./adapters/context_main.ts";
+import { controlMain } from "./adapters/control.ts";
 
 /** The version printed by --version. */
 export const VERSION = "0.1.0";
@@ -22,6 +24,8 @@ async function main(args: string[]): Promise<number> {
   const mode = args[0];
   try {
     if (mode === "--engine") return await engineMain(args.slice(1));
+    if (mode === "--context") return await contextMain(args.slice(1));
+    if (mode === "--control") return await controlMain(args.slice(1));
     const inv = parseDriverArgs(args, Deno.env.toObject());
     if (inv === "help") {
       console.log(HELP.trimEnd());

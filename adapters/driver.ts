@@ -306,21 +306,29 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
           return;
         }
         const id = nextContext++;
-        contextsById.set(id, { label: msg.label, peer });
-        contextLabels.set(id, msg.label);
+        const label = msg.label || `SSH${id}`;
+        contextsById.set(id, { label, peer });
+        contextLabels.set(id, label);
         log.info(
-          `Context ${msg.label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
+          `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
-        apply(sched.contextJoined(id, msg.label, msg.taskLimit, msg.engines));
-        peer.link.send({ kind: "ack", message: String(id) });
+        apply(sched.contextJoined(id, label, msg.taskLimit, msg.engines));
+        peer.link.send({ kind: "ack", message: `${id} ${label}` });
         return;
       }
       case "engineFailed":
+        if (msg.launch && joinedLaunches.has(msg.launch)) {
+          log.info(`Engine launcher on ${msg.host} (context ${msg.context}) ${msg.reason}`);
+          return;
+        }
         log.error(`Engine on ${msg.host} (context ${msg.context}) could not start: ${msg.reason}`);
-        progress.message(`disbatch: engine on ${msg.host} could not start: ${msg.reason}`);
+        if (sched.phase === "running") {
+          progress.message(`disbatch: engine on ${msg.host} could not start: ${msg.reason}`);
+        }
         apply(sched.engineNotComing(msg.context, now()));
         return;
       case "contextDone":
+        log.info(`Context ${contextLabels.get(msg.context) ?? msg.context} finished`);
         return;
       case "stopEngine":
         apply(sched.stopEngine(msg.rank, now()));

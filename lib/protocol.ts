@@ -81,7 +81,8 @@ export type ToDriver =
   | { kind: "bye" }
   | { kind: "pong" }
   | { kind: "registerContext"; label: string; contextKind: string; taskLimit: number; engines: number }
-  | { kind: "engineFailed"; context: number; host: string; reason: string }
+  /** A launcher ended; if its engine never joined, it will not come. */
+  | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }
   | { kind: "contextDone"; context: number }
   | { kind: "stopEngine"; rank: number }
   | { kind: "stopContext"; context: number | string }

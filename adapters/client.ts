@@ -1,0 +1,109 @@
+/**
+ * Connecting to a running driver as a non-engine peer (context, monitor, control): read the
+ * address and secret that `<run>_dbUtil.sh` exports, connect, and do the handshake.
+ *
+ * @module
+ */
+
+import {
+  authMac,
+  checkMac,
+  type FromDriver,
+  type PeerRole,
+  PROTOCOL_VERSION,
+  type RunInfo,
+} from "../lib/protocol.ts";
+import { Link, splitAddress } from "./transport.ts";
+
+/** Raised when the run cannot be reached or refuses us. */
+export class ClientError extends Error {
+  /** @param message what happened and what to do */
+  constructor(message: string) {
+    super(message);
+    this.name = "ClientError";
+  }
+}
+
+/** An authenticated connection to the driver. */
+export interface DriverSession {
+  link: Link;
+  run: RunInfo;
+  /** Messages after the welcome, in order (set `onMessage` to receive them). */
+  onMessage: (m: FromDriver) => void;
+}
+
+/**
+ * Connect and authenticate.
+ * @param role who we are
+ * @param extra extra hello fields (context id, slots…)
+ * @param env environment holding DISBATCH_DRIVER and DISBATCH_SECRET (set by dbUtil.sh)
+ * @returns the session
+ * @throws {ClientError} when the driver is unreachable or refuses
+ */
+export async function connectToDriver(
+  role: PeerRole,
+  extra: Record<string, unknown> = {},
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<DriverSession> {
+  const addresses = (env.DISBATCH_DRIVER ?? env.DISBATCH_KVSSTCP_HOST ?? "").split(",").filter(Boolean);
+  const secret = env.DISBATCH_SECRET;
+  if (addresses.length === 0 || !secret) {
+    throw new ClientError(
+      "DISBATCH_DRIVER/DISBATCH_SECRET are not set: run this through the run's <run>_dbUtil.sh",
+    );
+  }
+  let conn: Deno.Conn | undefined;
+  let last = "";
+  for (const a of addresses) {
+    try {
+      conn = await Deno.connect(splitAddress(a));
+      break;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+  }
+  if (!conn) {
+    throw new ClientError(
+      `Cannot contact the disbatch driver at ${
+        addresses.join(", ")
+      } (${last}). This usually means the run has ended.`,
+    );
+  }
+  const link = new Link(conn);
+  const nonce = crypto.randomUUID();
+  const session: DriverSession = { link, run: undefined as unknown as RunInfo, onMessage: () => {} };
+  const welcome = new Promise<RunInfo>((resolve, reject) => {
+    link.onMessage = (raw) => {
+      const m = raw as FromDriver;
+      if (m.kind === "challenge") {
+        link.send({
+          kind: "hello",
+          version: PROTOCOL_VERSION,
+          role,
+          mac: authMac(secret, "peer", m.nonce),
+          nonce,
+          host: Deno.hostname(),
+          pid: Deno.pid,
+          ...extra,
+        } as never);
+      } else if (m.kind === "welcome") {
+        if (!checkMac(secret, "driver", nonce, m.mac)) {
+          reject(new ClientError("The driver did not prove it knows the run's secret"));
+        } else {
+          link.onMessage = (x) => {
+            const msg = x as FromDriver;
+            if (msg.kind === "ping") link.send({ kind: "pong" });
+            else session.onMessage(msg);
+          };
+          resolve(m.run);
+        }
+      } else if (m.kind === "rejected") {
+        reject(new ClientError(`The driver refused the connection: ${m.reason}`));
+      }
+    };
+    link.closed.then((r) => reject(new ClientError(`The driver closed the connection: ${r}`)));
+  });
+  link.start();
+  session.run = await welcome;
+  return session;
+}

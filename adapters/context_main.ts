@@ -1,0 +1,170 @@
+/**
+ * `<run>_dbUtil.sh [context options]` (= `disbatch --context DBUTIL …`): add a resource grant to a
+ * running run — the nodes of the Slurm job it runs in (`sbatch -n 10 <run>_dbUtil.sh`) or the
+ * `-s` hosts. It registers with the driver, starts one engine per node, reports engines that could
+ * not start, retires nodes whose engine has left, and exits when all its engines have.
+ *
+ * @module
+ */
+
+import { parseArgv, UsageError } from "../lib/cli.ts";
+import { planContext } from "../lib/context_plan.ts";
+import { contextOptionsFrom, contextSpecs } from "../lib/driver_options.ts";
+import { ClientError, connectToDriver } from "./client.ts";
+import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
+import { Logger } from "./log.ts";
+import { RetireManager } from "./retire.ts";
+
+function say(m: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
+}
+
+/**
+ * Run a context.
+ * @param args `DBUTIL_PATH` then context options
+ * @returns exit status
+ */
+export async function contextMain(args: string[]): Promise<number> {
+  const [, ...rest] = args;
+  const { options, positionals } = parseArgv(rest, contextSpecs());
+  if (positionals.length > 0) throw new UsageError(`unrecognized arguments: ${positionals.join(" ")}`);
+  if (options.gpu) say("-g/--gpu is deprecated. It is no longer needed and will be ignored.");
+  const o = contextOptionsFrom(options);
+  let session;
+  try {
+    session = await connectToDriver("context");
+  } catch (e) {
+    say(`disbatch: ${e instanceof ClientError ? e.message : e}`);
+    return 1;
+  }
+  const run = session.run;
+  Deno.chdir(run.cwd);
+  let srunOptionsText: string | undefined;
+  const optFile = Deno.env.get("DISBATCH_SLURM_SRUN_OPTIONS_FILE");
+  if (optFile) srunOptionsText = Deno.readTextFileSync(optFile);
+  const env = Deno.env.toObject();
+  const plan = planContext(o, {
+    hostname: Deno.hostname(),
+    cores: navigator.hardwareConcurrency || 1,
+    env,
+    srunOptionsText,
+    contextNumber: 0,
+  });
+  if (plan.kind === "local" && !o.label) {
+    throw new UsageError(
+      "nothing to add: give -s HOST:N, or submit this script with sbatch to add a Slurm allocation",
+    );
+  }
+  for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
+  const usable = plan.engines.filter((e) => e.slots > 0);
+  const replies: string[] = [];
+  let wake: (() => void) | undefined;
+  let runOver = false;
+  session.onMessage = (m) => {
+    if (m.kind === "ack") replies.push(m.message);
+    else if (m.kind === "runOver") runOver = true;
+    wake?.();
+  };
+  session.link.send({
+    kind: "registerContext",
+    label: o.label ?? (plan.kind === "slurm" ? plan.label : ""),
+    contextKind: plan.kind,
+    taskLimit: o.taskLimit,
+    engines: usable.length,
+  });
+  const deadline = Date.now() + 15000;
+  while (replies.length === 0 && !runOver && !session.link.isClosed && Date.now() < deadline) {
+    await new Promise<void>((r) => {
+      wake = r;
+      setTimeout(r, 200);
+    });
+  }
+  if (runOver || session.link.isClosed) {
+    say("Run done, context not registering.");
+    session.link.close("done");
+    return 0;
+  }
+  if (replies.length === 0) {
+    say("disbatch: the driver did not answer the registration within 15 s");
+    return 1;
+  }
+  const [idText, ...labelParts] = replies[0]!.split(" ");
+  const id = Number(idText);
+  const label = labelParts.join(" ") || plan.label;
+  const log = new Logger(`${run.uid}_${label}.context.log`, run.logLevel);
+  log.info(
+    `Context ${label} (${id}, ${plan.kind}) on ${Deno.hostname()} (pid ${Deno.pid}): ${
+      usable.map((e) => `${e.host}:${e.slots}`).join(", ")
+    }`,
+  );
+  for (const e of plan.engines.filter((e) => e.slots <= 0)) {
+    const msg = `${e.host} has no slot for tasks with -c ${o.cpusPerTask ?? 1}; no engine started there`;
+    log.error(msg);
+    say(`disbatch: ${msg}`);
+  }
+  const retire = new RetireManager(log, say);
+  retire.contextPlanned(id, { ...plan, label }, o);
+  const launched: Promise<void>[] = [];
+  const children: LaunchedEngine[] = [];
+  const connect = Deno.env.get("DISBATCH_DRIVER") ?? run.address;
+  let seq = 0;
+  for (const e of usable) {
+    const mySeq = seq++;
+    let l: LaunchedEngine;
+    try {
+      l = launchEngine(e, {
+        uid: run.uid,
+        label,
+        context: id,
+        connect,
+        localConnect: connect,
+        secret: Deno.env.get("DISBATCH_SECRET")!,
+        envResource: o.envResource,
+      }, mySeq);
+    } catch (err) {
+      const reason = `cannot start: ${err instanceof Error ? err.message : err}`;
+      session.link.send({
+        kind: "engineFailed",
+        context: id,
+        host: e.host,
+        reason,
+        launch: `${id}.${mySeq}`,
+      });
+      continue;
+    }
+    children.push(l);
+    retire.engineJoined(mySeq, id, e.host);
+    launched.push(l.status.then((s) => {
+      const last = lastLogLine(l.wrapLog);
+      log.info(`Engine launcher for ${e.host} exited with status ${s.code}`);
+      session.link.send({
+        kind: "engineFailed",
+        context: id,
+        host: e.host,
+        launch: l.launchId,
+        reason: `exited (status ${s.code}${s.signal ? `, ${s.signal}` : ""}); see ${l.wrapLog}${
+          last ? `: ${last}` : ""
+        }`,
+      });
+      retire.engineLeft(mySeq, !session.link.isClosed);
+    }));
+  }
+  session.link.closed.then(() => {
+    // The driver is gone: engines notice by themselves; make sure launchers do not linger.
+    setTimeout(() => {
+      for (const c of children) {
+        try {
+          Deno.kill(-c.child.pid, "SIGTERM");
+        } catch { /* gone */ }
+      }
+    }, 15000);
+  });
+  await Promise.all(launched);
+  await retire.flush();
+  session.link.send({ kind: "contextDone", context: id });
+  await session.link.flush();
+  session.link.close("context done");
+  log.info(`Context ${label} done`);
+  log.close();
+  return 0;
+}

@@ -1,0 +1,73 @@
+/**
+ * `<run>_dbUtil.sh --stop ENGINE|CONTEXT` and `--status`: one request to the running driver.
+ *
+ * @module
+ */
+
+import { UsageError } from "../lib/cli.ts";
+import { ClientError, connectToDriver } from "./client.ts";
+import type { FromDriver } from "../lib/protocol.ts";
+
+/**
+ * Send one control request and print the answer.
+ * @param args `--stop TARGET` or `--status`
+ * @returns exit status
+ */
+export async function controlMain(args: string[]): Promise<number> {
+  const [what, target] = args;
+  if (what === "--stop" && !target) {
+    throw new UsageError(
+      "--stop needs an engine rank (e.g. 3), a context id (c1) or a context label (e.g. SSH1, J1234)",
+    );
+  }
+  if (what !== "--stop" && what !== "--status") throw new UsageError(`unknown control request ${what}`);
+  let s;
+  try {
+    s = await connectToDriver("control");
+  } catch (e) {
+    console.error(`disbatch: ${e instanceof ClientError ? e.message : e}`);
+    return 1;
+  }
+  const answer = new Promise<FromDriver>((resolve) => {
+    s.onMessage = (m) => {
+      if (m.kind === "ack" || m.kind === "snapshot") resolve(m);
+    };
+  });
+  if (what === "--status") s.link.send({ kind: "watch" });
+  else if (/^\d+$/.test(target!)) s.link.send({ kind: "stopEngine", rank: Number(target) });
+  else if (/^c\d+$/.test(target!)) s.link.send({ kind: "stopContext", context: Number(target!.slice(1)) });
+  else s.link.send({ kind: "stopContext", context: target! });
+  const m = await Promise.race([answer, s.link.closed.then(() => undefined)]);
+  s.link.close("done");
+  if (!m) {
+    console.error("disbatch: the driver closed the connection without answering");
+    return 1;
+  }
+  if (m.kind === "ack") {
+    console.log(m.message);
+    return m.message.startsWith("no ") ? 1 : 0;
+  }
+  if (m.kind === "snapshot") {
+    const st = m.state;
+    console.log(
+      `run ${
+        st.uid.split("/").pop()
+      }: ${st.phase}; finished ${st.finished}, failed ${st.failed}, running ${st.running}, queued ${st.queued}${
+        st.tasksEnded ? "" : "+"
+      }, slots ${st.slots}`,
+    );
+    for (const c of st.contexts) {
+      console.log(
+        `  context c${c.id} ${c.label}: ${c.engines} engine(s), ${c.assigned} task(s) assigned${
+          c.taskLimit > 0 ? ` of ${c.taskLimit}` : ""
+        }`,
+      );
+    }
+    for (const e of st.engines.filter((e) => e.state !== "gone")) {
+      console.log(
+        `  engine ${e.rank} (c${e.context}) ${e.host}: ${e.state}, ${e.running} running, ${e.finished} finished, ${e.failed} failed`,
+      );
+    }
+  }
+  return 0;
+}
