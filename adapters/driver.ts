@@ -230,7 +230,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
           break;
       }
     }
-    progress.update(sched.snapshot());
+    progress.update(() => sched.snapshot());
     wakeFeeder();
   };
   let finishMessages: string[] = [];

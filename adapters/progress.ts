@@ -42,12 +42,13 @@ export class Progress {
   /** @param _r a record written to the status file */
   record(_r: StatusRecord): void {}
 
-  /** @param s current state; repainted at most 10 times a second */
-  update(s: SchedulerSnapshot): void {
+  /** @param snap current state (only computed when painting); repainted at most 10 times a second */
+  update(snap: () => SchedulerSnapshot): void {
     if (!this.#tty) return;
     const t = Date.now() / 1000;
     if (t - this.#lastPaint < 0.1) return;
     this.#lastPaint = t;
+    const s = snap();
     this.#rate.push({ t, done: s.finished });
     while (this.#rate.length > 2 && t - this.#rate[0]!.t > 10) this.#rate.shift();
     const first = this.#rate[0]!;

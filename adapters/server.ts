@@ -87,7 +87,7 @@ export class DriverServer {
   #handshake(conn: Deno.Conn): void {
     const addr = conn.remoteAddr as Deno.NetAddr;
     const remote = `${addr.hostname}:${addr.port}`;
-    const link = new Link(conn);
+    const link = new Link(conn, 16 * 1024);
     const nonce = crypto.randomUUID();
     let peer: Peer | undefined;
     const timer = setTimeout(() => {

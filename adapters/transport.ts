@@ -23,9 +23,15 @@ export class Link {
   #isClosed = false;
   #resolveClosed!: (reason: string) => void;
 
-  /** @param conn an open TCP connection */
-  constructor(conn: Deno.Conn) {
+  readonly #readSize: number;
+
+  /**
+   * @param conn an open TCP connection
+   * @param readSize bytes per read (the driver keeps many links, so it uses small buffers)
+   */
+  constructor(conn: Deno.Conn, readSize = 64 * 1024) {
     this.conn = conn;
+    this.#readSize = readSize;
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
     } catch { /* not TCP */ }
@@ -44,7 +50,7 @@ export class Link {
 
   async #readLoop(): Promise<void> {
     const decoder = new FrameDecoder();
-    const buf = new Uint8Array(256 * 1024);
+    const buf = new Uint8Array(this.#readSize);
     try {
       for (;;) {
         const n = await this.conn.read(buf);

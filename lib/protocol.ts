@@ -115,7 +115,7 @@ export function encodeFrame(msg: FromDriver | ToDriver): Uint8Array {
 
 /** Incremental frame reader: push bytes as they arrive, get whole messages back. */
 export class FrameDecoder {
-  #buf = new Uint8Array(64 * 1024);
+  #buf = new Uint8Array(4096);
   #len = 0;
 
   /**

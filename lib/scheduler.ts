@@ -104,6 +104,11 @@ export class Scheduler {
   #qHead = 0;
   #requeue: Task[] = [];
   #engines = new Map<number, EngineState>();
+  /** Active engines with a free slot, and with room only for prefetched tasks (O(1) picking). */
+  #freeSlot = new Set<EngineState>();
+  #prefetchRoom = new Set<EngineState>();
+  #outstandingTotal = 0;
+  #live = 0;
   #contexts = new Map<number, ContextState>();
   #attempts = new Map<number, number>();
   #tasksEnded = false;
@@ -242,6 +247,7 @@ export class Scheduler {
       if (c.pendingEngines > 0) c.pendingEngines--;
       c.engines.add(rank);
     }
+    this.#live++;
     this.#engines.set(rank, {
       rank,
       context,
@@ -265,6 +271,7 @@ export class Scheduler {
       out.push({ kind: "stopEngine", rank });
       this.#engines.get(rank)!.state = "stopping";
     }
+    this.#touch(this.#engines.get(rank)!);
     return out.concat(this.#dispatch(now));
   }
 
@@ -295,12 +302,14 @@ export class Scheduler {
         continue;
       }
       e.outstanding.delete(o.id);
+      this.#outstandingTotal--;
       e.finished++;
       e.meanElapsed = e.meanElapsed === undefined
         ? o.end - o.start
         : 0.8 * e.meanElapsed + 0.2 * (o.end - o.start);
       out.push(...this.#finishRecord(e, task, o, "normal"));
     }
+    this.#touch(e);
     return out.concat(this.#dispatch(now));
   }
 
@@ -316,11 +325,13 @@ export class Scheduler {
       const t = e.outstanding.get(id);
       if (!t) continue;
       e.outstanding.delete(id);
+      this.#outstandingTotal--;
       e.assigned--;
       const c = this.#contexts.get(e.context);
       if (c) c.assigned--;
       this.#requeueTask(t);
     }
+    this.#touchContext(e.context);
     return this.#dispatch(now);
   }
 
@@ -336,7 +347,10 @@ export class Scheduler {
     const out: Action[] = [];
     const lost = [...e.outstanding.values()];
     e.state = "gone";
+    this.#live--;
+    this.#outstandingTotal -= e.outstanding.size;
     e.outstanding.clear();
+    this.#touch(e);
     this.#contexts.get(e.context)?.engines.delete(rank);
     if (lost.length > 0 || reason !== "finished") {
       out.push({
@@ -392,6 +406,7 @@ export class Scheduler {
     const e = this.#engines.get(rank);
     if (!e || e.state !== "active") return [];
     e.state = "stopping";
+    this.#touch(e);
     return [{ kind: "log", level: "info", message: `Stopping engine ${rank} on ${e.host} (soft)` }, {
       kind: "stopEngine",
       rank,
@@ -408,6 +423,7 @@ export class Scheduler {
     if (!c) return [];
     c.pendingEngines = 0;
     c.taskLimit = -1;
+    this.#touchContext(id);
     const out: Action[] = [];
     for (const r of c.engines) out.push(...this.stopEngine(r, now));
     return out.concat(this.#dispatch(now));
@@ -560,9 +576,7 @@ export class Scheduler {
   }
 
   #liveEngines(): number {
-    let n = 0;
-    for (const e of this.#engines.values()) if (e.state !== "gone") n++;
-    return n;
+    return this.#live;
   }
 
   #enginesComing(): boolean {
@@ -570,31 +584,55 @@ export class Scheduler {
     return false;
   }
 
+  #limited(e: EngineState): boolean {
+    const c = this.#contexts.get(e.context);
+    return c !== undefined && c.taskLimit !== 0 && (c.taskLimit < 0 || c.assigned >= c.taskLimit);
+  }
+
+  /** Put an engine in the right candidate set (call after any change to it). */
+  #touch(e: EngineState): void {
+    this.#freeSlot.delete(e);
+    this.#prefetchRoom.delete(e);
+    if (e.state !== "active" || this.#limited(e)) return;
+    // Prefetch (one queued task per slot) only once the engine's tasks are known to be short:
+    // it hides the round trip for tiny tasks and never holds long tasks back from idle engines.
+    const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
+    const n = e.outstanding.size;
+    if (n < e.slots) this.#freeSlot.add(e);
+    else if (n < e.slots + prefetch) this.#prefetchRoom.add(e);
+  }
+
+  #touchContext(id: number): void {
+    const c = this.#contexts.get(id);
+    if (!c) return;
+    for (const r of c.engines) {
+      const e = this.#engines.get(r);
+      if (e) this.#touch(e);
+    }
+  }
+
+  /** An engine with a free slot first (round robin), else one with prefetch room. */
   #pickEngine(): EngineState | undefined {
-    let best: EngineState | undefined;
-    let bestFree = -Infinity;
-    for (const e of this.#engines.values()) {
-      if (e.state !== "active") continue;
-      const c = this.#contexts.get(e.context);
-      if (c && c.taskLimit !== 0 && (c.taskLimit < 0 || c.assigned >= c.taskLimit)) continue;
-      const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
-      const free = e.slots + prefetch - e.outstanding.size;
-      if (free <= 0) continue;
-      // Prefer free slots over prefetch room, then the engine with the most room.
-      const score = (e.outstanding.size < e.slots ? 1e9 : 0) + free;
-      if (score > bestFree) {
-        best = e;
-        bestFree = score;
+    for (const set of [this.#freeSlot, this.#prefetchRoom]) {
+      for (const e of set) {
+        if (e.state !== "active" || this.#limited(e)) {
+          set.delete(e);
+          continue;
+        }
+        return e;
       }
     }
-    return best;
+    return undefined;
   }
 
   #assign(e: EngineState, t: Task): Action {
     e.outstanding.set(t.id, t);
+    this.#outstandingTotal++;
     e.assigned++;
     const c = this.#contexts.get(e.context);
     if (c) c.assigned++;
+    this.#touch(e);
+    if (c && c.taskLimit > 0 && c.assigned >= c.taskLimit) this.#touchContext(c.id);
     return { kind: "assign", rank: e.rank, task: t };
   }
 
@@ -634,8 +672,7 @@ export class Scheduler {
   }
 
   #anyOutstanding(): boolean {
-    for (const e of this.#engines.values()) if (e.outstanding.size > 0) return true;
-    return false;
+    return this.#outstandingTotal > 0;
   }
 
   #passBarrier(b: Barrier, reachedAt: number, now: number): Action[] {
@@ -706,9 +743,11 @@ export class Scheduler {
     ) {
       return out;
     }
-    for (const e of this.#engines.values()) {
+    // Idle active engines are all in the free-slot set (limited ones stop through #limitStops).
+    for (const e of [...this.#freeSlot]) {
       if (e.state === "active" && e.outstanding.size === 0) {
         e.state = "stopping";
+        this.#touch(e);
         out.push({ kind: "stopEngine", rank: e.rank });
       }
     }

@@ -1,0 +1,510 @@
+/**
+ * The full-screen monitor of `<run>_dbUtil.sh --mon` (REFERENCE §14), as pure functions:
+ * {@linkcode renderMonitor} turns a driver snapshot into exactly the lines of the screen,
+ * {@linkcode decodeKeys} turns raw terminal input into key names, and {@linkcode monitorKey}
+ * decides what a key does (move, ask, stop, quit). `adapters/monitor.ts` owns the terminal and the
+ * connection and only paints lines and sends what these functions return.
+ *
+ * The screen is plain ASCII (HPC login nodes often run with `LANG=C`); the selected engine row is
+ * marked with `>` and shown in reverse video.
+ *
+ * @example Render a small run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderMonitor, visibleLength } from "./monitor_view.ts";
+ *
+ * const state = {
+ *   uid: "/scratch/Tasks_disBatch_1", startedAt: 1000, finished: 4, failed: 1, barriers: 0,
+ *   skipped: 0, running: 2, queued: 4, slots: 2, phase: "running" as const, tasksEnded: true,
+ *   contexts: [{ id: 0, label: "SSH0", taskLimit: 0, assigned: 6, engines: 1 }],
+ *   engines: [{ rank: 0, context: 0, host: "n001", slots: 2, state: "active", running: 2,
+ *     assigned: 6, finished: 4, failed: 1 }],
+ * };
+ * const lines = renderMonitor(state, { columns: 80, rows: 12, selected: 0, now: 1010 });
+ * assert.equal(lines.length, 12);
+ * assert.ok(lines.every((l) => visibleLength(l) <= 80));
+ * assert.match(lines[0]!, /Run: Tasks_disBatch_1/);
+ * ```
+ *
+ * @module
+ */
+
+import { formatDuration } from "./progress_view.ts";
+import type { SchedulerSnapshot } from "./scheduler.ts";
+
+/** Smallest usable window (rows × columns). */
+export const MIN_ROWS = 12;
+/** Smallest usable window width. */
+export const MIN_COLUMNS = 60;
+
+/** Shown when the connection to the driver is gone. */
+export const ENDED_MESSAGE = "[the disbatch driver has exited: the run is over]";
+
+/** One engine as the monitor sees it; `lastHeard` (Unix seconds) is shown when a driver sends it. */
+export type MonitorEngine = SchedulerSnapshot["engines"][number] & { lastHeard?: number };
+
+/** What the driver sends in a `snapshot` message. */
+export type MonitorState = Omit<SchedulerSnapshot, "engines"> & {
+  engines: MonitorEngine[];
+  /** The run's uid path prefix; its basename is the run label. */
+  uid: string;
+  /** Unix seconds when the driver started. */
+  startedAt: number;
+};
+
+/** How to draw one frame. */
+export interface MonitorView {
+  /** Terminal width. */
+  columns: number;
+  /** Terminal height; exactly this many lines are returned. */
+  rows: number;
+  /** Index of the selected row in {@linkcode monitorEngines}. */
+  selected: number;
+  /** A yes/no question drawn in a box over the screen (e.g. `Stop engine 3 softly? y/n`). */
+  dialog?: string;
+  /** Draw the key help over the screen. */
+  help?: boolean;
+  /** Set when the driver is gone (e.g. {@linkcode ENDED_MESSAGE}); the footer then only offers `q`. */
+  ended?: string;
+  /** A one-line message under the progress bar (the driver's last answer). */
+  notice?: string;
+  /** Unix seconds, for the elapsed time, the ETA and `Last`. */
+  now: number;
+}
+
+const REVERSE = "\x1b[7m";
+const RESET = "\x1b[0m";
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+/**
+ * The number of columns a line takes (escape sequences take none).
+ * @param line a rendered line
+ * @returns its width in columns (one per code point)
+ * @example Reverse video takes no room
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { visibleLength } from "./monitor_view.ts";
+ *
+ * assert.equal(visibleLength("\x1b[7mab\x1b[0m"), 2);
+ * ```
+ */
+export function visibleLength(line: string): number {
+  return [...line.replace(ANSI, "")].length;
+}
+
+/** Control characters (escape sequences in a label, say) must not reach the terminal. */
+function clean(s: string): string {
+  return s.replace(CONTROL, "?");
+}
+
+/** Cut to `width` code points, ending in `...` when something was cut. */
+function fit(s: string, width: number): string {
+  const cps = [...s];
+  if (cps.length <= width) return s;
+  if (width <= 3) return cps.slice(0, Math.max(0, width)).join("");
+  return cps.slice(0, width - 3).join("") + "...";
+}
+
+function padEnd(s: string, width: number): string {
+  return s + " ".repeat(Math.max(0, width - [...s].length));
+}
+
+function padStart(s: string, width: number): string {
+  return " ".repeat(Math.max(0, width - [...s].length)) + s;
+}
+
+/**
+ * The engines the monitor lists, in rank order (engines that have left are not shown, as in
+ * disBatch's dbMon).
+ * @param state the snapshot
+ * @returns the rows' engines; {@linkcode MonitorView.selected} indexes this list
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { monitorEngines } from "./monitor_view.ts";
+ *
+ * const e = (rank: number, state: string) => ({ rank, context: 0, host: "h", slots: 1, state,
+ *   running: 0, assigned: 0, finished: 0, failed: 0 });
+ * const rows = monitorEngines({ engines: [e(2, "active"), e(0, "gone"), e(1, "stopping")] });
+ * assert.deepEqual(rows.map((r) => r.rank), [1, 2]);
+ * ```
+ */
+export function monitorEngines(state: Pick<MonitorState, "engines">): MonitorEngine[] {
+  return state.engines.filter((e) => e.state !== "gone").sort((a, b) => a.rank - b.rank);
+}
+
+/**
+ * The label of a run: the basename of its uid.
+ * @param uid the uid path prefix
+ * @returns e.g. `Tasks_disBatch_260101_1`
+ */
+function runLabel(uid: string): string {
+  return uid.split("/").filter(Boolean).pop() ?? uid;
+}
+
+function statusWord(state: MonitorState): string {
+  if (state.phase === "running") return state.tasksEnded ? "running" : "running (reading tasks)";
+  if (state.phase === "draining") return "draining";
+  return "ending";
+}
+
+function contextLabel(state: MonitorState, id: number): string {
+  return state.contexts.find((c) => c.id === id)?.label ?? `c${id}`;
+}
+
+/** Progress line: bar, percentage, counts and ETA (tasks/s since the start). */
+function progressText(state: MonitorState, now: number, width: number): string {
+  const done = state.finished + state.skipped;
+  const total = done + state.running + state.queued;
+  const frac = total > 0 ? done / total : state.tasksEnded ? 1 : 0;
+  const pct = `${Math.floor(frac * 100)}%`;
+  const elapsed = Math.max(0, now - state.startedAt);
+  let eta = "ETA ?";
+  if (state.tasksEnded && state.running + state.queued === 0) eta = "ETA 0s";
+  else if (state.tasksEnded && state.finished > 0 && elapsed > 0) {
+    eta = `ETA ${formatDuration(((state.running + state.queued) * elapsed) / state.finished)}`;
+  }
+  const counts = `${done}/${total}${state.tasksEnded ? "" : "+"} tasks`;
+  const tail = ` ${padStart(pct, 4)}  ${counts}  ${eta}`;
+  const barWidth = Math.max(10, Math.min(50, width - tail.length - 2));
+  const filled = Math.round(frac * barWidth);
+  return `[${"#".repeat(filled)}${".".repeat(barWidth - filled)}]${tail}`;
+}
+
+interface Column {
+  title: string;
+  width: number;
+  right: boolean;
+  cell(e: MonitorEngine): string;
+}
+
+function engineColumns(state: MonitorState, columns: number, now: number): Column[] {
+  const num = (title: string, f: (e: MonitorEngine) => number): Column => ({
+    title,
+    width: title.length,
+    right: true,
+    cell: (e) => String(f(e)),
+  });
+  const cols: Column[] = [
+    { title: "Rank", width: 4, right: true, cell: (e) => String(e.rank) },
+    { title: "Context", width: 7, right: false, cell: (e) => contextLabel(state, e.context) },
+    { title: "Host", width: 0, right: false, cell: (e) => e.host },
+    { title: "State", width: 8, right: false, cell: (e) => e.state },
+  ];
+  if (state.engines.some((e) => typeof e.lastHeard === "number")) {
+    cols.push({
+      title: "Last",
+      width: 5,
+      right: true,
+      cell: (e) => typeof e.lastHeard === "number" ? `${Math.max(0, Math.round(now - e.lastHeard))}s` : "-",
+    });
+  }
+  cols.push(
+    num("Avail", (e) => Math.max(0, e.slots - e.running)),
+    num("Assigned", (e) => e.assigned),
+    num("Finished", (e) => e.finished),
+    num("Failed", (e) => e.failed),
+  );
+  // one column for the `>` marker, one space between columns; the host takes what is left,
+  // a long context label some of it
+  const fixed = 1 + cols.reduce((n, c) => n + c.width, 0) + (cols.length - 1);
+  let spare = Math.max(4, columns - fixed);
+  const ctx = cols[1]!;
+  const longest = Math.max(...monitorEngines(state).map((e) => contextLabel(state, e.context).length), 0);
+  const extra = Math.min(Math.max(0, longest - ctx.width), Math.max(0, spare - 12));
+  ctx.width += extra;
+  spare -= extra;
+  cols[2]!.width = spare;
+  return cols;
+}
+
+function row(cols: Column[], cells: string[], marker: string): string {
+  const parts = cols.map((c, i) => {
+    const t = fit(clean(cells[i] ?? ""), c.width);
+    return c.right ? padStart(t, c.width) : padEnd(t, c.width);
+  });
+  return (marker + parts.join(" ")).trimEnd();
+}
+
+/** Draw `box` (lines of equal width) centred over `lines`. */
+function overlay(lines: string[], box: string[], columns: number): Set<number> {
+  const covered = new Set<number>();
+  const w = box[0]?.length ?? 0;
+  const top = Math.max(0, Math.floor((lines.length - box.length) / 2));
+  const left = Math.max(0, Math.floor((columns - w) / 2));
+  box.forEach((b, i) => {
+    const y = top + i;
+    if (y >= lines.length) return;
+    const under = padEnd([...lines[y]!.replace(ANSI, "")].slice(0, columns).join(""), left);
+    const cps = [...under];
+    lines[y] = (cps.slice(0, left).join("") + b + cps.slice(left + w).join("")).trimEnd();
+    covered.add(y);
+  });
+  return covered;
+}
+
+function boxed(text: string[], columns: number): string[] {
+  const inner = Math.min(columns - 4, Math.max(...text.map((t) => [...t].length)) + 2);
+  const edge = `+${"-".repeat(inner)}+`;
+  return [
+    edge,
+    ...text.map((t) => `|${padEnd(fit(` ${t}`, inner), inner)}|`),
+    edge,
+  ];
+}
+
+/** The lines of the help overlay. */
+export const HELP_LINES: readonly string[] = [
+  "disbatch monitor: keys",
+  "",
+  "Up / k / u    select the previous engine",
+  "Down / j / d  select the next engine",
+  "E             stop the selected engine softly: it",
+  "              finishes its running tasks, then leaves",
+  "C             stop the selected engine's whole context",
+  "h / ?         show or hide this help",
+  "q             quit the monitor (the run goes on)",
+  "",
+  "Press any key to close this help.",
+];
+
+/**
+ * Draw one frame of the monitor.
+ *
+ * @param state the driver's last snapshot, or undefined before the first one arrives
+ * @param view window size, selection, overlays and the current time
+ * @returns exactly `view.rows` lines, each at most `view.columns` columns wide (see
+ *   {@linkcode visibleLength}); a window smaller than {@linkcode MIN_ROWS} × {@linkcode MIN_COLUMNS}
+ *   gets a one-line request for a bigger one
+ * @example A window that is too small
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderMonitor } from "./monitor_view.ts";
+ *
+ * const lines = renderMonitor(undefined, { columns: 50, rows: 5, selected: 0, now: 0 });
+ * assert.equal(lines.length, 5);
+ * assert.match(lines[0]!, /at least 60x12/);
+ * ```
+ */
+export function renderMonitor(state: MonitorState | undefined, view: MonitorView): string[] {
+  const rows = Math.max(0, Math.floor(view.rows));
+  const columns = Math.max(0, Math.floor(view.columns));
+  const lines: string[] = [];
+  const put = (s: string) => lines.push(fit(s, columns).trimEnd());
+  if (rows < MIN_ROWS || columns < MIN_COLUMNS) {
+    put(`Window ${columns}x${rows} is too small: make it at least ${MIN_COLUMNS}x${MIN_ROWS} (q quits)`);
+    while (lines.length < rows) lines.push("");
+    return lines.slice(0, rows);
+  }
+  const footer = view.ended ? "q quit" : "Up/Down select  E stop engine  C stop context  h help  q quit";
+  if (!state) {
+    put("disbatch monitor");
+    put(view.ended ?? "Waiting for the driver's first report...");
+    while (lines.length < rows - 1) lines.push("");
+    put(footer);
+    return lines;
+  }
+  const elapsed = formatDuration(Math.max(0, view.now - state.startedAt));
+  put(`Run: ${clean(runLabel(state.uid))}   Status: ${statusWord(state)}   Elapsed: ${elapsed}`);
+  put(
+    `Slots ${state.slots}   Running ${state.running}   Queued ${state.queued}${state.tasksEnded ? "" : "+"}` +
+      `   Finished ${state.finished}   Failed ${state.failed}   Barrier ${state.barriers}` +
+      `   Skipped ${state.skipped}`,
+  );
+  put(progressText(state, view.now, columns));
+  put(view.ended ?? clean(view.notice ?? ""));
+  const cols = engineColumns(state, columns, view.now);
+  put(row(cols, cols.map((c) => c.title), " "));
+  const engines = monitorEngines(state);
+  const space = rows - lines.length - 1;
+  const selected = Math.min(Math.max(0, view.selected), Math.max(0, engines.length - 1));
+  const first = engines.length <= space
+    ? 0
+    : Math.min(Math.max(0, selected - space + 1), engines.length - space);
+  let highlight = -1;
+  if (engines.length === 0) {
+    put(
+      state.phase === "running"
+        ? `  No engine yet: add some with ${clean(runLabel(state.uid))}_dbUtil.sh -s HOST:N`
+        : "  No engine left",
+    );
+  }
+  for (let i = first; i < Math.min(engines.length, first + space); i++) {
+    const e = engines[i]!;
+    if (i === selected) highlight = lines.length;
+    put(row(cols, cols.map((c) => c.cell(e)), i === selected ? ">" : " "));
+  }
+  while (lines.length < rows - 1) lines.push("");
+  const hidden = engines.length - space;
+  put(hidden > 0 ? `${footer}   (${first + 1}-${first + space} of ${engines.length})` : footer);
+  let covered = new Set<number>();
+  if (view.help) covered = overlay(lines, boxed([...HELP_LINES], columns), columns);
+  else if (view.dialog) covered = overlay(lines, boxed(["", clean(view.dialog), ""], columns), columns);
+  if (highlight >= 0 && !covered.has(highlight)) {
+    lines[highlight] = REVERSE + padEnd(lines[highlight]!, columns) + RESET;
+  }
+  return lines;
+}
+
+/** A key the monitor understands: a named key or the typed character. */
+export type MonitorKeyName = "up" | "down" | "escape" | "enter" | "interrupt" | string;
+
+/**
+ * Split raw terminal input into keys: arrow keys (`ESC [ A`, `ESC O A`…), Escape, Enter, Ctrl-C,
+ * and single characters; other escape sequences are dropped.
+ * @param input text read from the terminal in raw mode
+ * @returns key names in order
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeKeys } from "./monitor_view.ts";
+ *
+ * assert.deepEqual(decodeKeys("\x1b[Bj\x1b[1;5Aq\x03"), ["down", "j", "up", "q", "interrupt"]);
+ * ```
+ */
+export function decodeKeys(input: string): MonitorKeyName[] {
+  const keys: MonitorKeyName[] = [];
+  for (let i = 0; i < input.length;) {
+    const ch = input[i]!;
+    if (ch === "\x1b") {
+      const m = /^\x1b(?:\[[0-9;]*[A-Za-z~]|O[A-Za-z])/.exec(input.slice(i));
+      if (!m) {
+        keys.push("escape");
+        i++;
+        continue;
+      }
+      const final = m[0].at(-1);
+      if (final === "A") keys.push("up");
+      else if (final === "B") keys.push("down");
+      i += m[0].length;
+      continue;
+    }
+    if (ch === "\x03") keys.push("interrupt");
+    else if (ch === "\r" || ch === "\n") keys.push("enter");
+    else keys.push(ch);
+    i++;
+  }
+  return keys;
+}
+
+/** A yes/no question on screen and what `y` does. */
+export type MonitorDialog =
+  | { kind: "stopEngine"; rank: number; text: string }
+  | { kind: "stopContext"; context: number; text: string };
+
+/** The monitor's own state between frames. */
+export interface MonitorUi {
+  /** Index into {@linkcode monitorEngines}. */
+  selected: number;
+  /** Rank of the selected engine (kept across snapshots in which rows come and go). */
+  rank?: number;
+  dialog?: MonitorDialog;
+  help: boolean;
+  /** Set once the driver is gone. */
+  ended?: string;
+  notice?: string;
+}
+
+/** A request for the driver. */
+export type MonitorRequest = { kind: "stopEngine"; rank: number } | { kind: "stopContext"; context: number };
+
+/** What a key leads to. */
+export interface MonitorStep {
+  ui: MonitorUi;
+  /** Send this to the driver. */
+  send?: MonitorRequest;
+  /** Leave the monitor. */
+  quit?: boolean;
+}
+
+/**
+ * Keep the selection on the same engine when a new snapshot adds or removes rows (or on the row
+ * that took its place when it left).
+ * @param ui the monitor state
+ * @param state the new snapshot
+ * @returns the updated monitor state
+ */
+export function followSelection(ui: MonitorUi, state: MonitorState | undefined): MonitorUi {
+  if (!state) return ui;
+  const engines = monitorEngines(state);
+  let selected = ui.rank === undefined ? -1 : engines.findIndex((e) => e.rank === ui.rank);
+  if (selected < 0) selected = Math.min(Math.max(0, ui.selected), Math.max(0, engines.length - 1));
+  return { ...ui, selected, rank: engines[selected]?.rank };
+}
+
+/**
+ * What one key does (dbMon's keys: `u`/Up and `d`/Down move, `E` stops the engine, `C` its
+ * context, each after a yes/no question; `h`/`?` help; `q` quits).
+ * @param ui the monitor state
+ * @param key from {@linkcode decodeKeys}
+ * @param state the last snapshot (undefined before the first)
+ * @returns the next monitor state, and a request to send or a request to quit
+ * @example Stop engine 3 after confirming
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { monitorKey } from "./monitor_view.ts";
+ *
+ * const state = { uid: "r", startedAt: 0, finished: 0, failed: 0, barriers: 0, skipped: 0,
+ *   running: 0, queued: 0, slots: 1, phase: "running" as const, tasksEnded: false,
+ *   contexts: [], engines: [{ rank: 3, context: 1, host: "h", slots: 1, state: "active",
+ *   running: 0, assigned: 0, finished: 0, failed: 0 }] };
+ * const asked = monitorKey({ selected: 0, rank: 3, help: false }, "E", state);
+ * assert.equal(asked.ui.dialog?.text, "Stop engine 3 softly? y/n");
+ * assert.deepEqual(monitorKey(asked.ui, "y", state).send, { kind: "stopEngine", rank: 3 });
+ * ```
+ */
+export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: MonitorState | undefined): MonitorStep {
+  if (key === "interrupt") return { ui, quit: true };
+  if (ui.dialog) {
+    const d = ui.dialog;
+    const next: MonitorUi = { ...ui, dialog: undefined };
+    if ((key === "y" || key === "Y") && !ui.ended) {
+      const send: MonitorRequest = d.kind === "stopEngine"
+        ? { kind: "stopEngine", rank: d.rank }
+        : { kind: "stopContext", context: d.context };
+      return { ui: { ...next, notice: "Request sent..." }, send };
+    }
+    return { ui: { ...next, notice: "Cancelled" } };
+  }
+  if (key === "q" || key === "Q") return { ui, quit: true };
+  if (ui.help) return { ui: { ...ui, help: false } };
+  if (key === "h" || key === "?") return { ui: { ...ui, help: true } };
+  const engines = state ? monitorEngines(state) : [];
+  const move = (by: number): MonitorStep => {
+    const selected = Math.min(Math.max(0, ui.selected + by), Math.max(0, engines.length - 1));
+    return { ui: { ...ui, selected, rank: engines[selected]?.rank } };
+  };
+  if (key === "up" || key === "k" || key === "u") return move(-1);
+  if (key === "down" || key === "j" || key === "d") return move(1);
+  if (key === "E" || key === "C") {
+    if (ui.ended) return { ui: { ...ui, notice: undefined } };
+    const e = engines[Math.min(ui.selected, engines.length - 1)];
+    if (!e || !state) return { ui: { ...ui, notice: "No engine to stop" } };
+    if (key === "E") {
+      if (e.state !== "active") return { ui: { ...ui, notice: `Engine ${e.rank} is already ${e.state}` } };
+      return {
+        ui: {
+          ...ui,
+          dialog: { kind: "stopEngine", rank: e.rank, text: `Stop engine ${e.rank} softly? y/n` },
+        },
+      };
+    }
+    const c = state.contexts.find((x) => x.id === e.context);
+    const n = engines.filter((x) => x.context === e.context).length;
+    const label = c ? `${c.label} (c${e.context})` : `c${e.context}`;
+    return {
+      ui: {
+        ...ui,
+        dialog: {
+          kind: "stopContext",
+          context: e.context,
+          text: `Stop context ${label} and its ${n} engine${n === 1 ? "" : "s"} softly? y/n`,
+        },
+      },
+    };
+  }
+  return { ui };
+}

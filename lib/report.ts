@@ -1,0 +1,367 @@
+/**
+ * The run report (`disbatch report`): numbers and a self-contained HTML page from any status file,
+ * ours or the reference's, with or without the header line, in completion order or not. Pure:
+ * `adapters/report_main.ts` reads the file and writes the page.
+ *
+ * @example Summarize two lines
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseStatusText, summarize } from "./report.ts";
+ *
+ * const { records } = parseStatusText(
+ *   "R   \t1\t2\t-1\tvm\t11\t3\t0.004\t100.000\t100.004\t0\t''\t0\t''\texit 3\n" +
+ *     "    \t0\t1\t-1\tvm\t10\t0\t0.200\t100.000\t100.200\t0\t''\t0\t''\tsleep 0.2\n",
+ * );
+ * const s = summarize(records);
+ * assert.equal(s.tasks, 2);
+ * assert.equal(s.failed, 1);
+ * assert.equal(s.wall, 0.2);
+ * ```
+ *
+ * @module
+ */
+
+import { formatDuration } from "./progress_view.ts";
+import { histogramSvg, type TimelineBar, timelineSvg } from "./report_charts.ts";
+import { parseStatusLine, type RecordKind, recordKind } from "./status_record.ts";
+import { BASE_CSS, clip, escapeHtml, OUTCOME_COLORS, visibleText } from "./svg.ts";
+import type { StatusRecord } from "./types.ts";
+
+/** Failures listed in the page at most; the rest are counted. */
+export const MAX_FAILURE_ROWS = 500;
+
+/** The numbers of a run; `--json` prints this object. Durations and times are in seconds. */
+export interface ReportSummary {
+  /** Task lines run in this run: normal and killed (`K`); not skipped, zombie, per-engine or barrier lines. */
+  tasks: number;
+  /** Tasks with return code 0. */
+  succeeded: number;
+  /** Tasks with a non-zero return code (killed ones included). */
+  failed: number;
+  /** Tasks killed by disbatch itself (flag `K`). */
+  killed: number;
+  /** Lines skipped on resume (flag `S`). */
+  skipped: number;
+  /** Barrier lines (`B`/`C`). */
+  barriers: number;
+  /** PERENGINE START/STOP lines, and how many of them failed. */
+  perEngine: number;
+  perEngineFailed: number;
+  /** Late reports of tasks already given up on (flag `Z`). */
+  zombies: number;
+  /** Tasks per host (status lines name the host, not the engine rank), natural host order. */
+  hosts: { host: string; tasks: number; failed: number; busy: number }[];
+  /** First start and last end over every line but skipped ones (null when there is none). */
+  firstStart: number | null;
+  lastEnd: number | null;
+  /** lastEnd − firstStart. */
+  wall: number;
+  /** Sum of task durations. */
+  taskTime: number;
+  /** Tasks per second over the wall span (0 when the span is 0). */
+  throughput: number;
+  /** Average number of tasks running at once: taskTime / wall. */
+  concurrency: number;
+  /** Task duration statistics (linear-interpolated percentiles, as numpy's default); null without tasks. */
+  duration: { min: number; mean: number; median: number; p90: number; max: number } | null;
+}
+
+/**
+ * Parses a whole status file: the header line and blank lines are skipped, unparseable lines counted.
+ *
+ * @param text The file's text.
+ * @returns The records in file order and the number of lines that could not be parsed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseStatusText } from "./report.ts";
+ *
+ * assert.deepEqual(parseStatusText("junk\n\n"), { records: [], badLines: 1 });
+ * ```
+ */
+export function parseStatusText(text: string): { records: StatusRecord[]; badLines: number } {
+  const records: StatusRecord[] = [];
+  let badLines = 0;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const r = parseStatusLine(line);
+    if (r === undefined) badLines++;
+    else if (r !== "header") records.push(r);
+  }
+  return { records, badLines };
+}
+
+function isTask(k: RecordKind): boolean {
+  return k === "normal" || k === "killed";
+}
+
+/**
+ * Linear-interpolated percentile of sorted values.
+ *
+ * @param sorted Ascending values (not empty).
+ * @param q Between 0 and 1.
+ * @returns The percentile.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { percentile } from "./report.ts";
+ *
+ * assert.equal(percentile([1, 2, 3, 4], 0.5), 2.5);
+ * ```
+ */
+export function percentile(sorted: readonly number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const i = Math.floor(pos);
+  const next = sorted[Math.min(i + 1, sorted.length - 1)]!;
+  return sorted[i]! + (next - sorted[i]!) * (pos - i);
+}
+
+/**
+ * Computes the run's numbers from its status lines (any order).
+ *
+ * @param records Parsed status lines.
+ * @returns The summary.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { summarize } from "./report.ts";
+ *
+ * assert.equal(summarize([]).duration, null);
+ * ```
+ */
+export function summarize(records: readonly StatusRecord[]): ReportSummary {
+  const s: ReportSummary = {
+    tasks: 0,
+    succeeded: 0,
+    failed: 0,
+    killed: 0,
+    skipped: 0,
+    barriers: 0,
+    perEngine: 0,
+    perEngineFailed: 0,
+    zombies: 0,
+    hosts: [],
+    firstStart: null,
+    lastEnd: null,
+    wall: 0,
+    taskTime: 0,
+    throughput: 0,
+    concurrency: 0,
+    duration: null,
+  };
+  const hosts = new Map<string, ReportSummary["hosts"][number]>();
+  const durations: number[] = [];
+  for (const r of records) {
+    const k = recordKind(r.flags);
+    if (k !== "skip") {
+      s.firstStart = Math.min(s.firstStart ?? Infinity, r.start);
+      s.lastEnd = Math.max(s.lastEnd ?? -Infinity, r.end, r.start);
+    }
+    if (k === "skip") s.skipped++;
+    else if (k === "barrier") s.barriers++;
+    else if (k === "zombie") s.zombies++;
+    else if (k === "perEngine") {
+      s.perEngine++;
+      if (r.returnCode !== 0) s.perEngineFailed++;
+    }
+    if (!isTask(k)) continue;
+    const d = Math.max(0, r.elapsed);
+    s.tasks++;
+    if (k === "killed") s.killed++;
+    if (r.returnCode !== 0) s.failed++;
+    durations.push(d);
+    s.taskTime += d;
+    const h = hosts.get(r.host) ?? { host: r.host, tasks: 0, failed: 0, busy: 0 };
+    h.tasks++;
+    if (r.returnCode !== 0) h.failed++;
+    h.busy += d;
+    hosts.set(r.host, h);
+  }
+  s.succeeded = s.tasks - s.failed;
+  s.hosts = [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host, "en", { numeric: true }));
+  if (s.firstStart !== null && s.lastEnd !== null) s.wall = round6(s.lastEnd - s.firstStart);
+  s.taskTime = round6(s.taskTime);
+  for (const h of s.hosts) h.busy = round6(h.busy);
+  if (s.wall > 0) {
+    s.throughput = round6(s.tasks / s.wall);
+    s.concurrency = round6(s.taskTime / s.wall);
+  }
+  if (durations.length > 0) {
+    durations.sort((a, b) => a - b);
+    s.duration = {
+      min: durations[0]!,
+      mean: round6(s.taskTime / durations.length),
+      median: round6(percentile(durations, 0.5)),
+      p90: round6(percentile(durations, 0.9)),
+      max: durations[durations.length - 1]!,
+    };
+  }
+  return s;
+}
+
+/** Rounds away float noise (status times have millisecond resolution). */
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+function barKind(r: StatusRecord, k: RecordKind): TimelineBar["kind"] {
+  if (k === "perEngine") return "perEngine";
+  if (k === "zombie") return "zombie";
+  if (k === "killed") return "killed";
+  return r.returnCode !== 0 ? "failed" : "ok";
+}
+
+function card(k: string, v: string, cls = ""): string {
+  return `<div class="card ${cls}"><div class="k">${escapeHtml(k)}</div><div class="v">${v}</div></div>`;
+}
+
+function fmt(x: number, digits = 2): string {
+  return x.toLocaleString("en-US", { maximumFractionDigits: digits });
+}
+
+function utc(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+/**
+ * Renders the self-contained report page: inline CSS and SVG, no script, no external asset.
+ * Every text from the status file (hosts, commands, snippets) is made visible and HTML-escaped.
+ *
+ * @param summary From {@linkcode summarize}.
+ * @param records The same records.
+ * @param title Page title (for example the run's uid).
+ * @returns The HTML document.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderReportHtml, summarize } from "./report.ts";
+ *
+ * const html = renderReportHtml(summarize([]), [], "<run>");
+ * assert.match(html, /<title>disBatch report: &lt;run&gt;<\/title>/);
+ * ```
+ */
+export function renderReportHtml(
+  summary: ReportSummary,
+  records: readonly StatusRecord[],
+  title: string,
+): string {
+  const s = summary, d = s.duration;
+  const bars: TimelineBar[] = [], barriers: number[] = [], failures: StatusRecord[] = [];
+  const samples: { seconds: number; failed: boolean }[] = [];
+  for (const r of records) {
+    const k = recordKind(r.flags);
+    if (k === "barrier") barriers.push(r.end);
+    else if (k !== "skip") {
+      bars.push({
+        host: r.host,
+        start: r.start,
+        end: r.end,
+        kind: barKind(r, k),
+        label: `task ${r.taskId} (line ${r.line}) rc ${r.returnCode}, ${fmt(r.elapsed, 3)}s: ${
+          clip(visibleText(r.command), 120)
+        }`,
+      });
+    }
+    if (isTask(k)) samples.push({ seconds: r.elapsed, failed: r.returnCode !== 0 });
+    if ((isTask(k) || k === "perEngine") && r.returnCode !== 0) failures.push(r);
+  }
+  failures.sort((a, b) =>
+    Number(recordKind(a.flags) === "perEngine") - Number(recordKind(b.flags) === "perEngine") ||
+    a.taskId - b.taskId
+  );
+  const dur = (x: number | undefined) => (x === undefined ? "—" : escapeHtml(formatDuration(x)));
+  const cards = [
+    card("Tasks", fmt(s.tasks, 0)),
+    card("Failed", fmt(s.failed, 0), s.failed ? "bad" : "good"),
+    card("Skipped", fmt(s.skipped, 0)),
+    card("Barriers", fmt(s.barriers, 0)),
+    card("Hosts", fmt(s.hosts.length, 0)),
+    card("Throughput", `${fmt(s.throughput)} <small>tasks/s</small>`),
+    card("Wall span", dur(s.wall)),
+    card("Task time", dur(s.taskTime)),
+    card("Concurrency", `${fmt(s.concurrency, 1)} <small>avg</small>`),
+    card("Median", dur(d?.median)),
+    card("p90", dur(d?.p90)),
+    card("Max", dur(d?.max)),
+  ];
+  const sub = [
+    `${fmt(records.length, 0)} status lines`,
+    s.firstStart !== null ? `started ${utc(s.firstStart)}` : "",
+    s.lastEnd !== null ? `ended ${utc(s.lastEnd)}` : "",
+    s.killed ? `${s.killed} killed` : "",
+    s.perEngine ? `${s.perEngine} per-engine (${s.perEngineFailed} failed)` : "",
+    s.zombies ? `${s.zombies} zombie line(s)` : "",
+  ].filter(Boolean).map(escapeHtml).join(" · ");
+  const legend = (Object.keys(OUTCOME_COLORS) as (keyof typeof OUTCOME_COLORS)[])
+    .filter((k) => k !== "running")
+    .map((k) =>
+      `<span><i style="background:${OUTCOME_COLORS[k]}"></i>${k === "perEngine" ? "per-engine" : k}</span>`
+    )
+    .join("") + `<span><i style="background:#0f172a;height:2px"></i>barrier</span>`;
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>disBatch report: ${escapeHtml(title)}</title><style>${BASE_CSS}</style></head>
+<body><header class="top"><span class="brand">disBatch</span><div><h1>${escapeHtml(title)}</h1>
+<div class="sub">${sub}</div></div></header><main>
+<div class="cards six">${cards.join("")}</div>
+<section class="panel"><h2>Timeline <span class="note">one row per host and slot (rebuilt from start/end times)</span></h2>
+${timelineSvg(bars, barriers)}<div class="legend">${legend}</div></section>
+<div class="grid2 wide-left"><section class="panel"><h2>Task durations <span class="note">${
+    d ? `mean ${dur(d.mean)}, min ${dur(d.min)}` : ""
+  }</span></h2>
+${
+    histogramSvg(samples, d ? [{ label: "median", seconds: d.median }, { label: "p90", seconds: d.p90 }] : [])
+  }</section>
+<section class="panel"><h2>Hosts <span class="note">${s.hosts.length} host(s)</span></h2>${
+    hostTable(s)
+  }</section></div>
+<section class="panel"><h2>Failures <span class="note">${failures.length} failed line(s)${
+    failures.length > MAX_FAILURE_ROWS ? `, first ${MAX_FAILURE_ROWS} shown` : ""
+  }</span></h2>${failureTable(failures)}</section>
+<footer>Generated by <code>disbatch report</code> from the run's status file.</footer></main></body></html>
+`;
+}
+
+function hostTable(s: ReportSummary): string {
+  if (s.hosts.length === 0) return `<div class="empty">No task ran.</div>`;
+  const most = Math.max(...s.hosts.map((h) => h.tasks));
+  const rows = s.hosts.map((h) =>
+    `<tr><td class="mono">${escapeHtml(visibleText(h.host))}</td><td class="num">${fmt(h.tasks, 0)}</td>` +
+    `<td class="num">${h.failed ? `<span class="rc">${fmt(h.failed, 0)}</span>` : "0"}</td>` +
+    `<td class="num">${escapeHtml(formatDuration(h.busy))}</td>` +
+    `<td style="width:35%"><div class="bar"><span style="width:${
+      (100 * h.tasks / most).toFixed(1)
+    }%"></span></div></td></tr>`
+  );
+  return `<table><thead><tr><th>Host</th><th class="num">Tasks</th><th class="num">Failed</th>` +
+    `<th class="num">Busy</th><th>Share</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+function snippet(text: string, bytes: number): string {
+  if (bytes === 0 && text === "") return `<span class="empty">—</span>`;
+  return `<pre class="snip">${escapeHtml(visibleText(text))}</pre>`;
+}
+
+function failureTable(failures: readonly StatusRecord[]): string {
+  if (failures.length === 0) return `<div class="empty">No task failed.</div>`;
+  const rows = failures.slice(0, MAX_FAILURE_ROWS).map((r) => {
+    const k = recordKind(r.flags);
+    const id = k === "perEngine" ? `P${r.taskId}` : String(r.taskId);
+    return `<tr class="fail"><td class="num">${id}${
+      k === "killed" ? ` <span class="pill">killed</span>` : ""
+    }</td>` +
+      `<td class="num">${r.line}</td><td class="num"><span class="rc">${r.returnCode}</span></td>` +
+      `<td class="mono">${escapeHtml(visibleText(r.host))}</td><td class="num">${fmt(r.elapsed, 3)}s</td>` +
+      `<td>${snippet(r.stdoutSnippet, r.stdoutBytes)}</td><td>${
+        snippet(r.stderrSnippet, r.stderrBytes)
+      }</td>` +
+      `<td><code>${escapeHtml(visibleText(clip(r.command, 400)))}</code></td></tr>`;
+  });
+  return `<table><thead><tr><th class="num">Task</th><th class="num">Line</th><th class="num">Rc</th><th>Host</th>` +
+    `<th class="num">Elapsed</th><th>Stdout</th><th>Stderr</th><th>Command</th></tr></thead>` +
+    `<tbody>${rows.join("")}</tbody></table>`;
+}

@@ -1,0 +1,184 @@
+/**
+ * Local throughput benchmark: disbatch against xargs -P2 in the same invocation, on this machine.
+ *
+ *   deno task bench                 # all measurements (about 3 minutes on 2 cores)
+ *   deno task bench -- --quick      # smaller sizes
+ *
+ * Prints, with medians of several rounds (the machine is noisy, so ratios matter):
+ *   1. N x `true` at -s localhost:2: disbatch tasks/s / xargs -P2 tasks/s (goal >= 0.9)
+ *   2. 1,000 x `sleep 0.01`: disbatch wall / xargs wall (goal <= 1.1)
+ *   3. median wall time of a 1-task run (goal <= 0.3 s)
+ *   4. peak RSS of the driver and the engine over 100,000 `true` tasks
+ *
+ * The baseline is `xargs -P 2 -I{} /bin/bash -c {}`: the same shell per task as disbatch uses.
+ *
+ * @module
+ */
+
+import { cliCommand } from "../../tests/helpers/run_cli.ts";
+
+const quick = Deno.args.includes("--quick");
+const dir = await Deno.makeTempDir({ prefix: "disbatch_bench_" });
+const cli = cliCommand();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function writeTasks(name: string, line: string, n: number): string {
+  const path = `${dir}/${name}`;
+  Deno.writeTextFileSync(path, (line + "\n").repeat(n));
+  return path;
+}
+
+async function timeIt(cmd: string[], stdinFile?: string): Promise<number> {
+  const t0 = performance.now();
+  const c = new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    cwd: dir,
+    stdin: stdinFile ? "piped" : "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  if (stdinFile) {
+    const f = await Deno.open(stdinFile);
+    await f.readable.pipeTo(c.stdin);
+  }
+  const out = await c.output();
+  if (!out.success) throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return (performance.now() - t0) / 1000;
+}
+
+const xargs = (file: string) =>
+  timeIt(["xargs", "-P", "2", "-d", "\n", "-I{}", "/bin/bash", "-c", "{}"], file);
+const ours = (file: string, extra: string[] = []) =>
+  timeIt([...cli, "-q", "-s", "localhost:2", "-p", `${dir}/run`, ...extra, file]);
+
+function line(s: string): void {
+  console.log(s);
+}
+
+line(
+  `disbatch local benchmark (${new Date().toISOString()}, ${navigator.hardwareConcurrency} cores, load ${
+    Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+  })`,
+);
+line(`runner: ${cli.join(" ")}`);
+
+// 1. true x N
+{
+  const n = quick ? 2000 : 10000;
+  const rounds = quick ? 3 : 5;
+  const file = writeTasks("true", "true", n);
+  const ratios: number[] = [];
+  const oursRates: number[] = [];
+  const xRates: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const x = n / await xargs(file);
+    const d = n / await ours(file);
+    xRates.push(x);
+    oursRates.push(d);
+    ratios.push(d / x);
+  }
+  line(
+    `1. ${n} x true, 2 slots: disbatch ${median(oursRates).toFixed(0)} tasks/s, xargs -P2 ${
+      median(xRates).toFixed(0)
+    } tasks/s, ` +
+      `ratio median ${median(ratios).toFixed(2)} (rounds: ${
+        ratios.map((x) => x.toFixed(2)).join(" ")
+      }; goal >= 0.9)`,
+  );
+}
+
+// 2. sleep 0.01 x 1000
+{
+  const n = 1000;
+  const rounds = quick ? 2 : 3;
+  const file = writeTasks("sleep", "sleep 0.01", n);
+  const ratios: number[] = [];
+  const ow: number[] = [];
+  const xw: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const x = await xargs(file);
+    const d = await ours(file);
+    xw.push(x);
+    ow.push(d);
+    ratios.push(d / x);
+  }
+  line(
+    `2. ${n} x sleep 0.01, 2 slots: disbatch ${median(ow).toFixed(2)} s, xargs ${median(xw).toFixed(2)} s, ` +
+      `wall ratio median ${median(ratios).toFixed(2)} (goal <= 1.1)`,
+  );
+}
+
+// 3. one task
+{
+  const file = writeTasks("one", "true", 1);
+  const walls: number[] = [];
+  for (let r = 0; r < 7; r++) walls.push(await ours(file));
+  line(
+    `3. 1-task run: median wall ${median(walls).toFixed(3)} s (min ${Math.min(...walls).toFixed(3)}, max ${
+      Math.max(...walls).toFixed(3)
+    }; goal <= 0.3 s)`,
+  );
+}
+
+// 4. memory over 100,000 tasks
+{
+  const n = quick ? 20000 : 100000;
+  const file = writeTasks("mem", "true", n);
+  const t0 = performance.now();
+  const child = new Deno.Command(cli[0]!, {
+    args: [...cli.slice(1), "-q", "-s", "localhost:2", "-p", `${dir}/mem`, file],
+    cwd: dir,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let driverPeak = 0;
+  let enginePeak = 0;
+  const rss = (pid: number) => {
+    try {
+      const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/);
+      return m ? Number(m[1]) / 1024 : 0;
+    } catch {
+      return 0;
+    }
+  };
+  const samples: { t: number; d: number; e: number }[] = [];
+  const timer = setInterval(() => {
+    const d = rss(child.pid);
+    let e = 0;
+    for (const ent of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(ent.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${ent.name}/cmdline`);
+        if (cmd.includes("--engine")) {
+          const st = Deno.readTextFileSync(`/proc/${ent.name}/stat`);
+          const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+          if (ppid === child.pid) e = Math.max(e, rss(Number(ent.name)));
+        }
+      } catch { /* gone */ }
+    }
+    driverPeak = Math.max(driverPeak, d);
+    enginePeak = Math.max(enginePeak, e);
+    samples.push({ t: (performance.now() - t0) / 1000, d, e });
+  }, 500);
+  const st = await child.status;
+  clearInterval(timer);
+  const wall = (performance.now() - t0) / 1000;
+  const q = (f: number) => samples[Math.min(samples.length - 1, Math.floor(samples.length * f))]!;
+  line(
+    `4. ${n} x true: ${wall.toFixed(1)} s (${
+      (n / wall).toFixed(0)
+    } tasks/s, exit ${st.code}); peak RSS driver ${driverPeak.toFixed(0)} MB, ` +
+      `engine ${enginePeak.toFixed(0)} MB; RSS at 10%/50%/90% of the run: driver ${
+        [0.1, 0.5, 0.9].map((f) => q(f).d.toFixed(0)).join("/")
+      } MB, ` +
+      `engine ${[0.1, 0.5, 0.9].map((f) => q(f).e.toFixed(0)).join("/")} MB`,
+  );
+}
+
+await Deno.remove(dir, { recursive: true });
