@@ -185,7 +185,7 @@ const CLIENT_JS = `
 
 const PAGE = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><meta name="disbatch-token" content="%TOKEN%">
+<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,"><meta name="disbatch-token" content="%TOKEN%">
 <title>disBatch dashboard</title><style>${BASE_CSS}${PAGE_CSS}</style></head>
 <body><header class="top"><span class="brand">disBatch</span><div><h1 id="uid">connecting…</h1>
 <div class="sub" id="phase"></div></div><div class="live off" id="live"><i></i><span>connecting</span></div></header>

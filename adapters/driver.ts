@@ -566,16 +566,18 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   }
   const feeding = feed();
   const code = await finishedP;
-  await feeding.catch((e) => log.error(`Feeder failed: ${e}`));
+  // The feeder may sit in a read of stdin that will never return; do not wait for it long.
+  wake?.();
+  await Promise.race([feeding.catch((e) => log.error(`Feeder failed: ${e}`)), new Promise((r) => setTimeout(r, 200))]);
   if (sched.nothingToDo && !feedError) stderr("No tasks to run.");
   clearInterval(joinWatcher);
   status.close();
+  for (const m of finishMessages) stderr(m);
   progress.done(sched.snapshot(), {
     startedAt,
     statusPath: `${uid}_status.txt`,
     failures: sched.firstFailures,
   });
-  for (const m of finishMessages) if (!feedError || !m.includes(":")) stderr(m);
   await retire.flush();
   server.close();
   for (const l of launched.values()) {

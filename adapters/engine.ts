@@ -34,6 +34,45 @@ export interface EngineOptions {
 }
 
 const PING_TIMEOUT_MS = 8000;
+
+/**
+ * A companion process that outlives the engine only to clean up: the engine tells it each task's
+ * process group on its stdin (`+PGID` / `-PGID`); when that pipe closes — the engine exited, even
+ * by SIGKILL — it kills the groups still listed. So a killed engine leaves no orphaned task.
+ */
+const REAPER = 'declare -A g; while read -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done; ' +
+  '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
+  'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
+
+class Reaper {
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #enc = new TextEncoder();
+  constructor() {
+    try {
+      const child = new Deno.Command("/bin/bash", {
+        args: ["-c", REAPER],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+      child.unref();
+      this.#writer = child.stdin.getWriter();
+    } catch {
+      this.#writer = undefined;
+    }
+  }
+  add(pgid: number): void {
+    this.#writer?.write(this.#enc.encode(`+${pgid}\n`)).catch(() => {});
+  }
+  remove(pgid: number): void {
+    this.#writer?.write(this.#enc.encode(`-${pgid}\n`)).catch(() => {});
+  }
+  close(): void {
+    this.#writer?.close().catch(() => {});
+    this.#writer = undefined;
+  }
+}
 const KILL_GRACE_MS = 1000;
 
 /**
@@ -106,6 +145,7 @@ class Engine {
   #finish!: (code: number) => void;
   #finished = new Promise<number>((r) => this.#finish = r);
   #authed = false;
+  #reaper: Reaper | undefined;
 
   constructor(o: EngineOptions, link: Link) {
     this.#o = o;
@@ -198,6 +238,7 @@ class Engine {
       );
     }
     this.#log = new Logger(logPath, run.logLevel);
+    this.#reaper = new Reaper();
     const base = engineEnv({
       jobId: run.jobId,
       nameTasks: run.nameTasks,
@@ -251,9 +292,11 @@ class Engine {
     try {
       const rt = spawnTask(task.command, env);
       this.#running.set(rt.pid, { task, pid: rt.pid, slot });
+      this.#reaper?.add(rt.pid);
       if (this.#killing) killGroup(rt.pid, "SIGTERM");
       const r = await rt.result;
       this.#running.delete(rt.pid);
+      this.#reaper?.remove(rt.pid);
       outcome = { id: task.id, kind: phase ? "perEngine" : "normal", slot, ...r, killed: this.#killing };
       this.#log.debug(`Task ${task.id} (line ${task.line}) slot ${slot} pid ${r.pid} rc ${r.returnCode}`);
     } catch (e) {
@@ -341,6 +384,7 @@ class Engine {
     this.#link.send({ kind: "bye" });
     await this.#link.flush();
     this.#log.info(`Engine ${this.#rank} leaving`);
+    this.#reaper?.close();
     this.#log.close();
     this.#link.close("engine finished");
     this.#finish(code);

@@ -49,7 +49,6 @@ interface Queued {
 
 /** How many mails may wait; older ones are dropped. */
 const MAX_QUEUED = 5;
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** Sends notification mails in the background; never throws to or waits for its caller. */
@@ -159,7 +158,9 @@ export class Mailer {
     try {
       const connecting = Deno.connect({ hostname: this.#host, port: this.#port });
       // a connection that completes after the timeout is closed, not leaked
-      connecting.then((c) => timedOut && c.close(), () => {});
+      connecting.then((c) => {
+        if (timedOut) c.close();
+      }, () => {});
       conn = await Promise.race([connecting, timeout]);
       await Promise.race([this.#dialogue(conn, session), timeout]);
     } catch (e) {
@@ -219,4 +220,3 @@ function defaultFrom(): string {
   return `${user}@${hostname()}`;
 }
 
-void decoder;
