@@ -21,6 +21,11 @@ const PAGE_CSS = `
 button.stop{border:1px solid #fecdd3;background:#fff1f2;color:#be123c;border-radius:6px;padding:2px 9px;
 font-size:12px;font-weight:600;cursor:pointer}
 button.stop:hover{background:#ffe4e6}
+.top-row{grid-template-columns:minmax(0,1fr) minmax(0,1fr);margin-bottom:0}
+.top-row>div>.cards{margin-bottom:18px}
+.cards.three{grid-template-columns:repeat(3,minmax(0,1fr))}
+#engine-table td,#engine-table th{white-space:nowrap}
+#engine-table td.act{text-align:right;width:1%}
 #toast{position:fixed;right:18px;bottom:18px;background:#0f172a;color:#fff;border-radius:8px;padding:10px 14px;
 font-size:13px;opacity:0;transition:opacity .3s;pointer-events:none}
 #toast.show{opacity:.95}
@@ -82,12 +87,12 @@ const CLIENT_JS = `
     ids.forEach(function (cid) {
       var mine = s.engines.filter(function (e) { return e.context === cid; });
       var live = mine.some(function (e) { return e.state === "active"; });
-      rows.push('<tr class="group"><td colspan="8">Context ' + cid + (labels[cid] ? " · " + esc(labels[cid]) : "") + " · " + mine.length + " engine(s)</td><td>" + (live ? '<button class="stop" data-context="' + cid + '">Stop context</button>' : "") + "</td></tr>");
+      rows.push('<tr class="group"><td colspan="9">Context ' + cid + (labels[cid] ? " · " + esc(vis(labels[cid])) : "") + " · " + mine.length + " engine(s)</td><td class=act>" + (live ? '<button class="stop" data-context="' + cid + '">Stop context</button>' : "") + "</td></tr>");
       mine.forEach(function (e) {
-        rows.push("<tr><td class=num>" + e.rank + "</td><td class=num>" + e.context + '</td><td class="mono">' + esc(vis(e.host)) + "</td><td class=num>" + e.slots + "</td><td class=num>" + e.running + "</td><td class=num>" + num(e.assigned) + "</td><td class=num>" + num(e.finished) + "</td><td class=num>" + (e.failed ? '<span class="rc">' + e.failed + "</span>" : "0") + '</td><td><span class="pill ' + esc(e.state) + '">' + esc(e.state) + "</span>" + (e.state === "active" ? ' <button class="stop" data-engine="' + e.rank + '">Stop</button>' : "") + "</td></tr>");
+        rows.push("<tr><td class=num>" + e.rank + "</td><td class=num>" + e.context + '</td><td class="mono">' + esc(vis(e.host)) + "</td><td class=num>" + e.slots + "</td><td class=num>" + e.running + "</td><td class=num>" + num(e.assigned) + "</td><td class=num>" + num(e.finished) + "</td><td class=num>" + (e.failed ? '<span class="rc">' + e.failed + "</span>" : "0") + '</td><td><span class="pill ' + esc(e.state) + '">' + esc(e.state) + '</span></td><td class="act">' + (e.state === "active" ? '<button class="stop" data-engine="' + e.rank + '">Stop engine</button>' : "") + "</td></tr>");
       });
     });
-    set("engines", rows.length ? '<table id="engine-table"><thead><tr><th class=num>Rank</th><th class=num>Context</th><th>Host</th><th class=num>Slots</th><th class=num>Running</th><th class=num>Assigned</th><th class=num>Finished</th><th class=num>Failed</th><th>State</th></tr></thead><tbody>' + rows.join("") + "</tbody></table>" : '<div class="empty">No engine has joined yet.</div>');
+    set("engines", rows.length ? '<table id="engine-table"><thead><tr><th class=num>Rank</th><th class=num>Context</th><th>Host</th><th class=num>Slots</th><th class=num>Running</th><th class=num>Assigned</th><th class=num>Finished</th><th class=num>Failed</th><th>State</th><th></th></tr></thead><tbody>' + rows.join("") + "</tbody></table>" : '<div class="empty">No engine has joined yet.</div>');
   }
   function axis(s) { return s === 0 ? "0" : s < 60 ? +s.toPrecision(3) + "s" : s < 3600 ? Math.floor(s / 60) + "m" + (Math.round(s % 60) ? String(Math.round(s % 60)).padStart(2, "0") + "s" : "") : Math.floor(s / 3600) + "h" + String(Math.round(s % 3600 / 60)).padStart(2, "0"); }
   function step(range, n) {
@@ -100,7 +105,7 @@ const CLIENT_JS = `
     var st = step(to - from || 1, 8);
     for (var v = Math.ceil((from - base) / st) * st; v + base <= to + 1e-9; v += st) {
       var x = L + (v + base - from) / ((to - from) || 1) * (R - L);
-      out.push('<line class="grid" x1="' + x.toFixed(1) + '" x2="' + x.toFixed(1) + '" y1="' + y0 + '" y2="' + y1 + '"/><text x="' + x.toFixed(1) + '" y="' + (y1 + 15) + '" text-anchor="middle">' + axis(+v.toPrecision(12)) + "</text>");
+      out.push('<line class="grid" x1="' + x.toFixed(1) + '" x2="' + x.toFixed(1) + '" y1="' + y0 + '" y2="' + y1 + '"/><text x="' + x.toFixed(1) + '" y="' + (y1 + 15) + '" text-anchor="' + (x > R - 24 ? "end" : "middle") + '">' + axis(+v.toPrecision(12)) + "</text>");
     }
   }
   function renderTimeline(st) {
@@ -119,7 +124,7 @@ const CLIENT_JS = `
     keys.forEach(function (k, i) {
       index[k] = i; var r = rows[k];
       if (r.e % 2 === 0) out.push('<rect x="' + L + '" y="' + (T + i * rh) + '" width="' + (R - L) + '" height="' + rh + '" fill="#f8fafc"/>');
-      if (rh >= 10) out.push('<text x="' + (L - 8) + '" y="' + (T + i * rh + rh / 2 + 4) + '" text-anchor="end">' + (r.s === 0 ? esc(vis(r.host)).slice(0, 14) + " · " : "") + "e" + r.e + "/" + r.s + "</text>");
+      if (rh >= 10) out.push('<text x="' + (L - 8) + '" y="' + (T + i * rh + rh / 2 + 4) + '" text-anchor="end">' + (r.s === 0 ? esc(vis(r.host).slice(0, 14)) + " · e" + r.e + " " : "") + "s" + r.s + "</text>");
     });
     xAxis(out, L, R, T, H, from, to, s.startedAt);
     var scale = (R - L) / (to - from), pad = rh >= 10 ? 2 : 0;
@@ -135,7 +140,7 @@ const CLIENT_JS = `
   function renderThroughput(st) {
     var p = st.throughput, s = st.snapshot;
     if (p.length < 1) { set("throughput", '<div class="empty">No data yet.</div>'); return; }
-    var W = 560, H = 230, L = 46, R = W - 12, T = 10, B = H - 26, from = s.startedAt, to = Math.max(st.now, from + 1);
+    var W = 520, H = 250, L = 44, R = W - 22, T = 10, B = H - 26, from = s.startedAt, to = Math.max(st.now, from + 1);
     var top = 1; p.forEach(function (q) { top = Math.max(top, q.finished); });
     var ys = step(top, 4); top = Math.ceil(top / ys) * ys;
     var X = function (t) { return (L + (t - from) / (to - from) * (R - L)).toFixed(1); };
@@ -189,13 +194,14 @@ const PAGE = `<!DOCTYPE html>
 <title>disBatch dashboard</title><style>${BASE_CSS}${PAGE_CSS}</style></head>
 <body><header class="top"><span class="brand">disBatch</span><div><h1 id="uid">connecting…</h1>
 <div class="sub" id="phase"></div></div><div class="live off" id="live"><i></i><span>connecting</span></div></header>
-<main><div class="cards six" id="cards"></div>
-<section class="panel"><h2>Progress</h2><div class="progress" id="bar"></div><div class="pmeta" id="pmeta"></div></section>
-<div class="grid2 wide-left"><section class="panel"><h2>Engines</h2><div id="engines"></div></section>
+<main><div class="grid2 top-row"><div><div class="cards three" id="cards"></div>
+<section class="panel"><h2>Progress</h2><div class="progress" id="bar"></div><div class="pmeta" id="pmeta"></div></section></div>
 <section class="panel"><h2>Throughput <span class="note">tasks finished (blue) and failed (red) since start</span></h2>
 <div id="throughput"></div></section></div>
 <section class="panel"><h2>Timeline <span class="note">recent tasks per engine slot (last 5 minutes);
 green = running, blue = done, red = failed</span></h2><div id="timeline"></div></section>
+<section class="panel"><h2>Engines <span class="note">Stop lets running tasks finish, then the engine leaves</span></h2>
+<div id="engines"></div></section>
 <section class="panel"><h2>Failed tasks <span class="note" id="fcount"></span></h2><div id="failures"></div></section>
 </main><div id="toast"></div><script>${CLIENT_JS}</script></body></html>
 `;

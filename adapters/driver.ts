@@ -87,6 +87,7 @@ async function prescan(
  */
 export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
+  if (inv.gpu) stderr("-g/--gpu is deprecated. It is no longer needed and will be ignored.");
   const table = inv.resumeFrom.length ? readResumeFiles(inv.resumeFrom) : undefined;
   if (table && table.badLines > 0) {
     stderr(
@@ -568,7 +569,10 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   const code = await finishedP;
   // The feeder may sit in a read of stdin that will never return; do not wait for it long.
   wake?.();
-  await Promise.race([feeding.catch((e) => log.error(`Feeder failed: ${e}`)), new Promise((r) => setTimeout(r, 200))]);
+  await Promise.race([
+    feeding.catch((e) => log.error(`Feeder failed: ${e}`)),
+    new Promise((r) => setTimeout(r, 200)),
+  ]);
   if (sched.nothingToDo && !feedError) stderr("No tasks to run.");
   clearInterval(joinWatcher);
   status.close();

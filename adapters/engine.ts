@@ -40,7 +40,8 @@ const PING_TIMEOUT_MS = 8000;
  * process group on its stdin (`+PGID` / `-PGID`); when that pipe closes — the engine exited, even
  * by SIGKILL — it kills the groups still listed. So a killed engine leaves no orphaned task.
  */
-const REAPER = 'declare -A g; while read -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done; ' +
+const REAPER =
+  'declare -A g; while read -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done; ' +
   '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
   'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
 

@@ -165,7 +165,9 @@ export class Mailer {
       await Promise.race([this.#dialogue(conn, session), timeout]);
     } catch (e) {
       if (session.accepted) return; // the mail went; only QUIT failed
-      if (timedOut) throw new Error(`no answer within ${this.#timeoutMs / 1000} s (waiting for ${session.waitingFor})`);
+      if (timedOut) {
+        throw new Error(`no answer within ${this.#timeoutMs / 1000} s (waiting for ${session.waitingFor})`);
+      }
       throw e;
     } finally {
       clearTimeout(timer);
@@ -215,8 +217,8 @@ function hostname(): string {
 function defaultFrom(): string {
   let user = "disbatch";
   try {
-    user = (Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "disbatch").replace(/[^\w.+-]/g, "") || "disbatch";
+    user = (Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "disbatch").replace(/[^\w.+-]/g, "") ||
+      "disbatch";
   } catch { /* no env permission */ }
   return `${user}@${hostname()}`;
 }
-

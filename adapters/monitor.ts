@@ -59,7 +59,9 @@ function windowSize(): { columns: number; rows: number } {
 export async function monitorMain(args: string[]): Promise<number> {
   if (args.length > 0) throw new UsageError(`--mon takes no arguments, got ${args.join(" ")}`);
   if (!Deno.stdin.isTerminal() || !Deno.stdout.isTerminal()) {
-    say("disbatch: the monitor needs a terminal (stdin and stdout); use dbUtil.sh --status for a one-shot report");
+    say(
+      "disbatch: the monitor needs a terminal (stdin and stdout); use dbUtil.sh --status for a one-shot report",
+    );
     return 1;
   }
   let session: DriverSession;

@@ -11,6 +11,15 @@ import { snippetText } from "../lib/pyrepr.ts";
 
 const SNIP = 40;
 
+/** util-linux `setsid`, when present: the task becomes a session and process-group leader. */
+const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+
 /** A leaked-output counter keeping the first and last 40 bytes. */
 class OutputTap {
   total = 0;
@@ -126,14 +135,24 @@ export function signalNumber(name: string | null | undefined): number {
  */
 export function spawnTask(command: string, env: Record<string, string>): RunningTask {
   const start = Date.now() / 1000;
-  const child = new Deno.Command("/bin/bash", {
-    args: ["-c", bashCommandArg(command)],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
+  // `setsid bash -c …` (setsid execs, so the PID is bash's) is ~1.8x cheaper than Deno's own
+  // `detached: true`, which takes a slow fork path on Deno 2.9 (measured: scripts/bench/local.ts).
+  const child = (SETSID
+    ? new Deno.Command(SETSID, {
+      args: ["/bin/bash", "-c", bashCommandArg(command)],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+    : new Deno.Command("/bin/bash", {
+      args: ["-c", bashCommandArg(command)],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    })).spawn();
   const out = new OutputTap();
   const err = new OutputTap();
   let drained = false;

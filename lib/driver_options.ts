@@ -47,6 +47,8 @@ export interface DriverInvocation {
   mailTo?: string;
   mailFreq?: number;
   quiet: boolean;
+  /** `-g`: deprecated in disBatch, accepted with a message. */
+  gpu: boolean;
   context: ContextOptions;
 }
 
@@ -181,6 +183,7 @@ export function parseDriverArgs(
     statusHeader: o["status-header"] === true,
     web: o.web === true,
     quiet: o.quiet === true,
+    gpu: o.gpu === true,
     context,
   };
   if (str("logfile") !== undefined) inv.logFile = str("logfile")!;

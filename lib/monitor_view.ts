@@ -214,10 +214,11 @@ function engineColumns(state: MonitorState, columns: number, now: number): Colum
   let spare = Math.max(4, columns - fixed);
   const ctx = cols[1]!;
   const longest = Math.max(...monitorEngines(state).map((e) => contextLabel(state, e.context).length), 0);
-  const extra = Math.min(Math.max(0, longest - ctx.width), Math.max(0, spare - 12));
+  const extra = Math.min(Math.max(0, longest - ctx.width), Math.max(0, Math.floor((spare - 6) / 3)));
   ctx.width += extra;
   spare -= extra;
-  cols[2]!.width = spare;
+  const hosts = Math.max(4, ...monitorEngines(state).map((e) => [...clean(e.host)].length));
+  cols[2]!.width = Math.min(spare, hosts);
   return cols;
 }
 
@@ -295,7 +296,7 @@ export function renderMonitor(state: MonitorState | undefined, view: MonitorView
   const lines: string[] = [];
   const put = (s: string) => lines.push(fit(s, columns).trimEnd());
   if (rows < MIN_ROWS || columns < MIN_COLUMNS) {
-    put(`Window ${columns}x${rows} is too small: make it at least ${MIN_COLUMNS}x${MIN_ROWS} (q quits)`);
+    put(`Window too small: need at least ${MIN_COLUMNS}x${MIN_ROWS}, have ${columns}x${rows} (q quits)`);
     while (lines.length < rows) lines.push("");
     return lines.slice(0, rows);
   }
@@ -308,7 +309,8 @@ export function renderMonitor(state: MonitorState | undefined, view: MonitorView
     return lines;
   }
   const elapsed = formatDuration(Math.max(0, view.now - state.startedAt));
-  put(`Run: ${clean(runLabel(state.uid))}   Status: ${statusWord(state)}   Elapsed: ${elapsed}`);
+  const status = view.ended ? "over (showing the last report)" : statusWord(state);
+  put(`Run: ${clean(runLabel(state.uid))}   Status: ${status}   Elapsed: ${elapsed}`);
   put(
     `Slots ${state.slots}   Running ${state.running}   Queued ${state.queued}${state.tasksEnded ? "" : "+"}` +
       `   Finished ${state.finished}   Failed ${state.failed}   Barrier ${state.barriers}` +
@@ -370,6 +372,7 @@ export function decodeKeys(input: string): MonitorKeyName[] {
   for (let i = 0; i < input.length;) {
     const ch = input[i]!;
     if (ch === "\x1b") {
+      // deno-lint-ignore no-control-regex
       const m = /^\x1b(?:\[[0-9;]*[A-Za-z~]|O[A-Za-z])/.exec(input.slice(i));
       if (!m) {
         keys.push("escape");

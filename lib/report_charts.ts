@@ -93,7 +93,8 @@ export function timelineSvg(bars: readonly TimelineBar[], barriers: readonly num
   for (const v of ticks(0, t1 - t0, 10, true)) {
     const px = x(t0 + v).toFixed(1);
     out.push(`<line class="grid" x1="${px}" x2="${px}" y1="${top}" y2="${top + plotH}"/>`);
-    out.push(`<text x="${px}" y="${top + plotH + 16}" text-anchor="middle">${axisSeconds(v)}</text>`);
+    const anchor = Number(px) > WIDTH - RIGHT - 24 ? "end" : "middle";
+    out.push(`<text x="${px}" y="${top + plotH + 16}" text-anchor="${anchor}">${axisSeconds(v)}</text>`);
   }
   let y = top;
   perHost.forEach((h, hi) => {
@@ -208,7 +209,7 @@ export function histogramSvg(
   marks: readonly { label: string; seconds: number }[],
 ): string {
   if (samples.length === 0) return `<div class="empty">No task durations to show.</div>`;
-  const W = 560, H = 250, L = 44, R = 10, T = 14, B = 30;
+  const W = 680, H = 280, L = 44, R = 24, T = 16, B = 30;
   const sorted = samples.map((s) => Math.max(0, s.seconds)).sort((a, b) => a - b);
   const max = sorted[sorted.length - 1]!;
   const median = sorted[Math.floor(sorted.length / 2)]!;

@@ -384,8 +384,9 @@ export class SmtpSession {
   reply(r: SmtpReply): SmtpTurn {
     const ok = (...codes: number[]) => codes.includes(r.code);
     const refuse = (): SmtpTurn => {
+      const said = r.lines.join(" ").trim();
       const error = new SmtpError(
-        `The server answered ${r.code} to ${this.waitingFor}: ${r.lines.join(" ").trim()}`.trimEnd(),
+        `The server answered ${r.code} to ${this.waitingFor}${said ? `: ${said}` : ""}`,
         r.code,
       );
       this.#stage = "over";

@@ -42,6 +42,7 @@ export function escapeHtml(text: string): string {
 
 /** Control characters, line/paragraph separators and lone surrogates (escaped bytes of `text.ts`). */
 const INVISIBLE =
+  // deno-lint-ignore no-control-regex -- finding control characters is the point
   /[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
@@ -267,6 +268,7 @@ color:#334155}
 .pill.active{background:#dcfce7;color:#166534}
 .legend{display:flex;gap:14px;flex-wrap:wrap;color:var(--muted);font-size:12px;margin-top:6px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+.sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:7px;vertical-align:-1px}
 .bar{height:8px;background:#eef2f7;border-radius:99px;overflow:hidden;min-width:80px}
 .bar>span{display:block;height:100%;background:var(--accent)}
 svg.chart{width:100%;height:auto;display:block}
