@@ -6,6 +6,8 @@
  */
 
 import { planContext } from "../lib/context_plan.ts";
+import { parseSshNodeList } from "../lib/ssh.ts";
+import { UsageError } from "../lib/cli.ts";
 import type { DriverInvocation } from "../lib/driver_options.ts";
 import { renderDbUtil } from "../lib/dbutil.ts";
 import type { RunInfo, ToDriver } from "../lib/protocol.ts";
@@ -28,6 +30,14 @@ function stderr(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
 }
 
+/** Python's `[Errno 2] No such file or directory: 'x'` style, which argparse users know. */
+export function osErrorText(e: unknown, path: string): string {
+  if (e instanceof Deno.errors.NotFound) return `[Errno 2] No such file or directory: '${path}'`;
+  if (e instanceof Deno.errors.PermissionDenied) return `[Errno 13] Permission denied: '${path}'`;
+  if (e instanceof Deno.errors.IsADirectory) return `[Errno 21] Is a directory: '${path}'`;
+  return e instanceof Error ? e.message : String(e);
+}
+
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join(
     "",
@@ -42,12 +52,7 @@ async function openTaskFile(
   try {
     return await Deno.open(path, { read: true });
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "No such file or directory"
-      : e instanceof Error
-      ? e.message
-      : String(e);
-    throw new RunFileError(`argument taskfile: can't open '${path}': ${why}`, 2);
+    throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);
   }
 }
 
@@ -88,6 +93,7 @@ async function prescan(
 export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
   if (inv.gpu) stderr("-g/--gpu is deprecated. It is no longer needed and will be ignored.");
+  if (inv.context.sshNodes.length > 0) parseSshNodeList(inv.context.sshNodes); // bad -s: exit 2 before anything
   const table = inv.resumeFrom.length ? readResumeFiles(inv.resumeFrom) : undefined;
   if (table && table.badLines > 0) {
     stderr(

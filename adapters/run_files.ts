@@ -8,6 +8,7 @@
 import { dirname, resolve } from "node:path";
 import { jobIdOf, makeUid, type PrefixPlan, stampYmdHms, taskFileName } from "../lib/naming.ts";
 import { ResumeTable } from "../lib/resume.ts";
+import { UsageError } from "../lib/cli.ts";
 import { formatStatusRecord, parseStatusLine, STATUS_HEADER } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 
@@ -120,10 +121,14 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
     try {
       text = new TextDecoder().decode(Deno.readFileSync(p));
     } catch (e) {
-      throw new RunFileError(
-        `argument -r/--resume-from: can't open '${p}': ${e instanceof Error ? e.message : e}`,
-        2,
-      );
+      const why = e instanceof Deno.errors.NotFound
+        ? `[Errno 2] No such file or directory: '${p}'`
+        : e instanceof Deno.errors.PermissionDenied
+        ? `[Errno 13] Permission denied: '${p}'`
+        : e instanceof Error
+        ? e.message
+        : String(e);
+      throw new UsageError(`argument -r/--resume-from: can't open '${p}': ${why}`);
     }
     for (const line of text.split("\n")) {
       if (line.trim() === "") continue;

@@ -233,7 +233,9 @@ export function histogramSvg(
     if (v !== Math.round(v)) continue;
     const py = yOf(v).toFixed(1);
     out.push(`<line class="grid" x1="${L}" x2="${W - R}" y1="${py}" y2="${py}"/>`);
-    out.push(`<text x="${L - 6}" y="${Number(py) + 4}" text-anchor="end">${v}</text>`);
+    out.push(
+      `<text x="${L - 6}" y="${Number(py) + 4}" text-anchor="end">${v.toLocaleString("en-US")}</text>`,
+    );
   }
   for (let i = 0; i < nBins; i++) {
     const x0 = L + i * bw + 0.5, w = Math.max(0.5, bw - 1);

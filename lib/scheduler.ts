@@ -361,7 +361,15 @@ export class Scheduler {
     }
     for (const t of lost) {
       const n = (this.#attempts.get(t.id) ?? 1) + 1;
-      if (this.#phase === "running" && n <= this.#o.maxAttempts) {
+      if (this.#phase === "aborting") {
+        // The run is being killed: whatever this engine still held (queued or running) is not
+        // recorded; a resume runs it again, like every task that never started.
+        out.push({
+          kind: "log",
+          level: "info",
+          message: `Task ${t.id} (line ${t.line}) was on engine ${rank} when the run was aborted`,
+        });
+      } else if (this.#phase === "running" && n <= this.#o.maxAttempts) {
         this.#attempts.set(t.id, n);
         out.push({
           kind: "log",

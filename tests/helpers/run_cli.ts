@@ -81,7 +81,10 @@ export async function runCli(args: string[], o: RunCliOptions = {}): Promise<Cli
  * @param args arguments @param o cwd/env
  * @returns the child (stdout/stderr piped)
  */
-export function spawnCli(args: string[], o: { cwd?: string; env?: Record<string, string> } = {}): Deno.ChildProcess {
+export function spawnCli(
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
   const [cmd, ...pre] = cliCommand();
   return new Deno.Command(cmd!, {
     args: [...pre, ...args],
@@ -114,7 +117,9 @@ export async function tempDir(prefix = "disbatch_test_"): Promise<{ path: string
  * @returns its path
  */
 export function statusFileIn(dir: string): string {
-  const f = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith("_status.txt")).map((e) => `${dir}/${e.name}`);
+  const f = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith("_status.txt")).map((e) =>
+    `${dir}/${e.name}`
+  );
   if (f.length !== 1) throw new Error(`expected one status file in ${dir}, found ${f.length}`);
   return f[0]!;
 }
@@ -125,7 +130,7 @@ export function statusFileIn(dir: string): string {
  * @returns rows of 15 fields
  */
 export function statusRows(path: string): string[][] {
-  return Deno.readTextFileSync(path).split("\n").filter((l) => l && !l.startsWith("ROE")).map((l) => {
+  return Deno.readTextFileSync(path).split("\n").filter((l) => l && !l.startsWith("ROE[ PSZ]\t")).map((l) => {
     const f = l.split("\t");
     return [...f.slice(0, 14), f.slice(14).join("\t")];
   });

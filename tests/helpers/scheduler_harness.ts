@@ -26,7 +26,8 @@
 import assert from "node:assert/strict";
 import { type Action, Scheduler, type SchedulerOptions } from "../../lib/scheduler.ts";
 import { TaskFileParser } from "../../lib/task_file.ts";
-import type { PerEngineTask, TaskOutcome } from "../../lib/types.ts";
+import { taskFlags } from "../../lib/status_record.ts";
+import type { PerEngineTask, StatusRecord, Task, TaskOutcome } from "../../lib/types.ts";
 
 /** The action of one kind. */
 export type ActionOf<K extends Action["kind"]> = Extract<Action, { kind: K }>;
@@ -59,6 +60,8 @@ export class SchedulerHarness {
   now = 1_795_621_000;
   /** Log actions, oldest first. */
   readonly logs: ActionOf<"log">[] = [];
+  /** Task ids an earlier status file recorded (`-r`), with their old exit codes: fed as skipped. */
+  readonly skip = new Map<number, number>();
   #pending: Action[] = [];
   #parser = new TaskFileParser("Tasks");
   #lineNo = 0;
@@ -139,7 +142,13 @@ export class SchedulerHarness {
             this.apply(this.scheduler.setPerEngine(this.#perEngineStart, this.#perEngineStop, this.now));
             break;
           case "task":
-            this.apply(this.scheduler.addItem({ kind: "task", task: item.task }, this.now));
+            if (this.skip.has(item.task.id)) {
+              this.apply(
+                this.scheduler.addSkipped(skippedLine(item.task, this.skip.get(item.task.id)!), this.now),
+              );
+            } else {
+              this.apply(this.scheduler.addItem({ kind: "task", task: item.task }, this.now));
+            }
             break;
           case "barrier":
             this.apply(this.scheduler.addItem({ kind: "barrier", barrier: item.barrier }, this.now));
@@ -178,14 +187,22 @@ export class SchedulerHarness {
     const r = this.#running.get(taskId);
     assert.ok(r, `task ${taskId} is not running`);
     this.#running.delete(taskId);
-    return this.apply(this.scheduler.tasksDone(r.rank, [this.#outcome(taskId, "normal", rc, r.start, extra)], this.now));
+    return this.apply(
+      this.scheduler.tasksDone(r.rank, [this.#outcome(taskId, "normal", rc, r.start, extra)], this.now),
+    );
   }
 
   /**
    * An engine reports a PERENGINE task.
    * @param rank engine @param phase START or STOP list @param id index in that list @param rc exit code
    */
-  perEngineDone(rank: number, phase: "start" | "stop", id: number, rc: number, extra: OutcomeExtra = {}): Action[] {
+  perEngineDone(
+    rank: number,
+    phase: "start" | "stop",
+    id: number,
+    rc: number,
+    extra: OutcomeExtra = {},
+  ): Action[] {
     const o = { ...this.#outcome(id, "perEngine", rc, this.now, extra), phase, slot: -1 };
     return this.apply(this.scheduler.tasksDone(rank, [o], this.now));
   }
@@ -242,7 +259,13 @@ export class SchedulerHarness {
     assert.deepEqual(this.#pending, [], "unexpected actions left");
   }
 
-  #outcome(id: number, kind: "normal" | "perEngine", rc: number, start: number, x: OutcomeExtra): TaskOutcome {
+  #outcome(
+    id: number,
+    kind: "normal" | "perEngine",
+    rc: number,
+    start: number,
+    x: OutcomeExtra,
+  ): TaskOutcome {
     return {
       id,
       kind,
@@ -258,4 +281,25 @@ export class SchedulerHarness {
       killed: x.killed ?? false,
     };
   }
+}
+
+/** The `S` line a resume writes for `task` when the old run ended it with `rc`. */
+export function skippedLine(task: Task, rc: number): StatusRecord {
+  return {
+    flags: taskFlags("skip", rc, 0, 0),
+    taskId: task.id,
+    line: task.line,
+    repeatIndex: task.repeatIndex,
+    host: "oldhost",
+    pid: 19493,
+    returnCode: rc,
+    elapsed: 0.006,
+    start: 1795621825.169,
+    end: 1795621825.175,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: task.command,
+  };
 }
