@@ -16,6 +16,8 @@ import { RunFileError } from "./adapters/run_files.ts";
 import { engineMain } from "./adapters/engine_main.ts";
 import { contextMain } from "./adapters/context_main.ts";
 import { controlMain } from "./adapters/control.ts";
+import { reportMain } from "./adapters/report_main.ts";
+import { monitorMain } from "./adapters/monitor.ts";
 
 /** The version printed by --version. */
 export const VERSION = "0.1.0";
@@ -26,6 +28,8 @@ async function main(args: string[]): Promise<number> {
     if (mode === "--engine") return await engineMain(args.slice(1));
     if (mode === "--context") return await contextMain(args.slice(1));
     if (mode === "--control") return await controlMain(args.slice(1));
+    if (mode === "report") return await reportMain(args.slice(1));
+    if (mode === "--mon") return await monitorMain(args.slice(1));
     const inv = parseDriverArgs(args, Deno.env.toObject());
     if (inv === "help") {
       console.log(HELP.trimEnd());

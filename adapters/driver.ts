@@ -23,6 +23,9 @@ import { describe, DriverServer, type Peer } from "./server.ts";
 import { isRegularFile, readTaskItems } from "./task_source.ts";
 import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
+import { DashboardTracker } from "../lib/dashboard.ts";
+import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
+import { RunMailer } from "./run_mail.ts";
 
 const encoder = new TextEncoder();
 
@@ -175,6 +178,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   let flushQueued = false;
   const killTimers = new Map<number, ReturnType<typeof setTimeout>>();
   const retire = new RetireManager(log, (m) => stderr(m));
+  const tracker = inv.web ? new DashboardTracker() : undefined;
 
   const flushAssignments = () => {
     flushQueued = false;
@@ -189,6 +193,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     for (const a of actions) {
       switch (a.kind) {
         case "assign": {
+          tracker?.assigned(a.rank, enginesByRank.get(a.rank)?.hello.host ?? "", a.task.id, now());
           let l = outgoing.get(a.rank);
           if (!l) outgoing.set(a.rank, l = []);
           (l as unknown[]).push(a.task);
@@ -212,6 +217,8 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
           break;
         }
         case "record":
+          tracker?.record(a.record);
+          mailer?.record(a.record);
           status.add(a.record);
           progress.record(a.record);
           if (log.debugEnabled) {
@@ -269,6 +276,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         const clean = (peer as Peer & { said?: boolean }).said === true;
         apply(sched.engineGone(peer.rank, clean ? "finished" : reason, now()));
         retire.engineLeft(peer.rank, sched.phase === "running");
+        tracker?.engineGone(peer.rank);
       }
       if (peer.hello.role === "context") {
         for (const [id, c] of contextsById) {
@@ -283,12 +291,41 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   });
   const watchers = new Set<Peer>();
 
+  const stopTarget = (t: { engine?: number; context?: number | string }): string => {
+    if (t.engine !== undefined) {
+      if (!enginesByRank.has(t.engine)) return `no engine ${t.engine}`;
+      apply(sched.stopEngine(t.engine, now()));
+      return `stopping engine ${t.engine}`;
+    }
+    const id = typeof t.context === "number"
+      ? t.context
+      : [...contextLabels].find(([, l]) => l === t.context)?.[0] ?? Number(t.context);
+    if (!contextLabels.has(id)) return `no context ${t.context}`;
+    apply(sched.stopContext(id, now()));
+    return `stopping context ${contextLabels.get(id)} (${id})`;
+  };
+  let web: Dashboard | undefined;
+  if (inv.web && tracker) {
+    web = startDashboard({
+      hostname: "0.0.0.0",
+      port: 0,
+      token: newDashboardToken(),
+      state: () => tracker.state({ ...sched.snapshot(), uid, startedAt }, now()),
+      stop: stopTarget,
+    });
+    Deno.writeTextFileSync(`${uid}_url`, web.url + "\n", { mode: 0o600 });
+    progress.message(`disbatch: dashboard at ${web.url} (also in ${uid}_url)`);
+    log.info(`Dashboard at ${web.url.replace(/token=[^&]*/, "token=…")}`);
+  }
+  const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log) : undefined;
+
   const onMessage = (peer: Peer, msg: ToDriver) => {
     const role = peer.hello.role;
     if (role === "engine") {
       const rank = peer.rank!;
       switch (msg.kind) {
         case "done":
+          if (tracker) { for (const o of msg.outcomes) tracker.finished(rank, o); }
           apply(sched.tasksDone(rank, msg.outcomes, now()));
           return;
         case "released":
@@ -338,21 +375,11 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         log.info(`Context ${contextLabels.get(msg.context) ?? msg.context} finished`);
         return;
       case "stopEngine":
-        apply(sched.stopEngine(msg.rank, now()));
-        peer.link.send({ kind: "ack", message: `stopping engine ${msg.rank}` });
+        peer.link.send({ kind: "ack", message: stopTarget({ engine: msg.rank }) });
         return;
-      case "stopContext": {
-        const id = typeof msg.context === "number"
-          ? msg.context
-          : [...contextLabels].find(([, l]) => l === msg.context)?.[0] ?? Number(msg.context);
-        if (!contextLabels.has(id)) {
-          peer.link.send({ kind: "ack", message: `no context ${msg.context}` });
-          return;
-        }
-        apply(sched.stopContext(id, now()));
-        peer.link.send({ kind: "ack", message: `stopping context ${contextLabels.get(id)} (${id})` });
+      case "stopContext":
+        peer.link.send({ kind: "ack", message: stopTarget({ context: msg.context }) });
         return;
-      }
       case "watch":
         watchers.add(peer);
         peer.link.send({ kind: "snapshot", state: { ...sched.snapshot(), uid, startedAt } });
@@ -589,6 +616,8 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     failures: sched.firstFailures,
   });
   await retire.flush();
+  await web?.close();
+  await mailer?.end(sched.snapshot(), code, finishMessages);
   server.close();
   for (const l of launched.values()) {
     try {

@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { parseStatusText, percentile, renderReportHtml, summarize } from "../../lib/report.ts";
+import { timelineSvg } from "../../lib/report_charts.ts";
+import { formatStatusRecord } from "../../lib/status_record.ts";
+import { escapeHtml, packLanes, visibleText } from "../../lib/svg.ts";
+import type { StatusRecord } from "../../lib/types.ts";
+
+const FIXTURES = new URL("../fixtures/status/", import.meta.url);
+const reference = Deno.readTextFileSync(new URL("reference_status.txt", FIXTURES));
+const demo = Deno.readTextFileSync(new URL("demo_run_status.txt", FIXTURES));
+
+function close(actual: number | undefined, expected: number, what: string): void {
+  assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-6, `${what}: ${actual} != ${expected}`);
+}
+
+function record(over: Partial<StatusRecord>): StatusRecord {
+  return {
+    flags: "    ",
+    taskId: 0,
+    line: 1,
+    repeatIndex: -1,
+    host: "vm",
+    pid: 1,
+    returnCode: 0,
+    elapsed: 1,
+    start: 100,
+    end: 101,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: "true",
+    ...over,
+  };
+}
+
+Deno.test("parseStatusText() skips the header and blank lines and counts bad ones", () => {
+  const { records, badLines } = parseStatusText(reference + "\nnot a status line\n");
+  assert.equal(records.length, 14);
+  assert.equal(badLines, 1);
+});
+
+Deno.test("summarize() counts every kind of line of the reference status file", () => {
+  const s = summarize(parseStatusText(reference).records);
+  assert.deepEqual(
+    [
+      s.tasks,
+      s.succeeded,
+      s.failed,
+      s.killed,
+      s.skipped,
+      s.barriers,
+      s.perEngine,
+      s.perEngineFailed,
+      s.zombies,
+    ],
+    [9, 5, 4, 1, 1, 2, 1, 0, 1],
+  );
+  assert.deepEqual(s.hosts, [
+    { host: "n042", tasks: 1, failed: 1, busy: 2.5 },
+    { host: "vm", tasks: 8, failed: 3, busy: 1.059 },
+  ]);
+  close(s.firstStart!, 1795621734.298, "first start (skipped lines excluded)");
+  close(s.lastEnd!, 1795622200.034, "last end");
+  close(s.wall, 465.736, "wall");
+  close(s.taskTime, 3.559, "task time");
+  close(s.throughput, 9 / 465.736, "throughput");
+  close(s.concurrency, 3.559 / 465.736, "concurrency");
+  close(s.duration?.min, 0, "min");
+  close(s.duration?.median, 0.005, "median");
+  close(s.duration?.p90, 1.013 + 0.2 * (2.5 - 1.013), "p90");
+  close(s.duration?.max, 2.5, "max");
+  close(s.duration?.mean, 3.559 / 9, "mean");
+});
+
+Deno.test("summarize() does not depend on line order or on the header line", () => {
+  const { records } = parseStatusText(reference);
+  const noHeader = parseStatusText(reference.split("\n").slice(1).join("\n")).records;
+  assert.deepEqual(summarize([...records].reverse()), summarize(records));
+  assert.deepEqual(summarize(noHeader), summarize(records));
+});
+
+Deno.test("summarize() on a real run spread over three hosts", () => {
+  const s = summarize(parseStatusText(demo).records);
+  assert.deepEqual([s.tasks, s.failed, s.barriers, s.perEngine], [90, 4, 1, 3]);
+  assert.deepEqual(s.hosts.map((h) => [h.host, h.tasks, h.failed]), [["n01", 32, 1], ["n02", 30, 2], [
+    "n03",
+    28,
+    1,
+  ]]);
+  assert.ok(s.concurrency > 5 && s.concurrency <= 6, `6 slots: ${s.concurrency}`);
+});
+
+Deno.test("summarize() of no task has no durations and no rates", () => {
+  const s = summarize([record({ flags: "B    " }), record({ flags: "   S" })]);
+  assert.deepEqual([s.tasks, s.barriers, s.skipped, s.duration, s.throughput], [0, 1, 1, null, 0]);
+});
+
+Deno.test("percentile() interpolates linearly", () => {
+  for (
+    const [values, q, expected] of [
+      [[5], 0.9, 5],
+      [[1, 2], 0.5, 1.5],
+      [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9, 9.1],
+      [[0, 10], 0, 0],
+      [[0, 10], 1, 10],
+    ] as const
+  ) close(percentile(values, q), expected, `${values} q=${q}`);
+});
+
+Deno.test("renderReportHtml() escapes every text from the status file", () => {
+  const evil = record({
+    flags: "R E ",
+    returnCode: 7,
+    host: `<img src=x onerror="alert(1)">`,
+    stdoutBytes: 9,
+    stdoutSnippet: "a\x1b[31m<b>\x00",
+    stderrBytes: 30,
+    stderrSnippet: "</pre><script>alert('x')</script>",
+    command: `echo "<script>" & caf\udce9 'q'`,
+  });
+  const html = renderReportHtml(summarize([evil]), [evil], `<run "1">`);
+  assert.doesNotMatch(html, /<script>|<img |<b>/);
+  for (const raw of ["\x00", "\x1b", "\udce9"]) {
+    assert.ok(!html.includes(raw), `raw ${JSON.stringify(raw)} in the page`);
+  }
+  assert.match(html, /<title>disBatch report: &lt;run &quot;1&quot;&gt;<\/title>/);
+  assert.ok(html.includes(escapeHtml(`<img src=x onerror="alert(1)">`)));
+  assert.ok(html.includes("a\\x1b[31m&lt;b&gt;\\x00"));
+  assert.ok(html.includes("&lt;/pre&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+  assert.ok(html.includes("echo &quot;&lt;script&gt;&quot; &amp; caf\\xe9 &#39;q&#39;"));
+  assert.doesNotMatch(html, /<script|src="http|href="http/i, "self-contained, no script");
+});
+
+Deno.test("renderReportHtml() lists the reference file's failures and draws its charts", () => {
+  const { records } = parseStatusText(reference);
+  const html = renderReportHtml(summarize(records), records, "ref");
+  const rows = html.match(/<tr class="fail">/g) ?? [];
+  assert.equal(rows.length, 4);
+  assert.match(html, /syntax error near\.\.\./);
+  assert.doesNotMatch(html, /[\udc80-\udcff]/u, "non-UTF-8 command bytes never written as lone surrogates");
+  assert.match(html, /killed<\/span>/);
+  assert.equal(html.match(/<svg class="chart"/g)?.length, 2, "timeline and histogram");
+});
+
+Deno.test("visibleText() shows control characters and escaped bytes", () => {
+  for (
+    const [input, expected] of [
+      ["plain\ttext\n", "plain\ttext\n"],
+      ["\x00\x07\x1b\x7f", "\\x00\\x07\\x1b\\x7f"],
+      ["a\u2028b", "a\\u2028b"],
+      ["\udcff\udc80", "\\xff\\x80"],
+      ["😀 中文", "😀 中文"],
+    ] as const
+  ) assert.equal(visibleText(input), expected);
+});
+
+Deno.test("packLanes() uses the fewest lanes and never overlaps within a lane", () => {
+  const cases: [{ start: number; end: number }[], number[], number][] = [
+    [[], [], 0],
+    [[{ start: 0, end: 1 }], [0], 1],
+    [[{ start: 0, end: 1 }, { start: 1, end: 2 }], [0, 0], 1],
+    [[{ start: 1, end: 2 }, { start: 0, end: 3 }], [1, 0], 2],
+    [
+      [{ start: 0, end: 10 }, { start: 1, end: 2 }, { start: 3, end: 4 }, { start: 2, end: 5 }],
+      [0, 1, 2, 1],
+      3,
+    ],
+    [[{ start: 5, end: 4 }, { start: 5, end: 5 }], [0, 0], 1],
+  ];
+  for (const [intervals, lane, lanes] of cases) {
+    assert.deepEqual(packLanes(intervals), { lane, lanes }, JSON.stringify(intervals));
+  }
+  // Random intervals: lanes equal the largest number of intervals open at once.
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const iv = Array.from({ length: 400 }, () => {
+    const start = Math.floor(rnd() * 1000);
+    return { start, end: start + 1 + Math.floor(rnd() * 60) };
+  });
+  const { lane, lanes } = packLanes(iv);
+  let most = 0;
+  for (const p of iv) most = Math.max(most, iv.filter((q) => q.start <= p.start && p.start < q.end).length);
+  assert.equal(lanes, most);
+  for (let i = 0; i < iv.length; i++) {
+    for (let j = i + 1; j < iv.length; j++) {
+      if (lane[i] !== lane[j]) continue;
+      assert.ok(iv[i]!.end <= iv[j]!.start || iv[j]!.end <= iv[i]!.start, `overlap in lane ${lane[i]}`);
+    }
+  }
+});
+
+Deno.test("timelineSvg() draws one row per lane of each host", () => {
+  const { records } = parseStatusText(demo);
+  const tasks = records.filter((r) => r.flags[3] === " " && r.flags[0] !== "B");
+  const svg = timelineSvg(
+    tasks.map((r) => ({ host: r.host, start: r.start, end: r.end, kind: "ok" as const, label: "" })),
+    [],
+  );
+  for (const h of ["n01", "n02", "n03"]) {
+    assert.match(svg, new RegExp(`${h}: \\d+ task\\(s\\) in 2 lane\\(s\\)`));
+  }
+  assert.equal(svg.match(/<rect class="t"/g)?.length, 90, "no merging at this scale");
+});
+
+Deno.test("report round trip: records still format to the fixture's lines", () => {
+  // The report reads with parseStatusLine; make sure nothing was lost for the fixture we ship.
+  const lines = demo.split("\n").filter((l) => l !== "");
+  assert.deepEqual(parseStatusText(demo).records.map(formatStatusRecord), lines);
+});
