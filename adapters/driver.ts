@@ -17,7 +17,7 @@ import type { TaskFileItem } from "../lib/task_file.ts";
 import type { PerEngineTask } from "../lib/types.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
-import { planUid, readResumeFiles, RunFileError, StatusWriter } from "./run_files.ts";
+import { planUid, readResumeFiles, StatusWriter } from "./run_files.ts";
 import { selfCommand } from "./self_command.ts";
 import { describe, DriverServer, type Peer } from "./server.ts";
 import { isRegularFile, readTaskItems } from "./task_source.ts";
@@ -523,8 +523,8 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   };
 
   const feed = async () => {
-    let perEngineStart: PerEngineTask[] = [];
-    let perEngineStop: PerEngineTask[] = [];
+    const perEngineStart: PerEngineTask[] = [];
+    const perEngineStop: PerEngineTask[] = [];
     let perEngineDone = false;
     const closePerEngine = () => {
       if (perEngineDone) return;

@@ -21,6 +21,8 @@ export function formatDuration(s: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+const ANSI_RE = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
+
 function paint(on: boolean, code: string, s: string): string {
   return on ? `\x1b[${code}m${s}\x1b[0m` : s;
 }
@@ -52,7 +54,7 @@ export function progressLine(
   const plain = parts.join(" | ") + rate + eta;
   const max = Math.max(20, o.columns - 1);
   // colour codes do not take columns; cut on the uncoloured length
-  const visible = plain.replace(/\x1b\[[0-9;]*m/g, "");
+  const visible = plain.replace(ANSI_RE, "");
   return visible.length <= max ? plain : visible.slice(0, max);
 }
 

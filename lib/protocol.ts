@@ -188,6 +188,7 @@ export function asToDriver(m: { kind: string }): ToDriver {
   if (!TO_DRIVER_KINDS.has(m.kind)) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
   const r = m as Record<string, unknown>;
   const need = (k: string, t: string) => {
+    // deno-lint-ignore valid-typeof
     if (typeof r[k] !== t) throw new ProtocolError(`message "${m.kind}" needs a ${t} "${k}"`);
   };
   switch (m.kind) {
