@@ -159,7 +159,8 @@ export function parseDriverArgs(
   }
   const str = (k: string) => o[k] as string | undefined;
   const context = contextOptionsFrom(o);
-  if (context.sshNodes.length === 0 && env.DISBATCH_SSH_NODELIST && !env.SLURM_JOB_ID) {
+  const fromEnv = !env.SLURM_JOB_ID && !env.SLURM_JOBID && o["startup-only"] !== true;
+  if (context.sshNodes.length === 0 && env.DISBATCH_SSH_NODELIST && fromEnv) {
     context.sshNodes = [env.DISBATCH_SSH_NODELIST];
   }
   const level = (str("loglevel") ?? "INFO").toUpperCase();

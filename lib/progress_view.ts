@@ -15,7 +15,8 @@ import type { StatusRecord } from "./types.ts";
  */
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return "?";
-  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)}s`;
+  if (s < 9.995) return `${s.toFixed(2)}s`;
+  if (s < 59.95) return `${s.toFixed(1)}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;

@@ -267,7 +267,7 @@ export class Scheduler {
     }];
     if (this.#phase !== "running") {
       out.push(this.#phase === "aborting" ? { kind: "killEngine", rank } : { kind: "stopEngine", rank });
-    } else if (c && c.taskLimit > 0 && c.assigned >= c.taskLimit) {
+    } else if (c && (c.taskLimit < 0 || (c.taskLimit > 0 && c.assigned >= c.taskLimit))) {
       out.push({ kind: "stopEngine", rank });
       this.#engines.get(rank)!.state = "stopping";
     }
@@ -548,7 +548,7 @@ export class Scheduler {
       e.failed++;
       this.#countFailure(record);
       if (kind === "normal") this.#segmentFailures.push({ id: t.id, line: t.line, rc: o.returnCode });
-      if (this.#o.failFast && !o.killed && this.#phase === "running") {
+      if (this.#o.failFast && this.#phase === "running") {
         out.push(...this.#abort(1, "Quitting early due to task failure with --fail-fast"));
       }
     }

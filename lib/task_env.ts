@@ -79,7 +79,8 @@ export function splitEnvResources(
   const warnings: string[] = [];
   let usable = slots;
   const lists = vars.map((v) => {
-    const values = (env[v] ?? "").split(",").filter((x) => x !== "");
+    const raw = env[v];
+    const values = raw === undefined ? [] : raw.split(","); // as Python: "" is one empty value
     if (values.length < usable) {
       warnings.push(
         `-E ${v} has ${values.length} value(s) for ${usable} slot(s): using ${values.length} slot(s)`,

@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { formatDuration, progressLine, summaryLines } from "../../lib/progress_view.ts";
+import type { SchedulerSnapshot } from "../../lib/scheduler.ts";
+import type { StatusRecord } from "../../lib/types.ts";
+
+/** An SGR colour sequence. */
+const ESC_RE = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
+
+function snap(o: Partial<SchedulerSnapshot> = {}): SchedulerSnapshot {
+  const engine = {
+    rank: 0,
+    context: 0,
+    host: "vm",
+    slots: 2,
+    state: "active",
+    running: 2,
+    assigned: 7,
+    finished: 5,
+    failed: 0,
+  };
+  return {
+    finished: 5,
+    failed: 0,
+    barriers: 0,
+    skipped: 0,
+    running: 2,
+    queued: 3,
+    slots: 2,
+    engines: [engine, { ...engine, rank: 1, state: "gone", running: 0 }],
+    contexts: [],
+    phase: "running",
+    tasksEnded: true,
+    ...o,
+  };
+}
+
+function failure(taskId: number, command: string): StatusRecord {
+  return {
+    flags: "R   ",
+    taskId,
+    line: taskId + 1,
+    repeatIndex: -1,
+    host: "vm",
+    pid: 1,
+    returnCode: 2,
+    elapsed: 0,
+    start: 0,
+    end: 0,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command,
+  };
+}
+
+Deno.test("formatDuration() is short and picks its unit", () => {
+  const cases: [number, string][] = [
+    [0, "0.00s"],
+    [0.123, "0.12s"],
+    [9.5, "9.50s"],
+    [12.34, "12.3s"],
+    [59.4, "59.4s"],
+    [60, "1m00s"],
+    [125.9, "2m05s"],
+    [3599, "59m59s"],
+    [3600, "1h00m"],
+    [3725, "1h02m"],
+    [90000, "25h00m"],
+    [-1, "?"],
+    [NaN, "?"],
+    [Infinity, "?"],
+  ];
+  for (const [s, want] of cases) assert.equal(formatDuration(s), want, String(s));
+});
+
+Deno.test("progressLine() shows counts, live engines, rate and ETA", () => {
+  const cases: { s: Partial<SchedulerSnapshot>; rate: number | undefined; want: string }[] = [
+    {
+      s: {},
+      rate: 4.5,
+      want:
+        "disbatch 12.3s | done 5 | failed 0 | running 2 | queued 3 | 1 engine(s)/2 slot(s) 4.5/s eta 1.11s",
+    },
+    {
+      s: { tasksEnded: false },
+      rate: 25,
+      want: "disbatch 12.3s | done 5 | failed 0 | running 2 | queued 3+ | 1 engine(s)/2 slot(s) 25/s",
+    },
+    {
+      s: {},
+      rate: undefined,
+      want: "disbatch 12.3s | done 5 | failed 0 | running 2 | queued 3 | 1 engine(s)/2 slot(s)",
+    },
+    {
+      s: { failed: 2 },
+      rate: 0,
+      want: "disbatch 12.3s | done 5 | failed 2 | running 2 | queued 3 | 1 engine(s)/2 slot(s) 0.0/s",
+    },
+  ];
+  for (const { s, rate, want } of cases) {
+    assert.equal(progressLine(snap(s), { rate, elapsed: 12.34, columns: 200, color: false }), want);
+  }
+});
+
+Deno.test("progressLine() paints failures red only with colours", () => {
+  const line = progressLine(snap({ failed: 2 }), { rate: undefined, elapsed: 1, columns: 200, color: true });
+  assert.ok(line.includes("\x1b[31mfailed 2\x1b[0m"), JSON.stringify(line));
+  const calm = progressLine(snap(), { rate: undefined, elapsed: 1, columns: 200, color: true });
+  assert.ok(!calm.includes("\x1b"), JSON.stringify(calm));
+});
+
+Deno.test("progressLine() fits the terminal width", () => {
+  for (const columns of [10, 21, 40, 60, 80]) {
+    for (const color of [false, true]) {
+      const line = progressLine(snap({ failed: 3 }), { rate: 3, elapsed: 1000, columns, color });
+      const visible = line.replaceAll(ESC_RE, "");
+      assert.ok(visible.length <= Math.max(20, columns - 1), `${columns}: ${JSON.stringify(line)}`);
+      assert.ok(line.startsWith("disbatch 16m40s"), line);
+    }
+  }
+});
+
+Deno.test("summaryLines() sums up the run and lists the first failures", () => {
+  assert.deepEqual(
+    summaryLines(snap({ failed: 0 }), {
+      wall: 2.5,
+      statusPath: "/w/T_status.txt",
+      failures: [],
+      color: false,
+    }),
+    ["disbatch: 5 task(s) run, 0 failed in 2.50s (2.00 tasks/s)", "disbatch: status file /w/T_status.txt"],
+  );
+  const failures = [
+    failure(0, "exit 2"),
+    failure(3, "x".repeat(70)),
+    failure(4, "false"),
+    failure(6, "not shown"),
+  ];
+  assert.deepEqual(
+    summaryLines(snap({ finished: 1200, failed: 5, skipped: 4, barriers: 2 }), {
+      wall: 60,
+      statusPath: "s.txt",
+      failures,
+      color: false,
+    }),
+    [
+      "disbatch: 1200 task(s) run, 5 failed, 4 skipped (resume), 2 barrier(s) in 1m00s (20 tasks/s)",
+      "  failed: task 0 line 1 exit 2: exit 2",
+      `  failed: task 3 line 4 exit 2: ${"x".repeat(57)}...`,
+      "  failed: task 4 line 5 exit 2: false",
+      "  … and 2 more (flag R in the status file)",
+      "disbatch: status file s.txt",
+    ],
+  );
+  const red = summaryLines(snap({ failed: 1 }), {
+    wall: 0,
+    statusPath: "s",
+    failures: [failure(0, "x")],
+    color: true,
+  });
+  assert.equal(red[0], "disbatch: 5 task(s) run, 1 failed in 0.00s (0.00 tasks/s)");
+  assert.equal(red[1], "\x1b[31m  failed: task 0 line 1 exit 2: x\x1b[0m");
+});

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { engineEnv, splitEnvResources, taskEnv, zeroPad } from "../../lib/task_env.ts";
+
+Deno.test("zeroPad() matches Python's f'{x:06d}'", () => {
+  const cases: [number, string][] = [
+    [0, "000000"],
+    [6, "000006"],
+    [42, "000042"],
+    [999999, "999999"],
+    [1000000, "1000000"],
+    [123456789, "123456789"],
+    [-1, "-00001"],
+    [-12, "-00012"],
+    [-99999, "-99999"],
+    [-100000, "-100000"],
+  ];
+  for (const [x, want] of cases) assert.equal(zeroPad(x), want, String(x));
+});
+
+Deno.test("taskEnv() gives the per-task DISBATCH_ variables", () => {
+  assert.deepEqual(taskEnv({ id: 0, line: 6, repeatIndex: -1, command: "x" }, 0), {
+    DISBATCH_CYLINDER_RANK: "0",
+    DISBATCH_TASKID: "0",
+    DISBATCH_TASKID_ZP: "000000",
+    DISBATCH_STREAM_INDEX: "6",
+    DISBATCH_STREAM_INDEX_ZP: "000006",
+    DISBATCH_REPEAT_INDEX: "-1",
+    DISBATCH_REPEAT_INDEX_ZP: "-00001",
+  });
+  // A PERENGINE task: its own index, slot -1.
+  assert.deepEqual(taskEnv({ id: 2, line: 4, repeatIndex: -1, command: "x" }, -1), {
+    DISBATCH_CYLINDER_RANK: "-1",
+    DISBATCH_TASKID: "2",
+    DISBATCH_TASKID_ZP: "000002",
+    DISBATCH_STREAM_INDEX: "4",
+    DISBATCH_STREAM_INDEX_ZP: "000004",
+    DISBATCH_REPEAT_INDEX: "-1",
+    DISBATCH_REPEAT_INDEX_ZP: "-00001",
+  });
+  const big = taskEnv({ id: 1234567, line: 1234568, repeatIndex: 15, command: "x" }, 3);
+  assert.equal(big.DISBATCH_TASKID_ZP, "1234567");
+  assert.equal(big.DISBATCH_STREAM_INDEX_ZP, "1234568");
+  assert.equal(big.DISBATCH_REPEAT_INDEX_ZP, "000015");
+  assert.equal(big.DISBATCH_CYLINDER_RANK, "3");
+});
+
+Deno.test("engineEnv() gives the per-engine DISBATCH_ variables", () => {
+  assert.deepEqual(
+    engineEnv({
+      jobId: "Tasks_disBatch_261125154851_846",
+      nameTasks: "Tasks",
+      rank: 3,
+      coresPerSlot: 0,
+      address: "10.0.0.1:4444",
+    }),
+    {
+      DISBATCH_JOBID: "Tasks_disBatch_261125154851_846",
+      DISBATCH_NAMETASKS: "Tasks",
+      DISBATCH_ENGINE_RANK: "3",
+      DISBATCH_CORES_PER_TASK: "0",
+      DISBATCH_KVSSTCP_HOST: "10.0.0.1:4444",
+    },
+  );
+});
+
+Deno.test("splitEnvResources() gives slot i element i of each -E variable", () => {
+  const cases: {
+    vars: string[];
+    env: Record<string, string>;
+    slots: number;
+    perSlot: Record<string, string>[];
+    warnings: RegExp[];
+  }[] = [
+    {
+      vars: ["CUDA_VISIBLE_DEVICES"],
+      env: { CUDA_VISIBLE_DEVICES: "5,7" },
+      slots: 2,
+      perSlot: [{ CUDA_VISIBLE_DEVICES: "5" }, { CUDA_VISIBLE_DEVICES: "7" }],
+      warnings: [],
+    },
+    {
+      vars: ["CUDA_VISIBLE_DEVICES"],
+      env: { CUDA_VISIBLE_DEVICES: "5" },
+      slots: 2,
+      perSlot: [{ CUDA_VISIBLE_DEVICES: "5" }],
+      warnings: [/-E CUDA_VISIBLE_DEVICES has 1 value\(s\) for 2 slot\(s\): using 1 slot\(s\)/],
+    },
+    {
+      vars: ["G"],
+      env: { G: "0,1,2,3" },
+      slots: 2,
+      perSlot: [{ G: "0" }, { G: "1" }],
+      warnings: [/-E G has 4 values for 2 slot\(s\): the extra values are not used/],
+    },
+    {
+      vars: ["A", "B"],
+      env: { A: "a0,a1,a2", B: "b0,b1" },
+      slots: 3,
+      perSlot: [{ A: "a0", B: "b0" }, { A: "a1", B: "b1" }],
+      warnings: [/-E B has 2 value\(s\) for 3 slot\(s\)/],
+    },
+    { vars: ["UNSET"], env: {}, slots: 2, perSlot: [], warnings: [/-E UNSET has 0 value\(s\)/] },
+    { vars: [], env: {}, slots: 2, perSlot: [{}, {}], warnings: [] },
+  ];
+  for (const { vars, env, slots, perSlot, warnings } of cases) {
+    const label = JSON.stringify({ vars, env, slots });
+    const r = splitEnvResources(vars, env, slots);
+    assert.deepEqual(r.perSlot, perSlot, label);
+    assert.equal(r.slots, perSlot.length, label);
+    assert.equal(r.warnings.length, warnings.length, `${label}: ${r.warnings}`);
+    warnings.forEach((w, i) => assert.match(r.warnings[i]!, w, label));
+  }
+});
