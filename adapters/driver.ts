@@ -178,6 +178,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   let flushQueued = false;
   const killTimers = new Map<number, ReturnType<typeof setTimeout>>();
   const retire = new RetireManager(log, (m) => stderr(m));
+  const contextLogs: Logger[] = [];
   const tracker = inv.web ? new DashboardTracker() : undefined;
 
   const flushAssignments = () => {
@@ -482,6 +483,14 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     );
     apply(sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length));
     retire.contextPlanned(id, plan, inv.context);
+    // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
+    const ctxLog = new Logger(`${uid}_${plan.label}.context.log`, inv.logLevel);
+    ctxLog.info(
+      `Context ${plan.label} (${plan.kind}) in driver pid ${Deno.pid}: ${
+        usable.map((e) => `${e.host}:${e.slots} via ${e.via}`).join(", ") || "no usable node"
+      }`,
+    );
+    contextLogs.push(ctxLog);
     let seq = 0;
     for (const e of usable) {
       let l: LaunchedEngine;
@@ -505,6 +514,9 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       launched.set(l.launchId, l);
       l.status.then((s) => {
         launched.delete(l.launchId);
+        ctxLog.info(
+          `Engine launcher for ${e.host} exited with status ${s.code}${s.signal ? ` (${s.signal})` : ""}`,
+        );
         if (!joinedLaunches.has(l.launchId)) {
           const last = lastLogLine(l.wrapLog);
           const msg =
@@ -625,6 +637,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     } catch { /* gone */ }
   }
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  for (const l of contextLogs) l.close();
   log.info(`Run ended with exit status ${code}`);
   log.close();
   return code;
