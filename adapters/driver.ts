@@ -291,6 +291,14 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     },
   });
   const watchers = new Set<Peer>();
+  const watchState = () => {
+    const snap = { ...sched.snapshot(), uid, startedAt };
+    for (const e of snap.engines) {
+      const p = enginesByRank.get(e.rank);
+      if (p) e.lastHeard = p.link.lastHeard / 1000;
+    }
+    return snap;
+  };
 
   const stopTarget = (t: { engine?: number; context?: number | string }): string => {
     if (t.engine !== undefined) {
@@ -370,7 +378,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         if (sched.phase === "running") {
           progress.message(`disbatch: engine on ${msg.host} could not start: ${msg.reason}`);
         }
-        apply(sched.engineNotComing(msg.context, now()));
+        apply(sched.engineNotComing(msg.context, now(), `the engine on ${msg.host}`));
         return;
       case "contextDone":
         log.info(`Context ${contextLabels.get(msg.context) ?? msg.context} finished`);
@@ -383,7 +391,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         return;
       case "watch":
         watchers.add(peer);
-        peer.link.send({ kind: "snapshot", state: { ...sched.snapshot(), uid, startedAt } });
+        peer.link.send({ kind: "snapshot", state: watchState() });
         return;
     }
     log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
@@ -391,7 +399,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
 
   const joinWatcher = setInterval(() => {
     if (watchers.size === 0) return;
-    const snap = { ...sched.snapshot(), uid, startedAt };
+    const snap = watchState();
     for (const w of watchers) w.link.send({ kind: "snapshot", state: snap });
   }, 1000);
 
@@ -508,7 +516,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         const msg = `cannot start an engine on ${e.host}: ${err instanceof Error ? err.message : err}`;
         log.error(msg);
         progress.message(`disbatch: ${msg}`);
-        apply(sched.engineNotComing(id, now()));
+        apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
         continue;
       }
       launched.set(l.launchId, l);
@@ -526,7 +534,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
             `see ${l.wrapLog}${last ? `: ${last}` : ""}`;
           log.error(msg);
           if (sched.phase === "running") progress.message(`disbatch: ${msg}`);
-          apply(sched.engineNotComing(id, now()));
+          apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
         } else if (s.code !== 0) {
           log.warn(`Engine launcher on ${e.host} exited with status ${s.code}; see ${l.wrapLog}`);
         }
@@ -630,6 +638,15 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   await retire.flush();
   await web?.close();
   await mailer?.end(sched.snapshot(), code, finishMessages);
+  if (watchers.size > 0) {
+    // Monitors see the final counts before the connection closes.
+    const last = watchState();
+    for (const w of watchers) w.link.send({ kind: "snapshot", state: { ...last, phase: "done" } });
+    await Promise.race([
+      Promise.all([...watchers].map((w) => w.link.flush())),
+      new Promise((r) => setTimeout(r, 500)),
+    ]);
+  }
   server.close();
   for (const l of launched.values()) {
     try {

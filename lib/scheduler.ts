@@ -91,6 +91,8 @@ export interface SchedulerSnapshot {
     assigned: number;
     finished: number;
     failed: number;
+    /** Unix seconds the driver last heard from it (filled in by the driver for monitors). */
+    lastHeard?: number;
   }[];
   contexts: { id: number; label: string; taskLimit: number; assigned: number; engines: number }[];
   phase: "running" | "draining" | "aborting" | "done";
@@ -123,6 +125,8 @@ export class Scheduler {
   #barriers = 0;
   #skipped = 0;
   #firstFailures: StatusRecord[] = [];
+  /** Engines that could not start or were lost (not a clean goodbye). */
+  #brokenEngines: string[] = [];
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
@@ -229,9 +233,10 @@ export class Scheduler {
    * @param context context id @param now seconds
    * @returns actions
    */
-  engineNotComing(context: number, now: number): Action[] {
+  engineNotComing(context: number, now: number, what = `an engine of context ${context}`): Action[] {
     const c = this.#contexts.get(context);
     if (c && c.pendingEngines > 0) c.pendingEngines--;
+    if (this.#phase === "running") this.#brokenEngines.push(`${what} could not start`);
     return this.#dispatch(now);
   }
 
@@ -346,6 +351,9 @@ export class Scheduler {
     if (!e || e.state === "gone") return [];
     const out: Action[] = [];
     const lost = [...e.outstanding.values()];
+    if (reason !== "finished" && this.#phase === "running") {
+      this.#brokenEngines.push(`engine ${rank} on ${e.host} was lost (${reason})`);
+    }
     e.state = "gone";
     this.#live--;
     this.#outstandingTotal -= e.outstanding.size;
@@ -786,6 +794,15 @@ export class Scheduler {
       this.#phase = "done";
       let code = this.#exitCode;
       const messages = [...this.#endMessages];
+      if (code === 0 && this.#brokenEngines.length > 0) {
+        code = 1;
+        messages.push(
+          `Some engine processes failed -- please check the logs (${
+            this.#brokenEngines.slice(0, 3).join("; ")
+          }` +
+            `${this.#brokenEngines.length > 3 ? `; and ${this.#brokenEngines.length - 3} more` : ""})`,
+        );
+      }
       if (code === 0 && this.#o.exitCode && this.#failed > 0) {
         code = 1;
         messages.push("Some tasks failed with non-zero exit codes -- please check the logs");
