@@ -139,8 +139,8 @@ class Engine {
   #slotEnv: Record<string, string>[] = [];
   #perEngine: { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined;
   #startDone = false;
-  #stopping = false;
-  #killing = false;
+  /** running → stopping (no new work, running tasks finish) → stopTasks → left; or → killing → left. */
+  #state: "running" | "stopping" | "stopTasks" | "killing" | "left" = "running";
   #outbox: TaskOutcome[] = [];
   #flushScheduled = false;
   #finish!: (code: number) => void;
@@ -261,15 +261,16 @@ class Engine {
 
   async #runStartTasks(): Promise<void> {
     for (const t of this.#perEngine!.start) {
-      if (this.#killing) return;
+      if (this.#state === "killing" || this.#state === "left") return;
       await this.#runOne(t, -1, "start");
     }
     this.#startDone = true;
     this.#pump();
+    this.#maybeStopped();
   }
 
   #pump(): void {
-    if (!this.#startDone || this.#killing) return;
+    if (!this.#startDone || (this.#state !== "running" && this.#state !== "stopping")) return;
     while (this.#freeSlots.length > 0 && this.#qHead < this.#queue.length) {
       const task = this.#queue[this.#qHead++]!;
       const slot = this.#freeSlots.pop()!;
@@ -294,11 +295,17 @@ class Engine {
       const rt = spawnTask(task.command, env);
       this.#running.set(rt.pid, { task, pid: rt.pid, slot });
       this.#reaper?.add(rt.pid);
-      if (this.#killing) killGroup(rt.pid, "SIGTERM");
+      if (this.#state === "killing") killGroup(rt.pid, "SIGTERM");
       const r = await rt.result;
       this.#running.delete(rt.pid);
       this.#reaper?.remove(rt.pid);
-      outcome = { id: task.id, kind: phase ? "perEngine" : "normal", slot, ...r, killed: this.#killing };
+      outcome = {
+        id: task.id,
+        kind: phase ? "perEngine" : "normal",
+        slot,
+        ...r,
+        killed: this.#state === "killing",
+      };
       this.#log.debug(`Task ${task.id} (line ${task.line}) slot ${slot} pid ${r.pid} rc ${r.returnCode}`);
     } catch (e) {
       const now = Date.now() / 1000;
@@ -337,8 +344,8 @@ class Engine {
   }
 
   #stop(): void {
-    if (this.#stopping) return;
-    this.#stopping = true;
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
     const ids = this.#queue.slice(this.#qHead).map((t) => t.id);
     this.#queue = [];
     this.#qHead = 0;
@@ -348,23 +355,19 @@ class Engine {
   }
 
   async #maybeStopped(): Promise<void> {
-    if (!this.#stopping || this.#killing || this.#running.size > 0 || this.#qHead < this.#queue.length) {
-      return;
-    }
-    if (!this.#startDone && this.#perEngine) return; // START tasks still running; #runStartTasks calls #pump
-    this.#killing = true; // no more tasks may start
+    if (this.#state !== "stopping" || this.#running.size > 0) return;
+    if (!this.#startDone && this.#perEngine) return; // START tasks still running; #runStartTasks calls back
+    this.#state = "stopTasks";
     for (const t of this.#perEngine?.stop ?? []) {
-      this.#killing = false;
       await this.#runOne(t, -1, "stop");
-      this.#killing = true;
+      if (this.#state !== "stopTasks") return; // killed meanwhile
     }
     await this.#leave(0);
   }
 
   async #kill(reason: string): Promise<void> {
-    if (this.#killing && !this.#stopping) return;
-    this.#killing = true;
-    this.#stopping = true;
+    if (this.#state === "killing" || this.#state === "left") return;
+    this.#state = "killing";
     this.#log.info(`Killing ${this.#running.size} running task(s): ${reason}`);
     await this.#killAll();
     await this.#leave(0);
@@ -382,6 +385,7 @@ class Engine {
 
   async #leave(code: number): Promise<void> {
     await new Promise((r) => queueMicrotask(() => r(undefined)));
+    this.#state = "left";
     this.#link.send({ kind: "bye" });
     await this.#link.flush();
     this.#log.info(`Engine ${this.#rank} leaving`);
@@ -392,12 +396,11 @@ class Engine {
   }
 
   async #driverLost(reason: string): Promise<void> {
-    if (this.#killing && this.#stopping) {
+    if (this.#state === "left") {
       this.#finish(0);
       return;
     }
-    this.#killing = true;
-    this.#stopping = true;
+    this.#state = "killing";
     this.#log.error(`Lost the driver (${reason}); killing ${this.#running.size} running task(s) and exiting`);
     await this.#killAll();
     this.#log.close();

@@ -137,7 +137,7 @@ Deno.test({
       /^>\s+0 SSH\d\s+\S+\s+active .*\n\s+1 SSH\d\s+\S+\s+active /m,
     );
     assert.match(first, /Run: run\s+Status: running/);
-    assert.match(first, / Rank Context Host\s+State\s+Avail Assigned Finished Failed/);
+    assert.match(first, / Rank Context Host\s+State\s+(Last\s+)?Avail Assigned Finished Failed/);
     assert.match(first, /Up\/Down select {2}E stop engine {2}C stop context {2}h help {2}q quit/);
     await keys("mon", "j");
     await screenMatching("mon", "the second engine selected", /^>\s+1 SSH\d/m);
