@@ -88,7 +88,9 @@ export class RetireManager {
     const retiring = c.pending;
     c.pending = [];
     c.retired.push(...retiring);
-    const active = [...c.hosts.keys()].filter((h) => h !== c.driverNode);
+    // ACTIVE = nodes with live engines, the driver's node included (as the reference); Slurm
+    // accepts the driver node twice in the default NodeList.
+    const active = [...c.hosts.keys()];
     if (!c.driverNode && active.length === 0 && c.command === DEFAULT_RETIRE_CMD) {
       this.#log.info(
         `Not shrinking the job to zero nodes (retiring ${retiring.join(",")}); it ends with the run`,

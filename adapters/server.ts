@@ -164,9 +164,10 @@ export class DriverServer {
     };
     link.closed.then((reason) => {
       clearTimeout(timer);
-      if (!peer && reason === "protocol error") return;
-      if (
-        !peer &&
+      if (peer) return;
+      if (reason.startsWith("protocol error: ")) {
+        this.#log.warn(`Rejected connection from ${remote}: ${reason.slice(16)}`);
+      } else if (
         ![
           "handshake timeout",
           "not authenticated",
@@ -174,7 +175,8 @@ export class DriverServer {
           "authentication failed",
           "rejected",
           "protocol error",
-        ].includes(reason)
+        ]
+          .includes(reason)
       ) {
         this.#log.debug(`Connection from ${remote} closed before authenticating: ${reason}`);
       }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { encodeFrame, FrameDecoder, type FromDriver, type ToDriver } from "../lib/protocol.ts";
+import { encodeFrame, FrameDecoder, type FromDriver, ProtocolError, type ToDriver } from "../lib/protocol.ts";
 
 /** One framed connection. */
 export class Link {
@@ -63,7 +63,13 @@ export class Link {
         }
       }
     } catch (e) {
-      this.close(e instanceof Error ? e.message : String(e));
+      this.close(
+        e instanceof ProtocolError
+          ? `protocol error: ${e.message}`
+          : e instanceof Error
+          ? e.message
+          : String(e),
+      );
     }
   }
 

@@ -125,7 +125,7 @@ export class Scheduler {
   #barriers = 0;
   #skipped = 0;
   #firstFailures: StatusRecord[] = [];
-  /** Engines that could not start or were lost (not a clean goodbye). */
+  /** Engines that could not start (a lost engine whose tasks were re-run does not fail the run). */
   #brokenEngines: string[] = [];
 
   /** @param options behaviour switches */
@@ -351,9 +351,6 @@ export class Scheduler {
     if (!e || e.state === "gone") return [];
     const out: Action[] = [];
     const lost = [...e.outstanding.values()];
-    if (reason !== "finished" && this.#phase === "running") {
-      this.#brokenEngines.push(`engine ${rank} on ${e.host} was lost (${reason})`);
-    }
     e.state = "gone";
     this.#live--;
     this.#outstandingTotal -= e.outstanding.size;

@@ -1,0 +1,480 @@
+/**
+ * Slurm contexts on the local rig (scripts/rig/slurm-up.sh: nodes n1..n3, 4 CPUs each, network
+ * namespaces, shared /tmp and PIDs). Covers a multi-node batch job, the job shrinking while a
+ * long task runs (and `--no-retire`), the reference suite under `salloc -n 2` from the login
+ * host, a Slurm allocation added to a `-S` driver with `sbatch <run>_dbUtil.sh`, the srun options
+ * file, and the slots/cores tasks get for `-n 6 -c 2`.
+ *
+ * The cluster is shared with other test files: no slurmReset(), small jobs, generous deadlines
+ * (a job may pend while others run), polling instead of fixed sleeps.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { cliCommand } from "../helpers/run_cli.ts";
+import { gate, RIG_SCRIPTS, sbatchWait } from "../helpers/gates.ts";
+import {
+  exists,
+  killSleepers,
+  leftoverSleepers,
+  pollUntil,
+  readOr,
+  RENDEZVOUS_SH,
+  type Row,
+  rowsIn,
+  uniqueSleep,
+  writeText,
+} from "./e2e_helpers.ts";
+
+const IGNORE = await gate("slurm");
+
+/** Longest a job may pend or run before the test gives up (other files share the cluster). */
+const JOB_DEADLINE_MS = 180_000;
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/** A fresh directory under /tmp (shared by every rig host), removed on dispose. */
+async function sharedDir(prefix: string): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ dir: "/tmp", prefix });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a program to completion (SIGKILL after `timeoutMs`). */
+async function sh(
+  cmd: string,
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Ran> {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: o.cwd,
+    env: o.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, o.timeoutMs ?? 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function showRan(r: Ran): string {
+  return `code=${r.code}\n--- stdout:\n${r.stdout}\n--- stderr:\n${r.stderr}`;
+}
+
+/** Single-quote for bash. */
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `./disbatch` in `dir`: a wrapper that execs the CLI under test (honours $DISBATCH_BIN). */
+function writeWrapper(dir: string): void {
+  const p = `${dir}/disbatch`;
+  Deno.writeTextFileSync(p, `#!/bin/bash\nexec ${cliCommand().map(q).join(" ")} "$@"\n`);
+  Deno.chmodSync(p, 0o755);
+}
+
+/** Everything a failed assertion should show about a run directory. */
+function dirReport(dir: string): string {
+  const parts: string[] = [];
+  for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!e.isFile || !/(\.log|\.out|_status\.txt)$/.test(e.name)) continue;
+    parts.push(`--- ${e.name}:\n${(readOr(`${dir}/${e.name}`) ?? "").slice(-3000)}`);
+  }
+  return parts.join("\n");
+}
+
+/** Task rows (not barriers, not per-engine) of the single status file in `dir`. */
+function taskRows(dir: string): Row[] {
+  return rowsIn(dir).filter((r) => r.flags.length === 4 && r.flags[3] !== "P");
+}
+
+/** Text of a task's output snippet (the Python repr of field 12, simple cases). */
+function snippet(r: Row): string {
+  const s = r.outSnip;
+  assert.ok(/^'.*'$/.test(s), `unexpected snippet form ${s}`);
+  return s.slice(1, -1).replace(/\\n/g, "\n").trim();
+}
+
+function countBy<T>(xs: T[], key: (x: T) => string): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const x of xs) m[key(x)] = (m[key(x)] ?? 0) + 1;
+  return m;
+}
+
+function ids(rows: Row[]): number[] {
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}
+
+function range(n: number): number[] {
+  return [...Array(n).keys()];
+}
+
+/** `scontrol show hostnames LIST`. */
+async function hostnames(list: string): Promise<string[]> {
+  if (!list) return [];
+  const r = await sh("scontrol", ["show", "hostnames", list], { timeoutMs: 20_000 });
+  assert.equal(r.code, 0, showRan(r));
+  return r.stdout.split("\n").filter((s) => s);
+}
+
+/** One `squeue` observation of a job. */
+interface Seen {
+  t: number;
+  state: string;
+  nodes: string;
+}
+
+/** Final state of a job (from `scontrol show job -o`, kept MinJobAge=300 s). */
+interface JobEnd {
+  state: string;
+  code: number;
+  signal: number;
+  seen: Seen[];
+}
+
+/**
+ * Submit with `sbatch --parsable` in `cwd` and poll `squeue` every 100 ms until the job has left
+ * the queue; scancel our own job if it exceeds the deadline.
+ */
+async function runJob(args: string[], cwd: string): Promise<JobEnd & { id: string }> {
+  const sub = await sh("sbatch", ["--parsable", ...args], { cwd, timeoutMs: 30_000 });
+  assert.equal(sub.code, 0, `sbatch failed: ${showRan(sub)}`);
+  const id = sub.stdout.trim().split(";")[0]!;
+  const seen: Seen[] = [];
+  const deadline = performance.now() + JOB_DEADLINE_MS;
+  for (;;) {
+    const r = await sh("squeue", ["-h", "-j", id, "-o", "%T|%N"], { timeoutMs: 20_000 });
+    const line = r.stdout.trim();
+    if (r.code !== 0 || line === "") break;
+    const [state, nodes] = line.split("|");
+    seen.push({ t: performance.now(), state: state!, nodes: nodes ?? "" });
+    if (performance.now() > deadline) {
+      await sh("scancel", [id]);
+      assert.fail(`job ${id} still ${state} after ${JOB_DEADLINE_MS / 1000} s\n${dirReport(cwd)}`);
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const info = (await sh("scontrol", ["show", "job", "-o", id], { timeoutMs: 20_000 })).stdout;
+  const state = /JobState=(\S+)/.exec(info)?.[1] ?? "?";
+  const ec = /ExitCode=(\d+):(\d+)/.exec(info);
+  return { id, state, code: ec ? Number(ec[1]) : -1, signal: ec ? Number(ec[2]) : -1, seen };
+}
+
+/** Files scontrol's resize writes into its current directory. */
+function resizeFiles(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^slurm_job_.*_resize\./.test(n));
+}
+
+/** `rig-on.sh login CMD…` in `cwd` (the login host: a submit host that is not a node). */
+function onLogin(cmd: string[], cwd: string, timeoutMs = 120_000): Promise<Ran> {
+  return sh("bash", [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cmd], { cwd, timeoutMs });
+}
+
+/** `salloc -n 2 ./disbatch ARGS` on the login host (REFERENCE §16, tests/test_slurm/run.sh). */
+function sallocDisbatch(args: string[], cwd: string): Promise<Ran> {
+  return onLogin(["salloc", "-n", "2", "./disbatch", ...args], cwd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// batch jobs
+
+Deno.test({ name: "slurm: sbatch -N 3 -n 6 runs tasks on n1, n2 and n3", ignore: IGNORE }, async () => {
+  await using d = await sharedDir("disbatch_slurm_n3_");
+  writeWrapper(d.path);
+  writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
+  // The first 6 tasks meet (every slot of the job busy at once), so every node takes part.
+  writeText(
+    d.path,
+    "T",
+    "bash rdv.sh 6 && sleep 0.3 && hostname\n".repeat(6) + "sleep 0.3; hostname\n".repeat(6),
+  );
+  const r = await sbatchWait(["-N", "3", "-n", "6", "./disbatch", "T"], d.path);
+  assert.equal(r.code, 0, `${r.output}\n${dirReport(d.path)}`);
+  const rows = taskRows(d.path);
+  assert.deepEqual(ids(rows), range(12), dirReport(d.path));
+  for (const row of rows) {
+    assert.equal(row.rc, 0, `task ${row.id}: ${JSON.stringify(row.fields)}\n${dirReport(d.path)}`);
+    assert.equal(snippet(row), row.node, `task ${row.id}: hostname vs Node column`);
+  }
+  assert.deepEqual(Object.keys(countBy(rows, (x) => x.node)).sort(), ["n1", "n2", "n3"]);
+});
+
+Deno.test({
+  name: "slurm: nodes whose engines are done are retired while a long task runs (no resize files left)",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_shrink_");
+  writeWrapper(d.path);
+  writeText(d.path, "T2", "sleep 8\n" + "sleep 0.2\n".repeat(4));
+  const job = await runJob(["-N", "3", "-n", "3", "./disbatch", "T2"], d.path);
+  const report = `job ${job.id} ${job.state} ${job.code}:${job.signal}\nseen: ${
+    job.seen.map((s) => `${s.state} ${s.nodes}`).join("; ")
+  }\n${dirReport(d.path)}`;
+  assert.equal(job.state, "COMPLETED", report);
+  assert.equal(job.code, 0, report);
+  const running = job.seen.filter((s) => s.state === "RUNNING");
+  const counts: number[] = [];
+  for (const s of running) counts.push((await hostnames(s.nodes)).length);
+  const full = counts.indexOf(3);
+  assert.ok(full >= 0, `never saw the job on 3 nodes\n${report}`);
+  assert.ok(counts.slice(full).some((n) => n < 3), `the job never shrank before it ended\n${report}`);
+  assert.deepEqual(resizeFiles(d.path), [], "scontrol's resize scripts were left in the work directory");
+  const rows = taskRows(d.path);
+  assert.deepEqual(ids(rows), range(5), report);
+  assert.ok(rows.every((x) => x.rc === 0), `a task failed (the shrink killed it?)\n${report}`);
+  assert.match(readOr(statusDriverLog(d.path)) ?? "", /Retir/, report);
+});
+
+function statusDriverLog(dir: string): string {
+  const f = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith("_driver.log"));
+  assert.equal(f.length, 1, `driver logs: ${f}`);
+  return `${dir}/${f[0]}`;
+}
+
+Deno.test({ name: "slurm: --no-retire keeps every node until the end", ignore: IGNORE }, async () => {
+  await using d = await sharedDir("disbatch_slurm_noretire_");
+  writeWrapper(d.path);
+  writeText(d.path, "T2", "sleep 5\n" + "sleep 0.2\n".repeat(4));
+  const job = await runJob(["-N", "3", "-n", "3", "./disbatch", "--no-retire", "T2"], d.path);
+  const report = `job ${job.id} ${job.state} ${job.code}:${job.signal}\nseen: ${
+    job.seen.map((s) => `${s.state} ${s.nodes}`).join("; ")
+  }\n${dirReport(d.path)}`;
+  assert.equal(job.state, "COMPLETED", report);
+  assert.equal(job.code, 0, report);
+  const running = job.seen.filter((s) => s.state === "RUNNING");
+  assert.ok(running.length > 0, report);
+  // The watch must cover the time after the short tasks were done (the long one takes 5 s).
+  const span = (running.at(-1)!.t - running[0]!.t) / 1000;
+  assert.ok(span > 3, `observed the running job for only ${span.toFixed(1)} s\n${report}`);
+  for (const s of running) {
+    assert.equal((await hostnames(s.nodes)).length, 3, `job shrank: ${s.nodes}\n${report}`);
+  }
+  const log = readOr(statusDriverLog(d.path)) ?? "";
+  assert.doesNotMatch(log, /Retiring/, report);
+  const rows = taskRows(d.path);
+  assert.deepEqual(ids(rows), range(5), report);
+  assert.ok(rows.every((x) => x.rc === 0), report);
+});
+
+// ---------------------------------------------------------------------------------------------
+// the reference's Slurm suite (REFERENCE §16): salloc -n 2 disbatch … from the login host
+
+const TASKS = "touch A.txt\ntouch B.txt\ntouch C.txt\n";
+
+Deno.test({ name: "slurm reference suite: salloc -n 2: three tasks all run", ignore: IGNORE }, async () => {
+  await using d = await sharedDir("disbatch_slurm_ref1_");
+  writeWrapper(d.path);
+  writeText(d.path, "Tasks", TASKS);
+  const r = await sallocDisbatch(["Tasks"], d.path);
+  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+  for (const f of ["A.txt", "B.txt", "C.txt"]) {
+    assert.ok(exists(`${d.path}/${f}`), `${f} missing\n${showRan(r)}`);
+  }
+  const rows = taskRows(d.path);
+  assert.deepEqual(ids(rows), [0, 1, 2]);
+  assert.ok(rows.every((x) => x.rc === 0 && /^n\d$/.test(x.node)), JSON.stringify(rows.map((x) => x.fields)));
+});
+
+Deno.test({
+  name: "slurm reference suite: salloc -n 2: resume after append runs only the new task",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_ref2_");
+  writeWrapper(d.path);
+  writeText(d.path, "Tasks", TASKS);
+  const first = await sallocDisbatch(["Tasks"], d.path);
+  assert.equal(first.code, 0, `${showRan(first)}\n${dirReport(d.path)}`);
+  for (const f of ["A.txt", "B.txt", "C.txt"]) Deno.removeSync(`${d.path}/${f}`);
+  Deno.writeTextFileSync(`${d.path}/Tasks`, "touch D.txt\n", { append: true });
+  const glob = [...Deno.readDirSync(d.path)].map((e) => e.name).filter((n) =>
+    /^Tasks.*_status\.txt$/.test(n)
+  );
+  assert.equal(glob.length, 1, `glob Tasks*_status.txt matched ${glob.join(", ")}`);
+  const r = await sallocDisbatch(["Tasks", "-r", glob[0]!], d.path);
+  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+  assert.ok(exists(`${d.path}/D.txt`), `D.txt missing\n${showRan(r)}`);
+  for (const f of ["A.txt", "B.txt", "C.txt"]) assert.ok(!exists(`${d.path}/${f}`), `${f} was run again`);
+});
+
+Deno.test({ name: "slurm reference suite: salloc -n 2: /dev/null exits 0", ignore: IGNORE }, async () => {
+  await using d = await sharedDir("disbatch_slurm_ref3_");
+  writeWrapper(d.path);
+  const r = await sallocDisbatch(["/dev/null"], d.path);
+  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+});
+
+Deno.test({
+  name: "slurm reference suite: salloc -n 2 --fail-fast: nothing more starts, non-zero exit, no task left",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_ref4_");
+  writeWrapper(d.path);
+  const marker = uniqueSleep(1000);
+  writeText(d.path, "Tasks_failfast", `sleep ${marker}\nexit 1\ntouch A.txt\n`);
+  try {
+    const t0 = performance.now();
+    const r = await sallocDisbatch(["--fail-fast", "Tasks_failfast"], d.path);
+    const wall = (performance.now() - t0) / 1000;
+    assert.ok(!exists(`${d.path}/A.txt`), `A.txt was created after the failure\n${showRan(r)}`);
+    assert.notEqual(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+    assert.ok(wall < 30, `fail-fast run took ${wall.toFixed(1)} s`);
+    // All rig hosts share one PID namespace: this sees the nodes' processes too.
+    assert.deepEqual(await leftoverSleepers(marker, 5_000), [], `sleep ${marker} still running`);
+  } finally {
+    await killSleepers(marker);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// a Slurm allocation added to a -S driver
+
+Deno.test({
+  name: "slurm: sbatch -n 2 run_dbUtil.sh adds the job's nodes to a -S driver on the login host",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_addjob_");
+  const pp = `${d.path}/run`;
+  writeText(d.path, "T", 'sleep 0.3; echo "$(hostname) ${SLURM_JOB_ID:-none}"\n'.repeat(6));
+  const drv = new Deno.Command("bash", {
+    args: [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "-p", pp, "T"],
+    cwd: d.path,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const dec = new TextDecoder();
+  const drvDone = drv.output().then((o) => ({
+    code: o.code,
+    stdout: dec.decode(o.stdout),
+    stderr: dec.decode(o.stderr),
+  }));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const dbu = `${pp}_dbUtil.sh`;
+    await pollUntil(dbu, () => /DISBATCH_DRIVER='[^']+'/.test(readOr(dbu) ?? ""), 30_000, 50);
+    const job = await sbatchWait(["-n", "2", dbu], d.path);
+    assert.equal(job.code, 0, `${job.output}\n${dirReport(d.path)}`);
+    timer = setTimeout(() => drv.kill("SIGKILL"), 30_000);
+    const r = await drvDone;
+    assert.equal(r.code, 0, `driver: ${showRan(r)}\n${dirReport(d.path)}`);
+    assert.match(r.stdout, /Run this script to add compute contexts:/);
+    const log = readOr(`${pp}_driver.log`) ?? "";
+    assert.match(log, / on login\)/, `the driver did not run on the login host:\n${log}`);
+    const rows = taskRows(d.path);
+    assert.deepEqual(ids(rows), range(6), dirReport(d.path));
+    for (const row of rows) {
+      assert.equal(row.rc, 0, JSON.stringify(row.fields));
+      const [host, jobId] = snippet(row).split(" ");
+      assert.equal(host, row.node, `task ${row.id}: hostname vs Node column`);
+      assert.ok(/^n\d$/.test(row.node), `task ${row.id} ran on ${row.node}`);
+      assert.equal(jobId, job.jobId, `task ${row.id} did not run inside the added job`);
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      drv.kill("SIGKILL");
+    } catch { /* gone */ }
+    await drvDone;
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// srun options and task environment
+
+Deno.test({
+  name: "slurm: DISBATCH_SLURM_SRUN_OPTIONS_FILE (SLURM_CPU_BIND=none) reaches the tasks",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_srunopts_");
+  writeWrapper(d.path);
+  writeText(d.path, "srun_options", "SLURM_CPU_BIND=none\n");
+  writeText(d.path, "T", 'echo "${SLURM_CPU_BIND:-unset}"\n'.repeat(2));
+  const r = await sbatchWait(
+    [
+      "-n",
+      "2",
+      `--export=ALL,DISBATCH_SLURM_SRUN_OPTIONS_FILE=${d.path}/srun_options`,
+      "./disbatch",
+      "-p",
+      "with",
+      "T",
+    ],
+    d.path,
+  );
+  assert.equal(r.code, 0, `${r.output}\n${dirReport(d.path)}`);
+  // Control: without the file disbatch sets its default (cores).
+  const c = await sbatchWait(["-n", "2", "--export=ALL", "./disbatch", "-p", "without", "T"], d.path);
+  assert.equal(c.code, 0, `${c.output}\n${dirReport(d.path)}`);
+  const bind = (prefix: string) => {
+    const text = readOr(`${d.path}/${prefix}_status.txt`) ?? "";
+    return text.split("\n").filter((l) => l).map((l) => l.split("\t")[11]!);
+  };
+  const withFile = bind("with");
+  const without = bind("without");
+  assert.equal(withFile.length, 2, dirReport(d.path));
+  assert.equal(without.length, 2, dirReport(d.path));
+  for (const b of withFile) {
+    assert.match(b, /none/, `SLURM_CPU_BIND in a task with the options file: ${b}`);
+    assert.doesNotMatch(b, /cores/, `SLURM_CPU_BIND in a task with the options file: ${b}`);
+  }
+  for (const b of without) {
+    assert.match(b, /cores/, `SLURM_CPU_BIND in a task without the options file: ${b}`);
+  }
+});
+
+Deno.test({
+  name: "slurm: sbatch -n 6 -c 2: 2 slots per node, DISBATCH_CORES_PER_TASK=2",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_cores_");
+  writeWrapper(d.path);
+  writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
+  // 6 tasks that must all run at once: exactly the 6 slots of the job.
+  writeText(
+    d.path,
+    "T",
+    'bash rdv.sh 6 && echo "$(hostname) $DISBATCH_CORES_PER_TASK $DISBATCH_ENGINE_RANK $DISBATCH_CYLINDER_RANK"\n'
+      .repeat(6),
+  );
+  const r = await sbatchWait(["-n", "6", "-c", "2", "./disbatch", "T"], d.path);
+  assert.equal(r.code, 0, `${r.output}\n${dirReport(d.path)}`);
+  const rows = taskRows(d.path);
+  assert.deepEqual(ids(rows), range(6), dirReport(d.path));
+  const seen = rows.map((row) => {
+    assert.equal(
+      row.rc,
+      0,
+      `6 slots were not busy at once: ${JSON.stringify(row.fields)}\n${dirReport(d.path)}`,
+    );
+    const [host, cores, engine, cyl] = snippet(row).split(" ");
+    assert.equal(host, row.node);
+    assert.equal(cores, "2", `task ${row.id}: DISBATCH_CORES_PER_TASK`);
+    return { host: host!, engine: engine!, cyl: cyl! };
+  });
+  assert.deepEqual(countBy(seen, (x) => x.host), { n1: 2, n2: 2, n3: 2 }, "2 slots on each node");
+  for (const h of ["n1", "n2", "n3"]) {
+    const mine = seen.filter((x) => x.host === h);
+    assert.deepEqual(mine.map((x) => x.cyl).sort(), ["0", "1"], `${h}: cylinder ranks`);
+    assert.equal(new Set(mine.map((x) => x.engine)).size, 1, `${h}: one engine per node`);
+  }
+});
