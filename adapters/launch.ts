@@ -18,6 +18,8 @@ export interface EnginePlan {
   via: "local" | "ssh" | "srun";
   /** Extra environment for the launcher (srun options). */
   env?: Record<string, string>;
+  /** Slurm: CPUs of the job on that node. */
+  cpus?: number;
 }
 
 /** Run-wide facts a launcher needs. */
@@ -107,7 +109,7 @@ export function launchEngine(p: EnginePlan, i: LaunchInput, seq: number): Launch
       "-n",
       "1",
       "-c",
-      String(Math.max(1, p.slots * Math.max(1, p.coresPerSlot))),
+      String(Math.max(1, Math.min(p.cpus ?? Infinity, p.slots * Math.max(1, p.coresPerSlot)))),
       "-w",
       p.host,
       "--overlap",

@@ -6,7 +6,13 @@
  */
 
 import type { ContextOptions } from "./driver_options.ts";
-import { expandHostList, parseSrunOptionsFile, slurmSlots, srunEnvDefaults } from "./slurm.ts";
+import {
+  expandCountList,
+  expandHostList,
+  parseSrunOptionsFile,
+  slurmSlots,
+  srunEnvDefaults,
+} from "./slurm.ts";
 import { parseSshNodeList, sshSlots } from "./ssh.ts";
 
 /** One engine to launch. */
@@ -16,6 +22,8 @@ export interface PlannedEngine {
   coresPerSlot: number;
   via: "local" | "ssh" | "srun";
   env?: Record<string, string>;
+  /** Slurm: CPUs the job has on this node (the engine's step asks for at most that many). */
+  cpus?: number;
 }
 
 /** A context's plan. */
@@ -94,13 +102,21 @@ export function planContext(o: ContextOptions, f: HostFacts): ContextPlan {
     warnings.push(...r.warnings);
     const fileVars = f.srunOptionsText !== undefined ? parseSrunOptionsFile(f.srunOptionsText) : undefined;
     const env = srunEnvDefaults(f.env, fileVars);
-    const engines = r.nodes.map((n) => ({
-      host: n.host,
-      slots: n.slots,
-      coresPerSlot: n.coresPerSlot,
-      via: "srun" as const,
-      env,
-    }));
+    let cpus: number[] = [];
+    try {
+      cpus = expandCountList(f.env.SLURM_JOB_CPUS_PER_NODE ?? "");
+    } catch { /* unknown: srun gets slots x cores */ }
+    const engines = r.nodes.map((n, i) => {
+      const e: PlannedEngine = {
+        host: n.host,
+        slots: n.slots,
+        coresPerSlot: n.coresPerSlot,
+        via: "srun" as const,
+        env,
+      };
+      if (cpus[i] !== undefined) e.cpus = cpus[i];
+      return e;
+    });
     const plan: ContextPlan = {
       kind: "slurm",
       label: o.label ?? `J${jobId}`,
