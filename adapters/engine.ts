@@ -239,7 +239,6 @@ class Engine {
       );
     }
     this.#log = new Logger(logPath, run.logLevel);
-    this.#reaper = new Reaper();
     const base = engineEnv({
       jobId: run.jobId,
       nameTasks: run.nameTasks,
@@ -247,8 +246,10 @@ class Engine {
       coresPerSlot: this.#o.coresPerSlot,
       address: run.address,
     });
-    Deno.env.delete("DISBATCH_SECRET");
+    // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
+    for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
+    this.#reaper = new Reaper();
     const split = splitEnvResources(this.#o.envResource, Deno.env.toObject(), this.#o.slots);
     for (const w of split.warnings) this.#log.error(w);
     const slots = this.#o.envResource.length ? split.slots : this.#o.slots;
