@@ -1,0 +1,112 @@
+/**
+ * `disbatch -w` on a real run: the URL is printed and written to `<uid>_url`, the API answers 401
+ * without the token and the live state with it, a headless Chromium renders the engine table and
+ * the timeline of the running run, and the Stop button's API soft-stops an engine.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { spawnCli, tempDir } from "../helpers/run_cli.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | undefined> | T | undefined,
+  ms = 30_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function dumpDom(url: string): Promise<string> {
+  await using profile = await tempDir("disbatch_chromium_");
+  const out = await new Deno.Command(CHROMIUM, {
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile.path}`,
+      "--virtual-time-budget=4000",
+      "--dump-dom",
+      url,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(90_000),
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test("disbatch -w: live dashboard of a running run, token required, Stop works", async () => {
+  await using dir = await tempDir();
+  const tasks = Array.from({ length: 12 }, (_, i) => `sleep 0.${i % 3 + 2}; echo t${i}`).join("\n") + "\n";
+  Deno.writeTextFileSync(`${dir.path}/Tasks`, tasks + "sleep 3\n".repeat(4));
+  const child = spawnCli(["-w", "-s", "localhost:2", "-p", `${dir.path}/run`, "Tasks"], { cwd: dir.path });
+  try {
+    const url = await waitFor("run_url", () => {
+      try {
+        return Deno.readTextFileSync(`${dir.path}/run_url`).trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const u = new URL(url);
+    assert.match(u.searchParams.get("token") ?? "", /^[0-9a-f]{16,}$/);
+    const base = `http://127.0.0.1:${u.port}`;
+
+    const denied = await fetch(`${base}/api/state`);
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+    const wrong = await fetch(`${base}/?token=not-the-token`);
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+
+    const token = u.searchParams.get("token")!;
+    const state = await waitFor("an engine in the state", async () => {
+      const r = await fetch(`${base}/api/state`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200);
+      const s = await r.json();
+      return s.snapshot.engines.length > 0 && s.snapshot.finished > 0 ? s : undefined;
+    });
+    assert.equal(state.snapshot.uid, `${dir.path}/run`);
+    assert.equal(state.snapshot.engines[0].slots, 2);
+
+    const dom = await dumpDom(`${base}/?token=${token}`);
+    assert.match(dom, /<table id="engine-table">/);
+    assert.match(dom, /<tr><td class="num">0<\/td><td class="num">0<\/td><td class="mono">/);
+    assert.match(dom, /<svg class="chart" id="timeline-svg"/);
+    assert.ok((dom.match(/<rect class="task"/g)?.length ?? 0) >= 1, "timeline has task bars");
+
+    const stop = await fetch(`${base}/api/stop?token=${token}`, {
+      method: "POST",
+      body: JSON.stringify({ engine: 0 }),
+    });
+    assert.equal(stop.status, 200);
+    assert.match(await stop.text(), /stopping engine 0/);
+    const out = await child.output();
+    // The only engine left softly with tasks queued: the run ends non-zero, listing what did not run.
+    const err = new TextDecoder().decode(out.stderr);
+    assert.notEqual(out.code, 0, err);
+    assert.match(err, /No engine is left/);
+    assert.match(Deno.readTextFileSync(`${dir.path}/run_driver.log`), /Stopping engine 0/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+  }
+});
