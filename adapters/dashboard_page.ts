@@ -192,7 +192,7 @@ const PAGE = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><link rel="icon" href="data:,"><meta name="disbatch-token" content="%TOKEN%">
 <title>disBatch dashboard</title><style>${BASE_CSS}${PAGE_CSS}</style></head>
-<body><header class="top"><span class="brand">disBatch</span><div><h1 id="uid">connecting…</h1>
+<body><header class="top"><span class="brand">disbatch</span><div><h1 id="uid">connecting…</h1>
 <div class="sub" id="phase"></div></div><div class="live off" id="live"><i></i><span>connecting</span></div></header>
 <main><div class="grid2 top-row"><div><div class="cards three" id="cards"></div>
 <section class="panel"><h2>Progress</h2><div class="progress" id="bar"></div><div class="pmeta" id="pmeta"></div></section></div>

@@ -313,7 +313,7 @@ export function renderReportHtml(
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>disBatch report: ${escapeHtml(title)}</title><style>${BASE_CSS}</style></head>
-<body><header class="top"><span class="brand">disBatch</span><div><h1>${escapeHtml(title)}</h1>
+<body><header class="top"><span class="brand">disbatch</span><div><h1>${escapeHtml(title)}</h1>
 <div class="sub">${sub}</div></div></header><main>
 <div class="cards six">${cards.join("")}</div>
 <section class="panel"><h2>Timeline <span class="note">one row per host and slot (rebuilt from start/end times)</span></h2>
