@@ -456,10 +456,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   const startContext = () => {
     if (contextStarted) return;
     contextStarted = true;
-    if (inv.startupOnly) {
-      console.log(`Run this script to add compute contexts:\n   ${dbUtilPath}`);
-      return;
-    }
+    if (inv.startupOnly) return; // -S: contexts come from dbUtil.sh; the path was printed at start
     launchAutoContext();
   };
   const launchAutoContext = () => {
@@ -618,6 +615,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     taskSource.close();
     return 0;
   }
+  if (inv.startupOnly) console.log(`Run this script to add compute contexts:\n   ${dbUtilPath}`);
   const feeding = feed();
   const code = await finishedP;
   // The feeder may sit in a read of stdin that will never return; do not wait for it long.
