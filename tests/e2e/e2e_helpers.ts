@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type CliResult, spawnCli, statusFileIn } from "../helpers/run_cli.ts";
+import { type CliResult, decoded, spawnCli, statusFileIn } from "../helpers/run_cli.ts";
 
 /** Column indices of a status line (REFERENCE §6). */
 export const F = {
@@ -100,6 +100,15 @@ export function rowsIn(dir: string): Row[] {
 }
 
 /**
+ * Whether a row is a task's (not a barrier's nor a per-engine task's).
+ * @param r status row
+ * @returns true for a task row
+ */
+export function isTaskRow(r: Row): boolean {
+  return r.flags.length === 4 && r.flags[3] !== "P";
+}
+
+/**
  * Rows that are not barriers or per-engine tasks, keyed by task id.
  * @param rows status rows
  * @returns map id → row
@@ -107,7 +116,7 @@ export function rowsIn(dir: string): Row[] {
 export function taskRowsById(rows: Row[]): Map<number, Row> {
   const m = new Map<number, Row>();
   for (const r of rows) {
-    if (r.flags.length === 4 && r.flags[3] !== "P") m.set(r.id, r);
+    if (isTaskRow(r)) m.set(r.id, r);
   }
   return m;
 }
@@ -250,11 +259,17 @@ export async function leftoverSleepers(marker: string, timeoutMs = 2_000): Promi
  * @param marker the unique sleep argument
  */
 export async function killSleepers(marker: string): Promise<void> {
-  for (const p of await sleepers(marker)) {
-    try {
-      Deno.kill(p.pid, "SIGKILL");
-    } catch { /* already gone */ }
-  }
+  for (const p of await sleepers(marker)) killPid(p.pid);
+}
+
+/**
+ * SIGKILL a process by pid (cleanup), ignoring "already gone".
+ * @param pid process id
+ */
+export function killPid(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* already gone */ }
 }
 
 /** A spawned run: its pid and a promise of its result (with the exit time as epoch seconds). */
@@ -273,18 +288,48 @@ export interface Spawned {
 export function start(args: string[], o: { cwd?: string; env?: Record<string, string> } = {}): Spawned {
   const t0 = performance.now();
   const child = spawnCli(args, o);
-  const done = child.output().then((out) => {
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      signal: out.signal,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-      wall: (performance.now() - t0) / 1000,
-      exitEpoch: Date.now() / 1000,
-    };
-  });
+  const done = child.output().then((out) => ({
+    ...decoded(out),
+    wall: (performance.now() - t0) / 1000,
+    exitEpoch: Date.now() / 1000,
+  }));
   return { pid: child.pid, child, done };
+}
+
+/** A started process and the promise of its end (a {@linkcode Spawned} run, a dbUtil.sh context…). */
+export interface Running<T> {
+  child: Deno.ChildProcess;
+  done: Promise<T>;
+}
+
+/**
+ * Wait for a started process, killing it (SIGKILL) after `timeoutMs`.
+ * @param s the process
+ * @param timeoutMs deadline
+ * @returns its result
+ */
+export async function finish<T>(s: Running<T>, timeoutMs: number): Promise<T> {
+  const timer = setTimeout(() => {
+    try {
+      s.child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, timeoutMs);
+  try {
+    return await s.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * SIGKILL a started process unless it is gone, then wait for its end (cleanup in `finally`).
+ * @param s the process
+ */
+export async function killAndWait(s: Running<unknown>): Promise<void> {
+  try {
+    s.child.kill("SIGKILL");
+  } catch { /* gone */ }
+  await s.done;
 }
 
 /**
@@ -300,16 +345,7 @@ export async function runWithPid(
   timeoutMs = 60_000,
 ): Promise<CliResult & { exitEpoch: number; pid: number }> {
   const s = start(args, o);
-  const timer = setTimeout(() => {
-    try {
-      s.child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  try {
-    return { ...(await s.done), pid: s.pid };
-  } finally {
-    clearTimeout(timer);
-  }
+  return { ...(await finish(s, timeoutMs)), pid: s.pid };
 }
 
 /**

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { runCli, tempDir } from "../helpers/run_cli.ts";
 import {
   exists,
+  finish,
+  killAndWait,
   killSleepers,
   leftoverSleepers,
   pollUntil,
@@ -82,10 +84,7 @@ async function signalTest(signal: "SIGTERM" | "SIGINT", expectedCode: number): P
       "tasks that never started must not be recorded (K is for running tasks that were killed)",
     );
   } finally {
-    try {
-      run.child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await run.done;
+    await killAndWait(run);
     await killSleepers(marker);
   }
 }
@@ -109,9 +108,7 @@ Deno.test("disbatch: SIGKILL of the only engine ends the run non-zero promptly, 
     assert.equal(engines.length, 1, `engine processes: ${JSON.stringify(engines)}`);
     const t0 = performance.now();
     Deno.kill(engines[0]!.pid, "SIGKILL");
-    const timer = setTimeout(() => run.child.kill("SIGKILL"), 30_000);
-    const r = await run.done;
-    clearTimeout(timer);
+    const r = await finish(run, 30_000);
     const after = (performance.now() - t0) / 1000;
     assert.ok(after < 15, `the run took ${after.toFixed(1)} s to end after the engine died\n${show(r)}`);
     assert.notEqual(r.code, 0, show(r));
@@ -122,10 +119,7 @@ Deno.test("disbatch: SIGKILL of the only engine ends the run non-zero promptly, 
       `unfinished tasks not reported\n${show(r)}`,
     );
   } finally {
-    try {
-      run.child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await run.done;
+    await killAndWait(run);
     await killSleepers(marker);
   }
 });
@@ -152,9 +146,7 @@ Deno.test("disbatch: --fail-fast ends the run within 2 s of the failure and kill
   writeText(d.path, "Tasks", `sleep ${marker}\nsleep 0.3; exit 1\ntouch after\n`);
   const run = start(["-s", "localhost:2", "-p", "r1", "--fail-fast", "Tasks"], { cwd: d.path });
   try {
-    const timer = setTimeout(() => run.child.kill("SIGKILL"), 30_000);
-    const r = await run.done;
-    clearTimeout(timer);
+    const r = await finish(run, 30_000);
     assert.equal(r.code, 1, show(r));
     assert.ok(!exists(`${d.path}/after`), "a task started after the failure");
     const rows = taskRowsById(readRows(statusOf(d.path, "r1")));
@@ -165,10 +157,7 @@ Deno.test("disbatch: --fail-fast ends the run within 2 s of the failure and kill
     assert.ok(lag < 2, `the run ended ${lag.toFixed(2)} s after the failure`);
     assert.deepEqual(await leftoverSleepers(marker), [], "the running task was not killed");
   } finally {
-    try {
-      run.child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await run.done;
+    await killAndWait(run);
     await killSleepers(marker);
   }
 });

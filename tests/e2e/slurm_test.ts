@@ -12,17 +12,32 @@
  */
 
 import assert from "node:assert/strict";
-import { cliCommand } from "../helpers/run_cli.ts";
-import { gate, RIG_SCRIPTS, sbatchWait } from "../helpers/gates.ts";
+import { cliCommand, decoded, spawnPiped } from "../helpers/run_cli.ts";
+import { gate, RIG_SCRIPTS, sbatchWait, type SbatchWaitResult } from "../helpers/gates.ts";
+import {
+  appendTaskForResume,
+  assertOnlyNewTaskRan,
+  assertRefFilesMade,
+  countBy,
+  ids,
+  type Ran,
+  range,
+  REF_TASKS,
+  sh,
+  sharedDir,
+  showRan,
+  snippet,
+  taskRowsIn,
+  waitDbUtil,
+} from "../helpers/rig_helpers.ts";
 import {
   exists,
+  finish,
+  killAndWait,
   killSleepers,
   leftoverSleepers,
-  pollUntil,
   readOr,
   RENDEZVOUS_SH,
-  type Row,
-  rowsIn,
   uniqueSleep,
   writeText,
 } from "./e2e_helpers.ts";
@@ -34,52 +49,6 @@ const JOB_DEADLINE_MS = 180_000;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/** A fresh directory under /tmp (shared by every rig host), removed on dispose. */
-async function sharedDir(prefix: string): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ dir: "/tmp", prefix });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run a program to completion (SIGKILL after `timeoutMs`). */
-async function sh(
-  cmd: string,
-  args: string[],
-  o: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<Ran> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: o.cwd,
-    env: o.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, o.timeoutMs ?? 60_000);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-function showRan(r: Ran): string {
-  return `code=${r.code}\n--- stdout:\n${r.stdout}\n--- stderr:\n${r.stderr}`;
-}
 
 /** Single-quote for bash. */
 function q(s: string): string {
@@ -93,6 +62,13 @@ function writeWrapper(dir: string): void {
   Deno.chmodSync(p, 0o755);
 }
 
+/** A fresh directory under /tmp (see {@linkcode sharedDir}) holding the `./disbatch` wrapper. */
+async function jobDir(prefix: string): Promise<{ path: string } & AsyncDisposable> {
+  const d = await sharedDir(prefix);
+  writeWrapper(d.path);
+  return d;
+}
+
 /** Everything a failed assertion should show about a run directory. */
 function dirReport(dir: string): string {
   const parts: string[] = [];
@@ -103,30 +79,14 @@ function dirReport(dir: string): string {
   return parts.join("\n");
 }
 
-/** Task rows (not barriers, not per-engine) of the single status file in `dir`. */
-function taskRows(dir: string): Row[] {
-  return rowsIn(dir).filter((r) => r.flags.length === 4 && r.flags[3] !== "P");
+/** Assert that a run on the login host exited 0 (the message shows its output and `dir`). */
+function assertRanOk(r: Ran, dir: string): void {
+  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(dir)}`);
 }
 
-/** Text of a task's output snippet (the Python repr of field 12, simple cases). */
-function snippet(r: Row): string {
-  const s = r.outSnip;
-  assert.ok(/^'.*'$/.test(s), `unexpected snippet form ${s}`);
-  return s.slice(1, -1).replace(/\\n/g, "\n").trim();
-}
-
-function countBy<T>(xs: T[], key: (x: T) => string): Record<string, number> {
-  const m: Record<string, number> = {};
-  for (const x of xs) m[key(x)] = (m[key(x)] ?? 0) + 1;
-  return m;
-}
-
-function ids(rows: Row[]): number[] {
-  return rows.map((r) => r.id).sort((a, b) => a - b);
-}
-
-function range(n: number): number[] {
-  return [...Array(n).keys()];
+/** Assert that a {@linkcode sbatchWait} job exited 0 (the message shows its output and `dir`). */
+function assertJobOk(job: SbatchWaitResult, dir: string): void {
+  assert.equal(job.code, 0, `${job.output}\n${dirReport(dir)}`);
 }
 
 /** `scontrol show hostnames LIST`. */
@@ -180,6 +140,20 @@ async function runJob(args: string[], cwd: string): Promise<JobEnd & { id: strin
   return { id, state, code: ec ? Number(ec[1]) : -1, signal: ec ? Number(ec[2]) : -1, seen };
 }
 
+/**
+ * {@linkcode runJob}, then assert that the job COMPLETED with exit code 0. Returns a report of the
+ * job for assertion messages and the `squeue` observations of it RUNNING.
+ */
+async function completedJob(args: string[], cwd: string): Promise<{ report: string; running: Seen[] }> {
+  const job = await runJob(args, cwd);
+  const report = `job ${job.id} ${job.state} ${job.code}:${job.signal}\nseen: ${
+    job.seen.map((s) => `${s.state} ${s.nodes}`).join("; ")
+  }\n${dirReport(cwd)}`;
+  assert.equal(job.state, "COMPLETED", report);
+  assert.equal(job.code, 0, report);
+  return { report, running: job.seen.filter((s) => s.state === "RUNNING") };
+}
+
 /** Files scontrol's resize writes into its current directory. */
 function resizeFiles(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^slurm_job_.*_resize\./.test(n));
@@ -199,8 +173,7 @@ function sallocDisbatch(args: string[], cwd: string): Promise<Ran> {
 // batch jobs
 
 Deno.test({ name: "slurm: sbatch -N 3 -n 6 runs tasks on n1, n2 and n3", ignore: IGNORE }, async () => {
-  await using d = await sharedDir("disbatch_slurm_n3_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_n3_");
   writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
   // The first 6 tasks meet (every slot of the job busy at once), so every node takes part.
   writeText(
@@ -209,8 +182,8 @@ Deno.test({ name: "slurm: sbatch -N 3 -n 6 runs tasks on n1, n2 and n3", ignore:
     "bash rdv.sh 6 && sleep 0.3 && hostname\n".repeat(6) + "sleep 0.3; hostname\n".repeat(6),
   );
   const r = await sbatchWait(["-N", "3", "-n", "6", "./disbatch", "T"], d.path);
-  assert.equal(r.code, 0, `${r.output}\n${dirReport(d.path)}`);
-  const rows = taskRows(d.path);
+  assertJobOk(r, d.path);
+  const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), range(12), dirReport(d.path));
   for (const row of rows) {
     assert.equal(row.rc, 0, `task ${row.id}: ${JSON.stringify(row.fields)}\n${dirReport(d.path)}`);
@@ -223,23 +196,16 @@ Deno.test({
   name: "slurm: nodes whose engines are done are retired while a long task runs (no resize files left)",
   ignore: IGNORE,
 }, async () => {
-  await using d = await sharedDir("disbatch_slurm_shrink_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_shrink_");
   writeText(d.path, "T2", "sleep 8\n" + "sleep 0.2\n".repeat(4));
-  const job = await runJob(["-N", "3", "-n", "3", "./disbatch", "T2"], d.path);
-  const report = `job ${job.id} ${job.state} ${job.code}:${job.signal}\nseen: ${
-    job.seen.map((s) => `${s.state} ${s.nodes}`).join("; ")
-  }\n${dirReport(d.path)}`;
-  assert.equal(job.state, "COMPLETED", report);
-  assert.equal(job.code, 0, report);
-  const running = job.seen.filter((s) => s.state === "RUNNING");
+  const { report, running } = await completedJob(["-N", "3", "-n", "3", "./disbatch", "T2"], d.path);
   const counts: number[] = [];
   for (const s of running) counts.push((await hostnames(s.nodes)).length);
   const full = counts.indexOf(3);
   assert.ok(full >= 0, `never saw the job on 3 nodes\n${report}`);
   assert.ok(counts.slice(full).some((n) => n < 3), `the job never shrank before it ended\n${report}`);
   assert.deepEqual(resizeFiles(d.path), [], "scontrol's resize scripts were left in the work directory");
-  const rows = taskRows(d.path);
+  const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), range(5), report);
   assert.ok(rows.every((x) => x.rc === 0), `a task failed (the shrink killed it?)\n${report}`);
   assert.match(readOr(statusDriverLog(d.path)) ?? "", /Retir/, report);
@@ -252,16 +218,12 @@ function statusDriverLog(dir: string): string {
 }
 
 Deno.test({ name: "slurm: --no-retire keeps every node until the end", ignore: IGNORE }, async () => {
-  await using d = await sharedDir("disbatch_slurm_noretire_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_noretire_");
   writeText(d.path, "T2", "sleep 5\n" + "sleep 0.2\n".repeat(4));
-  const job = await runJob(["-N", "3", "-n", "3", "./disbatch", "--no-retire", "T2"], d.path);
-  const report = `job ${job.id} ${job.state} ${job.code}:${job.signal}\nseen: ${
-    job.seen.map((s) => `${s.state} ${s.nodes}`).join("; ")
-  }\n${dirReport(d.path)}`;
-  assert.equal(job.state, "COMPLETED", report);
-  assert.equal(job.code, 0, report);
-  const running = job.seen.filter((s) => s.state === "RUNNING");
+  const { report, running } = await completedJob(
+    ["-N", "3", "-n", "3", "./disbatch", "--no-retire", "T2"],
+    d.path,
+  );
   assert.ok(running.length > 0, report);
   // The watch must cover the time after the short tasks were done (the long one takes 5 s).
   const span = (running.at(-1)!.t - running[0]!.t) / 1000;
@@ -271,7 +233,7 @@ Deno.test({ name: "slurm: --no-retire keeps every node until the end", ignore: I
   }
   const log = readOr(statusDriverLog(d.path)) ?? "";
   assert.doesNotMatch(log, /Retiring/, report);
-  const rows = taskRows(d.path);
+  const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), range(5), report);
   assert.ok(rows.every((x) => x.rc === 0), report);
 });
@@ -279,18 +241,13 @@ Deno.test({ name: "slurm: --no-retire keeps every node until the end", ignore: I
 // ---------------------------------------------------------------------------------------------
 // the reference's Slurm suite (REFERENCE §16): salloc -n 2 disbatch … from the login host
 
-const TASKS = "touch A.txt\ntouch B.txt\ntouch C.txt\n";
-
 Deno.test({ name: "slurm reference suite: salloc -n 2: three tasks all run", ignore: IGNORE }, async () => {
-  await using d = await sharedDir("disbatch_slurm_ref1_");
-  writeWrapper(d.path);
-  writeText(d.path, "Tasks", TASKS);
+  await using d = await jobDir("disbatch_slurm_ref1_");
+  writeText(d.path, "Tasks", REF_TASKS);
   const r = await sallocDisbatch(["Tasks"], d.path);
-  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
-  for (const f of ["A.txt", "B.txt", "C.txt"]) {
-    assert.ok(exists(`${d.path}/${f}`), `${f} missing\n${showRan(r)}`);
-  }
-  const rows = taskRows(d.path);
+  assertRanOk(r, d.path);
+  assertRefFilesMade(d.path, showRan(r));
+  const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), [0, 1, 2]);
   assert.ok(rows.every((x) => x.rc === 0 && /^n\d$/.test(x.node)), JSON.stringify(rows.map((x) => x.fields)));
 });
@@ -299,36 +256,27 @@ Deno.test({
   name: "slurm reference suite: salloc -n 2: resume after append runs only the new task",
   ignore: IGNORE,
 }, async () => {
-  await using d = await sharedDir("disbatch_slurm_ref2_");
-  writeWrapper(d.path);
-  writeText(d.path, "Tasks", TASKS);
+  await using d = await jobDir("disbatch_slurm_ref2_");
+  writeText(d.path, "Tasks", REF_TASKS);
   const first = await sallocDisbatch(["Tasks"], d.path);
-  assert.equal(first.code, 0, `${showRan(first)}\n${dirReport(d.path)}`);
-  for (const f of ["A.txt", "B.txt", "C.txt"]) Deno.removeSync(`${d.path}/${f}`);
-  Deno.writeTextFileSync(`${d.path}/Tasks`, "touch D.txt\n", { append: true });
-  const glob = [...Deno.readDirSync(d.path)].map((e) => e.name).filter((n) =>
-    /^Tasks.*_status\.txt$/.test(n)
-  );
-  assert.equal(glob.length, 1, `glob Tasks*_status.txt matched ${glob.join(", ")}`);
-  const r = await sallocDisbatch(["Tasks", "-r", glob[0]!], d.path);
-  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
-  assert.ok(exists(`${d.path}/D.txt`), `D.txt missing\n${showRan(r)}`);
-  for (const f of ["A.txt", "B.txt", "C.txt"]) assert.ok(!exists(`${d.path}/${f}`), `${f} was run again`);
+  assertRanOk(first, d.path);
+  const status = appendTaskForResume(d.path);
+  const r = await sallocDisbatch(["Tasks", "-r", status], d.path);
+  assertRanOk(r, d.path);
+  assertOnlyNewTaskRan(d.path, showRan(r));
 });
 
 Deno.test({ name: "slurm reference suite: salloc -n 2: /dev/null exits 0", ignore: IGNORE }, async () => {
-  await using d = await sharedDir("disbatch_slurm_ref3_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_ref3_");
   const r = await sallocDisbatch(["/dev/null"], d.path);
-  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+  assertRanOk(r, d.path);
 });
 
 Deno.test({
   name: "slurm reference suite: salloc -n 2 --fail-fast: nothing more starts, non-zero exit, no task left",
   ignore: IGNORE,
 }, async () => {
-  await using d = await sharedDir("disbatch_slurm_ref4_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_ref4_");
   const marker = uniqueSleep(1000);
   writeText(d.path, "Tasks_failfast", `sleep ${marker}\nexit 1\ntouch A.txt\n`);
   try {
@@ -355,32 +303,19 @@ Deno.test({
   await using d = await sharedDir("disbatch_slurm_addjob_");
   const pp = `${d.path}/run`;
   writeText(d.path, "T", 'sleep 0.3; echo "$(hostname) ${SLURM_JOB_ID:-none}"\n'.repeat(6));
-  const drv = new Deno.Command("bash", {
-    args: [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "-p", pp, "T"],
-    cwd: d.path,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const dec = new TextDecoder();
-  const drvDone = drv.output().then((o) => ({
-    code: o.code,
-    stdout: dec.decode(o.stdout),
-    stderr: dec.decode(o.stderr),
-  }));
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onLoginHost = [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "-p", pp, "T"];
+  const child = spawnPiped("bash", onLoginHost, { cwd: d.path });
+  const drv = { child, done: child.output().then(decoded) };
   try {
-    const dbu = `${pp}_dbUtil.sh`;
-    await pollUntil(dbu, () => /DISBATCH_DRIVER='[^']+'/.test(readOr(dbu) ?? ""), 30_000, 50);
+    const dbu = await waitDbUtil(pp, 30_000);
     const job = await sbatchWait(["-n", "2", dbu], d.path);
-    assert.equal(job.code, 0, `${job.output}\n${dirReport(d.path)}`);
-    timer = setTimeout(() => drv.kill("SIGKILL"), 30_000);
-    const r = await drvDone;
+    assertJobOk(job, d.path);
+    const r = await finish(drv, 30_000);
     assert.equal(r.code, 0, `driver: ${showRan(r)}\n${dirReport(d.path)}`);
     assert.match(r.stdout, /Run this script to add compute contexts:/);
     const log = readOr(`${pp}_driver.log`) ?? "";
     assert.match(log, / on login\)/, `the driver did not run on the login host:\n${log}`);
-    const rows = taskRows(d.path);
+    const rows = taskRowsIn(d.path);
     assert.deepEqual(ids(rows), range(6), dirReport(d.path));
     for (const row of rows) {
       assert.equal(row.rc, 0, JSON.stringify(row.fields));
@@ -390,11 +325,7 @@ Deno.test({
       assert.equal(jobId, job.jobId, `task ${row.id} did not run inside the added job`);
     }
   } finally {
-    clearTimeout(timer);
-    try {
-      drv.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drvDone;
+    await killAndWait(drv);
   }
 });
 
@@ -405,8 +336,7 @@ Deno.test({
   name: "slurm: DISBATCH_SLURM_SRUN_OPTIONS_FILE (SLURM_CPU_BIND=none) reaches the tasks",
   ignore: IGNORE,
 }, async () => {
-  await using d = await sharedDir("disbatch_slurm_srunopts_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_srunopts_");
   writeText(d.path, "srun_options", "SLURM_CPU_BIND=none\n");
   writeText(d.path, "T", 'echo "${SLURM_CPU_BIND:-unset}"\n'.repeat(2));
   const r = await sbatchWait(
@@ -421,10 +351,10 @@ Deno.test({
     ],
     d.path,
   );
-  assert.equal(r.code, 0, `${r.output}\n${dirReport(d.path)}`);
+  assertJobOk(r, d.path);
   // Control: without the file disbatch sets its default (cores).
   const c = await sbatchWait(["-n", "2", "--export=ALL", "./disbatch", "-p", "without", "T"], d.path);
-  assert.equal(c.code, 0, `${c.output}\n${dirReport(d.path)}`);
+  assertJobOk(c, d.path);
   const bind = (prefix: string) => {
     const text = readOr(`${d.path}/${prefix}_status.txt`) ?? "";
     return text.split("\n").filter((l) => l).map((l) => l.split("\t")[11]!);
@@ -446,8 +376,7 @@ Deno.test({
   name: "slurm: sbatch -n 6 -c 2: 2 slots per node, DISBATCH_CORES_PER_TASK=2",
   ignore: IGNORE,
 }, async () => {
-  await using d = await sharedDir("disbatch_slurm_cores_");
-  writeWrapper(d.path);
+  await using d = await jobDir("disbatch_slurm_cores_");
   writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
   // 6 tasks that must all run at once: exactly the 6 slots of the job.
   writeText(
@@ -457,8 +386,8 @@ Deno.test({
       .repeat(6),
   );
   const r = await sbatchWait(["-n", "6", "-c", "2", "./disbatch", "T"], d.path);
-  assert.equal(r.code, 0, `${r.output}\n${dirReport(d.path)}`);
-  const rows = taskRows(d.path);
+  assertJobOk(r, d.path);
+  const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), range(6), dirReport(d.path));
   const seen = rows.map((row) => {
     assert.equal(

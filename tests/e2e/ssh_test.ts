@@ -11,10 +11,28 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli } from "../helpers/run_cli.ts";
+import { type CliResult, decoded, runCli, spawnPiped } from "../helpers/run_cli.ts";
 import { gate } from "../helpers/gates.ts";
 import {
+  appendTaskForResume,
+  assertOnlyNewTaskRan,
+  assertRefFilesMade,
+  countBy,
+  ids,
+  type Ran,
+  range,
+  REF_TASKS,
+  sh,
+  sharedDir,
+  snippet,
+  taskRowsIn,
+  waitDbUtil,
+} from "../helpers/rig_helpers.ts";
+import {
   exists,
+  finish,
+  killAndWait,
+  killPid,
   killSleepers,
   leftoverSleepers,
   pollUntil,
@@ -22,6 +40,7 @@ import {
   RENDEZVOUS_SH,
   type Row,
   rowsIn,
+  type Running,
   show,
   sleepers,
   type Spawned,
@@ -35,48 +54,6 @@ const LOCAL_HOST = Deno.hostname().split(".")[0]!;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/** A fresh directory under /tmp (shared by every rig host), removed on dispose. */
-async function sharedDir(prefix: string): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ dir: "/tmp", prefix });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run a program to completion (SIGKILL after `timeoutMs`). */
-async function sh(
-  cmd: string,
-  args: string[],
-  o: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<Ran> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: o.cwd,
-    env: o.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, o.timeoutMs ?? 60_000);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** Regex source matching `s` literally. */
 function reEscape(s: string): string {
@@ -108,13 +85,6 @@ async function waitRemoteGone(hosts: string[], marker: string, timeoutMs: number
   }
 }
 
-/** The run's dbUtil.sh once it exists (the driver writes it after it listens). */
-async function waitDbUtil(prefixPath: string, timeoutMs = 20_000): Promise<string> {
-  const p = `${prefixPath}_dbUtil.sh`;
-  await pollUntil(`${p}`, () => /DISBATCH_DRIVER='[^']+'/.test(readOr(p) ?? ""), timeoutMs, 50);
-  return p;
-}
-
 /** host:port pairs of `export DISBATCH_DRIVER='…'` in a dbUtil.sh. */
 function driverEndpoints(dbUtil: string): { host: string; port: number }[] {
   const m = /DISBATCH_DRIVER='([^']*)'/.exec(Deno.readTextFileSync(dbUtil));
@@ -125,31 +95,20 @@ function driverEndpoints(dbUtil: string): { host: string; port: number }[] {
   });
 }
 
+/** The port of the driver of the run with prefix path `pp` (its first DISBATCH_DRIVER endpoint). */
+async function driverPort(pp: string): Promise<number> {
+  return driverEndpoints(await waitDbUtil(pp))[0]!.port;
+}
+
 /** Run `<dbUtil.sh> args` to completion. */
 function dbUtilRun(dbUtil: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<Ran> {
   return sh("bash", [dbUtil, ...args], { cwd, timeoutMs });
 }
 
 /** Start `<dbUtil.sh> args` (a context: it runs until its engines leave). */
-function dbUtilSpawn(
-  dbUtil: string,
-  args: string[],
-  cwd: string,
-): { child: Deno.ChildProcess; done: Promise<Ran> } {
-  const child = new Deno.Command("bash", {
-    args: [dbUtil, ...args],
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const dec = new TextDecoder();
-  const done = child.output().then((o) => ({
-    code: o.code,
-    stdout: dec.decode(o.stdout),
-    stderr: dec.decode(o.stderr),
-  }));
-  return { child, done };
+function dbUtilSpawn(dbUtil: string, args: string[], cwd: string): Running<Ran> {
+  const child = spawnPiped("bash", [dbUtil, ...args], { cwd });
+  return { child, done: child.output().then(decoded) };
 }
 
 /** One engine line of `dbUtil.sh --status`. */
@@ -176,27 +135,6 @@ function parseStatus(text: string): EngineState[] {
     }
   }
   return out;
-}
-
-/** Wait for a spawned run, killing it (SIGKILL) after `timeoutMs`. */
-async function finish(s: Spawned, timeoutMs: number): Promise<Awaited<Spawned["done"]>> {
-  const timer = setTimeout(() => {
-    try {
-      s.child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  try {
-    return await s.done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** SIGKILL a process we started (cleanup), ignoring "already gone". */
-function killPid(pid: number): void {
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch { /* gone */ }
 }
 
 /** argv of a live process (NUL-separated /proc/PID/cmdline), or undefined. */
@@ -235,33 +173,37 @@ async function engineProcesses(port: number, label: string, host?: string): Prom
   });
 }
 
+/**
+ * Cleanup after a test that kills engines or the driver: the driver, the tasks' `sleep <marker>`
+ * and the run's engines (when its `port` is known).
+ */
+async function cleanUpKilledRun(drv: Spawned, marker: string, port: number): Promise<void> {
+  await killAndWait(drv);
+  await killSleepers(marker);
+  if (port) { for (const pid of await engineProcesses(port, "SSH0")) killPid(pid); }
+}
+
 /** Task rows (not barriers, not per-engine) of the run with prefix path `pp`. */
 function taskRows(pp: string): Row[] {
   const text = readOr(`${pp}_status.txt`);
   if (text === undefined) return [];
-  const dir = pp.slice(0, pp.lastIndexOf("/"));
-  return rowsIn(dir).filter((r) => r.flags.length === 4 && r.flags[3] !== "P");
+  return taskRowsIn(pp.slice(0, pp.lastIndexOf("/")));
 }
 
-/** Text of a task's output snippet (the Python repr of field 12, simple cases). */
-function snippet(r: Row): string {
-  const s = r.outSnip;
-  assert.ok(/^'.*'$/.test(s), `unexpected snippet form ${s}`);
-  return s.slice(1, -1).replace(/\\n/g, "\n").trim();
+/**
+ * Assert that a finished run with prefix path `pp` exited 0 and has one status line for each of
+ * tasks 0..n-1; returns those task rows.
+ */
+function allTaskRows(r: CliResult, pp: string, n: number, idsMessage = show(r)): Row[] {
+  assert.equal(r.code, 0, show(r));
+  const rows = taskRows(pp);
+  assert.deepEqual(ids(rows), range(n), idsMessage);
+  return rows;
 }
 
-function countBy<T>(xs: T[], key: (x: T) => string): Record<string, number> {
-  const m: Record<string, number> = {};
-  for (const x of xs) m[key(x)] = (m[key(x)] ?? 0) + 1;
-  return m;
-}
-
-function ids(rows: Row[]): number[] {
-  return rows.map((r) => r.id).sort((a, b) => a - b);
-}
-
-function range(n: number): number[] {
-  return [...Array(n).keys()];
+/** `disbatch -s HOSTS -p DIR/run T` in `dir`. */
+function runOn(hosts: string, dir: string, timeoutMs: number): Promise<CliResult> {
+  return runCli(["-s", hosts, "-p", `${dir}/run`, "T"], { cwd: dir, timeoutMs });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,13 +213,8 @@ Deno.test({ name: "ssh: -s otherhost:2 runs every task over ssh on otherhost", i
   await using d = await sharedDir("disbatch_ssh_other_");
   // SSH_CONNECTION = "client-ip client-port server-ip server-port": server 127.0.0.2 is otherhost.
   writeText(d.path, "T", 'echo "$(hostname) ${SSH_CONNECTION:-none}"\n'.repeat(4));
-  const r = await runCli(["-s", "otherhost:2", "-p", `${d.path}/run`, "T"], {
-    cwd: d.path,
-    timeoutMs: 60_000,
-  });
-  assert.equal(r.code, 0, show(r));
-  const rows = taskRows(`${d.path}/run`);
-  assert.deepEqual(ids(rows), range(4), show(r));
+  const r = await runOn("otherhost:2", d.path, 60_000);
+  const rows = allTaskRows(r, `${d.path}/run`, 4);
   for (const row of rows) {
     assert.equal(row.rc, 0, JSON.stringify(row.fields));
     assert.equal(row.node, "otherhost", JSON.stringify(row.fields));
@@ -302,13 +239,8 @@ Deno.test(
       "T",
       "bash rdv.sh 4 && hostname\n".repeat(4) + "sleep 0.2; hostname\n".repeat(4),
     );
-    const r = await runCli(["-s", "n1:2,n2:2", "-p", `${d.path}/run`, "T"], {
-      cwd: d.path,
-      timeoutMs: 60_000,
-    });
-    assert.equal(r.code, 0, show(r));
-    const rows = taskRows(`${d.path}/run`);
-    assert.deepEqual(ids(rows), range(8), show(r));
+    const r = await runOn("n1:2,n2:2", d.path, 60_000);
+    const rows = allTaskRows(r, `${d.path}/run`, 8);
     for (const row of rows) {
       assert.equal(
         row.rc,
@@ -331,13 +263,8 @@ Deno.test(
     await using d = await sharedDir("disbatch_ssh_mix_");
     writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
     writeText(d.path, "T", 'bash rdv.sh 3 && echo "$(hostname) ${SSH_CONNECTION:-none}"\n'.repeat(3));
-    const r = await runCli(["-s", "localhost:1,otherhost:2", "-p", `${d.path}/run`, "T"], {
-      cwd: d.path,
-      timeoutMs: 60_000,
-    });
-    assert.equal(r.code, 0, show(r));
-    const rows = taskRows(`${d.path}/run`);
-    assert.deepEqual(ids(rows), range(3), show(r));
+    const r = await runOn("localhost:1,otherhost:2", d.path, 60_000);
+    const rows = allTaskRows(r, `${d.path}/run`, 3);
     for (const row of rows) {
       assert.equal(
         row.rc,
@@ -356,16 +283,12 @@ Deno.test(
 // ---------------------------------------------------------------------------------------------
 // the reference suite (REFERENCE §16) against -s otherhost:2
 
-const TASKS = "touch A.txt\ntouch B.txt\ntouch C.txt\n";
-
 Deno.test({ name: "ssh reference suite: three tasks on otherhost:2 all run", ignore: IGNORE }, async () => {
   await using d = await sharedDir("disbatch_ssh_ref1_");
-  writeText(d.path, "Tasks", TASKS);
+  writeText(d.path, "Tasks", REF_TASKS);
   const r = await runCli(["-s", "otherhost:2", "Tasks"], { cwd: d.path, timeoutMs: 60_000 });
   assert.equal(r.code, 0, show(r));
-  for (const f of ["A.txt", "B.txt", "C.txt"]) {
-    assert.ok(exists(`${d.path}/${f}`), `${f} missing\n${show(r)}`);
-  }
+  assertRefFilesMade(d.path, show(r));
   const rows = rowsIn(d.path);
   assert.deepEqual(ids(rows), [0, 1, 2]);
   assert.ok(
@@ -379,19 +302,13 @@ Deno.test({
   ignore: IGNORE,
 }, async () => {
   await using d = await sharedDir("disbatch_ssh_ref2_");
-  writeText(d.path, "Tasks", TASKS);
+  writeText(d.path, "Tasks", REF_TASKS);
   const first = await runCli(["-s", "otherhost:2", "Tasks"], { cwd: d.path, timeoutMs: 60_000 });
   assert.equal(first.code, 0, show(first));
-  for (const f of ["A.txt", "B.txt", "C.txt"]) Deno.removeSync(`${d.path}/${f}`);
-  Deno.writeTextFileSync(`${d.path}/Tasks`, "touch D.txt\n", { append: true });
-  const glob = [...Deno.readDirSync(d.path)].map((e) => e.name).filter((n) =>
-    /^Tasks.*_status\.txt$/.test(n)
-  );
-  assert.equal(glob.length, 1, `glob Tasks*_status.txt matched ${glob.join(", ")}`);
-  const r = await runCli(["-s", "otherhost:2", "Tasks", "-r", glob[0]!], { cwd: d.path, timeoutMs: 60_000 });
+  const status = appendTaskForResume(d.path);
+  const r = await runCli(["-s", "otherhost:2", "Tasks", "-r", status], { cwd: d.path, timeoutMs: 60_000 });
   assert.equal(r.code, 0, show(r));
-  assert.ok(exists(`${d.path}/D.txt`), `D.txt missing\n${show(r)}`);
-  for (const f of ["A.txt", "B.txt", "C.txt"]) assert.ok(!exists(`${d.path}/${f}`), `${f} was run again`);
+  assertOnlyNewTaskRan(d.path, show(r));
 });
 
 Deno.test({ name: "ssh reference suite: /dev/null exits 0 quickly", ignore: IGNORE }, async () => {
@@ -431,10 +348,7 @@ Deno.test(
   async () => {
     await using d = await sharedDir("disbatch_ssh_nohost_");
     writeText(d.path, "T", "true\ntrue\n");
-    const r = await runCli(["-s", "nosuchhost:2", "-p", `${d.path}/run`, "T"], {
-      cwd: d.path,
-      timeoutMs: 30_000,
-    });
+    const r = await runOn("nosuchhost:2", d.path, 30_000);
     assert.notEqual(r.code, 0, show(r));
     assert.ok(r.wall < 15, `took ${r.wall.toFixed(2)} s\n${show(r)}`);
     const wrap = `${d.path}/run_SSH0_nosuchhost_engine_wrap.log`;
@@ -450,10 +364,7 @@ Deno.test({
 }, async () => {
   await using d = await sharedDir("disbatch_ssh_halfhost_");
   writeText(d.path, "T", "hostname\n".repeat(3));
-  const r = await runCli(["-s", "n1:2,nosuchhost:2", "-p", `${d.path}/run`, "T"], {
-    cwd: d.path,
-    timeoutMs: 30_000,
-  });
+  const r = await runOn("n1:2,nosuchhost:2", d.path, 30_000);
   assert.ok(r.wall < 15, `took ${r.wall.toFixed(2)} s\n${show(r)}`);
   const rows = taskRows(`${d.path}/run`);
   assert.deepEqual(ids(rows), [0, 1, 2], show(r));
@@ -499,16 +410,8 @@ Deno.test({
     const c = await ctx.done;
     assert.equal(c.code, 0, `context exited ${c.code}: ${c.stderr}`);
   } finally {
-    try {
-      drv.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drv.done;
-    if (ctx) {
-      try {
-        ctx.child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await ctx.done;
-    }
+    await killAndWait(drv);
+    if (ctx) await killAndWait(ctx);
   }
 });
 
@@ -523,9 +426,7 @@ Deno.test({ name: "ssh: an added context with -C 2 runs exactly 2 tasks", ignore
     const limited = dbUtilSpawn(dbu, ["-s", "n1:2", "-C", "2", "-l", "lim"], d.path);
     ctxs.push(limited);
     // The limited context ends by itself once its engine has run its 2 tasks.
-    const timer = setTimeout(() => limited.child.kill("SIGKILL"), 45_000);
-    const lc = await limited.done;
-    clearTimeout(timer);
+    const lc = await finish(limited, 45_000);
     assert.equal(lc.code, 0, `limited context exited ${lc.code}: ${lc.stderr}`);
     const onN1 = await pollUntil(
       "2 finished tasks on n1",
@@ -540,9 +441,7 @@ Deno.test({ name: "ssh: an added context with -C 2 runs exactly 2 tasks", ignore
     const rest = dbUtilSpawn(dbu, ["-s", "n2:2"], d.path);
     ctxs.push(rest);
     const r = await finish(drv, 60_000);
-    assert.equal(r.code, 0, show(r));
-    const rows = taskRows(pp);
-    assert.deepEqual(ids(rows), range(6), show(r));
+    const rows = allTaskRows(r, pp, 6);
     assert.ok(
       rows.every((x) => x.rc === 0 && snippet(x) === x.node),
       JSON.stringify(rows.map((x) => x.fields)),
@@ -550,16 +449,8 @@ Deno.test({ name: "ssh: an added context with -C 2 runs exactly 2 tasks", ignore
     assert.deepEqual(countBy(rows, (x) => x.node), { n1: 2, n2: 4 });
     assert.equal((await rest.done).code, 0);
   } finally {
-    try {
-      drv.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drv.done;
-    for (const c of ctxs) {
-      try {
-        c.child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await c.done;
-    }
+    await killAndWait(drv);
+    for (const c of ctxs) await killAndWait(c);
   }
 });
 
@@ -600,9 +491,7 @@ Deno.test({
     assert.equal(stop.code, 0, `--stop: ${stop.stdout}${stop.stderr}`);
     assert.match(stop.stdout, new RegExp(`stop\\w* engine ${victim.rank}`, "i"));
     const r = await finish(drv, 60_000);
-    assert.equal(r.code, 0, show(r));
-    const rows = taskRows(pp);
-    assert.deepEqual(ids(rows), range(6), show(r));
+    const rows = allTaskRows(r, pp, 6);
     assert.ok(
       rows.every((x) => x.rc === 0 && snippet(x) === x.node),
       JSON.stringify(rows.map((x) => x.fields)),
@@ -619,10 +508,7 @@ Deno.test({
     assert.deepEqual(late.map((x) => x.fields), [], "the stopped engine started a task after --stop");
     assert.equal(rows.filter((x) => x.node === "n2").length, 6 - n1.length);
   } finally {
-    try {
-      drv.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drv.done;
+    await killAndWait(drv);
   }
 });
 
@@ -642,7 +528,7 @@ Deno.test({
   const drv = start(["-s", "localhost:1,otherhost:1", "-p", pp, "T"], { cwd: d.path });
   let port = 0;
   try {
-    port = driverEndpoints(await waitDbUtil(pp))[0]!.port;
+    port = await driverPort(pp);
     const victimTask = await pollUntil(
       "the otherhost engine in a long task",
       async () => {
@@ -669,9 +555,7 @@ Deno.test({
       .catch(() => assert.fail(`the killed engine's task (pid ${victimTask.pid}) still runs 5 s later`));
     const reaped = (performance.now() - t0) / 1000;
     const r = await finish(drv, 60_000);
-    assert.equal(r.code, 0, show(r));
-    const rows = taskRows(pp);
-    assert.deepEqual(ids(rows), range(8), `one status line per task id\n${show(r)}`);
+    const rows = allTaskRows(r, pp, 8, `one status line per task id\n${show(r)}`);
     assert.ok(rows.every((x) => x.rc === 0), JSON.stringify(rows.map((x) => x.fields)));
     for (const id of range(8)) {
       assert.equal(readOr(`${d.path}/done_${id}`), "done\n", `task ${id} did not complete exactly once`);
@@ -681,12 +565,7 @@ Deno.test({
     assert.ok(reaped < 5, `task reaped after ${reaped.toFixed(1)} s`);
     assert.deepEqual(await leftoverSleepers(marker, 1_000), [], "a long task survived");
   } finally {
-    try {
-      drv.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drv.done;
-    await killSleepers(marker);
-    if (port) { for (const pid of await engineProcesses(port, "SSH0")) killPid(pid); }
+    await cleanUpKilledRun(drv, marker, port);
   }
 });
 
@@ -701,7 +580,7 @@ Deno.test({
   const drv = start(["-s", "n1:1,n2:1", "-p", pp, "T"], { cwd: d.path });
   let port = 0;
   try {
-    port = driverEndpoints(await waitDbUtil(pp))[0]!.port;
+    port = await driverPort(pp);
     await pollUntil("a sleep on n1 and on n2", async () => (await sleepers(marker)).length >= 2, 30_000, 100);
     assert.equal((await remoteSleepers("n1", marker)).length, 1, "ssh n1 pgrep");
     assert.equal((await remoteSleepers("n2", marker)).length, 1, "ssh n2 pgrep");
@@ -723,12 +602,7 @@ Deno.test({
     );
     assert.deepEqual(engines.e, [], "engine processes still alive 15 s after the driver was killed");
   } finally {
-    try {
-      drv.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drv.done;
-    await killSleepers(marker);
-    if (port) { for (const pid of await engineProcesses(port, "SSH0")) killPid(pid); }
+    await cleanUpKilledRun(drv, marker, port);
   }
 });
 
@@ -817,8 +691,7 @@ Deno.test({
   const drv = start(["-s", "otherhost:2", "-p", pp, "T"], { cwd: d.path });
   const conns: Deno.Conn[] = [];
   try {
-    const eps = driverEndpoints(await waitDbUtil(pp));
-    const port = eps[0]!.port;
+    const port = await driverPort(pp);
     const connect = async () => {
       const c = await Deno.connect({ hostname: "127.0.0.1", port });
       conns.push(c);
@@ -866,9 +739,7 @@ Deno.test({
     assert.ok(!answers.includes("tasks"), `wrong mac was given tasks: ${answers}`);
 
     const r = await finish(drv, 60_000);
-    assert.equal(r.code, 0, show(r));
-    const rows = taskRows(pp);
-    assert.deepEqual(ids(rows), range(8), show(r));
+    const rows = allTaskRows(r, pp, 8);
     assert.ok(
       rows.every((x) => x.rc === 0 && x.node === "otherhost"),
       JSON.stringify(rows.map((x) => x.fields)),
@@ -894,9 +765,6 @@ Deno.test({
         c.close();
       } catch { /* closed */ }
     }
-    try {
-      drv.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await drv.done;
+    await killAndWait(drv);
   }
 });

@@ -7,9 +7,8 @@
  */
 
 import assert from "node:assert/strict";
+import { headlessChromium } from "../helpers/chromium.ts";
 import { spawnCli, tempDir } from "../helpers/run_cli.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
 
 async function waitFor<T>(
   what: string,
@@ -26,29 +25,9 @@ async function waitFor<T>(
 }
 
 async function dumpDom(url: string): Promise<string> {
-  await using profile = await tempDir("disbatch_chromium_");
-  const out = await new Deno.Command(CHROMIUM, {
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile.path}`,
-      "--virtual-time-budget=4000",
-      "--dump-dom",
-      url,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(90_000),
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout);
+  const r = await headlessChromium(["--virtual-time-budget=4000", "--dump-dom", url]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
 
 Deno.test("disbatch -w: live dashboard of a running run, token required, Stop works", async () => {

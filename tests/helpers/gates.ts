@@ -17,6 +17,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { outputWithin, spawnPiped } from "./run_cli.ts";
 
 /** A rig resource that a test can depend on. */
 export type RigResource = "ssh" | "slurm";
@@ -48,29 +49,13 @@ async function run(
 ): Promise<Ran> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd, {
-      args,
-      cwd: o.cwd,
-      env: o.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = spawnPiped(cmd, args, o);
   } catch (e) {
     return { code: 127, stdout: "", stderr: `${cmd}: ${e instanceof Error ? e.message : e}` };
   }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, o.timeoutMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  const stderr = dec.decode(out.stderr) + (timedOut ? `\n${cmd}: killed after ${o.timeoutMs} ms` : "");
-  return { code: timedOut ? 124 : out.code, stdout: dec.decode(out.stdout), stderr };
+  const out = await outputWithin(child, o.timeoutMs);
+  const stderr = out.stderr + (out.timedOut ? `\n${cmd}: killed after ${o.timeoutMs} ms` : "");
+  return { code: out.timedOut ? 124 : out.code, stdout: out.stdout, stderr };
 }
 
 function firstLine(s: string): string {

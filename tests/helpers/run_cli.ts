@@ -46,34 +46,18 @@ export interface RunCliOptions {
 export async function runCli(args: string[], o: RunCliOptions = {}): Promise<CliResult> {
   const [cmd, ...pre] = cliCommand();
   const t0 = performance.now();
-  const child = new Deno.Command(cmd!, {
-    args: [...pre, ...args],
+  const child = spawnPiped(cmd!, [...pre, ...args], {
     cwd: o.cwd,
     env: o.env,
     stdin: o.stdin !== undefined ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  });
   if (o.stdin !== undefined) {
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(o.stdin));
     await w.close();
   }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, o.timeoutMs ?? 120_000);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    wall: (performance.now() - t0) / 1000,
-  };
+  const { timedOut: _, ...out } = await outputWithin(child, o.timeoutMs ?? 120_000);
+  return { ...out, wall: (performance.now() - t0) / 1000 };
 }
 
 /**
@@ -86,14 +70,71 @@ export function spawnCli(
   o: { cwd?: string; env?: Record<string, string> } = {},
 ): Deno.ChildProcess {
   const [cmd, ...pre] = cliCommand();
-  return new Deno.Command(cmd!, {
-    args: [...pre, ...args],
+  return spawnPiped(cmd!, [...pre, ...args], o);
+}
+
+/**
+ * Start a program with stdout and stderr piped (stdin is /dev/null unless `o.stdin` is "piped").
+ * @param cmd program @param args arguments @param o cwd, env, stdin
+ * @returns the child
+ */
+export function spawnPiped(
+  cmd: string,
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string>; stdin?: "null" | "piped" } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(cmd, {
+    args,
     cwd: o.cwd,
     env: o.env,
-    stdin: "null",
+    stdin: o.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Exit status and decoded output of a finished program. */
+export interface Decoded {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Decode a finished program's output.
+ * @param out what `child.output()` gave
+ * @returns code, signal, stdout and stderr as text
+ */
+export function decoded(out: Deno.CommandOutput): Decoded {
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+/**
+ * Wait for a child started by {@linkcode spawnPiped}, killing it (SIGKILL) after `timeoutMs`.
+ * @param child the running program @param timeoutMs deadline
+ * @returns its decoded output, and whether the deadline killed it
+ */
+export async function outputWithin(
+  child: Deno.ChildProcess,
+  timeoutMs: number,
+): Promise<Decoded & { timedOut: boolean }> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, timeoutMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  return { ...decoded(out), timedOut };
 }
 
 /**

@@ -14,9 +14,9 @@ import { type DashboardState, startDashboard } from "../../adapters/web.ts";
 import { DashboardTracker } from "../../lib/dashboard.ts";
 import { parseStatusText, renderReportHtml, summarize } from "../../lib/report.ts";
 import type { StatusRecord } from "../../lib/types.ts";
+import { CHROMIUM, headlessChromium } from "../helpers/chromium.ts";
 import { tempDir } from "../helpers/run_cli.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const DOCS = fileURLToPath(new URL("../../docs/", import.meta.url));
 const DEMO_STATUS = fileURLToPath(new URL("../fixtures/status/demo_run_status.txt", import.meta.url));
 const UPDATE = Deno.args.includes("--update");
@@ -128,28 +128,7 @@ async function chromium(args: string[]): Promise<{ code: number; stdout: string;
   await Deno.stat(CHROMIUM).catch(() => {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
   });
-  await using profile = await tempDir("disbatch_chromium_");
-  const out = await new Deno.Command(CHROMIUM, {
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--hide-scrollbars",
-      `--user-data-dir=${profile.path}`,
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(90_000),
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return await headlessChromium(["--hide-scrollbars", ...args]);
 }
 
 async function screenshot(url: string, png: string): Promise<void> {
