@@ -76,7 +76,7 @@ async function prescan(
       if (item.kind === "warning") {
         printed.add(item.message);
         stderr(`disbatch: warning: ${item.message}`);
-      } else if (item.kind !== "perEngineDone") empty = false;
+      } else if (item.kind === "task" || item.kind === "barrier") empty = false;
       if (item.kind === "task" && table) {
         const d = table.decide(item.task, { retry: inv.retry, force: inv.forceResume });
         if (d.action === "mismatch") throw new ResumeMismatchError(item.task, d.record, d.source);
@@ -97,6 +97,14 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
   if (inv.gpu) stderr("-g/--gpu is deprecated. It is no longer needed and will be ignored.");
   if (inv.context.sshNodes.length > 0) parseSshNodeList(inv.context.sshNodes); // bad -s: exit 2 before anything
+  if (inv.logFile !== undefined) {
+    // argparse's FileType('w') opens (and truncates) the log at parse time; so do we.
+    try {
+      Deno.openSync(inv.logFile, { write: true, create: true, truncate: true }).close();
+    } catch (e) {
+      throw new UsageError(`argument --logfile: can't open '${inv.logFile}': ${osErrorText(e, inv.logFile)}`);
+    }
+  }
   const table = inv.resumeFrom.length ? readResumeFiles(inv.resumeFrom) : undefined;
   if (table && table.badLines > 0) {
     stderr(
@@ -561,7 +569,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
             continue;
           case "perEngine":
             (item.task.phase === "start" ? perEngineStart : perEngineStop).push(item.task);
-            startContext();
+            // engines start with the first task or barrier; PERENGINE lines alone are no work
             continue;
           case "perEngineDone":
             closePerEngine();

@@ -125,6 +125,11 @@ async function connectWithin(a: { hostname: string; port: number }, ms: number):
   }
 }
 
+function connectedAddress(conn: Deno.Conn): string | undefined {
+  const a = conn.remoteAddr as Deno.NetAddr;
+  return a?.hostname ? `${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : undefined;
+}
+
 class Engine {
   readonly #o: EngineOptions;
   readonly #link: Link;
@@ -244,7 +249,8 @@ class Engine {
       nameTasks: run.nameTasks,
       rank,
       coresPerSlot: this.#o.coresPerSlot,
-      address: run.address,
+      // The reference exported its KVS address as IP:port: use the address this engine reached.
+      address: connectedAddress(this.#link.conn) ?? run.address,
     });
     // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
     for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
@@ -317,7 +323,8 @@ class Engine {
         kind: phase ? "perEngine" : "normal",
         slot,
         pid: -1,
-        returnCode: 200,
+        // The reference reports errno (7 for a command over the kernel's argument limit), else 200.
+        returnCode: Number(/os error (\d+)/.exec(msg)?.[1] ?? 200),
         start: now,
         end: now,
         stdoutBytes: 0,

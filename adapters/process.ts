@@ -10,6 +10,11 @@ import { bashCommandArg } from "../lib/text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
 
 const SNIP = 40;
+/**
+ * After the task exits, how long to wait for its pipes to close (a background child may hold
+ * them): the reference waits up to 5 s for its output collectors.
+ */
+const DRAIN_MS = 5000;
 
 /** util-linux `setsid`, when present: the task becomes a session and process-group leader. */
 const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
@@ -92,10 +97,11 @@ export interface ProcessResult {
 /** A started task. */
 export interface RunningTask {
   readonly pid: number;
-  /** Resolves when the process has exited and its output was drained (or 200 ms passed). */
+  /** Resolves when the process has exited and its output was drained (or 5 s passed). */
   readonly result: Promise<ProcessResult>;
 }
 
+/** Linux signal numbers (x86-64/arm64), all of them: a task killed by any signal is a failure. */
 const SIGNALS: Record<string, number> = {
   SIGHUP: 1,
   SIGINT: 2,
@@ -103,6 +109,7 @@ const SIGNALS: Record<string, number> = {
   SIGILL: 4,
   SIGTRAP: 5,
   SIGABRT: 6,
+  SIGIOT: 6,
   SIGBUS: 7,
   SIGFPE: 8,
   SIGKILL: 9,
@@ -112,8 +119,24 @@ const SIGNALS: Record<string, number> = {
   SIGPIPE: 13,
   SIGALRM: 14,
   SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
   SIGXCPU: 24,
   SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPOLL: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+  SIGUNUSED: 31,
 };
 
 /**
@@ -162,12 +185,13 @@ export function spawnTask(command: string, env: Record<string, string>): Running
   const result = child.status.then(async (status) => {
     const end = Date.now() / 1000;
     if (!drained) {
-      // A background child may hold the pipes open; do not wait for it beyond a moment.
+      // A background child may hold the pipes open; do not wait for it for ever.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([drains, new Promise((r) => timer = setTimeout(r, 200))]);
+      await Promise.race([drains, new Promise((r) => timer = setTimeout(r, DRAIN_MS))]);
       clearTimeout(timer);
     }
-    const rc = status.signal ? -signalNumber(status.signal) : status.code;
+    // Unknown signal names (real-time signals) still make a non-zero return code.
+    const rc = status.signal ? -(signalNumber(status.signal) || 1) : status.code;
     return {
       pid: child.pid,
       returnCode: rc,

@@ -110,7 +110,7 @@ export function contextOptionsFrom(o: Record<string, string | string[] | true>):
   const str = (k: string) => o[k] as string | undefined;
   const c: ContextOptions = {
     taskLimit: str("context-task-limit")
-      ? intOption("-C/--context-task-limit", str("context-task-limit")!, 0)
+      ? Math.max(0, intOption("-C/--context-task-limit", str("context-task-limit")!, -Infinity))
       : 0,
     envResource: (o["env-resource"] as string[] | undefined) ?? [],
     fill: o.fill === true,
@@ -118,7 +118,11 @@ export function contextOptionsFrom(o: Record<string, string | string[] | true>):
     sshNodes: (o["ssh-node"] as string[] | undefined) ?? [],
   };
   if (str("cpusPerTask")) c.cpusPerTask = floatOption("-c/--cpusPerTask", str("cpusPerTask")!);
-  if (str("tasksPerNode")) c.tasksPerNode = intOption("-t/--tasksPerNode", str("tasksPerNode")!, 1);
+  if (str("tasksPerNode")) {
+    // As the reference, 0 and negative values (its own default is -1) mean "not given".
+    const t = intOption("-t/--tasksPerNode", str("tasksPerNode")!, -Infinity);
+    if (t > 0) c.tasksPerNode = t;
+  }
   if (str("label") !== undefined) c.label = str("label")!;
   if (str("retire-cmd") !== undefined) c.retireCmd = str("retire-cmd")!;
   return c;
@@ -163,7 +167,7 @@ export function parseDriverArgs(
   if (context.sshNodes.length === 0 && env.DISBATCH_SSH_NODELIST && fromEnv) {
     context.sshNodes = [env.DISBATCH_SSH_NODELIST];
   }
-  const level = (str("loglevel") ?? "INFO").toUpperCase();
+  const level = str("loglevel") ?? "INFO"; // argparse choices: case-sensitive
   if (!["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"].includes(level)) {
     throw new UsageError(
       `argument --loglevel: invalid choice: '${

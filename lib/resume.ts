@@ -57,6 +57,17 @@ function repeatText(r: number): string {
   return r >= 0 ? ` (repeat index ${r})` : "";
 }
 
+/**
+ * Which of two recorded return codes of one task wins: a success always; otherwise the smaller
+ * code, the earlier line on a tie (the reference's "smallest rc wins", except that it lets a
+ * negative code such as -9 beat 0).
+ */
+function better(rc: number, oldRc: number): boolean {
+  if (oldRc === 0) return false;
+  if (rc === 0) return true;
+  return rc < oldRc;
+}
+
 /** Recorded outcomes per task id, from one or more status files. */
 export class ResumeTable {
   #byId = new Map<number, { record: StatusRecord; source: string }>();
@@ -78,7 +89,7 @@ export class ResumeTable {
     const kind = recordKind(record.flags);
     if (kind !== "normal" && kind !== "skip") return false;
     const old = this.#byId.get(record.taskId);
-    if (old && old.record.returnCode === 0 && record.returnCode !== 0) return false;
+    if (old && !better(record.returnCode, old.record.returnCode)) return false;
     this.#byId.set(record.taskId, { record, source });
     return true;
   }
@@ -96,9 +107,11 @@ export class ResumeTable {
     const { record, source } = entry;
     if (opts.retry && record.returnCode !== 0) return { action: "run" };
     const same = record.line === task.line && record.repeatIndex === task.repeatIndex &&
-      record.command === task.command;
+      (record.command === task.command || record.commandText === task.command);
     if (!same && !opts.force) return { action: "mismatch", record, source };
-    return { action: "skip", record, mismatch: !same };
+    if (!same) return { action: "skip", record, mismatch: true };
+    const { commandText: _, ...plain } = record;
+    return { action: "skip", record: { ...plain, command: task.command }, mismatch: false };
   }
 }
 

@@ -70,7 +70,9 @@ interface ContextState {
   engines: Set<number>;
 }
 
-type QueueItem = { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier; reachedAt: number };
+/** `reachedAt`: when every task before the barrier had been handed out (the reference's "feeder
+ * reached it"), the barrier line's Start. */
+type QueueItem = { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier; reachedAt?: number };
 
 /** Public counters for progress, the monitor and the end-of-run summary. */
 export interface SchedulerSnapshot {
@@ -174,7 +176,7 @@ export class Scheduler {
    */
   addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
     this.#itemsSeen++;
-    this.#queue.push(item.kind === "barrier" ? { ...item, reachedAt: now } : item);
+    this.#queue.push(item.kind === "barrier" ? { ...item } : item);
     return this.#dispatch(now);
   }
 
@@ -190,6 +192,11 @@ export class Scheduler {
     if (record.returnCode !== 0) {
       this.#countFailure(record);
       this.#segmentFailures.push({ id: record.taskId, line: record.line, rc: record.returnCode });
+      // As the reference (§8): a failure kept from an earlier run also stops a --fail-fast run.
+      if (this.#o.failFast && this.#phase === "running") {
+        out.push(...this.#abort(1, "Quitting early due to task failure with --fail-fast"));
+        return out.concat(this.#maybeEnd());
+      }
     }
     return out.concat(this.#dispatch(now));
   }
@@ -552,7 +559,8 @@ export class Scheduler {
     if (o.returnCode !== 0) {
       e.failed++;
       this.#countFailure(record);
-      if (kind === "normal") this.#segmentFailures.push({ id: t.id, line: t.line, rc: o.returnCode });
+      // Any failed report counts for BARRIER CHECK, PERENGINE tasks included (as the reference).
+      this.#segmentFailures.push({ id: t.id, line: t.line, rc: o.returnCode });
       if (this.#o.failFast && this.#phase === "running") {
         out.push(...this.#abort(1, "Quitting early due to task failure with --fail-fast"));
       }
@@ -662,6 +670,7 @@ export class Scheduler {
         const item = this.#queue[this.#qHead];
         if (!item) break;
         if (item.kind === "barrier") {
+          item.reachedAt ??= now;
           if (this.#anyOutstanding()) break;
           this.#qHead++;
           out.push(...this.#passBarrier(item.barrier, item.reachedAt, now));

@@ -164,8 +164,10 @@ export function formatStatusRecord(r: StatusRecord): string {
 }
 
 function formatCommand(command: string): string {
-  const raw = !hasEscapedBytes(command) && !/[\n\r]/.test(command) &&
-    parsePyBytesLiteral(command) === undefined;
+  // Raw, as the reference writes it, unless the bytes are not UTF-8 (then `b'…'`) or would break
+  // the one-line format. A command that itself looks like `b'…'` is ambiguous in the reference's
+  // format too; resume matches such a line on its raw text as well (see resume.ts).
+  const raw = !hasEscapedBytes(command) && !/[\n\r]/.test(command);
   return raw ? command : pyBytesRepr(encodeSurrogateEscape(command));
 }
 
@@ -216,7 +218,8 @@ export function parseStatusLine(line: string): StatusRecord | undefined | "heade
   if (ints.includes(undefined) || floats.includes(undefined)) return undefined;
   const [taskId, lineNo, repeatIndex, pid, returnCode, stdoutBytes, stderrBytes] = ints as number[];
   const [elapsed, start, end] = floats as number[];
-  const bytes = parsePyBytesLiteral(f[14]);
+  // The reference only reads commands written as b'…' back as bytes (l.818-822).
+  const bytes = f[14].startsWith("b'") ? parsePyBytesLiteral(f[14]) : undefined;
   return {
     flags: f[0],
     taskId,
@@ -233,6 +236,7 @@ export function parseStatusLine(line: string): StatusRecord | undefined | "heade
     stderrBytes,
     stderrSnippet: parsePyStrLiteral(f[13]) ?? f[13],
     command: bytes === undefined ? f[14] : decodeSurrogateEscape(bytes),
+    ...(bytes === undefined ? {} : { commandText: f[14] }),
   };
 }
 

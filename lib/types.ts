@@ -61,6 +61,9 @@ export interface StatusRecord {
   stderrBytes: number;
   stderrSnippet: string;
   command: string;
+  /** When `command` was read back from a `b'…'` literal: the field as written (a task whose
+   * command really is that text still matches on resume). */
+  commandText?: string;
 }
 
 /** What an engine reports when a task process ends. */
