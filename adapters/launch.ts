@@ -45,6 +45,8 @@ export interface LaunchedEngine {
   status: Promise<Deno.CommandStatus>;
 }
 
+const CLOSE_FDS_AND_EXEC = 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] 2>/dev/null && eval "exec $f>&-"; done; exec "$@"';
+
 function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
   const a = [
     "--engine",
@@ -82,7 +84,10 @@ export function launchEngine(p: EnginePlan, i: LaunchInput, seq: number): Launch
   let argv: string[];
   const env: Record<string, string> = { ...(p.env ?? {}) };
   if (p.via === "local") {
-    argv = [...selfCommand(), ...args];
+    // Through a shell that first closes every inherited descriptor above 2, so tasks see only
+    // stdin/stdout/stderr (the reference's close_fds=True): a pipe the user's shell or CI runner
+    // left open must not be held by a task's daemon.
+    argv = ["/bin/bash", "-c", CLOSE_FDS_AND_EXEC, "disbatch-engine", ...selfCommand(), ...args];
     env.DISBATCH_SECRET = i.secret;
   } else if (p.via === "ssh") {
     // The secret reaches the remote engine through the 0700 dbUtil.sh on the shared file system,
