@@ -45,7 +45,8 @@ export interface LaunchedEngine {
   status: Promise<Deno.CommandStatus>;
 }
 
-const CLOSE_FDS_AND_EXEC = 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] 2>/dev/null && eval "exec $f>&-"; done; exec "$@"';
+const CLOSE_FDS_AND_EXEC =
+  'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] 2>/dev/null && eval "exec $f>&-"; done; exec "$@"';
 
 function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
   const a = [

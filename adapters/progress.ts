@@ -11,6 +11,15 @@ import type { StatusRecord } from "../lib/types.ts";
 
 const encoder = new TextEncoder();
 
+/** The terminal's width; a pty that reports 0 (e.g. under `script`) falls back to $COLUMNS or 80. */
+function terminalColumns(): number {
+  let cols = 0;
+  try {
+    cols = Deno.consoleSize().columns;
+  } catch { /* not a terminal */ }
+  return cols > 0 ? cols : Number(Deno.env.get("COLUMNS")) || 80;
+}
+
 /** Terminal progress and summary. */
 export class Progress {
   readonly #tty: boolean;
@@ -53,7 +62,7 @@ export class Progress {
     while (this.#rate.length > 2 && t - this.#rate[0]!.t > 10) this.#rate.shift();
     const first = this.#rate[0]!;
     const rate = t - first.t > 0.5 ? (s.finished - first.done) / (t - first.t) : undefined;
-    const cols = Deno.consoleSize?.().columns ?? 80;
+    const cols = terminalColumns();
     this.#write(
       "\r\x1b[2K" + progressLine(s, { rate, elapsed: t - this.#started, columns: cols, color: this.#color }),
     );
