@@ -70,6 +70,7 @@ export async function contextMain(args: string[]): Promise<number> {
     label: o.label ?? (plan.kind === "slurm" ? plan.label : ""),
     contextKind: plan.kind,
     taskLimit: o.taskLimit,
+    retires: !o.noRetire && (o.retireCmd !== undefined || plan.kind === "slurm"),
     engines: usable.length,
   });
   const deadline = Date.now() + 15000;

@@ -373,7 +373,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         log.info(
           `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
-        apply(sched.contextJoined(id, label, msg.taskLimit, msg.engines));
+        apply(sched.contextJoined(id, label, msg.taskLimit, msg.engines, msg.retires === true));
         peer.link.send({ kind: "ack", message: `${id} ${label}` });
         return;
       }
@@ -494,7 +494,8 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     log.info(
       `Context ${plan.label} (${id}, ${plan.kind}): ${usable.map((e) => `${e.host}:${e.slots}`).join(", ")}`,
     );
-    apply(sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length));
+    const retires = !inv.context.noRetire && (inv.context.retireCmd !== undefined || plan.kind === "slurm");
+    apply(sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, retires));
     retire.contextPlanned(id, plan, inv.context);
     // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
     const ctxLog = new Logger(`${uid}_${plan.label}.context.log`, inv.logLevel);

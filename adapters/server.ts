@@ -41,7 +41,7 @@ export interface ServerHandlers {
 
 const HANDSHAKE_MS = 10000;
 const PING_EVERY_MS = 2000;
-const SILENT_MS = 8000;
+const SILENT_MS = 6000;
 
 /** Accepts and authenticates peers. */
 export class DriverServer {

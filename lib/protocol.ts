@@ -80,7 +80,15 @@ export type ToDriver =
   | { kind: "released"; ids: number[] }
   | { kind: "bye" }
   | { kind: "pong" }
-  | { kind: "registerContext"; label: string; contextKind: string; taskLimit: number; engines: number }
+  | {
+    kind: "registerContext";
+    label: string;
+    contextKind: string;
+    taskLimit: number;
+    engines: number;
+    /** Its idle nodes are retired (Slurm, --retire-cmd), so its idle engines may leave early. */
+    retires?: boolean;
+  }
   /** A launcher ended; if its engine never joined, it will not come. */
   | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }
   | { kind: "contextDone"; context: number }

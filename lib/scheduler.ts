@@ -68,6 +68,8 @@ interface ContextState {
   assigned: number;
   pendingEngines: number;
   engines: Set<number>;
+  /** Its nodes are given back when idle (Slurm, --retire-cmd): its idle engines leave early. */
+  retires: boolean;
 }
 
 /** `reachedAt`: when every task before the barrier had been handed out (the reference's "feeder
@@ -221,12 +223,22 @@ export class Scheduler {
    * A context (resource grant) announced itself.
    * @param id context id @param label label for logs @param taskLimit `-C` (0 = none)
    * @param expectedEngines engines it will try to start
+   * @param retires its nodes are given back when idle (Slurm or --retire-cmd), so its engines leave
+   *   as soon as the task file is exhausted and they have nothing to do; other engines stay until
+   *   the end, ready to take tasks re-queued from a lost engine
    * @returns actions
    */
-  contextJoined(id: number, label: string, taskLimit: number, expectedEngines: number): Action[] {
+  contextJoined(
+    id: number,
+    label: string,
+    taskLimit: number,
+    expectedEngines: number,
+    retires = false,
+  ): Action[] {
     this.#contexts.set(id, {
       id,
       label,
+      retires,
       taskLimit,
       assigned: 0,
       pendingEngines: expectedEngines,
@@ -767,7 +779,7 @@ export class Scheduler {
     }
     // Idle active engines are all in the free-slot set (limited ones stop through #limitStops).
     for (const e of [...this.#freeSlot]) {
-      if (e.state === "active" && e.outstanding.size === 0) {
+      if (e.state === "active" && e.outstanding.size === 0 && this.#contexts.get(e.context)?.retires) {
         e.state = "stopping";
         this.#touch(e);
         out.push({ kind: "stopEngine", rank: e.rank });

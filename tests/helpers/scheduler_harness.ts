@@ -105,9 +105,17 @@ export class SchedulerHarness {
    * @param o expected engines (default 1), `-C` limit (default 0), label
    * @returns its id
    */
-  context(o: { engines?: number; taskLimit?: number; label?: string } = {}): number {
+  context(o: { engines?: number; taskLimit?: number; label?: string; retires?: boolean } = {}): number {
     const id = this.#nextContext++;
-    this.apply(this.scheduler.contextJoined(id, o.label ?? `SSH${id}`, o.taskLimit ?? 0, o.engines ?? 1));
+    this.apply(
+      this.scheduler.contextJoined(
+        id,
+        o.label ?? `SSH${id}`,
+        o.taskLimit ?? 0,
+        o.engines ?? 1,
+        o.retires ?? true,
+      ),
+    );
     this.#lastContext = id;
     return id;
   }

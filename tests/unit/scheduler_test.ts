@@ -676,6 +676,27 @@ Deno.test("Scheduler stops idle engines once the task file is exhausted", () => 
   h.assertQuiet();
 });
 
+Deno.test("Scheduler keeps idle engines of a non-retiring context until the end, for re-queued tasks", () => {
+  const h = new SchedulerHarness();
+  h.context({ engines: 2, retires: false });
+  h.engine(1);
+  h.engine(1);
+  h.tasks("a\nb");
+  h.assigned(2);
+  h.advance(1);
+  h.finish(1, 0);
+  h.records(1);
+  h.assertQuiet(); // engine 1 is idle but stays
+  h.gone(0, "connection closed by peer"); // engine 0 is lost with task 0
+  h.take("log");
+  assert.deepEqual(h.assigned(1), [[1, 0]], "task 0 re-runs on the engine that stayed");
+  h.finish(0, 0);
+  h.records(1);
+  assert.deepEqual(h.take("stopEngine", 1), [{ kind: "stopEngine", rank: 1 }]);
+  h.gone(1);
+  assert.deepEqual(h.take("finish", 1), [{ kind: "finish", exitCode: 0, messages: [] }]);
+});
+
 Deno.test("Scheduler.abort() kills every engine and finishes with 128+n once they left", () => {
   const h = new SchedulerHarness();
   h.context({ engines: 2 });

@@ -1,0 +1,84 @@
+/**
+ * An engine that goes silent without closing its connection (its node hangs or the network is cut;
+ * simulated with SIGSTOP) is declared lost within 10 s, its task is re-queued to the other engine,
+ * and every task is recorded exactly once. When the stopped engine wakes up (SIGCONT) it finds the
+ * driver gone, kills its own task and exits: nothing is left behind.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { gate } from "../helpers/gates.ts";
+import { sharedDir } from "../helpers/rig_helpers.ts";
+import { spawnCli } from "../helpers/run_cli.ts";
+import { isTaskRow, pollUntil, readRows, sleepers, uniqueSleep } from "./e2e_helpers.ts";
+
+Deno.test({
+  name: "silence: a SIGSTOPped engine is lost within 10 s and its task re-runs elsewhere",
+  ignore: await gate("ssh"),
+}, async () => {
+  await using dir = await sharedDir("disbatch_silence_");
+  const marker = uniqueSleep(60);
+  // Long only on otherhost (its tasks alone have SSH_CONNECTION) and only once; the rest is short.
+  const long =
+    `if [ -n "$SSH_CONNECTION" ] && [ ! -e ${dir.path}/first ]; then touch ${dir.path}/first; sleep ${marker}; fi`;
+  const first = `${long}; echo done`;
+  Deno.writeTextFileSync(
+    `${dir.path}/Tasks`,
+    `${first}\n${long}; sleep 0.2\n`.repeat(1) + `${long}; sleep 0.2\n`.repeat(4),
+  );
+  const child = spawnCli(["-s", "otherhost:1,localhost:1", "-p", `${dir.path}/run`, "Tasks"], {
+    cwd: dir.path,
+  });
+  let stopped: number | undefined;
+  try {
+    const sleeper = await pollUntil(
+      "the long task on otherhost",
+      async () => (await sleepers(marker))[0],
+      30_000,
+    );
+    // The engine on otherhost is the long sleep's grandparent: sleep <- bash (setsid) <- engine.
+    const ppid = (pid: number) => {
+      const st = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      return Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+    };
+    let engine = ppid(sleeper.pid);
+    while (!Deno.readTextFileSync(`/proc/${engine}/cmdline`).includes("--engine")) engine = ppid(engine);
+    assert.match(Deno.readTextFileSync(`/proc/${engine}/cmdline`), /--host\0otherhost\0/);
+    Deno.kill(engine, "SIGSTOP");
+    stopped = engine;
+    const t0 = Date.now();
+    const log = `${dir.path}/run_driver.log`;
+    await pollUntil(
+      "the driver declaring the engine lost",
+      () => /No word from engine \d+ on otherhost/.test(Deno.readTextFileSync(log)) || undefined,
+      15_000,
+    );
+    const detection = (Date.now() - t0) / 1000;
+    assert.ok(detection <= 10, `detected after ${detection.toFixed(1)} s`);
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const rows = readRows(`${dir.path}/run_status.txt`).filter(isTaskRow);
+    assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], "one line per task");
+    assert.ok(rows.every((r) => r.rc === 0), "all succeeded");
+    assert.match(
+      Deno.readTextFileSync(log),
+      /Task \d+ \(line \d+\) lost with engine \d+; attempt 2 of 3 queued/,
+    );
+    // Wake it: it finds the driver gone, kills its task and leaves.
+    Deno.kill(engine, "SIGCONT");
+    stopped = undefined;
+    await pollUntil(
+      "the woken engine's task to be killed",
+      async () => (await sleepers(marker)).length === 0 || undefined,
+      15_000,
+    );
+    console.log(`silent engine declared lost after ${detection.toFixed(1)} s`);
+  } finally {
+    if (stopped) Deno.kill(stopped, "SIGCONT");
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+  }
+});
