@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-control-regex
 /**
  * What a run shows on stderr: a self-updating progress line only on a terminal (a real pty from
  * util-linux `script`), never when stderr is a pipe or with `-q`; `NO_COLOR` honoured; the
