@@ -172,6 +172,10 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   });
   const progress = new Progress(inv.quiet);
   const startedAt = Date.now() / 1000;
+  // Long tasks produce no events for a while: keep the clock, rate and ETA of the line moving.
+  const repaint = progress.active
+    ? setInterval(() => progress.update(() => sched.snapshot()), 1000)
+    : undefined;
   const now = () => Date.now() / 1000;
   const enginesByRank = new Map<number, Peer>();
   const launched = new Map<string, LaunchedEngine>();
@@ -620,6 +624,8 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     status.close();
     server.close();
     clearInterval(joinWatcher);
+    clearInterval(repaint);
+    await web?.close();
     for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
     taskSource.close();
     return 0;
@@ -636,6 +642,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   if (sched.nothingToDo && !feedError) stderr("No tasks to run.");
   clearInterval(joinWatcher);
   status.close();
+  clearInterval(repaint);
   for (const m of finishMessages) stderr(m);
   progress.done(sched.snapshot(), {
     startedAt,

@@ -41,6 +41,11 @@ export class Progress {
     Deno.stderr.writeSync(encoder.encode(s));
   }
 
+  /** True when a progress line is painted (stderr is a terminal and not `--quiet`). */
+  get active(): boolean {
+    return this.#tty;
+  }
+
   /** @param line a message for stderr (the progress line is cleared first and redrawn later) */
   message(line: string): void {
     if (this.#shown) this.#write("\r\x1b[2K");
