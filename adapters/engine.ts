@@ -63,11 +63,27 @@ class Reaper {
       this.#writer = undefined;
     }
   }
+  #pending = "";
+  #scheduled = false;
+  /** @param pgid a task's process group, now running */
   add(pgid: number): void {
-    this.#writer?.write(this.#enc.encode(`+${pgid}\n`)).catch(() => {});
+    this.#queue(`+${pgid}\n`);
   }
+  /** @param pgid a task's process group, now finished */
   remove(pgid: number): void {
-    this.#writer?.write(this.#enc.encode(`-${pgid}\n`)).catch(() => {});
+    this.#queue(`-${pgid}\n`);
+  }
+  // Updates of one event-loop turn go out in one write (a finish and the next start, typically).
+  #queue(line: string): void {
+    this.#pending += line;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      const data = this.#pending;
+      this.#pending = "";
+      if (data) this.#writer?.write(this.#enc.encode(data)).catch(() => {});
+    });
   }
   close(): void {
     this.#writer?.close().catch(() => {});
