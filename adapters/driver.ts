@@ -124,30 +124,34 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     knownEmpty = p.empty;
   }
 
-  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader);
-  const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel);
-  log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
-
   const secret = randomHex(32);
   let listener: Deno.Listener;
   let addresses: string[];
-  if (inv.useAddress) {
-    const i = inv.useAddress.lastIndexOf(":");
-    const host = inv.useAddress.slice(0, i);
-    listener = Deno.listen({ hostname: host, port: Number(inv.useAddress.slice(i + 1)) });
-    addresses = [`${host}:${(listener.addr as Deno.NetAddr).port}`];
-  } else {
-    listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
+  const wanted = inv.useAddress ?? "0.0.0.0:0";
+  const at = wanted.lastIndexOf(":");
+  const bindHost = wanted.slice(0, at);
+  try {
+    listener = Deno.listen({ hostname: bindHost, port: Number(wanted.slice(at + 1)) });
+  } catch (e) {
+    throw new UsageError(
+      `argument --use-address: cannot listen on ${wanted}: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  if (bindHost !== "0.0.0.0" && bindHost !== "::") addresses = [`${bindHost}:${port}`];
+  else {
     // The host name first: each engine resolves it on its own node (the reference advertised the
     // driver's own resolution, often 127.0.x.1, which remote nodes cannot use), then our IPv4s.
     const ips = Deno.networkInterfaces().filter((n) => n.family === "IPv4" && !n.address.startsWith("127."))
       .map((n) => `${n.address}:${port}`);
     addresses = [`${hostname}:${port}`, ...ips, `127.0.0.1:${port}`];
   }
+  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader);
+  const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel);
+  log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
+
   const connect = addresses.join(",");
-  const port0 = addresses[0]!.slice(addresses[0]!.lastIndexOf(":") + 1);
-  const localConnect = inv.useAddress ? connect : [`127.0.0.1:${port0}`, ...addresses].join(",");
+  const localConnect = addresses.length === 1 ? connect : [`127.0.0.1:${port}`, ...addresses].join(",");
   const self = selfCommand();
   const dbUtilPath = `${uid}_dbUtil.sh`;
   Deno.writeTextFileSync(dbUtilPath, renderDbUtil({ uid, addresses, secret, self }), { mode: 0o700 });
