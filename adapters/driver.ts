@@ -72,7 +72,8 @@ async function prescan(
   const printed = new Set<string>();
   let empty = true;
   try {
-    for await (const item of readTaskItems(f, name)) {
+    // Without -r only directives matter: a REPEAT is not walked (resume needs every id).
+    for await (const item of readTaskItems(f, name, table !== undefined)) {
       if (item.kind === "warning") {
         printed.add(item.message);
         stderr(`disbatch: warning: ${item.message}`);

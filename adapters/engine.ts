@@ -327,7 +327,7 @@ class Engine {
         kind: phase ? "perEngine" : "normal",
         slot,
         ...r,
-        killed: this.#state === "killing",
+        killed: this.#state === "killing" && r.returnCode !== 0, // a task that ended well while we killed is a success
       };
       this.#log.debug(`Task ${task.id} (line ${task.line}) slot ${slot} pid ${r.pid} rc ${r.returnCode}`);
     } catch (e) {

@@ -18,8 +18,9 @@ import { splitPhysicalLine, type TaskFileItem, TaskFileParser } from "../lib/tas
 export async function* readTaskItems(
   file: { read(p: Uint8Array): Promise<number | null> },
   name: string,
+  expandRepeats = true,
 ): AsyncGenerator<TaskFileItem> {
-  const parser = new TaskFileParser(name);
+  const parser = new TaskFileParser(name, { expandRepeats });
   const splitter = new LineSplitter();
   const buf = new Uint8Array(64 * 1024);
   let lineNo = 0;

@@ -379,7 +379,7 @@ export class Scheduler {
     if (lost.length > 0 || reason !== "finished") {
       out.push({
         kind: "log",
-        level: lost.length ? "warn" : "info",
+        level: lost.length && this.#phase === "running" ? "warn" : "info",
         message: `Engine ${rank} on ${e.host} left: ${reason}`,
       });
     }

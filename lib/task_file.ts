@@ -71,10 +71,16 @@ export class TaskFileParser {
   #perEngineStart = 0;
   #perEngineStop = 0;
   #perEngineOpen = true;
+  readonly #expand: boolean;
 
-  /** @param fileName the task file's name as the user gave it, for messages */
-  constructor(fileName: string) {
+  /**
+   * @param fileName the task file's name as the user gave it, for messages
+   * @param options `expandRepeats: false` yields only the first task of a REPEAT (ids still
+   *   advance by its count): enough to check a file without walking a REPEAT of 10^9
+   */
+  constructor(fileName: string, options: { expandRepeats?: boolean } = {}) {
     this.fileName = fileName;
+    this.#expand = options.expandRepeats ?? true;
   }
 
   /** Number of ids handed out so far (normal tasks, REPEAT expansions and barriers). */
@@ -129,6 +135,13 @@ export class TaskFileParser {
       let index = m[2] === undefined ? 0 : Number(m[2]);
       const step = m[3] === undefined ? 1 : Number(m[3]);
       const command = this.#prefix + (m[4] ?? "") + this.#suffix;
+      if (!this.#expand) {
+        if (count > 0) {
+          yield { kind: "task", task: { id: this.#nextId, line: lineNo, repeatIndex: index, command } };
+        }
+        this.#nextId += count;
+        return;
+      }
       for (let i = 0; i < count; i++, index += step) {
         yield { kind: "task", task: { id: this.#nextId++, line: lineNo, repeatIndex: index, command } };
       }
