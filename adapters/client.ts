@@ -24,6 +24,18 @@ export class ClientError extends Error {
   }
 }
 
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => timer = setTimeout(() => rej(new Error(what)), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** An authenticated connection to the driver. */
 export interface DriverSession {
   link: Link;
@@ -56,7 +68,7 @@ export async function connectToDriver(
   let last = "";
   for (const a of addresses) {
     try {
-      conn = await Deno.connect(splitAddress(a));
+      conn = await within(Deno.connect(splitAddress(a)), 5000, `no answer from ${a} within 5 s`);
       break;
     } catch (e) {
       last = e instanceof Error ? e.message : String(e);
@@ -104,6 +116,13 @@ export async function connectToDriver(
     link.closed.then((r) => reject(new ClientError(`The driver closed the connection: ${r}`)));
   });
   link.start();
-  session.run = await welcome;
+  try {
+    session.run = await within(welcome, 15000, "the driver did not complete the handshake within 15 s");
+  } catch (e) {
+    link.close("handshake failed");
+    throw e instanceof ClientError
+      ? e
+      : new ClientError(`Cannot talk to the disbatch driver: ${e instanceof Error ? e.message : e}`);
+  }
   return session;
 }

@@ -71,6 +71,7 @@ export async function contextMain(args: string[]): Promise<number> {
     contextKind: plan.kind,
     taskLimit: o.taskLimit,
     retires: !o.noRetire && (o.retireCmd !== undefined || plan.kind === "slurm"),
+    ...(plan.driverNode ? { keepHost: plan.driverNode } : {}),
     engines: usable.length,
   });
   const deadline = Date.now() + 15000;

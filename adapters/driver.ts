@@ -97,7 +97,13 @@ async function prescan(
 export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
   if (inv.gpu) stderr("-g/--gpu is deprecated. It is no longer needed and will be ignored.");
-  if (inv.context.sshNodes.length > 0) parseSshNodeList(inv.context.sshNodes); // bad -s: exit 2 before anything
+  if (inv.context.sshNodes.length > 0) {
+    try {
+      parseSshNodeList(inv.context.sshNodes); // a bad -s is a usage error before anything starts
+    } catch (e) {
+      throw new UsageError(`argument -s/--ssh-node: ${e instanceof Error ? e.message : e}`);
+    }
+  }
   if (inv.logFile !== undefined) {
     // argparse's FileType('w') opens (and truncates) the log at parse time; so do we.
     try {
@@ -323,12 +329,19 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       apply(sched.stopEngine(t.engine, now()));
       return `stopping engine ${t.engine}`;
     }
-    const id = typeof t.context === "number"
-      ? t.context
-      : [...contextLabels].find(([, l]) => l === t.context)?.[0] ?? Number(t.context);
-    if (!contextLabels.has(id)) return `no context ${t.context}`;
-    apply(sched.stopContext(id, now()));
-    return `stopping context ${contextLabels.get(id)} (${id})`;
+    // A label names every context that carries it; a number names one context.
+    const ids = typeof t.context === "number"
+      ? [t.context]
+      : [...contextLabels].filter(([, l]) => l === t.context).map(([i]) => i);
+    if (ids.length === 0 && typeof t.context === "string" && /^\d+$/.test(t.context)) {
+      ids.push(Number(t.context));
+    }
+    const known = ids.filter((i) => contextLabels.has(i));
+    if (known.length === 0) return `no context ${t.context}`;
+    for (const i of known) apply(sched.stopContext(i, now()));
+    return `stopping context${known.length > 1 ? "s" : ""} ${
+      known.map((i) => `${contextLabels.get(i)} (${i})`).join(", ")
+    }`;
   };
   let web: Dashboard | undefined;
   if (inv.web && tracker) {
@@ -382,7 +395,12 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
         log.info(
           `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
-        apply(sched.contextJoined(id, label, msg.taskLimit, msg.engines, msg.retires === true));
+        apply(
+          sched.contextJoined(id, label, msg.taskLimit, msg.engines, {
+            retires: msg.retires === true,
+            keepHost: msg.keepHost,
+          }),
+        );
         peer.link.send({ kind: "ack", message: `${id} ${label}` });
         return;
       }
@@ -504,7 +522,12 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       `Context ${plan.label} (${id}, ${plan.kind}): ${usable.map((e) => `${e.host}:${e.slots}`).join(", ")}`,
     );
     const retires = !inv.context.noRetire && (inv.context.retireCmd !== undefined || plan.kind === "slurm");
-    apply(sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, retires));
+    apply(
+      sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, {
+        retires,
+        keepHost: plan.driverNode,
+      }),
+    );
     retire.contextPlanned(id, plan, inv.context);
     // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
     const ctxLog = new Logger(`${uid}_${plan.label}.context.log`, inv.logLevel);

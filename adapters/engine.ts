@@ -33,15 +33,23 @@ export interface EngineOptions {
   launch?: string;
 }
 
-const PING_TIMEOUT_MS = 8000;
+/**
+ * The engine gives up on a silent driver after 5 s, before the driver (8 s, server.ts) gives up
+ * on the engine and re-queues its tasks: in a network split the originals are killed first.
+ */
+const PING_TIMEOUT_MS = 5000;
+/** Heartbeat to the reaper; it kills the tasks when the engine is silent for REAPER_SILENT_S. */
+const REAPER_BEAT_MS = 1000;
 
 /**
  * A companion process that outlives the engine only to clean up: the engine tells it each task's
- * process group on its stdin (`+PGID` / `-PGID`); when that pipe closes — the engine exited, even
- * by SIGKILL — it kills the groups still listed. So a killed engine leaves no orphaned task.
+ * process group on its stdin (`+PGID` / `-PGID`, and `.` every second); when that pipe closes —
+ * the engine exited, even by SIGKILL — or stays silent for 5 s — the engine hangs or is stopped,
+ * and the driver will soon run its tasks elsewhere — it kills the groups still listed. So a lost
+ * engine leaves no orphaned task and no second copy of a re-queued one.
  */
 const REAPER =
-  'declare -A g; while read -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done; ' +
+  'declare -A g; while read -t 5 -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done; ' +
   '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
   'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
 
@@ -65,6 +73,10 @@ class Reaper {
   }
   #pending = "";
   #scheduled = false;
+  /** Tell the reaper the engine is alive. */
+  beat(): void {
+    this.#queue(".\n");
+  }
   /** @param pgid a task's process group, now running */
   add(pgid: number): void {
     this.#queue(`+${pgid}\n`);
@@ -168,6 +180,7 @@ class Engine {
   #finished = new Promise<number>((r) => this.#finish = r);
   #authed = false;
   #reaper: Reaper | undefined;
+  #beat: ReturnType<typeof setInterval> | undefined;
 
   constructor(o: EngineOptions, link: Link) {
     this.#o = o;
@@ -179,7 +192,7 @@ class Engine {
     this.#link.start();
     this.#link.closed.then((reason) => this.#driverLost(reason));
     const watchdog = setInterval(() => {
-      if (Date.now() - this.#link.lastHeard > PING_TIMEOUT_MS) this.#link.close("driver silent for 8 s");
+      if (Date.now() - this.#link.lastHeard > PING_TIMEOUT_MS) this.#link.close("driver silent for 5 s");
     }, 1000);
     const code = await this.#finished;
     clearInterval(watchdog);
@@ -272,6 +285,7 @@ class Engine {
     for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
     this.#reaper = new Reaper();
+    this.#beat = setInterval(() => this.#reaper?.beat(), REAPER_BEAT_MS);
     const split = splitEnvResources(this.#o.envResource, Deno.env.toObject(), this.#o.slots);
     for (const w of split.warnings) this.#log.error(w);
     const slots = this.#o.envResource.length ? split.slots : this.#o.slots;
@@ -413,6 +427,7 @@ class Engine {
     this.#link.send({ kind: "bye" });
     await this.#link.flush();
     this.#log.info(`Engine ${this.#rank} leaving`);
+    clearInterval(this.#beat);
     this.#reaper?.close();
     this.#log.close();
     this.#link.close("engine finished");

@@ -18,6 +18,7 @@ export class RunMailer {
   #done = 0;
   #failed = 0;
   #recent: StatusRecord[] = [];
+  #log: Logger;
 
   /**
    * @param to recipients @param every mail every N finished tasks @param uid run uid
@@ -32,6 +33,7 @@ export class RunMailer {
       log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
     });
     this.#every = every;
+    this.#log = log;
     this.#label = uid.split("/").pop() ?? uid;
   }
 
@@ -78,7 +80,15 @@ export class RunMailer {
     );
     // Give the last mail a moment; a slow server must not hold the run's exit for long.
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#mailer.close(), new Promise((r) => timer = setTimeout(r, 3000))]);
+    const done = await Promise.race([
+      this.#mailer.close().then(() => true),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 3000)),
+    ]);
     clearTimeout(timer);
+    if (!done) {
+      this.#log.warn(
+        "The mail server did not finish within 3 s of the end of the run; the last mail may be lost",
+      );
+    }
   }
 }

@@ -10,6 +10,7 @@ import {
   authMac,
   checkMac,
   type FromDriver,
+  MAX_FRAME,
   PROTOCOL_VERSION,
   ProtocolError,
   type RunInfo,
@@ -40,8 +41,10 @@ export interface ServerHandlers {
 }
 
 const HANDSHAKE_MS = 10000;
-const PING_EVERY_MS = 2000;
-const SILENT_MS = 6000;
+const PRE_AUTH_MAX_FRAME = 64 * 1024;
+const PING_EVERY_MS = 1000;
+/** An engine silent this long is lost (its own limit for the driver is 5 s; see engine.ts). */
+const SILENT_MS = 8000;
 
 /** Accepts and authenticates peers. */
 export class DriverServer {
@@ -77,8 +80,12 @@ export class DriverServer {
       let conn: Deno.Conn;
       try {
         conn = await this.listener.accept();
-      } catch {
-        return;
+      } catch (e) {
+        if (this.#closed) return;
+        // Out of descriptors (EMFILE) or a transient error: never stop accepting for good.
+        this.#log.warn(`Accepting a connection failed (${e instanceof Error ? e.message : e}); retrying`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
       }
       this.#handshake(conn);
     }
@@ -88,6 +95,8 @@ export class DriverServer {
     const addr = conn.remoteAddr as Deno.NetAddr;
     const remote = `${addr.hostname}:${addr.port}`;
     const link = new Link(conn, 16 * 1024);
+    // Until the peer has proven it knows the secret, a frame may not be larger than a hello.
+    link.maxFrame = PRE_AUTH_MAX_FRAME;
     const nonce = crypto.randomUUID();
     let peer: Peer | undefined;
     const timer = setTimeout(() => {
@@ -139,6 +148,7 @@ export class DriverServer {
         return;
       }
       clearTimeout(timer);
+      link.maxFrame = MAX_FRAME;
       const p: Peer = { link, hello: msg, remote };
       const verdict = this.#handlers!.accepted(p);
       if ("reject" in verdict) {

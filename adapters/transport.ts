@@ -6,7 +6,14 @@
  * @module
  */
 
-import { encodeFrame, FrameDecoder, type FromDriver, ProtocolError, type ToDriver } from "../lib/protocol.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  type FromDriver,
+  MAX_FRAME,
+  ProtocolError,
+  type ToDriver,
+} from "../lib/protocol.ts";
 
 /** One framed connection. */
 export class Link {
@@ -48,6 +55,9 @@ export class Link {
     this.#readLoop();
   }
 
+  /** Largest frame accepted from the peer (see {@linkcode FrameDecoder.maxFrame}). */
+  maxFrame = MAX_FRAME;
+
   async #readLoop(): Promise<void> {
     const decoder = new FrameDecoder();
     const buf = new Uint8Array(this.#readSize);
@@ -56,6 +66,7 @@ export class Link {
         const n = await this.conn.read(buf);
         if (n === null) return this.close("connection closed by peer");
         this.lastHeard = Date.now();
+        decoder.maxFrame = this.maxFrame;
         const msgs = decoder.push(buf.subarray(0, n));
         for (const m of msgs) {
           if (this.#isClosed) return;

@@ -88,6 +88,8 @@ export type ToDriver =
     engines: number;
     /** Its idle nodes are retired (Slurm, --retire-cmd), so its idle engines may leave early. */
     retires?: boolean;
+    /** The node it never retires (where the context runs). */
+    keepHost?: string;
   }
   /** A launcher ended; if its engine never joined, it will not come. */
   | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }
@@ -123,6 +125,8 @@ export function encodeFrame(msg: FromDriver | ToDriver): Uint8Array {
 
 /** Incremental frame reader: push bytes as they arrive, get whole messages back. */
 export class FrameDecoder {
+  /** Largest accepted frame; the driver lowers it until a peer has authenticated. */
+  maxFrame = MAX_FRAME;
   #buf = new Uint8Array(4096);
   #len = 0;
 
@@ -144,8 +148,8 @@ export class FrameDecoder {
     while (this.#len - off >= 4) {
       const view = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, 4);
       const n = view.getUint32(0);
-      if (n > MAX_FRAME) {
-        throw new ProtocolError(`frame of ${n} bytes is larger than the limit of ${MAX_FRAME}`);
+      if (n > this.maxFrame) {
+        throw new ProtocolError(`frame of ${n} bytes is larger than the limit of ${this.maxFrame}`);
       }
       if (this.#len - off - 4 < n) break;
       out.push(parseMessage(this.#buf.subarray(off + 4, off + 4 + n)));

@@ -220,7 +220,10 @@ function card(k: string, v: string, cls = ""): string {
 }
 
 function utc(epoch: number): string {
-  return new Date(epoch * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const d = new Date(epoch * 1000);
+  // A hand-edited or corrupt line may hold inf, nan or 1e308: show it, do not crash on it.
+  if (!Number.isFinite(d.getTime())) return String(epoch);
+  return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 /**

@@ -70,6 +70,8 @@ interface ContextState {
   engines: Set<number>;
   /** Its nodes are given back when idle (Slurm, --retire-cmd): its idle engines leave early. */
   retires: boolean;
+  /** The node that is never given back (the driver's or the context's own): its engine stays. */
+  keepHost: string | undefined;
 }
 
 /** `reachedAt`: when every task before the barrier had been handed out (the reference's "feeder
@@ -223,9 +225,10 @@ export class Scheduler {
    * A context (resource grant) announced itself.
    * @param id context id @param label label for logs @param taskLimit `-C` (0 = none)
    * @param expectedEngines engines it will try to start
-   * @param retires its nodes are given back when idle (Slurm or --retire-cmd), so its engines leave
-   *   as soon as the task file is exhausted and they have nothing to do; other engines stay until
-   *   the end, ready to take tasks re-queued from a lost engine
+   * @param retire `retires`: its nodes are given back when idle (Slurm or --retire-cmd), so its
+   *   engines leave as soon as the task file is exhausted and they have nothing to do, except the
+   *   one on `keepHost` (never given back); other engines stay until the end, ready to take tasks
+   *   re-queued from a lost engine
    * @returns actions
    */
   contextJoined(
@@ -233,12 +236,13 @@ export class Scheduler {
     label: string,
     taskLimit: number,
     expectedEngines: number,
-    retires = false,
+    retire: { retires: boolean; keepHost?: string | undefined } = { retires: false },
   ): Action[] {
     this.#contexts.set(id, {
       id,
       label,
-      retires,
+      retires: retire.retires,
+      keepHost: retire.keepHost,
       taskLimit,
       assigned: 0,
       pendingEngines: expectedEngines,
@@ -779,7 +783,8 @@ export class Scheduler {
     }
     // Idle active engines are all in the free-slot set (limited ones stop through #limitStops).
     for (const e of [...this.#freeSlot]) {
-      if (e.state === "active" && e.outstanding.size === 0 && this.#contexts.get(e.context)?.retires) {
+      const c = this.#contexts.get(e.context);
+      if (e.state === "active" && e.outstanding.size === 0 && c?.retires && e.host !== c.keepHost) {
         e.state = "stopping";
         this.#touch(e);
         out.push({ kind: "stopEngine", rank: e.rank });

@@ -1,8 +1,9 @@
 /**
  * An engine that goes silent without closing its connection (its node hangs or the network is cut;
  * simulated with SIGSTOP) is declared lost within 10 s, its task is re-queued to the other engine,
- * and every task is recorded exactly once. When the stopped engine wakes up (SIGCONT) it finds the
- * driver gone, kills its own task and exits: nothing is left behind.
+ * and every task is recorded exactly once. The engine's companion process kills the stopped
+ * engine's task after 5 s of silence, before the re-queue, so no task runs twice at once; when the
+ * engine wakes up (SIGCONT) it finds the driver gone and exits: nothing is left behind.
  *
  * @module
  */
@@ -55,6 +56,9 @@ Deno.test({
       15_000,
     );
     const detection = (Date.now() - t0) / 1000;
+    // The stopped engine's companion killed the original copy (5 s of silence) before the driver
+    // re-queued it (8 s): the task never runs twice at once.
+    assert.deepEqual(await sleepers(marker), [], "the stopped engine's task was already killed");
     assert.ok(detection <= 10, `detected after ${detection.toFixed(1)} s`);
     const out = await child.output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));

@@ -105,7 +105,9 @@ export class SchedulerHarness {
    * @param o expected engines (default 1), `-C` limit (default 0), label
    * @returns its id
    */
-  context(o: { engines?: number; taskLimit?: number; label?: string; retires?: boolean } = {}): number {
+  context(
+    o: { engines?: number; taskLimit?: number; label?: string; retires?: boolean; keepHost?: string } = {},
+  ): number {
     const id = this.#nextContext++;
     this.apply(
       this.scheduler.contextJoined(
@@ -113,7 +115,7 @@ export class SchedulerHarness {
         o.label ?? `SSH${id}`,
         o.taskLimit ?? 0,
         o.engines ?? 1,
-        o.retires ?? true,
+        { retires: o.retires ?? true, keepHost: o.keepHost },
       ),
     );
     this.#lastContext = id;

@@ -697,6 +697,27 @@ Deno.test("Scheduler keeps idle engines of a non-retiring context until the end,
   assert.deepEqual(h.take("finish", 1), [{ kind: "finish", exitCode: 0, messages: [] }]);
 });
 
+Deno.test("Scheduler keeps the engine on a retiring context's own node for re-queued tasks", () => {
+  const h = new SchedulerHarness();
+  h.context({ engines: 2, retires: true, keepHost: "n1" });
+  h.engine(1, { host: "n1" });
+  h.engine(1, { host: "n2" });
+  h.tasks("a\nb");
+  h.assigned(2);
+  h.advance(1);
+  h.finish(0, 0); // n1's engine is idle now but its node is never retired: it stays
+  h.records(1);
+  h.assertQuiet();
+  h.gone(1, "connection closed by peer"); // n2 lost with task 1
+  h.take("log");
+  assert.deepEqual(h.assigned(1), [[0, 1]], "task 1 re-runs on n1");
+  h.finish(1, 0);
+  h.records(1);
+  assert.deepEqual(h.take("stopEngine", 1), [{ kind: "stopEngine", rank: 0 }]);
+  h.gone(0);
+  assert.deepEqual(h.take("finish", 1), [{ kind: "finish", exitCode: 0, messages: [] }]);
+});
+
 Deno.test("Scheduler.abort() kills every engine and finishes with 128+n once they left", () => {
   const h = new SchedulerHarness();
   h.context({ engines: 2 });
