@@ -14,7 +14,7 @@ import type { RunInfo, ToDriver } from "../lib/protocol.ts";
 import { ResumeMismatchError, type ResumeTable, skippedRecord } from "../lib/resume.ts";
 import { type Action, Scheduler } from "../lib/scheduler.ts";
 import type { TaskFileItem } from "../lib/task_file.ts";
-import type { PerEngineTask } from "../lib/types.ts";
+import type { PerEngineTask, Task } from "../lib/types.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
 import { planUid, readResumeFiles, StatusWriter } from "./run_files.ts";
@@ -209,7 +209,21 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     const o = outgoing;
     outgoing = new Map();
     for (const [rank, tasks] of o) {
-      enginesByRank.get(rank)?.link.send({ kind: "tasks", tasks: tasks as never });
+      const link = enginesByRank.get(rank)?.link;
+      if (!link) continue;
+      // Commands can be up to the kernel's 128 KiB argument limit each: keep frames near 1 MiB.
+      let batch: Task[] = [];
+      let size = 0;
+      for (const t of tasks as Task[]) {
+        if (batch.length > 0 && size + t.command.length > 1 << 20) {
+          link.send({ kind: "tasks", tasks: batch });
+          batch = [];
+          size = 0;
+        }
+        batch.push(t);
+        size += t.command.length + 64;
+      }
+      if (batch.length > 0) link.send({ kind: "tasks", tasks: batch });
     }
   };
 

@@ -103,6 +103,9 @@ export class StatusWriter {
   /** Flush and close. */
   close(): void {
     this.flush();
+    try {
+      this.#file.syncSync(); // the run's record is on disk before the driver exits
+    } catch { /* not a regular file (e.g. /dev/null): nothing to sync */ }
     this.#file.close();
   }
 }
