@@ -6,8 +6,81 @@
  * @module
  */
 
+import { UsageError } from "../lib/cli.ts";
+import type { DriverInvocation } from "../lib/driver_options.ts";
 import { LineSplitter } from "../lib/line_splitter.ts";
+import { ResumeMismatchError, type ResumeTable } from "../lib/resume.ts";
 import { splitPhysicalLine, type TaskFileItem, TaskFileParser } from "../lib/task_file.ts";
+import { stderrLine } from "./stderr.ts";
+
+/** An open task stream: a file, or stdin for `-`. */
+export interface TaskSource {
+  read(p: Uint8Array): Promise<number | null>;
+  close(): void;
+}
+
+/**
+ * Python's `[Errno 2] No such file or directory: 'x'` style, which argparse users know.
+ * @param e the error of an open @param path the path as given
+ * @returns the message
+ */
+export function osErrorText(e: unknown, path: string): string {
+  if (e instanceof Deno.errors.NotFound) return `[Errno 2] No such file or directory: '${path}'`;
+  if (e instanceof Deno.errors.PermissionDenied) return `[Errno 13] Permission denied: '${path}'`;
+  if (e instanceof Deno.errors.IsADirectory) return `[Errno 21] Is a directory: '${path}'`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Open the task file the way argparse's FileType does, with its message on failure.
+ * @param path task file path, or `-` for stdin (never closed)
+ * @returns the open source
+ * @throws {UsageError} when the file cannot be opened
+ */
+export async function openTaskFile(path: string): Promise<TaskSource> {
+  if (path === "-") return { read: (p) => Deno.stdin.read(p), close: () => {} };
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);
+  }
+}
+
+/**
+ * Check a regular task file before anything runs: directive errors and resume mismatches.
+ * Warnings are printed to stderr as they are found.
+ * @param inv the task file and the `-R`/`--force-resume` flags
+ * @param name the name for messages
+ * @param table `-r` records, if any
+ * @returns warnings already printed, and whether the file holds anything to do
+ * @throws {TaskFileSyntaxError} for a directive error
+ * @throws {ResumeMismatchError} when a task changed since the status file was written
+ */
+export async function prescan(
+  inv: Pick<DriverInvocation, "taskFile" | "retry" | "forceResume">,
+  name: string,
+  table: ResumeTable | undefined,
+): Promise<{ printed: Set<string>; empty: boolean }> {
+  const f = await openTaskFile(inv.taskFile);
+  const printed = new Set<string>();
+  let empty = true;
+  try {
+    // Without -r only directives matter: a REPEAT is not walked (resume needs every id).
+    for await (const item of readTaskItems(f, name, table !== undefined)) {
+      if (item.kind === "warning") {
+        printed.add(item.message);
+        stderrLine(`disbatch: warning: ${item.message}`);
+      } else if (item.kind === "task" || item.kind === "barrier") empty = false;
+      if (item.kind === "task" && table) {
+        const d = table.decide(item.task, { retry: inv.retry, force: inv.forceResume });
+        if (d.action === "mismatch") throw new ResumeMismatchError(item.task, d.record, d.source);
+      }
+    }
+  } finally {
+    f.close();
+  }
+  return { printed, empty };
+}
 
 /**
  * Items of a task stream, in order, read in 64 KiB chunks.

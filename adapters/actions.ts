@@ -1,0 +1,146 @@
+/**
+ * Carrying out the {@linkcode Scheduler}'s actions: task assignments batched per engine (frames
+ * near 1 MiB), stop and kill requests (a killed engine gets 5 s to leave), records, log lines, and
+ * the end of the run.
+ *
+ * @module
+ */
+
+import type { DashboardTracker } from "../lib/dashboard.ts";
+import type { Action, Scheduler } from "../lib/scheduler.ts";
+import type { StatusRecord, Task } from "../lib/types.ts";
+import type { Logger } from "./log.ts";
+import type { Peer } from "./server.ts";
+
+/** What every part of the driver acts through: the scheduler, its actions, the clock, log and terminal. */
+export interface RunPorts {
+  sched: Scheduler;
+  /** Carry out the scheduler's actions (an {@linkcode ActionRunner}). */
+  apply(actions: Action[]): void;
+  /** Seconds since the epoch. */
+  now(): number;
+  /** Driver log. */
+  log: Logger;
+  /** Print a message for the user (without tearing the progress line). */
+  say(line: string): void;
+}
+
+/** What {@linkcode ActionRunner} acts on. */
+export interface ActionTargets extends Pick<RunPorts, "now" | "log" | "say"> {
+  /** Connected engines by rank. */
+  engines: ReadonlyMap<number, Peer>;
+  /** The dashboard's bookkeeping, with `--web`. */
+  tracker?: DashboardTracker;
+  /** Store a record: dashboard, mail, status file and progress, in that order. */
+  record(r: StatusRecord): void;
+  /** Called after each batch of actions (repaint, wake the feeder). */
+  settled(): void;
+}
+
+/** Executes scheduler actions against the engines, the status file, the log and the terminal. */
+export class ActionRunner {
+  readonly #t: ActionTargets;
+  #outgoing = new Map<number, Task[]>();
+  #flushQueued = false;
+  readonly #killTimers = new Map<number, ReturnType<typeof setTimeout>>();
+  #finish!: (code: number) => void;
+  /** Resolves with the exit status when the scheduler finishes the run. */
+  readonly finished: Promise<number>;
+  /** The scheduler's closing messages (logged at once, printed at the end). */
+  finishMessages: string[] = [];
+
+  /** @param targets what the actions act on */
+  constructor(targets: ActionTargets) {
+    this.#t = targets;
+    this.finished = new Promise<number>((r) => this.#finish = r);
+  }
+
+  /** @param actions the scheduler's answer to one event, carried out in order */
+  apply(actions: Action[]): void {
+    const t = this.#t;
+    for (const a of actions) {
+      switch (a.kind) {
+        case "assign": {
+          t.tracker?.assigned(a.rank, t.engines.get(a.rank)?.hello.host ?? "", a.task.id, t.now());
+          let l = this.#outgoing.get(a.rank);
+          if (!l) this.#outgoing.set(a.rank, l = []);
+          l.push(a.task);
+          if (!this.#flushQueued) {
+            this.#flushQueued = true;
+            queueMicrotask(() => this.flush());
+          }
+          break;
+        }
+        case "stopEngine":
+          this.flush();
+          t.engines.get(a.rank)?.link.send({ kind: "stop" });
+          break;
+        case "killEngine": {
+          this.flush();
+          const p = t.engines.get(a.rank);
+          p?.link.send({ kind: "kill", reason: "run aborted" });
+          if (p && !this.#killTimers.has(a.rank)) {
+            this.#killTimers.set(
+              a.rank,
+              setTimeout(() => p.link.close("did not leave within 5 s of kill"), 5000),
+            );
+          }
+          break;
+        }
+        case "record":
+          t.record(a.record);
+          if (t.log.debugEnabled) {
+            t.log.debug(`Recorded task ${a.record.taskId} rc ${a.record.returnCode} on ${a.record.host}`);
+          }
+          break;
+        case "log":
+          if (a.level === "debug") t.log.debug(a.message);
+          else if (a.level === "info") t.log.info(a.message);
+          else if (a.level === "warn") {
+            t.log.warn(a.message);
+            t.say(`disbatch: ${a.message}`);
+          } else {
+            t.log.error(a.message);
+            t.say(`disbatch: ${a.message}`);
+          }
+          break;
+        case "finish":
+          this.flush();
+          for (const m of a.messages) t.log.info(m);
+          this.finishMessages = a.messages;
+          this.#finish(a.exitCode);
+          break;
+      }
+    }
+    t.settled();
+  }
+
+  /** Send the assignments queued so far, in frames near 1 MiB. */
+  flush(): void {
+    this.#flushQueued = false;
+    const o = this.#outgoing;
+    this.#outgoing = new Map();
+    for (const [rank, tasks] of o) {
+      const link = this.#t.engines.get(rank)?.link;
+      if (!link) continue;
+      // Commands can be up to the kernel's 128 KiB argument limit each: keep frames near 1 MiB.
+      let batch: Task[] = [];
+      let size = 0;
+      for (const t of tasks) {
+        if (batch.length > 0 && size + t.command.length > 1 << 20) {
+          link.send({ kind: "tasks", tasks: batch });
+          batch = [];
+          size = 0;
+        }
+        batch.push(t);
+        size += t.command.length + 64;
+      }
+      if (batch.length > 0) link.send({ kind: "tasks", tasks: batch });
+    }
+  }
+
+  /** @param rank an engine whose connection ended (its kill deadline no longer applies) */
+  engineClosed(rank: number): void {
+    clearTimeout(this.#killTimers.get(rank));
+  }
+}

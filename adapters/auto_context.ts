@@ -1,0 +1,153 @@
+/**
+ * The driver's own context, started with the first task (never with `-S`): plans it from `-s`,
+ * Slurm or the local cores, keeps `<uid>_<label>.context.log`, launches one engine per usable node
+ * and reports a launcher that ends before its engine joined.
+ *
+ * @module
+ */
+
+import { planContext } from "../lib/context_plan.ts";
+import type { DriverInvocation } from "../lib/driver_options.ts";
+import type { RunPorts } from "./actions.ts";
+import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
+import { Logger } from "./log.ts";
+import type { RetireManager } from "./retire.ts";
+
+/** What {@linkcode AutoContext} needs from the driver. */
+export interface AutoContextHost extends RunPorts {
+  /** Context options (`-s`, `-c`, `-C`, `-E`, retirement) and the log level. */
+  inv: Pick<DriverInvocation, "context" | "logLevel">;
+  /** This machine's host name. */
+  hostname: string;
+  /** Run uid (the context log is `<uid>_<label>.context.log`). */
+  uid: string;
+  /** Driver addresses for remote engines, comma-separated. */
+  connect: string;
+  /** Driver addresses for engines on this machine (loopback first). */
+  localConnect: string;
+  /** Run secret. */
+  secret: string;
+  retire: RetireManager;
+  /** Register a context by label; returns its id. */
+  addContext(label: string): number;
+  /** Whether the engine of a launch id has joined the run. */
+  hasJoined(launchId: string): boolean;
+}
+
+/** The context the driver starts itself, and its engines' launchers. */
+export class AutoContext {
+  readonly #h: AutoContextHost;
+  readonly #launched = new Map<string, LaunchedEngine>();
+  readonly #logs: Logger[] = [];
+  #started = false;
+
+  /** @param host what the context needs from the driver */
+  constructor(host: AutoContextHost) {
+    this.#h = host;
+  }
+
+  /**
+   * Plan the context and launch its engines; later calls do nothing.
+   * @throws {SyntaxError} for a malformed srun options file
+   */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const { inv, log, sched, apply, now, say } = this.#h;
+    let srunOptionsText: string | undefined;
+    const optFile = Deno.env.get("DISBATCH_SLURM_SRUN_OPTIONS_FILE");
+    if (optFile) srunOptionsText = Deno.readTextFileSync(optFile);
+    const plan = planContext(inv.context, {
+      hostname: this.#h.hostname,
+      cores: navigator.hardwareConcurrency || 1,
+      env: Deno.env.toObject(),
+      srunOptionsText,
+      contextNumber: 0,
+    });
+    for (const n of plan.notes) say(n);
+    for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
+    const id = this.#h.addContext(plan.label);
+    const usable = plan.engines.filter((e) => e.slots > 0);
+    for (const e of plan.engines.filter((e) => e.slots <= 0)) {
+      const msg = `${e.host} has no slot for tasks with -c ${
+        inv.context.cpusPerTask ?? 1
+      } (cores per task exceed its cores); no engine started there`;
+      log.error(msg);
+      say(`disbatch: ${msg}`);
+    }
+    log.info(
+      `Context ${plan.label} (${id}, ${plan.kind}): ${usable.map((e) => `${e.host}:${e.slots}`).join(", ")}`,
+    );
+    const retires = !inv.context.noRetire && (inv.context.retireCmd !== undefined || plan.kind === "slurm");
+    apply(
+      sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, {
+        retires,
+        keepHost: plan.driverNode,
+      }),
+    );
+    this.#h.retire.contextPlanned(id, plan, inv.context);
+    // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
+    const ctxLog = new Logger(`${this.#h.uid}_${plan.label}.context.log`, inv.logLevel);
+    ctxLog.info(
+      `Context ${plan.label} (${plan.kind}) in driver pid ${Deno.pid}: ${
+        usable.map((e) => `${e.host}:${e.slots} via ${e.via}`).join(", ") || "no usable node"
+      }`,
+    );
+    this.#logs.push(ctxLog);
+    let seq = 0;
+    for (const e of usable) {
+      let l: LaunchedEngine;
+      try {
+        l = launchEngine(e, {
+          uid: this.#h.uid,
+          label: plan.label,
+          context: id,
+          connect: this.#h.connect,
+          localConnect: this.#h.localConnect,
+          secret: this.#h.secret,
+          envResource: inv.context.envResource,
+        }, seq++);
+      } catch (err) {
+        const msg = `cannot start an engine on ${e.host}: ${err instanceof Error ? err.message : err}`;
+        log.error(msg);
+        say(`disbatch: ${msg}`);
+        apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
+        continue;
+      }
+      this.#launched.set(l.launchId, l);
+      l.status.then((s) => {
+        this.#launched.delete(l.launchId);
+        ctxLog.info(
+          `Engine launcher for ${e.host} exited with status ${s.code}${s.signal ? ` (${s.signal})` : ""}`,
+        );
+        if (!this.#h.hasJoined(l.launchId)) {
+          const last = lastLogLine(l.wrapLog);
+          const msg =
+            `engine on ${e.host} exited (status ${s.code}${
+              s.signal ? `, ${s.signal}` : ""
+            }) before joining the run; ` +
+            `see ${l.wrapLog}${last ? `: ${last}` : ""}`;
+          log.error(msg);
+          if (sched.phase === "running") say(`disbatch: ${msg}`);
+          apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
+        } else if (s.code !== 0) {
+          log.warn(`Engine launcher on ${e.host} exited with status ${s.code}; see ${l.wrapLog}`);
+        }
+      });
+    }
+  }
+
+  /** @param signal sent to the process group of every launcher still running */
+  kill(signal: Deno.Signal): void {
+    for (const l of this.#launched.values()) {
+      try {
+        Deno.kill(-l.child.pid, signal);
+      } catch { /* gone */ }
+    }
+  }
+
+  /** Close the context log. */
+  close(): void {
+    for (const l of this.#logs) l.close();
+  }
+}

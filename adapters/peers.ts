@@ -1,0 +1,241 @@
+/**
+ * The driver's side of its peers, as the {@linkcode DriverServer}'s handlers: engines get ranks
+ * and join the {@linkcode Scheduler}, contexts (`dbUtil.sh`) register and report, `--stop` and the
+ * dashboard stop engines or contexts, and monitors (`--mon`) get a snapshot every second.
+ *
+ * @module
+ */
+
+import type { DashboardTracker } from "../lib/dashboard.ts";
+import type { ToDriver } from "../lib/protocol.ts";
+import type { SchedulerSnapshot } from "../lib/scheduler.ts";
+import type { RunPorts } from "./actions.ts";
+import type { RetireManager } from "./retire.ts";
+import { describe, type Peer, type ServerHandlers } from "./server.ts";
+
+/** What {@linkcode DriverPeers} needs from the driver. */
+export interface PeersHost extends RunPorts {
+  retire: RetireManager;
+  /** The dashboard's bookkeeping, with `--web`. */
+  tracker?: DashboardTracker;
+  /** Connected engines by rank; filled and emptied here. */
+  engines: Map<number, Peer>;
+  /** An engine's connection ended. */
+  engineClosed(rank: number): void;
+  /** Run uid and start time, for monitor snapshots. */
+  uid: string;
+  startedAt: number;
+}
+
+/** What `--stop` or the dashboard names: an engine rank, or a context id or label. */
+export type StopTarget = { engine?: number; context?: number | string };
+
+/** Engines, contexts and monitors connected to the driver. */
+export class DriverPeers implements ServerHandlers {
+  readonly #h: PeersHost;
+  readonly #contexts = new Map<number, { label: string; peer?: Peer }>();
+  readonly #joinedLaunches = new Set<string>();
+  readonly #watchers = new Set<Peer>();
+  /** Engines that said `bye` (their leaving is a clean finish). */
+  readonly #saidBye = new WeakSet<Peer>();
+  #nextRank = 0;
+  #nextContext = 0;
+
+  /** @param host what the handlers act on */
+  constructor(host: PeersHost) {
+    this.#h = host;
+  }
+
+  /**
+   * Register a context that runs inside the driver.
+   * @param label its label @returns its id
+   */
+  addContext(label: string): number {
+    const id = this.#nextContext++;
+    this.#contexts.set(id, { label });
+    return id;
+  }
+
+  /** @param launchId a launcher's id @returns whether its engine joined the run */
+  hasJoined(launchId: string): boolean {
+    return this.#joinedLaunches.has(launchId);
+  }
+
+  /** @param peer a peer past the handshake @returns a rank for an engine, or why it is refused */
+  accepted(peer: Peer): { rank: number } | { reject: string } {
+    const h = peer.hello;
+    if (h.role === "engine") {
+      if (typeof h.slots !== "number" || h.slots < 1 || typeof h.context !== "number") {
+        return { reject: "an engine must say its context and a slot count of at least 1" };
+      }
+      if (!this.#contexts.has(h.context)) return { reject: `unknown context ${h.context}` };
+      return { rank: this.#nextRank++ };
+    }
+    return { rank: -1 };
+  }
+
+  /** @param p a peer that got its `welcome` */
+  joined(p: Peer): void {
+    if (p.hello.role !== "engine") return;
+    const { sched, engines } = this.#h;
+    const h = p.hello;
+    engines.set(p.rank!, p);
+    if (h.launch) this.#joinedLaunches.add(h.launch);
+    if (sched.perEngine) {
+      p.link.send({ kind: "perEngine", start: sched.perEngine.start, stop: sched.perEngine.stop });
+    }
+    this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
+    this.#h.apply(sched.engineJoined(p.rank!, h.context!, h.host, h.slots!, this.#h.now()));
+  }
+
+  /** @param peer an authenticated peer @param msg its message */
+  message(peer: Peer, msg: ToDriver): void {
+    const { sched, log, apply, now } = this.#h;
+    const role = peer.hello.role;
+    if (role === "engine") {
+      const rank = peer.rank!;
+      switch (msg.kind) {
+        case "done":
+          if (this.#h.tracker) { for (const o of msg.outcomes) this.#h.tracker.finished(rank, o); }
+          apply(sched.tasksDone(rank, msg.outcomes, now()));
+          return;
+        case "released":
+          apply(sched.released(rank, msg.ids, now()));
+          return;
+        case "bye":
+          this.#saidBye.add(peer);
+          return;
+        case "pong":
+          return;
+      }
+      log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
+      return;
+    }
+    switch (msg.kind) {
+      case "pong":
+        return;
+      case "registerContext": {
+        if (role !== "context") break;
+        if (sched.phase !== "running") {
+          peer.link.send({ kind: "runOver" });
+          return;
+        }
+        const id = this.#nextContext++;
+        const label = msg.label || `SSH${id}`;
+        this.#contexts.set(id, { label, peer });
+        log.info(
+          `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
+        );
+        apply(
+          sched.contextJoined(id, label, msg.taskLimit, msg.engines, {
+            retires: msg.retires === true,
+            keepHost: msg.keepHost,
+          }),
+        );
+        peer.link.send({ kind: "ack", message: `${id} ${label}` });
+        return;
+      }
+      case "engineFailed":
+        if (msg.launch && this.#joinedLaunches.has(msg.launch)) {
+          log.info(`Engine launcher on ${msg.host} (context ${msg.context}) ${msg.reason}`);
+          return;
+        }
+        log.error(`Engine on ${msg.host} (context ${msg.context}) could not start: ${msg.reason}`);
+        if (sched.phase === "running") {
+          this.#h.say(`disbatch: engine on ${msg.host} could not start: ${msg.reason}`);
+        }
+        apply(sched.engineNotComing(msg.context, now(), `the engine on ${msg.host}`));
+        return;
+      case "contextDone":
+        log.info(`Context ${this.#contexts.get(msg.context)?.label ?? msg.context} finished`);
+        return;
+      case "stopEngine":
+        peer.link.send({ kind: "ack", message: this.stop({ engine: msg.rank }) });
+        return;
+      case "stopContext":
+        peer.link.send({ kind: "ack", message: this.stop({ context: msg.context }) });
+        return;
+      case "watch":
+        this.#watchers.add(peer);
+        peer.link.send({ kind: "snapshot", state: this.watchState() });
+        return;
+    }
+    log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
+  }
+
+  /** @param peer an authenticated peer whose connection ended @param reason why */
+  closed(peer: Peer, reason: string): void {
+    const { sched, apply, now } = this.#h;
+    if (peer.hello.role === "engine" && peer.rank !== undefined) {
+      this.#h.engineClosed(peer.rank);
+      this.#h.engines.delete(peer.rank);
+      const clean = this.#saidBye.has(peer);
+      apply(sched.engineGone(peer.rank, clean ? "finished" : reason, now()));
+      this.#h.retire.engineLeft(peer.rank, sched.phase === "running");
+      this.#h.tracker?.engineGone(peer.rank);
+    }
+    if (peer.hello.role === "context") {
+      for (const [id, c] of this.#contexts) {
+        if (c.peer === peer) {
+          this.#h.log.info(`Context ${c.label} (${id}) disconnected: ${reason}`);
+          apply(sched.contextGone(id, now()));
+        }
+      }
+    }
+    if (peer.hello.role === "monitor") this.#watchers.delete(peer);
+  }
+
+  /**
+   * Stop an engine, or every context a label names (a number names one context).
+   * @param t the target @returns the answer for the user
+   */
+  stop(t: StopTarget): string {
+    const { sched, apply, now } = this.#h;
+    if (t.engine !== undefined) {
+      if (!this.#h.engines.has(t.engine)) return `no engine ${t.engine}`;
+      apply(sched.stopEngine(t.engine, now()));
+      return `stopping engine ${t.engine}`;
+    }
+    // A label names every context that carries it; a number names one context.
+    const ids = typeof t.context === "number"
+      ? [t.context]
+      : [...this.#contexts].filter(([, c]) => c.label === t.context).map(([i]) => i);
+    if (ids.length === 0 && typeof t.context === "string" && /^\d+$/.test(t.context)) {
+      ids.push(Number(t.context));
+    }
+    const known = ids.filter((i) => this.#contexts.has(i));
+    if (known.length === 0) return `no context ${t.context}`;
+    for (const i of known) apply(sched.stopContext(i, now()));
+    return `stopping context${known.length > 1 ? "s" : ""} ${
+      known.map((i) => `${this.#contexts.get(i)!.label} (${i})`).join(", ")
+    }`;
+  }
+
+  /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */
+  watchState(): SchedulerSnapshot & { uid: string; startedAt: number } {
+    const snap = { ...this.#h.sched.snapshot(), uid: this.#h.uid, startedAt: this.#h.startedAt };
+    for (const e of snap.engines) {
+      const p = this.#h.engines.get(e.rank);
+      if (p) e.lastHeard = p.link.lastHeard / 1000;
+    }
+    return snap;
+  }
+
+  /** Send every monitor a snapshot (the driver does so every second). */
+  sendSnapshots(): void {
+    if (this.#watchers.size === 0) return;
+    const snap = this.watchState();
+    for (const w of this.#watchers) w.link.send({ kind: "snapshot", state: snap });
+  }
+
+  /** Show monitors the final counts and give their connections up to 0.5 s to drain. */
+  async farewell(): Promise<void> {
+    if (this.#watchers.size === 0) return;
+    const last = this.watchState();
+    for (const w of this.#watchers) w.link.send({ kind: "snapshot", state: { ...last, phase: "done" } });
+    await Promise.race([
+      Promise.all([...this.#watchers].map((w) => w.link.flush())),
+      new Promise((r) => setTimeout(r, 500)),
+    ]);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * What the driver does with each item of the task stream: a warning is printed (unless the
+ * prescan already did) and logged, PERENGINE lines are collected until their block ends, and
+ * tasks and barriers go to the {@linkcode Scheduler}, a task checked first against the `-r`
+ * records (skipped, re-run, or a mismatch).
+ *
+ * @module
+ */
+
+import { ResumeMismatchError, type ResumeTable, skippedRecord } from "../lib/resume.ts";
+import type { TaskFileItem } from "../lib/task_file.ts";
+import type { PerEngineTask } from "../lib/types.ts";
+import type { RunPorts } from "./actions.ts";
+import type { Peer } from "./server.ts";
+import { stderrLine } from "./stderr.ts";
+
+/** What {@linkcode TaskIntake} needs from the driver. */
+export interface IntakeHost extends RunPorts {
+  /** Connected engines by rank (they get the PERENGINE block when it ends). */
+  engines: ReadonlyMap<number, Peer>;
+  /** `-r` records, if any. */
+  table?: ResumeTable;
+  /** `-R` and `--force-resume`. */
+  resume: { retry: boolean; force: boolean };
+  /** Warnings the prescan already printed. */
+  printed: ReadonlySet<string>;
+  /** Called before each task or barrier is handed over (the first one starts the context). */
+  startContext(): void;
+}
+
+/** Hands task-file items to the scheduler, one at a time. */
+export class TaskIntake {
+  readonly #h: IntakeHost;
+  readonly #perEngineStart: PerEngineTask[] = [];
+  readonly #perEngineStop: PerEngineTask[] = [];
+  #perEngineDone = false;
+
+  /** @param host what the intake acts on */
+  constructor(host: IntakeHost) {
+    this.#h = host;
+  }
+
+  /**
+   * Take one item of the task stream.
+   * @param item the item
+   * @returns true for a task or barrier (work: the feeder then waits for demand)
+   * @throws {ResumeMismatchError} when a task changed since the `-r` status file was written
+   */
+  take(item: TaskFileItem): boolean {
+    const { sched, apply, now, log } = this.#h;
+    switch (item.kind) {
+      case "warning":
+        if (!this.#h.printed.has(item.message)) stderrLine(`disbatch: warning: ${item.message}`);
+        log.warn(item.message);
+        return false;
+      case "perEngine":
+        (item.task.phase === "start" ? this.#perEngineStart : this.#perEngineStop).push(item.task);
+        // engines start with the first task or barrier; PERENGINE lines alone are no work
+        return false;
+      case "perEngineDone":
+        this.closePerEngine();
+        return false;
+      case "barrier":
+        this.#h.startContext();
+        apply(sched.addItem(item, now()));
+        return true;
+      case "task": {
+        this.#h.startContext();
+        const d = this.#h.table?.decide(item.task, this.#h.resume);
+        if (d?.action === "mismatch") throw new ResumeMismatchError(item.task, d.record, d.source);
+        if (d?.action === "skip") {
+          if (d.mismatch) {
+            log.warn(`Task ${item.task.id} skipped by id although it changed (--force-resume)`);
+          }
+          apply(sched.addSkipped(skippedRecord(d.record), now()));
+        } else apply(sched.addItem(item, now()));
+        return true;
+      }
+    }
+  }
+
+  /** End the PERENGINE block (once): the scheduler and every connected engine get it. */
+  closePerEngine(): void {
+    if (this.#perEngineDone) return;
+    this.#perEngineDone = true;
+    const start = this.#perEngineStart;
+    const stop = this.#perEngineStop;
+    this.#h.apply(this.#h.sched.setPerEngine(start, stop, this.#h.now()));
+    for (const p of this.#h.engines.values()) p.link.send({ kind: "perEngine", start, stop });
+  }
+}
