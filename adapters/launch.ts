@@ -7,20 +7,11 @@
  * @module
  */
 
+import type { PlannedEngine } from "../lib/context_plan.ts";
 import { selfCommand, shellQuote } from "./self_command.ts";
 
-/** One engine to start. */
-export interface EnginePlan {
-  host: string;
-  slots: number;
-  coresPerSlot: number;
-  /** How: `local` child process, `ssh HOST`, or `srun -w HOST`. */
-  via: "local" | "ssh" | "srun";
-  /** Extra environment for the launcher (srun options). */
-  env?: Record<string, string>;
-  /** Slurm: CPUs of the job on that node. */
-  cpus?: number;
-}
+/** One engine to start (see `lib/context_plan.ts`). */
+export type EnginePlan = PlannedEngine;
 
 /** Run-wide facts a launcher needs. */
 export interface LaunchInput {

@@ -8,6 +8,7 @@
 
 import { bashCommandArg } from "../lib/text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
+import type { TaskOutcome } from "../lib/types.ts";
 
 const SNIP = 40;
 /**
@@ -81,18 +82,11 @@ async function pump(stream: ReadableStream<Uint8Array>, tap: OutputTap): Promise
   }
 }
 
-/** What a finished task process looked like. */
-export interface ProcessResult {
-  pid: number;
-  /** Exit code, or the negative signal number when a signal ended it (Python Popen style). */
-  returnCode: number;
-  start: number;
-  end: number;
-  stdoutBytes: number;
-  stdoutSnippet: string;
-  stderrBytes: number;
-  stderrSnippet: string;
-}
+/** What a finished task process looked like (the process part of a {@linkcode TaskOutcome}). */
+export type ProcessResult = Pick<
+  TaskOutcome,
+  "pid" | "returnCode" | "start" | "end" | "stdoutBytes" | "stdoutSnippet" | "stderrBytes" | "stderrSnippet"
+>;
 
 /** A started task. */
 export interface RunningTask {

@@ -20,7 +20,9 @@ export interface PlannedEngine {
   host: string;
   slots: number;
   coresPerSlot: number;
+  /** How: `local` child process, `ssh HOST`, or `srun -w HOST`. */
   via: "local" | "ssh" | "srun";
+  /** Extra environment for the launcher (srun options). */
   env?: Record<string, string>;
   /** Slurm: CPUs the job has on this node (the engine's step asks for at most that many). */
   cpus?: number;
