@@ -113,7 +113,6 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       tracker?.record(r);
       mailer?.record(r);
       status.add(r);
-      progress.record(r);
     },
     settled() {
       progress.update(() => sched.snapshot());

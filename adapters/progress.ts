@@ -53,9 +53,6 @@ export class Progress {
     this.#write(line + "\n");
   }
 
-  /** @param _r a record written to the status file */
-  record(_r: StatusRecord): void {}
-
   /** @param snap current state (only computed when painting); repainted at most 10 times a second */
   update(snap: () => SchedulerSnapshot): void {
     if (!this.#tty) return;

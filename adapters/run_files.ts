@@ -114,7 +114,7 @@ export class StatusWriter {
  * Read `-r` status files into a resume table.
  * @param paths files as given
  * @returns the table and how many lines could not be parsed
- * @throws {RunFileError} when a file cannot be read
+ * @throws {UsageError} when a file cannot be read (argparse style, exit 2)
  */
 export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines: number } {
   const table = new ResumeTable();

@@ -9,10 +9,8 @@ import {
   asToDriver,
   authMac,
   checkMac,
-  type FromDriver,
   MAX_FRAME,
   PROTOCOL_VERSION,
-  ProtocolError,
   type RunInfo,
   type ToDriver,
 } from "../lib/protocol.ts";
@@ -128,7 +126,7 @@ export class DriverServer {
         return;
       }
       if (msg.version !== PROTOCOL_VERSION) {
-        this.#send(link, {
+        link.send({
           kind: "rejected",
           reason:
             `protocol ${msg.version} is not the driver's ${PROTOCOL_VERSION}: use the same disbatch binary everywhere`,
@@ -140,7 +138,7 @@ export class DriverServer {
         return;
       }
       if (!checkMac(this.#secret, "peer", nonce, msg.mac)) {
-        this.#send(link, { kind: "rejected", reason: "authentication failed" });
+        link.send({ kind: "rejected", reason: "authentication failed" });
         this.#log.warn(
           `Rejected connection from ${remote} claiming to be ${msg.role} on ${msg.host}: wrong secret`,
         );
@@ -152,14 +150,14 @@ export class DriverServer {
       const p: Peer = { link, hello: msg, remote };
       const verdict = this.#handlers!.accepted(p);
       if ("reject" in verdict) {
-        this.#send(link, { kind: "rejected", reason: verdict.reject });
+        link.send({ kind: "rejected", reason: verdict.reject });
         link.close("rejected");
         return;
       }
       peer = p;
       p.rank = verdict.rank;
       this.peers.add(p);
-      this.#send(link, {
+      link.send({
         kind: "welcome",
         version: PROTOCOL_VERSION,
         mac: authMac(this.#secret, "driver", msg.nonce),
@@ -192,11 +190,7 @@ export class DriverServer {
       }
     });
     link.start();
-    this.#send(link, { kind: "challenge", version: PROTOCOL_VERSION, nonce });
-  }
-
-  #send(link: Link, m: FromDriver): void {
-    link.send(m);
+    link.send({ kind: "challenge", version: PROTOCOL_VERSION, nonce });
   }
 
   #ping(): void {
@@ -235,5 +229,3 @@ export function describe(p: Peer): string {
     ? `engine ${p.rank} on ${p.hello.host}`
     : `${p.hello.role} on ${p.hello.host} (${p.remote})`;
 }
-
-export { ProtocolError };

@@ -27,6 +27,8 @@ export class Link {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #writing = false;
+  /** Settles when the current write loop has written everything (or failed). */
+  #writeDone: Promise<void> = Promise.resolve();
   #isClosed = false;
   #resolveClosed!: (reason: string) => void;
 
@@ -97,12 +99,16 @@ export class Link {
   }
 
   /** Resolves when everything queued so far has been written (or the link closed). */
-  async flush(): Promise<void> {
-    while (this.#writing && !this.#isClosed) await new Promise((r) => setTimeout(r, 1));
+  flush(): Promise<void> {
+    return this.#writeDone;
   }
 
-  async #writeLoop(): Promise<void> {
+  #writeLoop(): void {
     this.#writing = true;
+    this.#writeDone = this.#write();
+  }
+
+  async #write(): Promise<void> {
     try {
       while (this.#pending.length > 0 && !this.#isClosed) {
         let data: Uint8Array;
