@@ -21,8 +21,11 @@ Deno.test({
   await using dir = await sharedDir("disbatch_silence_");
   const marker = uniqueSleep(60);
   // Long only on otherhost (its tasks alone have SSH_CONNECTION) and only once; the rest is short.
-  const long =
-    `if [ -n "$SSH_CONNECTION" ] && [ ! -e ${dir.path}/first ]; then touch ${dir.path}/first; sleep ${marker}; fi`;
+  // Under load ssh can be slow to start the otherhost engine: the localhost tasks wait (at most 60 s)
+  // until otherhost has taken one, so the long task always lands there.
+  const long = `if [ -n "$SSH_CONNECTION" ]; then [ -e ${dir.path}/first ] || ` +
+    `{ touch ${dir.path}/first; sleep ${marker}; }; else for i in $(seq 600); do ` +
+    `[ -e ${dir.path}/first ] && break; sleep 0.1; done; fi`;
   const first = `${long}; echo done`;
   Deno.writeTextFileSync(
     `${dir.path}/Tasks`,
@@ -36,7 +39,7 @@ Deno.test({
     const sleeper = await pollUntil(
       "the long task on otherhost",
       async () => (await sleepers(marker))[0],
-      30_000,
+      60_000,
     );
     // The engine on otherhost is the long sleep's grandparent: sleep <- bash (setsid) <- engine.
     const ppid = (pid: number) => {
