@@ -18,9 +18,18 @@ import { contextMain } from "./adapters/context_main.ts";
 import { controlMain } from "./adapters/control.ts";
 import { reportMain } from "./adapters/report_main.ts";
 import { monitorMain } from "./adapters/monitor.ts";
+import { INSTALL_USAGE, installMain } from "./adapters/install.ts";
+import { VERSION } from "./lib/version.ts";
 
-/** The version printed by --version. */
-export const VERSION = "0.1.0";
+export { VERSION };
+
+/** `--version`: the version and which executable runs (the compiled binary, or deno and main.ts). */
+function versionLine(): string {
+  const where = Deno.build.standalone
+    ? Deno.execPath()
+    : `${new URL(import.meta.url).pathname} on deno ${Deno.version.deno} (${Deno.execPath()})`;
+  return `disbatch ${VERSION} (${where})`;
+}
 
 async function main(args: string[]): Promise<number> {
   const mode = args[0];
@@ -30,13 +39,14 @@ async function main(args: string[]): Promise<number> {
     if (mode === "--control") return await controlMain(args.slice(1));
     if (mode === "report") return await reportMain(args.slice(1));
     if (mode === "--mon") return await monitorMain(args.slice(1));
+    if (mode === "install") return await installMain(args.slice(1));
     const inv = parseDriverArgs(args, Deno.env.toObject());
     if (inv === "help") {
       console.log(HELP.trimEnd());
       return 0;
     }
     if (inv === "version") {
-      console.log(VERSION);
+      console.log(versionLine());
       return 0;
     }
     return await runDriver(inv);
@@ -44,7 +54,11 @@ async function main(args: string[]): Promise<number> {
     if (e instanceof UsageError) {
       console.error(
         `${
-          mode === "report" ? "usage: disbatch report STATUSFILE [-o FILE] [--json]" : USAGE
+          mode === "report"
+            ? "usage: disbatch report STATUSFILE [-o FILE] [--json]"
+            : mode === "install"
+            ? INSTALL_USAGE
+            : USAGE
         }\ndisbatch: error: ${e.message}`,
       );
       return e.exitCode;

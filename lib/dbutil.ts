@@ -6,6 +6,8 @@
  * @module
  */
 
+import { vmemGuard } from "./launcher.ts";
+
 function q(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
@@ -36,7 +38,7 @@ export function renderDbUtil(i: DbUtilInput): string {
 #   ${script} --stop ENGINE|CONTEXT   let an engine (rank) or a context (id or label) finish softly
 #   ${script} --status                print the run's state and exit
 # This file holds the run's secret: keep it private (mode 0700).
-export DISBATCH_KVSSTCP_HOST=${q(i.addresses[0] ?? "")}
+${vmemGuard()}export DISBATCH_KVSSTCP_HOST=${q(i.addresses[0] ?? "")}
 export DISBATCH_DRIVER=${q(i.addresses.join(","))}
 export DISBATCH_SECRET=${q(i.secret)}
 export DISBATCH_UID=${q(i.uid)}

@@ -55,18 +55,25 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `./disbatch` in `dir`: a wrapper that execs the CLI under test (honours $DISBATCH_BIN). */
-function writeWrapper(dir: string): void {
-  const p = `${dir}/disbatch`;
-  Deno.writeTextFileSync(p, `#!/bin/bash\nexec ${cliCommand().map(q).join(" ")} "$@"\n`);
-  Deno.chmodSync(p, 0o755);
-}
+/**
+ * `disbatch install` of the CLI under test into a fresh bin directory, once per file; every test
+ * submits `disbatch` by name with that directory on PATH, as the README tells users to do.
+ */
+const BIN = await (async () => {
+  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "disbatch_slurm_home_" });
+  const [cmd, ...pre] = cliCommand();
+  const r = await sh(cmd!, [...pre, "install", `${home}/bin`], { env: { HOME: home }, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`disbatch install failed: ${showRan(r)}`);
+  globalThis.addEventListener("unload", () => Deno.removeSync(home, { recursive: true }));
+  return `${home}/bin`;
+})();
 
-/** A fresh directory under /tmp (see {@linkcode sharedDir}) holding the `./disbatch` wrapper. */
-async function jobDir(prefix: string): Promise<{ path: string } & AsyncDisposable> {
-  const d = await sharedDir(prefix);
-  writeWrapper(d.path);
-  return d;
+/** The environment for sbatch/salloc: the installed launcher first on PATH. */
+const ENV = { PATH: `${BIN}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` };
+
+/** A fresh directory under /tmp (see {@linkcode sharedDir}) for a job's files. */
+function jobDir(prefix: string): Promise<{ path: string } & AsyncDisposable> {
+  return sharedDir(prefix);
 }
 
 /** Everything a failed assertion should show about a run directory. */
@@ -117,7 +124,7 @@ interface JobEnd {
  * the queue; scancel our own job if it exceeds the deadline.
  */
 async function runJob(args: string[], cwd: string): Promise<JobEnd & { id: string }> {
-  const sub = await sh("sbatch", ["--parsable", ...args], { cwd, timeoutMs: 30_000 });
+  const sub = await sh("sbatch", ["--parsable", ...args], { cwd, env: ENV, timeoutMs: 30_000 });
   assert.equal(sub.code, 0, `sbatch failed: ${showRan(sub)}`);
   const id = sub.stdout.trim().split(";")[0]!;
   const seen: Seen[] = [];
@@ -161,12 +168,12 @@ function resizeFiles(dir: string): string[] {
 
 /** `rig-on.sh login CMD…` in `cwd` (the login host: a submit host that is not a node). */
 function onLogin(cmd: string[], cwd: string, timeoutMs = 120_000): Promise<Ran> {
-  return sh("bash", [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cmd], { cwd, timeoutMs });
+  return sh("bash", [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cmd], { cwd, env: ENV, timeoutMs });
 }
 
 /** `salloc -n 2 ./disbatch ARGS` on the login host (REFERENCE §16, tests/test_slurm/run.sh). */
 function sallocDisbatch(args: string[], cwd: string): Promise<Ran> {
-  return onLogin(["salloc", "-n", "2", "./disbatch", ...args], cwd);
+  return onLogin(["salloc", "-n", "2", "disbatch", ...args], cwd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,7 +188,7 @@ Deno.test({ name: "slurm: sbatch -N 3 -n 6 runs tasks on n1, n2 and n3", ignore:
     "T",
     "bash rdv.sh 6 && sleep 0.3 && hostname\n".repeat(6) + "sleep 0.3; hostname\n".repeat(6),
   );
-  const r = await sbatchWait(["-N", "3", "-n", "6", "./disbatch", "T"], d.path);
+  const r = await sbatchWait(["-N", "3", "-n", "6", "disbatch", "T"], d.path, ENV);
   assertJobOk(r, d.path);
   const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), range(12), dirReport(d.path));
@@ -198,7 +205,7 @@ Deno.test({
 }, async () => {
   await using d = await jobDir("disbatch_slurm_shrink_");
   writeText(d.path, "T2", "sleep 8\n" + "sleep 0.2\n".repeat(4));
-  const { report, running } = await completedJob(["-N", "3", "-n", "3", "./disbatch", "T2"], d.path);
+  const { report, running } = await completedJob(["-N", "3", "-n", "3", "disbatch", "T2"], d.path);
   const counts: number[] = [];
   for (const s of running) counts.push((await hostnames(s.nodes)).length);
   const full = counts.indexOf(3);
@@ -221,7 +228,7 @@ Deno.test({ name: "slurm: --no-retire keeps every node until the end", ignore: I
   await using d = await jobDir("disbatch_slurm_noretire_");
   writeText(d.path, "T2", "sleep 5\n" + "sleep 0.2\n".repeat(4));
   const { report, running } = await completedJob(
-    ["-N", "3", "-n", "3", "./disbatch", "--no-retire", "T2"],
+    ["-N", "3", "-n", "3", "disbatch", "--no-retire", "T2"],
     d.path,
   );
   assert.ok(running.length > 0, report);
@@ -344,16 +351,17 @@ Deno.test({
       "-n",
       "2",
       `--export=ALL,DISBATCH_SLURM_SRUN_OPTIONS_FILE=${d.path}/srun_options`,
-      "./disbatch",
+      "disbatch",
       "-p",
       "with",
       "T",
     ],
     d.path,
+    ENV,
   );
   assertJobOk(r, d.path);
   // Control: without the file disbatch sets its default (cores).
-  const c = await sbatchWait(["-n", "2", "--export=ALL", "./disbatch", "-p", "without", "T"], d.path);
+  const c = await sbatchWait(["-n", "2", "--export=ALL", "disbatch", "-p", "without", "T"], d.path, ENV);
   assertJobOk(c, d.path);
   const bind = (prefix: string) => {
     const text = readOr(`${d.path}/${prefix}_status.txt`) ?? "";
@@ -385,7 +393,7 @@ Deno.test({
     'bash rdv.sh 6 && echo "$(hostname) $DISBATCH_CORES_PER_TASK $DISBATCH_ENGINE_RANK $DISBATCH_CYLINDER_RANK"\n'
       .repeat(6),
   );
-  const r = await sbatchWait(["-n", "6", "-c", "2", "./disbatch", "T"], d.path);
+  const r = await sbatchWait(["-n", "6", "-c", "2", "disbatch", "T"], d.path, ENV);
   assertJobOk(r, d.path);
   const rows = taskRowsIn(d.path);
   assert.deepEqual(ids(rows), range(6), dirReport(d.path));

@@ -198,13 +198,18 @@ export interface SbatchWaitResult {
  *
  * @param args sbatch arguments, e.g. `["-N", "2", "--wrap", "hostname"]`
  * @param cwd submit directory (job output files land there)
+ * @param env extra environment for sbatch (e.g. PATH with the installed launcher)
  * @returns the job's exit code, id and the script's output
  */
-export async function sbatchWait(args: string[], cwd: string): Promise<SbatchWaitResult> {
+export async function sbatchWait(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<SbatchWaitResult> {
   const limit = Number(Deno.env.get("SBATCH_WAIT_TIMEOUT") ?? "300") || 300;
   const r = await run("bash", [`${RIG_SCRIPTS}sbatch-wait.sh`, ...args], {
     cwd,
-    env: { SBATCH_WAIT_TIMEOUT: String(limit) },
+    env: { ...env, SBATCH_WAIT_TIMEOUT: String(limit) },
     timeoutMs: (limit + 60) * 1000,
   });
   const jobId = /Submitted batch job (\d+)/.exec(r.stdout)?.[1] ?? "";
