@@ -85,11 +85,14 @@ Deno.test("disbatch: --help exits 0 and mentions every supported reference optio
   assert.equal(short.stdout, r.stdout);
 });
 
-Deno.test("disbatch: --version prints one line and exits 0", async () => {
+Deno.test("disbatch: --version prints one line with the version and which executable runs", async () => {
   await using d = await tempDir();
   const r = await runCli(["--version"], { cwd: d.path });
   assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /^\S+\n$/);
+  assert.match(r.stdout, /^disbatch \d+\.\d+\.\d+ \(\/[^\n]*\)\n$/);
+  const bin = Deno.env.get("DISBATCH_BIN");
+  if (bin) assert.ok(r.stdout.includes(Deno.realPathSync(bin)), r.stdout);
+  else assert.match(r.stdout, /main\.ts on deno /);
 });
 
 Deno.test("disbatch: usage errors exit 2 with 'usage:' and 'disbatch: error:' lines", async () => {
