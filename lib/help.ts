@@ -83,6 +83,10 @@ tasks; 2 for usage errors, unreadable files, bad directives and resume mismatche
 signal N (running tasks are killed and flagged K, so -r runs them again).
 
 other commands:
+  disbatch install [DIR]   keep this executable under ~/.local/share/disbatch/VERSION/ and write
+                           DIR/disbatch (default ~/bin), a small #!/bin/sh launcher that sbatch
+                           accepts as a batch script and that lifts a low soft 'ulimit -v' (the
+                           runtime reserves ~32 GiB of address space); run it once after copying
   disbatch report STATUSFILE [-o report.html] [--json]   summary page of a run
   <run>_dbUtil.sh --mon | --stop ENGINE|CONTEXT | --status
 `;

@@ -3,8 +3,15 @@
  * Build the single-file binary: `deno compile -A --no-lock --output dist/disbatch main.ts`.
  *
  * Usage: `deno run -A scripts/compile.ts [--target TRIPLE] [--output PATH]`
- * (`--target` is passed to `deno compile`, e.g. `aarch64-unknown-linux-gnu`; with a target and
+ * (`--target` is `x86_64-unknown-linux-gnu` or `aarch64-unknown-linux-gnu`; with a target and
  * no `--output` the binary is `dist/disbatch-TRIPLE`).
+ *
+ * The built binary is checked before it is called a success: for this machine's target it must
+ * start and print `disbatch VERSION (…)` for `--version` (a `DENORT_BIN` of another Deno version,
+ * or anything that is not a runtime, makes `deno compile` exit 0 with a binary that cannot start);
+ * for the other target its ELF header must name that architecture. Then its size and sha256 are
+ * printed. Exit status: 0 built and checked; 1 `deno compile` failed or the binary fails the
+ * check; 2 usage; 3 the runtime could not be downloaded.
  *
  * `deno compile` needs the `denort` runtime for the target, which it downloads from
  * dl.deno.land on first use and caches in `$DENO_DIR`. Without internet access (as on the
@@ -17,11 +24,78 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
+import { VERSION } from "../lib/version.ts";
 
 /** Exit status when the runtime could not be downloaded (distinct from other failures). */
 const EXIT_NO_DENORT = 3;
 
 const USAGE = "usage: deno run -A scripts/compile.ts [--target TRIPLE] [--output PATH]";
+
+/** Targets disbatch is built for, with the ELF `e_machine` of each. */
+export const TARGETS: Record<string, number> = {
+  "x86_64-unknown-linux-gnu": 62,
+  "aarch64-unknown-linux-gnu": 183,
+};
+
+/**
+ * The `e_machine` field of a little-endian ELF file's header.
+ *
+ * @param head at least the first 20 bytes of the file
+ * @returns the machine number, or undefined when it is not a little-endian ELF file
+ */
+export function elfMachine(head: Uint8Array): number | undefined {
+  if (head.length < 20 || head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) {
+    return undefined;
+  }
+  if (head[5] !== 1) return undefined; // EI_DATA: 1 = little-endian
+  return head[18]! | (head[19]! << 8);
+}
+
+/**
+ * Check a built binary: run `--version` when it is for this machine, else read its ELF header.
+ *
+ * @param path the binary
+ * @param target its target triple
+ * @param version the version it must report
+ * @returns an error message, or undefined when it is fine
+ */
+async function checkBinary(path: string, target: string, version: string): Promise<string | undefined> {
+  if (target !== Deno.build.target) {
+    const f = await Deno.open(path);
+    const head = new Uint8Array(20);
+    await f.read(head);
+    f.close();
+    const m = elfMachine(head);
+    return m === TARGETS[target]
+      ? undefined
+      : `${path} is not an ELF executable for ${target} (e_machine ${m ?? "none"}, expected ${
+        TARGETS[target]
+      })`;
+  }
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(path, {
+      args: ["--version"],
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    })
+      .output();
+  } catch (e) {
+    return `${path} cannot be started: ${e instanceof Error ? e.message : e}`;
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  if (out.code === 0 && text.startsWith(`disbatch ${version} (`)) return undefined;
+  // deno-lint-ignore no-control-regex
+  const errLines = new TextDecoder().decode(out.stderr).replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+  const err = (errLines.find((l) => /error/i.test(l)) ?? errLines.find((l) => l.trim()) ?? "").trim();
+  return `${path} does not start: \`${path} --version\` exited ${out.code}${
+    out.signal ? ` (${out.signal})` : ""
+  }` +
+    ` and printed ${JSON.stringify((text.trim().split("\n")[0] ?? "").slice(0, 80))}${
+      err ? `; stderr: ${err.slice(0, 200)}` : ""
+    }` +
+    " (is DENORT_BIN a denort of this Deno version?)";
+}
 
 /**
  * Whether `deno compile`'s error output says that fetching the `denort` runtime failed.
@@ -59,6 +133,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (values.target && !(values.target in TARGETS)) {
+    console.error(
+      `compile: unknown --target ${values.target}; use one of ${Object.keys(TARGETS).join(", ")}\n${USAGE}`,
+    );
+    return 2;
+  }
   const root = fileURLToPath(new URL("..", import.meta.url));
   const output = values.output ?? (values.target ? `dist/disbatch-${values.target}` : "dist/disbatch");
   const args = ["compile", "-A", "--no-lock", "--output", output];
@@ -84,7 +164,17 @@ async function main(argv: string[]): Promise<number> {
   stderr += dec.decode();
   const { code } = await child.status;
   if (code === 0) {
-    console.error(`compiled ${output}`);
+    const path = resolve(root, output);
+    const problem = await checkBinary(path, values.target ?? Deno.build.target, VERSION);
+    if (problem) {
+      console.error(`compile failed: ${problem}`);
+      return 1;
+    }
+    const bytes = await Deno.readFile(path);
+    const sha = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    console.error(`compiled ${output}: ${(bytes.length / 2 ** 20).toFixed(1)} MiB, sha256 ${sha}`);
+    console.error(`install it with: ${output} install   (writes ~/bin/disbatch, see README "Install")`);
     return 0;
   }
   if (isDenortDownloadFailure(stderr)) {

@@ -50,11 +50,6 @@ const JOB_DEADLINE_MS = 180_000;
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** Single-quote for bash. */
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * `disbatch install` of the CLI under test into a fresh bin directory, once per file; every test
  * submits `disbatch` by name with that directory on PATH, as the README tells users to do.
