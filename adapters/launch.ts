@@ -1,6 +1,6 @@
 /**
  * Starting engines: on this machine (a child process), over ssh, or with `srun` on a Slurm node.
- * Each launcher's stdout/stderr go to `<uid>_<label>_<node>_engine_wrap.log` (REFERENCE §7), which
+ * Each launcher's stdout/stderr go to `<uid>_<label>_<node>_engine_wrap.log`, which
  * is where a remote start-up error lands; a launch that ends before its engine joined is reported
  * with that file's last line.
  *

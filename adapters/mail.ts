@@ -4,7 +4,7 @@
  * Mail must never break or slow a run: {@linkcode Mailer.notify} only queues and returns; mails
  * go out one at a time, each given 10 s; at most 5 wait (older ones are dropped); and the first
  * failure is logged once and turns mail off for the rest of the run, so an absent or refusing
- * server costs one warning (disBatch 3.0 failed and logged on every completion, REFERENCE §2).
+ * server costs one warning (disBatch 3.0 failed and logged on every completion).
  *
  * @example
  * ```ts ignore

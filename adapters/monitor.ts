@@ -1,5 +1,5 @@
 /**
- * `<run>_dbUtil.sh --mon`: the full-screen monitor (REFERENCE §14). It connects to the driver as a
+ * `<run>_dbUtil.sh --mon`: the full-screen monitor. It connects to the driver as a
  * `monitor`, asks to `watch`, and redraws on every snapshot (about once a second), key and window
  * resize. What is drawn and what a key does are decided in `lib/monitor_view.ts`; this file owns the
  * terminal (raw mode, alternate screen, hidden cursor, always restored) and the connection.

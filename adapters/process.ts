@@ -1,7 +1,7 @@
 /**
  * Running one task: `/bin/bash -c COMMAND` in its own session and process group (so the whole tree
  * can be killed with one signal), stdin `/dev/null`, stdout/stderr counted with the first and last
- * 40 bytes kept (REFERENCE §5). Completion is the process's exit, awaited, never polled.
+ * 40 bytes kept. Completion is the process's exit, awaited, never polled.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Node retirement (REFERENCE §10): when every engine on a node of a context has left while the
+ * Node retirement: when every engine on a node of a context has left while the
  * run goes on, give the node back — by default, for a Slurm context, by shrinking the job with
  * `scontrol update JobId=… NodeList=<driver node + active nodes>` — or run `--retire-cmd` with
  * `NODE`, `NODES`, `RETCODES`, `ACTIVE`, `RETIRED` and `DRIVER_NODE` set. Requests within one

@@ -1,5 +1,5 @@
 /**
- * The run's files: the uid from `-p` (REFERENCE §7), the status file writer (whole lines, written
+ * The run's files: the uid from `-p`, the status file writer (whole lines, written
  * as they complete, one write per batch), and reading status files for `-r`.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Which engines a context starts (REFERENCE §10): `-s` hosts (ssh, or directly for this machine),
+ * Which engines a context starts: `-s` hosts (ssh, or directly for this machine),
  * the nodes of a Slurm allocation, or all local cores when there is neither.
  *
  * @module

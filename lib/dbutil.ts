@@ -1,5 +1,5 @@
 /**
- * The `<uid>_dbUtil.sh` script (REFERENCE §7): the run's handle for adding contexts
+ * The `<uid>_dbUtil.sh` script: the run's handle for adding contexts
  * (`sbatch … dbUtil.sh`, `dbUtil.sh -s host:n`), watching it (`--mon`) and soft-stopping engines
  * or contexts (`--stop`). It holds the run's secret, so the driver writes it with mode 0700.
  *

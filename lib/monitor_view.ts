@@ -1,5 +1,5 @@
 /**
- * The full-screen monitor of `<run>_dbUtil.sh --mon` (REFERENCE §14), as pure functions:
+ * The full-screen monitor of `<run>_dbUtil.sh --mon`, as pure functions:
  * {@linkcode renderMonitor} turns a driver snapshot into exactly the lines of the screen,
  * {@linkcode decodeKeys} turns raw terminal input into key names, and {@linkcode monitorKey}
  * decides what a key does (move, ask, stop, quit). `adapters/monitor.ts` owns the terminal and the

@@ -1,5 +1,5 @@
 /**
- * Run file names (REFERENCE §7): `<dir>/<taskfile>_disBatch_<yymmddHHMMSS>_<NNN>` or an explicit
+ * Run file names: `<dir>/<taskfile>_disBatch_<yymmddHHMMSS>_<NNN>` or an explicit
  * `-p dir/prefix`.
  *
  * @module

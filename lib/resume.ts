@@ -1,5 +1,5 @@
 /**
- * Resume planning (`-r`, `-R`, `--force-resume`; REFERENCE §9).
+ * Resume planning (`-r`, `-R`, `--force-resume`).
  *
  * A task is skipped when an earlier status file recorded it with the same id, line, repeat index
  * and command (and, without `-R`, whatever its return code). Unlike the reference, lines flagged

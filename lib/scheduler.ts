@@ -5,7 +5,7 @@
  * are no timers, promises or I/O here (HyperQueue's reactor, Nomad's planner). The driver adapter
  * feeds it events from the task file and from engines and executes the actions.
  *
- * Rules (REFERENCE §3, §8, §10, §11, plus our own fixes):
+ * Rules (disBatch's, plus our own fixes):
  * - tasks go out in id order; a barrier is passed only when every earlier task has finished;
  * - `BARRIER CHECK` stops the run (exit 1) when a task since the previous barrier failed;
  * - `--fail-fast` kills every running task at the first failure and ends the run (exit 1);
@@ -196,7 +196,7 @@ export class Scheduler {
     if (record.returnCode !== 0) {
       this.#countFailure(record);
       this.#segmentFailures.push({ id: record.taskId, line: record.line, rc: record.returnCode });
-      // As the reference (§8): a failure kept from an earlier run also stops a --fail-fast run.
+      // As disBatch does: a failure kept from an earlier run also stops a --fail-fast run.
       if (this.#o.failFast && this.#phase === "running") {
         out.push(...this.#abort(1, "Quitting early due to task failure with --fail-fast"));
         return out.concat(this.#maybeEnd());

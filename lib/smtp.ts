@@ -4,7 +4,7 @@
  * machine that is fed replies and answers with the next command. `adapters/mail.ts` owns the
  * socket, the timeout and the queue.
  *
- * disBatch's own mail never worked (REFERENCE §2, §19: `int + str` raised on every attempt); this is
+ * disBatch's own mail never worked (disBatch 3.0: `int + str` raised on every attempt); this is
  * the minimal client it meant to have (`smtplib.SMTP()` on localhost:25).
  *
  * @example One mail, start to end

@@ -1,5 +1,5 @@
 /**
- * One line of the status file, byte-compatible with disBatch's `TaskReport` (REFERENCE §6).
+ * One line of the status file, byte-compatible with disBatch's `TaskReport`.
  *
  * 15 tab-separated fields with the command last, so `--resume` reads old disBatch status files and
  * disBatch reads ours. The one-letter kind codes live only here.

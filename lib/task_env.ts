@@ -1,5 +1,5 @@
 /**
- * The `DISBATCH_*` variables of a task (REFERENCE §4), exact formats included.
+ * The `DISBATCH_*` variables of a task, exact formats included.
  *
  * @example
  * ```ts

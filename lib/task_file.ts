@@ -1,5 +1,5 @@
 /**
- * The task-file grammar (REFERENCE §3): comments, PREFIX/SUFFIX, REPEAT, BARRIER [CHECK] [key],
+ * The task-file grammar: comments, PREFIX/SUFFIX, REPEAT, BARRIER [CHECK] [key],
  * PERENGINE START/STOP, task ids and line numbers.
  *
  * {@linkcode TaskFileParser} is fed one physical line at a time (see `line_splitter.ts`) and yields

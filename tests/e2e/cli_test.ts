@@ -1,5 +1,5 @@
 /**
- * The command line (REFERENCE §2) and our CLI differences: usage errors, --help/--version, the
+ * The command line and our CLI differences: usage errors, --help/--version, the
  * no-`-s` default, DISBATCH_SSH_NODELIST, bad -s values, the end-of-run summary.
  */
 
@@ -16,7 +16,7 @@ import {
   writeText,
 } from "./e2e_helpers.ts";
 
-/** Options of REFERENCE §2 that we support (not --taskcommand/--taskserver/--kvsserver, not -g). */
+/** disBatch's options that we support (not --taskcommand/--taskserver/--kvsserver, not -g). */
 const OPTIONS = [
   "-e",
   "--exit-code",

@@ -1,5 +1,5 @@
 /**
- * One black-box test per task-file directive (REFERENCE §3): files the tasks create and the status
+ * One black-box test per task-file directive: files the tasks create and the status
  * file fields they produce.
  */
 

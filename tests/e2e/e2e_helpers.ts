@@ -7,7 +7,7 @@
 
 import { type CliResult, decoded, spawnCli, statusFileIn } from "../helpers/run_cli.ts";
 
-/** Column indices of a status line (REFERENCE §6). */
+/** Column indices of a status line. */
 export const F = {
   flags: 0,
   id: 1,

@@ -1,5 +1,5 @@
 /**
- * The environment tasks see (REFERENCE §4), -p naming (§7), stdin task files, the working
+ * The environment tasks see, -p naming, stdin task files, the working
  * directory and stdin of tasks, and the slot counts of -c/-t.
  */
 
@@ -10,7 +10,7 @@ import { exists, readOr, RENDEZVOUS_SH, rowsIn, show, taskRowsById, writeText } 
 
 const DUMP = "env | grep ^DISBATCH_ | sort > env_$DISBATCH_TASKID.txt";
 
-/** Variables of REFERENCE §4 (DISBATCH_KVSSTCP_HOST is checked separately). */
+/** disBatch's variables (DISBATCH_KVSSTCP_HOST is checked separately). */
 const NAMES = [
   "DISBATCH_CORES_PER_TASK",
   "DISBATCH_CYLINDER_RANK",

@@ -5,14 +5,15 @@
  * terminal as it was; a monitor open when the driver exits says the run is over; one started
  * after says it cannot contact the driver and exits 1.
  *
- * Needs tmux (`apt-get install -y tmux`). Without it the test is ignored with a printed reason,
- * unless `DISBATCH_E2E_REQUIRE` names `tmux` (then it runs and fails).
+ * Needs tmux (`apt-get install -y tmux`): without it the test fails saying so, unless
+ * `DISBATCH_E2E_SKIP` names `tmux` (see tests/helpers/gates.ts).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { spawnCli, tempDir } from "../helpers/run_cli.ts";
+import { gate } from "../helpers/gates.ts";
 
 const dec = new TextDecoder();
 /** A tmux server of our own, so that the user's sessions are never touched. */
@@ -23,20 +24,7 @@ async function tmux(...args: string[]): Promise<{ code: number; stdout: string; 
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-async function hasTmux(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const required = (Deno.env.get("DISBATCH_E2E_REQUIRE") ?? "").split(",").map((s) => s.trim());
-const tmuxMissing = !(await hasTmux());
-if (tmuxMissing && !required.includes("tmux")) {
-  console.log("monitor_test: tmux is not installed; ignoring (apt-get install -y tmux)");
-}
+const IGNORE = await gate("tmux");
 
 /** Poll `probe` until it returns a value, or fail with `what` and the last state seen. */
 async function waitFor<T>(
@@ -94,7 +82,7 @@ function readOr(path: string): string {
 
 Deno.test({
   name: "dbUtil.sh --mon shows the engines, soft-stops one, quits cleanly and sees the run end",
-  ignore: tmuxMissing && !required.includes("tmux"),
+  ignore: IGNORE,
   sanitizeResources: false, // tmux and the run's processes are ended by hand in finally
   sanitizeOps: false,
 }, async () => {

@@ -1,5 +1,5 @@
 /**
- * The reference's own test suite (REFERENCE §16, tests/test_ssh/run.sh) as black-box tests, plus
+ * The reference's own test suite (disBatch's tests/test_ssh/run.sh) as black-box tests, plus
  * the stricter fail-fast checks the reference does not make (non-zero exit, no orphaned task).
  */
 

@@ -1,5 +1,5 @@
 /**
- * Resume (`-r`, `-R`, `--force-resume`; REFERENCE §9) and our differences: a resumed run's status
+ * Resume (`-r`, `-R`, `--force-resume`) and our differences: a resumed run's status
  * file (lines flagged `S`) is enough for a chained resume; a mismatch is exit 2 before any task runs;
  * a missing `-r` file is exit 2.
  */

@@ -1,6 +1,6 @@
 /**
- * The rig itself: fails in CI (DISBATCH_E2E_REQUIRE=ssh,slurm) when sshd or Slurm is missing,
- * so that a broken rig cannot pass as "all e2e tests ignored".
+ * The rig itself: fails when sshd or Slurm is missing (see tests/helpers/gates.ts), so that a
+ * broken rig cannot pass as "all e2e tests ignored".
  *
  * @module
  */

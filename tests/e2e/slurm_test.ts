@@ -166,7 +166,7 @@ function onLogin(cmd: string[], cwd: string, timeoutMs = 120_000): Promise<Ran> 
   return sh("bash", [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cmd], { cwd, env: ENV, timeoutMs });
 }
 
-/** `salloc -n 2 ./disbatch ARGS` on the login host (REFERENCE §16, tests/test_slurm/run.sh). */
+/** `salloc -n 2 ./disbatch ARGS` on the login host (disBatch's tests/test_slurm/run.sh). */
 function sallocDisbatch(args: string[], cwd: string): Promise<Ran> {
   return onLogin(["salloc", "-n", "2", "disbatch", ...args], cwd);
 }
@@ -241,7 +241,7 @@ Deno.test({ name: "slurm: --no-retire keeps every node until the end", ignore: I
 });
 
 // ---------------------------------------------------------------------------------------------
-// the reference's Slurm suite (REFERENCE §16): salloc -n 2 disbatch … from the login host
+// the reference's Slurm suite: salloc -n 2 disbatch … from the login host
 
 Deno.test({ name: "slurm reference suite: salloc -n 2: three tasks all run", ignore: IGNORE }, async () => {
   await using d = await jobDir("disbatch_slurm_ref1_");

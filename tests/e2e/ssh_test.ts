@@ -272,7 +272,7 @@ Deno.test(
         `3 slots were not busy at once: ${JSON.stringify(row.fields)}`,
       );
     }
-    // localhost is reported under this host's name (REFERENCE §6: Node column).
+    // localhost is reported under this host's name (disBatch's Node column).
     assert.deepEqual(countBy(rows, (x) => x.node), { [LOCAL_HOST]: 1, otherhost: 2 });
     for (const row of rows.filter((x) => x.node === "otherhost")) {
       assert.equal(snippet(row).split(" ")[3], "127.0.0.2", `not run over ssh: ${row.outSnip}`);
@@ -281,7 +281,7 @@ Deno.test(
 );
 
 // ---------------------------------------------------------------------------------------------
-// the reference suite (REFERENCE §16) against -s otherhost:2
+// the reference suite against -s otherhost:2
 
 Deno.test({ name: "ssh reference suite: three tasks on otherhost:2 all run", ignore: IGNORE }, async () => {
   await using d = await sharedDir("disbatch_ssh_ref1_");
@@ -372,7 +372,7 @@ Deno.test({
   const bad = `${d.path}/run_SSH0_nosuchhost_engine_wrap.log`;
   assert.ok(r.stderr.includes(bad), `stderr does not name ${bad}\n${show(r)}`);
   assert.ok(!r.stderr.includes("run_SSH0_n1_engine_wrap.log"), `stderr blames n1\n${show(r)}`);
-  // An engine that could not start is a failure of the run (REFERENCE §8 rule 3: "Some engine
+  // An engine that could not start is a failure of the run (as in disBatch: "Some engine
   // processes failed"), even though the reachable host ran every task.
   assert.notEqual(r.code, 0, `a host of -s was unreachable but the run exited 0\n${show(r)}`);
 });

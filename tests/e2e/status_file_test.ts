@@ -1,5 +1,5 @@
 /**
- * The status file, byte for byte where the reference defines it (REFERENCE §6): leaked-output
+ * The status file, byte for byte where the reference defines it: leaked-output
  * snippets as Python reprs, flags, `%.3f` times, the header, raw/`b'…'` commands, completion order.
  */
 

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { headlessChromium } from "../helpers/chromium.ts";
+import { headlessChromium, NO_CHROMIUM } from "../helpers/chromium.ts";
 import { spawnCli, tempDir } from "../helpers/run_cli.ts";
 
 async function waitFor<T>(
@@ -30,7 +30,10 @@ async function dumpDom(url: string): Promise<string> {
   return r.stdout;
 }
 
-Deno.test("disbatch -w: live dashboard of a running run, token required, Stop works", async () => {
+Deno.test({
+  name: "disbatch -w: live dashboard of a running run, token required, Stop works",
+  ignore: NO_CHROMIUM,
+}, async () => {
   await using dir = await tempDir();
   const tasks = Array.from({ length: 12 }, (_, i) => `sleep 0.${i % 3 + 2}; echo t${i}`).join("\n") + "\n";
   Deno.writeTextFileSync(`${dir.path}/Tasks`, tasks + "sleep 3\n".repeat(4));

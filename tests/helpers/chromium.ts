@@ -6,6 +6,10 @@
  */
 
 import { decoded, tempDir } from "./run_cli.ts";
+import { gate } from "./gates.ts";
+
+/** `ignore` for tests that need Chromium: they fail saying what to install unless DISBATCH_E2E_SKIP names it. */
+export const NO_CHROMIUM = await gate("chromium");
 
 /** Path of the Chromium binary. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -19,6 +23,11 @@ export const CHROMIUM = "/usr/bin/chromium";
 export async function headlessChromium(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  await Deno.stat(CHROMIUM).catch(() => {
+    throw new Error(
+      `${CHROMIUM} is missing: install it (apt-get install -y chromium; bash scripts/test.sh does)`,
+    );
+  });
   await using profile = await tempDir("disbatch_chromium_");
   const out = await new Deno.Command(CHROMIUM, {
     args: [

@@ -3,9 +3,10 @@
  * Gates for end-to-end tests that need the local rig (scripts/rig/: real sshd's and a real
  * Slurm cluster), plus small wrappers of the rig scripts that Slurm tests use.
  *
- * A missing rig normally ignores the gated tests with a printed reason. When the comma list
- * `DISBATCH_E2E_REQUIRE` (e.g. `ssh,slurm`, set by `.ci/run`) names a resource, its tests are
- * NOT ignored: they run and fail, so CI cannot pass silently without the rig.
+ * A missing resource makes its tests run and FAIL, with a loud line saying what to install: a
+ * suite never passes by quietly running less. Only an explicit opt-out, the comma list
+ * `DISBATCH_E2E_SKIP` (e.g. `ssh,slurm,tmux`), ignores them instead, with a printed reason.
+ * (`DISBATCH_E2E_REQUIRE`, of earlier versions, is accepted and changes nothing.)
  *
  * Each check runs at most once per test file (the result is cached in this module):
  *
@@ -19,8 +20,16 @@
 import { fileURLToPath } from "node:url";
 import { outputWithin, spawnPiped } from "./run_cli.ts";
 
-/** A rig resource that a test can depend on. */
-export type RigResource = "ssh" | "slurm";
+/** A resource outside Deno that a test can depend on. */
+export type RigResource = "ssh" | "slurm" | "tmux" | "chromium";
+
+/** How to get each resource. */
+const HOW: Record<RigResource, string> = {
+  ssh: "bring the rig up as root: bash scripts/rig/ssh-up.sh",
+  slurm: "bring the rig up as root: bash scripts/rig/slurm-up.sh",
+  tmux: "install it: apt-get install -y tmux",
+  chromium: "install it: apt-get install -y chromium",
+};
 
 /** Outcome of probing one resource. */
 interface Probe {
@@ -99,10 +108,24 @@ async function probeSlurm(): Promise<Probe> {
 
 const probes = new Map<RigResource, Promise<Probe>>();
 
+async function probeProgram(cmd: string, args: string[]): Promise<Probe> {
+  const r = await run(cmd, args, { timeoutMs: 30_000 });
+  return r.code === 0 ? { ok: true, why: "" } : {
+    ok: false,
+    why: `\`${cmd} ${args.join(" ")}\` failed (exit ${r.code}): ${firstLine(r.stderr) || "no output"}`,
+  };
+}
+
 function probe(name: RigResource): Promise<Probe> {
   let p = probes.get(name);
   if (!p) {
-    p = name === "ssh" ? probeSsh() : probeSlurm();
+    p = name === "ssh"
+      ? probeSsh()
+      : name === "slurm"
+      ? probeSlurm()
+      : name === "tmux"
+      ? probeProgram("tmux", ["-V"])
+      : probeProgram("/usr/bin/chromium", ["--version"]);
     probes.set(name, p);
   }
   return p;
@@ -129,12 +152,12 @@ export async function hasSlurm(): Promise<boolean> {
 }
 
 /**
- * The resources named by `DISBATCH_E2E_REQUIRE` (comma or space separated).
+ * The resources named by `DISBATCH_E2E_SKIP` (comma or space separated).
  *
  * @returns e.g. `Set {"ssh", "slurm"}`
  */
-export function requiredResources(): Set<string> {
-  const raw = Deno.env.get("DISBATCH_E2E_REQUIRE") ?? "";
+export function skippedResources(): Set<string> {
+  const raw = Deno.env.get("DISBATCH_E2E_SKIP") ?? "";
   return new Set(raw.split(/[\s,]+/).map((s) => s.trim().toLowerCase()).filter((s) => s));
 }
 
@@ -143,9 +166,9 @@ const told = new Set<RigResource>();
 /**
  * The `ignore` value for `Deno.test` options of a test that needs `name`.
  *
- * Present → `false`. Missing and named in `DISBATCH_E2E_REQUIRE` → `false` too (the test runs
- * and fails), with a loud line saying the rig is missing. Missing and not required → `true`,
- * with the reason printed. The message is printed once per resource per test file.
+ * Present → `false`. Missing → `false` too (the test runs and fails), with a loud line saying what
+ * is missing and how to get it; only when `DISBATCH_E2E_SKIP` names it → `true`, with the reason
+ * printed. The message is printed once per resource per test file.
  *
  * @param name the resource the test needs
  * @returns whether to ignore the test
@@ -153,21 +176,17 @@ const told = new Set<RigResource>();
 export async function gate(name: RigResource): Promise<boolean> {
   const p = await probe(name);
   if (p.ok) return false;
-  const required = requiredResources().has(name);
+  const skip = skippedResources().has(name);
   if (!told.has(name)) {
     told.add(name);
-    if (required) {
-      console.error(
-        `RIG MISSING: ${name}: ${p.why}. DISBATCH_E2E_REQUIRE names "${name}", so its tests run and will fail` +
-          ` (bring the rig up: bash scripts/rig/slurm-up.sh && bash scripts/rig/ssh-up.sh)`,
-      );
-    } else {
-      console.error(
-        `ignoring ${name} tests: ${p.why} (set DISBATCH_E2E_REQUIRE=${name} to make them fail instead)`,
-      );
-    }
+    console.error(
+      skip
+        ? `SKIPPING ${name} tests as DISBATCH_E2E_SKIP asks: ${p.why}`
+        : `MISSING ${name}: ${p.why}; its tests run and will fail. To fix, ${HOW[name]} ` +
+          `(bash scripts/test.sh as root installs everything), or set DISBATCH_E2E_SKIP=${name} to skip them`,
+    );
   }
-  return !required;
+  return skip;
 }
 
 /**

@@ -116,7 +116,7 @@ export function range(n: number): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the reference suite (REFERENCE §16, tests/test_ssh/run.sh and tests/test_slurm/run.sh)
+// the reference suite (disBatch's tests/test_ssh/run.sh and tests/test_slurm/run.sh)
 
 /** The reference suite's task file: one task per file it touches. */
 export const REF_TASKS = "touch A.txt\ntouch B.txt\ntouch C.txt\n";

@@ -29,23 +29,23 @@ Deno.test("stampYmdHms() is strftime('%y%m%d%H%M%S') with a two-digit year", () 
 Deno.test("makeUid() names runs in a directory or uses an explicit prefix", () => {
   const cases: [Parameters<typeof makeUid>, string][] = [
     [
-      [{ kind: "dir", dir: "/work/run" }, "Tasks", "261125154851", 846],
-      "/work/run/Tasks_disBatch_261125154851_846",
+      [{ kind: "dir", dir: "/home/u/run" }, "Tasks", "261125154851", 846],
+      "/home/u/run/Tasks_disBatch_261125154851_846",
     ],
     [
-      [{ kind: "dir", dir: "/work/run" }, "stdin", "261125154851", 7],
-      "/work/run/stdin_disBatch_261125154851_007",
+      [{ kind: "dir", dir: "/home/u/run" }, "stdin", "261125154851", 7],
+      "/home/u/run/stdin_disBatch_261125154851_007",
     ],
     [[{ kind: "dir", dir: "/w" }, "T", "000102030405", 0], "/w/T_disBatch_000102030405_000"],
     [
-      [{ kind: "prefix", dir: "/work/out", name: "myprefix" }, "Tasks", "261125154851", 5],
-      "/work/out/myprefix",
+      [{ kind: "prefix", dir: "/home/u/out", name: "myprefix" }, "Tasks", "261125154851", 5],
+      "/home/u/out/myprefix",
     ],
   ];
   for (const [args, want] of cases) assert.equal(makeUid(...args), want, JSON.stringify(args));
 });
 
 Deno.test("jobIdOf() is the uid's basename (DISBATCH_JOBID)", () => {
-  assert.equal(jobIdOf("/work/run/Tasks_disBatch_261125154851_846"), "Tasks_disBatch_261125154851_846");
-  assert.equal(jobIdOf("/work/out/run1"), "run1");
+  assert.equal(jobIdOf("/home/u/run/Tasks_disBatch_261125154851_846"), "Tasks_disBatch_261125154851_846");
+  assert.equal(jobIdOf("/home/u/out/run1"), "run1");
 });

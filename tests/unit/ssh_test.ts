@@ -63,8 +63,8 @@ Deno.test("sshSlots() follows disBatch's -c/-t rule", () => {
     { cores: 4, c: 2, slots: 2, coresPerSlot: 2 },
     { cores: 3, c: 2, slots: 1, coresPerSlot: 3 },
     { cores: 2, c: 3, slots: 0, coresPerSlot: 2 }, // disBatch: "No viable engines."
-    { cores: 2, c: 0.5, slots: 4, coresPerSlot: 0 }, // REFERENCE §2 [run]
-    { cores: 2, t: 5, slots: 5, coresPerSlot: 0 }, // -t is not capped, REFERENCE §2 [run]
+    { cores: 2, c: 0.5, slots: 4, coresPerSlot: 0 }, // as in disBatch
+    { cores: 2, t: 5, slots: 5, coresPerSlot: 0 }, // -t is not capped, as in disBatch
     { cores: 8, c: 3, t: 2, slots: 2, coresPerSlot: 4 }, // -t wins over -c
     { cores: 1, c: 0.1, slots: 9, coresPerSlot: 0 }, // Python: 1 // 0.1 == 9.0
   ];

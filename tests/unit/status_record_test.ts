@@ -178,7 +178,7 @@ Deno.test("parseStatusLine() reads old disBatch commands and keeps unreadable sn
 Deno.test("parseStatusLine() then formatStatusRecord() gives back disBatch's lines", async () => {
   const text = await Deno.readTextFile(new URL("../fixtures/status/reference_status.txt", import.meta.url));
   const lines = text.split("\n").slice(0, -1);
-  // The K line is ours; the rest is what disBatch writes (REFERENCE §6).
+  // The K line is ours; the rest is what disBatch writes.
   const kinds = ["header", "perEngine", "normal", "normal", "normal", "barrier", "barrier", "skip", "normal"];
   kinds.push("zombie", "killed", "normal", "normal", "normal", "normal");
   assert.equal(lines.length, kinds.length);
