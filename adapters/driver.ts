@@ -168,7 +168,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     say(`disbatch: dashboard at ${web.url} (also in ${uid}_url)`);
     log.info(`Dashboard at ${web.url.replace(/token=[^&]*/, "token=…")}`);
   }
-  const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log) : undefined;
+  const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log, say) : undefined;
   const joinWatcher = setInterval(() => peers.sendSnapshots(), 1000);
 
   const untrapSignals = trapSignals({

@@ -50,6 +50,7 @@ export function planUid(prefix: string, taskFile: string): { uid: string; jobId:
     }
     plan = { kind: "prefix", dir: Deno.realPathSync(parent), name: abs.split("/").pop()! };
   }
+  checkWritable(plan.dir);
   const d = new Date();
   const stamp = stampYmdHms({
     year: d.getFullYear(),
@@ -62,6 +63,28 @@ export function planUid(prefix: string, taskFile: string): { uid: string; jobId:
   const nameTasks = taskFileName(taskFile);
   const uid = makeUid(plan, nameTasks, stamp, Math.floor(Math.random() * 1000));
   return { uid, jobId: jobIdOf(uid), nameTasks };
+}
+
+/**
+ * Make sure the run's files can be written in `dir` before any is: a read-only file system, a
+ * missing permission or a full disk is one plain message, not a failure halfway.
+ * @throws {RunFileError} naming the directory, the reason and what to do (exit 1)
+ */
+function checkWritable(dir: string): void {
+  const probe = `${dir}/.disbatch-probe-${Deno.pid}`;
+  try {
+    Deno.writeTextFileSync(probe, "probe\n");
+    Deno.removeSync(probe);
+  } catch (e) {
+    try {
+      Deno.removeSync(probe);
+    } catch { /* never created */ }
+    const why = (e instanceof Error ? e.message : String(e)).replace(/: \w+ '[^']*'$/, "");
+    throw new RunFileError(
+      `Cannot write the run's files in ${dir}: ${why}. Choose a writable place with -p DIR/NAME`,
+      1,
+    );
+  }
 }
 
 const encoder = new TextEncoder();
@@ -128,18 +151,37 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
         ? `[Errno 2] No such file or directory: '${p}'`
         : e instanceof Deno.errors.PermissionDenied
         ? `[Errno 13] Permission denied: '${p}'`
+        : e instanceof Deno.errors.IsADirectory
+        ? `[Errno 21] Is a directory: '${p}'`
         : e instanceof Error
         ? e.message
         : String(e);
       throw new UsageError(`argument -r/--resume-from: can't open '${p}': ${why}`);
     }
+    let good = 0, bad = 0;
+    let firstBad = "";
     for (const line of text.split("\n")) {
       if (line.trim() === "") continue;
       const r = parseStatusLine(line);
       if (r === "header") continue;
-      if (r === undefined) badLines++;
-      else table.add(r, p);
+      if (r === undefined) {
+        bad++;
+        firstBad ||= line;
+      } else {
+        good++;
+        table.add(r, p);
+      }
     }
+    if (good === 0 && bad > 0) {
+      // Garbage, a log or the task file itself: resuming from it would silently rerun everything.
+      const shown = firstBad.length > 60 ? `${firstBad.slice(0, 60)}…` : firstBad;
+      throw new UsageError(
+        `argument -r/--resume-from: '${p}' holds no status line (${bad} line(s), the first: ${
+          JSON.stringify(shown)
+        }); give the <prefix>_status.txt file of an earlier run`,
+      );
+    }
+    badLines += bad;
   }
   return { table, badLines };
 }

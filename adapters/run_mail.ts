@@ -22,15 +22,21 @@ export class RunMailer {
 
   /**
    * @param to recipients @param every mail every N finished tasks @param uid run uid
-   * @param log driver log
+   * @param log driver log @param say a line for the terminal (the one failure is shown there too)
    */
-  constructor(to: string, every: number, uid: string, log: Logger) {
+  constructor(to: string, every: number, uid: string, log: Logger, say: (line: string) => void) {
     const { host, port } = mailServer();
     this.#mailer = new Mailer({
       to,
       host,
       port,
-      log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+      log: {
+        info: (m) => log.info(m),
+        warn: (m) => {
+          log.warn(m);
+          say(`disbatch: warning: ${m}`);
+        },
+      },
     });
     this.#every = every;
     this.#log = log;

@@ -11,7 +11,9 @@ import type { DriverInvocation } from "../lib/driver_options.ts";
 import { LineSplitter } from "../lib/line_splitter.ts";
 import { ResumeMismatchError, type ResumeTable } from "../lib/resume.ts";
 import { splitPhysicalLine, type TaskFileItem, TaskFileParser } from "../lib/task_file.ts";
+import type { StatusRecord, Task } from "../lib/types.ts";
 import { stderrLine } from "./stderr.ts";
+import { binaryKind } from "../lib/text.ts";
 
 /** An open task stream: a file, or stdin for `-`. */
 export interface TaskSource {
@@ -39,10 +41,43 @@ export function osErrorText(e: unknown, path: string): string {
  */
 export async function openTaskFile(path: string): Promise<TaskSource> {
   if (path === "-") return { read: (p) => Deno.stdin.read(p), close: () => {} };
+  let file: Deno.FsFile;
   try {
-    return await Deno.open(path, { read: true });
+    // Linux opens a directory for reading without complaint; argparse's FileType does not.
+    if ((await Deno.stat(path)).isDirectory) throw new Deno.errors.IsADirectory();
+    file = await Deno.open(path, { read: true });
   } catch (e) {
     throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);
+  }
+  try {
+    if ((await file.stat()).isFile) await refuseBinary(file, path);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  return file;
+}
+
+/**
+ * Refuse a file that is clearly not text (an executable, an archive, data): run as a task file it
+ * would start hundreds of garbage "commands". Reads the first 8 KiB and seeks back.
+ * @throws {UsageError} naming what the file looks like
+ */
+async function refuseBinary(file: Deno.FsFile, path: string): Promise<void> {
+  const head = new Uint8Array(8192);
+  let n = 0;
+  for (;;) {
+    const r = await file.read(head.subarray(n));
+    if (r === null || r === 0) break;
+    n += r;
+    if (n === head.length) break;
+  }
+  await file.seek(0, Deno.SeekMode.Start);
+  const kind = binaryKind(head.subarray(0, n));
+  if (kind) {
+    throw new UsageError(
+      `argument taskfile: '${path}' is ${kind}, not a task file (one shell command per line); give the file of commands`,
+    );
   }
 }
 
@@ -64,6 +99,8 @@ export async function prescan(
   const f = await openTaskFile(inv.taskFile);
   const printed = new Set<string>();
   let empty = true;
+  let same = 0, differ = 0;
+  let first: { task: Task; record: StatusRecord; source: string } | undefined;
   try {
     // Without -r only directives matter: a REPEAT is not walked (resume needs every id).
     for await (const item of readTaskItems(f, name, table !== undefined)) {
@@ -72,13 +109,18 @@ export async function prescan(
         stderrLine(`disbatch: warning: ${item.message}`);
       } else if (item.kind === "task" || item.kind === "barrier") empty = false;
       if (item.kind === "task" && table) {
-        const d = table.decide(item.task, { retry: inv.retry, force: inv.forceResume });
-        if (d.action === "mismatch") throw new ResumeMismatchError(item.task, d.record, d.source);
+        // Compare every recorded task (not -R's reruns) to tell an edited file from another one.
+        const d = table.decide(item.task, { retry: false, force: inv.forceResume });
+        if (d.action === "mismatch") {
+          first ??= { task: item.task, record: d.record, source: d.source };
+          differ++;
+        } else if (d.action === "skip") same++;
       }
     }
   } finally {
     f.close();
   }
+  if (first) throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ });
   return { printed, empty };
 }
 

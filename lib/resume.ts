@@ -39,15 +39,32 @@ export interface ResumeOptions {
 
 /** Raised before any task runs when a recorded task does not match the task file. */
 export class ResumeMismatchError extends Error {
-  /** @param task the task as the file now says @param record what the status file says @param source status file name */
-  constructor(readonly task: Task, readonly record: StatusRecord, readonly source: string) {
+  /**
+   * @param task the task as the file now says @param record what the status file says
+   * @param source status file name
+   * @param counts over the whole task file (when it was read whole): recorded tasks that still
+   * match and that differ. None matching means the status file is another task file's.
+   */
+  constructor(
+    readonly task: Task,
+    readonly record: StatusRecord,
+    readonly source: string,
+    readonly counts?: { same: number; differ: number },
+  ) {
+    const here = `task ${task.id} is line ${task.line}${repeatText(task.repeatIndex)} "${task.command}" here`;
+    const there = `${source} recorded it as line ${record.line}${
+      repeatText(record.repeatIndex)
+    } "${record.command}"`;
+    const other = counts !== undefined && counts.same === 0;
     super(
-      `Cannot resume: task ${task.id} is line ${task.line}${
-        repeatText(task.repeatIndex)
-      } "${task.command}" ` +
-        `in the task file, but ${source} recorded task ${record.taskId} as line ${record.line}` +
-        `${repeatText(record.repeatIndex)} "${record.command}". The task file changed since that run: ` +
-        `restore it, or add --force-resume to skip tasks by id anyway`,
+      other
+        ? `Cannot resume: ${source} is the status file of another task file: none of its ${counts.differ} ` +
+          `recorded task(s) matches this one (${here}; ${there}). Give the status file of this task file, ` +
+          `or run without -r`
+        : `Cannot resume: the task file changed since ${source} was written: ${here}, but ${there}` +
+          (counts ? ` (${counts.differ} of ${counts.same + counts.differ} recorded tasks differ)` : "") +
+          `. Restore the task file, or start a fresh run without -r; --force-resume would skip ` +
+          `the changed tasks by id without running them`,
     );
     this.name = "ResumeMismatchError";
   }

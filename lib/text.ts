@@ -174,7 +174,9 @@ export function hasEscapedBytes(text: string): boolean {
  * ```
  */
 export function bashCommandArg(command: string): string {
-  if (!hasEscapedBytes(command)) return command;
+  // A NUL cannot be part of an argument: left as it is, the start fails (rc 200) as for a UTF-8
+  // command, where `$'\x00'` would silently cut the command short.
+  if (!hasEscapedBytes(command) || command.includes("\0")) return command;
   let quoted = "";
   for (const byte of encodeSurrogateEscape(command)) {
     const printable = byte >= 0x20 && byte <= 0x7e && byte !== 0x5c && byte !== 0x27;
@@ -183,4 +185,40 @@ export function bashCommandArg(command: string): string {
       : `\\x${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return `eval $'${quoted}'`;
+}
+
+/** Magic numbers of files that are never task files. */
+const MAGIC: [number[], string][] = [
+  [[0x7f, 0x45, 0x4c, 0x46], "an ELF executable or library"],
+  [[0x1f, 0x8b], "gzip-compressed"],
+  [[0x50, 0x4b, 0x03, 0x04], "a zip archive"],
+  [[0x42, 0x5a, 0x68], "bzip2-compressed"],
+  [[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], "xz-compressed"],
+  [[0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed"],
+  [[0x89, 0x48, 0x44, 0x46], "an HDF5 file"],
+  [[0x25, 0x50, 0x44, 0x46], "a PDF document"],
+];
+
+/**
+ * What a file is when its first bytes show it is not text: a known binary format, or data with
+ * NUL bytes, at least 8 and more than 1 in 100 of its first bytes (a task file may hold a stray NUL, which that
+ * one task reports, but text does not hold many).
+ *
+ * @param head the first bytes of the file (8 KiB is plenty)
+ * @returns a description such as "an ELF executable or library", or undefined for text
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { binaryKind } from "./text.ts";
+ * assert.equal(binaryKind(new TextEncoder().encode("echo hi\n")), undefined);
+ * assert.equal(binaryKind(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1])), "an ELF executable or library");
+ * ```
+ */
+export function binaryKind(head: Uint8Array): string | undefined {
+  for (const [magic, kind] of MAGIC) {
+    if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) return kind;
+  }
+  let nul = 0;
+  for (const b of head) if (b === 0) nul++;
+  return nul >= 8 && nul * 100 > head.length ? "binary data (it holds NUL bytes)" : undefined;
 }

@@ -43,7 +43,7 @@ Deno.test("--mailTo: progress mails every --mailFreq tasks and a final mail", as
   }
 });
 
-Deno.test("--mailTo without a mail server: logged once, the run is not slowed", async () => {
+Deno.test("--mailTo without a mail server: said once on the terminal and in the log, the run is not slowed", async () => {
   await using dir = await tempDir();
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
@@ -65,4 +65,9 @@ Deno.test("--mailTo without a mail server: logged once, the run is not slowed", 
   assert.ok(r.wall < 10, `wall ${r.wall}`);
   const log = Deno.readTextFileSync(`${dir.path}/run_driver.log`);
   assert.equal(log.match(/Cannot send mail through 127\.0\.0\.1:\d+/g)?.length, 1, log);
+  assert.equal(
+    r.stderr.match(/disbatch: warning: Cannot send mail through 127\.0\.0\.1:\d+/g)?.length,
+    1,
+    r.stderr,
+  );
 });

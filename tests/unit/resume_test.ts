@@ -255,3 +255,21 @@ Deno.test("ResumeMismatchError names both versions of the task and the way out",
   assert.match(e.message, /--force-resume/);
   assert.doesNotMatch(e.message, /repeat index -1/);
 });
+
+Deno.test("ResumeMismatchError tells another task file's status file from an edited task file", () => {
+  const t = task(0, 1, "echo x", -1);
+  const r = rec(line("    ", 0, 1, -1, 0, "echo a"));
+  const other = new ResumeMismatchError(t, r, "a_status.txt", { same: 0, differ: 2 });
+  assert.match(
+    other.message,
+    /a_status\.txt is the status file of another task file: none of its 2 recorded/,
+  );
+  assert.match(other.message, /Give the status file of this task file, or run without -r$/);
+  assert.doesNotMatch(other.message, /force-resume/);
+  const edited = new ResumeMismatchError(t, r, "a_status.txt", { same: 5, differ: 1 });
+  assert.match(
+    edited.message,
+    /task file changed since a_status\.txt was written: .*\(1 of 6 recorded tasks differ\)/,
+  );
+  assert.match(edited.message, /--force-resume would skip the changed tasks by id without running them$/);
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   bashCommandArg,
+  binaryKind,
   decodeSurrogateEscape,
   encodeSurrogateEscape,
   hasEscapedBytes,
@@ -84,4 +85,25 @@ Deno.test("bashCommandArg() wraps only commands with escaped bytes", () => {
     ['~!@#$%^&*()_+`-={}|[]:";<>?,./\udc80', "eval $'~!@#$%^&*()_+`-={}|[]:\";<>?,./\\x80'"],
   ];
   for (const [command, expected] of cases) assert.equal(bashCommandArg(command), expected);
+});
+
+Deno.test("binaryKind() names known binary formats and NUL-heavy data, and passes text", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const cases: [Uint8Array, string | undefined][] = [
+    [enc("echo hi\n#DISBATCH REPEAT 3 echo x\n"), undefined],
+    [new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), "an ELF executable or library"],
+    [new Uint8Array([0x1f, 0x8b, 8, 0]), "gzip-compressed"],
+    [new Uint8Array([0x50, 0x4b, 0x03, 0x04]), "a zip archive"],
+    [new Uint8Array([0x89, 0x48, 0x44, 0x46, 0x0d]), "an HDF5 file"],
+    [new Uint8Array(100).fill(0), "binary data (it holds NUL bytes)"],
+    [new Uint8Array([...enc("echo a"), 0, ...enc("b\n")]), undefined],
+    [new Uint8Array([...enc("x".repeat(2000)), 0, 0, 0, 0, 0, 0, 0, 0]), undefined],
+    [new Uint8Array(0), undefined],
+  ];
+  for (const [head, want] of cases) assert.equal(binaryKind(head), want, String(head.slice(0, 8)));
+});
+
+Deno.test("bashCommandArg() leaves a command with a NUL as it is, so that it fails to start", () => {
+  assert.equal(bashCommandArg("echo a\0b"), "echo a\0b");
+  assert.equal(bashCommandArg("echo \udcff\0"), "echo \udcff\0");
 });
