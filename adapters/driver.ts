@@ -28,7 +28,6 @@ import { RunMailer } from "./run_mail.ts";
 import { selfCommand } from "./self_command.ts";
 import { DriverServer, type Peer } from "./server.ts";
 import { trapSignals } from "./signals.ts";
-import { stderrLine as stderr } from "./stderr.ts";
 import { TaskIntake } from "./task_intake.ts";
 import { isRegularFile, openTaskFile, prescan, readTaskItems } from "./task_source.ts";
 import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
@@ -50,9 +49,9 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   const taskSource = await openTaskFile(inv.taskFile);
   const { uid, jobId, nameTasks } = planUid(inv.prefix, inv.taskFile);
   const displayName = inv.taskFile === "-" ? "stdin" : inv.taskFile;
-  const { printed, empty: knownEmpty } = isRegularFile(inv.taskFile)
+  const { printed, empty: knownEmpty, total } = isRegularFile(inv.taskFile)
     ? await prescan(inv, displayName, table)
-    : { printed: new Set<string>(), empty: false };
+    : { printed: new Set<string>(), empty: false, total: undefined };
 
   const secret = randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
@@ -81,7 +80,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     driverHost: hostname,
     driverPid: Deno.pid,
   });
-  const progress = new Progress(inv.quiet);
+  const progress = new Progress(inv.quiet, total);
   const startedAt = Date.now() / 1000;
   // Long tasks produce no events for a while: keep the clock, rate and ETA of the line moving.
   const repaint = progress.active
@@ -90,7 +89,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   const now = () => Date.now() / 1000;
   const say = (line: string) => progress.message(line);
   const engines = new Map<number, Peer>();
-  const retire = new RetireManager(log, (m) => stderr(m));
+  const retire = new RetireManager(log, (m) => say(m));
   const tracker = inv.web ? new DashboardTracker() : undefined;
 
   // ---- the feeder's flow control ----
@@ -182,7 +181,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       );
     },
     again(name, n) {
-      stderr(`disbatch: second ${name}: exiting now`);
+      say(`disbatch: second ${name}: exiting now`);
       auto.kill("SIGKILL");
       status.close();
       Deno.exit(128 + n);
@@ -201,7 +200,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       intake.closePerEngine();
     } catch (e) {
       if (e instanceof ResumeMismatchError || e instanceof SyntaxError) {
-        stderr(`disbatch: ${e.message}`);
+        say(`disbatch: ${e.message}`);
         log.error(e.message);
         feedError = true;
         intake.closePerEngine();
@@ -219,7 +218,7 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
 
   if (knownEmpty) {
     log.info("No tasks to run.");
-    stderr("No tasks to run.");
+    say("No tasks to run.");
     status.close();
     server.close();
     clearInterval(joinWatcher);
@@ -238,11 +237,11 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
     feeding.catch((e) => log.error(`Feeder failed: ${e}`)),
     new Promise((r) => setTimeout(r, 200)),
   ]);
-  if (sched.nothingToDo && !feedError) stderr("No tasks to run.");
+  if (sched.nothingToDo && !feedError) say("No tasks to run.");
   clearInterval(joinWatcher);
   status.close();
   clearInterval(repaint);
-  for (const m of actions.finishMessages) stderr(m);
+  for (const m of actions.finishMessages) say(m);
   progress.done(sched.snapshot(), {
     startedAt,
     statusPath: `${uid}_status.txt`,

@@ -29,10 +29,12 @@ export class Progress {
   #lastPaint = 0;
   #rate: { t: number; done: number }[] = [];
   #started = Date.now() / 1000;
+  readonly #total: number | undefined;
 
-  /** @param quiet `--quiet` */
-  constructor(quiet: boolean) {
+  /** @param quiet `--quiet` @param total the number of tasks, when known before the run (a regular file) */
+  constructor(quiet: boolean, total?: number) {
     this.#quiet = quiet;
+    this.#total = total;
     this.#tty = !quiet && Deno.stderr.isTerminal();
     this.#color = this.#tty && !Deno.env.get("NO_COLOR");
   }
@@ -66,7 +68,13 @@ export class Progress {
     const rate = t - first.t > 0.5 ? (s.finished - first.done) / (t - first.t) : undefined;
     const cols = terminalColumns();
     this.#write(
-      "\r\x1b[2K" + progressLine(s, { rate, elapsed: t - this.#started, columns: cols, color: this.#color }),
+      "\r\x1b[2K" + progressLine(s, {
+        rate,
+        elapsed: t - this.#started,
+        columns: cols,
+        color: this.#color,
+        total: this.#total,
+      }),
     );
     this.#shown = true;
   }

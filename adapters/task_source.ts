@@ -87,7 +87,8 @@ async function refuseBinary(file: Deno.FsFile, path: string): Promise<void> {
  * @param inv the task file and the `-R`/`--force-resume` flags
  * @param name the name for messages
  * @param table `-r` records, if any
- * @returns warnings already printed, and whether the file holds anything to do
+ * @returns warnings already printed, whether the file holds anything to do, and how many tasks
+ *   (REPEAT expansions included, barriers not) it holds
  * @throws {TaskFileSyntaxError} for a directive error
  * @throws {ResumeMismatchError} when a task changed since the status file was written
  */
@@ -95,15 +96,17 @@ export async function prescan(
   inv: Pick<DriverInvocation, "taskFile" | "retry" | "forceResume">,
   name: string,
   table: ResumeTable | undefined,
-): Promise<{ printed: Set<string>; empty: boolean }> {
+): Promise<{ printed: Set<string>; empty: boolean; total: number }> {
   const f = await openTaskFile(inv.taskFile);
   const printed = new Set<string>();
   let empty = true;
-  let same = 0, differ = 0;
+  let same = 0, differ = 0, barriers = 0;
+  const ids = { next: 0 };
   let first: { task: Task; record: StatusRecord; source: string } | undefined;
   try {
     // Without -r only directives matter: a REPEAT is not walked (resume needs every id).
-    for await (const item of readTaskItems(f, name, table !== undefined)) {
+    for await (const item of readTaskItems(f, name, table !== undefined, ids)) {
+      if (item.kind === "barrier") barriers++;
       if (item.kind === "warning") {
         printed.add(item.message);
         stderrLine(`disbatch: warning: ${item.message}`);
@@ -121,21 +124,25 @@ export async function prescan(
     f.close();
   }
   if (first) throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ });
-  return { printed, empty };
+  return { printed, empty, total: ids.next - barriers };
 }
 
 /**
  * Items of a task stream, in order, read in 64 KiB chunks.
  * @param file an open file (or stdin)
  * @param name the name for messages
+ * @param expandRepeats false: a REPEAT yields its first task only (ids still advance)
+ * @param ids when given, `next` follows the parser's next id (tasks, REPEAT expansions, barriers)
  * @returns an async iterator of parser items
  */
 export async function* readTaskItems(
   file: { read(p: Uint8Array): Promise<number | null> },
   name: string,
   expandRepeats = true,
+  ids?: { next: number },
 ): AsyncGenerator<TaskFileItem> {
   const parser = new TaskFileParser(name, { expandRepeats });
+  if (ids) ids.next = 0;
   const splitter = new LineSplitter();
   const buf = new Uint8Array(64 * 1024);
   let lineNo = 0;
@@ -145,6 +152,7 @@ export async function* readTaskItems(
     for (const physical of lines) {
       lineNo++;
       for (const text of splitPhysicalLine(physical)) yield* parser.feed(text, lineNo);
+      if (ids) ids.next = parser.nextId;
     }
     if (n === null) return;
   }

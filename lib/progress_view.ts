@@ -29,24 +29,27 @@ function paint(on: boolean, code: string, s: string): string {
 }
 
 /**
- * The one-line progress display.
+ * The one-line progress display. Done counts the tasks a resume skipped as well; the total is the
+ * task file's when it was counted before the run (a regular file), else known once the file has
+ * been read to the end (`queued N+` until then); the ETA needs the total and a rate.
  * @param s scheduler state
- * @param o rate (tasks/s over the last seconds), elapsed seconds, terminal width, colours
+ * @param o rate (tasks/s over the last seconds), elapsed seconds, terminal width, colours, total
  * @returns the line (no newline), at most `columns - 1` visible characters
  */
 export function progressLine(
   s: SchedulerSnapshot,
-  o: { rate: number | undefined; elapsed: number; columns: number; color: boolean },
+  o: { rate: number | undefined; elapsed: number; columns: number; color: boolean; total?: number },
 ): string {
   const engines = s.engines.filter((e) => e.state !== "gone").length;
-  const queued = s.tasksEnded ? `${s.queued}` : `${s.queued}+`;
-  const eta = o.rate && o.rate > 0 && s.tasksEnded
-    ? ` eta ${formatDuration((s.queued + s.running) / o.rate)}`
-    : "";
+  const done = s.finished + s.skipped;
+  const total = o.total ?? (s.tasksEnded ? done + s.running + s.queued : undefined);
+  const queued = total !== undefined ? `${Math.max(0, total - done - s.running)}` : `${s.queued}+`;
+  const left = total !== undefined ? Math.max(0, total - done) : undefined;
+  const eta = o.rate && o.rate > 0 && left !== undefined ? ` eta ${formatDuration(left / o.rate)}` : "";
   const rate = o.rate !== undefined ? ` ${o.rate.toFixed(o.rate < 10 ? 1 : 0)}/s` : "";
   const parts = [
     `disbatch ${formatDuration(o.elapsed)}`,
-    `done ${s.finished}`,
+    `done ${done}${total !== undefined ? `/${total}` : ""}`,
     s.failed ? paint(o.color, "31", `failed ${s.failed}`) : "failed 0",
     `running ${s.running}`,
     `queued ${queued}`,

@@ -498,12 +498,14 @@ export class Scheduler {
 
   /** Plain counters for progress, the monitor and the summary. */
   snapshot(): SchedulerSnapshot {
-    let running = 0, slots = 0;
+    let running = 0, slots = 0, ahead = 0;
     const engines: SchedulerSnapshot["engines"] = [];
     for (const e of this.#engines.values()) {
       if (e.state !== "gone") {
         slots += e.slots;
-        running += e.outstanding.size;
+        // Tasks handed ahead to an engine wait there for a free slot: they are not running yet.
+        running += Math.min(e.outstanding.size, e.slots);
+        ahead += Math.max(0, e.outstanding.size - e.slots);
       }
       engines.push({
         rank: e.rank,
@@ -511,7 +513,7 @@ export class Scheduler {
         host: e.host,
         slots: e.slots,
         state: e.state,
-        running: e.outstanding.size,
+        running: Math.min(e.outstanding.size, e.slots),
         assigned: e.assigned,
         finished: e.finished,
         failed: e.failed,
@@ -523,7 +525,7 @@ export class Scheduler {
       barriers: this.#barriers,
       skipped: this.#skipped,
       running,
-      queued: this.#queue.length - this.#qHead + this.#requeue.length,
+      queued: this.#queue.length - this.#qHead + this.#requeue.length + ahead,
       slots,
       engines,
       contexts: [...this.#contexts.values()].map((c) => ({

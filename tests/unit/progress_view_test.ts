@@ -74,32 +74,52 @@ Deno.test("formatDuration() is short and picks its unit", () => {
   for (const [s, want] of cases) assert.equal(formatDuration(s), want, String(s));
 });
 
-Deno.test("progressLine() shows counts, live engines, rate and ETA", () => {
-  const cases: { s: Partial<SchedulerSnapshot>; rate: number | undefined; want: string }[] = [
+Deno.test("progressLine() shows counts, a total, live engines, rate and ETA", () => {
+  const cases: {
+    s: Partial<SchedulerSnapshot>;
+    rate: number | undefined;
+    total?: number;
+    want: string;
+  }[] = [
     {
       s: {},
       rate: 4.5,
       want:
-        "disbatch 12.3s | done 5 | failed 0 | running 2 | queued 3 | 1 engine(s)/2 slot(s) 4.5/s eta 1.11s",
+        "disbatch 12.3s | done 5/10 | failed 0 | running 2 | queued 3 | 1 engine(s)/2 slot(s) 4.5/s eta 1.11s",
     },
     {
       s: { tasksEnded: false },
       rate: 25,
       want: "disbatch 12.3s | done 5 | failed 0 | running 2 | queued 3+ | 1 engine(s)/2 slot(s) 25/s",
     },
+    // A regular file was counted before the run: total and ETA from the start.
+    {
+      s: { tasksEnded: false, queued: 4 },
+      rate: 2,
+      total: 2000,
+      want:
+        "disbatch 12.3s | done 5/2000 | failed 0 | running 2 | queued 1993 | 1 engine(s)/2 slot(s) 2.0/s eta 16m37s",
+    },
+    // A resume: skipped tasks are done.
+    {
+      s: { tasksEnded: false, skipped: 1500 },
+      rate: undefined,
+      total: 2000,
+      want: "disbatch 12.3s | done 1505/2000 | failed 0 | running 2 | queued 493 | 1 engine(s)/2 slot(s)",
+    },
     {
       s: {},
       rate: undefined,
-      want: "disbatch 12.3s | done 5 | failed 0 | running 2 | queued 3 | 1 engine(s)/2 slot(s)",
+      want: "disbatch 12.3s | done 5/10 | failed 0 | running 2 | queued 3 | 1 engine(s)/2 slot(s)",
     },
     {
       s: { failed: 2 },
       rate: 0,
-      want: "disbatch 12.3s | done 5 | failed 2 | running 2 | queued 3 | 1 engine(s)/2 slot(s) 0.0/s",
+      want: "disbatch 12.3s | done 5/10 | failed 2 | running 2 | queued 3 | 1 engine(s)/2 slot(s) 0.0/s",
     },
   ];
-  for (const { s, rate, want } of cases) {
-    assert.equal(progressLine(snap(s), { rate, elapsed: 12.34, columns: 200, color: false }), want);
+  for (const { s, rate, total, want } of cases) {
+    assert.equal(progressLine(snap(s), { rate, elapsed: 12.34, columns: 200, color: false, total }), want);
   }
 });
 
