@@ -276,7 +276,9 @@ export function renderReportHtml(
   const dur = (x: number | undefined) => (x === undefined ? "—" : escapeHtml(formatDuration(x)));
   const cards = [
     card("Tasks", fmt(s.tasks, 0)),
-    card("Failed", fmt(s.failed, 0), s.failed ? "bad" : "good"),
+    // Tasks killed by disbatch (flag K) are not their own failures: a card of their own.
+    card("Failed", fmt(s.failed - s.killed, 0), s.failed - s.killed ? "bad" : "good"),
+    ...(s.killed ? [card("Killed", fmt(s.killed, 0))] : []),
     card("Skipped", fmt(s.skipped, 0)),
     card("Barriers", fmt(s.barriers, 0)),
     card("Hosts", fmt(s.hosts.length, 0)),

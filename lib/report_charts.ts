@@ -264,16 +264,17 @@ export function histogramSvg(
     const px = (L + pos(v) * pw).toFixed(1);
     out.push(`<text x="${px}" y="${H - 12}" text-anchor="middle">${axisSeconds(v)}</text>`);
   }
-  for (const m of marks) {
-    if (!(m.seconds >= (log ? 10 ** lo : 0))) continue;
+  // Labels of close markers (median and p90 often are) go one below the other, never on top.
+  marks.forEach((m, i) => {
+    if (!(m.seconds >= (log ? 10 ** lo : 0))) return;
     const px = (L + Math.min(1, pos(m.seconds)) * pw).toFixed(1);
     out.push(
       `<line x1="${px}" x2="${px}" y1="${T}" y2="${T + ph}" stroke="#0f172a" stroke-dasharray="4 3"/>`,
       `<text x="${Number(px) + 4}" y="${
-        T + 10
+        T + 10 + 13 * i
       }" fill="#0f172a" stroke="#fff" stroke-width="3" paint-order="stroke">${escapeHtml(m.label)}</text>`,
     );
-  }
+  });
   if (log) out.push(`<text x="${W - R}" y="${T - 3}" text-anchor="end">log scale</text>`);
   out.push(
     `<line class="axis" x1="${L}" x2="${W - R}" y1="${T + ph}" y2="${T + ph}"/>`,

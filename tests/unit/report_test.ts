@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseStatusText, percentile, renderReportHtml, summarize } from "../../lib/report.ts";
-import { timelineSvg } from "../../lib/report_charts.ts";
+import { histogramSvg, timelineSvg } from "../../lib/report_charts.ts";
 import { formatStatusRecord } from "../../lib/status_record.ts";
 import { escapeHtml, packLanes, visibleText } from "../../lib/svg.ts";
 import type { StatusRecord } from "../../lib/types.ts";
@@ -207,4 +207,27 @@ Deno.test("report round trip: records still format to the fixture's lines", () =
   // The report reads with parseStatusLine; make sure nothing was lost for the fixture we ship.
   const lines = demo.split("\n").filter((l) => l !== "");
   assert.deepEqual(parseStatusText(demo).records.map(formatStatusRecord), lines);
+});
+
+Deno.test("renderReportHtml() counts tasks killed by disbatch apart from failures", () => {
+  const recs = [
+    record({ taskId: 0, returnCode: 0 }),
+    record({ taskId: 1, flags: "R E ", returnCode: 3 }),
+    record({ taskId: 2, flags: "R  K", returnCode: -15 }),
+    record({ taskId: 3, flags: "R  K", returnCode: -15 }),
+  ];
+  const html = renderReportHtml(summarize(recs), recs, "k");
+  const cardValue = (name: string) =>
+    new RegExp(`${name}</[^>]+>\\s*<[^>]+>([^<]+)<`).exec(html)?.[1]?.trim();
+  assert.equal(cardValue("Failed"), "1", html.slice(0, 2000));
+  assert.equal(cardValue("Killed"), "2");
+});
+
+Deno.test("histogramSvg() puts the labels of close markers one below the other", () => {
+  const samples = Array.from({ length: 50 }, (_, i) => ({ seconds: 1 + i / 100, failed: false }));
+  const svg = histogramSvg(samples, [{ label: "median", seconds: 1.25 }, { label: "p90", seconds: 1.26 }]);
+  const ys = [...svg.matchAll(/<text x="[0-9.]+" y="([0-9.]+)"[^>]*paint-order="stroke">(median|p90)</g)]
+    .map((m) => Number(m[1]));
+  assert.equal(ys.length, 2, svg);
+  assert.ok(Math.abs(ys[0]! - ys[1]!) >= 12, `labels overlap: y ${ys}`);
 });
