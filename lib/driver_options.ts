@@ -94,11 +94,14 @@ export function contextSpecs(): OptionSpec[] {
 }
 
 /** One-line usage (argparse style). */
-export const USAGE =
-  "usage: disbatch [-h] [-e] [-f] [--force-resume] [--logfile FILE] [--loglevel LEVEL] [-p PATH]\n" +
-  "                [-r STATUSFILE] [-R] [-S] [--status-header] [--use-address HOST:PORT] [-w] [-q]\n" +
-  "                [--mailTo ADDR] [--mailFreq N] [-C N] [-c N] [--fill] [--no-retire] [-l LABEL]\n" +
-  "                [--retire-cmd CMD] [-s HOST:N] [-t N] [--version] taskfile";
+export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE] [-R]\n" +
+  "                [--force-resume] [-p PATH] [--status-header] [--logfile FILE]\n" +
+  "                [--loglevel LEVEL] [-S] [--use-address HOST:PORT] [-w] [-q]\n" +
+  "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
+  "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
+  "                [-E VAR] taskfile\n" +
+  "       disbatch install [DIR]\n" +
+  "       disbatch report STATUSFILE [-o FILE] [--json]";
 
 /**
  * Read the context options out of a parse result.

@@ -9,84 +9,111 @@ import { USAGE } from "./driver_options.ts";
 /** The help text (ends with a newline). */
 export const HELP = `${USAGE}
 
-Run the shell commands of TASKFILE (one per line, "-" for stdin) over local cores, ssh hosts or
-the nodes of a Slurm allocation, and record every task in <run>_status.txt.
+Run the shell commands of TASKFILE (one per line, "-" for stdin) over local
+cores, ssh hosts or the nodes of a Slurm allocation, and record every task in
+<run>_status.txt.
 
-  disbatch -s localhost:7,otherhost:3 Tasks   7 slots here, 3 on otherhost (over ssh)
-  sbatch -N 3 -n 6 disbatch Tasks             inside Slurm: one engine per node (srun)
-  disbatch Tasks                              no -s, no Slurm: every local core
-  cat Tasks | disbatch -s localhost:2 -        tasks from stdin, started as lines arrive
-  disbatch -s localhost:2 Tasks -r Tasks_disBatch_*_status.txt   resume: skip what succeeded
+  disbatch -s localhost:7,otherhost:3 Tasks  7 slots here, 3 on otherhost (ssh)
+  sbatch -N 3 -n 6 disbatch Tasks            Slurm: one engine per node (srun)
+  disbatch Tasks                             no -s, no Slurm: every local core
+  cat Tasks | disbatch -s localhost:2 -      tasks from stdin, as lines arrive
+  disbatch -r Tasks_disBatch_*_status.txt Tasks   resume: skip what succeeded
 
 positional arguments:
-  taskfile              file of tasks, one bash command per line, or - for stdin. Directives:
-                        #DISBATCH PREFIX text / SUFFIX text (wrap the following lines),
-                        #DISBATCH REPEAT N [start S] [step K] [command],
-                        #DISBATCH BARRIER [CHECK] [key] (wait for every earlier task; CHECK stops
-                        the run if one of them failed),
-                        #DISBATCH PERENGINE START|STOP command (before the first task; run once
-                        per engine before/after its tasks).
+  taskfile              file of tasks, one bash command per line, or - for
+                        stdin. Directives, at the start of a line:
+                          #DISBATCH PREFIX text, #DISBATCH SUFFIX text
+                            (wrap the following tasks)
+                          #DISBATCH REPEAT N [start S] [step K] [command]
+                          #DISBATCH BARRIER [CHECK] [key]  (wait for every
+                            earlier task; CHECK stops the run if one failed)
+                          #DISBATCH PERENGINE START|STOP command  (before
+                            the first task; once per engine, before/after)
 
 options:
   -h, --help            show this help message and exit
   --version             print the version and exit
-  -e, --exit-code       exit 1 when any task failed (including failures kept from -r files)
-  -f, --fail-fast       at the first failed task, kill the running tasks and exit 1
+  -e, --exit-code       exit 1 when any task failed (including failures kept
+                        from -r files)
+  -f, --fail-fast       at the first failed task, kill the running tasks and
+                        exit 1
   -r, --resume-from STATUSFILE
-                        skip tasks recorded in STATUSFILE with the same id, line, repeat index and
-                        command (repeatable; reads disBatch's status files too)
+                        skip tasks recorded in STATUSFILE with the same id,
+                        line, repeat index and command (repeatable; reads
+                        disBatch's status files too)
   -R, --retry           with -r: run again the tasks that failed
-  --force-resume        with -r: skip by task id even when the line or command changed
-  -p, --prefix PATH     where run files go: an existing directory (default ".") gets
-                        <taskfile>_disBatch_<yymmddHHMMSS>_<NNN>_*, anything else is used as the
-                        file-name prefix itself (its directory must exist)
+  --force-resume        with -r: skip by task id even when the line or command
+                        changed
+  -p, --prefix PATH     where run files go: an existing directory (default ".")
+                        gets <taskfile>_disBatch_<yymmddHHMMSS>_<NNN>_*,
+                        anything else is used as the file-name prefix itself
+                        (its directory must exist)
   --status-header       write a header line at the top of the status file
   --logfile FILE        driver log (default <run>_driver.log)
   --loglevel LEVEL      CRITICAL, ERROR, WARNING, INFO (default) or DEBUG
-  -S, --startup-only    start the driver only and print <run>_dbUtil.sh; add engines with
-                        "sbatch ... <run>_dbUtil.sh" or "<run>_dbUtil.sh -s HOST:N"
+  -S, --startup-only    start the driver only and print <run>_dbUtil.sh; add
+                        engines with "sbatch ... <run>_dbUtil.sh" or
+                        "<run>_dbUtil.sh -s HOST:N"
   --use-address HOST:PORT
-                        listen on HOST:PORT and tell engines to connect there (port 0: any free
-                        port); by default engines try this host's name, then its addresses
-  -w, --web             serve a live dashboard; its URL (with the access token) is printed and
-                        written to <run>_url
+                        listen on HOST:PORT and tell engines to connect there
+                        (port 0: any free port); by default engines try this
+                        host's name, then its addresses
+  -w, --web             serve a live dashboard; its URL (with the access token)
+                        is printed and written to <run>_url
   -q, --quiet           no progress line and no end-of-run summary on stderr
-  --mailTo ADDR         mail progress to ADDR (SMTP on localhost:25, or $DISBATCH_SMTP=HOST:PORT)
-  --mailFreq N          with --mailTo: mail every N finished tasks (default 1), and at the end
+  --mailTo ADDR         mail progress to ADDR (SMTP on localhost:25, or
+                        $DISBATCH_SMTP=HOST:PORT)
+  --mailFreq N          with --mailTo: mail every N finished tasks (default 1),
+                        and at the end
 
 context options (also for <run>_dbUtil.sh):
   -s, --ssh-node HOST:N
-                        run N slots on HOST (repeatable, comma-separated: -s a:2,b:4); localhost
-                        and this host's own name run without ssh; the same as
-                        DISBATCH_SSH_NODELIST; -s wins over a Slurm allocation
-  -c, --cpusPerTask N   cores per task: slots per node = cores // N (default 1, or
-                        SLURM_CPUS_PER_TASK); DISBATCH_CORES_PER_TASK tells the task
+                        run N slots on HOST (repeatable, comma-separated: -s
+                        a:2,b:4); localhost and this host's own name run
+                        without ssh; the same as DISBATCH_SSH_NODELIST; -s wins
+                        over a Slurm allocation
+  -c, --cpusPerTask N   cores per task: slots per node = cores // N (default 1,
+                        or SLURM_CPUS_PER_TASK); DISBATCH_CORES_PER_TASK tells
+                        the task
   -t, --tasksPerNode N  slots per node, whatever the core count
-  --fill                Slurm: one slot per N cores of each node, ignoring SLURM_TASKS_PER_NODE
+  --fill                Slurm: one slot per N cores of each node, ignoring
+                        SLURM_TASKS_PER_NODE
   -C, --context-task-limit N
-                        this context's engines leave after N tasks (0 = no limit)
-  -l, --label LABEL     name of the context in logs and the monitor (default SSH<n> or J<jobid>)
-  --retire-cmd CMD      shell command run when nodes have nothing left to do, with NODE(S),
-                        ACTIVE, RETIRED, RETCODES and DRIVER_NODE set (Slurm default: shrink the
-                        job with scontrol update JobId=$SLURM_JOBID NodeList=...)
+                        this context's engines leave after N tasks (0 = no
+                        limit)
+  -l, --label LABEL     name of the context in logs and the monitor (default
+                        SSH<n> or J<jobid>)
+  --retire-cmd CMD      shell command run when nodes have nothing left to do,
+                        with NODE(S), ACTIVE, RETIRED, RETCODES and DRIVER_NODE
+                        set (Slurm default: shrink the job with scontrol update
+                        JobId=$SLURM_JOBID NodeList=...)
   --no-retire           never retire nodes
   -E, --env-resource VAR
-                        split the comma list in $VAR across the slots (slot i gets item i)
+                        split the comma list in $VAR across the slots (slot i
+                        gets item i)
 
-tasks see DISBATCH_TASKID, DISBATCH_STREAM_INDEX (line), DISBATCH_REPEAT_INDEX (each with a _ZP
-six-digit form), DISBATCH_JOBID, DISBATCH_NAMETASKS, DISBATCH_ENGINE_RANK, DISBATCH_CYLINDER_RANK
-and DISBATCH_CORES_PER_TASK; stdin is /dev/null and the working directory is the driver's.
+tasks see DISBATCH_TASKID, DISBATCH_STREAM_INDEX (line), DISBATCH_REPEAT_INDEX
+(each with a _ZP six-digit form), DISBATCH_JOBID, DISBATCH_NAMETASKS,
+DISBATCH_ENGINE_RANK, DISBATCH_CYLINDER_RANK and DISBATCH_CORES_PER_TASK; stdin
+is /dev/null and the working directory is the driver's.
 
-exit status: 0 when the run ended normally (failed tasks do not count without -e); 1 with -e and
-a failure, on --fail-fast, on a failed BARRIER CHECK, or when no engine could run the remaining
-tasks; 2 for usage errors, unreadable files, bad directives and resume mismatches; 128+N after
-signal N (running tasks are killed and flagged K, so -r runs them again).
+exit status: 0 when the run ended normally (failed tasks do not count without
+-e); 1 with -e and a failure, on --fail-fast, on a failed BARRIER CHECK, or
+when no engine could run the remaining tasks; 2 for usage errors, unreadable
+files, bad directives and resume mismatches (and from the launcher, a hard
+'ulimit -v' too low to start); 128+N after signal N (running tasks are killed
+and flagged K, so -r runs them again).
 
 other commands:
-  disbatch install [DIR]   keep this executable under ~/.local/share/disbatch/VERSION/ and write
-                           DIR/disbatch (default ~/bin), a small #!/bin/sh launcher that sbatch
-                           accepts as a batch script and that lifts a low soft 'ulimit -v' (the
-                           runtime reserves ~32 GiB of address space); run it once after copying
-  disbatch report STATUSFILE [-o report.html] [--json]   summary page of a run
+  disbatch install [DIR]
+                        keep this executable under
+                        ~/.local/share/disbatch/VERSION/ and write
+                        DIR/disbatch (default ~/bin), a small #!/bin/sh
+                        launcher that sbatch accepts as a batch script and
+                        that lifts a low soft 'ulimit -v' (the runtime
+                        reserves ~32 GiB of address space)
+  disbatch report STATUSFILE [-o report.html] [--json]
+                        summary page of a run
   <run>_dbUtil.sh --mon | --stop ENGINE|CONTEXT | --status
+                        watch, soft-stop or query a running run
 `;

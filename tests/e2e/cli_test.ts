@@ -179,3 +179,33 @@ Deno.test("disbatch: a run prints a short summary on stderr at the end, and -q s
   assert.equal(q.code, 0, show(q));
   assert.equal(q.stderr, "", show(q));
 });
+
+Deno.test("disbatch: --help fits 80 columns and its synopsis names every option", async () => {
+  await using d = await tempDir();
+  const r = await runCli(["--help"], { cwd: d.path });
+  assert.equal(r.code, 0, show(r));
+  const long = r.stdout.split("\n").filter((l) => l.length > 79);
+  assert.deepEqual(long, [], "lines wider than 79 columns");
+  const synopsis = r.stdout.slice(0, r.stdout.indexOf("\n\n"));
+  for (
+    const opt of [
+      "-e",
+      "-f",
+      "-r",
+      "-R",
+      "--force-resume",
+      "-p",
+      "-S",
+      "-w",
+      "-q",
+      "-s",
+      "-c",
+      "-t",
+      "-C",
+      "-l",
+      "-E",
+    ]
+  ) {
+    assert.ok(synopsis.includes(`[${opt}`), `${opt} missing from the synopsis`);
+  }
+});
