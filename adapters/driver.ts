@@ -176,7 +176,8 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
       apply(
         sched.abort(
           128 + n,
-          `disbatch: received ${name}: running tasks were killed and recorded as failed (flag K); resume with -r to run them again`,
+          `disbatch: received ${name}: the run was stopped; the tasks it killed are flagged K in the status file ` +
+            `or not recorded, and a plain -r runs them again`,
         ),
       );
     },

@@ -11,7 +11,7 @@ import { authMac, checkMac, type FromDriver, PROTOCOL_VERSION, type RunInfo } fr
 import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
 import { Logger } from "./log.ts";
-import { killGroup, spawnTask } from "./process.ts";
+import { killGroup, signalNumber, spawnTask } from "./process.ts";
 import { Link, splitAddress } from "./transport.ts";
 
 /** How the engine was started. */
@@ -103,6 +103,12 @@ class Reaper {
   }
 }
 const KILL_GRACE_MS = 1000;
+/** Signals that stop an engine cleanly (its tasks killed and reported as such). */
+const TERM_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGHUP", "SIGINT"];
+/** Signal deaths that may come from the same signal as the engine's own (a job-wide SIGTERM). */
+const SIGNAL_RCS = new Set([-1, -2, -9, -15]);
+/** How long a task's signal death waits for the engine's own signal before it is reported. */
+const SIGNAL_SETTLE_MS = 300;
 
 /**
  * Run an engine until the driver tells it to leave or disappears.
@@ -181,6 +187,8 @@ class Engine {
   #authed = false;
   #reaper: Reaper | undefined;
   #beat: ReturnType<typeof setInterval> | undefined;
+  /** The signal that stops this engine, once one came. */
+  #signal: Deno.Signal | undefined;
 
   constructor(o: EngineOptions, link: Link) {
     this.#o = o;
@@ -194,9 +202,24 @@ class Engine {
     const watchdog = setInterval(() => {
       if (Date.now() - this.#link.lastHeard > PING_TIMEOUT_MS) this.#link.close("driver silent for 5 s");
     }, 1000);
+    // Slurm's SIGTERM at the job's time limit or on scancel, a SIGTERM/SIGHUP from anyone: the tasks are
+    // killed by us and reported as killed (flag K), never as their own failures, and the driver is told.
+    const handlers = TERM_SIGNALS.map((sig) => {
+      const h = () => this.#signalled(sig);
+      Deno.addSignalListener(sig, h);
+      return () => Deno.removeSignalListener(sig, h);
+    });
     const code = await this.#finished;
     clearInterval(watchdog);
+    for (const remove of handlers) remove();
     return code;
+  }
+
+  #signalled(sig: Deno.Signal): void {
+    if (this.#signal) return;
+    this.#signal = sig;
+    if (this.#state === "left") return;
+    this.#kill(`received ${sig}`);
   }
 
   #onMessage(m: FromDriver): void {
@@ -334,6 +357,11 @@ class Engine {
       this.#reaper?.add(rt.pid);
       if (this.#state === "killing") killGroup(rt.pid, "SIGTERM");
       const r = await rt.result;
+      if (SIGNAL_RCS.has(r.returnCode) && this.#state !== "killing" && this.#state !== "left") {
+        // Slurm signals every process of the job at once: a task may die of the SIGTERM that is
+        // also on its way to this engine. Wait a moment so that it is reported as killed, not failed.
+        await new Promise((res) => setTimeout(res, SIGNAL_SETTLE_MS));
+      }
       this.#running.delete(rt.pid);
       this.#reaper?.remove(rt.pid);
       outcome = {
@@ -408,7 +436,7 @@ class Engine {
     this.#state = "killing";
     this.#log.info(`Killing ${this.#running.size} running task(s): ${reason}`);
     await this.#killAll();
-    await this.#leave(0);
+    await this.#leave(this.#signal ? 128 + signalNumber(this.#signal) : 0);
   }
 
   async #killAll(): Promise<void> {
@@ -424,7 +452,7 @@ class Engine {
   async #leave(code: number): Promise<void> {
     await new Promise((r) => queueMicrotask(() => r(undefined)));
     this.#state = "left";
-    this.#link.send({ kind: "bye" });
+    this.#link.send(this.#signal ? { kind: "bye", signal: this.#signal } : { kind: "bye" });
     await this.#link.flush();
     this.#log.info(`Engine ${this.#rank} leaving`);
     clearInterval(this.#beat);

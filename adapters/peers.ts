@@ -36,8 +36,8 @@ export class DriverPeers implements ServerHandlers {
   readonly #contexts = new Map<number, { label: string; peer?: Peer }>();
   readonly #joinedLaunches = new Set<string>();
   readonly #watchers = new Set<Peer>();
-  /** Engines that said `bye` (their leaving is a clean finish). */
-  readonly #saidBye = new WeakSet<Peer>();
+  /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
+  readonly #saidBye = new WeakMap<Peer, string | undefined>();
   #nextRank = 0;
   #nextContext = 0;
 
@@ -103,7 +103,7 @@ export class DriverPeers implements ServerHandlers {
           apply(sched.released(rank, msg.ids, now()));
           return;
         case "bye":
-          this.#saidBye.add(peer);
+          this.#saidBye.set(peer, typeof msg.signal === "string" ? msg.signal : undefined);
           return;
         case "pong":
           return;
@@ -170,7 +170,8 @@ export class DriverPeers implements ServerHandlers {
       this.#h.engineClosed(peer.rank);
       this.#h.engines.delete(peer.rank);
       const clean = this.#saidBye.has(peer);
-      apply(sched.engineGone(peer.rank, clean ? "finished" : reason, now()));
+      const signal = this.#saidBye.get(peer);
+      apply(sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()));
       this.#h.retire.engineLeft(peer.rank, sched.phase === "running");
       this.#h.tracker?.engineGone(peer.rank);
     }

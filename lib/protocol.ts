@@ -20,7 +20,7 @@ import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -78,7 +78,8 @@ export type ToDriver =
   }
   | { kind: "done"; outcomes: TaskOutcome[] }
   | { kind: "released"; ids: number[] }
-  | { kind: "bye" }
+  /** The engine leaves; `signal` when a signal (Slurm's SIGTERM at the time limit, say) made it. */
+  | { kind: "bye"; signal?: string }
   | { kind: "pong" }
   | {
     kind: "registerContext";

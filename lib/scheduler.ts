@@ -111,6 +111,8 @@ export class Scheduler {
   #queue: QueueItem[] = [];
   #qHead = 0;
   #requeue: Task[] = [];
+  /** The signal that made engines leave (SIGTERM from Slurm at the time limit, say), for the end message. */
+  #signalled: string | undefined;
   #engines = new Map<number, EngineState>();
   /** Active engines with a free slot, and with room only for prefetched tasks (O(1) picking). */
   #freeSlot = new Set<EngineState>();
@@ -370,6 +372,7 @@ export class Scheduler {
    * @returns actions
    */
   engineGone(rank: number, reason: string, now: number): Action[] {
+    // reason: "finished", "stopped by SIGTERM" (a clean leave forced by a signal), or why it was lost
     const e = this.#engines.get(rank);
     if (!e || e.state === "gone") return [];
     const out: Action[] = [];
@@ -380,6 +383,8 @@ export class Scheduler {
     e.outstanding.clear();
     this.#touch(e);
     this.#contexts.get(e.context)?.engines.delete(rank);
+    const signal = /^stopped by (SIG\w+)/.exec(reason)?.[1];
+    if (signal) this.#signalled = signal;
     if (lost.length > 0 || reason !== "finished") {
       out.push({
         kind: "log",
@@ -807,11 +812,16 @@ export class Scheduler {
       ) {
         const queued = this.#queue.length - this.#qHead + this.#requeue.length;
         const next = this.#requeue[0] ?? (this.#queue[this.#qHead] as { task?: Task } | undefined)?.task;
+        const left = `${queued}${this.#tasksEnded ? "" : "+"} task(s) not run` +
+          (next ? `, starting with task ${next.id} (line ${next.line})` : "");
         out.push(...this.#drain(
           1,
-          `No engine is left to run the remaining tasks and none can join (start disbatch with -S to wait ` +
-            `for contexts added with dbUtil.sh): ${queued}${this.#tasksEnded ? "" : "+"} task(s) not run` +
-            (next ? `, starting with task ${next.id} (line ${next.line})` : "") + `; see the driver log`,
+          this.#signalled
+            // Slurm's SIGTERM at the job's time limit or on scancel reaches the engines first.
+            ? `The engines were stopped by ${this.#signalled} (under Slurm: the job's time limit or scancel): ` +
+              `${left}; the tasks they were running are flagged K, so a plain -r runs them again`
+            : `No engine is left to run the remaining tasks and none can join (start disbatch with -S to wait ` +
+              `for contexts added with dbUtil.sh): ${left}; see the driver log`,
         ));
       }
     }
