@@ -105,8 +105,11 @@ class Reaper {
 const KILL_GRACE_MS = 1000;
 /** Signals that stop an engine cleanly (its tasks killed and reported as such). */
 const TERM_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGHUP", "SIGINT"];
-/** Signal deaths that may come from the same signal as the engine's own (a job-wide SIGTERM). */
-const SIGNAL_RCS = new Set([-1, -2, -9, -15]);
+/**
+ * Ends that may come from the same signal as the engine's own (a job-wide SIGTERM): the task killed
+ * by HUP/INT/KILL/TERM, or its bash reporting a child killed so (128 + the signal).
+ */
+const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
 /** How long a task's signal death waits for the engine's own signal before it is reported. */
 const SIGNAL_SETTLE_MS = 300;
 

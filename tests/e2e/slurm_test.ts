@@ -33,11 +33,14 @@ import {
 import {
   exists,
   finish,
+  isTaskRow,
   killAndWait,
   killSleepers,
   leftoverSleepers,
   readOr,
+  readRows,
   RENDEZVOUS_SH,
+  sleepers,
   uniqueSleep,
   writeText,
 } from "./e2e_helpers.ts";
@@ -410,3 +413,78 @@ Deno.test({
     assert.equal(new Set(mine.map((x) => x.engine)).size, 1, `${h}: one engine per node`);
   }
 });
+
+Deno.test({
+  name:
+    "slurm: scancel mid-run records the interrupted tasks K (or not at all); a resume job runs exactly the rest",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_scancel_");
+  const marker = uniqueSleep(120);
+  // 12 tasks on a 2-node job; each counts its completions; the first run of tasks 2 and 3 sleeps
+  // until scancel, and whatever else runs at that moment is interrupted too.
+  const tasks = Array.from(
+    { length: 12 },
+    (_, i) =>
+      i === 2 || i === 3
+        ? `{ [ -e resumed ] || sleep ${marker}; } && echo x >> done_${i}`
+        : `sleep 0.2 && echo x >> done_${i}`,
+  );
+  writeText(d.path, "T", tasks.join("\n") + "\n");
+  const sub = await sh("sbatch", ["--parsable", "-N", "2", "-n", "4", "disbatch", "-p", "first", "T"], {
+    cwd: d.path,
+    env: ENV,
+    timeoutMs: 30_000,
+  });
+  assert.equal(sub.code, 0, showRan(sub));
+  const id = sub.stdout.trim().split(";")[0]!;
+  try {
+    await pollUntilSh(
+      "tasks 2 and 3 sleeping",
+      async () => (await sleepers(marker)).length === 2,
+      JOB_DEADLINE_MS,
+    );
+    const c = await sh("scancel", [id]);
+    assert.equal(c.code, 0, showRan(c));
+    await pollUntilSh("the job to leave the queue", async () => {
+      const q = await sh("squeue", ["-h", "-j", id]);
+      return q.stdout.trim() === "";
+    }, 60_000);
+    await pollUntilSh("no task left", async () => (await sleepers(marker)).length === 0, 20_000);
+  } finally {
+    await killSleepers(marker);
+  }
+  const first = readRows(`${d.path}/first_status.txt`).filter(isTaskRow);
+  // Nothing interrupted is recorded as a plain failure: flag K, or no line at all.
+  for (const row of first) {
+    assert.ok(
+      row.rc === 0 || row.flags[3] === "K",
+      `task ${row.id}: ${JSON.stringify(row)}\n${dirReport(d.path)}`,
+    );
+  }
+  for (const id of [2, 3]) {
+    const row = first.find((r) => r.id === id);
+    assert.ok(row === undefined || row.flags[3] === "K", `task ${id}: ${JSON.stringify(row)}`);
+  }
+  writeText(d.path, "resumed", "");
+  const again = await sbatchWait(
+    ["-n", "2", "disbatch", "-p", "second", "-r", "first_status.txt", "T"],
+    d.path,
+    ENV,
+  );
+  assertJobOk(again, d.path);
+  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  // Every task finished exactly once over the two jobs (counted by the tasks themselves).
+  assert.deepEqual(range(12).map(count), Array(12).fill(1), dirReport(d.path));
+  const second = readOr(`${d.path}/second_status.txt`) ?? "";
+  assert.doesNotMatch(second, /^R/m, `no failure in the resume job:\n${second}`);
+});
+
+/** Poll an async condition every 200 ms until true, or fail after `ms`. */
+async function pollUntilSh(what: string, f: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await f())) {
+    if (performance.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
