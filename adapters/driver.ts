@@ -23,7 +23,8 @@ import { DriverPeers } from "./peers.ts";
 import { preflight } from "./preflight.ts";
 import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
-import { planUid, StatusWriter } from "./run_files.ts";
+import { planUid, RunFileError, RunLock, StatusWriter } from "./run_files.ts";
+import { resolve } from "node:path";
 import { RunMailer } from "./run_mail.ts";
 import { selfCommand } from "./self_command.ts";
 import { DriverServer, type Peer } from "./server.ts";
@@ -47,7 +48,49 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
   const table = preflight(inv);
   const taskSource = await openTaskFile(inv.taskFile);
-  const { uid, jobId, nameTasks } = planUid(inv.prefix, inv.taskFile);
+  const plan = planUid(inv.prefix, inv.taskFile);
+  refuseOwnStatusFile(inv, plan.uid);
+  // One run per prefix: a second driver stops here, before it touches any file of the first.
+  const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
+  try {
+    return await runLocked(inv, hostname, table, taskSource, plan);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * `-r X_status.txt -p X` would truncate the very file it resumes from: refuse it.
+ * @throws {RunFileError} (exit 2)
+ */
+function refuseOwnStatusFile(inv: DriverInvocation, uid: string): void {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const own = real(`${uid}_status.txt`);
+  for (const r of inv.resumeFrom) {
+    if (real(r) === own) {
+      throw new RunFileError(
+        `-r ${r} is the status file this run would write (-p ${inv.prefix}), and writing it would destroy what ` +
+          `it resumes from. Give the new run another -p, e.g. -p ${inv.prefix}.2`,
+        2,
+      );
+    }
+  }
+}
+
+async function runLocked(
+  inv: DriverInvocation,
+  hostname: string,
+  table: ReturnType<typeof preflight>,
+  taskSource: Awaited<ReturnType<typeof openTaskFile>>,
+  plan: ReturnType<typeof planUid>,
+): Promise<number> {
+  const { uid, jobId, nameTasks } = plan;
   const displayName = inv.taskFile === "-" ? "stdin" : inv.taskFile;
   const { printed, empty: knownEmpty, total } = isRegularFile(inv.taskFile)
     ? await prescan(inv, displayName, table)

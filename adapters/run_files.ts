@@ -11,6 +11,82 @@ import { ResumeTable } from "../lib/resume.ts";
 import { UsageError } from "../lib/cli.ts";
 import { formatStatusRecord, parseStatusLine, STATUS_HEADER } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
+import { formatLock, LOCK_BEAT_S, lockIsStale, parseLock } from "../lib/run_lock.ts";
+
+/**
+ * The lock a running driver holds on its prefix (`<uid>_lock`, see `lib/run_lock.ts`): a second
+ * driver with the same `-p` meets it before it touches any file.
+ */
+export class RunLock {
+  readonly #path: string;
+  readonly #beat: ReturnType<typeof setInterval>;
+  #held = true;
+
+  private constructor(path: string) {
+    this.#path = path;
+    this.#beat = setInterval(() => {
+      const now = new Date();
+      try {
+        Deno.utimeSync(this.#path, now, now);
+      } catch { /* removed under us: nothing to refresh */ }
+    }, LOCK_BEAT_S * 1000);
+    Deno.unrefTimer(this.#beat as unknown as number);
+  }
+
+  /**
+   * Take the lock of a run, or fail when a live driver holds it (a stale lock is taken over).
+   * @param uid the run's uid @param host this host's name @param prefix `-p` as given, for messages
+   * @returns the held lock
+   * @throws {RunFileError} naming the driver that holds it (exit 2)
+   */
+  static acquire(uid: string, host: string, prefix: string): RunLock {
+    const path = `${uid}_lock`;
+    for (let attempt = 0;; attempt++) {
+      try {
+        const f = Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+        f.writeSync(new TextEncoder().encode(formatLock({ host, pid: Deno.pid })));
+        f.close();
+        return new RunLock(path);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists) || attempt > 0) throw e;
+      }
+      let text = "", ageS = 0;
+      try {
+        text = Deno.readTextFileSync(path);
+        ageS = (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now())) / 1000;
+      } catch { /* vanished meanwhile: try again */ }
+      const owner = parseLock(text);
+      const pidAlive = (pid: number) => {
+        try {
+          return Deno.statSync(`/proc/${pid}`).isDirectory;
+        } catch {
+          return false;
+        }
+      };
+      if (text !== "" && !lockIsStale(owner, { host, ageS, pidAlive })) {
+        throw new RunFileError(
+          `Another disbatch run uses -p ${prefix}: ${
+            owner ? `the driver pid ${owner.pid} on ${owner.host}` : "a driver"
+          } holds ${path}. Choose another -p, or wait for that run to end (nothing was touched)`,
+          2,
+        );
+      }
+      try {
+        Deno.removeSync(path); // the leftover of a driver that died
+      } catch { /* already gone */ }
+    }
+  }
+
+  /** Give the lock up (at the end of the run). */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    clearInterval(this.#beat);
+    try {
+      Deno.removeSync(this.#path);
+    } catch { /* gone */ }
+  }
+}
 
 /** A problem with the run's files that the user must fix (exit status given). */
 export class RunFileError extends Error {
