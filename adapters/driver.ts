@@ -29,6 +29,7 @@ import { RunMailer } from "./run_mail.ts";
 import { selfCommand } from "./self_command.ts";
 import { DriverServer, type Peer } from "./server.ts";
 import { trapSignals } from "./signals.ts";
+import { stderrLine as stderr } from "./stderr.ts";
 import { TaskIntake } from "./task_intake.ts";
 import { isRegularFile, openTaskFile, prescan, readTaskItems } from "./task_source.ts";
 import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
@@ -98,8 +99,13 @@ async function runLocked(
 
   const secret = randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
-  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader);
   const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel);
+  // Trouble writing the status file (a full disk) is said once, and its end too; the run goes on.
+  let sayTrouble = (m: string) => stderr(m);
+  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader, (m) => {
+    log.warn(m);
+    sayTrouble(`disbatch: ${m}`);
+  });
   log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
   const self = selfCommand();
   const dbUtilPath = `${uid}_dbUtil.sh`;
@@ -131,6 +137,7 @@ async function runLocked(
     : undefined;
   const now = () => Date.now() / 1000;
   const say = (line: string) => progress.message(line);
+  sayTrouble = say;
   const engines = new Map<number, Peer>();
   const retire = new RetireManager(log, (m) => say(m));
   const tracker = inv.web ? new DashboardTracker() : undefined;
@@ -272,7 +279,11 @@ async function runLocked(
     taskSource.close();
     return 0;
   }
-  if (inv.startupOnly) console.log(`Run this script to add compute contexts:\n   ${dbUtilPath}`);
+  if (inv.startupOnly) {
+    try {
+      console.log(`Run this script to add compute contexts:\n   ${dbUtilPath}`);
+    } catch { /* stdout closed: the path is in the driver log */ }
+  }
   const feeding = feed();
   const code = await actions.finished;
   // The feeder may sit in a read of stdin that will never return; do not wait for it long.
@@ -283,7 +294,13 @@ async function runLocked(
   ]);
   if (sched.nothingToDo && !feedError) say("No tasks to run.");
   clearInterval(joinWatcher);
-  status.close();
+  const unwritten = status.close();
+  if (unwritten > 0) {
+    const m = `the status file ${status.path} misses ${unwritten} line(s) that could not be written ` +
+      `(see above); a resume with -r runs those tasks again`;
+    log.error(m);
+    say(`disbatch: ${m}`);
+  }
   clearInterval(repaint);
   for (const m of actions.finishMessages) say(m);
   progress.done(sched.snapshot(), {
@@ -299,7 +316,8 @@ async function runLocked(
   auto.kill("SIGTERM");
   untrapSignals();
   auto.close();
-  log.info(`Run ended with exit status ${code}`);
+  const exit = unwritten > 0 && code === 0 ? 3 : code;
+  log.info(`Run ended with exit status ${exit}`);
   log.close();
-  return code;
+  return exit;
 }

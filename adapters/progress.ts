@@ -8,8 +8,8 @@
 import { progressLine, summaryLines } from "../lib/progress_view.ts";
 import type { SchedulerSnapshot } from "../lib/scheduler.ts";
 import type { StatusRecord } from "../lib/types.ts";
+import { stderrWrite } from "./stderr.ts";
 
-const encoder = new TextEncoder();
 
 /** The terminal's width; a pty that reports 0 (e.g. under `script`) falls back to $COLUMNS or 80. */
 function terminalColumns(): number {
@@ -40,7 +40,7 @@ export class Progress {
   }
 
   #write(s: string): void {
-    Deno.stderr.writeSync(encoder.encode(s));
+    stderrWrite(s);
   }
 
   /** True when a progress line is painted (stderr is a terminal and not `--quiet`). */

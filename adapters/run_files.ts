@@ -165,19 +165,39 @@ function checkWritable(dir: string): void {
 
 const encoder = new TextEncoder();
 
-/** Appends status lines; lines completed in the same turn of the event loop go out in one write. */
+/**
+ * Appends status lines; lines completed in the same turn of the event loop go out in one write.
+ * A write that fails (a full disk, a quota) does not stop the run: the unwritten bytes are kept and
+ * written with the next lines, the trouble is reported once and its end too. Lines are never torn:
+ * what could still not be written at the close is cut back to the last whole line and counted.
+ */
 export class StatusWriter {
   #file: Deno.FsFile;
   #pending: string[] = [];
+  #stuck: Uint8Array | undefined;
   #scheduled = false;
+  /** Bytes in the file up to the end of the last whole line written. */
+  #whole = 0;
+  #written = 0;
+  #failing = false;
+  #onTrouble: (message: string) => void;
   /** Lines written so far. */
   count = 0;
 
-  /** @param path status file (truncated) @param header write the header line first */
-  constructor(path: string, header: boolean) {
+  /**
+   * @param path status file (truncated) @param header write the header line first
+   * @param onTrouble told once when writing starts failing, and once when it works again
+   */
+  constructor(path: string, header: boolean, onTrouble: (message: string) => void = () => {}) {
     this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
-    if (header) this.#file.writeSync(encoder.encode(STATUS_HEADER + "\n"));
+    this.#onTrouble = onTrouble;
+    this.path = path;
+    if (header) this.#pending.push(STATUS_HEADER + "\n");
+    this.flush();
   }
+
+  /** The file's path. */
+  readonly path: string;
 
   /** @param r a record to append */
   add(r: StatusRecord): void {
@@ -189,23 +209,66 @@ export class StatusWriter {
     }
   }
 
-  /** Write what is pending now. */
+  /** Write what is pending now (and what an earlier write could not). */
   flush(): void {
     this.#scheduled = false;
-    if (this.#pending.length === 0) return;
-    const data = encoder.encode(this.#pending.join(""));
+    if (this.#pending.length === 0 && !this.#stuck) return;
+    const fresh = encoder.encode(this.#pending.join(""));
     this.#pending = [];
+    let data = fresh;
+    if (this.#stuck) {
+      data = new Uint8Array(this.#stuck.length + fresh.length);
+      data.set(this.#stuck);
+      data.set(fresh, this.#stuck.length);
+      this.#stuck = undefined;
+    }
     let off = 0;
-    while (off < data.length) off += this.#file.writeSync(data.subarray(off));
+    try {
+      while (off < data.length) {
+        const n = this.#file.writeSync(data.subarray(off));
+        const last = data.subarray(off, off + n).lastIndexOf(10);
+        if (last >= 0) this.#whole = this.#written + last + 1;
+        this.#written += n;
+        off += n;
+      }
+    } catch (e) {
+      this.#stuck = data.slice(off);
+      if (!this.#failing) {
+        this.#failing = true;
+        this.#onTrouble(
+          `cannot write the status file ${this.path}: ${e instanceof Error ? e.message : e}; ` +
+            `the run goes on and its lines are kept to be written when that works again`,
+        );
+      }
+      return;
+    }
+    if (this.#failing) {
+      this.#failing = false;
+      this.#onTrouble(`the status file ${this.path} is written again; no line was lost`);
+    }
   }
 
-  /** Flush and close. */
-  close(): void {
+  /**
+   * Flush and close.
+   * @returns the number of whole lines that could not be written (0 normally)
+   */
+  close(): number {
     this.flush();
+    let lost = 0;
+    if (this.#stuck) {
+      // Never leave a torn line for a later -r: cut back to the last whole line.
+      const tail = this.#stuck;
+      lost = tail.filter((b) => b === 10).length;
+      try {
+        this.#file.truncateSync(this.#whole);
+      } catch { /* keep what is there */ }
+      this.#stuck = undefined;
+    }
     try {
       this.#file.syncSync(); // the run's record is on disk before the driver exits
-    } catch { /* not a regular file (e.g. /dev/null): nothing to sync */ }
+    } catch { /* not a regular file (e.g. /dev/null), or the disk refuses */ }
     this.#file.close();
+    return lost;
   }
 }
 
