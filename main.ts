@@ -13,6 +13,7 @@ import { TaskFileSyntaxError } from "./lib/task_file.ts";
 import { ResumeMismatchError } from "./lib/resume.ts";
 import { runDriver } from "./adapters/driver.ts";
 import { RunFileError } from "./adapters/run_files.ts";
+import { TaskFileChangedError } from "./adapters/task_source.ts";
 import { engineMain } from "./adapters/engine_main.ts";
 import { contextMain } from "./adapters/context_main.ts";
 import { controlMain } from "./adapters/control.ts";
@@ -67,7 +68,10 @@ async function main(args: string[]): Promise<number> {
       console.error(`disbatch: ${e.message}`);
       return e.exitCode;
     }
-    if (e instanceof TaskFileSyntaxError || e instanceof ResumeMismatchError || e instanceof SyntaxError) {
+    if (
+      e instanceof TaskFileSyntaxError || e instanceof ResumeMismatchError || e instanceof SyntaxError ||
+      e instanceof TaskFileChangedError
+    ) {
       console.error(`disbatch: ${e.message}`);
       return 2;
     }

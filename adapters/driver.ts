@@ -31,7 +31,7 @@ import { DriverServer, type Peer } from "./server.ts";
 import { trapSignals } from "./signals.ts";
 import { stderrLine as stderr } from "./stderr.ts";
 import { TaskIntake } from "./task_intake.ts";
-import { isRegularFile, openTaskFile, prescan, readTaskItems } from "./task_source.ts";
+import { isRegularFile, openTaskFile, prescan, readTaskItems, TaskFileChangedError } from "./task_source.ts";
 import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
 
 function randomHex(bytes: number): string {
@@ -250,7 +250,7 @@ async function runLocked(
       }
       intake.closePerEngine();
     } catch (e) {
-      if (e instanceof ResumeMismatchError || e instanceof SyntaxError) {
+      if (e instanceof ResumeMismatchError || e instanceof SyntaxError || e instanceof TaskFileChangedError) {
         say(`disbatch: ${e.message}`);
         log.error(e.message);
         feedError = true;

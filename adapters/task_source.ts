@@ -50,12 +50,48 @@ export async function openTaskFile(path: string): Promise<TaskSource> {
     throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);
   }
   try {
-    if ((await file.stat()).isFile) await refuseBinary(file, path);
+    const st = await file.stat();
+    if (st.isFile) {
+      await refuseBinary(file, path);
+      return pinned(file, path, st);
+    }
   } catch (e) {
     file.close();
     throw e;
   }
   return file;
+}
+
+/** The task file changed while the run was reading it. */
+export class TaskFileChangedError extends Error {
+  /** @param path the task file @param what what changed */
+  constructor(readonly path: string, what: string) {
+    super(
+      `The task file ${path} changed while the run was reading it (${what}); the run stops before running ` +
+        `anything from the new text. Tasks that ran are in the status file: to go on, resume with -r from it ` +
+        `(edit a copy of a task file, never the one a run is reading)`,
+    );
+    this.name = "TaskFileChangedError";
+  }
+}
+
+/**
+ * A regular task file, pinned: after every read its size and modification time must still be
+ * those it had when it was opened (`cat new > Tasks` mid-run changes both), else the read fails
+ * with {@linkcode TaskFileChangedError} before any item of the new text is used.
+ */
+function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): TaskSource {
+  const mtime = at.mtime?.getTime();
+  return {
+    async read(p: Uint8Array): Promise<number | null> {
+      const n = await file.read(p);
+      const now = await file.stat();
+      if (now.size !== at.size) throw new TaskFileChangedError(path, `size ${at.size} → ${now.size} bytes`);
+      if (now.mtime?.getTime() !== mtime) throw new TaskFileChangedError(path, "modified");
+      return n;
+    },
+    close: () => file.close(),
+  };
 }
 
 /**
