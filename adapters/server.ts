@@ -15,6 +15,7 @@ import {
   type ToDriver,
 } from "../lib/protocol.ts";
 import type { Logger } from "./log.ts";
+import { LineLimiter } from "../lib/rate_limit.ts";
 import { Link } from "./transport.ts";
 
 /** An authenticated peer. */
@@ -59,6 +60,17 @@ export class DriverServer {
    * @param listener bound listener @param secret run secret @param log driver log
    * @param run run facts for `welcome`
    */
+  readonly #rejections = new LineLimiter(10, 10);
+
+  /** A rejected connection, logged at most 10 times per 10 s (an attack wave costs a few lines). */
+  #rejected(message: string): void {
+    const v = this.#rejections.take(Date.now() / 1000);
+    if (v.suppressed) {
+      this.#log.warn(`${v.suppressed} more connection(s) rejected in the last 10 s (not logged one by one)`);
+    }
+    if (v.write) this.#log.warn(message);
+  }
+
   constructor(listener: Deno.Listener, secret: string, log: Logger, run: () => RunInfo) {
     this.listener = listener;
     this.#secret = secret;
@@ -99,7 +111,7 @@ export class DriverServer {
     let peer: Peer | undefined;
     const timer = setTimeout(() => {
       if (!peer) {
-        this.#log.warn(`Rejected connection from ${remote}: no valid hello within ${HANDSHAKE_MS / 1000} s`);
+        this.#rejected(`Rejected connection from ${remote}: no valid hello within ${HANDSHAKE_MS / 1000} s`);
         link.close("handshake timeout");
       }
     }, HANDSHAKE_MS);
@@ -108,11 +120,11 @@ export class DriverServer {
       try {
         msg = asToDriver(raw);
       } catch (e) {
-        this.#log.warn(
-          `Dropped ${peer ? `peer ${describe(peer)}` : `connection from ${remote}`}: ${
-            e instanceof Error ? e.message : e
-          }`,
-        );
+        const m = `Dropped ${peer ? `peer ${describe(peer)}` : `connection from ${remote}`}: ${
+          e instanceof Error ? e.message : e
+        }`;
+        if (peer) this.#log.warn(m);
+        else this.#rejected(m);
         link.close("protocol error");
         return;
       }
@@ -121,7 +133,7 @@ export class DriverServer {
         return;
       }
       if (msg.kind !== "hello") {
-        this.#log.warn(`Rejected connection from ${remote}: sent "${msg.kind}" before authenticating`);
+        this.#rejected(`Rejected connection from ${remote}: sent "${msg.kind}" before authenticating`);
         link.close("not authenticated");
         return;
       }
@@ -131,7 +143,7 @@ export class DriverServer {
           reason:
             `protocol ${msg.version} is not the driver's ${PROTOCOL_VERSION}: use the same disbatch binary everywhere`,
         });
-        this.#log.warn(
+        this.#rejected(
           `Rejected ${msg.role} from ${remote} (${msg.host}): protocol version ${msg.version}, driver speaks ${PROTOCOL_VERSION}`,
         );
         link.close("version mismatch");
@@ -139,7 +151,7 @@ export class DriverServer {
       }
       if (!checkMac(this.#secret, "peer", nonce, msg.mac)) {
         link.send({ kind: "rejected", reason: "authentication failed" });
-        this.#log.warn(
+        this.#rejected(
           `Rejected connection from ${remote} claiming to be ${msg.role} on ${msg.host}: wrong secret`,
         );
         link.close("authentication failed");
@@ -174,7 +186,7 @@ export class DriverServer {
       clearTimeout(timer);
       if (peer) return;
       if (reason.startsWith("protocol error: ")) {
-        this.#log.warn(`Rejected connection from ${remote}: ${reason.slice(16)}`);
+        this.#rejected(`Rejected connection from ${remote}: ${reason.slice(16)}`);
       } else if (
         ![
           "handshake timeout",
