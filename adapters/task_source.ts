@@ -44,7 +44,10 @@ export async function openTaskFile(path: string): Promise<TaskSource> {
   let file: Deno.FsFile;
   try {
     // Linux opens a directory for reading without complaint; argparse's FileType does not.
-    if ((await Deno.stat(path)).isDirectory) throw new Deno.errors.IsADirectory();
+    const st = await Deno.stat(path);
+    if (st.isDirectory) throw new Deno.errors.IsADirectory();
+    // Opening a FIFO waits for its writer: say so rather than hang without a word.
+    if (st.isFifo) stderrLine(`disbatch: ${path} is a FIFO: waiting for a program to write tasks into it`);
     file = await Deno.open(path, { read: true });
   } catch (e) {
     throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);

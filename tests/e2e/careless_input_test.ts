@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { runCli, tempDir } from "../helpers/run_cli.ts";
-import { readRows, show, writeText } from "./e2e_helpers.ts";
+import { readRows, show, start, writeText } from "./e2e_helpers.ts";
 
 /** Names in dir other than those given. */
 function leftovers(dir: string, keep: string[]): string[] {
@@ -132,4 +132,17 @@ Deno.test("careless: a -p where nothing can be written is one plain line, exit 1
     if (root) await new Deno.Command("umount", { args: [readonly] }).output();
     readonly = "";
   }
+});
+
+Deno.test("careless: a FIFO with no writer says it waits for one, then runs what is written", async () => {
+  await using d = await tempDir();
+  const mk = await new Deno.Command("mkfifo", { args: [`${d.path}/fifo`] }).output();
+  assert.ok(mk.success);
+  const run = start(["-s", "localhost:1", "-p", "run", "fifo"], { cwd: d.path });
+  await new Promise((r) => setTimeout(r, 1000)); // no writer for a while
+  Deno.writeTextFileSync(`${d.path}/fifo`, "echo hi > out\n");
+  const r = await run.done;
+  assert.equal(r.code, 0, show(r));
+  assert.equal(Deno.readTextFileSync(`${d.path}/out`), "hi\n");
+  assert.match(r.stderr, /^disbatch: fifo is a FIFO: waiting for a program to write tasks into it\n/);
 });
