@@ -33,6 +33,7 @@ import { stderrLine as stderr } from "./stderr.ts";
 import { TaskIntake } from "./task_intake.ts";
 import { isRegularFile, openTaskFile, prescan, readTaskItems, TaskFileChangedError } from "./task_source.ts";
 import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
+import { LineLimiter } from "../lib/rate_limit.ts";
 
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join(
@@ -206,12 +207,20 @@ async function runLocked(
   server.start(peers);
   let web: Dashboard | undefined;
   if (inv.web && tracker) {
+    const webRejections = new LineLimiter(10, 10);
     web = startDashboard({
       hostname: "0.0.0.0",
       port: 0,
       token: newDashboardToken(),
       state: () => tracker.state({ ...sched.snapshot(), uid, startedAt }, now()),
       stop: (t) => peers.stop(t),
+      onReject: (m) => {
+        const v = webRejections.take(now());
+        if (v.suppressed) {
+          log.warn(`Dashboard: ${v.suppressed} more connection(s) refused or closed (not logged one by one)`);
+        }
+        if (v.write) log.warn(m);
+      },
     });
     Deno.writeTextFileSync(`${uid}_url`, web.url + "\n", { mode: 0o600 });
     say(`disbatch: dashboard at ${web.url} (also in ${uid}_url)`);

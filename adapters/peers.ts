@@ -171,7 +171,9 @@ export class DriverPeers implements ServerHandlers {
       this.#h.engines.delete(peer.rank);
       const clean = this.#saidBye.has(peer);
       const signal = this.#saidBye.get(peer);
-      apply(sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()));
+      apply(
+        sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()),
+      );
       this.#h.retire.engineLeft(peer.rank, sched.phase === "running");
       this.#h.tracker?.engineGone(peer.rank);
     }

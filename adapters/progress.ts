@@ -10,7 +10,6 @@ import type { SchedulerSnapshot } from "../lib/scheduler.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { stderrWrite } from "./stderr.ts";
 
-
 /** The terminal's width; a pty that reports 0 (e.g. under `script`) falls back to $COLUMNS or 80. */
 function terminalColumns(): number {
   let cols = 0;

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { type GateOptions, startGate } from "./web_gate.ts";
 import { type DashboardState, parseStopTarget, requestToken, tokenMatches } from "../lib/dashboard.ts";
 import { dashboardPage } from "./dashboard_page.ts";
 
@@ -26,6 +27,10 @@ export interface DashboardOptions {
   state: () => DashboardState;
   /** Called for each valid `POST /api/stop`; its text is the response body. */
   stop: (target: { engine?: number; context?: number }) => string;
+  /** Told about refused and timed-out connections (see `web_gate.ts`). */
+  onReject?: (message: string) => void;
+  /** Limits of the gate (defaults: 64 connections, headers in 10 s, idle 30 s, lifetime 120 s). */
+  limits?: Pick<GateOptions, "maxConnections" | "headerMs" | "idleMs" | "lifetimeMs">;
 }
 
 /** A running dashboard. */
@@ -139,20 +144,29 @@ async function handle(o: DashboardOptions, req: Request): Promise<Response> {
  */
 export function startDashboard(o: DashboardOptions): Dashboard {
   if (typeof o.token !== "string" || o.token === "") throw new TypeError("Dashboard token must not be empty");
+  // The HTTP server listens on loopback only; the public port is the gate, which bounds clients.
   const server = Deno.serve({
-    hostname: o.hostname,
-    port: o.port,
+    hostname: "127.0.0.1",
+    port: 0,
     onListen() {},
     onError: (e) => text(500, `Internal error: ${message(e)}`),
   }, (req) => handle(o, req));
-  const addr = server.addr as Deno.NetAddr;
+  const inner = server.addr as Deno.NetAddr;
+  const gate = startGate({
+    hostname: o.hostname,
+    port: o.port,
+    target: { hostname: "127.0.0.1", port: inner.port },
+    onReject: o.onReject,
+    ...o.limits,
+  });
   let host = o.hostname === "0.0.0.0" || o.hostname === "::" || o.hostname === ""
     ? Deno.hostname()
     : o.hostname;
   if (host.includes(":")) host = `[${host}]`;
   return {
-    url: `http://${host}:${addr.port}/?token=${encodeURIComponent(o.token)}`,
+    url: `http://${host}:${gate.addr.port}/?token=${encodeURIComponent(o.token)}`,
     async close() {
+      await gate.close();
       await server.shutdown();
     },
   };
