@@ -227,7 +227,10 @@ async function runLocked(
     log.info(`Dashboard at ${web.url.replace(/token=[^&]*/, "token=…")}`);
   }
   const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log, say) : undefined;
-  const joinWatcher = setInterval(() => peers.sendSnapshots(), 1000);
+  const joinWatcher = setInterval(() => {
+    peers.sendSnapshots();
+    apply(sched.tick(now())); // re-queued tasks of a lost engine start when their wait is over
+  }, 1000);
 
   const untrapSignals = trapSignals({
     first(name, n) {

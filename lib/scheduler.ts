@@ -78,6 +78,9 @@ interface ContextState {
  * reached it"), the barrier line's Start. */
 type QueueItem = { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier; reachedAt?: number };
 
+/** Seconds a task lost with its engine waits before it runs elsewhere (its original is surely dead). */
+export const REQUEUE_DELAY_S = 1.5;
+
 /** Public counters for progress, the monitor and the end-of-run summary. */
 export interface SchedulerSnapshot {
   finished: number;
@@ -111,6 +114,11 @@ export class Scheduler {
   #queue: QueueItem[] = [];
   #qHead = 0;
   #requeue: Task[] = [];
+  /**
+   * When a re-queued task may start again: a lost engine's companion kills its task groups with
+   * TERM, then KILL one second later, so a copy elsewhere waits {@linkcode REQUEUE_DELAY_S}.
+   */
+  #notBefore = new Map<number, number>();
   /** The signal that made engines leave (SIGTERM from Slurm at the time limit, say), for the end message. */
   #signalled: string | undefined;
   #engines = new Map<number, EngineState>();
@@ -410,6 +418,7 @@ export class Scheduler {
           message:
             `Task ${t.id} (line ${t.line}) lost with engine ${rank}; attempt ${n} of ${this.#o.maxAttempts} queued`,
         });
+        this.#notBefore.set(t.id, now + REQUEUE_DELAY_S);
         this.#requeueTask(t);
       } else {
         const o: TaskOutcome = {
@@ -479,6 +488,16 @@ export class Scheduler {
     const c = this.#contexts.get(id);
     if (c) c.pendingEngines = 0;
     return this.#dispatch(now);
+  }
+
+  /**
+   * The clock moved (called about once a second): re-queued tasks whose wait is over are sent.
+   * @param now seconds
+   * @returns actions
+   */
+  tick(now: number): Action[] {
+    if (this.#requeue.length === 0) return [];
+    return this.#dispatch(now).concat(this.#maybeEnd());
   }
 
   /**
@@ -684,10 +703,13 @@ export class Scheduler {
     const out: Action[] = [];
     if (this.#phase === "running" && this.#perEngine) {
       for (;;) {
-        if (this.#requeue.length > 0) {
+        const ready = this.#requeue.findIndex((t) => (this.#notBefore.get(t.id) ?? 0) <= now);
+        if (ready >= 0) {
           const e = this.#pickEngine();
           if (!e) break;
-          out.push(this.#assign(e, this.#requeue.shift()!));
+          const [t] = this.#requeue.splice(ready, 1);
+          this.#notBefore.delete(t!.id);
+          out.push(this.#assign(e, t!));
           continue;
         }
         const item = this.#queue[this.#qHead];

@@ -570,6 +570,44 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ssh: a SIGKILLed engine's task that ignores SIGTERM is gone before its re-queued copy starts",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_ssh_overlap_");
+  const pp = `${d.path}/run`;
+  // The first task that runs on otherhost ignores SIGTERM and stamps the time every 50 ms until it
+  // is killed for good; each task's (re-)run stamps when it starts. The two must never overlap.
+  const task =
+    `if [ "$(echo $SSH_CONNECTION | cut -d' ' -f3)" = 127.0.0.2 ] && mkdir long 2>/dev/null; then ` +
+    `echo $DISBATCH_TASKID > victim; trap '' TERM; while :; do date +%s.%N >> alive; sleep 0.05; done; fi; ` +
+    `date +%s.%N > copy_$DISBATCH_TASKID; sleep 0.5`;
+  writeText(d.path, "T", `${task}\n`.repeat(6));
+  const drv = start(["-s", "localhost:1,otherhost:1", "-p", pp, "T"], { cwd: d.path });
+  let port = 0;
+  try {
+    port = await driverPort(pp);
+    await pollUntil(
+      "the original to stamp",
+      () => (readOr(`${d.path}/alive`) ?? "").split("\n").length > 3,
+      30_000,
+    );
+    const pids = await engineProcesses(port, "SSH0", "otherhost");
+    assert.equal(pids.length, 1);
+    Deno.kill(pids[0]!, "SIGKILL");
+    const r = await finish(drv, 60_000);
+    assert.equal(r.code, 0, show(r));
+    const alive = (readOr(`${d.path}/alive`) ?? "").trim().split("\n").map(Number);
+    const victim = (readOr(`${d.path}/victim`) ?? "").trim();
+    const copy = Number((readOr(`${d.path}/copy_${victim}`) ?? "").trim());
+    assert.ok(copy > 0, "the copy ran");
+    const last = Math.max(...alive);
+    assert.ok(last < copy, `the original stamped ${(last - copy).toFixed(2)} s after its copy started`);
+  } finally {
+    await cleanUpKilledRun(drv, "none", port);
+  }
+});
+
+Deno.test({
   name: "ssh: driver killed with SIGKILL: engines on n1 and n2 kill their tasks within 15 s",
   ignore: IGNORE,
 }, async () => {

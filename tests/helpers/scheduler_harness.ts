@@ -100,6 +100,12 @@ export class SchedulerHarness {
     this.now += seconds;
   }
 
+  /** Move the clock and give the scheduler its tick (as the driver does every second). @param seconds how far */
+  tick(seconds: number): Action[] {
+    this.now += seconds;
+    return this.apply(this.scheduler.tick(this.now));
+  }
+
   /**
    * A context joins.
    * @param o expected engines (default 1), `-C` limit (default 0), label

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Scheduler } from "../../lib/scheduler.ts";
+import { REQUEUE_DELAY_S, Scheduler } from "../../lib/scheduler.ts";
 import { DEFAULT_OPTIONS, SchedulerHarness, skippedLine } from "../helpers/scheduler_harness.ts";
 
 /** `n` plain task lines `t0`…. */
@@ -346,8 +346,28 @@ Deno.test("Scheduler keeps re-queued tasks in id order", () => {
   h.tasks(lines(6));
   h.assigned(3);
   h.gone(0, "crashed");
+  h.tick(REQUEUE_DELAY_S);
   h.engine(2);
   assert.deepEqual(h.assigned(2), [[1, 0], [1, 1]]);
+});
+
+Deno.test("Scheduler runs a lost engine's task elsewhere only after REQUEUE_DELAY_S (its original is surely dead)", () => {
+  const h = new SchedulerHarness();
+  h.context({ engines: 2, retires: false });
+  h.engine(1);
+  h.engine(1);
+  h.tasks("a\nb");
+  h.assigned(2);
+  h.advance(1);
+  h.finish(1, 0);
+  h.records(1);
+  h.gone(0, "connection reset"); // task 0 lost; engine 1 is free
+  h.take("log");
+  assert.deepEqual(h.assigned(0), [], "not at once");
+  h.tick(REQUEUE_DELAY_S / 2);
+  assert.deepEqual(h.assigned(0), [], "not before the delay");
+  h.tick(REQUEUE_DELAY_S / 2);
+  assert.deepEqual(h.assigned(1), [[1, 0]], "after the delay");
 });
 
 Deno.test("Scheduler with maxAttempts 1 writes a lost task off at once", () => {
@@ -692,6 +712,7 @@ Deno.test("Scheduler keeps idle engines of a non-retiring context until the end,
   h.assertQuiet(); // engine 1 is idle but stays
   h.gone(0, "connection closed by peer"); // engine 0 is lost with task 0
   h.take("log");
+  h.tick(REQUEUE_DELAY_S);
   assert.deepEqual(h.assigned(1), [[1, 0]], "task 0 re-runs on the engine that stayed");
   h.finish(0, 0);
   h.records(1);
@@ -713,6 +734,7 @@ Deno.test("Scheduler keeps the engine on a retiring context's own node for re-qu
   h.assertQuiet();
   h.gone(1, "connection closed by peer"); // n2 lost with task 1
   h.take("log");
+  h.tick(REQUEUE_DELAY_S);
   assert.deepEqual(h.assigned(1), [[0, 1]], "task 1 re-runs on n1");
   h.finish(1, 0);
   h.records(1);
