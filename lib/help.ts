@@ -100,9 +100,10 @@ is /dev/null and the working directory is the driver's.
 exit status: 0 when the run ended normally (failed tasks do not count without
 -e); 1 with -e and a failure, on --fail-fast, on a failed BARRIER CHECK, or
 when no engine could run the remaining tasks; 2 for usage errors, unreadable
-files, bad directives and resume mismatches (and from the launcher, a hard
-'ulimit -v' too low to start); 128+N after signal N (running tasks are killed
-and flagged K, so -r runs them again).
+files, bad directives, resume mismatches, a -p another run holds, a task file
+changed mid-run (and from the launcher, a hard 'ulimit -v' too low to start);
+3 when some status lines could not be written (a full disk); 128+N after
+signal N (running tasks are killed and flagged K, so -r runs them again).
 
 other commands:
   disbatch install [DIR]
