@@ -6,7 +6,7 @@
  * @module
  */
 
-import { planContext } from "../lib/context_plan.ts";
+import { planContext, type PlannedEngine } from "../lib/context_plan.ts";
 import type { DriverInvocation } from "../lib/driver_options.ts";
 import type { RunPorts } from "./actions.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
@@ -16,7 +16,7 @@ import type { RetireManager } from "./retire.ts";
 /** What {@linkcode AutoContext} needs from the driver. */
 export interface AutoContextHost extends RunPorts {
   /** Context options (`-s`, `-c`, `-C`, `-E`, retirement) and the log level. */
-  inv: Pick<DriverInvocation, "context" | "logLevel">;
+  inv: Pick<DriverInvocation, "context" | "logLevel" | "engineRestarts">;
   /** This machine's host name. */
   hostname: string;
   /** Run uid (the context log is `<uid>_<label>.context.log`). */
@@ -39,6 +39,12 @@ export class AutoContext {
   readonly #h: AutoContextHost;
   readonly #launched = new Map<string, LaunchedEngine>();
   readonly #logs: Logger[] = [];
+  /** What each launch started (to start it again). */
+  readonly #plans = new Map<string, PlannedEngine>();
+  readonly #restarts = new Map<string, number>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #ctx: { id: number; label: string; log: Logger } | undefined;
+  #seq = 0;
   #started = false;
 
   /** @param host what the context needs from the driver */
@@ -53,7 +59,7 @@ export class AutoContext {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    const { inv, log, sched, apply, now, say } = this.#h;
+    const { inv, log, sched, apply, say } = this.#h;
     let srunOptionsText: string | undefined;
     const optFile = Deno.env.get("DISBATCH_SLURM_SRUN_OPTIONS_FILE");
     if (optFile) srunOptionsText = Deno.readTextFileSync(optFile);
@@ -94,47 +100,88 @@ export class AutoContext {
       }`,
     );
     this.#logs.push(ctxLog);
-    let seq = 0;
-    for (const e of usable) {
-      let l: LaunchedEngine;
-      try {
-        l = launchEngine(e, {
-          uid: this.#h.uid,
-          label: plan.label,
-          context: id,
-          connect: this.#h.connect,
-          localConnect: this.#h.localConnect,
-          secret: this.#h.secret,
-          envResource: inv.context.envResource,
-        }, seq++);
-      } catch (err) {
-        const msg = `cannot start an engine on ${e.host}: ${err instanceof Error ? err.message : err}`;
-        log.error(msg);
-        say(`disbatch: ${msg}`);
-        apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
-        continue;
-      }
-      this.#launched.set(l.launchId, l);
-      l.status.then((s) => {
-        this.#launched.delete(l.launchId);
-        ctxLog.info(
-          `Engine launcher for ${e.host} exited with status ${s.code}${s.signal ? ` (${s.signal})` : ""}`,
-        );
-        if (!this.#h.hasJoined(l.launchId)) {
-          const last = lastLogLine(l.wrapLog);
-          const msg =
-            `engine on ${e.host} exited (status ${s.code}${
-              s.signal ? `, ${s.signal}` : ""
-            }) before joining the run; ` +
-            `see ${l.wrapLog}${last ? `: ${last}` : ""}`;
-          log.error(msg);
-          if (sched.phase === "running") say(`disbatch: ${msg}`);
-          apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
-        } else if (s.code !== 0) {
-          log.warn(`Engine launcher on ${e.host} exited with status ${s.code}; see ${l.wrapLog}`);
-        }
-      });
+    this.#ctx = { id, label: plan.label, log: ctxLog };
+    for (const e of usable) this.#launch(e);
+  }
+
+  /** Start one engine of this context (also a restart). */
+  #launch(e: PlannedEngine): void {
+    const { inv, log, sched, apply, now, say } = this.#h;
+    const { id, label, log: ctxLog } = this.#ctx!;
+    let l: LaunchedEngine;
+    try {
+      l = launchEngine(e, {
+        uid: this.#h.uid,
+        label,
+        context: id,
+        connect: this.#h.connect,
+        localConnect: this.#h.localConnect,
+        secret: this.#h.secret,
+        envResource: inv.context.envResource,
+      }, this.#seq++);
+    } catch (err) {
+      const msg = `cannot start an engine on ${e.host}: ${err instanceof Error ? err.message : err}`;
+      log.error(msg);
+      say(`disbatch: ${msg}`);
+      apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
+      return;
     }
+    this.#launched.set(l.launchId, l);
+    this.#plans.set(l.launchId, e);
+    l.status.then((s) => {
+      this.#launched.delete(l.launchId);
+      ctxLog.info(
+        `Engine launcher for ${e.host} exited with status ${s.code}${s.signal ? ` (${s.signal})` : ""}`,
+      );
+      if (!this.#h.hasJoined(l.launchId)) {
+        const last = lastLogLine(l.wrapLog);
+        const msg = `engine on ${e.host} exited (status ${s.code}${
+          s.signal ? `, ${s.signal}` : ""
+        }) before joining the run; ` +
+          `see ${l.wrapLog}${last ? `: ${last}` : ""}`;
+        log.error(msg);
+        if (sched.phase === "running") say(`disbatch: ${msg}`);
+        apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
+      } else if (s.code !== 0) {
+        log.warn(`Engine launcher on ${e.host} exited with status ${s.code}; see ${l.wrapLog}`);
+      }
+    });
+  }
+
+  /**
+   * An engine of this context was lost (its connection ended without a goodbye). A local or ssh
+   * engine is started again while the run has work, after 1, 2, 4, 8 then 16 s, at most
+   * `--engine-restarts` times per host (default 5): a paused, frozen or killed engine, or a host that
+   * rebooted, gives its capacity back. Slurm engines are not restarted (their node may be bad,
+   * and the allocation decides).
+   * @param launchId the lost engine's launch id
+   * @returns true when a restart is on its way (the scheduler was told)
+   */
+  engineLost(launchId: string): boolean {
+    const plan = this.#plans.get(launchId);
+    const { sched, log, say } = this.#h;
+    if (!plan || !this.#ctx || plan.via === "srun" || sched.phase !== "running") return false;
+    const n = this.#restarts.get(plan.host) ?? 0;
+    const max = this.#h.inv.engineRestarts;
+    if (n >= max) {
+      if (max > 0) log.warn(`The engine on ${plan.host} was lost ${n + 1} times; not starting it again`);
+      return false;
+    }
+    this.#restarts.set(plan.host, n + 1);
+    const wait = Math.min(16, 2 ** n);
+    log.warn(`Engine on ${plan.host} lost; starting it again in ${wait} s (restart ${n + 1} of ${max})`);
+    say(`disbatch: the engine on ${plan.host} was lost; starting it again in ${wait} s`);
+    sched.engineComing(this.#ctx.id);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (sched.phase !== "running") {
+        this.#h.apply(sched.engineNotComing(this.#ctx!.id, this.#h.now(), `the engine on ${plan.host}`));
+        return;
+      }
+      this.#launch(plan);
+    }, wait * 1000);
+    this.#timers.add(timer);
+    return true;
   }
 
   /** @param signal sent to the process group of every launcher still running */
@@ -146,8 +193,10 @@ export class AutoContext {
     }
   }
 
-  /** Close the context log. */
+  /** Close the context log (and forget pending restarts). */
   close(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     for (const l of this.#logs) l.close();
   }
 }

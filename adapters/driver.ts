@@ -177,6 +177,7 @@ async function runLocked(
     tracker,
     engines,
     engineClosed: (rank) => actions.engineClosed(rank),
+    engineLost: (launch): boolean => launch !== undefined && auto.engineLost(launch),
     uid,
     startedAt,
   });

@@ -22,6 +22,12 @@ export interface PeersHost extends RunPorts {
   engines: Map<number, Peer>;
   /** An engine's connection ended. */
   engineClosed(rank: number): void;
+  /**
+   * An engine was lost (no goodbye) while the run goes on: start it again if its context can.
+   * @param launch its launch id (engines the driver started), if any
+   * @returns true when a restart is on its way
+   */
+  engineLost?(launch: string | undefined): boolean;
   /** Run uid and start time, for monitor snapshots. */
   uid: string;
   startedAt: number;
@@ -171,6 +177,8 @@ export class DriverPeers implements ServerHandlers {
       this.#h.engines.delete(peer.rank);
       const clean = this.#saidBye.has(peer);
       const signal = this.#saidBye.get(peer);
+      // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
+      if (!clean && sched.phase === "running") this.#h.engineLost?.(peer.hello.launch);
       apply(
         sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()),
       );

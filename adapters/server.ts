@@ -54,6 +54,7 @@ export class DriverServer {
   #handlers: ServerHandlers | undefined;
   readonly peers = new Set<Peer>();
   #pinger: ReturnType<typeof setInterval>;
+  #lastPing: number | undefined;
   #closed = false;
 
   /**
@@ -207,6 +208,16 @@ export class DriverServer {
 
   #ping(): void {
     const now = Date.now();
+    // A late timer means the driver itself was stopped (Ctrl-Z, SIGSTOP, a frozen VM): what its
+    // peers sent meanwhile is still unread, so their silence is not theirs. Read first, judge later.
+    const gap = now - (this.#lastPing ?? now);
+    this.#lastPing = now;
+    if (gap > 3 * PING_EVERY_MS) {
+      this.#log.warn(
+        `The driver was stopped for ${(gap / 1000).toFixed(1)} s; its peers get a fresh ${SILENT_MS / 1000} s`,
+      );
+      for (const p of this.peers) p.link.lastHeard = Math.max(p.link.lastHeard, now);
+    }
     for (const p of this.peers) {
       if (now - p.link.lastHeard > SILENT_MS) {
         this.#log.warn(

@@ -47,6 +47,8 @@ export interface DriverInvocation {
   mailTo?: string;
   mailFreq?: number;
   quiet: boolean;
+  /** `--engine-restarts N`: how often a lost local or ssh engine of the driver's context is started again. */
+  engineRestarts: number;
   /** `-g`: deprecated in disBatch, accepted with a message. */
   gpu: boolean;
   context: ContextOptions;
@@ -71,6 +73,7 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "use-address", type: "value" },
   { long: "web", short: "w", type: "flag" },
   { long: "quiet", short: "q", type: "flag" },
+  { long: "engine-restarts", type: "value" },
   { long: "kvsserver", type: "value" },
   { long: "taskcommand", type: "value" },
   { long: "taskserver", type: "value" },
@@ -97,6 +100,7 @@ export function contextSpecs(): OptionSpec[] {
 export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE] [-R]\n" +
   "                [--force-resume] [-p PATH] [--status-header] [--logfile FILE]\n" +
   "                [--loglevel LEVEL] [-S] [--use-address HOST:PORT] [-w] [-q]\n" +
+  "                [--engine-restarts N]\n" +
   "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
   "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
   "                [-E VAR] taskfile\n" +
@@ -191,6 +195,7 @@ export function parseDriverArgs(
     statusHeader: o["status-header"] === true,
     web: o.web === true,
     quiet: o.quiet === true,
+    engineRestarts: str("engine-restarts") === undefined ? 5 : intOption("--engine-restarts", str("engine-restarts")!, 0),
     gpu: o.gpu === true,
     context,
   };

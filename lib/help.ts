@@ -61,6 +61,9 @@ options:
   -w, --web             serve a live dashboard; its URL (with the access token)
                         is printed and written to <run>_url
   -q, --quiet           no progress line and no end-of-run summary on stderr
+  --engine-restarts N   start a lost local or ssh engine of this run again, at
+                        most N times per host, after 1, 2, 4, 8, 16 s (default
+                        5; 0: never)
   --mailTo ADDR         mail progress to ADDR (SMTP on localhost:25, or
                         $DISBATCH_SMTP=HOST:PORT)
   --mailFreq N          with --mailTo: mail every N finished tasks (default 1),

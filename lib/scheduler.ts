@@ -274,6 +274,16 @@ export class Scheduler {
   }
 
   /**
+   * An engine of a context is on its way again (a lost one restarted), so the run does not end
+   * for want of engines while it starts.
+   * @param context the context id
+   */
+  engineComing(context: number): void {
+    const c = this.#contexts.get(context);
+    if (c) c.pendingEngines++;
+  }
+
+  /**
    * An authenticated engine joined.
    * @param rank its rank @param context its context @param host Node column @param slots concurrent tasks
    * @param now seconds

@@ -97,11 +97,11 @@ Deno.test("disbatch: SIGINT to the driver kills running tasks, flags them K, exi
   await signalTest("SIGINT", 130);
 });
 
-Deno.test("disbatch: SIGKILL of the only engine ends the run non-zero promptly, naming the unfinished tasks", async () => {
+Deno.test("disbatch: --engine-restarts 0: SIGKILL of the only engine ends the run non-zero promptly, naming the unfinished tasks", async () => {
   await using d = await tempDir();
   const marker = uniqueSleep(30);
   writeText(d.path, "Tasks", `sleep ${marker}\nsleep ${marker}\nsleep ${marker}\n`);
-  const run = start(["-s", "localhost:2", "-p", "r1", "Tasks"], { cwd: d.path });
+  const run = start(["--engine-restarts", "0", "-s", "localhost:2", "-p", "r1", "Tasks"], { cwd: d.path });
   try {
     await pollUntil("two sleeping tasks", async () => (await sleepers(marker)).length === 2);
     const engines = (await processes()).filter((p) => p.ppid === run.pid && p.args.includes("--engine"));

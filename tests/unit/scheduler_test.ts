@@ -887,3 +887,19 @@ Deno.test("Scheduler.snapshot() counts engines, slots and queue", () => {
     },
   ]);
 });
+
+Deno.test("Scheduler.engineComing() keeps the run alive while a lost engine is started again", () => {
+  const h = new SchedulerHarness();
+  const ctx = h.context({ engines: 1, retires: false });
+  h.engine(1);
+  h.tasks("a\nb");
+  h.assigned(1);
+  h.scheduler.engineComing(ctx); // the adapter restarts it
+  h.gone(0, "connection reset");
+  h.take("log");
+  assert.deepEqual(h.take("finish", 0), [], "no end for want of engines");
+  h.engine(2, { context: ctx });
+  assert.deepEqual(h.assigned(1), [[1, 1]], "the new engine takes fresh work at once");
+  h.tick(REQUEUE_DELAY_S);
+  assert.deepEqual(h.assigned(1), [[1, 0]], "and task 0 once its wait is over");
+});

@@ -1,0 +1,58 @@
+/**
+ * Capacity comes back: a local engine that was killed is started again, and a driver that was
+ * stopped (Ctrl-Z, SIGSTOP) for longer than its engines wait for it goes on with a new engine.
+ * Every task finishes exactly once (counted by the tasks themselves) and is recorded.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { tempDir } from "../helpers/run_cli.ts";
+import { pollUntil, processes, readRows, show, start } from "./e2e_helpers.ts";
+
+function tasks(n: number): string {
+  return Array.from({ length: n }, (_, i) => `sleep 0.4; echo x >> done_${i}`).join("\n") + "\n";
+}
+
+function doneCounts(dir: string, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/done_${i}`).split("\n").filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  });
+}
+
+Deno.test("capacity: a killed local engine is started again and the run completes, each task once", async () => {
+  await using d = await tempDir();
+  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(12));
+  const run = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil("a few tasks done", () => doneCounts(d.path, 12).filter((n) => n > 0).length >= 2, 30_000);
+  const engine = (await processes()).find((p) => p.ppid === run.pid && p.args.includes("--engine"));
+  assert.ok(engine, "the engine process");
+  Deno.kill(engine.pid, "SIGKILL");
+  const r = await run.done;
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /the engine on \S+ was lost; starting it again in 1 s/);
+  assert.deepEqual(doneCounts(d.path, 12), Array(12).fill(1));
+  assert.deepEqual(readRows(`${d.path}/run_status.txt`).map((x) => x.id).sort((a, b) => a - b), [
+    ...Array(12).keys(),
+  ]);
+});
+
+Deno.test("capacity: a driver stopped for 7 s (Ctrl-Z) goes on; nothing finished meanwhile is lost", async () => {
+  await using d = await tempDir();
+  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(20));
+  const run = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil("a few tasks done", () => doneCounts(d.path, 20).filter((n) => n > 0).length >= 2, 30_000);
+  Deno.kill(run.pid, "SIGSTOP");
+  await new Promise((res) => setTimeout(res, 7000)); // longer than the engines wait for a silent driver
+  Deno.kill(run.pid, "SIGCONT");
+  const r = await run.done;
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(doneCounts(d.path, 20), Array(20).fill(1), "each task finished exactly once");
+  const rows = readRows(`${d.path}/run_status.txt`);
+  assert.deepEqual(rows.map((x) => x.id).sort((a, b) => a - b), [...Array(20).keys()], "every task recorded");
+  assert.ok(rows.every((x) => x.rc === 0), JSON.stringify(rows.filter((x) => x.rc !== 0)));
+});
