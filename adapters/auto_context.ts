@@ -135,9 +135,10 @@ export class AutoContext {
       );
       if (!this.#h.hasJoined(l.launchId)) {
         const last = lastLogLine(l.wrapLog);
-        const msg = `engine on ${e.host} exited (status ${s.code}${
-          s.signal ? `, ${s.signal}` : ""
-        }) before joining the run; ` +
+        const msg =
+          `engine on ${e.host} exited (status ${s.code}${
+            s.signal ? `, ${s.signal}` : ""
+          }) before joining the run; ` +
           `see ${l.wrapLog}${last ? `: ${last}` : ""}`;
         log.error(msg);
         if (sched.phase === "running") say(`disbatch: ${msg}`);

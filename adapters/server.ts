@@ -214,7 +214,9 @@ export class DriverServer {
     this.#lastPing = now;
     if (gap > 3 * PING_EVERY_MS) {
       this.#log.warn(
-        `The driver was stopped for ${(gap / 1000).toFixed(1)} s; its peers get a fresh ${SILENT_MS / 1000} s`,
+        `The driver was stopped for ${(gap / 1000).toFixed(1)} s; its peers get a fresh ${
+          SILENT_MS / 1000
+        } s`,
       );
       for (const p of this.peers) p.link.lastHeard = Math.max(p.link.lastHeard, now);
     }

@@ -195,7 +195,9 @@ export function parseDriverArgs(
     statusHeader: o["status-header"] === true,
     web: o.web === true,
     quiet: o.quiet === true,
-    engineRestarts: str("engine-restarts") === undefined ? 5 : intOption("--engine-restarts", str("engine-restarts")!, 0),
+    engineRestarts: str("engine-restarts") === undefined
+      ? 5
+      : intOption("--engine-restarts", str("engine-restarts")!, 0),
     gpu: o.gpu === true,
     context,
   };
