@@ -35,9 +35,18 @@ Deno.test("parseDriverArgs() gives the defaults for a bare task file", () => {
     statusHeader: false,
     web: false,
     quiet: false,
+    engineRestarts: 5,
     gpu: false,
     context: { taskLimit: 0, envResource: [], fill: false, noRetire: false, sshNodes: [] },
   });
+});
+
+Deno.test("parseDriverArgs() reads --engine-restarts as a count of 0 or more", () => {
+  assert.equal(inv(["--engine-restarts", "0", "Tasks"]).engineRestarts, 0);
+  assert.equal(inv(["Tasks", "--engine-restarts=12"]).engineRestarts, 12);
+  for (const bad of ["-1", "x", "1.5"]) {
+    assert.throws(() => inv(["--engine-restarts", bad, "Tasks"]), /argument --engine-restarts: invalid int value/);
+  }
 });
 
 Deno.test("parseDriverArgs() accepts options before and after the task file", () => {
