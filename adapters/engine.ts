@@ -119,9 +119,24 @@ const SIGNAL_SETTLE_MS = 300;
  * @returns the process exit status
  */
 export async function runEngine(o: EngineOptions): Promise<number> {
+  const deadline = Date.now() + 15000;
+  for (let delay = 100;; delay = Math.min(delay * 2, 2000)) {
+    const engine = await connectEngine(o, deadline);
+    if (typeof engine === "number") return engine;
+    const code = await engine.run();
+    // Closed before the driver even greeted us: it is busy turning away a flood of strangers
+    // (or restarting its listener). Try again until the deadline.
+    if (!engine.greeted && Date.now() + delay < deadline) {
+      await new Promise((r) => setTimeout(r, delay));
+      continue;
+    }
+    return code;
+  }
+}
+
+async function connectEngine(o: EngineOptions, deadline: number): Promise<Engine | number> {
   const candidates = o.connect.split(",").filter(Boolean).map(splitAddress);
   let conn: Deno.Conn | undefined;
-  const deadline = Date.now() + 15000;
   let lastError = "";
   for (let delay = 50; !conn; delay = Math.min(delay * 2, 1000)) {
     for (const c of candidates) {
@@ -140,8 +155,7 @@ export async function runEngine(o: EngineOptions): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, delay));
   }
-  const engine = new Engine(o, new Link(conn));
-  return await engine.run();
+  return new Engine(o, new Link(conn));
 }
 
 async function connectWithin(a: { hostname: string; port: number }, ms: number): Promise<Deno.Conn> {
@@ -192,6 +206,7 @@ class Engine {
   #beat: ReturnType<typeof setInterval> | undefined;
   /** The signal that stops this engine, once one came. */
   #signal: Deno.Signal | undefined;
+  #greeted = false;
 
   constructor(o: EngineOptions, link: Link) {
     this.#o = o;
@@ -225,9 +240,15 @@ class Engine {
     this.#kill(`received ${sig}`);
   }
 
+  /** True once the driver sent its challenge (a connection it took, not one it turned away). */
+  get greeted(): boolean {
+    return this.#greeted;
+  }
+
   #onMessage(m: FromDriver): void {
     if (!this.#authed) {
       if (m.kind === "challenge") {
+        this.#greeted = true;
         if (m.version !== PROTOCOL_VERSION) {
           console.error(
             `disbatch engine on ${this.#o.host}: the driver speaks protocol ${m.version}, this engine ${PROTOCOL_VERSION}: use the same disbatch binary on all nodes`,

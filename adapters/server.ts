@@ -44,6 +44,8 @@ const PRE_AUTH_MAX_FRAME = 64 * 1024;
 const PING_EVERY_MS = 1000;
 /** An engine silent this long is lost (its own limit for the driver is 5 s; see engine.ts). */
 const SILENT_MS = 8000;
+/** At most this many connections may be in their handshake at once (each ends within 5 s). */
+const MAX_UNAUTHENTICATED = 256;
 
 /** Accepts and authenticates peers. */
 export class DriverServer {
@@ -55,6 +57,8 @@ export class DriverServer {
   readonly peers = new Set<Peer>();
   #pinger: ReturnType<typeof setInterval>;
   #lastPing: number | undefined;
+  /** Connections that have not proven the secret yet. */
+  #unauthenticated = 0;
   #closed = false;
 
   /**
@@ -98,6 +102,17 @@ export class DriverServer {
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
+      if (this.#unauthenticated >= MAX_UNAUTHENTICATED) {
+        // A flood of strangers must not take the descriptors engines need.
+        const a = conn.remoteAddr as Deno.NetAddr;
+        this.#rejected(
+          `Rejected connection from ${a.hostname}:${a.port}: ${MAX_UNAUTHENTICATED} are authenticating already`,
+        );
+        try {
+          conn.close();
+        } catch { /* closed */ }
+        continue;
+      }
       this.#handshake(conn);
     }
   }
@@ -110,6 +125,12 @@ export class DriverServer {
     link.maxFrame = PRE_AUTH_MAX_FRAME;
     const nonce = crypto.randomUUID();
     let peer: Peer | undefined;
+    this.#unauthenticated++;
+    let counted = true;
+    const authenticated = () => {
+      if (counted) this.#unauthenticated--;
+      counted = false;
+    };
     const timer = setTimeout(() => {
       if (!peer) {
         this.#rejected(`Rejected connection from ${remote}: no valid hello within ${HANDSHAKE_MS / 1000} s`);
@@ -168,6 +189,7 @@ export class DriverServer {
         return;
       }
       peer = p;
+      authenticated();
       p.rank = verdict.rank;
       this.peers.add(p);
       link.send({
@@ -185,6 +207,7 @@ export class DriverServer {
     };
     link.closed.then((reason) => {
       clearTimeout(timer);
+      authenticated();
       if (peer) return;
       if (reason.startsWith("protocol error: ")) {
         this.#rejected(`Rejected connection from ${remote}: ${reason.slice(16)}`);

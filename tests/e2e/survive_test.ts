@@ -78,3 +78,42 @@ Deno.test({
     await new Deno.Command("umount", { args: ["-l", small] }).output();
   }
 });
+
+Deno.test("survive: 400 strangers on the engine port do not stop the run; the log stays short", async () => {
+  await using d = await tempDir();
+  Deno.writeTextFileSync(`${d.path}/Tasks`, "sleep 0.2; echo x >> done_$DISBATCH_TASKID\n".repeat(30));
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd!, {
+    args: [...pre, "-s", "localhost:2", "-p", "run", "Tasks"],
+    cwd: d.path,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let address = "";
+  for (let i = 0; i < 300 && !address; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      address = /DISBATCH_DRIVER='([^',]+)/.exec(Deno.readTextFileSync(`${d.path}/run_dbUtil.sh`))?.[1] ?? "";
+    } catch { /* not yet */ }
+  }
+  const port = Number(address.split(":").pop());
+  assert.ok(port > 0, `driver address ${address}`);
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < 400; i++) {
+    try {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    } catch { /* refused: fine */ }
+  }
+  const out = await child.output();
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed by the driver */ }
+  }
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  for (let i = 0; i < 30; i++) assert.equal(Deno.readTextFileSync(`${d.path}/done_${i}`), "x\n");
+  const log = Deno.readTextFileSync(`${d.path}/run_driver.log`);
+  const rejected = log.split("\n").filter((l) => /Rejected connection/.test(l)).length;
+  assert.ok(rejected <= 30, `${rejected} rejection lines: not rate-limited`);
+});
