@@ -45,7 +45,10 @@ Deno.test("parseDriverArgs() reads --engine-restarts as a count of 0 or more", (
   assert.equal(inv(["--engine-restarts", "0", "Tasks"]).engineRestarts, 0);
   assert.equal(inv(["Tasks", "--engine-restarts=12"]).engineRestarts, 12);
   for (const bad of ["-1", "x", "1.5"]) {
-    assert.throws(() => inv(["--engine-restarts", bad, "Tasks"]), /argument --engine-restarts: invalid int value/);
+    assert.throws(
+      () => inv(["--engine-restarts", bad, "Tasks"]),
+      /argument --engine-restarts: invalid int value/,
+    );
   }
 });
 
