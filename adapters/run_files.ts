@@ -299,7 +299,11 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
     }
     let good = 0, bad = 0;
     let firstBad = "";
-    for (const line of text.split("\n")) {
+    for (let at = 0; at < text.length;) {
+      let nl = text.indexOf("\n", at);
+      if (nl < 0) nl = text.length;
+      const line = text.slice(at, nl);
+      at = nl + 1;
       if (line.trim() === "") continue;
       const r = parseStatusLine(line);
       if (r === "header") continue;

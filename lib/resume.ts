@@ -85,13 +85,24 @@ function better(rc: number, oldRc: number): boolean {
   return rc < oldRc;
 }
 
+/** Task ids below this are kept in an array (no file has more tasks; larger ids go to a Map). */
+const DENSE_IDS = 1 << 26;
+
 /** Recorded outcomes per task id, from one or more status files. */
 export class ResumeTable {
-  #byId = new Map<number, { record: StatusRecord; source: string }>();
+  // Task ids are dense from 0: an array is several times faster than a Map for a million of them.
+  #byId: ({ record: StatusRecord; source: string } | undefined)[] = [];
+  /** Ids beyond DENSE_IDS (a hand-edited file): kept in a Map so the array stays dense. */
+  #far = new Map<number, { record: StatusRecord; source: string }>();
+  #size = 0;
+
+  #get(id: number): { record: StatusRecord; source: string } | undefined {
+    return id >= 0 && id < DENSE_IDS ? this.#byId[id] : this.#far.get(id);
+  }
 
   /** Number of task ids with a usable record. */
   get size(): number {
-    return this.#byId.size;
+    return this.#size;
   }
 
   /**
@@ -105,9 +116,12 @@ export class ResumeTable {
   add(record: StatusRecord, source: string): boolean {
     const kind = recordKind(record.flags);
     if (kind !== "normal" && kind !== "skip") return false;
-    const old = this.#byId.get(record.taskId);
+    const old = this.#get(record.taskId);
     if (old && !better(record.returnCode, old.record.returnCode)) return false;
-    this.#byId.set(record.taskId, { record, source });
+    if (!old) this.#size++;
+    const id = record.taskId;
+    if (id >= 0 && id < DENSE_IDS) this.#byId[id] = { record, source };
+    else this.#far.set(id, { record, source });
     return true;
   }
 
@@ -119,7 +133,7 @@ export class ResumeTable {
    * @returns the decision
    */
   decide(task: Task, opts: ResumeOptions): ResumeDecision {
-    const entry = this.#byId.get(task.id);
+    const entry = this.#get(task.id);
     if (!entry) return { action: "run" };
     const { record, source } = entry;
     if (opts.retry && record.returnCode !== 0) return { action: "run" };
