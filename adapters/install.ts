@@ -83,6 +83,12 @@ Running it again is harmless; installing a newer disbatch the same way upgrades.
   const dir = resolve(dirArg);
   const launcherPath = `${dir}/disbatch`;
   try {
+    if (!Deno.statSync(dir).isDirectory) {
+      say(`disbatch: cannot install: ${dir} is a file, not a directory; name a directory (default ~/bin)`);
+      return 1;
+    }
+  } catch { /* absent: created below */ }
+  try {
     if (Deno.statSync(launcherPath).isDirectory) {
       say(`disbatch: cannot install: ${launcherPath} is a directory; remove it or name another DIR`);
       return 1;

@@ -68,8 +68,10 @@ export async function reportMain(args: string[]): Promise<number> {
   } catch (e: unknown) {
     const why = e instanceof Deno.errors.NotFound
       ? "no such file"
+      : e instanceof Deno.errors.IsADirectory
+      ? "it is a directory; give the <prefix>_status.txt file of a run"
       : e instanceof Error
-      ? e.message
+      ? e.message.replace(/: \w+ '[^']*'$/, "")
       : String(e);
     console.error(`disbatch report: cannot read status file ${path}: ${why}`);
     return 2;

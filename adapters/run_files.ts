@@ -114,11 +114,14 @@ export function planUid(prefix: string, taskFile: string): { uid: string; jobId:
   if (isDir) plan = { kind: "dir", dir: Deno.realPathSync(abs) };
   else {
     const parent = prefix.endsWith("/") ? abs : dirname(abs);
-    let ok = false;
+    let kind: "dir" | "other" | "missing" = "missing";
     try {
-      ok = Deno.statSync(parent).isDirectory && !prefix.endsWith("/");
+      kind = Deno.statSync(parent).isDirectory ? "dir" : "other";
     } catch { /* missing */ }
-    if (!ok) {
+    if (kind === "other") {
+      throw new RunFileError(`${parent} is a file, not a directory: choose another -p (DIR/NAME)`, 1);
+    }
+    if (kind === "missing" || prefix.endsWith("/")) {
       throw new RunFileError(
         `Directory ${parent} does not exist. Create it first (mkdir -p ${parent}) or choose another -p`,
         1,

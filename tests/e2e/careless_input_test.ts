@@ -146,3 +146,22 @@ Deno.test("careless: a FIFO with no writer says it waits for one, then runs what
   assert.equal(Deno.readTextFileSync(`${d.path}/out`), "hi\n");
   assert.match(r.stderr, /^disbatch: fifo is a FIFO: waiting for a program to write tasks into it\n/);
 });
+
+Deno.test("careless: a file where a directory belongs (-p FILE/x, install FILE, report DIR) is named as such", async () => {
+  await using d = await tempDir();
+  writeText(d.path, "A", "echo a > a\n");
+  writeText(d.path, "f", "not a directory\n");
+  const p = await runCli(["-s", "localhost:1", "-p", "f/x", "A"], { cwd: d.path });
+  assert.equal(p.code, 1, show(p));
+  assert.match(p.stderr, /^disbatch: \S+\/f is a file, not a directory: choose another -p \(DIR\/NAME\)\n$/);
+  const i = await runCli(["install", `${d.path}/f`], { cwd: d.path, env: { HOME: d.path } });
+  assert.equal(i.code, 1, show(i));
+  assert.match(i.stderr, /cannot install: \S+\/f is a file, not a directory/);
+  const r = await runCli(["report", d.path], { cwd: d.path });
+  assert.equal(r.code, 2, show(r));
+  assert.match(
+    r.stderr,
+    /cannot read status file .*: it is a directory; give the <prefix>_status\.txt file of a run/,
+  );
+  assert.ok(!leftovers(d.path, []).includes("a"), "nothing ran");
+});
