@@ -221,7 +221,8 @@ class Engine {
       if (Date.now() - this.#link.lastHeard > PING_TIMEOUT_MS) this.#link.close("driver silent for 5 s");
     }, 1000);
     // Slurm's SIGTERM at the job's time limit or on scancel, a SIGTERM/SIGHUP from anyone: the tasks are
-    // killed by us and reported as killed (flag K), never as their own failures, and the driver is told.
+    // killed by us and never reported as their own failures; the driver is told why the engine leaves
+    // and takes the tasks back as lost with it.
     const handlers = TERM_SIGNALS.map((sig) => {
       const h = () => this.#signalled(sig);
       Deno.addSignalListener(sig, h);
@@ -383,7 +384,7 @@ class Engine {
       const r = await rt.result;
       if (SIGNAL_RCS.has(r.returnCode) && this.#state !== "killing" && this.#state !== "left") {
         // Slurm signals every process of the job at once: a task may die of the SIGTERM that is
-        // also on its way to this engine. Wait a moment so that it is reported as killed, not failed.
+        // also on its way to this engine. Wait a moment so that it is not reported as a failure.
         await new Promise((res) => setTimeout(res, SIGNAL_SETTLE_MS));
       }
       this.#running.delete(rt.pid);
@@ -417,6 +418,13 @@ class Engine {
       };
     }
     if (phase) outcome.phase = phase;
+    // Killed because this engine got a signal (Slurm's SIGTERM, an admin, a dropped ssh session):
+    // not the task's doing, and not a run the driver stopped. Say nothing of it: the driver takes the
+    // task back as lost with this engine, runs it elsewhere, or leaves it unrecorded for -r.
+    if (this.#signal && outcome.killed) {
+      this.#log.info(`Task ${task.id} (line ${task.line}) killed: this engine received ${this.#signal}`);
+      return;
+    }
     this.#report(outcome);
   }
 

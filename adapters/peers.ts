@@ -23,7 +23,8 @@ export interface PeersHost extends RunPorts {
   /** An engine's connection ended. */
   engineClosed(rank: number): void;
   /**
-   * An engine was lost (no goodbye) while the run goes on: start it again if its context can.
+   * An engine was lost (no goodbye, or one forced by a signal) while the run goes on: start it
+   * again if its context can.
    * @param launch its launch id (engines the driver started), if any
    * @returns true when a restart is on its way
    */
@@ -178,7 +179,7 @@ export class DriverPeers implements ServerHandlers {
       const clean = this.#saidBye.has(peer);
       const signal = this.#saidBye.get(peer);
       // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
-      if (!clean && sched.phase === "running") this.#h.engineLost?.(peer.hello.launch);
+      if ((!clean || signal) && sched.phase === "running") this.#h.engineLost?.(peer.hello.launch);
       apply(
         sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()),
       );

@@ -1,8 +1,9 @@
 /**
  * Interrupted is never failed: a SIGTERM that reaches an engine and its tasks at once (what Slurm
- * does at a job's time limit or on scancel) makes the engine kill its tasks and report them as
- * killed (flag K), and the driver says what happened; a plain `-r` then runs exactly what did not
- * finish. Each task counts its own runs in a file.
+ * does at a job's time limit or on scancel) makes the engine kill its tasks and leave, telling the
+ * driver why; the tasks are taken back as lost with it (run again on a restarted engine), or, when
+ * no engine can come back, left unrecorded so that a plain `-r` runs them. Each task counts its
+ * completions in a file.
  *
  * @module
  */
@@ -20,61 +21,85 @@ import {
   uniqueSleep,
 } from "./e2e_helpers.ts";
 
-Deno.test("interrupted: a job-wide SIGTERM to engine and tasks records them K; -r runs exactly the rest", async () => {
+/** Six tasks; the first run of tasks 2 and 3 sleeps (until it is killed). */
+function taskFile(marker: string): string {
+  return Array.from(
+    { length: 6 },
+    (_, i) =>
+      i === 2 || i === 3
+        ? `mkdir started_${i} 2>/dev/null && sleep ${marker}; echo x >> done_${i}`
+        : `echo x >> done_${i}`,
+  ).join("\n") + "\n";
+}
+
+/** SIGTERM to the engine of the two sleeping tasks and to the tasks, as a job-wide signal does. */
+async function termJob(marker: string): Promise<void> {
+  const sleeping = await pollUntil("two sleeping tasks", async () => {
+    const s = await sleepers(marker);
+    return s.length === 2 ? s : undefined;
+  }, 30_000);
+  // Our engine is the sleeping tasks' ancestor: sleep <- bash (setsid) <- engine.
+  const byPid = new Map((await processes()).map((p) => [p.pid, p]));
+  let engine = byPid.get(sleeping[0]!.pid);
+  while (engine && !engine.args.includes("--engine")) engine = byPid.get(engine.ppid);
+  assert.ok(engine, "the engine process");
+  for (const pid of [engine.pid, ...sleeping.map((p) => p.pid)]) {
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch { /* already gone: the engine was quicker */ }
+  }
+}
+
+function doneCounts(dir: string): number[] {
+  return Array.from({ length: 6 }, (_, i) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/done_${i}`).split("\n").filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  });
+}
+
+Deno.test("interrupted: a job-wide SIGTERM to an engine: its tasks run again on the restarted engine, none failed", async () => {
   await using d = await tempDir();
   const marker = uniqueSleep(60);
-  // Tasks 0-1 finish at once; 2-3 sleep (SIGTERM'd with their engine); 4-5 never start.
-  const tasks = [
-    "echo 0 >> runs_0",
-    "echo 1 >> runs_1",
-    `echo 2 >> runs_2; [ -e resumed ] || sleep ${marker}`,
-    `echo 3 >> runs_3; [ -e resumed ] || sleep ${marker}`,
-    "echo 4 >> runs_4",
-    "echo 5 >> runs_5",
-  ];
-  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks.join("\n") + "\n");
+  Deno.writeTextFileSync(`${d.path}/Tasks`, taskFile(marker));
   const run = start(["-s", "localhost:2", "-p", "r1", "Tasks"], { cwd: d.path });
   try {
-    const sleeping = await pollUntil("two sleeping tasks", async () => {
-      const s = await sleepers(marker);
-      return s.length === 2 ? s : undefined;
-    }, 30_000);
-    // Our engine is the sleeping tasks' ancestor: sleep <- bash (setsid) <- engine.
-    const procs = await processes();
-    const byPid = new Map(procs.map((p) => [p.pid, p]));
-    let engine = byPid.get(sleeping[0]!.pid);
-    while (engine && !engine.args.includes("--engine")) engine = byPid.get(engine.ppid);
-    assert.ok(engine, "the engine process");
-    // Everything of the "job" at once: the engine and each task's processes.
-    for (const pid of [engine.pid, ...sleeping.map((p) => p.pid)]) {
-      try {
-        Deno.kill(pid, "SIGTERM");
-      } catch { /* already gone: the engine was quicker */ }
-    }
+    await termJob(marker);
     const r = await run.done;
-    assert.equal(r.code, 1, show(r));
-    assert.match(
-      r.stderr,
-      /The engines were stopped by SIGTERM .*task\(s\) not run.*flagged K, so a plain -r runs them again/,
-    );
-    assert.doesNotMatch(r.stderr, /No engine is left/);
-    const rows = readRows(`${d.path}/r1_status.txt`);
-    const byId = new Map(rows.map((x) => [x.id, x]));
-    assert.equal(byId.get(0)?.rc, 0);
-    assert.equal(byId.get(1)?.rc, 0);
-    for (const id of [2, 3]) {
-      const row = byId.get(id);
-      assert.ok(row, `task ${id} recorded`);
-      assert.equal(row.flags[3], "K", `task ${id} flagged K: ${JSON.stringify(row)}`);
-    }
+    assert.equal(r.code, 0, show(r));
   } finally {
     await killSleepers(marker);
   }
-  Deno.writeTextFileSync(`${d.path}/resumed`, "");
+  assert.deepEqual(doneCounts(d.path), [1, 1, 1, 1, 1, 1], "each task finished exactly once");
+  const rows = readRows(`${d.path}/r1_status.txt`);
+  assert.deepEqual(rows.map((x) => x.id).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+  assert.ok(rows.every((x) => x.rc === 0), JSON.stringify(rows));
+  assert.match(Deno.readTextFileSync(`${d.path}/r1_driver.log`), /left: stopped by SIGTERM/);
+});
+
+Deno.test("interrupted: with no engine to come back, the driver says SIGTERM stopped them; -r runs exactly the rest", async () => {
+  await using d = await tempDir();
+  const marker = uniqueSleep(60);
+  Deno.writeTextFileSync(`${d.path}/Tasks`, taskFile(marker));
+  const run = start(["--engine-restarts", "0", "-s", "localhost:2", "-p", "r1", "Tasks"], { cwd: d.path });
+  try {
+    await termJob(marker);
+    const r = await run.done;
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /The engines were stopped by SIGTERM .*task\(s\) not run/);
+    assert.doesNotMatch(r.stderr, /No engine is left/);
+  } finally {
+    await killSleepers(marker);
+  }
+  // Nothing interrupted is recorded as a failure of its own.
+  for (const row of readRows(`${d.path}/r1_status.txt`)) {
+    assert.ok(row.rc === 0 || row.flags[3] === "K", JSON.stringify(row));
+  }
   const again = await runCli(["-s", "localhost:2", "-p", "r2", "-r", "r1_status.txt", "Tasks"], {
     cwd: d.path,
   });
   assert.equal(again.code, 0, show(again));
-  const count = (i: number) => Deno.readTextFileSync(`${d.path}/runs_${i}`).trim().split("\n").length;
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map(count), [1, 1, 2, 2, 1, 1], "each task finished exactly once");
+  assert.deepEqual(doneCounts(d.path), [1, 1, 1, 1, 1, 1], "each task finished exactly once over both runs");
 });
