@@ -18,7 +18,7 @@ import { type Action, Scheduler } from "../lib/scheduler.ts";
 import { ActionRunner } from "./actions.ts";
 import { AutoContext } from "./auto_context.ts";
 import { listenForPeers } from "./listen.ts";
-import { Logger } from "./log.ts";
+import { Logger, RateLimitedWarn } from "./log.ts";
 import { DriverPeers } from "./peers.ts";
 import { preflight } from "./preflight.ts";
 import { Progress } from "./progress.ts";
@@ -29,11 +29,9 @@ import { RunMailer } from "./run_mail.ts";
 import { selfCommand } from "./self_command.ts";
 import { DriverServer, type Peer } from "./server.ts";
 import { trapSignals } from "./signals.ts";
-import { stderrLine as stderr } from "./stderr.ts";
 import { TaskIntake } from "./task_intake.ts";
 import { isRegularFile, openTaskFile, prescan, readTaskItems, TaskFileChangedError } from "./task_source.ts";
 import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
-import { LineLimiter } from "../lib/rate_limit.ts";
 
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join(
@@ -101,12 +99,6 @@ async function runLocked(
   const secret = randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
   const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel);
-  // Trouble writing the status file (a full disk) is said once, and its end too; the run goes on.
-  let sayTrouble = (m: string) => stderr(m);
-  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader, (m) => {
-    log.warn(m);
-    sayTrouble(`disbatch: ${m}`);
-  });
   log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
   const self = selfCommand();
   const dbUtilPath = `${uid}_dbUtil.sh`;
@@ -138,7 +130,11 @@ async function runLocked(
     : undefined;
   const now = () => Date.now() / 1000;
   const say = (line: string) => progress.message(line);
-  sayTrouble = say;
+  // Trouble writing the status file (a full disk) is said once, and its end too; the run goes on.
+  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader, (m) => {
+    log.warn(m);
+    say(`disbatch: ${m}`);
+  });
   const engines = new Map<number, Peer>();
   const retire = new RetireManager(log, (m) => say(m));
   const tracker = inv.web ? new DashboardTracker() : undefined;
@@ -208,20 +204,17 @@ async function runLocked(
   server.start(peers);
   let web: Dashboard | undefined;
   if (inv.web && tracker) {
-    const webRejections = new LineLimiter(10, 10);
+    const webRejections = new RateLimitedWarn(
+      log,
+      (n) => `Dashboard: ${n} more connection(s) refused or closed (not logged one by one)`,
+    );
     web = startDashboard({
       hostname: "0.0.0.0",
       port: 0,
       token: newDashboardToken(),
       state: () => tracker.state({ ...sched.snapshot(), uid, startedAt }, now()),
       stop: (t) => peers.stop(t),
-      onReject: (m) => {
-        const v = webRejections.take(now());
-        if (v.suppressed) {
-          log.warn(`Dashboard: ${v.suppressed} more connection(s) refused or closed (not logged one by one)`);
-        }
-        if (v.write) log.warn(m);
-      },
+      onReject: (m) => webRejections.warn(m, now()),
     });
     Deno.writeTextFileSync(`${uid}_url`, web.url + "\n", { mode: 0o600 });
     say(`disbatch: dashboard at ${web.url} (also in ${uid}_url)`);

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { LineLimiter } from "../lib/rate_limit.ts";
+
 const LEVELS: Record<string, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
 const encoder = new TextEncoder();
 
@@ -65,5 +67,32 @@ export class Logger {
       this.#file?.close();
     } catch { /* closed */ }
     this.#file = undefined;
+  }
+}
+
+/**
+ * Warnings that can come in waves (rejected connections): at most `lines` per `perSeconds`,
+ * then one line saying how many were held back.
+ */
+export class RateLimitedWarn {
+  #limiter: LineLimiter;
+  #log: Logger;
+  #heldBack: (n: number) => string;
+
+  /**
+   * @param log where the lines go @param heldBack the line for n warnings not written
+   * @param lines how many per window @param perSeconds the window
+   */
+  constructor(log: Logger, heldBack: (n: number) => string, lines = 10, perSeconds = 10) {
+    this.#limiter = new LineLimiter(lines, perSeconds);
+    this.#log = log;
+    this.#heldBack = heldBack;
+  }
+
+  /** @param message the warning @param nowS seconds (any monotonic origin) */
+  warn(message: string, nowS: number): void {
+    const v = this.#limiter.take(nowS);
+    if (v.suppressed) this.#log.warn(this.#heldBack(v.suppressed));
+    if (v.write) this.#log.warn(message);
   }
 }

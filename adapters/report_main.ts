@@ -8,6 +8,7 @@
 import { basename } from "node:path";
 import { parseArgv, UsageError } from "../lib/cli.ts";
 import { parseStatusText, renderReportHtml, summarize } from "../lib/report.ts";
+import { osErrorReason } from "./task_source.ts";
 
 /** The usage line of the `report` mode. */
 export const REPORT_USAGE = "usage: disbatch report STATUSFILE [-o FILE] [--json]";
@@ -70,9 +71,7 @@ export async function reportMain(args: string[]): Promise<number> {
       ? "no such file"
       : e instanceof Deno.errors.IsADirectory
       ? "it is a directory; give the <prefix>_status.txt file of a run"
-      : e instanceof Error
-      ? e.message.replace(/: \w+ '[^']*'$/, "")
-      : String(e);
+      : osErrorReason(e);
     console.error(`disbatch report: cannot read status file ${path}: ${why}`);
     return 2;
   }

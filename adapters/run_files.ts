@@ -12,6 +12,7 @@ import { UsageError } from "../lib/cli.ts";
 import { formatStatusRecord, parseStatusLine, STATUS_HEADER } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { formatLock, LOCK_BEAT_S, lockIsStale, parseLock } from "../lib/run_lock.ts";
+import { osErrorReason, osErrorText } from "./task_source.ts";
 
 /**
  * The lock a running driver holds on its prefix (`<uid>_lock`, see `lib/run_lock.ts`): a second
@@ -158,7 +159,7 @@ function checkWritable(dir: string): void {
     try {
       Deno.removeSync(probe);
     } catch { /* never created */ }
-    const why = (e instanceof Error ? e.message : String(e)).replace(/: \w+ '[^']*'$/, "");
+    const why = osErrorReason(e);
     throw new RunFileError(
       `Cannot write the run's files in ${dir}: ${why}. Choose a writable place with -p DIR/NAME`,
       1,
@@ -289,16 +290,7 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
     try {
       text = new TextDecoder().decode(Deno.readFileSync(p));
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound
-        ? `[Errno 2] No such file or directory: '${p}'`
-        : e instanceof Deno.errors.PermissionDenied
-        ? `[Errno 13] Permission denied: '${p}'`
-        : e instanceof Deno.errors.IsADirectory
-        ? `[Errno 21] Is a directory: '${p}'`
-        : e instanceof Error
-        ? e.message
-        : String(e);
-      throw new UsageError(`argument -r/--resume-from: can't open '${p}': ${why}`);
+      throw new UsageError(`argument -r/--resume-from: can't open '${p}': ${osErrorText(e, p)}`);
     }
     let good = 0, bad = 0;
     let firstBad = "";

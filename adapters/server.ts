@@ -14,8 +14,7 @@ import {
   type RunInfo,
   type ToDriver,
 } from "../lib/protocol.ts";
-import type { Logger } from "./log.ts";
-import { LineLimiter } from "../lib/rate_limit.ts";
+import { type Logger, RateLimitedWarn } from "./log.ts";
 import { Link } from "./transport.ts";
 
 /** An authenticated peer. */
@@ -65,21 +64,21 @@ export class DriverServer {
    * @param listener bound listener @param secret run secret @param log driver log
    * @param run run facts for `welcome`
    */
-  readonly #rejections = new LineLimiter(10, 10);
+  readonly #rejections: RateLimitedWarn;
 
   /** A rejected connection, logged at most 10 times per 10 s (an attack wave costs a few lines). */
   #rejected(message: string): void {
-    const v = this.#rejections.take(Date.now() / 1000);
-    if (v.suppressed) {
-      this.#log.warn(`${v.suppressed} more connection(s) rejected in the last 10 s (not logged one by one)`);
-    }
-    if (v.write) this.#log.warn(message);
+    this.#rejections.warn(message, Date.now() / 1000);
   }
 
   constructor(listener: Deno.Listener, secret: string, log: Logger, run: () => RunInfo) {
     this.listener = listener;
     this.#secret = secret;
     this.#log = log;
+    this.#rejections = new RateLimitedWarn(
+      log,
+      (n) => `${n} more connection(s) rejected in the last 10 s (not logged one by one)`,
+    );
     this.#run = run;
     this.#pinger = setInterval(() => this.#ping(), PING_EVERY_MS);
   }

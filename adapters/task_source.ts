@@ -30,7 +30,15 @@ export function osErrorText(e: unknown, path: string): string {
   if (e instanceof Deno.errors.NotFound) return `[Errno 2] No such file or directory: '${path}'`;
   if (e instanceof Deno.errors.PermissionDenied) return `[Errno 13] Permission denied: '${path}'`;
   if (e instanceof Deno.errors.IsADirectory) return `[Errno 21] Is a directory: '${path}'`;
-  return e instanceof Error ? e.message : String(e);
+  return osErrorReason(e);
+}
+
+/**
+ * The reason of an OS error without Deno's trailing `: open '/path'` (the caller names the path).
+ * @param e the error @returns the message
+ */
+export function osErrorReason(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/: \w+ '[^']*'$/, "");
 }
 
 /**

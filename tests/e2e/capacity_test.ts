@@ -8,20 +8,10 @@
 
 import assert from "node:assert/strict";
 import { tempDir } from "../helpers/run_cli.ts";
-import { pollUntil, processes, readRows, show, start } from "./e2e_helpers.ts";
+import { doneCounts, pollUntil, processes, readRows, show, start } from "./e2e_helpers.ts";
 
 function tasks(n: number): string {
   return Array.from({ length: n }, (_, i) => `sleep 0.4; echo x >> done_${i}`).join("\n") + "\n";
-}
-
-function doneCounts(dir: string, n: number): number[] {
-  return Array.from({ length: n }, (_, i) => {
-    try {
-      return Deno.readTextFileSync(`${dir}/done_${i}`).split("\n").filter(Boolean).length;
-    } catch {
-      return 0;
-    }
-  });
 }
 
 Deno.test("capacity: a killed local engine is started again and the run completes, each task once", async () => {

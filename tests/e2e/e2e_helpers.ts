@@ -391,3 +391,18 @@ export function linesWith(stderr: string, needle: string): string[] {
 export function show(r: CliResult): string {
   return `code=${r.code} wall=${r.wall.toFixed(2)}s\n--- stdout:\n${r.stdout}\n--- stderr:\n${r.stderr}`;
 }
+
+/**
+ * How many times each of n tasks finished, counted from their own side effects: task i appends
+ * a line to `done_i` in the run's directory as its last step.
+ * @param dir the run's directory @param n number of tasks @returns count per task id
+ */
+export function doneCounts(dir: string, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/done_${i}`).split("\n").filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  });
+}

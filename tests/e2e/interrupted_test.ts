@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { runCli, tempDir } from "../helpers/run_cli.ts";
 import {
+  doneCounts,
   killSleepers,
   pollUntil,
   processes,
@@ -50,16 +51,6 @@ async function termJob(marker: string): Promise<void> {
   }
 }
 
-function doneCounts(dir: string): number[] {
-  return Array.from({ length: 6 }, (_, i) => {
-    try {
-      return Deno.readTextFileSync(`${dir}/done_${i}`).split("\n").filter(Boolean).length;
-    } catch {
-      return 0;
-    }
-  });
-}
-
 Deno.test("interrupted: a job-wide SIGTERM to an engine: its tasks run again on the restarted engine, none failed", async () => {
   await using d = await tempDir();
   const marker = uniqueSleep(60);
@@ -72,7 +63,7 @@ Deno.test("interrupted: a job-wide SIGTERM to an engine: its tasks run again on 
   } finally {
     await killSleepers(marker);
   }
-  assert.deepEqual(doneCounts(d.path), [1, 1, 1, 1, 1, 1], "each task finished exactly once");
+  assert.deepEqual(doneCounts(d.path, 6), [1, 1, 1, 1, 1, 1], "each task finished exactly once");
   const rows = readRows(`${d.path}/r1_status.txt`);
   assert.deepEqual(rows.map((x) => x.id).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
   assert.ok(rows.every((x) => x.rc === 0), JSON.stringify(rows));
@@ -101,5 +92,9 @@ Deno.test("interrupted: with no engine to come back, the driver says SIGTERM sto
     cwd: d.path,
   });
   assert.equal(again.code, 0, show(again));
-  assert.deepEqual(doneCounts(d.path), [1, 1, 1, 1, 1, 1], "each task finished exactly once over both runs");
+  assert.deepEqual(
+    doneCounts(d.path, 6),
+    [1, 1, 1, 1, 1, 1],
+    "each task finished exactly once over both runs",
+  );
 });

@@ -10,6 +10,18 @@ import assert from "node:assert/strict";
 import { cliCommand, tempDir } from "../helpers/run_cli.ts";
 import { parseStatusLine } from "../../lib/status_record.ts";
 
+/** `-s localhost:2 -p run Tasks` in dir, stderr piped for the test to read or close. */
+function spawnRun(dir: string): Deno.ChildProcess {
+  const [cmd, ...pre] = cliCommand();
+  return new Deno.Command(cmd!, {
+    args: [...pre, "-s", "localhost:2", "-p", "run", "Tasks"],
+    cwd: dir,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
 Deno.test("survive: a closed stderr does not stop the run", async () => {
   await using d = await tempDir();
   // An unknown directive makes the driver warn on stderr at once, then tasks run.
@@ -17,14 +29,7 @@ Deno.test("survive: a closed stderr does not stop the run", async () => {
     `${d.path}/Tasks`,
     "#DISBATCH NOSUCH thing\n" + "sleep 0.05; echo x >> done_$DISBATCH_TASKID\n".repeat(30),
   );
-  const [cmd, ...pre] = cliCommand();
-  const child = new Deno.Command(cmd!, {
-    args: [...pre, "-s", "localhost:2", "-p", "run", "Tasks"],
-    cwd: d.path,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnRun(d.path);
   await child.stderr.cancel(); // the reader goes away before the first warning
   const status = await child.status;
   assert.equal(status.code, 0, "the run ends normally");
@@ -82,14 +87,7 @@ Deno.test({
 Deno.test("survive: 400 strangers on the engine port do not stop the run; the log stays short", async () => {
   await using d = await tempDir();
   Deno.writeTextFileSync(`${d.path}/Tasks`, "sleep 0.2; echo x >> done_$DISBATCH_TASKID\n".repeat(30));
-  const [cmd, ...pre] = cliCommand();
-  const child = new Deno.Command(cmd!, {
-    args: [...pre, "-s", "localhost:2", "-p", "run", "Tasks"],
-    cwd: d.path,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnRun(d.path);
   let address = "";
   for (let i = 0; i < 300 && !address; i++) {
     await new Promise((r) => setTimeout(r, 50));
