@@ -41,7 +41,7 @@ async function main(args: string[]): Promise<number> {
     if (mode === "report") return await reportMain(args.slice(1));
     if (mode === "--mon") return await monitorMain(args.slice(1));
     if (mode === "install") return await installMain(args.slice(1));
-    const inv = parseDriverArgs(args, Deno.env.toObject());
+    const inv = parseDriverArgs(args, Deno.env.toObject(), new Date().getTimezoneOffset());
     if (inv === "help") {
       console.log(HELP.trimEnd());
       return 0;

@@ -33,6 +33,8 @@ export interface ActionTargets extends Pick<RunPorts, "now" | "log" | "say"> {
   tracker?: DashboardTracker;
   /** Store a record: dashboard, mail, status file and progress, in that order. */
   record(r: StatusRecord): void;
+  /** Keep an attempt that is run again (the attempts file). */
+  attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
   settled(): void;
 }
@@ -92,6 +94,10 @@ export class ActionRunner {
           if (t.log.debugEnabled) {
             t.log.debug(`Recorded task ${a.record.taskId} rc ${a.record.returnCode} on ${a.record.host}`);
           }
+          break;
+        case "attempt":
+          t.attempt(a.record);
+          t.tracker?.attempt(a.record);
           break;
         case "log":
           if (a.level === "debug") t.log.debug(a.message);

@@ -14,7 +14,10 @@ import { renderDbUtil } from "../lib/dbutil.ts";
 import type { DriverInvocation } from "../lib/driver_options.ts";
 import type { RunInfo } from "../lib/protocol.ts";
 import { ResumeMismatchError } from "../lib/resume.ts";
-import { type Action, Scheduler } from "../lib/scheduler.ts";
+import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { resumeCommand } from "../lib/resume_command.ts";
+import { findRunEnd } from "./walltime.ts";
 import { ActionRunner } from "./actions.ts";
 import { AutoContext } from "./auto_context.ts";
 import { listenForPeers } from "./listen.ts";
@@ -96,10 +99,27 @@ async function runLocked(
     ? await prescan(inv, displayName, table)
     : { printed: new Set<string>(), empty: false, total: undefined };
 
+  // When the run must be over (--end-time, --walltime, the Slurm job's limit): checked before any file is made.
+  const endNotes: string[] = [];
+  const runEnd = await findRunEnd(inv, Deno.env.toObject(), Date.now() / 1000, (m) => endNotes.push(m));
+  if (runEnd) {
+    const left = runEnd.end - Date.now() / 1000;
+    if (left <= WALLTIME_MARGIN_S) {
+      throw new RunFileError(
+        `The run would have to end ${
+          left > 0 ? `in ${formatDuration(left)}` : "before it starts"
+        } (${runEnd.source}): ` +
+          `no time to run anything; give a later --end-time or a longer --walltime`,
+        2,
+      );
+    }
+  }
   const secret = randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
   const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel);
   log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
+  for (const m of endNotes) log.warn(m);
+  if (runEnd) log.info(`The run ends at ${new Date(runEnd.end * 1000).toISOString()} (${runEnd.source})`);
   const self = selfCommand();
   const dbUtilPath = `${uid}_dbUtil.sh`;
   Deno.writeTextFileSync(dbUtilPath, renderDbUtil({ uid, addresses, secret, self }), { mode: 0o700 });
@@ -113,12 +133,17 @@ async function runLocked(
     uid,
     address: addresses[0]!,
     logLevel: inv.logLevel,
+    killGrace: inv.killGrace,
   };
   const sched = new Scheduler({
     failFast: inv.failFast,
     startupOnly: inv.startupOnly,
     exitCode: inv.exitCode,
-    maxAttempts: 3,
+    crashLimit: inv.crashLimit,
+    retries: inv.retries,
+    timeout: inv.timeout,
+    badNodeAfter: inv.badNodeAfter,
+    ...(runEnd ? { stopAt: runEnd.end - WALLTIME_MARGIN_S } : {}),
     driverHost: hostname,
     driverPid: Deno.pid,
   });
@@ -159,6 +184,10 @@ async function runLocked(
       tracker?.record(r);
       mailer?.record(r);
       status.add(r);
+    },
+    attempt(r) {
+      attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m));
+      attempts.add(r);
     },
     settled() {
       progress.update(() => sched.snapshot());
@@ -221,10 +250,23 @@ async function runLocked(
     log.info(`Dashboard at ${web.url.replace(/token=[^&]*/, "token=…")}`);
   }
   const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log, say) : undefined;
+  let attempts: StatusWriter | undefined;
   const joinWatcher = setInterval(() => {
     peers.sendSnapshots();
-    apply(sched.tick(now())); // re-queued tasks of a lost engine start when their wait is over
+    // Re-queued tasks of a lost engine start when their wait is over; the walltime is watched.
+    apply(sched.tick(now()));
   }, 1000);
+  // A Slurm time limit raised (or lowered) while the run goes on moves the hand-off.
+  const endWatcher = runEnd?.refresh
+    ? setInterval(async () => {
+      const end = await runEnd.refresh!((m) => log.warn(m));
+      if (end !== undefined && Math.abs(end - runEnd.end) > 30) {
+        log.info(`The run's end moved to ${new Date(end * 1000).toISOString()} (${runEnd.source})`);
+        runEnd.end = end;
+        sched.setStopAt(end - WALLTIME_MARGIN_S);
+      }
+    }, 60_000)
+    : undefined;
 
   const untrapSignals = trapSignals({
     first(name, n) {
@@ -300,6 +342,8 @@ async function runLocked(
   ]);
   if (sched.nothingToDo && !feedError) say("No tasks to run.");
   clearInterval(joinWatcher);
+  clearInterval(endWatcher);
+  attempts?.close();
   const unwritten = status.close();
   if (unwritten > 0) {
     const m = `the status file ${status.path} misses ${unwritten} line(s) that could not be written ` +
@@ -309,6 +353,16 @@ async function runLocked(
   }
   clearInterval(repaint);
   for (const m of actions.finishMessages) say(m);
+  if (sched.endedByWalltime) {
+    const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
+    log.info(`To resume: ${again}`);
+    say(
+      `disbatch: to run what is left${
+        Deno.env.get("SLURM_JOB_ID") ? " in a new allocation (sbatch ...)" : ""
+      }, ` +
+        `from ${Deno.cwd()}:\n  ${again}`,
+    );
+  }
   progress.done(sched.snapshot(), {
     startedAt,
     statusPath: `${uid}_status.txt`,

@@ -381,8 +381,12 @@ class Engine {
       this.#running.set(rt.pid, { task, pid: rt.pid, slot });
       this.#reaper?.add(rt.pid);
       if (this.#state === "killing") killGroup(rt.pid, "SIGTERM");
+      const limit = phase ? undefined : this.#timeLimit(task, rt.pid);
       const r = await rt.result;
-      if (SIGNAL_RCS.has(r.returnCode) && this.#state !== "killing" && this.#state !== "left") {
+      const timedOut = limit?.end() ?? false;
+      if (timedOut) {
+        this.#log.info(`Task ${task.id} (line ${task.line}) stopped at its time limit of ${task.timeout} s`);
+      } else if (SIGNAL_RCS.has(r.returnCode) && this.#state !== "killing" && this.#state !== "left") {
         // Slurm signals every process of the job at once: a task may die of the SIGTERM that is
         // also on its way to this engine. Wait a moment so that it is not reported as a failure.
         await new Promise((res) => setTimeout(res, SIGNAL_SETTLE_MS));
@@ -396,6 +400,7 @@ class Engine {
         ...r,
         killed: this.#state === "killing" && r.returnCode !== 0, // a task that ended well while we killed is a success
       };
+      if (timedOut) outcome.timedOut = true;
       this.#log.debug(`Task ${task.id} (line ${task.line}) slot ${slot} pid ${r.pid} rc ${r.returnCode}`);
     } catch (e) {
       const now = Date.now() / 1000;
@@ -426,6 +431,46 @@ class Engine {
       return;
     }
     this.#report(outcome);
+  }
+
+  /**
+   * A task's time limit: at the limit SIGTERM to its process group, SIGKILL after the run's
+   * `--kill-grace`, or as soon as its main process has exited (so nothing of it outlives the report).
+   * @returns `end()`, to call when the task's main process has exited: true when it was timed out
+   */
+  #timeLimit(task: Task, pgid: number): { end(): boolean } | undefined {
+    if (!task.timeout || task.timeout <= 0) return undefined;
+    let timedOut = false;
+    let hard: ReturnType<typeof setTimeout> | undefined;
+    // setTimeout holds at most 2^31-1 ms (24.8 days): a longer limit is waited for in steps.
+    let soft: ReturnType<typeof setTimeout> | undefined;
+    const at = Date.now() + task.timeout * 1000;
+    const arm = () => {
+      const left = at - Date.now();
+      if (left > 2 ** 30) {
+        soft = setTimeout(arm, 2 ** 30);
+        return;
+      }
+      soft = setTimeout(() => {
+        timedOut = true;
+        killGroup(pgid, "SIGTERM");
+        hard = setTimeout(() => {
+          hard = undefined;
+          killGroup(pgid, "SIGKILL");
+        }, (this.#run?.killGrace ?? 10) * 1000);
+      }, Math.max(0, left));
+    };
+    arm();
+    return {
+      end() {
+        clearTimeout(soft);
+        if (hard !== undefined) {
+          clearTimeout(hard);
+          killGroup(pgid, "SIGKILL");
+        }
+        return timedOut;
+      },
+    };
   }
 
   #report(o: TaskOutcome): void {

@@ -179,7 +179,12 @@ export class DriverPeers implements ServerHandlers {
       const clean = this.#saidBye.has(peer);
       const signal = this.#saidBye.get(peer);
       // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
-      if ((!clean || signal) && sched.phase === "running") this.#h.engineLost?.(peer.hello.launch);
+      // A quarantined host gets no engine again.
+      if (
+        (!clean || signal) && sched.phase === "running" && sched.quarantined(peer.hello.host) === undefined
+      ) {
+        this.#h.engineLost?.(peer.hello.launch);
+      }
       apply(
         sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()),
       );

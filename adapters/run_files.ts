@@ -105,7 +105,10 @@ export class RunFileError extends Error {
  * @returns absolute uid and the job id
  * @throws {RunFileError} when the parent directory of a name prefix does not exist
  */
-export function planUid(prefix: string, taskFile: string): { uid: string; jobId: string; nameTasks: string } {
+export function planUid(
+  prefix: string,
+  taskFile: string,
+): { uid: string; jobId: string; nameTasks: string; prefixNamesFiles: boolean } {
   const abs = resolve(prefix);
   let plan: PrefixPlan;
   let isDir = false;
@@ -142,7 +145,7 @@ export function planUid(prefix: string, taskFile: string): { uid: string; jobId:
   });
   const nameTasks = taskFileName(taskFile);
   const uid = makeUid(plan, nameTasks, stamp, Math.floor(Math.random() * 1000));
-  return { uid, jobId: jobIdOf(uid), nameTasks };
+  return { uid, jobId: jobIdOf(uid), nameTasks, prefixNamesFiles: plan.kind === "prefix" };
 }
 
 /**

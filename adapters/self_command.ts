@@ -21,11 +21,4 @@ export function selfCommand(): string[] {
   return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", main];
 }
 
-/**
- * Quote for a POSIX shell (single quotes).
- * @param s text
- * @returns the quoted word
- */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
+export { shellQuote } from "../lib/text.ts";

@@ -15,6 +15,7 @@
  * const snapshot = {
  *   finished: 1, failed: 0, barriers: 0, skipped: 0, running: 0, queued: 0, slots: 2, engines: [],
  *   contexts: [], phase: "running" as const, tasksEnded: false, uid: "run", startedAt: 99,
+ *   retried: 0, timedOut: 0, quarantined: [],
  * };
  * const state = t.state(snapshot, 104);
  * assert.deepEqual(state.timeline, [{ engine: 0, slot: 1, host: "n1", id: 7, start: 100, end: 103, rc: 0 }]);
@@ -56,6 +57,8 @@ export interface DashboardState {
   throughput: { t: number; finished: number; failed: number }[];
   /** The first 50 failed status lines. */
   failures: StatusRecord[];
+  /** The last 50 attempts that failed and were run again (the attempts file's lines). */
+  attempts: StatusRecord[];
 }
 
 /** Bounds of {@linkcode DashboardTracker}. */
@@ -80,6 +83,7 @@ export class DashboardTracker {
   #ended: TimelineEntry[] = [];
   #samples: DashboardState["throughput"] = [];
   #failures: StatusRecord[] = [];
+  #attempts: StatusRecord[] = [];
 
   /** @param o Bounds. */
   constructor(o: DashboardTrackerOptions = {}) {
@@ -126,6 +130,12 @@ export class DashboardTracker {
     if (r.returnCode !== 0 && this.#failures.length < this.#maxFailures) this.#failures.push(r);
   }
 
+  /** An attempt that failed and runs again: the last 50 are kept. @param r Its line. */
+  attempt(r: StatusRecord): void {
+    this.#attempts.push(r);
+    if (this.#attempts.length > this.#maxFailures) this.#attempts.shift();
+  }
+
   /**
    * Adds a throughput point; points less than a second apart replace the last one.
    * @param now Unix seconds. @param finished Tasks finished. @param failed Tasks failed.
@@ -157,6 +167,7 @@ export class DashboardTracker {
       timeline: [...this.#ended.slice(-this.#maxTimeline), ...this.#running.values()].map((e) => ({ ...e })),
       throughput: this.#samples.map((s) => ({ ...s })),
       failures: [...this.#failures],
+      attempts: [...this.#attempts],
     };
   }
 }

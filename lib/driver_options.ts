@@ -6,6 +6,23 @@
  */
 
 import { floatOption, intOption, type OptionSpec, parseArgv, UsageError } from "./cli.ts";
+import { parseDuration, parsePointInTime } from "./duration.ts";
+
+/**
+ * A duration option (`90`, `90s`, `10m`, `2h`, `1:30:00`, `1-00:00:00`).
+ * @param spec option name @param value text
+ * @returns seconds
+ * @throws {UsageError} when it is not a duration
+ */
+function durationOption(spec: string, value: string): number {
+  const s = parseDuration(value);
+  if (s === undefined) {
+    throw new UsageError(
+      `argument ${spec}: invalid duration '${value}' (seconds, or 90s, 10m, 2h, HH:MM:SS, D-HH:MM:SS)`,
+    );
+  }
+  return s;
+}
 
 /** Options that describe one resource grant (forwarded to `dbUtil.sh`-added contexts too). */
 export interface ContextOptions {
@@ -49,6 +66,20 @@ export interface DriverInvocation {
   quiet: boolean;
   /** `--engine-restarts N`: how often a lost local or ssh engine of the driver's context is started again. */
   engineRestarts: number;
+  /** `--retries N`: how many more times a failed task runs. */
+  retries: number;
+  /** `--crash-limit N`: a task lost with this many engines is recorded failed. */
+  crashLimit: number;
+  /** `--timeout`: seconds a task may run (0: no limit). */
+  timeout: number;
+  /** `--kill-grace`: seconds between SIGTERM and SIGKILL at a time limit. */
+  killGrace: number;
+  /** `--walltime`: seconds from the start the run may last. */
+  walltime?: number;
+  /** `--end-time`: Unix seconds by which the run must be over. */
+  endTime?: number;
+  /** `--bad-node-after N`: quarantine a host after N failures that succeeded elsewhere (0: never). */
+  badNodeAfter: number;
   /** `-g`: deprecated in disBatch, accepted with a message. */
   gpu: boolean;
   context: ContextOptions;
@@ -74,6 +105,13 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "web", short: "w", type: "flag" },
   { long: "quiet", short: "q", type: "flag" },
   { long: "engine-restarts", type: "value" },
+  { long: "retries", type: "value" },
+  { long: "crash-limit", type: "value" },
+  { long: "timeout", type: "value" },
+  { long: "kill-grace", type: "value" },
+  { long: "walltime", type: "value" },
+  { long: "end-time", type: "value" },
+  { long: "bad-node-after", type: "value" },
   { long: "kvsserver", type: "value" },
   { long: "taskcommand", type: "value" },
   { long: "taskserver", type: "value" },
@@ -100,7 +138,9 @@ export function contextSpecs(): OptionSpec[] {
 export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE] [-R]\n" +
   "                [--force-resume] [-p PATH] [--status-header] [--logfile FILE]\n" +
   "                [--loglevel LEVEL] [-S] [--use-address HOST:PORT] [-w] [-q]\n" +
-  "                [--engine-restarts N]\n" +
+  "                [--engine-restarts N] [--retries N] [--crash-limit N]\n" +
+  "                [--timeout TIME] [--kill-grace TIME] [--walltime TIME]\n" +
+  "                [--end-time WHEN] [--bad-node-after N]\n" +
   "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
   "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
   "                [-E VAR] taskfile\n" +
@@ -145,6 +185,7 @@ export function contextOptionsFrom(o: Record<string, string | string[] | true>):
 export function parseDriverArgs(
   args: readonly string[],
   env: Record<string, string | undefined>,
+  tzOffsetMinutes = 0,
 ): DriverInvocation | "help" | "version" {
   const { options: o, positionals } = parseArgv(args, DRIVER_SPECS);
   if (o.help) return "help";
@@ -198,9 +239,33 @@ export function parseDriverArgs(
     engineRestarts: str("engine-restarts") === undefined
       ? 5
       : intOption("--engine-restarts", str("engine-restarts")!, 0),
+    retries: str("retries") === undefined ? 0 : intOption("--retries", str("retries")!, 0),
+    crashLimit: str("crash-limit") === undefined ? 3 : intOption("--crash-limit", str("crash-limit")!, 1),
+    timeout: str("timeout") === undefined ? 0 : durationOption("--timeout", str("timeout")!),
+    killGrace: str("kill-grace") === undefined ? 10 : durationOption("--kill-grace", str("kill-grace")!),
+    badNodeAfter: str("bad-node-after") === undefined
+      ? 3
+      : intOption("--bad-node-after", str("bad-node-after")!, 0),
     gpu: o.gpu === true,
     context,
   };
+  if (str("walltime") !== undefined) {
+    inv.walltime = durationOption("--walltime", str("walltime")!);
+    if (inv.walltime <= 0) {
+      throw new UsageError(`argument --walltime: must be more than 0, got '${str("walltime")}'`);
+    }
+  }
+  if (str("end-time") !== undefined) {
+    const at = parsePointInTime(str("end-time")!, tzOffsetMinutes);
+    if (at === undefined) {
+      throw new UsageError(
+        `argument --end-time: expected a local time YYYY-MM-DDTHH:MM[:SS] or Unix seconds, got '${
+          str("end-time")
+        }'`,
+      );
+    }
+    inv.endTime = at;
+  }
   if (str("logfile") !== undefined) inv.logFile = str("logfile")!;
   if (str("use-address") !== undefined) {
     if (!/^[^:\s]+:\d+$/.test(str("use-address")!)) {

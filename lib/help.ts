@@ -29,6 +29,8 @@ positional arguments:
                             earlier task; CHECK stops the run if one failed)
                           #DISBATCH PERENGINE START|STOP command  (before
                             the first task; once per engine, before/after)
+                          #DISBATCH TIMEOUT TIME  (time limit of the
+                            following tasks, over --timeout; 0: no limit)
 
 options:
   -h, --help            show this help message and exit
@@ -64,6 +66,30 @@ options:
   --engine-restarts N   start a lost local or ssh engine of this run again, at
                         most N times per host, after 1, 2, 4, 8, 16 s (default
                         5; 0: never)
+
+when things fail (see "When things fail" in the README):
+  --retries N           run a failed task (non-zero exit, signal, time limit)
+                        up to N more times, on another host when one is free;
+                        only the last attempt is in the status file, earlier
+                        ones go to <run>_attempts.txt (default 0)
+  --crash-limit N       a task whose engine was lost N times is recorded
+                        failed, rc -100 (default 3)
+  --timeout TIME        stop a task that runs longer than TIME: SIGTERM to its
+                        process group, SIGKILL after --kill-grace; recorded
+                        with flag T (TIME: 90, 90s, 10m, 2h, HH:MM:SS,
+                        D-HH:MM:SS; default 0: no limit)
+  --kill-grace TIME     between SIGTERM and SIGKILL at a time limit (default
+                        10s)
+  --walltime TIME       the run must end TIME after it starts; under Slurm the
+                        job's end is used without it
+  --end-time WHEN       the run must end at WHEN (YYYY-MM-DDTHH:MM[:SS], local
+                        time, or Unix seconds). Near the end no task starts
+                        that cannot finish; 15 s before it running tasks are
+                        stopped (flag K) and the run exits 75
+  --bad-node-after N    quarantine a host where N tasks in a row failed and
+                        then succeeded elsewhere, or whose engine was lost
+                        twice: it gets no more tasks (default 3; 0: never)
+
   --mailTo ADDR         mail progress to ADDR (SMTP on localhost:25, or
                         $DISBATCH_SMTP=HOST:PORT)
   --mailFreq N          with --mailTo: mail every N finished tasks (default 1),
@@ -97,16 +123,18 @@ context options (also for <run>_dbUtil.sh):
 
 tasks see DISBATCH_TASKID, DISBATCH_STREAM_INDEX (line), DISBATCH_REPEAT_INDEX
 (each with a _ZP six-digit form), DISBATCH_JOBID, DISBATCH_NAMETASKS,
-DISBATCH_ENGINE_RANK, DISBATCH_CYLINDER_RANK and DISBATCH_CORES_PER_TASK; stdin
-is /dev/null and the working directory is the driver's.
+DISBATCH_ENGINE_RANK, DISBATCH_CYLINDER_RANK, DISBATCH_CORES_PER_TASK and
+DISBATCH_ATTEMPT (0, then 1, 2, ... when run again); stdin is /dev/null and the
+working directory is the driver's.
 
 exit status: 0 when the run ended normally (failed tasks do not count without
 -e); 1 with -e and a failure, on --fail-fast, on a failed BARRIER CHECK, or
 when no engine could run the remaining tasks; 2 for usage errors, unreadable
 files, bad directives, resume mismatches, a -p another run holds, a task file
 changed mid-run (and from the launcher, a hard 'ulimit -v' too low to start);
-3 when some status lines could not be written (a full disk); 128+N after
-signal N (running tasks are killed and flagged K, so -r runs them again).
+3 when some status lines could not be written (a full disk); 75 when the
+walltime ended the run (the resume command is printed); 128+N after signal N
+(running tasks are killed and flagged K, so -r runs them again).
 
 other commands:
   disbatch install [DIR]

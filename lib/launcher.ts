@@ -10,6 +10,8 @@
  * @module
  */
 
+import { shellQuote } from "./text.ts";
+
 /**
  * Address space (KiB, the unit of `ulimit -v`) below which the runtime cannot start: measured, it
  * needs a little under 34,000,000 KiB; the margin covers the heap of a long run.
@@ -18,10 +20,6 @@ export const MIN_VMEM_KIB = 35_000_000;
 
 /** First line of every launcher's marker comment (to recognise one when reinstalling). */
 export const LAUNCHER_MARK = "# disbatch launcher";
-
-function q(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /**
  * POSIX shell lines that raise the soft `ulimit -v` to the hard limit and, when even that is too
@@ -73,7 +71,7 @@ export function renderLauncher(i: LauncherInput): string {
   return `#!/bin/sh
 ${LAUNCHER_MARK} ${i.version}: written by \`disbatch install\`; run that again to update it.
 # Lifts the soft virtual-memory limit first: the runtime reserves ~32 GiB of address space.
-${vmemGuard()}exec ${i.exec.map(q).join(" ")} "$@"
+${vmemGuard()}exec ${i.exec.map(shellQuote).join(" ")} "$@"
 `;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import type { SchedulerSnapshot } from "./scheduler.ts";
+import { recordKind } from "./status_record.ts";
 import type { StatusRecord } from "./types.ts";
 
 /**
@@ -81,11 +82,20 @@ export function summaryLines(
       rate.toFixed(rate < 10 ? 2 : 0)
     } tasks/s)`,
   ];
+  if (s.retried || s.timedOut) {
+    lines.push(
+      `disbatch: ${s.retried} attempt(s) run again (retries, lost engines)${
+        s.timedOut ? `, ${s.timedOut} stopped at their time limit` : ""
+      }${s.retried ? `; earlier attempts: ${o.statusPath.replace(/_status\.txt$/, "_attempts.txt")}` : ""}`,
+    );
+  }
+  for (const q of s.quarantined) lines.push(paint(o.color, "33", `  quarantined: ${q.host}: ${q.reason}`));
   for (const f of o.failures.slice(0, 3)) {
     const cmd = f.command.length > 60 ? f.command.slice(0, 57) + "..." : f.command;
-    lines.push(
-      paint(o.color, "31", `  failed: task ${f.taskId} line ${f.line} exit ${f.returnCode}: ${cmd}`),
-    );
+    const how = recordKind(f.flags) === "timeout"
+      ? `timed out (exit ${f.returnCode})`
+      : `exit ${f.returnCode}`;
+    lines.push(paint(o.color, "31", `  failed: task ${f.taskId} line ${f.line} ${how}: ${cmd}`));
   }
   if (s.failed > 3) lines.push(`  … and ${s.failed - 3} more (flag R in the status file)`);
   lines.push(`disbatch: status file ${o.statusPath}`);

@@ -20,7 +20,7 @@ import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -41,6 +41,8 @@ export interface RunInfo {
   address: string;
   /** `--loglevel`. */
   logLevel: string;
+  /** `--kill-grace`: seconds between SIGTERM and SIGKILL when a task reaches its time limit. */
+  killGrace: number;
 }
 
 /** Messages from the driver. */

@@ -5,7 +5,8 @@
  * and command (and, without `-R`, whatever its return code). Unlike the reference, lines flagged
  * `S` (skipped by an earlier resume) count too, so a chain of resumes needs only the last status
  * file, and lines flagged `K` (killed by disbatch: fail-fast, signal, lost engine) do not, so a
- * resume re-runs exactly the interrupted tasks.
+ * resume re-runs exactly the interrupted tasks. Lines flagged `T` (stopped at the time limit) are
+ * failures like any other: `-R` runs them again.
  *
  * @example
  * ```ts
@@ -115,7 +116,7 @@ export class ResumeTable {
    */
   add(record: StatusRecord, source: string): boolean {
     const kind = recordKind(record.flags);
-    if (kind !== "normal" && kind !== "skip") return false;
+    if (kind !== "normal" && kind !== "skip" && kind !== "timeout") return false;
     const old = this.#get(record.taskId);
     if (old && !better(record.returnCode, old.record.returnCode)) return false;
     if (!old) this.#size++;

@@ -9,7 +9,14 @@
  * - tasks go out in id order; a barrier is passed only when every earlier task has finished;
  * - `BARRIER CHECK` stops the run (exit 1) when a task since the previous barrier failed;
  * - `--fail-fast` kills every running task at the first failure and ends the run (exit 1);
- * - a lost engine's tasks are re-queued, at most `maxAttempts` times in all;
+ * - a lost engine's tasks are re-queued; a task lost with `crashLimit` engines is recorded failed (rc -100);
+ * - `--retries N`: a failed task (non-zero exit, signal, time limit) runs again up to N more times,
+ *   on another host when one can take it; only its final outcome is recorded and counted;
+ * - a host where `badNodeAfter` tasks in a row failed that then succeeded elsewhere, or whose engine
+ *   was lost twice, is quarantined: its engines are stopped and it gets no more tasks;
+ * - with a walltime (`stopAt`), no task starts that cannot finish before it (estimated from its
+ *   time limit, else from the median of finished tasks); at `stopAt` running tasks are stopped
+ *   (recorded `K`) and the run ends with {@linkcode WALLTIME_EXIT};
  * - without `-S`, a run with work left but no engine and none coming ends with exit 1.
  *
  * @module
@@ -28,6 +35,8 @@ export type Action =
   | { kind: "killEngine"; rank: number }
   /** Append a line to the status file. */
   | { kind: "record"; record: StatusRecord }
+  /** An attempt that is not the task's last (it is run again): the attempts file, not the status file. */
+  | { kind: "attempt"; record: StatusRecord; attempt: number }
   /** Write to the driver log (and, for `warn`, to stderr). */
   | { kind: "log"; level: "debug" | "info" | "warn" | "error"; message: string }
   /** Start no more contexts or engines; the run is ending. */
@@ -41,8 +50,16 @@ export interface SchedulerOptions {
   startupOnly: boolean;
   /** `-e`: exit 1 when any task failed. */
   exitCode: boolean;
-  /** Attempts per task when engines are lost (first run included). */
-  maxAttempts: number;
+  /** A task lost with this many engines is recorded failed (rc -100) instead of run again. */
+  crashLimit: number;
+  /** `--retries`: how many more times a failed task runs (0: none). */
+  retries?: number;
+  /** `--timeout`: seconds a task may run unless `#DISBATCH TIMEOUT` says otherwise (0: no limit). */
+  timeout?: number;
+  /** Failed-then-succeeded-elsewhere tasks in a row that quarantine a host (0: never quarantine). */
+  badNodeAfter?: number;
+  /** Unix seconds at which running tasks are stopped for the walltime hand-off (none: no walltime). */
+  stopAt?: number;
   /** Host and PID written on barrier lines. */
   driverHost: string;
   driverPid: number;
@@ -81,6 +98,39 @@ type QueueItem = { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barr
 /** Seconds a task lost with its engine waits before it runs elsewhere (its original is surely dead). */
 export const REQUEUE_DELAY_S = 1.5;
 
+/** Seconds before the run's end at which running tasks are stopped and recorded (the hand-off). */
+export const WALLTIME_MARGIN_S = 15;
+
+/** Exit status of a run ended by its walltime (EX_TEMPFAIL: run it again with `-r`). */
+export const WALLTIME_EXIT = 75;
+
+/** Return code recorded for a task stopped at its time limit that exited 0 anyway (as `timeout(1)`). */
+export const TIMEOUT_RC = 124;
+
+/** What the scheduler remembers of a task that has been run more than once. */
+interface Tries {
+  /** The attempt the next run is (`DISBATCH_ATTEMPT`). */
+  attempt: number;
+  /** Engines lost while running it. */
+  crashes: number;
+  /** Its own failures (non-zero exit, signal, time limit). */
+  failures: number;
+  /** Hosts where it failed. */
+  failedHosts: Set<string>;
+}
+
+/** What the scheduler knows of a host's health. */
+interface HostHealth {
+  /** Tasks that failed here since the last success here. */
+  streak: Set<number>;
+  /** Of those, how many succeeded elsewhere since. */
+  proven: number;
+  /** Engines lost on it. */
+  losses: number;
+  /** Why it gets no more tasks, once quarantined. */
+  quarantined?: string;
+}
+
 /** Public counters for progress, the monitor and the end-of-run summary. */
 export interface SchedulerSnapshot {
   finished: number;
@@ -106,6 +156,14 @@ export interface SchedulerSnapshot {
   contexts: { id: number; label: string; taskLimit: number; assigned: number; engines: number }[];
   phase: "running" | "draining" | "aborting" | "done";
   tasksEnded: boolean;
+  /** Attempts that failed (or were lost with their engine) and were run again. */
+  retried: number;
+  /** Attempts stopped at their time limit (retried ones included). */
+  timedOut: number;
+  /** Hosts that get no more tasks, and why. */
+  quarantined: { host: string; reason: string }[];
+  /** When running tasks are stopped for the walltime (Unix seconds), when there is one. */
+  stopAt?: number;
 }
 
 /** The controller's state machine. */
@@ -128,7 +186,18 @@ export class Scheduler {
   #outstandingTotal = 0;
   #live = 0;
   #contexts = new Map<number, ContextState>();
-  #attempts = new Map<number, number>();
+  #tries = new Map<number, Tries>();
+  #hosts = new Map<string, HostHealth>();
+  #retried = 0;
+  #timedOut = 0;
+  /** Durations of recent successful tasks, for the walltime's estimate (a ring). */
+  #durations: number[] = [];
+  #durationsAt = 0;
+  #median: number | undefined;
+  #medianOf = -1;
+  #finishes = 0;
+  /** Set when the walltime ended the run. */
+  #walltime = false;
   #tasksEnded = false;
   #itemsSeen = 0;
   #perEngine: { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined;
@@ -146,7 +215,7 @@ export class Scheduler {
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
-    this.#o = options;
+    this.#o = { ...options };
   }
 
   /** PERENGINE START/STOP tasks, once the block is complete (undefined before). */
@@ -313,8 +382,17 @@ export class Scheduler {
       level: "info",
       message: `Engine ${rank} joined from ${host} with ${slots} slots`,
     }];
+    const q = this.#hosts.get(host)?.quarantined;
     if (this.#phase !== "running") {
       out.push(this.#phase === "aborting" ? { kind: "killEngine", rank } : { kind: "stopEngine", rank });
+    } else if (q !== undefined) {
+      out.push({
+        kind: "log",
+        level: "info",
+        message: `Engine ${rank} on quarantined host ${host} stopped (${q})`,
+      });
+      out.push({ kind: "stopEngine", rank });
+      this.#engines.get(rank)!.state = "stopping";
     } else if (c && (c.taskLimit < 0 || (c.taskLimit > 0 && c.assigned >= c.taskLimit))) {
       out.push({ kind: "stopEngine", rank });
       this.#engines.get(rank)!.state = "stopping";
@@ -355,6 +433,14 @@ export class Scheduler {
       e.meanElapsed = e.meanElapsed === undefined
         ? o.end - o.start
         : 0.8 * e.meanElapsed + 0.2 * (o.end - o.start);
+      if (o.timedOut) this.#timedOut++;
+      const failed = o.returnCode !== 0 || o.timedOut === true;
+      if (failed) this.#hostFailed(e.host, task.id);
+      if (failed && !o.killed && this.#phase === "running" && this.#retryLeft(task.id)) {
+        out.push(...this.#retry(e, task, o));
+        continue;
+      }
+      if (!failed) out.push(...this.#hostSucceeded(e.host, task.id, o.end - o.start));
       out.push(...this.#finishRecord(e, task, o, "normal"));
     }
     this.#touch(e);
@@ -410,8 +496,10 @@ export class Scheduler {
         message: `Engine ${rank} on ${e.host} left: ${reason}`,
       });
     }
+    const crashed = reason !== "finished" && !signal;
+    if (crashed && lost.length > 0) out.push(...this.#hostLost(e.host, reason));
     for (const t of lost) {
-      const n = (this.#attempts.get(t.id) ?? 1) + 1;
+      const tries = this.#triesOf(t.id);
       if (this.#phase === "aborting") {
         // The run is being killed: whatever this engine still held (queued or running) is not
         // recorded; a resume runs it again, like every task that never started.
@@ -420,38 +508,36 @@ export class Scheduler {
           level: "info",
           message: `Task ${t.id} (line ${t.line}) was on engine ${rank} when the run was aborted`,
         });
-      } else if (this.#phase === "running" && n <= this.#o.maxAttempts) {
-        this.#attempts.set(t.id, n);
+      } else if (this.#phase === "running" && (signal || tries.crashes + 1 < this.#o.crashLimit)) {
+        // A signal to the engine (Slurm's SIGTERM, an admin) is not the task's doing: no crash counted.
+        if (!signal) tries.crashes++;
+        tries.attempt++;
+        this.#retried++;
+        out.push({
+          kind: "attempt",
+          attempt: tries.attempt - 1,
+          record: this.#lostRecord(e, t, now, true),
+        });
         out.push({
           kind: "log",
           level: "warn",
           message:
-            `Task ${t.id} (line ${t.line}) lost with engine ${rank}; attempt ${n} of ${this.#o.maxAttempts} queued`,
+            `Task ${t.id} (line ${t.line}) lost with engine ${rank}; runs again (attempt ${tries.attempt}` +
+            (signal ? ")" : `; lost ${tries.crashes} of ${this.#o.crashLimit} times)`),
         });
         this.#notBefore.set(t.id, now + REQUEUE_DELAY_S);
         this.#requeueTask(t);
       } else {
-        const o: TaskOutcome = {
-          id: t.id,
-          kind: "normal",
-          slot: -1,
-          pid: -1,
-          returnCode: -100,
-          start: now,
-          end: now,
-          stdoutBytes: 0,
-          stdoutSnippet: "",
-          stderrBytes: 0,
-          stderrSnippet: "",
-          killed: true,
-        };
+        const ending = this.#phase !== "running";
         out.push({
           kind: "log",
           level: "error",
-          message:
-            `Task ${t.id} (line ${t.line}) lost with engine ${rank}; no attempts left, recorded as failed (rc -100)`,
+          message: `Task ${t.id} (line ${t.line}) lost with engine ${rank}; ` +
+            (ending
+              ? "the run is ending: recorded as killed (K, rc -100), a plain -r runs it again"
+              : `engines running it were lost ${this.#o.crashLimit} times (--crash-limit): recorded as failed (rc -100)`),
         });
-        out.push(...this.#finishRecord(e, t, o, "normal"));
+        out.push(...this.#finishRecord(e, t, this.#lostOutcome(t, now, ending), "normal"));
       }
     }
     return out.concat(this.#dispatch(now));
@@ -506,8 +592,32 @@ export class Scheduler {
    * @returns actions
    */
   tick(now: number): Action[] {
-    if (this.#requeue.length === 0) return [];
+    if (this.#o.stopAt !== undefined && now >= this.#o.stopAt && this.#phase === "running") {
+      return this.#walltimeEnd("its time is up").concat(this.#maybeEnd());
+    }
+    if (this.#requeue.length === 0 && this.#o.stopAt === undefined) return [];
     return this.#dispatch(now).concat(this.#maybeEnd());
+  }
+
+  /**
+   * The run's end moved (a Slurm time limit raised while the run goes on).
+   * @param stopAt new hand-off instant (Unix seconds)
+   */
+  setStopAt(stopAt: number): void {
+    this.#o.stopAt = stopAt;
+  }
+
+  /** True when the walltime ended the run (the driver prints how to resume). */
+  get endedByWalltime(): boolean {
+    return this.#walltime;
+  }
+
+  /**
+   * @param host a host name (the Node column)
+   * @returns why it gets no more tasks, or undefined when it is not quarantined
+   */
+  quarantined(host: string): string | undefined {
+    return this.#hosts.get(host)?.quarantined;
   }
 
   /**
@@ -571,6 +681,13 @@ export class Scheduler {
       })),
       phase: this.#phase,
       tasksEnded: this.#tasksEnded,
+      retried: this.#retried,
+      timedOut: this.#timedOut,
+      quarantined: [...this.#hosts].filter(([, h]) => h.quarantined !== undefined).map(([host, h]) => ({
+        host,
+        reason: h.quarantined!,
+      })),
+      ...(this.#o.stopAt !== undefined ? { stopAt: this.#o.stopAt } : {}),
     };
   }
 
@@ -587,16 +704,24 @@ export class Scheduler {
     if (this.#firstFailures.length < 5) this.#firstFailures.push(r);
   }
 
-  #finishRecord(e: EngineState, t: Task, o: TaskOutcome, kind: "normal" | "perEngine"): Action[] {
-    const flagKind = kind === "perEngine" ? "perEngine" : o.killed ? "killed" : "normal";
-    const record: StatusRecord = {
-      flags: taskFlags(flagKind, o.returnCode, o.stdoutBytes, o.stderrBytes),
+  /** The status line of an outcome: `T` and a non-zero code for a task stopped at its time limit. */
+  #recordOf(e: EngineState, t: Task, o: TaskOutcome, kind: "normal" | "perEngine"): StatusRecord {
+    const flagKind = kind === "perEngine"
+      ? "perEngine"
+      : o.timedOut
+      ? "timeout"
+      : o.killed
+      ? "killed"
+      : "normal";
+    const rc = o.timedOut && o.returnCode === 0 ? TIMEOUT_RC : o.returnCode;
+    return {
+      flags: taskFlags(flagKind, rc, o.stdoutBytes, o.stderrBytes),
       taskId: t.id,
       line: t.line,
       repeatIndex: t.repeatIndex,
       host: e.host,
       pid: o.pid,
-      returnCode: o.returnCode,
+      returnCode: rc,
       elapsed: o.end - o.start,
       start: o.start,
       end: o.end,
@@ -606,18 +731,181 @@ export class Scheduler {
       stderrSnippet: o.stderrSnippet,
       command: t.command,
     };
+  }
+
+  #finishRecord(e: EngineState, t: Task, o: TaskOutcome, kind: "normal" | "perEngine"): Action[] {
+    const record = this.#recordOf(e, t, o, kind);
     const out: Action[] = [{ kind: "record", record }];
-    if (kind === "normal") this.#finished++;
-    if (o.returnCode !== 0) {
+    if (kind === "normal") {
+      this.#finished++;
+      this.#tries.delete(t.id);
+    }
+    if (record.returnCode !== 0) {
       e.failed++;
       this.#countFailure(record);
       // Any failed report counts for BARRIER CHECK, PERENGINE tasks included (as the reference).
-      this.#segmentFailures.push({ id: t.id, line: t.line, rc: o.returnCode });
+      this.#segmentFailures.push({ id: t.id, line: t.line, rc: record.returnCode });
       if (this.#o.failFast && this.#phase === "running") {
         out.push(...this.#abort(1, "Quitting early due to task failure with --fail-fast"));
       }
     }
     return out;
+  }
+
+  #triesOf(id: number): Tries {
+    let t = this.#tries.get(id);
+    if (!t) this.#tries.set(id, t = { attempt: 0, crashes: 0, failures: 0, failedHosts: new Set() });
+    return t;
+  }
+
+  #retryLeft(id: number): boolean {
+    const r = this.#o.retries ?? 0;
+    return r > 0 && (this.#tries.get(id)?.failures ?? 0) < r;
+  }
+
+  /** A failed attempt with retries left: kept in the attempts file, the task queued again. */
+  #retry(e: EngineState, t: Task, o: TaskOutcome): Action[] {
+    const tries = this.#triesOf(t.id);
+    const record = this.#recordOf(e, t, o, "normal");
+    tries.failures++;
+    tries.attempt++;
+    tries.failedHosts.add(e.host);
+    this.#retried++;
+    e.failed++;
+    this.#requeueTask(t);
+    const what = o.timedOut
+      ? `stopped at its time limit (${t.timeout ?? this.#o.timeout} s)`
+      : `failed (rc ${record.returnCode})`;
+    return [
+      { kind: "attempt", record, attempt: tries.attempt - 1 },
+      {
+        kind: "log",
+        level: "info",
+        message:
+          `Task ${t.id} (line ${t.line}) ${what} on ${e.host}; retry ${tries.failures} of ${this.#o.retries}`,
+      },
+    ];
+  }
+
+  #lostOutcome(t: Task, now: number, killed: boolean): TaskOutcome {
+    return {
+      id: t.id,
+      kind: "normal",
+      slot: -1,
+      pid: -1,
+      returnCode: -100,
+      start: now,
+      end: now,
+      stdoutBytes: 0,
+      stdoutSnippet: "",
+      stderrBytes: 0,
+      stderrSnippet: "",
+      killed,
+    };
+  }
+
+  #lostRecord(e: EngineState, t: Task, now: number, killed: boolean): StatusRecord {
+    return this.#recordOf(e, t, this.#lostOutcome(t, now, killed), "normal");
+  }
+
+  #health(host: string): HostHealth {
+    let h = this.#hosts.get(host);
+    if (!h) this.#hosts.set(host, h = { streak: new Set(), proven: 0, losses: 0 });
+    return h;
+  }
+
+  #hostFailed(host: string, id: number): void {
+    if (this.#o.badNodeAfter) this.#health(host).streak.add(id);
+  }
+
+  /** A task succeeded on `host`: its streak ends; hosts where it failed before are suspect. */
+  #hostSucceeded(host: string, id: number, elapsed: number): Action[] {
+    this.#finishes++;
+    this.#durations[this.#durationsAt] = elapsed;
+    this.#durationsAt = (this.#durationsAt + 1) % 1001;
+    const n = this.#o.badNodeAfter ?? 0;
+    if (!n) return [];
+    const here = this.#hosts.get(host);
+    if (here) {
+      here.streak.clear();
+      here.proven = 0;
+    }
+    const out: Action[] = [];
+    for (const h of this.#tries.get(id)?.failedHosts ?? []) {
+      const bad = this.#hosts.get(h);
+      if (h === host || !bad?.streak.has(id) || bad.quarantined !== undefined) continue;
+      if (++bad.proven >= n) {
+        out.push(
+          ...this.#quarantine(h, `${bad.proven} tasks in a row failed there and then succeeded elsewhere`),
+        );
+      }
+    }
+    return out;
+  }
+
+  #hostLost(host: string, reason: string): Action[] {
+    if (!this.#o.badNodeAfter) return [];
+    const h = this.#health(host);
+    h.losses++;
+    if (h.losses < 2 || h.quarantined !== undefined) return [];
+    return this.#quarantine(host, `its engine was lost ${h.losses} times (last: ${reason})`);
+  }
+
+  /** No more tasks for `host`, unless it is the only host left to run them. */
+  #quarantine(host: string, reason: string): Action[] {
+    const h = this.#health(host);
+    let elsewhere = false;
+    for (const e of this.#engines.values()) {
+      if (e.state === "active" && e.host !== host && this.#hosts.get(e.host)?.quarantined === undefined) {
+        elsewhere = true;
+        break;
+      }
+    }
+    if (!elsewhere) {
+      return [{
+        kind: "log",
+        level: "warn",
+        message:
+          `Host ${host} looks bad (${reason}), but no other host can take its tasks: it keeps running them`,
+      }];
+    }
+    h.quarantined = reason;
+    const out: Action[] = [
+      { kind: "log", level: "warn", message: `Host ${host} quarantined: ${reason}; it gets no more tasks` },
+    ];
+    for (const e of this.#engines.values()) {
+      if (e.host === host && e.state === "active") {
+        e.state = "stopping";
+        this.#touch(e);
+        out.push({ kind: "stopEngine", rank: e.rank });
+      }
+    }
+    return out;
+  }
+
+  /** Seconds `t` is expected to take: its time limit, else the median of recent successes. */
+  #estimate(t: Task): number | undefined {
+    const limit = t.timeout ?? this.#o.timeout ?? 0;
+    if (limit > 0) return limit;
+    if (this.#durations.length === 0) return undefined;
+    // Sorting up to 1001 numbers: only every 50 finishes.
+    if (this.#medianOf < 0 || this.#finishes - this.#medianOf >= 50) {
+      const d = [...this.#durations].sort((a, b) => a - b);
+      this.#median = d[d.length >> 1];
+      this.#medianOf = this.#finishes;
+    }
+    return this.#median;
+  }
+
+  /** The walltime is reached (or nothing left can finish before it): stop and record the running tasks. */
+  #walltimeEnd(why: string): Action[] {
+    this.#walltime = true;
+    const queued = this.#queue.length - this.#qHead + this.#requeue.length;
+    return this.#abort(
+      WALLTIME_EXIT,
+      `The walltime is reached (${why}): the running tasks were stopped and flagged K; ` +
+        `${queued}${this.#tasksEnded ? "" : "+"} task(s) were not started`,
+    );
   }
 
   #abort(exitCode: number, message: string): Action[] {
@@ -684,21 +972,34 @@ export class Scheduler {
     }
   }
 
-  /** An engine with a free slot first (round robin), else one with prefetch room. */
-  #pickEngine(): EngineState | undefined {
+  /**
+   * An engine with a free slot first (round robin), else one with prefetch room; with `avoid`
+   * (hosts where the task failed), one elsewhere, or none while an engine elsewhere could take it later.
+   */
+  #pickEngine(avoid?: ReadonlySet<string>): EngineState | undefined {
     for (const set of [this.#freeSlot, this.#prefetchRoom]) {
       for (const e of set) {
         if (e.state !== "active" || this.#limited(e)) {
           set.delete(e);
           continue;
         }
+        if (avoid?.has(e.host)) continue;
         return e;
       }
     }
-    return undefined;
+    if (!avoid || avoid.size === 0) return undefined;
+    for (const e of this.#engines.values()) {
+      if (e.state === "active" && !avoid.has(e.host) && !this.#limited(e)) return undefined; // wait for it
+    }
+    return this.#pickEngine();
   }
 
-  #assign(e: EngineState, t: Task): Action {
+  #assign(e: EngineState, task: Task): Action {
+    const attempt = this.#tries.get(task.id)?.attempt ?? 0;
+    const limit = task.timeout ?? this.#o.timeout ?? 0;
+    const t: Task = attempt > 0 || (limit > 0 && task.timeout === undefined)
+      ? { ...task, ...(attempt > 0 ? { attempt } : {}), ...(limit > 0 ? { timeout: limit } : {}) }
+      : task;
     e.outstanding.set(t.id, t);
     this.#outstandingTotal++;
     e.assigned++;
@@ -712,30 +1013,52 @@ export class Scheduler {
   #dispatch(now: number): Action[] {
     const out: Action[] = [];
     if (this.#phase === "running" && this.#perEngine) {
+      const stopAt = this.#o.stopAt;
+      /** Cannot finish before the walltime (unknown durations are given the benefit of the doubt). */
+      const tooLong = (t: Task) => stopAt !== undefined && now + (this.#estimate(t) ?? 0) > stopAt;
+      let held = false;
       for (;;) {
-        const ready = this.#requeue.findIndex((t) => (this.#notBefore.get(t.id) ?? 0) <= now);
-        if (ready >= 0) {
-          const e = this.#pickEngine();
-          if (!e) break;
-          const [t] = this.#requeue.splice(ready, 1);
-          this.#notBefore.delete(t!.id);
-          out.push(this.#assign(e, t!));
-          continue;
+        let placed = false;
+        const anyFree = this.#freeSlot.size > 0 || this.#prefetchRoom.size > 0;
+        for (let i = 0; anyFree && i < this.#requeue.length; i++) {
+          const t = this.#requeue[i]!;
+          if ((this.#notBefore.get(t.id) ?? 0) > now) continue;
+          if (tooLong(t)) {
+            held = true;
+            continue;
+          }
+          const e = this.#pickEngine(this.#tries.get(t.id)?.failedHosts);
+          if (!e) continue;
+          this.#requeue.splice(i, 1);
+          this.#notBefore.delete(t.id);
+          out.push(this.#assign(e, t));
+          placed = true;
+          break;
         }
+        if (placed) continue;
         const item = this.#queue[this.#qHead];
         if (!item) break;
         if (item.kind === "barrier") {
           item.reachedAt ??= now;
-          if (this.#anyOutstanding()) break;
+          // Tasks before the barrier waiting to run again hold it too.
+          if (this.#anyOutstanding() || this.#requeue.length > 0) break;
           this.#qHead++;
           out.push(...this.#passBarrier(item.barrier, item.reachedAt, now));
           if (this.#phase !== "running") break;
           continue;
         }
+        if (tooLong(item.task)) {
+          held = true;
+          break;
+        }
         const e = this.#pickEngine();
         if (!e) break;
         this.#qHead++;
         out.push(this.#assign(e, item.task));
+      }
+      // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end.
+      if (held && !this.#anyOutstanding() && this.#phase === "running") {
+        out.push(...this.#walltimeEnd("no task left can finish before it"));
       }
       if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#qHead);

@@ -28,8 +28,12 @@ export const STATUS_HEADER =
   "ROE[ PSZ]\tTaskID\tLineNum\tRepeatIndex\tNode\tPID\tReturnCode\tElapsed\tStart\tFinish" +
   "\tBytesOfLeakedOutput\tOutputSnippet\tBytesOfLeakedError\tErrorSnippet\tCommand";
 
-/** The kind of a task line: `killed` (flag `K`) is our extension, read by disBatch as a failed normal task. */
-export type TaskRecordKind = "normal" | "perEngine" | "skip" | "zombie" | "killed";
+/**
+ * The kind of a task line. `killed` (flag `K`: stopped by disbatch, re-run by a plain `-r`) and
+ * `timeout` (flag `T`: stopped at its time limit, a failure) are our extensions; disBatch reads
+ * both as normal tasks with a non-zero return code.
+ */
+export type TaskRecordKind = "normal" | "perEngine" | "skip" | "zombie" | "killed" | "timeout";
 
 /** The kind of any status line. */
 export type RecordKind = TaskRecordKind | "barrier";
@@ -40,12 +44,14 @@ const KIND_LETTER: Readonly<Record<TaskRecordKind, string>> = {
   skip: "S",
   zombie: "Z",
   killed: "K",
+  timeout: "T",
 };
 const LETTER_KIND: Readonly<Record<string, TaskRecordKind>> = {
   P: "perEngine",
   S: "skip",
   Z: "zombie",
   K: "killed",
+  T: "timeout",
 };
 const FIELD_COUNT = 15;
 
@@ -256,7 +262,7 @@ function splitFields(line: string): string[] | undefined {
 
 /**
  * The kind of a status line from its flags, as disBatch's parser decides it: column 4 `P`/`S`/`Z`
- * (and our `K`), else column 1 other than space or `R` is a barrier, else a normal task.
+ * (and our `K`, `T`), else column 1 other than space or `R` is a barrier, else a normal task.
  *
  * @param flags The first field of a status line.
  * @returns The kind.

@@ -36,6 +36,7 @@ export function taskEnv(task: Task, slot: number): Record<string, string> {
     DISBATCH_STREAM_INDEX_ZP: zeroPad(task.line),
     DISBATCH_REPEAT_INDEX: String(task.repeatIndex),
     DISBATCH_REPEAT_INDEX_ZP: zeroPad(task.repeatIndex),
+    DISBATCH_ATTEMPT: String(task.attempt ?? 0),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The task-file grammar: comments, PREFIX/SUFFIX, REPEAT, BARRIER [CHECK] [key],
- * PERENGINE START/STOP, task ids and line numbers.
+ * PERENGINE START/STOP, TIMEOUT (ours: the time limit of the tasks that follow), task ids and line
+ * numbers.
  *
  * {@linkcode TaskFileParser} is fed one physical line at a time (see `line_splitter.ts`) and yields
  * items lazily, so a `REPEAT 1000000` or a million-line file is never held in memory.
@@ -16,6 +17,7 @@
  * @module
  */
 
+import { parseDuration } from "./duration.ts";
 import type { Barrier, PerEngineTask, Task } from "./types.ts";
 
 /** One thing the parser produced. */
@@ -52,6 +54,7 @@ const COMMENT_RE = new RegExp(`^${WS}*(#|$)`);
 const PERENGINE_RE = /^#DISBATCH PERENGINE (START|STOP) ([^\n]*)$/i;
 const PREFIX_RE = /^#DISBATCH PREFIX ([^\n]*)$/i;
 const SUFFIX_RE = /^#DISBATCH SUFFIX ([^\n]*)$/i;
+const TIMEOUT_RE = /^#DISBATCH TIMEOUT(?:[ \t]+([^\n]*))?$/;
 const REPEAT_RE = new RegExp(
   `^#DISBATCH REPEAT${WS}+([0-9]+)(?:${WS}+start${WS}+([0-9]+))?(?:${WS}+step${WS}+([0-9]+))?` +
     `(?: ([^\\n]+))?${WS}*$`,
@@ -59,7 +62,7 @@ const REPEAT_RE = new RegExp(
 );
 // Case-sensitive and not anchored at the end, exactly as the reference (so BARRIER CHECKX is a check).
 const BARRIER_RE = /^#DISBATCH BARRIER(?: (CHECK))?(?: ([^\n]*)$)?/;
-const LOOSE_DIRECTIVE_RE = /^#DISBATCH[ \t]+(PREFIX|SUFFIX|REPEAT|BARRIER|PERENGINE)\b/i;
+const LOOSE_DIRECTIVE_RE = /^#DISBATCH[ \t]+(PREFIX|SUFFIX|REPEAT|BARRIER|PERENGINE|TIMEOUT)\b/i;
 
 /** Stateful parser of one task stream. */
 export class TaskFileParser {
@@ -67,6 +70,7 @@ export class TaskFileParser {
   readonly fileName: string;
   #prefix = "";
   #suffix = "";
+  #timeout: number | undefined;
   #nextId = 0;
   #perEngineStart = 0;
   #perEngineStop = 0;
@@ -126,6 +130,19 @@ export class TaskFileParser {
       this.#suffix = m[1]!;
       return;
     }
+    if ((m = TIMEOUT_RE.exec(text))) {
+      const seconds = parseDuration(m[1] ?? "");
+      if (seconds === undefined) {
+        throw new TaskFileSyntaxError(
+          this.fileName,
+          lineNo,
+          `#DISBATCH TIMEOUT needs a duration (seconds, 90s, 10m, 2h, HH:MM:SS or D-HH:MM:SS; 0 for no limit), ` +
+            `got "${clip(m[1] ?? "")}"`,
+        );
+      }
+      this.#timeout = seconds;
+      return;
+    }
     if (this.#perEngineOpen) {
       this.#perEngineOpen = false;
       yield { kind: "perEngineDone" };
@@ -137,13 +154,19 @@ export class TaskFileParser {
       const command = this.#prefix + (m[4] ?? "") + this.#suffix;
       if (!this.#expand) {
         if (count > 0) {
-          yield { kind: "task", task: { id: this.#nextId, line: lineNo, repeatIndex: index, command } };
+          yield {
+            kind: "task",
+            task: this.#limited({ id: this.#nextId, line: lineNo, repeatIndex: index, command }),
+          };
         }
         this.#nextId += count;
         return;
       }
       for (let i = 0; i < count; i++, index += step) {
-        yield { kind: "task", task: { id: this.#nextId++, line: lineNo, repeatIndex: index, command } };
+        yield {
+          kind: "task",
+          task: this.#limited({ id: this.#nextId++, line: lineNo, repeatIndex: index, command }),
+        };
       }
       return;
     }
@@ -171,13 +194,18 @@ export class TaskFileParser {
     }
     yield {
       kind: "task",
-      task: {
+      task: this.#limited({
         id: this.#nextId++,
         line: lineNo,
         repeatIndex: -1,
         command: this.#prefix + text + this.#suffix,
-      },
+      }),
     };
+  }
+
+  /** The task with the time limit of the last `#DISBATCH TIMEOUT` (none before the first). */
+  #limited(task: Task): Task {
+    return this.#timeout === undefined ? task : { ...task, timeout: this.#timeout };
   }
 
   *#commentWarning(text: string, lineNo: number): Generator<TaskFileItem> {
@@ -214,7 +242,8 @@ function unknownDirectiveMessage(text: string): string {
   if (/^#DISBATCH PERENGINE/i.test(text)) {
     return `${what}: expected "#DISBATCH PERENGINE START command" or "#DISBATCH PERENGINE STOP command"`;
   }
-  return `${what}: known directives are PREFIX, SUFFIX, REPEAT, BARRIER and PERENGINE`;
+  if (/^#DISBATCH TIMEOUT/i.test(text)) return `${what}: TIMEOUT must be written in capitals`;
+  return `${what}: known directives are PREFIX, SUFFIX, REPEAT, BARRIER, PERENGINE and TIMEOUT`;
 }
 
 /**

@@ -222,3 +222,19 @@ export function binaryKind(head: Uint8Array): string | undefined {
   for (const b of head) if (b === 0) nul++;
   return nul >= 8 && nul * 100 > head.length ? "binary data (it holds NUL bytes)" : undefined;
 }
+
+/**
+ * Quote a word for a POSIX shell: as is when it holds only safe characters, else in single quotes.
+ * @param s text @returns the word
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shellQuote } from "./text.ts";
+ * assert.equal(shellQuote("a b'c"), "'a b'\\''c'");
+ * assert.equal(shellQuote("-p"), "-p");
+ * ```
+ */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}

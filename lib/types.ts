@@ -20,6 +20,10 @@ export interface Task {
   /** PREFIX + body + SUFFIX: exactly what `/bin/bash -c` runs. Invalid UTF-8 bytes are kept as
    * lone surrogates U+DC80..U+DCFF (Python's "surrogateescape"), see `text.ts`. */
   readonly command: string;
+  /** Seconds the task may run (`#DISBATCH TIMEOUT`, else `--timeout`); 0 or absent: no limit. */
+  readonly timeout?: number;
+  /** Which run of the task this is (`DISBATCH_ATTEMPT`): 0 first, 1 the first retry, ... */
+  readonly attempt?: number;
 }
 
 /** A `#DISBATCH BARRIER [CHECK] [key]` line. */
@@ -88,4 +92,6 @@ export interface TaskOutcome {
   stderrSnippet: string;
   /** True when disbatch itself killed the task (fail-fast, signal, lost driver). */
   killed: boolean;
+  /** True when the task was stopped because it reached its time limit. */
+  timedOut?: boolean;
 }

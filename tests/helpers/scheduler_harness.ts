@@ -4,7 +4,7 @@
  *
  * Every action the scheduler returns is queued; `take(kind, n)` removes the actions of one kind
  * and asserts how many there were, `assertQuiet()` asserts nothing else is left. Log actions go
- * to their own list (`logs`), since almost every event writes one.
+ * to their own list (`logs`), since almost every event writes one, and so do attempts (`attempts`).
  *
  * @example
  * ```ts
@@ -37,7 +37,7 @@ export const DEFAULT_OPTIONS: SchedulerOptions = {
   failFast: false,
   startupOnly: false,
   exitCode: false,
-  maxAttempts: 3,
+  crashLimit: 3,
   driverHost: "drv",
   driverPid: 4242,
 };
@@ -49,6 +49,7 @@ export interface OutcomeExtra {
   stderrBytes?: number;
   stderrSnippet?: string;
   killed?: boolean;
+  timedOut?: boolean;
   pid?: number;
 }
 
@@ -60,6 +61,8 @@ export class SchedulerHarness {
   now = 1_795_621_000;
   /** Log actions, oldest first. */
   readonly logs: ActionOf<"log">[] = [];
+  /** Attempts that are run again (the attempts file), oldest first. */
+  readonly attempts: ActionOf<"attempt">[] = [];
   /** Task ids an earlier status file recorded (`-r`), with their old exit codes: fed as skipped. */
   readonly skip = new Map<number, number>();
   #pending: Action[] = [];
@@ -84,6 +87,10 @@ export class SchedulerHarness {
     for (const a of actions) {
       if (a.kind === "log") {
         this.logs.push(a);
+        continue;
+      }
+      if (a.kind === "attempt") {
+        this.attempts.push(a);
         continue;
       }
       if (a.kind === "assign") {
@@ -247,10 +254,10 @@ export class SchedulerHarness {
    * @param count when given, assert exactly this many were queued
    */
   take<K extends Action["kind"]>(kind: K, count?: number): ActionOf<K>[] {
-    if (kind === "log") {
-      const logs = this.logs.splice(0) as ActionOf<K>[];
-      if (count !== undefined) assert.equal(logs.length, count, `log actions: ${JSON.stringify(logs)}`);
-      return logs;
+    if (kind === "log" || kind === "attempt") {
+      const list = (kind === "log" ? this.logs.splice(0) : this.attempts.splice(0)) as ActionOf<K>[];
+      if (count !== undefined) assert.equal(list.length, count, `${kind} actions: ${JSON.stringify(list)}`);
+      return list;
     }
     const mine = this.#pending.filter((a) => a.kind === kind) as ActionOf<K>[];
     this.#pending = this.#pending.filter((a) => a.kind !== kind);
@@ -295,6 +302,7 @@ export class SchedulerHarness {
       stderrBytes: x.stderrBytes ?? 0,
       stderrSnippet: x.stderrSnippet ?? "",
       killed: x.killed ?? false,
+      ...(x.timedOut ? { timedOut: true } : {}),
     };
   }
 }

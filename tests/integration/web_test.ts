@@ -111,6 +111,9 @@ function fakeState(): DashboardState {
       ],
       phase: "running",
       tasksEnded: true,
+      retried: 2,
+      timedOut: 1,
+      quarantined: [{ host: "n03", reason: "3 tasks in a row failed there and then succeeded elsewhere" }],
       uid: "analysis_disBatch_261125093012_417",
       startedAt,
     },
@@ -121,6 +124,7 @@ function fakeState(): DashboardState {
       failure(17, 1, "n02", "Traceback (most recent call last):\n  KeyError: '<dataset /x17>'\n"),
       failure(40, 2, "n01", "error: cannot open results/40.h5 & retry <script>alert(1)</script>\n"),
     ],
+    attempts: [failure(12, 1, "n03", "segfault\n")],
   };
 }
 

@@ -36,6 +36,11 @@ Deno.test("parseDriverArgs() gives the defaults for a bare task file", () => {
     web: false,
     quiet: false,
     engineRestarts: 5,
+    retries: 0,
+    crashLimit: 3,
+    timeout: 0,
+    killGrace: 10,
+    badNodeAfter: 3,
     gpu: false,
     context: { taskLimit: 0, envResource: [], fill: false, noRetire: false, sshNodes: [] },
   });

@@ -42,6 +42,9 @@ function run(over: Partial<MonitorState> = {}): MonitorState {
     slots: 6,
     phase: "running",
     tasksEnded: true,
+    retried: 0,
+    timedOut: 0,
+    quarantined: [],
     contexts: [
       { id: 0, label: "SSH0", taskLimit: 0, assigned: 11, engines: 2 },
       { id: 1, label: "J123456", taskLimit: 0, assigned: 7, engines: 1 },

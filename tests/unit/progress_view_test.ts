@@ -30,6 +30,9 @@ function snap(o: Partial<SchedulerSnapshot> = {}): SchedulerSnapshot {
     contexts: [],
     phase: "running",
     tasksEnded: true,
+    retried: 0,
+    timedOut: 0,
+    quarantined: [],
     ...o,
   };
 }

@@ -51,6 +51,9 @@ const SNAPSHOT: SchedulerSnapshot = {
   contexts: [{ id: 0, label: "SSH0", taskLimit: 0, assigned: 2, engines: 1 }],
   phase: "running",
   tasksEnded: true,
+  retried: 1,
+  timedOut: 0,
+  quarantined: [{ host: "n2", reason: "its engine was lost 2 times" }],
 };
 
 /** One message of every kind the driver sends. */
@@ -68,6 +71,7 @@ const FROM_DRIVER: FromDriver[] = [
       uid: "/w d/J",
       address: "10.0.0.1:1",
       logLevel: "INFO",
+      killGrace: 10,
     },
   },
   { kind: "rejected", reason: "bad mac" },

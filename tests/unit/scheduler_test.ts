@@ -310,8 +310,8 @@ Deno.test("Scheduler's exit code follows -e", () => {
   }
 });
 
-Deno.test("Scheduler re-queues a lost engine's tasks on another engine, then records rc -100 with flag K", () => {
-  const h = new SchedulerHarness({ maxAttempts: 2 });
+Deno.test("Scheduler re-queues a lost engine's tasks on another engine, then records rc -100 at the crash limit", () => {
+  const h = new SchedulerHarness({ crashLimit: 2 });
   h.context({ engines: 2 });
   h.engine(1, { host: "a" });
   h.engine(1, { host: "b" });
@@ -319,7 +319,17 @@ Deno.test("Scheduler re-queues a lost engine's tasks on another engine, then rec
   assert.deepEqual(h.assigned(2), [[0, 0], [1, 1]]);
   h.gone(0, "connection lost");
   h.assertQuiet(); // engine 1 is busy
-  assert.ok(h.logs.some((l) => l.level === "warn" && /Task 0 .*attempt 2 of 2/.test(l.message)));
+  assert.ok(
+    h.logs.some((l) =>
+      l.level === "warn" && /Task 0 .*runs again \(attempt 1; lost 1 of 2 times\)/.test(l.message)
+    ),
+  );
+  assert.deepEqual(
+    h.take("attempt", 1).map((a) => [a.attempt, a.record.flags, a.record.host, a.record.returnCode]),
+    [
+      [0, "R  K", "a", -100],
+    ],
+  );
   h.advance(5);
   h.finish(1, 0);
   h.records(1);
@@ -328,7 +338,7 @@ Deno.test("Scheduler re-queues a lost engine's tasks on another engine, then rec
   h.gone(1, "heartbeat timeout");
   const recs = h.records(1);
   assert.deepEqual(recs.map((r) => [r.flags, r.taskId, r.host, r.pid, r.returnCode, r.elapsed]), [
-    ["R  K", 0, "b", -1, -100, 0],
+    ["R   ", 0, "b", -1, -100, 0],
   ]);
   assert.equal(recs[0]!.command, "sleep 20");
   // No engine left and none coming: the run ends, naming the next task.
@@ -370,15 +380,15 @@ Deno.test("Scheduler runs a lost engine's task elsewhere only after REQUEUE_DELA
   assert.deepEqual(h.assigned(1), [[1, 0]], "after the delay");
 });
 
-Deno.test("Scheduler with maxAttempts 1 writes a lost task off at once", () => {
-  const h = new SchedulerHarness({ maxAttempts: 1 });
+Deno.test("Scheduler with crashLimit 1 writes a lost task off at once", () => {
+  const h = new SchedulerHarness({ crashLimit: 1 });
   h.context({ engines: 2 });
   h.engine(1);
   h.engine(1);
   h.tasks("a\nb\nc");
   h.assigned(2);
   h.gone(0, "crashed");
-  assert.deepEqual(h.records(1).map((r) => [r.flags, r.taskId, r.returnCode]), [["R  K", 0, -100]]);
+  assert.deepEqual(h.records(1).map((r) => [r.flags, r.taskId, r.returnCode]), [["R   ", 0, -100]]);
   assert.equal(h.scheduler.snapshot().failed, 1);
   h.assertQuiet();
 });
@@ -501,7 +511,7 @@ Deno.test("Scheduler soft-stops every engine of a context, including one that jo
 });
 
 Deno.test("Scheduler ends with exit 1 when no engine is left and none can come", () => {
-  const h = new SchedulerHarness({ maxAttempts: 1 });
+  const h = new SchedulerHarness({ crashLimit: 1 });
   h.context({ engines: 1 });
   h.engine(1);
   h.tasks("a\nb\nc", { end: false });
@@ -540,7 +550,7 @@ Deno.test("Scheduler ends when a context that still expected engines goes away",
 });
 
 Deno.test("Scheduler with -S waits for engines instead of ending", () => {
-  const h = new SchedulerHarness({ startupOnly: true, maxAttempts: 1 });
+  const h = new SchedulerHarness({ startupOnly: true, crashLimit: 1 });
   h.context({ engines: 1 });
   h.engine(1);
   h.tasks(lines(3));
@@ -860,6 +870,9 @@ Deno.test("Scheduler.snapshot() counts engines, slots and queue", () => {
       contexts: [{ id: 0, label: "J42", taskLimit: 10, assigned: 4, engines: 2 }],
       phase: "running",
       tasksEnded: true,
+      retried: 0,
+      timedOut: 0,
+      quarantined: [],
     },
   );
   assert.deepEqual(snap.engines, [

@@ -26,6 +26,7 @@ Deno.test("taskEnv() gives the per-task DISBATCH_ variables", () => {
     DISBATCH_STREAM_INDEX_ZP: "000006",
     DISBATCH_REPEAT_INDEX: "-1",
     DISBATCH_REPEAT_INDEX_ZP: "-00001",
+    DISBATCH_ATTEMPT: "0",
   });
   // A PERENGINE task: its own index, slot -1.
   assert.deepEqual(taskEnv({ id: 2, line: 4, repeatIndex: -1, command: "x" }, -1), {
@@ -36,6 +37,7 @@ Deno.test("taskEnv() gives the per-task DISBATCH_ variables", () => {
     DISBATCH_STREAM_INDEX_ZP: "000004",
     DISBATCH_REPEAT_INDEX: "-1",
     DISBATCH_REPEAT_INDEX_ZP: "-00001",
+    DISBATCH_ATTEMPT: "0",
   });
   const big = taskEnv({ id: 1234567, line: 1234568, repeatIndex: 15, command: "x" }, 3);
   assert.equal(big.DISBATCH_TASKID_ZP, "1234567");
