@@ -379,3 +379,37 @@ Deno.test("HELP documents every visible option and starts with USAGE", () => {
     if (spec.short) assert.ok(HELP.includes(`-${spec.short}, --${spec.long}`), `-${spec.short} in HELP`);
   }
 });
+
+Deno.test("parseDriverArgs() reads the failure policies and says what a bad value is", () => {
+  const i = inv([
+    "--retries",
+    "2",
+    "--crash-limit=5",
+    "--timeout",
+    "1:30:00",
+    "--kill-grace",
+    "3s",
+    "--walltime",
+    "2h",
+    "--bad-node-after",
+    "0",
+    "Tasks",
+  ]);
+  assert.deepEqual(
+    [i.retries, i.crashLimit, i.timeout, i.killGrace, i.walltime, i.badNodeAfter],
+    [2, 5, 5400, 3, 7200, 0],
+  );
+  assert.equal(inv(["--end-time", "1796352900", "Tasks"]).endTime, 1796352900);
+  const bad: [string[], RegExp][] = [
+    [["--retries", "-1"], /argument --retries: invalid int value: '-1'/],
+    [["--crash-limit", "0"], /argument --crash-limit: invalid int value: '0' \(must be at least 1\)/],
+    [["--timeout", "soon"], /argument --timeout: invalid duration 'soon' \(seconds, or 90s, 10m/],
+    [["--kill-grace", "x"], /argument --kill-grace: invalid duration/],
+    [["--walltime", "0"], /argument --walltime: must be more than 0/],
+    [
+      ["--end-time", "tomorrow"],
+      /argument --end-time: expected a local time YYYY-MM-DDTHH:MM\[:SS\] or Unix seconds/,
+    ],
+  ];
+  for (const [args, re] of bad) assert.throws(() => inv([...args, "Tasks"]), re, args.join(" "));
+});

@@ -50,6 +50,7 @@ Deno.test("taskFlags() sets R, O, E and the kind letter", () => {
     [["skip", 1, 0, 0], "R  S"],
     [["zombie", 0, 5, 0], " O Z"],
     [["killed", -15, 0, 0], "R  K"],
+    [["timeout", -15, 3, 0], "RO T"],
   ];
   for (const [args, expected] of cases) assert.equal(taskFlags(...args), expected, args.join());
 });
@@ -67,6 +68,7 @@ Deno.test("recordKind() decides like disBatch's parser", () => {
     ["R  S", "skip"],
     [" O Z", "zombie"],
     ["R  K", "killed"], // disBatch reads this as a failed normal task
+    ["R  T", "timeout"], // so does it this
     ["B    ", "barrier"],
     ["C    ", "barrier"],
     ["R", "normal"],

@@ -460,3 +460,30 @@ Deno.test("TaskFileParser.nextId counts tasks, REPEAT expansions and barriers", 
   feed("#DISBATCH NOPE", 7);
   assert.equal(parser.nextId, 6);
 });
+
+Deno.test("TaskFileParser.feed() gives the following tasks the time limit of #DISBATCH TIMEOUT", () => {
+  const items = parse(
+    "a\n#DISBATCH TIMEOUT 10m\nb\n#DISBATCH REPEAT 2 c\n#DISBATCH TIMEOUT 0\nd\n#DISBATCH TIMEOUT 1:00:00\ne\n",
+  );
+  assert.deepEqual(
+    items.flatMap((it) => it.kind === "task" ? [[it.task.command, it.task.timeout]] : []),
+    [["a", undefined], ["b", 600], ["c", 600], ["c", 600], ["d", 0], ["e", 3600]],
+  );
+  // It does not close the PERENGINE block, like PREFIX.
+  const pe = parse("#DISBATCH TIMEOUT 5\n#DISBATCH PERENGINE START s\nx\n");
+  assert.equal(perEngine(pe).length, 1);
+  assert.equal(tasks(pe).length, 1);
+});
+
+Deno.test("TaskFileParser.feed() refuses a TIMEOUT that is not a duration, naming the line", () => {
+  for (const bad of ["#DISBATCH TIMEOUT soon", "#DISBATCH TIMEOUT", "#DISBATCH TIMEOUT -1"]) {
+    assert.throws(
+      () => parse(`a\n${bad}\n`),
+      (e: unknown) =>
+        e instanceof TaskFileSyntaxError && e.line === 2 &&
+        /Tasks:2: #DISBATCH TIMEOUT needs a duration/.test(e.message),
+      bad,
+    );
+  }
+  assert.match(warnings(parse("#DISBATCH timeout 5\n")).join(), /TIMEOUT must be written in capitals/);
+});
