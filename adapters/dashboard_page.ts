@@ -67,7 +67,7 @@ const CLIENT_JS = `
     var s = st.snapshot, elapsed = st.now - s.startedAt;
     document.title = "disBatch: " + s.uid;
     set("uid", esc(s.uid));
-    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open"));
+    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : ""));
     var engines = s.engines.filter(function (e) { return e.state !== "gone"; }).length;
     set("cards", [card("Done", num(s.finished - s.failed), "good"), card("Failed", num(s.failed), s.failed ? "bad" : ""),
       card("Running", num(s.running)), card("Queued", num(s.queued) + (s.tasksEnded ? "" : "<small>+</small>")),
@@ -159,9 +159,10 @@ const CLIENT_JS = `
   function snip(t, n) { return n === 0 && !t ? '<span class="empty">—</span>' : '<pre class="snip">' + esc(vis(t)) + "</pre>"; }
   function renderFailures(st) {
     var f = st.failures;
-    set("fcount", f.length ? (st.snapshot.failed > f.length ? "first " + f.length + " of " + num(st.snapshot.failed) : f.length + " failed") : "");
+    set("fcount", (f.length ? (st.snapshot.failed > f.length ? "first " + f.length + " of " + num(st.snapshot.failed) : f.length + " failed") : "") + (st.attempts.length ? " · the last " + st.attempts.length + " failed attempt(s) that ran again are listed after them" : ""));
+    f = f.concat(st.attempts.map(function (r) { return Object.assign({}, r, { retried: true }); }));
     set("failures", f.length ? '<table id="failure-table"><thead><tr><th class=num>Task</th><th class=num>Line</th><th class=num>Rc</th><th>Host</th><th class=num>Elapsed</th><th>Stdout</th><th>Stderr</th><th>Command</th></tr></thead><tbody>' + f.map(function (r) {
-      return "<tr><td class=num>" + r.taskId + "</td><td class=num>" + r.line + '</td><td class=num><span class="rc">' + r.returnCode + '</span></td><td class="mono">' + esc(vis(r.host)) + "</td><td class=num>" + r.elapsed.toFixed(3) + "s</td><td>" + snip(r.stdoutSnippet, r.stdoutBytes) + "</td><td>" + snip(r.stderrSnippet, r.stderrBytes) + "</td><td><code>" + esc(vis(r.command.length > 300 ? r.command.slice(0, 299) + "…" : r.command)) + "</code></td></tr>";
+      return "<tr" + (r.retried ? ' class="attempt"' : "") + "><td class=num>" + r.taskId + (r.retried ? ' <span class="pill">ran again</span>' : "") + "</td><td class=num>" + r.line + '</td><td class=num><span class="rc">' + r.returnCode + (r.flags.charAt(3) === "T" ? " timeout" : "") + '</span></td><td class="mono">' + esc(vis(r.host)) + "</td><td class=num>" + r.elapsed.toFixed(3) + "s</td><td>" + snip(r.stdoutSnippet, r.stdoutBytes) + "</td><td>" + snip(r.stderrSnippet, r.stderrBytes) + "</td><td><code>" + esc(vis(r.command.length > 300 ? r.command.slice(0, 299) + "…" : r.command)) + "</code></td></tr>";
     }).join("") + "</tbody></table>" : '<div class="empty">No task has failed.</div>');
   }
   function live(ok, text) { var el = document.getElementById("live"); el.className = ok ? "live" : "live off"; el.lastChild.textContent = text; }

@@ -87,13 +87,21 @@ export async function reportMain(args: string[]): Promise<number> {
   if (badLines > 0) {
     console.error(`disbatch report: warning: ignored ${badLines} unparseable line(s) in ${path}`);
   }
-  const summary = summarize(records);
+  // The attempts that ran again (--retries, lost engines) sit next to the status file.
+  const attemptsPath = path.replace(/_status\.txt$/, "_attempts.txt");
+  let attempts: ReturnType<typeof parseStatusText>["records"] = [];
+  if (attemptsPath !== path) {
+    try {
+      attempts = parseStatusText(new TextDecoder().decode(await Deno.readFile(attemptsPath))).records;
+    } catch { /* no attempt ran again */ }
+  }
+  const summary = summarize(records, attempts);
   if (options.json) {
     console.log(JSON.stringify(summary, null, 2));
     return 0;
   }
   const title = basename(path).replace(/_status\.txt$/, "");
-  const html = renderReportHtml(summary, records, title);
+  const html = renderReportHtml(summary, records, title, attempts);
   const out = typeof options.output === "string" ? options.output : defaultReportPath(path);
   if (out === "-") {
     await Deno.stdout.write(new TextEncoder().encode(html));

@@ -166,6 +166,12 @@ function countsText(state: MonitorState, columns: number): string {
     `Barrier ${state.barriers}`,
     `Skipped ${state.skipped}`,
   ];
+  // Attempts run again and time limits reached, when there were any (before Skipped).
+  const extra = [
+    ...(state.retried ? [`Retried ${state.retried}`] : []),
+    ...(state.timedOut ? [`Timed out ${state.timedOut}`] : []),
+  ];
+  parts.splice(parts.length - 1, 0, ...extra);
   const short = state.skipped === 0 ? parts.slice(0, -1) : parts;
   for (const [p, gap] of [[parts, 3], [parts, 2], [parts, 1], [short, 1]] as const) {
     const line = p.join(" ".repeat(gap));
@@ -329,9 +335,15 @@ export function renderMonitor(state: MonitorState | undefined, view: MonitorView
   }
   const elapsed = formatDuration(Math.max(0, view.now - state.startedAt));
   const status = view.ended ? "over (showing the last report)" : statusWord(state);
-  put(`Run: ${clean(runLabel(state.uid))}   Status: ${status}   Elapsed: ${elapsed}`);
+  const ends = state.stopAt !== undefined && !view.ended
+    ? `   Hand-off in: ${formatDuration(Math.max(0, state.stopAt - view.now))}`
+    : "";
+  put(`Run: ${clean(runLabel(state.uid))}   Status: ${status}   Elapsed: ${elapsed}${ends}`);
   put(countsText(state, columns));
   put(progressText(state, view.now, columns));
+  if (state.quarantined.length > 0) {
+    put(`Quarantined: ${state.quarantined.map((q) => `${clean(q.host)} (${clean(q.reason)})`).join("; ")}`);
+  }
   put(view.ended ?? clean(view.notice ?? ""));
   const cols = engineColumns(state, columns, view.now);
   put(row(cols, cols.map((c) => c.title), " "));

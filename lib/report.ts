@@ -41,6 +41,10 @@ export interface ReportSummary {
   failed: number;
   /** Tasks killed by disbatch itself (flag `K`). */
   killed: number;
+  /** Tasks stopped at their time limit (flag `T`; counted in `failed` too). */
+  timedOut: number;
+  /** Earlier attempts that failed and ran again (`<run>_attempts.txt`); 0 when there is none. */
+  attempts: number;
   /** Lines skipped on resume (flag `S`). */
   skipped: number;
   /** Barrier lines (`B`/`C`). */
@@ -51,7 +55,7 @@ export interface ReportSummary {
   /** Late reports of tasks already given up on (flag `Z`). */
   zombies: number;
   /** Tasks per host (status lines name the host, not the engine rank), natural host order. */
-  hosts: { host: string; tasks: number; failed: number; busy: number }[];
+  hosts: { host: string; tasks: number; failed: number; busy: number; failedAttempts: number }[];
   /** First start and last end over every line but skipped ones (null when there is none). */
   firstStart: number | null;
   lastEnd: number | null;
@@ -94,7 +98,7 @@ export function parseStatusText(text: string): { records: StatusRecord[]; badLin
 }
 
 function isTask(k: RecordKind): boolean {
-  return k === "normal" || k === "killed";
+  return k === "normal" || k === "killed" || k === "timeout";
 }
 
 /**
@@ -133,12 +137,17 @@ export function percentile(sorted: readonly number[], q: number): number {
  * assert.equal(summarize([]).duration, null);
  * ```
  */
-export function summarize(records: readonly StatusRecord[]): ReportSummary {
+export function summarize(
+  records: readonly StatusRecord[],
+  attempts: readonly StatusRecord[] = [],
+): ReportSummary {
   const s: ReportSummary = {
     tasks: 0,
     succeeded: 0,
     failed: 0,
     killed: 0,
+    timedOut: 0,
+    attempts: attempts.length,
     skipped: 0,
     barriers: 0,
     perEngine: 0,
@@ -172,14 +181,20 @@ export function summarize(records: readonly StatusRecord[]): ReportSummary {
     const d = Math.max(0, r.elapsed);
     s.tasks++;
     if (k === "killed") s.killed++;
+    if (k === "timeout") s.timedOut++;
     if (r.returnCode !== 0) s.failed++;
     durations.push(d);
     s.taskTime += d;
-    const h = hosts.get(r.host) ?? { host: r.host, tasks: 0, failed: 0, busy: 0 };
+    const h = hosts.get(r.host) ?? { host: r.host, tasks: 0, failed: 0, busy: 0, failedAttempts: 0 };
     h.tasks++;
     if (r.returnCode !== 0) h.failed++;
     h.busy += d;
     hosts.set(r.host, h);
+  }
+  for (const a of attempts) {
+    const h = hosts.get(a.host) ?? { host: a.host, tasks: 0, failed: 0, busy: 0, failedAttempts: 0 };
+    h.failedAttempts++;
+    hosts.set(a.host, h);
   }
   s.succeeded = s.tasks - s.failed;
   s.hosts = [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host, "en", { numeric: true }));
@@ -233,6 +248,7 @@ function utc(epoch: number): string {
  * @param summary From {@linkcode summarize}.
  * @param records The same records.
  * @param title Page title (for example the run's uid).
+ * @param attempts Earlier attempts that ran again (the run's attempts file), listed after the failures.
  * @returns The HTML document.
  *
  * @example
@@ -248,6 +264,7 @@ export function renderReportHtml(
   summary: ReportSummary,
   records: readonly StatusRecord[],
   title: string,
+  attempts: readonly StatusRecord[] = [],
 ): string {
   const s = summary, d = s.duration;
   const bars: TimelineBar[] = [], barriers: number[] = [], failures: StatusRecord[] = [];
@@ -279,6 +296,8 @@ export function renderReportHtml(
     // Tasks killed by disbatch (flag K) are not their own failures: a card of their own.
     card("Failed", fmt(s.failed - s.killed, 0), s.failed - s.killed ? "bad" : "good"),
     ...(s.killed ? [card("Killed", fmt(s.killed, 0))] : []),
+    ...(s.timedOut ? [card("Timed out", fmt(s.timedOut, 0), "bad")] : []),
+    ...(s.attempts ? [card("Ran again", fmt(s.attempts, 0))] : []),
     card("Skipped", fmt(s.skipped, 0)),
     card("Barriers", fmt(s.barriers, 0)),
     card("Hosts", fmt(s.hosts.length, 0)),
@@ -295,6 +314,8 @@ export function renderReportHtml(
     s.firstStart !== null ? `started ${utc(s.firstStart)}` : "",
     s.lastEnd !== null ? `ended ${utc(s.lastEnd)}` : "",
     s.killed ? `${s.killed} killed` : "",
+    s.timedOut ? `${s.timedOut} timed out` : "",
+    s.attempts ? `${s.attempts} earlier attempt(s) ran again` : "",
     s.perEngine ? `${s.perEngine} per-engine (${s.perEngineFailed} failed)` : "",
     s.zombies ? `${s.zombies} zombie line(s)` : "",
   ].filter(Boolean).map(escapeHtml).join(" · ");
@@ -330,6 +351,13 @@ ${histogramSvg(samples, marks)}</section>
 <h2 style="margin-top:18px">Outcomes</h2>${outcomes}</section></div>
 <section class="panel"><h2>Failures <span class="note">${failures.length} failed line(s)${shown}</span></h2>
 ${failureTable(failures, MAX_FAILURE_ROWS)}</section>
+${
+    attempts.length
+      ? `<section class="panel"><h2>Attempts that ran again <span class="note">${attempts.length} ` +
+        `line(s) of the attempts file: each task ran again, its last outcome is above</span></h2>` +
+        `${failureTable(attempts, MAX_FAILURE_ROWS)}</section>`
+      : ""
+  }
 <footer>Generated by <code>disbatch report</code> from the run's status file.</footer></main></body></html>
 `;
 }

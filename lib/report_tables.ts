@@ -49,7 +49,7 @@ function shareBar(part: number, whole: number, color?: string): string {
  * @returns A `<table>`, or an empty-state `<div>`.
  */
 export function hostTable(
-  hosts: readonly { host: string; tasks: number; failed: number; busy: number }[],
+  hosts: readonly { host: string; tasks: number; failed: number; busy: number; failedAttempts?: number }[],
 ): string {
   if (hosts.length === 0) return `<div class="empty">No task ran.</div>`;
   const most = hosts.reduce((m, h) => Math.max(m, h.tasks), 0);
@@ -57,7 +57,11 @@ export function hostTable(
     `<tr><td class="mono">${escapeHtml(visibleText(h.host))}</td><td class="num">${
       formatNumber(h.tasks, 0)
     }</td>` +
-    `<td class="num">${h.failed ? `<span class="rc">${formatNumber(h.failed, 0)}</span>` : "0"}</td>` +
+    `<td class="num">${h.failed ? `<span class="rc">${formatNumber(h.failed, 0)}</span>` : "0"}${
+      h.failedAttempts
+        ? ` <small title="failed attempts that ran again">+${h.failedAttempts} retried</small>`
+        : ""
+    }</td>` +
     `<td class="num">${escapeHtml(formatDuration(h.busy))}</td>` +
     `<td style="width:32%">${shareBar(h.tasks, most)}</td></tr>`
   );
@@ -101,7 +105,8 @@ export function failureTable(failures: readonly StatusRecord[], max: number): st
   const rows = failures.slice(0, max).map((r) => {
     const k = recordKind(r.flags);
     const id = (k === "perEngine" ? "P" : "") + r.taskId +
-      (k === "killed" ? ` <span class="pill">killed</span>` : "");
+      (k === "killed" ? ` <span class="pill">killed</span>` : "") +
+      (k === "timeout" ? ` <span class="pill">timed out</span>` : "");
     return `<tr class="fail"><td class="num">${id}</td><td class="num">${r.line}</td>` +
       `<td class="num"><span class="rc">${r.returnCode}</span></td>` +
       `<td class="mono">${escapeHtml(visibleText(r.host))}</td><td class="num">${

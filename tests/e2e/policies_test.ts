@@ -39,6 +39,11 @@ Deno.test("policies: a flaky task with --retries 1 and -e: exit 0, one line per 
   const attempts = readRows(`${d.path}/run_attempts.txt`);
   assert.deepEqual(attempts.map((x) => [x.id, x.flags, x.rc, x.errSnip]), [[1, "R E ", 7, "'flaky\\n'"]]);
   assert.match(r.stderr, /1 attempt\(s\) run again/);
+  // The report reads the attempts file next to the status file.
+  const rep = await runCli(["report", "run_status.txt", "--json"], { cwd: d.path });
+  assert.equal(rep.code, 0, show(rep));
+  const summary = JSON.parse(rep.stdout);
+  assert.deepEqual([summary.tasks, summary.failed, summary.attempts], [4, 0, 1]);
 });
 
 Deno.test("policies: a task that always fails is retried N times and recorded once, failed", async () => {

@@ -248,6 +248,9 @@ Deno.test({
     assert.match(dom, /<table id="failure-table">/);
     assert.match(dom, /retry &lt;script&gt;alert\(1\)&lt;\/script&gt;/, "snippets are escaped");
     assert.match(dom, /class="live"/, "the page says it is connected");
+    assert.match(dom, /id="quarantined">quarantined: n03 \(3 tasks in a row failed there/);
+    assert.match(dom, /2 attempt\(s\) run again · 1 stopped at their time limit/);
+    assert.match(dom, /<tr class="attempt"><td class="num">12 <span class="pill">ran again<\/span>/);
 
     await screenshot(web.url, `${dir.path}/dashboard.png`);
   } finally {

@@ -318,3 +318,18 @@ Deno.test("followSelection() keeps the same engine selected when rows come and g
   assert.deepEqual([last.selected, last.rank], [2, 2]);
   assert.deepEqual(followSelection(ui, undefined), ui);
 });
+
+Deno.test("renderMonitor() shows retries, time limits, quarantined hosts and the walltime hand-off", () => {
+  const lines = renderMonitor(
+    run({
+      retried: 4,
+      timedOut: 1,
+      quarantined: [{ host: "n002.cluster.example.org", reason: "its engine was lost 2 times" }],
+      stopAt: 1000 + 3600,
+    }),
+    { rows: 14, columns: 100, now: 1000 + 600, selected: 0 },
+  ).map(plain);
+  assert.match(lines[0]!, /Hand-off in: 50m/);
+  assert.match(lines[1]!, /Retried 4 +Timed out 1/);
+  assert.match(lines[3]!, /^Quarantined: n002\.cluster\.example\.org \(its engine was lost 2 times\)$/);
+});

@@ -57,8 +57,8 @@ Deno.test("summarize() counts every kind of line of the reference status file", 
     [9, 5, 4, 1, 1, 2, 1, 0, 1],
   );
   assert.deepEqual(s.hosts, [
-    { host: "n042", tasks: 1, failed: 1, busy: 2.5 },
-    { host: "vm", tasks: 8, failed: 3, busy: 1.059 },
+    { host: "n042", tasks: 1, failed: 1, busy: 2.5, failedAttempts: 0 },
+    { host: "vm", tasks: 8, failed: 3, busy: 1.059, failedAttempts: 0 },
   ]);
   close(s.firstStart!, 1795621734.298, "first start (skipped lines excluded)");
   close(s.lastEnd!, 1795622200.034, "last end");
@@ -230,4 +230,22 @@ Deno.test("histogramSvg() puts the labels of close markers one below the other",
     .map((m) => Number(m[1]));
   assert.equal(ys.length, 2, svg);
   assert.ok(Math.abs(ys[0]! - ys[1]!) >= 12, `labels overlap: y ${ys}`);
+});
+
+Deno.test("summarize() and the page count timeouts (flag T) and the attempts that ran again", () => {
+  const line = (flags: string, id: number, host: string, rc: number) =>
+    parseStatusText(
+      `${flags}\t${id}\t${id + 1}\t-1\t${host}\t9\t${rc}\t1.000\t100.000\t101.000\t0\t''\t0\t''\tsleep 9`,
+    )
+      .records[0]!;
+  const records = [line("R  T", 0, "a", -15), line("    ", 1, "b", 0)];
+  const attempts = [line("R   ", 1, "a", 3), line("R  T", 0, "b", -15)];
+  const s = summarize(records, attempts);
+  assert.deepEqual([s.tasks, s.failed, s.timedOut, s.attempts], [2, 1, 1, 2]);
+  assert.deepEqual(s.hosts.map((h) => [h.host, h.tasks, h.failedAttempts]), [["a", 1, 1], ["b", 1, 1]]);
+  const html = renderReportHtml(s, records, "run", attempts);
+  assert.match(html, /<div class="k">Timed out<\/div><div class="v">1<\/div>/);
+  assert.match(html, /<h2>Attempts that ran again <span class="note">2 line\(s\)/);
+  assert.match(html, /<span class="pill">timed out<\/span>/);
+  assert.match(html, /\+1 retried/);
 });
