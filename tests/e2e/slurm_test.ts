@@ -488,3 +488,80 @@ async function pollUntilSh(what: string, f: () => Promise<boolean>, ms: number):
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+Deno.test({
+  name:
+    "slurm: a 1-minute job hands off before Slurm's limit (exit 75, tasks K or done); a resume job runs exactly the rest",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_walltime_");
+  // 4 slots: two 40 s tasks and ten 10 s ones; the hand-off is 15 s before the job's end.
+  const tasks = Array.from(
+    { length: 12 },
+    (_, i) => `sleep ${i < 2 ? 40 : 10} && echo x >> done_${i}`,
+  );
+  writeText(d.path, "T", tasks.join("\n") + "\n");
+  const first = await sbatchWait(
+    ["-t", "1", "-N", "2", "-n", "4", "disbatch", "-p", "first", "T"],
+    d.path,
+    ENV,
+  );
+  const info = (await sh("scontrol", ["show", "job", "-o", first.jobId], { timeoutMs: 20_000 })).stdout;
+  const state = /JobState=(\S+)/.exec(info)?.[1];
+  assert.equal(state, "FAILED", `ended by disbatch, not by Slurm's TIMEOUT: ${info}\n${dirReport(d.path)}`);
+  assert.match(info, /ExitCode=75:0/, `${info}\n${dirReport(d.path)}`);
+  const out = readOr(`${d.path}/slurm-${first.jobId}.out`) ?? "";
+  assert.match(out, /The walltime is reached/, out);
+  assert.match(out, /disbatch -r \S+first_status\.txt -p first\.2 T/, out);
+  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  const rows = readRows(`${d.path}/first_status.txt`).filter(isTaskRow);
+  for (const row of rows) {
+    // Finished, or stopped by the hand-off (K): never a plain failure.
+    assert.ok(
+      row.rc === 0 || row.flags === "R  K",
+      `task ${row.id}: ${JSON.stringify(row)}\n${dirReport(d.path)}`,
+    );
+    assert.equal(count(row.id), row.rc === 0 ? 1 : 0, `task ${row.id}`);
+  }
+  assert.ok(rows.filter((r) => r.rc === 0).length >= 4, `some tasks finished:\n${dirReport(d.path)}`);
+  assert.ok(range(12).some((i) => count(i) === 0), "some work was left for the next job");
+  const again = await sbatchWait(
+    ["-t", "3", "-N", "2", "-n", "4", "disbatch", "-p", "second", "-r", "first_status.txt", "T"],
+    d.path,
+    ENV,
+  );
+  assertJobOk(again, d.path);
+  // Every task finished exactly once over the two jobs (counted by the tasks themselves).
+  assert.deepEqual(range(12).map(count), Array(12).fill(1), dirReport(d.path));
+});
+
+Deno.test({
+  name:
+    "slurm: a node whose tasks always fail is quarantined and retired; --retries runs its tasks elsewhere",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_quarantine_");
+  // n3 is not the batch host (the job's first node runs the driver, and its node is never retired).
+  const tasks = Array.from(
+    { length: 24 },
+    (_, i) => `[ "$(hostname)" = n3 ] && { echo broken >&2; exit 9; }; sleep 0.3; echo x >> done_${i}`,
+  );
+  writeText(d.path, "T", tasks.join("\n") + "\n");
+  const r = await sbatchWait(
+    ["-w", "n1,n2,n3", "-N", "3", "-n", "3", "disbatch", "--retries", "2", "-e", "-p", "run", "T"],
+    d.path,
+    ENV,
+  );
+  assertJobOk(r, d.path);
+  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  assert.deepEqual(range(24).map(count), Array(24).fill(1), dirReport(d.path));
+  const rows = readRows(`${d.path}/run_status.txt`).filter(isTaskRow);
+  assert.ok(rows.every((x) => x.rc === 0 && x.node !== "n3"), dirReport(d.path));
+  const attempts = readRows(`${d.path}/run_attempts.txt`);
+  assert.ok(attempts.length >= 3 && attempts.every((a) => a.node === "n3" && a.rc === 9), dirReport(d.path));
+  const log = readOr(`${d.path}/run_driver.log`) ?? "";
+  assert.match(log, /Host n3 quarantined: \d+ tasks in a row failed there and then succeeded elsewhere/, log);
+  assert.match(log, /Retiring (\S+,)?n3\b/, log);
+  const out = readOr(`${d.path}/slurm-${r.jobId}.out`) ?? "";
+  assert.match(out, /quarantined: n3: /, out);
+});
