@@ -901,9 +901,13 @@ export class Scheduler {
   #walltimeEnd(why: string): Action[] {
     this.#walltime = true;
     const queued = this.#queue.length - this.#qHead + this.#requeue.length;
+    const running = this.#outstandingTotal;
     return this.#abort(
       WALLTIME_EXIT,
-      `The walltime is reached (${why}): the running tasks were stopped and flagged K; ` +
+      `The walltime is reached (${why}): ` +
+        (running
+          ? `the ${running} task(s) still running were stopped and flagged K; `
+          : "no task was running; ") +
         `${queued}${this.#tasksEnded ? "" : "+"} task(s) were not started`,
     );
   }
