@@ -54,8 +54,15 @@ export async function controlMain(args: string[]): Promise<number> {
         st.uid.split("/").pop()
       }: ${st.phase}; finished ${st.finished}, failed ${st.failed}, running ${st.running}, queued ${st.queued}${
         st.tasksEnded ? "" : "+"
-      }, slots ${st.slots}`,
+      }, slots ${st.slots}${st.retried ? `, ${st.retried} attempt(s) ran again` : ""}${
+        st.timedOut ? `, ${st.timedOut} timed out` : ""
+      }${
+        st.stopAt !== undefined
+          ? `; hand-off for the walltime in ${Math.max(0, Math.round(st.stopAt - Date.now() / 1000))} s`
+          : ""
+      }`,
     );
+    for (const q of st.quarantined) console.log(`  quarantined ${q.host}: ${q.reason}`);
     for (const c of st.contexts) {
       console.log(
         `  context c${c.id} ${c.label}: ${c.engines} engine(s), ${c.assigned} task(s) assigned${
