@@ -10,8 +10,9 @@ import { exists, readOr, RENDEZVOUS_SH, rowsIn, show, taskRowsById, writeText } 
 
 const DUMP = "env | grep ^DISBATCH_ | sort > env_$DISBATCH_TASKID.txt";
 
-/** disBatch's variables (DISBATCH_KVSSTCP_HOST is checked separately). */
+/** disBatch's variables and our DISBATCH_ATTEMPT (DISBATCH_KVSSTCP_HOST is checked separately). */
 const NAMES = [
+  "DISBATCH_ATTEMPT",
   "DISBATCH_CORES_PER_TASK",
   "DISBATCH_CYLINDER_RANK",
   "DISBATCH_ENGINE_RANK",
@@ -92,6 +93,7 @@ Deno.test("disbatch: tasks see every DISBATCH_ variable of the reference with it
     const env = parseEnv(readOr(`${d.path}/env_${id}.txt`));
     assert.deepEqual(ownNames(env), NAMES, `task ${id}: variables`);
     assert.equal(env.DISBATCH_TASKID, String(id));
+    assert.equal(env.DISBATCH_ATTEMPT, "0", "the first run of every task");
     assert.equal(env.DISBATCH_TASKID_ZP, zp(id));
     assert.equal(env.DISBATCH_STREAM_INDEX, String(line));
     assert.equal(env.DISBATCH_STREAM_INDEX_ZP, zp(line));

@@ -22,13 +22,16 @@ import {
   uniqueSleep,
 } from "./e2e_helpers.ts";
 
-/** Six tasks; the first run of tasks 2 and 3 sleeps (until it is killed). */
+/**
+ * Six tasks; the first run of tasks 2 and 3 sleeps (until it is killed) and then does nothing more:
+ * a killed sleep must not let the task go on to count itself done.
+ */
 function taskFile(marker: string): string {
   return Array.from(
     { length: 6 },
     (_, i) =>
       i === 2 || i === 3
-        ? `mkdir started_${i} 2>/dev/null && sleep ${marker}; echo x >> done_${i}`
+        ? `if mkdir started_${i} 2>/dev/null; then sleep ${marker} && echo x >> done_${i}; else echo x >> done_${i}; fi`
         : `echo x >> done_${i}`,
   ).join("\n") + "\n";
 }

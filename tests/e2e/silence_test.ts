@@ -70,7 +70,7 @@ Deno.test({
     assert.ok(rows.every((r) => r.rc === 0), "all succeeded");
     assert.match(
       Deno.readTextFileSync(log),
-      /Task \d+ \(line \d+\) lost with engine \d+; attempt 2 of 3 queued/,
+      /Task \d+ \(line \d+\) lost with engine \d+; runs again \(attempt 1; lost 1 of 3 times\)/,
     );
     // Wake it: it finds the driver gone, kills its task and leaves.
     Deno.kill(engine, "SIGCONT");
