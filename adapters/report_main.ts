@@ -7,7 +7,7 @@
 
 import { basename } from "node:path";
 import { parseArgv, UsageError } from "../lib/cli.ts";
-import { parseStatusText, renderReportHtml, summarize } from "../lib/report.ts";
+import { parseStatusText, quarantinedInLog, renderReportHtml, summarize } from "../lib/report.ts";
 import { osErrorReason } from "./task_source.ts";
 
 /** The usage line of the `report` mode. */
@@ -95,7 +95,15 @@ export async function reportMain(args: string[]): Promise<number> {
       attempts = parseStatusText(new TextDecoder().decode(await Deno.readFile(attemptsPath))).records;
     } catch { /* no attempt ran again */ }
   }
-  const summary = summarize(records, attempts);
+  // Quarantined hosts are in the driver log, when it is there (the default log path).
+  let quarantined: ReturnType<typeof quarantinedInLog> = [];
+  const logPath = path.replace(/_status\.txt$/, "_driver.log");
+  if (logPath !== path) {
+    try {
+      quarantined = quarantinedInLog(new TextDecoder().decode(await Deno.readFile(logPath)));
+    } catch { /* no log, or --logfile elsewhere */ }
+  }
+  const summary = summarize(records, attempts, quarantined);
   if (options.json) {
     console.log(JSON.stringify(summary, null, 2));
     return 0;

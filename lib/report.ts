@@ -45,6 +45,8 @@ export interface ReportSummary {
   timedOut: number;
   /** Earlier attempts that failed and ran again (`<run>_attempts.txt`); 0 when there is none. */
   attempts: number;
+  /** Hosts the run quarantined, and why (from the driver log, when it is there). */
+  quarantined: { host: string; reason: string }[];
   /** Lines skipped on resume (flag `S`). */
   skipped: number;
   /** Barrier lines (`B`/`C`). */
@@ -102,6 +104,29 @@ function isTask(k: RecordKind): boolean {
 }
 
 /**
+ * The hosts a run quarantined, from its driver log (`… WARNING Host n3 quarantined: why; it gets no more tasks`).
+ *
+ * @param log The driver log's text.
+ * @returns Host and reason, in log order, each host once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quarantinedInLog } from "./report.ts";
+ *
+ * const log = "2026-12-04 10:00:00,000 WARNING Host n3 quarantined: its engine was lost 2 times; it gets no more tasks\n";
+ * assert.deepEqual(quarantinedInLog(log), [{ host: "n3", reason: "its engine was lost 2 times" }]);
+ * ```
+ */
+export function quarantinedInLog(log: string): { host: string; reason: string }[] {
+  const out = new Map<string, string>();
+  for (const m of log.matchAll(/ WARNING Host (\S+) quarantined: (.*); it gets no more tasks$/gm)) {
+    if (!out.has(m[1]!)) out.set(m[1]!, m[2]!);
+  }
+  return [...out].map(([host, reason]) => ({ host, reason }));
+}
+
+/**
  * Linear-interpolated percentile of sorted values.
  *
  * @param sorted Ascending values (not empty).
@@ -140,6 +165,7 @@ export function percentile(sorted: readonly number[], q: number): number {
 export function summarize(
   records: readonly StatusRecord[],
   attempts: readonly StatusRecord[] = [],
+  quarantined: readonly { host: string; reason: string }[] = [],
 ): ReportSummary {
   const s: ReportSummary = {
     tasks: 0,
@@ -148,6 +174,7 @@ export function summarize(
     killed: 0,
     timedOut: 0,
     attempts: attempts.length,
+    quarantined: [],
     skipped: 0,
     barriers: 0,
     perEngine: 0,
@@ -196,6 +223,7 @@ export function summarize(
     h.failedAttempts++;
     hosts.set(a.host, h);
   }
+  s.quarantined = quarantined.map((q) => ({ ...q }));
   s.succeeded = s.tasks - s.failed;
   s.hosts = [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host, "en", { numeric: true }));
   if (s.firstStart !== null && s.lastEnd !== null) s.wall = round6(s.lastEnd - s.firstStart);
@@ -316,6 +344,7 @@ export function renderReportHtml(
     s.killed ? `${s.killed} killed` : "",
     s.timedOut ? `${s.timedOut} timed out` : "",
     s.attempts ? `${s.attempts} earlier attempt(s) ran again` : "",
+    ...s.quarantined.map((q) => `quarantined ${q.host}: ${q.reason}`),
     s.perEngine ? `${s.perEngine} per-engine (${s.perEngineFailed} failed)` : "",
     s.zombies ? `${s.zombies} zombie line(s)` : "",
   ].filter(Boolean).map(escapeHtml).join(" · ");
@@ -347,7 +376,9 @@ ${timelineSvg(bars, barriers)}<div class="legend">${legend}</div></section>
 <div class="grid2 wide-left"><section class="panel">
 <h2>Task durations <span class="note">${d ? `mean ${dur(d.mean)}, min ${dur(d.min)}` : ""}</span></h2>
 ${histogramSvg(samples, marks)}</section>
-<section class="panel"><h2>Hosts <span class="note">${s.hosts.length} host(s)</span></h2>${hostTable(s.hosts)}
+<section class="panel"><h2>Hosts <span class="note">${s.hosts.length} host(s)</span></h2>${
+    hostTable(s.hosts, new Set(s.quarantined.map((q) => q.host)))
+  }
 <h2 style="margin-top:18px">Outcomes</h2>${outcomes}</section></div>
 <section class="panel"><h2>Failures <span class="note">${failures.length} failed line(s)${shown}</span></h2>
 ${failureTable(failures, MAX_FAILURE_ROWS)}</section>

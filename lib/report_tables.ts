@@ -50,13 +50,14 @@ function shareBar(part: number, whole: number, color?: string): string {
  */
 export function hostTable(
   hosts: readonly { host: string; tasks: number; failed: number; busy: number; failedAttempts?: number }[],
+  quarantined: ReadonlySet<string> = new Set(),
 ): string {
   if (hosts.length === 0) return `<div class="empty">No task ran.</div>`;
   const most = hosts.reduce((m, h) => Math.max(m, h.tasks), 0);
   const rows = hosts.map((h) =>
-    `<tr><td class="mono">${escapeHtml(visibleText(h.host))}</td><td class="num">${
-      formatNumber(h.tasks, 0)
-    }</td>` +
+    `<tr><td class="mono">${escapeHtml(visibleText(h.host))}${
+      quarantined.has(h.host) ? ` <span class="pill">quarantined</span>` : ""
+    }</td><td class="num">${formatNumber(h.tasks, 0)}</td>` +
     `<td class="num">${h.failed ? `<span class="rc">${formatNumber(h.failed, 0)}</span>` : "0"}${
       h.failedAttempts
         ? ` <small title="failed attempts that ran again">+${h.failedAttempts} retried</small>`

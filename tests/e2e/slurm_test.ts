@@ -564,4 +564,9 @@ Deno.test({
   assert.match(log, /Retiring (\S+,)?n3\b/, log);
   const out = readOr(`${d.path}/slurm-${r.jobId}.out`) ?? "";
   assert.match(out, /quarantined: n3: /, out);
+  // The report names it too (from the driver log next to the status file).
+  const [cmd, ...pre] = cliCommand();
+  const rep = await sh(cmd!, [...pre, "report", "run_status.txt", "--json"], { cwd: d.path });
+  assert.equal(rep.code, 0, showRan(rep));
+  assert.deepEqual(JSON.parse(rep.stdout).quarantined.map((q: { host: string }) => q.host), ["n3"]);
 });

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parseStatusText, percentile, renderReportHtml, summarize } from "../../lib/report.ts";
+import {
+  parseStatusText,
+  percentile,
+  quarantinedInLog,
+  renderReportHtml,
+  summarize,
+} from "../../lib/report.ts";
 import { histogramSvg, timelineSvg } from "../../lib/report_charts.ts";
 import { formatStatusRecord } from "../../lib/status_record.ts";
 import { escapeHtml, packLanes, visibleText } from "../../lib/svg.ts";
@@ -240,12 +246,19 @@ Deno.test("summarize() and the page count timeouts (flag T) and the attempts tha
       .records[0]!;
   const records = [line("R  T", 0, "a", -15), line("    ", 1, "b", 0)];
   const attempts = [line("R   ", 1, "a", 3), line("R  T", 0, "b", -15)];
-  const s = summarize(records, attempts);
+  const log = "x WARNING Host a quarantined: 3 tasks in a row failed there and then succeeded elsewhere; " +
+    "it gets no more tasks\nx WARNING Host a looks bad (y), but no other host can take its tasks\n";
+  const s = summarize(records, attempts, quarantinedInLog(log));
   assert.deepEqual([s.tasks, s.failed, s.timedOut, s.attempts], [2, 1, 1, 2]);
+  assert.deepEqual(s.quarantined, [{
+    host: "a",
+    reason: "3 tasks in a row failed there and then succeeded elsewhere",
+  }]);
   assert.deepEqual(s.hosts.map((h) => [h.host, h.tasks, h.failedAttempts]), [["a", 1, 1], ["b", 1, 1]]);
   const html = renderReportHtml(s, records, "run", attempts);
   assert.match(html, /<div class="k">Timed out<\/div><div class="v">1<\/div>/);
   assert.match(html, /<h2>Attempts that ran again <span class="note">2 line\(s\)/);
   assert.match(html, /<span class="pill">timed out<\/span>/);
   assert.match(html, /\+1 retried/);
+  assert.match(html, /a <span class="pill">quarantined<\/span>/);
 });
