@@ -31,8 +31,8 @@ export interface ActionTargets extends Pick<RunPorts, "now" | "log" | "say"> {
   engines: ReadonlyMap<number, Peer>;
   /** The dashboard's bookkeeping, with `--web`. */
   tracker?: DashboardTracker;
-  /** Store a record: dashboard, mail, status file and progress, in that order. */
-  record(r: StatusRecord): void;
+  /** Store a record: dashboard, mail, status file, results, in that order (`attempt`: which run it is). */
+  record(r: StatusRecord, attempt: number): void;
   /** Keep an attempt that is run again (the attempts file). */
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
@@ -90,7 +90,7 @@ export class ActionRunner {
           break;
         }
         case "record":
-          t.record(a.record);
+          t.record(a.record, a.attempt ?? 0);
           if (t.log.debugEnabled) {
             t.log.debug(`Recorded task ${a.record.taskId} rc ${a.record.returnCode} on ${a.record.host}`);
           }

@@ -18,6 +18,9 @@ import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
 import { findRunEnd } from "./walltime.ts";
+import { ResultsFile } from "./results_out.ts";
+import { TaskCommand } from "./task_command.ts";
+import { UsageError } from "../lib/cli.ts";
 import { ActionRunner } from "./actions.ts";
 import { AutoContext } from "./auto_context.ts";
 import { listenForPeers } from "./listen.ts";
@@ -33,7 +36,14 @@ import { selfCommand } from "./self_command.ts";
 import { DriverServer, type Peer } from "./server.ts";
 import { trapSignals } from "./signals.ts";
 import { TaskIntake } from "./task_intake.ts";
-import { isRegularFile, openTaskFile, prescan, readTaskItems, TaskFileChangedError } from "./task_source.ts";
+import {
+  isRegularFile,
+  openTaskFile,
+  osErrorText,
+  prescan,
+  readTaskItems,
+  TaskFileChangedError,
+} from "./task_source.ts";
 import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
 
 function randomHex(bytes: number): string {
@@ -50,8 +60,9 @@ function randomHex(bytes: number): string {
 export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
   const table = preflight(inv);
-  const taskSource = await openTaskFile(inv.taskFile);
-  const plan = planUid(inv.prefix, inv.taskFile);
+  // A task program starts once the run holds its prefix (runLocked); a task file is opened now.
+  const taskSource = inv.taskCommand === undefined ? await openTaskFile(inv.taskFile) : undefined;
+  const plan = planUid(inv.prefix, streamName(inv));
   refuseOwnStatusFile(inv, plan.uid);
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
@@ -60,6 +71,17 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   } finally {
     lock.release();
   }
+}
+
+/**
+ * The task stream's name in run file names and `DISBATCH_NAMETASKS`: `--name`, else the task
+ * file's, else the task program's (`./make_tasks.py -n 3` → `make_tasks.py`).
+ */
+function streamName(inv: DriverInvocation): string {
+  if (inv.name !== undefined) return inv.name;
+  if (inv.taskCommand === undefined) return inv.taskFile;
+  const first = inv.taskCommand.trim().split(/\s+/)[0]!;
+  return first.split("/").filter(Boolean).pop()?.replace(/[^\w.+-]/g, "") || "taskcommand";
 }
 
 /**
@@ -90,12 +112,28 @@ async function runLocked(
   inv: DriverInvocation,
   hostname: string,
   table: ReturnType<typeof preflight>,
-  taskSource: Awaited<ReturnType<typeof openTaskFile>>,
+  fileSource: Awaited<ReturnType<typeof openTaskFile>> | undefined,
   plan: ReturnType<typeof planUid>,
 ): Promise<number> {
   const { uid, jobId, nameTasks } = plan;
-  const displayName = inv.taskFile === "-" ? "stdin" : inv.taskFile;
-  const { printed, empty: knownEmpty, total } = isRegularFile(inv.taskFile)
+  const displayName = inv.taskCommand !== undefined
+    ? `the task command (${inv.taskCommand})`
+    : inv.taskFile === "-"
+    ? "stdin"
+    : inv.taskFile;
+  let results: ResultsFile | undefined;
+  let taskCommand: TaskCommand | undefined;
+  if (inv.results !== undefined) {
+    try {
+      results = new ResultsFile(inv.results, (m) => {
+        log.warn(m);
+        say(`disbatch: ${m}`);
+      });
+    } catch (e) {
+      throw new UsageError(`argument --results: can't open '${inv.results}': ${osErrorText(e, inv.results)}`);
+    }
+  }
+  const { printed, empty: knownEmpty, total } = inv.taskCommand === undefined && isRegularFile(inv.taskFile)
     ? await prescan(inv, displayName, table)
     : { printed: new Set<string>(), empty: false, total: undefined };
 
@@ -180,10 +218,12 @@ async function runLocked(
     say,
     tracker,
     now,
-    record(r) {
+    record(r, attempt) {
       tracker?.record(r);
       mailer?.record(r);
       status.add(r);
+      results?.add(r, attempt);
+      taskCommand?.sendResult(r, attempt);
     },
     attempt(r) {
       attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m));
@@ -288,6 +328,11 @@ async function runLocked(
   });
 
   // ---- the feeder: the task stream, read as fast as the scheduler asks for work ----
+  if (inv.taskCommand !== undefined) {
+    taskCommand = new TaskCommand(inv.taskCommand);
+    log.info(`Tasks come from the task command (${inv.taskCommand})`);
+  }
+  const taskSource = fileSource ?? taskCommand!.source;
   let feedError = false;
   const feed = async () => {
     try {
@@ -297,6 +342,20 @@ async function runLocked(
         while (sched.demand() <= 0 && sched.phase === "running") await new Promise<void>((r) => wake = r);
       }
       intake.closePerEngine();
+      // A task program that failed, or wrote nothing, ends the run: its stream is not complete.
+      const why = await taskCommand?.failure(1000);
+      if (why !== undefined) {
+        say(`disbatch: ${why}`);
+        log.error(why);
+        feedError = true;
+        apply(
+          sched.stopRun(
+            1,
+            "The run stops here: tasks that had started finished and are in the status file; no other task runs",
+          ),
+        );
+        return;
+      }
     } catch (e) {
       if (e instanceof ResumeMismatchError || e instanceof SyntaxError || e instanceof TaskFileChangedError) {
         say(`disbatch: ${e.message}`);
@@ -328,8 +387,11 @@ async function runLocked(
     return 0;
   }
   if (inv.startupOnly) {
+    const line = `Run this script to add compute contexts:\n   ${dbUtilPath}`;
     try {
-      console.log(`Run this script to add compute contexts:\n   ${dbUtilPath}`);
+      // With --results - stdout carries only results.
+      if (inv.results === "-") say(line);
+      else console.log(line);
     } catch { /* stdout closed: the path is in the driver log */ }
   }
   const feeding = feed();
@@ -344,6 +406,8 @@ async function runLocked(
   clearInterval(joinWatcher);
   clearInterval(endWatcher);
   attempts?.close();
+  results?.close();
+  await taskCommand?.close();
   const unwritten = status.close();
   if (unwritten > 0) {
     const m = `the status file ${status.path} misses ${unwritten} line(s) that could not be written ` +
@@ -376,7 +440,14 @@ async function runLocked(
   auto.kill("SIGTERM");
   untrapSignals();
   auto.close();
-  const exit = unwritten > 0 && code === 0 ? 3 : code;
+  let exit = unwritten > 0 && code === 0 ? 3 : code;
+  // A task program that failed after its output ended (its tasks all ran) still makes the run fail.
+  const late = feedError ? undefined : taskCommand?.exitFailure;
+  if (late !== undefined) {
+    say(`disbatch: ${late} after it ended its output`);
+    log.error(`${late} after it ended its output`);
+    if (exit === 0) exit = 1;
+  }
   log.info(`Run ended with exit status ${exit}`);
   log.close();
   return exit;

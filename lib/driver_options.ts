@@ -48,7 +48,14 @@ export interface ContextOptions {
 
 /** Everything the driver mode needs from the command line. */
 export interface DriverInvocation {
+  /** The task file, `-` for stdin; empty with `--taskcommand`. */
   taskFile: string;
+  /** `--taskcommand CMD`: tasks are the lines CMD writes; results go to its stdin. */
+  taskCommand?: string;
+  /** `--results FILE|-`: a JSON line per finished item. */
+  results?: string;
+  /** `--name NAME`: the task stream's name (run files, DISBATCH_NAMETASKS). */
+  name?: string;
   exitCode: boolean;
   failFast: boolean;
   forceResume: boolean;
@@ -112,6 +119,8 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "walltime", type: "value" },
   { long: "end-time", type: "value" },
   { long: "bad-node-after", type: "value" },
+  { long: "results", type: "value" },
+  { long: "name", type: "value" },
   { long: "kvsserver", type: "value" },
   { long: "taskcommand", type: "value" },
   { long: "taskserver", type: "value" },
@@ -141,9 +150,10 @@ export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE]
   "                [--engine-restarts N] [--retries N] [--crash-limit N]\n" +
   "                [--timeout TIME] [--kill-grace TIME] [--walltime TIME]\n" +
   "                [--end-time WHEN] [--bad-node-after N]\n" +
+  "                [--results FILE] [--name NAME] [--taskcommand CMD]\n" +
   "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
   "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
-  "                [-E VAR] taskfile\n" +
+  "                [-E VAR] (taskfile | --taskcommand CMD)\n" +
   "       disbatch install [DIR]\n" +
   "       disbatch report STATUSFILE [-o FILE] [--json]";
 
@@ -189,13 +199,18 @@ export function parseDriverArgs(
 ): DriverInvocation | "help" | "version" {
   const { options: o, positionals } = parseArgv(args, DRIVER_SPECS);
   if (o.help) return "help";
-  for (const k of ["kvsserver", "taskcommand", "taskserver"]) {
+  for (const k of ["kvsserver", "taskserver"]) {
     if (o[k] !== undefined) {
       throw new UsageError(
-        `argument --${k}: programmatic task sources are not supported by disbatch; ` +
-          `pipe generated tasks into "disbatch -" instead`,
+        `argument --${k}: disBatch's key-value server is not part of disbatch; feed tasks from a program with ` +
+          `--taskcommand CMD (results come back on its stdin), pipe them into "disbatch --results - -", or use ` +
+          `the Python DisBatcher (clients/python) or the Deno module (mod.ts)`,
       );
     }
+  }
+  const taskCommand = o.taskcommand as string | undefined;
+  if (taskCommand !== undefined && taskCommand.trim() === "") {
+    throw new UsageError("argument --taskcommand: expected a shell command that writes tasks on its stdout");
   }
   if (o.version) {
     if (positionals.length > 0) {
@@ -203,8 +218,14 @@ export function parseDriverArgs(
     }
     return "version";
   }
-  if (positionals.length === 0) {
-    throw new UsageError("one of the arguments taskfile --version is required");
+  if (taskCommand !== undefined && positionals.length > 0) {
+    throw new UsageError(
+      `argument taskfile: not allowed with argument --taskcommand (tasks come from the command; ` +
+        `got '${positionals[0]}')`,
+    );
+  }
+  if (positionals.length === 0 && taskCommand === undefined) {
+    throw new UsageError("one of the arguments taskfile --taskcommand --version is required");
   }
   if (positionals.length > 1) {
     throw new UsageError(`unrecognized arguments: ${positionals.slice(1).join(" ")}`);
@@ -224,7 +245,7 @@ export function parseDriverArgs(
     );
   }
   const inv: DriverInvocation = {
-    taskFile: positionals[0]!,
+    taskFile: positionals[0] ?? "",
     exitCode: o["exit-code"] === true,
     failFast: o["fail-fast"] === true,
     forceResume: o["force-resume"] === true,
@@ -265,6 +286,19 @@ export function parseDriverArgs(
       );
     }
     inv.endTime = at;
+  }
+  if (taskCommand !== undefined) inv.taskCommand = taskCommand;
+  if (str("results") !== undefined) {
+    if (str("results") === "") {
+      throw new UsageError("argument --results: expected a file name or - for stdout");
+    }
+    inv.results = str("results")!;
+  }
+  if (str("name") !== undefined) {
+    if (!/^[^/\s]+$/.test(str("name")!)) {
+      throw new UsageError(`argument --name: expected a name without '/' or blanks, got '${str("name")}'`);
+    }
+    inv.name = str("name")!;
   }
   if (str("logfile") !== undefined) inv.logFile = str("logfile")!;
   if (str("use-address") !== undefined) {

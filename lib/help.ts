@@ -90,6 +90,16 @@ when things fail (see "When things fail" in the README):
                         then succeeded elsewhere, or whose engine was lost
                         twice: it gets no more tasks (default 3; 0: never)
 
+driving disbatch from a program (see "Driving disbatch from a program"):
+  --results FILE        write a JSON line per finished task, barrier and
+                        PERENGINE task to FILE ("-": stdout) as it finishes
+  --taskcommand CMD     run CMD (bash, this directory and environment) and take
+                        its stdout as the task file; the results go to its
+                        stdin as JSON lines; its end of output ends the tasks
+  --name NAME           name of the task stream for run files and
+                        DISBATCH_NAMETASKS (default: the task file's name,
+                        stdin, or the task command's program)
+
   --mailTo ADDR         mail progress to ADDR (SMTP on localhost:25, or
                         $DISBATCH_SMTP=HOST:PORT)
   --mailFreq N          with --mailTo: mail every N finished tasks (default 1),

@@ -33,8 +33,8 @@ export type Action =
   | { kind: "stopEngine"; rank: number }
   /** Tell an engine to kill its running tasks now and leave. */
   | { kind: "killEngine"; rank: number }
-  /** Append a line to the status file. */
-  | { kind: "record"; record: StatusRecord }
+  /** Append a line to the status file (`attempt`: which run of the task it records, 0 the first). */
+  | { kind: "record"; record: StatusRecord; attempt?: number }
   /** An attempt that is not the task's last (it is run again): the attempts file, not the status file. */
   | { kind: "attempt"; record: StatusRecord; attempt: number }
   /** Write to the driver log (and, for `warn`, to stderr). */
@@ -735,7 +735,8 @@ export class Scheduler {
 
   #finishRecord(e: EngineState, t: Task, o: TaskOutcome, kind: "normal" | "perEngine"): Action[] {
     const record = this.#recordOf(e, t, o, kind);
-    const out: Action[] = [{ kind: "record", record }];
+    const attempt = kind === "normal" ? this.#tries.get(t.id)?.attempt ?? 0 : 0;
+    const out: Action[] = [attempt ? { kind: "record", record, attempt } : { kind: "record", record }];
     if (kind === "normal") {
       this.#finished++;
       this.#tries.delete(t.id);

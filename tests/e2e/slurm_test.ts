@@ -570,3 +570,25 @@ Deno.test({
   assert.equal(rep.code, 0, showRan(rep));
   assert.deepEqual(JSON.parse(rep.stdout).quarantined.map((q: { host: string }) => q.host), ["n3"]);
 });
+
+Deno.test({
+  name: "slurm: the Python DisBatcher inside a batch job runs its tasks on the job's nodes",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_python_");
+  const root = new URL("../../", import.meta.url).pathname;
+  writeText(
+    d.path,
+    "job.sh",
+    `#!/bin/bash\nexport PYTHONPATH=${root}clients/python\npython3 ${root}clients/python/examples/squares.py 12 > out.txt\n`,
+  );
+  const r = await sbatchWait(["-N", "2", "-n", "4", "job.sh"], d.path, ENV);
+  assertJobOk(r, d.path);
+  const out = readOr(`${d.path}/out.txt`) ?? "";
+  assert.match(out, /all results as expected/, `${out}\n${dirReport(d.path)}`);
+  const status = [...Deno.readDirSync(d.path)].find((e) => e.name.endsWith("_status.txt"))!.name;
+  // Quick tasks may all run on the first engine to join (and the job shrinks as nodes are retired):
+  // every task ran on a node of the cluster, through an engine of the job.
+  const nodes = new Set(readRows(`${d.path}/${status}`).map((x) => x.node));
+  assert.ok(nodes.size > 0 && [...nodes].every((n) => /^n[123]$/.test(n)), [...nodes].join());
+});

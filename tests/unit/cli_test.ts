@@ -239,16 +239,23 @@ Deno.test("parseDriverArgs() needs exactly one task file unless --version or -h"
   }
 });
 
-Deno.test("parseDriverArgs() rejects programmatic task sources with a clear message", () => {
-  const cases: string[][] = [
-    ["--taskcommand", "python gen.py"],
-    ["--taskcommand=python gen.py", "Tasks"],
-    ["--taskserver", "host:1234"],
-    ["--kvsserver", "host:1234", "Tasks"],
-    ["--taskc", "gen"],
-  ];
-  for (const args of cases) {
-    usageError(args, /programmatic task sources are not supported by disbatch.*disbatch -/);
+Deno.test("parseDriverArgs() takes --taskcommand, --results and --name; refuses the KVS server options", () => {
+  const i = inv(["--taskcommand", "python gen.py", "--results", "-", "--name", "gen"]);
+  assert.deepEqual([i.taskFile, i.taskCommand, i.results, i.name], ["", "python gen.py", "-", "gen"]);
+  assert.equal(inv(["--taskc=./gen"]).taskCommand, "./gen");
+  usageError(
+    ["--taskcommand", "gen", "Tasks"],
+    /^argument taskfile: not allowed with argument --taskcommand/,
+  );
+  usageError(["--taskcommand", " "], /argument --taskcommand: expected a shell command/);
+  usageError([], /one of the arguments taskfile --taskcommand --version is required/);
+  usageError(["--results", "", "Tasks"], /argument --results: expected a file name or - for stdout/);
+  usageError(["--name", "a/b", "-"], /argument --name: expected a name without '\/' or blanks/);
+  for (const args of [["--taskserver", "host:1234"], ["--kvsserver", "host:1234", "Tasks"]]) {
+    usageError(
+      args,
+      /key-value server is not part of disbatch; feed tasks from a program with --taskcommand/,
+    );
   }
 });
 
@@ -372,7 +379,7 @@ Deno.test("parseArgv() keeps negative numbers and - as positionals and stops at 
 Deno.test("HELP documents every visible option and starts with USAGE", () => {
   assert.ok(HELP.startsWith(USAGE + "\n"));
   assert.ok(HELP.endsWith("\n"));
-  const hidden = new Set(["kvsserver", "taskcommand", "taskserver", "gpu"]);
+  const hidden = new Set(["kvsserver", "taskserver", "gpu"]);
   for (const spec of DRIVER_SPECS) {
     if (hidden.has(spec.long)) continue;
     assert.ok(HELP.includes(`--${spec.long}`), `--${spec.long} in HELP`);

@@ -1,0 +1,77 @@
+/**
+ * Where results go: `--results FILE|-` (JSON lines, one per finished item, as it finishes) and the
+ * stdin of a `--taskcommand` program. Lines of one event-loop turn are written together; a reader
+ * that goes away (EPIPE, a full disk) stops that output with one message, never the run.
+ *
+ * @module
+ */
+
+import { resultLine } from "../lib/results.ts";
+import type { StatusRecord } from "../lib/types.ts";
+
+const encoder = new TextEncoder();
+
+/** A synchronous line sink: a file or stdout (written in order, never torn). */
+export class ResultsFile {
+  #write: (b: Uint8Array) => number;
+  #close: () => void;
+  #pending: string[] = [];
+  #scheduled = false;
+  #broken = false;
+  #onTrouble: (message: string) => void;
+  /** What the lines go to, for messages. */
+  readonly target: string;
+
+  /**
+   * @param path a file (created or truncated) or `-` for stdout
+   * @param onTrouble told once when writing fails (the run goes on without results)
+   * @throws {Deno.errors.NotFound} and the like when the file cannot be created
+   */
+  constructor(path: string, onTrouble: (message: string) => void) {
+    this.#onTrouble = onTrouble;
+    this.target = path === "-" ? "stdout" : path;
+    if (path === "-") {
+      this.#write = (b) => Deno.stdout.writeSync(b);
+      this.#close = () => {};
+    } else {
+      const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+      this.#write = (b) => f.writeSync(b);
+      this.#close = () => f.close();
+    }
+  }
+
+  /** @param r a finished item's record @param attempt which run of the task it is */
+  add(r: StatusRecord, attempt: number): void {
+    if (this.#broken) return;
+    this.#pending.push(resultLine(r, attempt));
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Write what is pending. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#broken || this.#pending.length === 0) return;
+    const bytes = encoder.encode(this.#pending.join(""));
+    this.#pending = [];
+    try {
+      for (let off = 0; off < bytes.length;) off += this.#write(bytes.subarray(off));
+    } catch (e) {
+      this.#broken = true;
+      this.#onTrouble(
+        `cannot write results to ${this.target} (${e instanceof Error ? e.message : e}); ` +
+          `the run goes on and the status file has every result`,
+      );
+    }
+  }
+
+  /** Flush and close. */
+  close(): void {
+    this.flush();
+    try {
+      this.#close();
+    } catch { /* already closed */ }
+  }
+}
