@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start everything the test suite needs, or say exactly what is missing.
-#   Deno 2.9.6 (npm install -g deno@2.9.6), Debian packages chromium, tmux, procps, and the test rig
+#   Deno 2.9.6 (npm install -g deno@2.9.6), Debian packages chromium, tmux, procps (and python3 when no
+#   python3 is on PATH), and the test rig
 #   (a real Slurm cluster and sshd's: scripts/rig/slurm-up.sh && scripts/rig/ssh-up.sh).
 # As root on Debian it installs what is missing (apt-get, npm) and brings the rig up; what is already
 # there is only checked (idempotent, ~2 s). Not as root, it installs nothing: it checks, and when
@@ -32,6 +33,8 @@ pkgs=()
 for p in "${DEBIAN_PKGS[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == 'install ok installed' ]] || pkgs+=("$p")
 done
+# python3 (the Python client's tests): any python3 on PATH will do, else Debian's.
+command -v python3 >/dev/null || pkgs+=(python3)
 if ((${#pkgs[@]})) && ((EUID == 0)) && command -v apt-get >/dev/null; then
   say "apt-get install ${pkgs[*]}"
   apt=(apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 -q)

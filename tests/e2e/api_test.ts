@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { cliCommand, runCli, tempDir } from "../helpers/run_cli.ts";
 import { sh, showRan } from "../helpers/rig_helpers.ts";
 import { readRows, show } from "./e2e_helpers.ts";
+import { DisBatcher, DisBatchError } from "../../mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -227,4 +228,30 @@ Deno.test("api: the Deno module's example runs (submit, wait, a follow-up task, 
   assert.match(r.stdout, /task 3: 9 \(exit 0\)/);
   assert.match(r.stdout, /task 7: 49 \(exit 1\)\ntask 10: recheck 7/);
   for (const c of ["cube 1", "cube 8", "cube 27"]) assert.match(r.stdout, new RegExp(`task 1[123]: ${c}`));
+});
+
+Deno.test("api: DisBatcher in this process: results by id and as they come; a failed run rejects", async () => {
+  await using d = await tempDir();
+  const db = new DisBatcher({
+    command: cliCommand(),
+    cwd: d.path,
+    args: ["-s", "localhost:2"],
+    onMessage: () => {},
+  });
+  await db.submit("echo a");
+  await db.submit("#DISBATCH BARRIER");
+  await db.submit("echo b; exit 5");
+  const got = await db.wait([0, 2]);
+  assert.deepEqual([got.get(0)!.OutData, got.get(2)!.ReturnCode], ["a\n", 5]);
+  assert.equal(await db.done(), 0);
+  await assert.rejects(() => db.submit("true"), DisBatchError);
+  const bad = new DisBatcher({
+    command: cliCommand(),
+    cwd: d.path,
+    args: ["--no-such-option"],
+    onMessage: () => {},
+  });
+  const e = await bad.waitOne().then(() => undefined, (x) => x);
+  assert.ok(e instanceof DisBatchError && e.exitCode === 2, String(e));
+  assert.match(e.message, /unrecognized arguments: --no-such-option/);
 });
