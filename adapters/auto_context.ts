@@ -13,6 +13,13 @@ import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
 import type { RetireManager } from "./retire.ts";
 
+/**
+ * ssh's words for a host it could not reach (as opposed to one that refused the login, or a name
+ * that does not resolve, which trying again will not mend).
+ */
+const TRANSIENT_SSH =
+  /Connection refused|Connection timed out|Operation timed out|No route to host|Network is unreachable|Connection reset|Connection closed|kex_exchange_identification|Host is down/i;
+
 /** What {@linkcode AutoContext} needs from the driver. */
 export interface AutoContextHost extends RunPorts {
   /** Context options (`-s`, `-c`, `-C`, `-E`, retirement) and the log level. */
@@ -135,6 +142,11 @@ export class AutoContext {
       );
       if (!this.#h.hasJoined(l.launchId)) {
         const last = lastLogLine(l.wrapLog);
+        // A host that could not be reached may come back (a reboot, a network blip): try again.
+        if (
+          e.via === "ssh" && sched.phase === "running" && TRANSIENT_SSH.test(last ?? "") &&
+          this.#again(e, `cannot reach ${e.host} (${last})`, false)
+        ) return;
         const msg =
           `engine on ${e.host} exited (status ${s.code}${
             s.signal ? `, ${s.signal}` : ""
@@ -160,19 +172,32 @@ export class AutoContext {
    */
   engineLost(launchId: string): boolean {
     const plan = this.#plans.get(launchId);
-    const { sched, log, say } = this.#h;
+    const { sched } = this.#h;
     if (!plan || !this.#ctx || plan.via === "srun" || sched.phase !== "running") return false;
+    return this.#again(plan, `the engine on ${plan.host} was lost`, true);
+  }
+
+  /**
+   * Start an engine again after 1, 2, 4, 8 then 16 s, at most `--engine-restarts` times per host.
+   * @param plan what to start @param why for the messages
+   * @param joined it had joined (the scheduler is told one more is coming) or never did (still counted)
+   * @returns true when a start is on its way
+   */
+  #again(plan: PlannedEngine, why: string, joined: boolean): boolean {
+    const { sched, log, say } = this.#h;
     const n = this.#restarts.get(plan.host) ?? 0;
     const max = this.#h.inv.engineRestarts;
     if (n >= max) {
-      if (max > 0) log.warn(`The engine on ${plan.host} was lost ${n + 1} times; not starting it again`);
+      if (max > 0) {
+        log.warn(`${why}; tried ${n} time(s) again already, not any more (--engine-restarts ${max})`);
+      }
       return false;
     }
     this.#restarts.set(plan.host, n + 1);
     const wait = Math.min(16, 2 ** n);
-    log.warn(`Engine on ${plan.host} lost; starting it again in ${wait} s (restart ${n + 1} of ${max})`);
-    say(`disbatch: the engine on ${plan.host} was lost; starting it again in ${wait} s`);
-    sched.engineComing(this.#ctx.id);
+    log.warn(`${why}; starting it again in ${wait} s (restart ${n + 1} of ${max})`);
+    say(`disbatch: ${why}; starting it again in ${wait} s`);
+    if (joined) sched.engineComing(this.#ctx!.id);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (sched.phase !== "running") {

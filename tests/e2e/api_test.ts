@@ -107,21 +107,25 @@ Deno.test("api: --results writes one JSON line per item, field by field the stat
 
 Deno.test("api: a --taskcommand generator reads results on its stdin and submits more based on them", async () => {
   await using d = await tempDir();
-  // Submits 4 tasks (1 and 3 fail), then, for each failed result, a task that repairs it; ends
-  // its output once it has seen every result it waits for.
+  // Submits 4 tasks (1 and 3 fail), waits for their results, then submits a task that repairs each
+  // failure (in id order, so that a resume sees the same stream) and ends once those have results.
   Deno.writeTextFileSync(
     `${d.path}/gen.py`,
     `import json, sys
 for i in range(4):
     print(f"echo {i} >> ran; exit {i % 2}", flush=True)
-pending, fixes = 4, 0
+results = {}
 for line in sys.stdin:
     r = json.loads(line)
-    pending -= 1
-    if r["ReturnCode"] != 0 and r["TaskId"] < 4:
-        print(f"echo fix {r['TaskId']} >> fixed", flush=True)
-        pending += 1
-    if pending == 0:
+    results[r["TaskId"]] = r
+    if len(results) == 4:
+        break
+failed = sorted(i for i, r in results.items() if r["ReturnCode"] != 0)
+for i in failed:
+    print(f"echo fix {i} >> fixed", flush=True)
+for line in sys.stdin:
+    results[json.loads(line)["TaskId"]] = 1
+    if len(results) == 4 + len(failed):
         break
 `,
   );

@@ -377,6 +377,37 @@ Deno.test({
   assert.notEqual(r.code, 0, `a host of -s was unreachable but the run exited 0\n${show(r)}`);
 });
 
+Deno.test({
+  name: "ssh: a host that cannot be reached at first is tried again with back-off and then runs the tasks",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_ssh_comeback_");
+  writeText(d.path, "T", "hostname\n".repeat(4));
+  // An ssh in front of the real one: the first two connections fail as an unreachable host does.
+  writeText(
+    d.path,
+    "ssh",
+    `#!/bin/bash\nn=$(cat ${d.path}/tries 2>/dev/null || echo 0); echo $((n + 1)) > ${d.path}/tries\n` +
+      `if [ "$n" -lt 2 ]; then echo "ssh: connect to host n3 port 22: Connection refused" >&2; exit 255; fi\n` +
+      `exec /usr/bin/ssh "$@"\n`,
+  );
+  Deno.chmodSync(`${d.path}/ssh`, 0o755);
+  const r = await runCli(["-s", "n3:2", "-p", `${d.path}/run`, "T"], {
+    cwd: d.path,
+    env: { PATH: `${d.path}:${Deno.env.get("PATH")}` },
+    timeoutMs: 60_000,
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.match(
+    r.stderr,
+    /cannot reach n3 \(ssh: connect to host n3 port 22: Connection refused\); starting it again in 1 s/,
+  );
+  assert.match(r.stderr, /starting it again in 2 s/);
+  assert.ok(r.wall >= 3, `the tries waited 1 s, then 2 s: ${r.wall.toFixed(1)} s`);
+  const rows = allTaskRows(r, `${d.path}/run`, 4);
+  assert.ok(rows.every((x) => x.rc === 0 && x.node === "n3" && snippet(x) === "n3"), show(r));
+});
+
 // ---------------------------------------------------------------------------------------------
 // contexts added to a -S driver
 

@@ -228,7 +228,7 @@ Deno.test("parseDriverArgs() rejects unknown options, suggesting a near name", (
 });
 
 Deno.test("parseDriverArgs() needs exactly one task file unless --version or -h", () => {
-  usageError([], /^one of the arguments taskfile --version is required$/);
+  usageError([], /^one of the arguments taskfile --taskcommand --version is required$/);
   usageError(["-e", "-s", "localhost:2"], /is required/);
   usageError(["A", "B"], /^unrecognized arguments: B$/);
   usageError(["A", "B", "C"], /^unrecognized arguments: B C$/);
