@@ -148,7 +148,8 @@ export async function contextMain(args: string[]): Promise<number> {
           last ? `: ${last}` : ""
         }`,
       });
-      retire.engineLeft(mySeq, !session.link.isClosed);
+      // A launcher that failed may have left processes on its node: that node is not retired.
+      retire.engineLeft(mySeq, !session.link.isClosed, s.success);
     }));
   }
   session.link.closed.then(() => {

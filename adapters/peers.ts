@@ -188,7 +188,7 @@ export class DriverPeers implements ServerHandlers {
       apply(
         sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()),
       );
-      this.#h.retire.engineLeft(peer.rank, sched.phase === "running");
+      this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
       this.#h.tracker?.engineGone(peer.rank);
     }
     if (peer.hello.role === "context") {

@@ -20,6 +20,8 @@ interface Ctx {
   jobId?: string;
   /** live engine ranks per host */
   hosts: Map<string, Set<number>>;
+  /** Hosts whose engine was lost: kept in the job (never retired), their processes may live on. */
+  held: Set<string>;
   retired: string[];
   pending: string[];
   timer?: ReturnType<typeof setTimeout>;
@@ -47,7 +49,7 @@ export class RetireManager {
     const command = o.noRetire
       ? undefined
       : o.retireCmd ?? (plan.kind === "slurm" ? DEFAULT_RETIRE_CMD : undefined);
-    const c: Ctx = { command, hosts: new Map(), retired: [], pending: [] };
+    const c: Ctx = { command, hosts: new Map(), held: new Set(), retired: [], pending: [] };
     if (plan.driverNode) c.driverNode = plan.driverNode;
     if (plan.jobId) c.jobId = plan.jobId;
     for (const e of plan.engines) if (e.slots > 0) c.hosts.set(e.host, new Set());
@@ -61,14 +63,17 @@ export class RetireManager {
     if (!c) return;
     if (!c.hosts.has(host)) c.hosts.set(host, new Set());
     c.hosts.get(host)!.add(rank);
+    c.held.delete(host);
   }
 
   /**
    * An engine left.
    * @param rank engine
    * @param runGoesOn false when the whole run is ending (nothing is retired then)
+   * @param clean false when it was lost (no goodbye, a failed launcher): its node is not retired,
+   *   since processes of it may still run there and Slurm drains a node whose step it cannot kill
    */
-  engineLeft(rank: number, runGoesOn = true): void {
+  engineLeft(rank: number, runGoesOn = true, clean = true): void {
     const e = this.#engines.get(rank);
     if (!e) return;
     this.#engines.delete(rank);
@@ -79,6 +84,14 @@ export class RetireManager {
     if (set && set.size > 0) return;
     c.hosts.delete(e.host);
     if (!c.command || !runGoesOn || e.host === c.driverNode) return;
+    if (!clean) {
+      c.held.add(e.host);
+      this.#log.info(
+        `Not retiring ${e.host}: its engine was lost and processes of it may still run there ` +
+          `(a node whose step cannot be killed is drained); it is given back when the job ends`,
+      );
+      return;
+    }
     c.pending.push(e.host);
     clearTimeout(c.timer);
     c.timer = setTimeout(() => this.#run(c), 1000);
@@ -90,7 +103,7 @@ export class RetireManager {
     c.retired.push(...retiring);
     // ACTIVE = nodes with live engines, the driver's node included (as the reference); Slurm
     // accepts the driver node twice in the default NodeList.
-    const active = [...c.hosts.keys()];
+    const active = [...c.hosts.keys(), ...c.held];
     if (!c.driverNode && active.length === 0 && c.command === DEFAULT_RETIRE_CMD) {
       this.#log.info(
         `Not shrinking the job to zero nodes (retiring ${retiring.join(",")}); it ends with the run`,

@@ -592,3 +592,62 @@ Deno.test({
   const nodes = new Set(readRows(`${d.path}/${status}`).map((x) => x.node));
   assert.ok(nodes.size > 0 && [...nodes].every((n) => /^n[123]$/.test(n)), [...nodes].join());
 });
+
+Deno.test({
+  name: "slurm: the node of a lost engine is not retired (never left drained); its tasks finish elsewhere",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_lostnode_");
+  const tasks = Array.from({ length: 9 }, (_, i) => `sleep 2 && echo x >> done_${i}`);
+  writeText(d.path, "T", tasks.join("\n") + "\n");
+  const sub = await sh("sbatch", [
+    "--parsable",
+    "-w",
+    "n1,n2,n3",
+    "-N",
+    "3",
+    "-n",
+    "3",
+    "disbatch",
+    "-p",
+    "run",
+    "T",
+  ], {
+    cwd: d.path,
+    env: ENV,
+    timeoutMs: 30_000,
+  });
+  assert.equal(sub.code, 0, showRan(sub));
+  const id = sub.stdout.trim().split(";")[0]!;
+  // SIGKILL the engine on n3 (not the batch host) while it runs a task.
+  const engine = await (async () => {
+    for (const end = performance.now() + JOB_DEADLINE_MS; performance.now() < end;) {
+      // Our engines connect to our driver's port (other tests' engines may run on n3 too).
+      const port = /DISBATCH_DRIVER='[^']*:(\d+)/.exec(readOr(`${d.path}/run_dbUtil.sh`) ?? "")?.[1];
+      const ps = await sh("ps", ["-eo", "pid=,args="]);
+      const line = port === undefined
+        ? undefined
+        : ps.stdout.split("\n").find((l) =>
+          / --engine /.test(l) && l.includes(" --host n3 ") && new RegExp(`--connect \\S*:${port}\\b`).test(l)
+        );
+      const done = [...Deno.readDirSync(d.path)].some((e) => e.name.startsWith("done_"));
+      if (line && done) return Number(line.trim().split(/\s+/)[0]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return undefined;
+  })();
+  assert.ok(engine, `the engine on n3\n${dirReport(d.path)}`);
+  Deno.kill(engine, "SIGKILL");
+  await pollUntilSh(
+    "the job to end",
+    async () => (await sh("squeue", ["-h", "-j", id])).stdout.trim() === "",
+    JOB_DEADLINE_MS,
+  );
+  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  assert.deepEqual(range(9).map(count), Array(9).fill(1), dirReport(d.path));
+  const log = readOr(`${d.path}/run_driver.log`) ?? "";
+  assert.match(log, /Not retiring n3: its engine was lost/, log);
+  assert.doesNotMatch(log, /Retiring (\S+,)?n3\b/, log);
+  const state = (await sh("sinfo", ["-h", "-n", "n3", "-o", "%T"])).stdout.trim();
+  assert.doesNotMatch(state, /drain/i, `n3 is ${state}`);
+});
