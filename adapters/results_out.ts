@@ -1,6 +1,6 @@
 /**
  * Where results go: `--results FILE|-` (JSON lines, one per finished item, as it finishes) and the
- * stdin of a `--taskcommand` program. Lines of one event-loop turn are written together; a reader
+ * stdin of a `--taskcommand` program. Lines of one turn of the event loop are written together; a reader
  * that goes away (EPIPE, a full disk) stops that output with one message, never the run.
  *
  * @module
@@ -46,7 +46,7 @@ export class ResultsFile {
     this.#pending.push(resultLine(r, attempt));
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.flush());
+      setTimeout(() => this.flush(), 0); // one write per turn of the event loop
     }
   }
 
