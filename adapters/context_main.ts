@@ -14,6 +14,7 @@ import { ClientError, connectToDriver } from "./client.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
+import { findRunEnd } from "./walltime.ts";
 
 function say(m: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
@@ -65,8 +66,13 @@ export async function contextMain(args: string[]): Promise<number> {
     else if (m.kind === "runOver") runOver = true;
     wake?.();
   };
+  // An allocation with a time limit: the driver starts no task on it that cannot finish in time.
+  const end = plan.kind === "slurm"
+    ? await findRunEnd({}, env, Date.now() / 1000, (m) => say(`disbatch: ${m}`))
+    : undefined;
   session.link.send({
     kind: "registerContext",
+    ...(end ? { endsAt: end.end } : {}),
     label: o.label ?? (plan.kind === "slurm" ? plan.label : ""),
     contextKind: plan.kind,
     taskLimit: o.taskLimit,

@@ -18,6 +18,7 @@ import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
 import { findRunEnd } from "./walltime.ts";
+import { Allocator, checkAllocArgs } from "./allocator.ts";
 import { ResultsFile } from "./results_out.ts";
 import { TaskCommand } from "./task_command.ts";
 import { UsageError } from "../lib/cli.ts";
@@ -60,6 +61,11 @@ function randomHex(bytes: number): string {
 export async function runDriver(inv: DriverInvocation): Promise<number> {
   const hostname = Deno.hostname();
   const table = preflight(inv);
+  if (inv.alloc) {
+    // Options sbatch would refuse fail now, before any file is made (in well under a second).
+    const why = await checkAllocArgs(inv.alloc);
+    if (why) throw new UsageError(`argument --alloc: sbatch refuses these options: ${why}`);
+  }
   // A task program starts once the run holds its prefix (runLocked); a task file is opened now.
   const taskSource = inv.taskCommand === undefined ? await openTaskFile(inv.taskFile) : undefined;
   const plan = planUid(inv.prefix, streamName(inv));
@@ -175,7 +181,8 @@ async function runLocked(
   };
   const sched = new Scheduler({
     failFast: inv.failFast,
-    startupOnly: inv.startupOnly,
+    // With --alloc engines come and go with the allocations: the run waits for them as with -S.
+    startupOnly: inv.startupOnly || inv.alloc !== undefined,
     exitCode: inv.exitCode,
     crashLimit: inv.crashLimit,
     retries: inv.retries,
@@ -245,6 +252,9 @@ async function runLocked(
     engineLost: (launch): boolean => launch !== undefined && auto.engineLost(launch),
     uid,
     startedAt,
+    contextRegistered: (label, endsAt) => allocator?.contextRegistered(label, endsAt),
+    contextLeft: (label) => allocator?.contextLeft(label),
+    allocations: () => allocator?.state() ?? {},
   });
   const auto = new AutoContext({
     ...ports,
@@ -265,12 +275,41 @@ async function runLocked(
     resume: { retry: inv.retry, force: inv.forceResume },
     printed,
     startContext() {
-      if (!inv.startupOnly) auto.start(); // -S: contexts come from dbUtil.sh; the path was printed at start
+      // -S: contexts come from dbUtil.sh (the path was printed at start); --alloc: from the
+      // allocations, plus -s hosts when given.
+      if (!inv.startupOnly && (inv.alloc === undefined || inv.context.sshNodes.length > 0)) auto.start();
     },
   });
 
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
+  const allocator = inv.alloc
+    ? new Allocator({
+      args: inv.alloc,
+      maxAllocs: inv.maxAllocs,
+      backlog: inv.allocBacklog,
+      uid,
+      dbUtilPath: resolve(dbUtilPath),
+      log,
+      say,
+      now,
+      work: () => {
+        const snap = sched.snapshot();
+        const labels = new Map(snap.contexts.map((c) => [c.id, c.label]));
+        const freeSlots = new Map<string, number>();
+        const slots = new Map<string, number>();
+        for (const e of snap.engines) {
+          if (e.state !== "active") continue;
+          const l = labels.get(e.context) ?? "";
+          freeSlots.set(l, (freeSlots.get(l) ?? 0) + Math.max(0, e.slots - e.running));
+          slots.set(l, (slots.get(l) ?? 0) + e.slots);
+        }
+        for (const [l, n] of slots) allocator?.slots(l, n);
+        return { ready: sched.readyWork(), freeSlots, over: snap.phase !== "running" };
+      },
+    })
+    : undefined;
+  allocator?.start();
   let web: Dashboard | undefined;
   if (inv.web && tracker) {
     const webRejections = new RateLimitedWarn(
@@ -321,6 +360,7 @@ async function runLocked(
     },
     again(name, n) {
       say(`disbatch: second ${name}: exiting now`);
+      allocator?.cancelNow();
       auto.kill("SIGKILL");
       status.close();
       Deno.exit(128 + n);
@@ -377,6 +417,7 @@ async function runLocked(
   if (knownEmpty) {
     log.info("No tasks to run.");
     say("No tasks to run.");
+    await allocator?.close();
     status.close();
     server.close();
     clearInterval(joinWatcher);
@@ -432,6 +473,12 @@ async function runLocked(
     statusPath: `${uid}_status.txt`,
     failures: sched.firstFailures,
   });
+  await allocator?.close();
+  const allocLine = allocator?.summary();
+  if (allocLine) {
+    log.info(allocLine.replace(/^disbatch: /, ""));
+    say(allocLine);
+  }
   await retire.flush();
   await web?.close();
   await mailer?.end(sched.snapshot(), code, actions.finishMessages);

@@ -7,8 +7,7 @@
  */
 
 import type { DashboardTracker } from "../lib/dashboard.ts";
-import type { ToDriver } from "../lib/protocol.ts";
-import type { SchedulerSnapshot } from "../lib/scheduler.ts";
+import type { RunState, ToDriver } from "../lib/protocol.ts";
 import type { RunPorts } from "./actions.ts";
 import type { RetireManager } from "./retire.ts";
 import { describe, type Peer, type ServerHandlers } from "./server.ts";
@@ -32,6 +31,12 @@ export interface PeersHost extends RunPorts {
   /** Run uid and start time, for monitor snapshots. */
   uid: string;
   startedAt: number;
+  /** A context registered (an allocation of the run's own starts its engines). */
+  contextRegistered?(label: string, endsAt: number | undefined): void;
+  /** A context's connection ended. */
+  contextLeft?(label: string): void;
+  /** The run's allocations, for monitors and `--status`. */
+  allocations?(): Pick<RunState, "allocations" | "allocatorPaused">;
 }
 
 /** What `--stop` or the dashboard names: an engine rank, or a context id or label. */
@@ -133,12 +138,15 @@ export class DriverPeers implements ServerHandlers {
         log.info(
           `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
+        const endsAt = typeof msg.endsAt === "number" ? msg.endsAt : undefined;
         apply(
           sched.contextJoined(id, label, msg.taskLimit, msg.engines, {
             retires: msg.retires === true,
             keepHost: msg.keepHost,
+            ...(endsAt !== undefined ? { endsAt } : {}),
           }),
         );
+        this.#h.contextRegistered?.(label, endsAt);
         peer.link.send({ kind: "ack", message: `${id} ${label}` });
         return;
       }
@@ -195,6 +203,7 @@ export class DriverPeers implements ServerHandlers {
       for (const [id, c] of this.#contexts) {
         if (c.peer === peer) {
           this.#h.log.info(`Context ${c.label} (${id}) disconnected: ${reason}`);
+          this.#h.contextLeft?.(c.label);
           apply(sched.contextGone(id, now()));
         }
       }
@@ -229,8 +238,13 @@ export class DriverPeers implements ServerHandlers {
   }
 
   /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */
-  watchState(): SchedulerSnapshot & { uid: string; startedAt: number } {
-    const snap = { ...this.#h.sched.snapshot(), uid: this.#h.uid, startedAt: this.#h.startedAt };
+  watchState(): RunState {
+    const snap: RunState = {
+      ...this.#h.sched.snapshot(),
+      uid: this.#h.uid,
+      startedAt: this.#h.startedAt,
+      ...(this.#h.allocations?.() ?? {}),
+    };
     for (const e of snap.engines) {
       const p = this.#h.engines.get(e.rank);
       if (p) e.lastHeard = p.link.lastHeard / 1000;

@@ -26,7 +26,7 @@ export interface RunEnd {
  * @returns the end, or undefined when the run has none
  */
 export async function findRunEnd(
-  inv: DriverInvocation,
+  inv: Pick<DriverInvocation, "endTime" | "walltime">,
   env: Record<string, string | undefined>,
   now: number,
   warn: (message: string) => void,

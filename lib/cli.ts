@@ -61,7 +61,11 @@ export function parseArgv(args: readonly string[], specs: readonly OptionSpec[])
     const takeValue = (spec: OptionSpec, inline: string | undefined): string => {
       if (inline !== undefined) return inline;
       const next = args[i + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-" && !/^-\d/.test(next))) {
+      // As argparse: a word with a space is a value even when it starts with "-" (`--alloc '-N 2 -t 1:00:00'`).
+      if (
+        next === undefined ||
+        (next.startsWith("-") && next !== "-" && !/^-\d/.test(next) && !next.includes(" "))
+      ) {
         throw new UsageError(`argument ${spell(spec)}: expected one argument`);
       }
       i++;

@@ -7,6 +7,7 @@
 
 import { floatOption, intOption, type OptionSpec, parseArgv, UsageError } from "./cli.ts";
 import { parseDuration, parsePointInTime } from "./duration.ts";
+import { splitShellWords } from "./text.ts";
 
 /**
  * A duration option (`90`, `90s`, `10m`, `2h`, `1:30:00`, `1-00:00:00`).
@@ -56,6 +57,12 @@ export interface DriverInvocation {
   results?: string;
   /** `--name NAME`: the task stream's name (run files, DISBATCH_NAMETASKS). */
   name?: string;
+  /** `--alloc ARGS`: sbatch options of the allocations the driver asks for itself. */
+  alloc?: string[];
+  /** `--max-allocs N`: allocations alive at once. */
+  maxAllocs: number;
+  /** `--alloc-backlog N`: allocations pending at once. */
+  allocBacklog: number;
   exitCode: boolean;
   failFast: boolean;
   forceResume: boolean;
@@ -120,6 +127,9 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "end-time", type: "value" },
   { long: "bad-node-after", type: "value" },
   { long: "results", type: "value" },
+  { long: "alloc", type: "value" },
+  { long: "max-allocs", type: "value" },
+  { long: "alloc-backlog", type: "value" },
   { long: "name", type: "value" },
   { long: "kvsserver", type: "value" },
   { long: "taskcommand", type: "value" },
@@ -151,6 +161,7 @@ export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE]
   "                [--timeout TIME] [--kill-grace TIME] [--walltime TIME]\n" +
   "                [--end-time WHEN] [--bad-node-after N]\n" +
   "                [--results FILE] [--name NAME] [--taskcommand CMD]\n" +
+  "                [--alloc SBATCH_ARGS] [--max-allocs N] [--alloc-backlog N]\n" +
   "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
   "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
   "                [-E VAR] (taskfile | --taskcommand CMD)\n" +
@@ -264,6 +275,10 @@ export function parseDriverArgs(
     crashLimit: str("crash-limit") === undefined ? 3 : intOption("--crash-limit", str("crash-limit")!, 1),
     timeout: str("timeout") === undefined ? 0 : durationOption("--timeout", str("timeout")!),
     killGrace: str("kill-grace") === undefined ? 10 : durationOption("--kill-grace", str("kill-grace")!),
+    maxAllocs: str("max-allocs") === undefined ? 1 : intOption("--max-allocs", str("max-allocs")!, 1),
+    allocBacklog: str("alloc-backlog") === undefined
+      ? 1
+      : intOption("--alloc-backlog", str("alloc-backlog")!, 1),
     badNodeAfter: str("bad-node-after") === undefined
       ? 3
       : intOption("--bad-node-after", str("bad-node-after")!, 0),
@@ -288,6 +303,29 @@ export function parseDriverArgs(
     inv.endTime = at;
   }
   if (taskCommand !== undefined) inv.taskCommand = taskCommand;
+  if (str("alloc") !== undefined) {
+    try {
+      inv.alloc = splitShellWords(str("alloc")!);
+    } catch (e) {
+      throw new UsageError(`argument --alloc: ${(e as Error).message}`);
+    }
+    const bad = inv.alloc.find((a) =>
+      /^(--wrap|--parsable|--test-only|-o|--output|-J|--job-name)(=|$)/.test(a)
+    );
+    if (bad) {
+      throw new UsageError(
+        `argument --alloc: ${bad} is chosen by disbatch (each allocation runs its own batch script, ` +
+          `named <run>_A<n>); give only resource options (-N, -n, -t, -p, --mem, ...)`,
+      );
+    }
+    if (inv.startupOnly) {
+      throw new UsageError("argument --alloc: not allowed with -S (the allocations are the engines)");
+    }
+  } else if (str("max-allocs") !== undefined || str("alloc-backlog") !== undefined) {
+    throw new UsageError(
+      `argument ${str("max-allocs") !== undefined ? "--max-allocs" : "--alloc-backlog"}: needs --alloc`,
+    );
+  }
   if (str("results") !== undefined) {
     if (str("results") === "") {
       throw new UsageError("argument --results: expected a file name or - for stdout");

@@ -16,11 +16,12 @@
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
+import type { Allocation } from "./allocator.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -45,6 +46,16 @@ export interface RunInfo {
   killGrace: number;
 }
 
+/** What monitors and `dbUtil.sh --status` are sent: the scheduler's view and the run's allocations. */
+export type RunState = SchedulerSnapshot & {
+  uid: string;
+  startedAt: number;
+  /** Allocations the run asked for (`--alloc`), oldest first. */
+  allocations?: Allocation[];
+  /** Why the allocator does not ask for more now, when it paused. */
+  allocatorPaused?: string;
+};
+
 /** Messages from the driver. */
 export type FromDriver =
   | { kind: "challenge"; version: number; nonce: string }
@@ -55,7 +66,7 @@ export type FromDriver =
   | { kind: "stop" }
   | { kind: "kill"; reason: string }
   | { kind: "ping" }
-  | { kind: "snapshot"; state: SchedulerSnapshot & { uid: string; startedAt: number } }
+  | { kind: "snapshot"; state: RunState }
   | { kind: "ack"; message: string }
   | { kind: "runOver" };
 
@@ -93,6 +104,8 @@ export type ToDriver =
     retires?: boolean;
     /** The node it never retires (where the context runs). */
     keepHost?: string;
+    /** When its Slurm allocation ends (Unix seconds), when it has a time limit. */
+    endsAt?: number;
   }
   /** A launcher ended; if its engine never joined, it will not come. */
   | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }

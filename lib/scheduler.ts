@@ -89,6 +89,8 @@ interface ContextState {
   retires: boolean;
   /** The node that is never given back (the driver's or the context's own): its engine stays. */
   keepHost: string | undefined;
+  /** When its allocation ends, minus the hand-off margin (Unix seconds): no task starts that cannot finish by then. */
+  stopAt?: number;
 }
 
 /** `reachedAt`: when every task before the barrier had been handed out (the reference's "feeder
@@ -187,6 +189,8 @@ export class Scheduler {
   #live = 0;
   #contexts = new Map<number, ContextState>();
   #tries = new Map<number, Tries>();
+  /** Some context has an end (an allocation the run asked for): engines are checked against it. */
+  #anyEnding = false;
   #hosts = new Map<string, HostHealth>();
   #retried = 0;
   #timedOut = 0;
@@ -307,7 +311,8 @@ export class Scheduler {
    * @param retire `retires`: its nodes are given back when idle (Slurm or --retire-cmd), so its
    *   engines leave as soon as the task file is exhausted and they have nothing to do, except the
    *   one on `keepHost` (never given back); other engines stay until the end, ready to take tasks
-   *   re-queued from a lost engine
+   *   re-queued from a lost engine. `endsAt`: when its allocation ends; its engines get no task
+   *   that cannot finish by then
    * @returns actions
    */
   contextJoined(
@@ -315,18 +320,20 @@ export class Scheduler {
     label: string,
     taskLimit: number,
     expectedEngines: number,
-    retire: { retires: boolean; keepHost?: string | undefined } = { retires: false },
+    retire: { retires: boolean; keepHost?: string | undefined; endsAt?: number } = { retires: false },
   ): Action[] {
     this.#contexts.set(id, {
       id,
       label,
       retires: retire.retires,
       keepHost: retire.keepHost,
+      ...(retire.endsAt !== undefined ? { stopAt: retire.endsAt - WALLTIME_MARGIN_S } : {}),
       taskLimit,
       assigned: 0,
       pendingEngines: expectedEngines,
       engines: new Set(),
     });
+    if (retire.endsAt !== undefined) this.#anyEnding = true;
     return [];
   }
 
@@ -605,6 +612,18 @@ export class Scheduler {
    */
   setStopAt(stopAt: number): void {
     this.#o.stopAt = stopAt;
+  }
+
+  /**
+   * Tasks that could start now if there were free slots: those queued again, and those queued
+   * before the first barrier (which waits for running tasks: work behind it is not ready).
+   * @returns a count (the queue holds what flow control let in: about two tasks per slot, or 64)
+   */
+  readyWork(): number {
+    let n = this.#requeue.length;
+    // A barrier still in the queue waits for tasks before it: what follows it is not ready.
+    for (let i = this.#qHead; i < this.#queue.length && this.#queue[i]!.kind !== "barrier"; i++) n++;
+    return this.#phase === "running" ? n : 0;
   }
 
   /** True when the walltime ended the run (the driver prints how to resume). */
@@ -981,14 +1000,14 @@ export class Scheduler {
    * An engine with a free slot first (round robin), else one with prefetch room; with `avoid`
    * (hosts where the task failed), one elsewhere, or none while an engine elsewhere could take it later.
    */
-  #pickEngine(avoid?: ReadonlySet<string>): EngineState | undefined {
+  #pickEngine(avoid?: ReadonlySet<string>, fits?: (e: EngineState) => boolean): EngineState | undefined {
     for (const set of [this.#freeSlot, this.#prefetchRoom]) {
       for (const e of set) {
         if (e.state !== "active" || this.#limited(e)) {
           set.delete(e);
           continue;
         }
-        if (avoid?.has(e.host)) continue;
+        if (avoid?.has(e.host) || (fits && !fits(e))) continue;
         return e;
       }
     }
@@ -996,7 +1015,13 @@ export class Scheduler {
     for (const e of this.#engines.values()) {
       if (e.state === "active" && !avoid.has(e.host) && !this.#limited(e)) return undefined; // wait for it
     }
-    return this.#pickEngine();
+    return this.#pickEngine(undefined, fits);
+  }
+
+  /** Whether `t` can finish on `e` before the end of its allocation (always, when that is not known). */
+  #fitsEngine(e: EngineState, t: Task, now: number): boolean {
+    const stopAt = this.#contexts.get(e.context)?.stopAt;
+    return stopAt === undefined || now + (this.#estimate(t) ?? 0) <= stopAt;
   }
 
   #assign(e: EngineState, task: Task): Action {
@@ -1032,7 +1057,7 @@ export class Scheduler {
             held = true;
             continue;
           }
-          const e = this.#pickEngine(this.#tries.get(t.id)?.failedHosts);
+          const e = this.#pickEngine(this.#tries.get(t.id)?.failedHosts, (x) => this.#fitsEngine(x, t, now));
           if (!e) continue;
           this.#requeue.splice(i, 1);
           this.#notBefore.delete(t.id);
@@ -1056,7 +1081,10 @@ export class Scheduler {
           held = true;
           break;
         }
-        const e = this.#pickEngine();
+        const e = this.#pickEngine(
+          undefined,
+          this.#anyEnding ? (x) => this.#fitsEngine(x, item.task, now) : undefined,
+        );
         if (!e) break;
         this.#qHead++;
         out.push(this.#assign(e, item.task));

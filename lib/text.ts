@@ -238,3 +238,49 @@ export function binaryKind(head: Uint8Array): string | undefined {
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
+
+/**
+ * Split a command line into words as a POSIX shell does for quoting (no expansions): blanks
+ * separate words; `'…'` is literal; `"…"` keeps blanks and takes `\` before `"`, `\`, `$`, `` ` ``;
+ * an unquoted `\` takes the next character.
+ * @param s the text @returns the words
+ * @throws {SyntaxError} for an unterminated quote
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitShellWords } from "./text.ts";
+ * assert.deepEqual(splitShellWords(`-N 2 --comment "a b" -J 'x y'`), ["-N", "2", "--comment", "a b", "-J", "x y"]);
+ * ```
+ */
+export function splitShellWords(s: string): string[] {
+  const out: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === " " || c === "\t" || c === "\n") {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+      continue;
+    }
+    word ??= "";
+    if (c === "'") {
+      const end = s.indexOf("'", i + 1);
+      if (end < 0) throw new SyntaxError(`unterminated ' in: ${s}`);
+      word += s.slice(i + 1, end);
+      i = end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < s.length && s[j] !== '"'; j++) {
+        if (s[j] === "\\" && j + 1 < s.length && '"\\$`'.includes(s[j + 1]!)) j++;
+        word += s[j];
+      }
+      if (j >= s.length) throw new SyntaxError(`unterminated " in: ${s}`);
+      i = j;
+    } else if (c === "\\" && i + 1 < s.length) {
+      word += s[++i];
+    } else word += c;
+  }
+  if (word !== undefined) out.push(word);
+  return out;
+}

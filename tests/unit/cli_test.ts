@@ -40,6 +40,8 @@ Deno.test("parseDriverArgs() gives the defaults for a bare task file", () => {
     crashLimit: 3,
     timeout: 0,
     killGrace: 10,
+    maxAllocs: 1,
+    allocBacklog: 1,
     badNodeAfter: 3,
     gpu: false,
     context: { taskLimit: 0, envResource: [], fill: false, noRetire: false, sshNodes: [] },
@@ -419,4 +421,17 @@ Deno.test("parseDriverArgs() reads the failure policies and says what a bad valu
     ],
   ];
   for (const [args, re] of bad) assert.throws(() => inv([...args, "Tasks"]), re, args.join(" "));
+});
+
+Deno.test("parseDriverArgs() reads --alloc as shell words and checks its companions", () => {
+  const i = inv(["--alloc", "-N 2 -t 1:00:00 -p gen --comment 'a b'", "--max-allocs", "4", "Tasks"]);
+  assert.deepEqual(i.alloc, ["-N", "2", "-t", "1:00:00", "-p", "gen", "--comment", "a b"]);
+  assert.deepEqual([i.maxAllocs, i.allocBacklog], [4, 1]);
+  assert.deepEqual(inv(["--alloc=-N 1", "Tasks"]).alloc, ["-N", "1"]);
+  usageError(["--alloc", "-N 1 --wrap x", "Tasks"], /--wrap is chosen by disbatch/);
+  usageError(["--alloc", "-N 1 -o out", "Tasks"], /-o is chosen by disbatch/);
+  usageError(["--alloc", "-J 'x", "Tasks"], /argument --alloc: unterminated '/);
+  usageError(["--max-allocs", "2", "Tasks"], /argument --max-allocs: needs --alloc/);
+  usageError(["--alloc", "-N 1", "--max-allocs", "0", "Tasks"], /--max-allocs: invalid int value: '0'/);
+  usageError(["--alloc", "-N 1", "-S", "Tasks"], /argument --alloc: not allowed with -S/);
 });

@@ -5,6 +5,7 @@ import {
   decodeSurrogateEscape,
   encodeSurrogateEscape,
   hasEscapedBytes,
+  splitShellWords,
 } from "../../lib/text.ts";
 
 // Expected strings from python3 (3.11.7): bytes(b).decode("utf-8", "surrogateescape").
@@ -106,4 +107,16 @@ Deno.test("binaryKind() names known binary formats and NUL-heavy data, and passe
 Deno.test("bashCommandArg() leaves a command with a NUL as it is, so that it fails to start", () => {
   assert.equal(bashCommandArg("echo a\0b"), "echo a\0b");
   assert.equal(bashCommandArg("echo \udcff\0"), "echo \udcff\0");
+});
+
+Deno.test("splitShellWords() splits like a shell's quoting, without expansions", () => {
+  const cases: [string, string[]][] = [
+    ["", []],
+    ["  -N 2  -t 1:00:00 ", ["-N", "2", "-t", "1:00:00"]],
+    [`--comment "a b" -J 'x y'`, ["--comment", "a b", "-J", "x y"]],
+    [`a\\ b "q\\"x" '$HOME'`, ["a b", 'q"x', "$HOME"]],
+    [`--x=""`, ["--x="]],
+  ];
+  for (const [s, want] of cases) assert.deepEqual(splitShellWords(s), want, s);
+  assert.throws(() => splitShellWords(`-J 'x`), /unterminated '/);
 });
