@@ -41,6 +41,7 @@ import {
   readRows,
   RENDEZVOUS_SH,
   sleepers,
+  start,
   uniqueSleep,
   writeText,
 } from "./e2e_helpers.ts";
@@ -651,3 +652,177 @@ Deno.test({
   const state = (await sh("sinfo", ["-h", "-n", "n3", "-o", "%T"])).stdout.trim();
   assert.doesNotMatch(state, /drain/i, `n3 is ${state}`);
 });
+
+// ---------------------------------------------------------------------------------------------
+// allocations the driver asks for itself (--alloc)
+
+/** The run's jobs in the queue (job names `<run>_A<n>`): `id state` lines. */
+async function runJobs(run: string): Promise<string[]> {
+  const q = await sh("squeue", ["-h", "-o", "%i %T %j"], { timeoutMs: 20_000 });
+  return q.stdout.split("\n").filter((l) =>
+    l.trim().endsWith(` ${run}`) || new RegExp(` ${run}_A\\d+$`).test(l.trim())
+  );
+}
+
+Deno.test({
+  name:
+    "slurm --alloc: up to --max-allocs 3 allocations at once drain 60 tasks; nothing of the run is left in squeue",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_alloc_peak_");
+  writeText(
+    d.path,
+    "T",
+    Array.from({ length: 60 }, (_, i) => `sleep 2 && echo x >> done_${i}`).join("\n") + "\n",
+  );
+  const run = start(["--alloc", "-N 1 -n 2 -t 2", "--max-allocs", "3", "-p", "arun", "T"], {
+    cwd: d.path,
+    env: ENV,
+  });
+  let peak = 0;
+  try {
+    for (let done = false; !done;) {
+      const running = (await runJobs("arun")).filter((l) => l.includes(" RUNNING ")).length;
+      peak = Math.max(peak, running);
+      done = await Promise.race([
+        run.done.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 300)),
+      ]);
+    }
+  } finally {
+    await killAndWait(run);
+  }
+  const r = await run.done;
+  assert.equal(r.code, 0, `${r.stderr}\n${dirReport(d.path)}`);
+  assert.equal(peak, 3, `at most and at the peak 3 allocations ran at once (seen ${peak})`);
+  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  assert.deepEqual(range(60).map(count), Array(60).fill(1), dirReport(d.path));
+  assert.match(r.stderr, /3 allocation\(s\) asked for \(Slurm jobs \d+ \d+ \d+\): 3 ran/);
+  await pollUntilSh(
+    "the run's jobs to leave the queue",
+    async () => (await runJobs("arun")).length === 0,
+    30_000,
+  );
+});
+
+Deno.test({
+  name: "slurm --alloc: a run longer than one allocation's limit goes on in the next, each task exactly once",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_alloc_chain_");
+  // 36 × 3 s on 2 slots is 54 s of work; a 1-minute allocation takes tasks until 15 s before its end.
+  writeText(
+    d.path,
+    "T",
+    Array.from({ length: 36 }, (_, i) => `sleep 3 && echo x >> done_${i}`).join("\n") + "\n",
+  );
+  const r = await sh(
+    cliCommand()[0]!,
+    [...cliCommand().slice(1), "--alloc", "-N 1 -n 2 -t 1", "--max-allocs", "1", "-p", "crun", "T"],
+    { cwd: d.path, env: ENV, timeoutMs: 240_000 },
+  );
+  assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  assert.deepEqual(range(36).map(count), Array(36).fill(1), dirReport(d.path));
+  const ran = Number(/allocation\(s\) asked for \([^)]*\): (\d+) ran/.exec(r.stderr)?.[1]);
+  assert.ok(ran >= 2, `chained over at least two allocations: ${r.stderr}`);
+  assert.doesNotMatch(
+    readOr(`${d.path}/crun_status.txt`) ?? "",
+    /^R/m,
+    "no task failed or was recorded killed",
+  );
+  await pollUntilSh(
+    "the run's jobs to leave the queue",
+    async () => (await runJobs("crun")).length === 0,
+    30_000,
+  );
+});
+
+Deno.test({
+  name: "slurm --alloc: options sbatch refuses fail in under a second, before any file",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_alloc_bad_");
+  writeText(d.path, "T", "true\n");
+  const t0 = performance.now();
+  const r = await sh(cliCommand()[0]!, [
+    ...cliCommand().slice(1),
+    "--alloc",
+    "-p nosuchpartition",
+    "-p",
+    "brun",
+    "T",
+  ], {
+    cwd: d.path,
+    env: ENV,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  assert.equal(r.code, 2, showRan(r));
+  assert.match(r.stderr, /argument --alloc: sbatch refuses these options: .*[Ii]nvalid partition/);
+  assert.ok(wall < 1 + 0.5, `${wall.toFixed(2)} s (the CLI's own start included)`);
+  assert.deepEqual([...Deno.readDirSync(d.path)].map((e) => e.name), ["T"]);
+});
+
+Deno.test({
+  name:
+    "slurm --alloc: a partition that refuses jobs pauses the allocator with a clear message; the run goes on",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_alloc_pause_");
+  const part = `refuse${Math.floor(Math.random() * 1e6)}`;
+  const mk = await sh("scontrol", ["create", `PartitionName=${part}`, "Nodes=n1,n2,n3", "State=UP"]);
+  assert.equal(mk.code, 0, showRan(mk));
+  try {
+    // The first task closes the partition: later submissions fail; the run finishes on what it has.
+    writeText(
+      d.path,
+      "T",
+      `scontrol update PartitionName=${part} State=INACTIVE\n` +
+        Array.from({ length: 40 }, (_, i) => `sleep 1 && echo x >> done_${i}`).join("\n") + "\n",
+    );
+    const r = await sh(
+      cliCommand()[0]!,
+      [...cliCommand().slice(1), "--alloc", `-p ${part} -N 1 -n 1`, "--max-allocs", "3", "-p", "prun", "T"],
+      { cwd: d.path, env: ENV, timeoutMs: 240_000 },
+    );
+    assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
+    assert.match(
+      r.stderr,
+      /The allocator pauses for 10 min after 3 failures in a row, the last: sbatch failed: .*partition not available/,
+    );
+    const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+    assert.deepEqual(range(40).map(count), Array(40).fill(1), dirReport(d.path));
+  } finally {
+    await sh("scontrol", ["delete", `PartitionName=${part}`]);
+  }
+});
+
+Deno.test(
+  { name: "slurm --alloc: SIGINT mid-run cancels the pending allocations", ignore: IGNORE },
+  async () => {
+    await using d = await jobDir("disbatch_alloc_sigint_");
+    writeText(d.path, "T", "sleep 1\n".repeat(10));
+    // They can only start in an hour: both stay pending.
+    const run = start(
+      ["--alloc", "-N 1 --begin=now+3600", "--max-allocs", "2", "--alloc-backlog", "2", "-p", "irun", "T"],
+      { cwd: d.path, env: ENV },
+    );
+    try {
+      await pollUntilSh(
+        "two pending allocations",
+        async () => (await runJobs("irun")).filter((l) => l.includes(" PENDING ")).length === 2,
+        30_000,
+      );
+      Deno.kill(run.pid, "SIGINT");
+      const r = await run.done;
+      assert.equal(r.code, 130, r.stderr);
+    } finally {
+      await killAndWait(run);
+    }
+    await pollUntilSh(
+      "the run's jobs to leave the queue",
+      async () => (await runJobs("irun")).length === 0,
+      10_000,
+    );
+  },
+);
