@@ -137,20 +137,33 @@ export class Allocator {
       (this.#policy.lastFailure ? `; last trouble: ${this.#policy.lastFailure}` : "");
   }
 
-  /** The run ends: ask for nothing more, cancel every job not over, and wait for sbatch calls in flight. */
+  /**
+   * The run ends: ask for nothing more, cancel the allocations that have not started, give the
+   * running ones (whose engines are leaving) up to 10 s to end by themselves, then cancel the rest.
+   */
   async close(): Promise<void> {
     clearInterval(this.#ticker);
     this.#busy = true;
-    // A submission in flight gets its job id first, then is cancelled (the policy is closed).
-    const cancels = this.#policy.close(this.#h.now());
+    // A submission in flight gets its job id first (the closed policy then cancels it).
     await Promise.all(this.#inFlight);
-    const more = this.#policy.close(this.#h.now());
-    const ids = [...cancels, ...more].flatMap((a) => a.kind === "cancel" ? [a.jobId] : []);
-    for (const a of this.#pendingCancels.splice(0)) ids.push(a);
-    if (ids.length === 0) return;
-    this.#h.log.info(`Cancelling the run's allocations: ${ids.join(" ")}`);
-    const r = await slurm("scancel", ids);
-    if (!r.ok) this.#h.log.warn(`scancel ${ids.join(" ")} failed: ${r.err}`);
+    const running = new Set(
+      this.#policy.allocations.filter((a) => a.state === "running" && a.jobId).map((a) => a.jobId!),
+    );
+    const ids = this.#policy.close(this.#h.now()).flatMap((a) => a.kind === "cancel" ? [a.jobId] : []);
+    ids.push(...this.#pendingCancels.splice(0));
+    const now = ids.filter((id) => !running.has(id));
+    let later = ids.filter((id) => running.has(id));
+    for (let i = 0; i < 50 && later.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const q = await slurm("squeue", ["-h", "-j", later.join(","), "-o", "%i"]);
+      const still = new Set(q.out.split("\n").map((l) => l.trim()).filter(Boolean));
+      later = later.filter((id) => still.has(id));
+    }
+    const cancel = [...now, ...later];
+    if (cancel.length === 0) return;
+    this.#h.log.info(`Cancelling the run's allocations: ${cancel.join(" ")}`);
+    const r = await slurm("scancel", cancel);
+    if (!r.ok) this.#h.log.warn(`scancel ${cancel.join(" ")} failed: ${r.err}`);
   }
 
   /** On a second signal, just before exiting: cancel what is known, synchronously. */

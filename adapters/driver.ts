@@ -473,17 +473,19 @@ async function runLocked(
     statusPath: `${uid}_status.txt`,
     failures: sched.firstFailures,
   });
+  await retire.flush();
+  await web?.close();
+  await mailer?.end(sched.snapshot(), code, actions.finishMessages);
+  await peers.farewell(); // monitors see the final counts before the connection closes
+  server.close();
+  // Contexts of running allocations see the run end and leave (their jobs complete); pending ones
+  // and any still there after a few seconds are cancelled.
   await allocator?.close();
   const allocLine = allocator?.summary();
   if (allocLine) {
     log.info(allocLine.replace(/^disbatch: /, ""));
     say(allocLine);
   }
-  await retire.flush();
-  await web?.close();
-  await mailer?.end(sched.snapshot(), code, actions.finishMessages);
-  await peers.farewell(); // monitors see the final counts before the connection closes
-  server.close();
   auto.kill("SIGTERM");
   untrapSignals();
   auto.close();

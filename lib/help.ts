@@ -90,6 +90,17 @@ when things fail (see "When things fail" in the README):
                         then succeeded elsewhere, or whose engine was lost
                         twice: it gets no more tasks (default 3; 0: never)
 
+allocations disbatch asks for itself (see "Letting disbatch request allocations"):
+  --alloc SBATCH_ARGS   ask Slurm for allocations with these sbatch options
+                        (e.g. '-N 2 -t 1:00:00 -p gen') while tasks wait for
+                        slots; each runs one context of engines; checked with
+                        sbatch --test-only first; the rest are cancelled at the
+                        end. Without -s no engine runs on this machine
+  --max-allocs N        at most N allocations at once (default 1; one that ends
+                        within a minute does not count, so its successor can
+                        be asked for in time)
+  --alloc-backlog N     at most N of them pending at once (default 1)
+
 driving disbatch from a program (see "Driving disbatch from a program"):
   --results FILE        write a JSON line per finished task, barrier and
                         PERENGINE task to FILE ("-": stdout) as it finishes
