@@ -107,9 +107,9 @@ export class Allocator {
     this.#policy.contextGone(label, this.#h.now());
   }
 
-  /** @param label an allocation's context @param slots the slots of its engines */
-  slots(label: string, slots: number): void {
-    this.#policy.slots(label, slots);
+  /** @param label an allocation's context @param slots the slots of its engines @param nodes their nodes */
+  slots(label: string, slots: number, nodes: string): void {
+    this.#policy.slots(label, slots, nodes);
   }
 
   /** For monitors and `--status`. */

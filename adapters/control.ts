@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../lib/cli.ts";
+import { allocationText } from "../lib/allocator.ts";
 import { ClientError, connectToDriver } from "./client.ts";
 import type { FromDriver } from "../lib/protocol.ts";
 
@@ -63,6 +64,8 @@ export async function controlMain(args: string[]): Promise<number> {
       }`,
     );
     for (const q of st.quarantined) console.log(`  quarantined ${q.host}: ${q.reason}`);
+    for (const a of st.allocations ?? []) console.log(`  ${allocationText(a, Date.now() / 1000)}`);
+    if (st.allocatorPaused) console.log(`  the allocator is paused: ${st.allocatorPaused}`);
     for (const c of st.contexts) {
       console.log(
         `  context c${c.id} ${c.label}: ${c.engines} engine(s), ${c.assigned} task(s) assigned${

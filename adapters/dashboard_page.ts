@@ -67,7 +67,7 @@ const CLIENT_JS = `
     var s = st.snapshot, elapsed = st.now - s.startedAt;
     document.title = "disBatch: " + s.uid;
     set("uid", esc(s.uid));
-    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : ""));
+    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : "") + allocText(s, st.now));
     var engines = s.engines.filter(function (e) { return e.state !== "gone"; }).length;
     set("cards", [card("Done", num(s.finished - s.failed), "good"), card("Failed", num(s.failed), s.failed ? "bad" : ""),
       card("Running", num(s.running)), card("Queued", num(s.queued) + (s.tasksEnded ? "" : "<small>+</small>")),
@@ -78,6 +78,13 @@ const CLIENT_JS = `
     var eta = s.phase === "done" ? "finished" : !s.tasksEnded ? "ETA unknown until the task list is complete" : r > 0 ? "ETA " + dur((s.queued + s.running) / r) : "ETA —";
     set("pmeta", "<span><b>" + num(s.finished) + "</b> of <b>" + num(total) + (s.tasksEnded ? "" : "+") + "</b> tasks (" + (total ? (100 * s.finished / total).toFixed(1) : "0") + "%)" + (s.skipped ? " · " + num(s.skipped) + " skipped" : "") + (s.barriers ? " · " + num(s.barriers) + " barrier(s)" : "") + "</span><span><b>" + r.toFixed(r < 10 ? 2 : 0) + "</b> tasks/s · " + eta + "</span>");
     renderEngines(s); renderTimeline(st); renderThroughput(st); renderFailures(st);
+  }
+  function allocText(s, now) {
+    var alive = (s.allocations || []).filter(function (a) { return a.state !== "ended"; });
+    if (!alive.length && !s.allocatorPaused) return "";
+    return ' · <span id="allocations">allocations: ' + (alive.map(function (a) {
+      return esc(a.label) + (a.jobId ? " job " + esc(a.jobId) : "") + " " + esc(a.state) + (a.nodes ? " on " + esc(vis(a.nodes)) : "") + (a.state === "running" && a.endsAt ? " (" + dur(Math.max(0, a.endsAt - now)) + " left)" : "");
+    }).join(", ") || "none alive") + (s.allocatorPaused ? "; paused: " + esc(vis(s.allocatorPaused)) : "") + "</span>";
   }
   function renderEngines(s) {
     var rows = [], labels = {};

@@ -297,14 +297,17 @@ async function runLocked(
         const snap = sched.snapshot();
         const labels = new Map(snap.contexts.map((c) => [c.id, c.label]));
         const freeSlots = new Map<string, number>();
-        const slots = new Map<string, number>();
+        const slots = new Map<string, { n: number; nodes: string[] }>();
         for (const e of snap.engines) {
           if (e.state !== "active") continue;
           const l = labels.get(e.context) ?? "";
           freeSlots.set(l, (freeSlots.get(l) ?? 0) + Math.max(0, e.slots - e.running));
-          slots.set(l, (slots.get(l) ?? 0) + e.slots);
+          const x = slots.get(l) ?? { n: 0, nodes: [] };
+          x.n += e.slots;
+          x.nodes.push(e.host);
+          slots.set(l, x);
         }
-        for (const [l, n] of slots) allocator?.slots(l, n);
+        for (const [l, x] of slots) allocator?.slots(l, x.n, x.nodes.join(","));
         return { ready: sched.readyWork(), freeSlots, over: snap.phase !== "running" };
       },
     })
@@ -320,7 +323,8 @@ async function runLocked(
       hostname: "0.0.0.0",
       port: 0,
       token: newDashboardToken(),
-      state: () => tracker.state({ ...sched.snapshot(), uid, startedAt }, now()),
+      state: () =>
+        tracker.state({ ...sched.snapshot(), uid, startedAt, ...(allocator?.state() ?? {}) }, now()),
       stop: (t) => peers.stop(t),
       onReject: (m) => webRejections.warn(m, now()),
     });

@@ -7,7 +7,13 @@
 
 import { basename } from "node:path";
 import { parseArgv, UsageError } from "../lib/cli.ts";
-import { parseStatusText, quarantinedInLog, renderReportHtml, summarize } from "../lib/report.ts";
+import {
+  allocationsInLog,
+  parseStatusText,
+  quarantinedInLog,
+  renderReportHtml,
+  summarize,
+} from "../lib/report.ts";
 import { osErrorReason } from "./task_source.ts";
 
 /** The usage line of the `report` mode. */
@@ -97,13 +103,16 @@ export async function reportMain(args: string[]): Promise<number> {
   }
   // Quarantined hosts are in the driver log, when it is there (the default log path).
   let quarantined: ReturnType<typeof quarantinedInLog> = [];
+  let allocations: ReturnType<typeof allocationsInLog> = [];
   const logPath = path.replace(/_status\.txt$/, "_driver.log");
   if (logPath !== path) {
     try {
-      quarantined = quarantinedInLog(new TextDecoder().decode(await Deno.readFile(logPath)));
+      const log = new TextDecoder().decode(await Deno.readFile(logPath));
+      quarantined = quarantinedInLog(log);
+      allocations = allocationsInLog(log);
     } catch { /* no log, or --logfile elsewhere */ }
   }
-  const summary = summarize(records, attempts, quarantined);
+  const summary = summarize(records, attempts, quarantined, allocations);
   if (options.json) {
     console.log(JSON.stringify(summary, null, 2));
     return 0;

@@ -42,6 +42,37 @@ export interface Allocation {
   outcome?: string;
 }
 
+/**
+ * One line about an allocation, for `--status` and the monitor.
+ * @param a the allocation @param now Unix seconds
+ * @returns e.g. `allocation A2 (job 113): running on n2, ends in 85 s`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocationText } from "./allocator.ts";
+ * const a = { label: "A1", jobId: "7", state: "pending" as const, submittedAt: 0 };
+ * assert.equal(allocationText(a, 30), "allocation A1 (job 7): pending for 30 s");
+ * ```
+ */
+export function allocationText(a: Allocation, now: number): string {
+  const head = `allocation ${a.label}${a.jobId ? ` (job ${a.jobId})` : ""}: `;
+  const secs = (s: number) => `${Math.max(0, Math.round(s))} s`;
+  switch (a.state) {
+    case "submitting":
+      return head + "being submitted";
+    case "pending":
+      return head + `pending for ${secs(now - a.submittedAt)}`;
+    case "running":
+      return head +
+        `running${a.nodes ? ` on ${a.nodes}` : ""}${
+          a.endsAt !== undefined ? `, ends in ${secs(a.endsAt - now)}` : ""
+        }${a.slots ? `, ${a.slots} slot(s)` : ""}`;
+    default:
+      return head + (a.outcome ?? "over");
+  }
+}
+
 /** Settings. */
 export interface AllocOptions {
   /** At most this many allocations alive (pending or running) at once. */
@@ -217,10 +248,11 @@ export class AllocPolicy {
     return [];
   }
 
-  /** @param label an allocation's context @param slots its engines' slots in all */
-  slots(label: string, slots: number): void {
+  /** @param label an allocation's context @param slots its engines' slots in all @param nodes their nodes */
+  slots(label: string, slots: number, nodes?: string): void {
     const a = this.#allocs.get(label);
     if (a && slots > 0) a.slots = slots;
+    if (a && nodes) a.nodes = nodes;
   }
 
   /** Its context left (its engines are done). @param label the label @param now seconds */

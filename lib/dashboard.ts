@@ -25,6 +25,7 @@
  * @module
  */
 
+import type { Allocation } from "./allocator.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { StatusRecord } from "./types.ts";
 
@@ -48,7 +49,13 @@ export interface TimelineEntry {
 /** What `GET /api/state` returns, polled by the page every second. */
 export interface DashboardState {
   /** The scheduler's view plus the run label and its start (unix seconds). */
-  snapshot: SchedulerSnapshot & { uid: string; startedAt: number };
+  snapshot: SchedulerSnapshot & {
+    uid: string;
+    startedAt: number;
+    /** Allocations the run asked for (`--alloc`). */
+    allocations?: Allocation[];
+    allocatorPaused?: string;
+  };
   /** Unix seconds. */
   now: number;
   /** Recent tasks; `end` = 0 means still running. */

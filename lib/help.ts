@@ -90,7 +90,8 @@ when things fail (see "When things fail" in the README):
                         then succeeded elsewhere, or whose engine was lost
                         twice: it gets no more tasks (default 3; 0: never)
 
-allocations disbatch asks for itself (see "Letting disbatch request allocations"):
+allocations disbatch asks for itself (README: "Letting disbatch request
+allocations"):
   --alloc SBATCH_ARGS   ask Slurm for allocations with these sbatch options
                         (e.g. '-N 2 -t 1:00:00 -p gen') while tasks wait for
                         slots; each runs one context of engines; checked with

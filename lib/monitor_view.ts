@@ -29,6 +29,7 @@
  * @module
  */
 
+import { type Allocation, allocationText } from "./allocator.ts";
 import { formatDuration } from "./progress_view.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 
@@ -50,6 +51,10 @@ export type MonitorState = Omit<SchedulerSnapshot, "engines"> & {
   uid: string;
   /** Unix seconds when the driver started. */
   startedAt: number;
+  /** Allocations the run asked for (`--alloc`). */
+  allocations?: Allocation[];
+  /** Why the allocator does not ask for more now. */
+  allocatorPaused?: string;
 };
 
 /** How to draw one frame. */
@@ -343,6 +348,14 @@ export function renderMonitor(state: MonitorState | undefined, view: MonitorView
   put(progressText(state, view.now, columns));
   if (state.quarantined.length > 0) {
     put(`Quarantined: ${state.quarantined.map((q) => `${clean(q.host)} (${clean(q.reason)})`).join("; ")}`);
+  }
+  const alive = (state.allocations ?? []).filter((a) => a.state !== "ended");
+  if (alive.length > 0 || state.allocatorPaused) {
+    put(
+      `Allocations: ${
+        alive.map((a) => allocationText(a, view.now).replace(/^allocation /, "")).join(" · ") || "none alive"
+      }${state.allocatorPaused ? ` · paused: ${clean(state.allocatorPaused)}` : ""}`,
+    );
   }
   put(view.ended ?? clean(view.notice ?? ""));
   const cols = engineColumns(state, columns, view.now);

@@ -47,6 +47,8 @@ export interface ReportSummary {
   attempts: number;
   /** Hosts the run quarantined, and why (from the driver log, when it is there). */
   quarantined: { host: string; reason: string }[];
+  /** Allocations the run asked for (`--alloc`; from the driver log, when it is there). */
+  allocations: LoggedAllocation[];
   /** Lines skipped on resume (flag `S`). */
   skipped: number;
   /** Barrier lines (`B`/`C`). */
@@ -126,6 +128,54 @@ export function quarantinedInLog(log: string): { host: string; reason: string }[
   return [...out].map(([host, reason]) => ({ host, reason }));
 }
 
+/** An allocation as the driver log tells it (times as the log writes them, local). */
+export interface LoggedAllocation {
+  label: string;
+  jobId?: string;
+  asked: string;
+  running?: string;
+  /** Its end as Slurm set it (UTC, ISO 8601). */
+  endsAt?: string;
+}
+
+/**
+ * The allocations a run asked for (`--alloc`), from its driver log.
+ *
+ * @param log The driver log's text.
+ * @returns One row per allocation, in the order they were asked for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocationsInLog } from "./report.ts";
+ *
+ * const log = "2026-12-04 03:34:02,702 INFO Asking for allocation A1: 60 task(s) ready\n" +
+ *   "2026-12-04 03:34:02,716 INFO Allocation A1 is Slurm job 75\n" +
+ *   "2026-12-04 03:34:03,087 INFO Allocation A1 is running until 2026-12-04T03:36:02.086Z\n";
+ * assert.deepEqual(allocationsInLog(log), [{
+ *   label: "A1", asked: "2026-12-04 03:34:02", jobId: "75", running: "2026-12-04 03:34:03",
+ *   endsAt: "2026-12-04T03:36:02.086Z",
+ * }]);
+ * ```
+ */
+export function allocationsInLog(log: string): LoggedAllocation[] {
+  const out = new Map<string, LoggedAllocation>();
+  const re =
+    /^(\S+ \S+),\d+ \w+ (?:Asking for allocation (A\d+):|Allocation (A\d+) is Slurm job (\S+)$|Allocation (A\d+) is running(?: until (\S+))?$)/gm;
+  for (const m of log.matchAll(re)) {
+    const [, at, asked, jobOf, jobId, runningOf, endsAt] = m;
+    if (asked) out.set(asked, { label: asked, asked: at! });
+    const a = out.get(jobOf ?? runningOf ?? "");
+    if (!a) continue;
+    if (jobOf) a.jobId = jobId!;
+    if (runningOf) {
+      a.running = at!;
+      if (endsAt) a.endsAt = endsAt;
+    }
+  }
+  return [...out.values()];
+}
+
 /**
  * Linear-interpolated percentile of sorted values.
  *
@@ -166,6 +216,7 @@ export function summarize(
   records: readonly StatusRecord[],
   attempts: readonly StatusRecord[] = [],
   quarantined: readonly { host: string; reason: string }[] = [],
+  allocations: readonly LoggedAllocation[] = [],
 ): ReportSummary {
   const s: ReportSummary = {
     tasks: 0,
@@ -175,6 +226,7 @@ export function summarize(
     timedOut: 0,
     attempts: attempts.length,
     quarantined: [],
+    allocations: [],
     skipped: 0,
     barriers: 0,
     perEngine: 0,
@@ -224,6 +276,7 @@ export function summarize(
     hosts.set(a.host, h);
   }
   s.quarantined = quarantined.map((q) => ({ ...q }));
+  s.allocations = allocations.map((a) => ({ ...a }));
   s.succeeded = s.tasks - s.failed;
   s.hosts = [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host, "en", { numeric: true }));
   if (s.firstStart !== null && s.lastEnd !== null) s.wall = round6(s.lastEnd - s.firstStart);
@@ -382,6 +435,21 @@ ${histogramSvg(samples, marks)}</section>
 <h2 style="margin-top:18px">Outcomes</h2>${outcomes}</section></div>
 <section class="panel"><h2>Failures <span class="note">${failures.length} failed line(s)${shown}</span></h2>
 ${failureTable(failures, MAX_FAILURE_ROWS)}</section>
+${
+    s.allocations.length
+      ? `<section class="panel"><h2>Allocations <span class="note">${s.allocations.length} asked for with --alloc ` +
+        `(from the driver log; local times)</span></h2><table><thead><tr><th>Allocation</th><th>Slurm job</th>` +
+        `<th>Asked for</th><th>Running from</th><th>Ends (UTC)</th></tr></thead><tbody>${
+          s.allocations.map((a) =>
+            `<tr><td>${escapeHtml(a.label)}</td><td class="mono">${escapeHtml(a.jobId ?? "—")}</td><td>${
+              escapeHtml(a.asked)
+            }</td><td>${escapeHtml(a.running ?? "never ran")}</td><td>${
+              escapeHtml(a.endsAt ?? "—")
+            }</td></tr>`
+          ).join("")
+        }</tbody></table></section>`
+      : ""
+  }
 ${
     attempts.length
       ? `<section class="panel"><h2>Attempts that ran again <span class="note">${attempts.length} ` +

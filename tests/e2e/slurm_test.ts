@@ -680,10 +680,15 @@ Deno.test({
     env: ENV,
   });
   let peak = 0;
+  let status = "";
   try {
     for (let done = false; !done;) {
       const running = (await runJobs("arun")).filter((l) => l.includes(" RUNNING ")).length;
       peak = Math.max(peak, running);
+      if (running === 3 && !status) {
+        const st = await sh(`${d.path}/arun_dbUtil.sh`, ["--status"], { cwd: d.path, env: ENV });
+        status = st.stdout;
+      }
       done = await Promise.race([
         run.done.then(() => true),
         new Promise<boolean>((r) => setTimeout(() => r(false), 300)),
@@ -695,6 +700,14 @@ Deno.test({
   const r = await run.done;
   assert.equal(r.code, 0, `${r.stderr}\n${dirReport(d.path)}`);
   assert.equal(peak, 3, `at most and at the peak 3 allocations ran at once (seen ${peak})`);
+  assert.match(status, /allocation A1 \(job \d+\): running on n\d/, status);
+  const [cmd, ...pre] = cliCommand();
+  const rep = await sh(cmd!, [...pre, "report", "arun_status.txt", "--json"], { cwd: d.path });
+  assert.deepEqual(JSON.parse(rep.stdout).allocations.map((a: { label: string }) => a.label), [
+    "A1",
+    "A2",
+    "A3",
+  ]);
   const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
   assert.deepEqual(range(60).map(count), Array(60).fill(1), dirReport(d.path));
   assert.match(r.stderr, /3 allocation\(s\) asked for \(Slurm jobs \d+ \d+ \d+\): 3 ran/);

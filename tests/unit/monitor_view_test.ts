@@ -333,3 +333,32 @@ Deno.test("renderMonitor() shows retries, time limits, quarantined hosts and the
   assert.match(lines[1]!, /Retried 4 +Timed out 1/);
   assert.match(lines[3]!, /^Quarantined: n002\.cluster\.example\.org \(its engine was lost 2 times\)$/);
 });
+
+Deno.test("renderMonitor() lists the allocations alive and a paused allocator", () => {
+  const lines = renderMonitor(
+    run({
+      allocations: [
+        {
+          label: "A1",
+          jobId: "112",
+          state: "running",
+          submittedAt: 1000,
+          startedAt: 1001,
+          endsAt: 1100 + 85,
+          nodes: "n2",
+          slots: 2,
+        },
+        { label: "A2", jobId: "113", state: "pending", submittedAt: 1090 },
+        { label: "A0", jobId: "111", state: "ended", submittedAt: 900, outcome: "its engines finished" },
+      ],
+      allocatorPaused: "3 failures in a row",
+    }),
+    { rows: 14, columns: 160, now: 1100, selected: 0 },
+  ).map(plain);
+  assert.ok(
+    lines.includes(
+      "Allocations: A1 (job 112): running on n2, ends in 85 s, 2 slot(s) · A2 (job 113): pending for 10 s · paused: 3 failures in a row",
+    ),
+    lines.join("\n"),
+  );
+});

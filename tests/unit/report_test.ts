@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  allocationsInLog,
   parseStatusText,
   percentile,
   quarantinedInLog,
@@ -261,4 +262,29 @@ Deno.test("summarize() and the page count timeouts (flag T) and the attempts tha
   assert.match(html, /<span class="pill">timed out<\/span>/);
   assert.match(html, /\+1 retried/);
   assert.match(html, /a <span class="pill">quarantined<\/span>/);
+});
+
+Deno.test("allocationsInLog() reads the allocations of a --alloc run; the page lists them", () => {
+  const log = [
+    "2026-12-04 03:34:02,702 INFO Asking for allocation A1: 60 task(s) ready, room for 0",
+    "2026-12-04 03:34:02,716 INFO Allocation A1 is Slurm job 75",
+    "2026-12-04 03:34:03,087 INFO Allocation A1 is running until 2026-12-04T03:36:02.086Z",
+    "2026-12-04 03:34:03,702 INFO Asking for allocation A2: 59 task(s) ready, room for 0",
+    "2026-12-04 03:34:03,900 WARNING sbatch failed: Invalid partition; asking again in 5 s",
+    "",
+  ].join("\n");
+  const a = allocationsInLog(log);
+  assert.deepEqual(a, [
+    {
+      label: "A1",
+      asked: "2026-12-04 03:34:02",
+      jobId: "75",
+      running: "2026-12-04 03:34:03",
+      endsAt: "2026-12-04T03:36:02.086Z",
+    },
+    { label: "A2", asked: "2026-12-04 03:34:03" },
+  ]);
+  const html = renderReportHtml(summarize([], [], [], a), [], "run");
+  assert.match(html, /<h2>Allocations <span class="note">2 asked for with --alloc/);
+  assert.match(html, /<td>A2<\/td><td class="mono">—<\/td><td>2026-12-04 03:34:03<\/td><td>never ran<\/td>/);
 });
