@@ -313,3 +313,28 @@ Deno.test("walltime: at stopAt the running tasks are killed and recorded K; a ti
   h.gone(0, "finished");
   assert.equal(h.take("finish", 1)[0]!.exitCode, WALLTIME_EXIT);
 });
+
+Deno.test("readyWork: tasks behind a barrier that waits for running tasks are not ready", () => {
+  const h = new SchedulerHarness();
+  h.context({ engines: 1 });
+  h.engine(1);
+  h.tasks("a\nb\nc\n#DISBATCH BARRIER\nd\ne");
+  h.assigned(1); // a runs; b, c ready; d, e wait behind the barrier
+  assert.equal(h.scheduler.readyWork(), 2);
+  h.advance(5); // a long task: no prefetch
+  h.finish(0, 0);
+  h.records(1);
+  h.assigned(1); // b
+  assert.equal(h.scheduler.readyWork(), 1);
+});
+
+Deno.test("allocation end: an engine gets no task that cannot finish before its allocation's end", () => {
+  const h = new SchedulerHarness({ timeout: 0 });
+  const short = h.context({ engines: 1, label: "A1" });
+  h.apply(h.scheduler.contextJoined(7, "A2", 0, 1, { retires: true, endsAt: h.now + 1000 }));
+  h.engine(1, { context: short, host: "n1" });
+  h.engine(1, { context: 7, host: "n2" });
+  // A1 has no end; A2 ends in 1000 s (hand-off 15 s before).
+  h.tasks("#DISBATCH TIMEOUT 2000\nlong\n#DISBATCH TIMEOUT 100\nshort");
+  assert.deepEqual(h.assigned(), [[0, 0], [1, 1]], "the 2000 s task on n1, the 100 s one on n2");
+});
