@@ -835,7 +835,30 @@ export class Scheduler {
   }
 
   #hostFailed(host: string, id: number): void {
-    if (this.#o.badNodeAfter) this.#health(host).streak.add(id);
+    if (!this.#o.badNodeAfter) return;
+    // A task that fails on several hosts is its own fault: no evidence against the others.
+    for (const h of this.#tries.get(id)?.failedHosts ?? []) {
+      if (h !== host) this.#hosts.get(h)?.streak.delete(id);
+    }
+    this.#health(host).streak.add(id);
+  }
+
+  /**
+   * A host whose last `badNodeAfter` tasks all failed (not yet proven its fault), with `--retries`:
+   * it gets no task while a host in good standing can take it, so a node where everything fails at
+   * once does not swallow the queue while the proof (their retries succeeding elsewhere) comes in.
+   */
+  #suspect(host: string): boolean {
+    // Only with --retries: without them no failure is ever proven to be the host's.
+    const n = this.#o.retries ? this.#o.badNodeAfter ?? 0 : 0;
+    return n > 0 && (this.#hosts.get(host)?.streak.size ?? 0) >= n;
+  }
+
+  #healthyElsewhere(host: string): boolean {
+    for (const e of this.#engines.values()) {
+      if (e.state === "active" && e.host !== host && !this.#limited(e) && !this.#suspect(e.host)) return true;
+    }
+    return false;
   }
 
   /** A task succeeded on `host`: its streak ends; hosts where it failed before are suspect. */
@@ -851,7 +874,10 @@ export class Scheduler {
       here.proven = 0;
     }
     const out: Action[] = [];
-    for (const h of this.#tries.get(id)?.failedHosts ?? []) {
+    const failedOn = this.#tries.get(id)?.failedHosts;
+    // It failed here too before: a flaky task, no proof against the other hosts.
+    if (failedOn?.has(host)) return out;
+    for (const h of failedOn ?? []) {
       const bad = this.#hosts.get(h);
       if (h === host || !bad?.streak.has(id) || bad.quarantined !== undefined) continue;
       if (++bad.proven >= n) {
@@ -1008,6 +1034,7 @@ export class Scheduler {
           continue;
         }
         if (avoid?.has(e.host) || (fits && !fits(e))) continue;
+        if (this.#suspect(e.host) && this.#healthyElsewhere(e.host)) continue;
         return e;
       }
     }

@@ -338,3 +338,42 @@ Deno.test("allocation end: an engine gets no task that cannot finish before its 
   h.tasks("#DISBATCH TIMEOUT 2000\nlong\n#DISBATCH TIMEOUT 100\nshort");
   assert.deepEqual(h.assigned(), [[0, 0], [1, 1]], "the 2000 s task on n1, the 100 s one on n2");
 });
+
+Deno.test("quarantine: a host where everything fails gets no more tasks after N failures while the proof comes in", () => {
+  const h = new SchedulerHarness({ retries: 2, badNodeAfter: 3 });
+  h.context({ engines: 2, retires: false });
+  const bad = h.engine(1, { host: "bad" });
+  h.engine(1, { host: "good" });
+  h.tasks(Array.from({ length: 20 }, (_, i) => `t${i}`).join("\n"));
+  h.assigned(2);
+  let failed = 0;
+  // "good" is busy with a long task; "bad" fails everything at once.
+  for (let i = 0; i < 10; i++) {
+    const ids = h.running(bad);
+    if (ids.length === 0) break;
+    h.finish(ids[0]!, 1);
+    failed++;
+    h.assigned();
+  }
+  // Three failures, and the one task already handed ahead to it (tasks that short are prefetched).
+  assert.ok(failed <= 4, `${failed} failures, then no task while good can take them`);
+  assert.equal(h.scheduler.quarantined("bad"), undefined, "not proven yet");
+});
+
+Deno.test("quarantine: a task that fails on two hosts is no evidence against either", () => {
+  const h = new SchedulerHarness({ retries: 3, badNodeAfter: 1 });
+  h.context({ engines: 2, retires: false });
+  const a = h.engine(1, { host: "a" });
+  const b = h.engine(1, { host: "b" });
+  h.tasks("poison\nok");
+  h.assigned(2); // poison on a, ok on b
+  h.advance(5);
+  h.finish(0, 1); // poison fails on a (a: 1 unproven)
+  h.finish(1, 0); // ok succeeds on b: poison retries there
+  assert.deepEqual(h.assigned(), [[b, 0]]);
+  h.finish(0, 1); // fails on b too: its own fault
+  assert.deepEqual(h.assigned(), [[a, 0]], "a is in good standing again");
+  h.finish(0, 0);
+  assert.equal(h.scheduler.quarantined("a"), undefined);
+  assert.equal(h.scheduler.quarantined("b"), undefined);
+});
