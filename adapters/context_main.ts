@@ -58,11 +58,11 @@ export async function contextMain(args: string[]): Promise<number> {
   }
   for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
   const usable = plan.engines.filter((e) => e.slots > 0);
-  const replies: string[] = [];
+  let registered: { context: number; label: string } | undefined;
   let wake: (() => void) | undefined;
   let runOver = false;
   session.onMessage = (m) => {
-    if (m.kind === "ack") replies.push(m.message);
+    if (m.kind === "registered") registered = { context: m.context, label: m.label };
     else if (m.kind === "runOver") runOver = true;
     wake?.();
   };
@@ -81,7 +81,7 @@ export async function contextMain(args: string[]): Promise<number> {
     engines: usable.length,
   });
   const deadline = Date.now() + 15000;
-  while (replies.length === 0 && !runOver && !session.link.isClosed && Date.now() < deadline) {
+  while (!registered && !runOver && !session.link.isClosed && Date.now() < deadline) {
     await new Promise<void>((r) => {
       wake = r;
       setTimeout(r, 200);
@@ -92,13 +92,12 @@ export async function contextMain(args: string[]): Promise<number> {
     session.link.close("done");
     return 0;
   }
-  if (replies.length === 0) {
+  if (!registered) {
     say("disbatch: the driver did not answer the registration within 15 s");
     return 1;
   }
-  const [idText, ...labelParts] = replies[0]!.split(" ");
-  const id = Number(idText);
-  const label = labelParts.join(" ") || plan.label;
+  const id = registered.context;
+  const label = registered.label || plan.label;
   const log = new Logger(`${run.uid}_${label}.context.log`, run.logLevel);
   log.info(
     `Context ${label} (${id}, ${plan.kind}) on ${Deno.hostname()} (pid ${Deno.pid}): ${

@@ -7,7 +7,7 @@
 import { UsageError } from "../lib/cli.ts";
 import { allocationText } from "../lib/allocator.ts";
 import { ClientError, connectToDriver } from "./client.ts";
-import type { FromDriver } from "../lib/protocol.ts";
+import { type FromDriver, parseStopText } from "../lib/protocol.ts";
 
 /**
  * Send one control request and print the answer.
@@ -29,15 +29,15 @@ export async function controlMain(args: string[]): Promise<number> {
     console.error(`disbatch: ${e instanceof ClientError ? e.message : e}`);
     return 1;
   }
+  const stop = what === "--stop" ? parseStopText(target!) : undefined;
   const answer = new Promise<FromDriver>((resolve) => {
     s.onMessage = (m) => {
       if (m.kind === "ack" || m.kind === "snapshot") resolve(m);
     };
   });
-  if (what === "--status") s.link.send({ kind: "watch" });
-  else if (/^\d+$/.test(target!)) s.link.send({ kind: "stopEngine", rank: Number(target) });
-  else if (/^c\d+$/.test(target!)) s.link.send({ kind: "stopContext", context: Number(target!.slice(1)) });
-  else s.link.send({ kind: "stopContext", context: target! });
+  if (!stop) s.link.send({ kind: "watch" });
+  else if ("engine" in stop) s.link.send({ kind: "stopEngine", rank: stop.engine });
+  else s.link.send({ kind: "stopContext", context: stop.context });
   const m = await Promise.race([answer, s.link.closed.then(() => undefined)]);
   s.link.close("done");
   if (!m) {
@@ -46,7 +46,7 @@ export async function controlMain(args: string[]): Promise<number> {
   }
   if (m.kind === "ack") {
     console.log(m.message);
-    return m.message.startsWith("no ") ? 1 : 0;
+    return m.ok ? 0 : 1;
   }
   if (m.kind === "snapshot") {
     const st = m.state;

@@ -7,7 +7,7 @@
  */
 
 import type { DashboardTracker } from "../lib/dashboard.ts";
-import type { RunState, ToDriver } from "../lib/protocol.ts";
+import type { RunState, StopTarget, ToDriver } from "../lib/protocol.ts";
 import type { RunPorts } from "./actions.ts";
 import type { RetireManager } from "./retire.ts";
 import { describe, type Peer, type ServerHandlers } from "./server.ts";
@@ -40,7 +40,7 @@ export interface PeersHost extends RunPorts {
 }
 
 /** What `--stop` or the dashboard names: an engine rank, or a context id or label. */
-export type StopTarget = { engine?: number; context?: number | string };
+export type { StopTarget };
 
 /** Engines, contexts and monitors connected to the driver. */
 export class DriverPeers implements ServerHandlers {
@@ -147,7 +147,7 @@ export class DriverPeers implements ServerHandlers {
           }),
         );
         this.#h.contextRegistered?.(label, endsAt);
-        peer.link.send({ kind: "ack", message: `${id} ${label}` });
+        peer.link.send({ kind: "registered", context: id, label });
         return;
       }
       case "engineFailed":
@@ -165,10 +165,10 @@ export class DriverPeers implements ServerHandlers {
         log.info(`Context ${this.#contexts.get(msg.context)?.label ?? msg.context} finished`);
         return;
       case "stopEngine":
-        peer.link.send({ kind: "ack", message: this.stop({ engine: msg.rank }) });
+        peer.link.send({ kind: "ack", ...this.stop({ engine: msg.rank }) });
         return;
       case "stopContext":
-        peer.link.send({ kind: "ack", message: this.stop({ context: msg.context }) });
+        peer.link.send({ kind: "ack", ...this.stop({ context: msg.context }) });
         return;
       case "watch":
         this.#watchers.add(peer);
@@ -215,26 +215,26 @@ export class DriverPeers implements ServerHandlers {
    * Stop an engine, or every context a label names (a number names one context).
    * @param t the target @returns the answer for the user
    */
-  stop(t: StopTarget): string {
+  stop(t: StopTarget): { ok: boolean; message: string } {
     const { sched, apply, now } = this.#h;
-    if (t.engine !== undefined) {
-      if (!this.#h.engines.has(t.engine)) return `no engine ${t.engine}`;
+    if ("engine" in t) {
+      if (!this.#h.engines.has(t.engine)) return { ok: false, message: `no engine ${t.engine}` };
       apply(sched.stopEngine(t.engine, now()));
-      return `stopping engine ${t.engine}`;
+      return { ok: true, message: `stopping engine ${t.engine}` };
     }
     // A label names every context that carries it; a number names one context.
     const ids = typeof t.context === "number"
       ? [t.context]
       : [...this.#contexts].filter(([, c]) => c.label === t.context).map(([i]) => i);
-    if (ids.length === 0 && typeof t.context === "string" && /^\d+$/.test(t.context)) {
-      ids.push(Number(t.context));
-    }
     const known = ids.filter((i) => this.#contexts.has(i));
-    if (known.length === 0) return `no context ${t.context}`;
+    if (known.length === 0) return { ok: false, message: `no context ${t.context}` };
     for (const i of known) apply(sched.stopContext(i, now()));
-    return `stopping context${known.length > 1 ? "s" : ""} ${
-      known.map((i) => `${this.#contexts.get(i)!.label} (${i})`).join(", ")
-    }`;
+    return {
+      ok: true,
+      message: `stopping context${known.length > 1 ? "s" : ""} ${
+        known.map((i) => `${this.#contexts.get(i)!.label} (${i})`).join(", ")
+      }`,
+    };
   }
 
   /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */

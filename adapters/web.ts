@@ -26,7 +26,7 @@ export interface DashboardOptions {
   /** Called for each `GET /api/state`. */
   state: () => DashboardState;
   /** Called for each valid `POST /api/stop`; its text is the response body. */
-  stop: (target: { engine?: number; context?: number }) => string;
+  stop: (target: { engine: number } | { context: number }) => { ok: boolean; message: string };
   /** Told about refused and timed-out connections (see `web_gate.ts`). */
   onReject?: (message: string) => void;
   /** Limits of the gate (defaults: 64 connections, headers in 10 s, idle 30 s, lifetime 120 s). */
@@ -117,7 +117,8 @@ async function handle(o: DashboardOptions, req: Request): Promise<Response> {
         return text(400, `Bad stop request: ${message(e)}`);
       }
       try {
-        return text(200, o.stop(target));
+        const r = o.stop(target);
+        return text(r.ok ? 200 : 404, r.message);
       } catch (e: unknown) {
         return text(500, `Stop failed: ${message(e)}`);
       }

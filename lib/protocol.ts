@@ -21,7 +21,7 @@ import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -56,6 +56,30 @@ export type RunState = SchedulerSnapshot & {
   allocatorPaused?: string;
 };
 
+/** What `--stop`, the monitor and the dashboard name: an engine rank, or a context id or label. */
+export type StopTarget = { engine: number } | { context: number | string };
+
+/**
+ * The target of `<run>_dbUtil.sh --stop TARGET`: `3` is engine 3, `c1` context 1, anything else a
+ * context label (every context that carries it).
+ * @param text as typed
+ * @returns the target
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseStopText } from "./protocol.ts";
+ * assert.deepEqual(parseStopText("3"), { engine: 3 });
+ * assert.deepEqual(parseStopText("c1"), { context: 1 });
+ * assert.deepEqual(parseStopText("J1234"), { context: "J1234" });
+ * ```
+ */
+export function parseStopText(text: string): StopTarget {
+  if (/^\d+$/.test(text)) return { engine: Number(text) };
+  if (/^c\d+$/.test(text)) return { context: Number(text.slice(1)) };
+  return { context: text };
+}
+
 /** Messages from the driver. */
 export type FromDriver =
   | { kind: "challenge"; version: number; nonce: string }
@@ -67,7 +91,10 @@ export type FromDriver =
   | { kind: "kill"; reason: string }
   | { kind: "ping" }
   | { kind: "snapshot"; state: RunState }
-  | { kind: "ack"; message: string }
+  /** The answer to a stop request: whether it named something, and what was done. */
+  | { kind: "ack"; ok: boolean; message: string }
+  /** The answer to `registerContext`: the context's id and label. */
+  | { kind: "registered"; context: number; label: string }
   | { kind: "runOver" };
 
 /** Messages to the driver. */

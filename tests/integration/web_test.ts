@@ -159,7 +159,10 @@ Deno.test("startDashboard() requires the token, serves the state and forwards st
     state: () => state,
     stop: (t) => {
       stops.push(t);
-      return t.engine !== undefined ? `stopping engine ${t.engine}` : `stopping context ${t.context}`;
+      return {
+        ok: true,
+        message: "engine" in t ? `stopping engine ${t.engine}` : `stopping context ${t.context}`,
+      };
     },
   });
   try {
@@ -221,7 +224,7 @@ Deno.test({
     port: 0,
     token: TOKEN,
     state: () => state,
-    stop: () => "ok",
+    stop: () => ({ ok: true, message: "ok" }),
   });
   await using dir = await tempDir();
   try {

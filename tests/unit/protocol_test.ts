@@ -7,6 +7,7 @@ import {
   FrameDecoder,
   type FromDriver,
   MAX_FRAME,
+  parseStopText,
   PROTOCOL_VERSION,
   ProtocolError,
   type ToDriver,
@@ -92,7 +93,8 @@ const FROM_DRIVER: FromDriver[] = [
   { kind: "kill", reason: "fail-fast" },
   { kind: "ping" },
   { kind: "snapshot", state: { ...SNAPSHOT, uid: "/w/J", startedAt: 1795621000.5 } },
-  { kind: "ack", message: "stopping engine 0" },
+  { kind: "ack", ok: true, message: "stopping engine 0" },
+  { kind: "registered", context: 2, label: "J1234" },
   { kind: "runOver" },
 ];
 
@@ -323,4 +325,16 @@ Deno.test("checkMac() accepts only the exact proof", () => {
   for (const [s, who, nonce, mac] of bad) {
     assert.equal(checkMac(s, who, nonce, mac), false, `${s} ${who} ${nonce} ${mac}`);
   }
+});
+
+Deno.test("parseStopText() reads --stop targets: a rank, cN, or a label", () => {
+  const cases: [string, unknown][] = [
+    ["3", { engine: 3 }],
+    ["0", { engine: 0 }],
+    ["c1", { context: 1 }],
+    ["J1234", { context: "J1234" }],
+    ["SSH0", { context: "SSH0" }],
+    ["c1x", { context: "c1x" }],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(parseStopText(text), want, text);
 });
