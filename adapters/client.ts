@@ -6,6 +6,7 @@
  */
 
 import {
+  asFromDriver,
   authMac,
   checkMac,
   type FromDriver,
@@ -85,8 +86,18 @@ export async function connectToDriver(
   const nonce = crypto.randomUUID();
   const session: DriverSession = { link, run: undefined as unknown as RunInfo, onMessage: () => {} };
   const welcome = new Promise<RunInfo>((resolve, reject) => {
+    // A message that is not what the driver sends ends the session (never a crash on a bad field).
+    const checked = (raw: { kind: string }): FromDriver | undefined => {
+      try {
+        return asFromDriver(raw);
+      } catch (e) {
+        link.close(`protocol violation: ${(e as Error).message}`);
+        return undefined;
+      }
+    };
     link.onMessage = (raw) => {
-      const m = raw as FromDriver;
+      const m = checked(raw);
+      if (!m) return;
       if (m.kind === "challenge") {
         link.send({
           kind: "hello",
@@ -103,7 +114,8 @@ export async function connectToDriver(
           reject(new ClientError("The driver did not prove it knows the run's secret"));
         } else {
           link.onMessage = (x) => {
-            const msg = x as FromDriver;
+            const msg = checked(x);
+            if (!msg) return;
             if (msg.kind === "ping") link.send({ kind: "pong" });
             else session.onMessage(msg);
           };

@@ -7,7 +7,14 @@
  * @module
  */
 
-import { authMac, checkMac, type FromDriver, PROTOCOL_VERSION, type RunInfo } from "../lib/protocol.ts";
+import {
+  asFromDriver,
+  authMac,
+  checkMac,
+  type FromDriver,
+  PROTOCOL_VERSION,
+  type RunInfo,
+} from "../lib/protocol.ts";
 import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
 import { Logger } from "./log.ts";
@@ -214,7 +221,17 @@ class Engine {
   }
 
   async run(): Promise<number> {
-    this.#link.onMessage = (m) => this.#onMessage(m as FromDriver);
+    this.#link.onMessage = (m) => {
+      let msg: FromDriver;
+      try {
+        msg = asFromDriver(m);
+      } catch (e) {
+        this.#log.error(`Protocol violation from the driver: ${(e as Error).message}`);
+        this.#link.close(`protocol violation: ${(e as Error).message}`);
+        return;
+      }
+      this.#onMessage(msg);
+    };
     this.#link.start();
     this.#link.closed.then((reason) => this.#driverLost(reason));
     const watchdog = setInterval(() => {

@@ -278,6 +278,84 @@ export function asToDriver(m: { kind: string }): ToDriver {
   return m as ToDriver;
 }
 
+const FROM_DRIVER_KINDS = new Set([
+  "challenge",
+  "welcome",
+  "rejected",
+  "perEngine",
+  "tasks",
+  "stop",
+  "kill",
+  "ping",
+  "snapshot",
+  "ack",
+  "registered",
+  "runOver",
+]);
+
+/**
+ * Check a decoded message is one an engine or a client understands (the fields they read), as
+ * {@linkcode asToDriver} does the other way.
+ * @param m a decoded message
+ * @returns the typed message
+ * @throws {ProtocolError} for an unknown kind or missing fields
+ */
+export function asFromDriver(m: { kind: string }): FromDriver {
+  if (!FROM_DRIVER_KINDS.has(m.kind)) {
+    throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
+  }
+  const r = m as Record<string, unknown>;
+  const need = (o: Record<string, unknown>, k: string, t: string, what = m.kind) => {
+    // deno-lint-ignore valid-typeof
+    if (typeof o[k] !== t) throw new ProtocolError(`message "${what}" needs a ${t} "${k}"`);
+  };
+  const list = (k: string) => {
+    if (!Array.isArray(r[k])) throw new ProtocolError(`message "${m.kind}" needs an array "${k}"`);
+    for (const t of r[k] as Record<string, unknown>[]) {
+      if (typeof t?.id !== "number" || typeof t.command !== "string") {
+        throw new ProtocolError(`message "${m.kind}" holds a malformed task`);
+      }
+    }
+  };
+  switch (m.kind) {
+    case "challenge":
+      need(r, "version", "number"), need(r, "nonce", "string");
+      break;
+    case "welcome": {
+      need(r, "version", "number"),
+        need(r, "mac", "string"),
+        need(r, "rank", "number"),
+        need(r, "run", "object");
+      const run = r.run as Record<string, unknown>;
+      for (const k of ["jobId", "nameTasks", "cwd", "uid", "address", "logLevel"]) {
+        need(run, k, "string", "welcome.run");
+      }
+      need(run, "killGrace", "number", "welcome.run");
+      break;
+    }
+    case "rejected":
+    case "kill":
+      need(r, "reason", "string");
+      break;
+    case "perEngine":
+      list("start"), list("stop");
+      break;
+    case "tasks":
+      list("tasks");
+      break;
+    case "snapshot":
+      need(r, "state", "object");
+      break;
+    case "ack":
+      need(r, "ok", "boolean"), need(r, "message", "string");
+      break;
+    case "registered":
+      need(r, "context", "number"), need(r, "label", "string");
+      break;
+  }
+  return m as FromDriver;
+}
+
 /**
  * The proof a peer sends in `hello` (or the driver in `welcome`).
  * @param secret the run's secret (hex)

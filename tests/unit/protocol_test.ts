@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  asFromDriver,
   asToDriver,
   authMac,
   checkMac,
@@ -337,4 +338,19 @@ Deno.test("parseStopText() reads --stop targets: a rank, cN, or a label", () => 
     ["c1x", { context: "c1x" }],
   ];
   for (const [text, want] of cases) assert.deepEqual(parseStopText(text), want, text);
+});
+
+Deno.test("asFromDriver() accepts every message the driver sends and names what is wrong in others", () => {
+  for (const m of FROM_DRIVER) assert.deepEqual(asFromDriver(m), m, m.kind);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ kind: "hello" }, /unknown message kind "hello"/],
+    [{ kind: "challenge", version: "2", nonce: "n" }, /"challenge" needs a number "version"/],
+    [{ kind: "tasks", tasks: [{ id: 1 }] }, /"tasks" holds a malformed task/],
+    [
+      { kind: "welcome", version: 5, mac: "m", rank: 0, run: { cwd: "/" } },
+      /"welcome.run" needs a string "jobId"/,
+    ],
+    [{ kind: "ack", message: "stopping" }, /"ack" needs a boolean "ok"/],
+  ];
+  for (const [m, re] of bad) assert.throws(() => asFromDriver(m as { kind: string }), re);
 });
