@@ -55,6 +55,8 @@ export interface AllocatorHost {
   now(): number;
   /** The run's ready work and free slots per context label. */
   work(): Work;
+  /** An allocation's end moved (its time limit changed). */
+  endMoved(label: string, endsAt: number): void;
 }
 
 /** The allocations of one run. */
@@ -156,6 +158,8 @@ export class Allocator {
     for (let i = 0; i < 50 && later.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 200));
       const q = await slurm("squeue", ["-h", "-j", later.join(","), "-o", "%i"]);
+      // squeue that failed says nothing: cancel them rather than leave them behind.
+      if (!q.ok && !/Invalid job id/i.test(q.err)) break;
       const still = new Set(q.out.split("\n").map((l) => l.trim()).filter(Boolean));
       later = later.filter((id) => still.has(id));
     }
@@ -244,6 +248,18 @@ export class Allocator {
       seen.set(id, { state, nodes: nodes ?? "", ...(l !== undefined ? { endsAt: this.#h.now() + l } : {}) });
     }
     const now = this.#h.now();
-    for (const id of ids) this.#apply(this.#policy.observed(id, seen.get(id), now));
+    for (const id of ids) {
+      const a = this.#policy.allocations.find((x) => x.jobId === id);
+      const before = a?.endsAt;
+      this.#apply(this.#policy.observed(id, seen.get(id), now));
+      const after = this.#policy.allocations.find((x) => x.jobId === id)?.endsAt;
+      if (
+        a && a.state === "running" && before !== undefined && after !== undefined &&
+        Math.abs(after - before) > 30
+      ) {
+        this.#h.log.info(`Allocation ${a.label} now ends at ${new Date(after * 1000).toISOString()}`);
+        this.#h.endMoved(a.label, after);
+      }
+    }
   }
 }

@@ -310,6 +310,7 @@ async function runLocked(
         for (const [l, x] of slots) allocator?.slots(l, x.n, x.nodes.join(","));
         return { ready: sched.readyWork(), freeSlots, over: snap.phase !== "running" };
       },
+      endMoved: (label, endsAt) => apply(sched.setContextEnd(label, endsAt, now())),
     })
     : undefined;
   allocator?.start();
@@ -451,7 +452,7 @@ async function runLocked(
   clearInterval(joinWatcher);
   clearInterval(endWatcher);
   attempts?.close();
-  results?.close();
+  await results?.close();
   await taskCommand?.close();
   const unwritten = status.close();
   if (unwritten > 0) {

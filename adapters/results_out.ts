@@ -11,9 +11,14 @@ import type { StatusRecord } from "../lib/types.ts";
 
 const encoder = new TextEncoder();
 
-/** A synchronous line sink: a file or stdout (written in order, never torn). */
+/**
+ * A line sink: a file or stdout, written in order and never torn, asynchronously: a reader that
+ * pauses (`| less`) holds the results back, never the driver (whose engines would take its silence
+ * for a lost driver).
+ */
 export class ResultsFile {
-  #write: (b: Uint8Array) => number;
+  #write: (b: Uint8Array) => Promise<number>;
+  #chain: Promise<void> = Promise.resolve();
   #close: () => void;
   #pending: string[] = [];
   #scheduled = false;
@@ -31,11 +36,11 @@ export class ResultsFile {
     this.#onTrouble = onTrouble;
     this.target = path === "-" ? "stdout" : path;
     if (path === "-") {
-      this.#write = (b) => Deno.stdout.writeSync(b);
+      this.#write = (b) => Deno.stdout.write(b);
       this.#close = () => {};
     } else {
       const f = Deno.openSync(path, { write: true, create: true, truncate: true });
-      this.#write = (b) => f.writeSync(b);
+      this.#write = (b) => f.write(b);
       this.#close = () => f.close();
     }
   }
@@ -56,20 +61,29 @@ export class ResultsFile {
     if (this.#broken || this.#pending.length === 0) return;
     const bytes = encoder.encode(this.#pending.join(""));
     this.#pending = [];
-    try {
-      for (let off = 0; off < bytes.length;) off += this.#write(bytes.subarray(off));
-    } catch (e) {
-      this.#broken = true;
-      this.#onTrouble(
-        `cannot write results to ${this.target} (${e instanceof Error ? e.message : e}); ` +
-          `the run goes on and the status file has every result`,
-      );
-    }
+    this.#chain = this.#chain.then(async () => {
+      if (this.#broken) return;
+      try {
+        for (let off = 0; off < bytes.length;) off += await this.#write(bytes.subarray(off));
+      } catch (e) {
+        this.#broken = true;
+        this.#onTrouble(
+          `cannot write results to ${this.target} (${e instanceof Error ? e.message : e}); ` +
+            `the run goes on and the status file has every result`,
+        );
+      }
+    });
   }
 
-  /** Flush and close. */
-  close(): void {
+  /**
+   * Write what is left and close; a reader that takes no more within `ms` loses the rest.
+   * @param ms how long to wait for the last writes
+   */
+  async close(ms = 10_000): Promise<void> {
     this.flush();
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#chain, new Promise((r) => t = setTimeout(r, ms))]);
+    clearTimeout(t);
     try {
       this.#close();
     } catch { /* already closed */ }

@@ -132,7 +132,10 @@ export class TaskCommand {
    */
   async close(ms = 2000): Promise<void> {
     this.#inputOpen = false;
-    await this.#writer.close().catch(() => {});
+    // A program that reads no result has a full pipe: closing it must not wait for ever.
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#writer.close().catch(() => {}), new Promise((r) => t = setTimeout(r, 1000))]);
+    clearTimeout(t);
     this.source.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const done = await Promise.race([

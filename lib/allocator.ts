@@ -170,7 +170,8 @@ export class AllocPolicy {
       if (a.state !== "running") continue;
       // One that ends soon is about to be gone: its replacement is wanted now.
       if (this.#ending(a, now)) continue;
-      capacity += work.freeSlots.get(a.label) ?? 0;
+      // One whose engines are still starting brings what the last one brought.
+      capacity += work.freeSlots.get(a.label) ?? this.#slotsPerAlloc();
     }
     if (work.ready <= capacity) return [];
     // An allocation about to end does not count against the cap: its replacement may overlap it.

@@ -10,6 +10,26 @@ import { parseDuration, parsePointInTime } from "./duration.ts";
 import { splitShellWords } from "./text.ts";
 
 /**
+ * The time limit in `--alloc`'s sbatch options (`-t 30` is 30 minutes, as Slurm reads it).
+ * @param args the options @returns seconds, or undefined when none is given
+ */
+function allocTimeLimit(args: string[]): number | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a === "-t" || a === "--time"
+      ? args[i + 1]
+      : a.startsWith("--time=")
+      ? a.slice(7)
+      : /^-t./.test(a)
+      ? a.slice(2)
+      : undefined;
+    if (v === undefined) continue;
+    return /^\d+$/.test(v) ? Number(v) * 60 : parseDuration(v);
+  }
+  return undefined;
+}
+
+/**
  * A duration option (`90`, `90s`, `10m`, `2h`, `1:30:00`, `1-00:00:00`).
  * @param spec option name @param value text
  * @returns seconds
@@ -320,6 +340,14 @@ export function parseDriverArgs(
     }
     if (inv.startupOnly) {
       throw new UsageError("argument --alloc: not allowed with -S (the allocations are the engines)");
+    }
+    // A time limit no allocation can hold would have allocations asked for, and idle, for ever.
+    const limit = allocTimeLimit(inv.alloc);
+    if (limit !== undefined && inv.timeout > 0 && inv.timeout > limit - 15) {
+      throw new UsageError(
+        `argument --timeout: ${str("timeout")} is longer than an allocation of --alloc can run a task ` +
+          `(its time limit less 15 s: ${limit - 15} s); raise -t in --alloc or lower --timeout`,
+      );
     }
   } else if (str("max-allocs") !== undefined || str("alloc-backlog") !== undefined) {
     throw new UsageError(

@@ -615,6 +615,21 @@ export class Scheduler {
   }
 
   /**
+   * The end of a context's allocation moved (its time limit was raised or lowered).
+   * @param label the context's label @param endsAt its new end (Unix seconds) @param now seconds
+   * @returns actions (tasks that fit now)
+   */
+  setContextEnd(label: string, endsAt: number, now: number): Action[] {
+    for (const c of this.#contexts.values()) {
+      if (c.label === label) {
+        c.stopAt = endsAt - WALLTIME_MARGIN_S;
+        this.#anyEnding = true;
+      }
+    }
+    return this.#dispatch(now);
+  }
+
+  /**
    * Tasks that could start now if there were free slots: those queued again, and those queued
    * before the first barrier (which waits for running tasks: work behind it is not ready).
    * @returns a count (the queue holds what flow control let in: about two tasks per slot, or 64)
@@ -836,9 +851,11 @@ export class Scheduler {
 
   #hostFailed(host: string, id: number): void {
     if (!this.#o.badNodeAfter) return;
-    // A task that fails on several hosts is its own fault: no evidence against the others.
-    for (const h of this.#tries.get(id)?.failedHosts ?? []) {
-      if (h !== host) this.#hosts.get(h)?.streak.delete(id);
+    // A task that fails on several hosts is its own fault: no evidence against any of them.
+    const before = this.#tries.get(id)?.failedHosts;
+    if (before && [...before].some((h) => h !== host)) {
+      for (const h of before) this.#hosts.get(h)?.streak.delete(id);
+      return;
     }
     this.#health(host).streak.add(id);
   }
@@ -1039,8 +1056,12 @@ export class Scheduler {
       }
     }
     if (!avoid || avoid.size === 0) return undefined;
+    // Wait for an engine elsewhere only if it could take the task (not suspect, the task fits).
     for (const e of this.#engines.values()) {
-      if (e.state === "active" && !avoid.has(e.host) && !this.#limited(e)) return undefined; // wait for it
+      if (
+        e.state === "active" && !avoid.has(e.host) && !this.#limited(e) && !this.#suspect(e.host) &&
+        (!fits || fits(e))
+      ) return undefined;
     }
     return this.#pickEngine(undefined, fits);
   }

@@ -434,4 +434,9 @@ Deno.test("parseDriverArgs() reads --alloc as shell words and checks its compani
   usageError(["--max-allocs", "2", "Tasks"], /argument --max-allocs: needs --alloc/);
   usageError(["--alloc", "-N 1", "--max-allocs", "0", "Tasks"], /--max-allocs: invalid int value: '0'/);
   usageError(["--alloc", "-N 1", "-S", "Tasks"], /argument --alloc: not allowed with -S/);
+  usageError(
+    ["--alloc", "-N 1 -t 30", "--timeout", "1h", "Tasks"],
+    /argument --timeout: 1h is longer than an allocation of --alloc can run a task \(its time limit less 15 s: 1785 s\)/,
+  );
+  assert.equal(inv(["--alloc", "-N 1 --time=2:00:00", "--timeout", "1h", "Tasks"]).timeout, 3600);
 });

@@ -377,3 +377,32 @@ Deno.test("quarantine: a task that fails on two hosts is no evidence against eit
   assert.equal(h.scheduler.quarantined("a"), undefined);
   assert.equal(h.scheduler.quarantined("b"), undefined);
 });
+
+Deno.test("quarantine: a retry never waits for ever on hosts made suspect by tasks that fail everywhere", () => {
+  const h = new SchedulerHarness({ retries: 1, badNodeAfter: 2 });
+  h.context({ engines: 2, retires: false });
+  const a = h.engine(1, { host: "a" });
+  const b = h.engine(1, { host: "b" });
+  h.tasks("f0\nx\nf1\ny");
+  // f0 and f1 fail on both hosts (their own fault); then y fails on a.
+  for (let step = 0; step < 30 && h.scheduler.phase === "running"; step++) {
+    h.assigned();
+    h.tick(2);
+    const ids = h.running();
+    if (ids.length === 0) break;
+    for (const id of ids) h.finish(id, id === 0 || id === 2 || (id === 3 && h.rankOf(id) === a) ? 1 : 0);
+  }
+  assert.equal(h.running().length, 0);
+  assert.equal(h.scheduler.snapshot().queued, 0, "nothing left waiting");
+  void b;
+});
+
+Deno.test("allocation end: a raised time limit moves the context's end", () => {
+  const h = new SchedulerHarness({ timeout: 100 });
+  h.apply(h.scheduler.contextJoined(0, "A1", 0, 1, { retires: true, endsAt: h.now + 50 }));
+  h.engine(1, { context: 0 });
+  h.tasks("t0");
+  assert.deepEqual(h.assigned(), [], "100 s does not fit in 50");
+  h.apply(h.scheduler.setContextEnd("A1", h.now + 3600, h.now));
+  assert.deepEqual(h.assigned(), [[0, 0]]);
+});

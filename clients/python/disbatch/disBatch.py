@@ -136,6 +136,8 @@ class DisBatcher:
     def done(self):
         """No more tasks: disbatch finishes the running ones and ends. Returns its exit status;
         raises DisBatchError when the run failed."""
+        if self._closed and self._proc.returncode is not None:
+            return self._proc.returncode  # done() already ran (a second call, or __exit__ after it)
         if not self._closed:
             self._closed = True
             try:
@@ -159,7 +161,8 @@ class DisBatcher:
 
     def __exit__(self, *exc):
         if exc[0] is None:
-            self.done()
+            if not (self._closed and self._proc.returncode is not None):
+                self.done()
         else:
             self._closed = True
             try:
