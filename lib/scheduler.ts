@@ -505,7 +505,15 @@ export class Scheduler {
     }
     const crashed = reason !== "finished" && !signal;
     if (crashed && lost.length > 0) out.push(...this.#hostLost(e.host, reason));
-    for (const t of lost) {
+    // The engine runs its tasks in the order they were sent: beyond its slots, the rest were most
+    // likely handed ahead and never started: queued again without a crash or an attempt counted (but
+    // after the same delay: a finish still on its way may have let the next one start).
+    for (const [i, t] of lost.entries()) {
+      if (i >= e.slots && this.#phase === "running") {
+        this.#notBefore.set(t.id, now + REQUEUE_DELAY_S);
+        this.#requeueTask(t);
+        continue;
+      }
       const tries = this.#triesOf(t.id);
       if (this.#phase === "aborting") {
         // The run is being killed: whatever this engine still held (queued or running) is not

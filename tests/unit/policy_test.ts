@@ -406,3 +406,24 @@ Deno.test("allocation end: a raised time limit moves the context's end", () => {
   h.apply(h.scheduler.setContextEnd("A1", h.now + 3600, h.now));
   assert.deepEqual(h.assigned(), [[0, 0]]);
 });
+
+Deno.test("crash limit: tasks handed ahead to a lost engine (never started) are re-queued without a crash", () => {
+  const h = new SchedulerHarness({ crashLimit: 1, badNodeAfter: 0 });
+  h.context({ engines: 2, retires: false });
+  const a = h.engine(1, { host: "a" });
+  h.tasks("q0\nq1\nq2\nq3");
+  h.assigned(1);
+  h.finish(0, 0); // short: the next tasks are handed ahead (one per slot)
+  h.records(1);
+  assert.deepEqual(h.assigned(), [[a, 1], [a, 2]]);
+  h.gone(a, "connection reset");
+  // Task 1 was running: written off at --crash-limit 1; task 2 never started: queued again.
+  assert.deepEqual(h.records().map((r) => [r.taskId, r.returnCode]), [[1, -100]]);
+  const b = h.engine(1, { host: "b" });
+  assert.deepEqual(h.assigned(), [[b, 3]], "task 2 waits for the re-queue delay; task 3 goes meanwhile");
+  h.advance(5);
+  h.finish(3, 0);
+  h.records(1);
+  h.tick(2);
+  assert.deepEqual(h.assigned().map(([, id]) => id), [2]);
+});
