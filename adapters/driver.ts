@@ -129,16 +129,6 @@ async function runLocked(
     : inv.taskFile;
   let results: ResultsFile | undefined;
   let taskCommand: TaskCommand | undefined;
-  if (inv.results !== undefined) {
-    try {
-      results = new ResultsFile(inv.results, (m) => {
-        log.warn(m);
-        say(`disbatch: ${m}`);
-      });
-    } catch (e) {
-      throw new UsageError(`argument --results: can't open '${inv.results}': ${osErrorText(e, inv.results)}`);
-    }
-  }
   const { printed, empty: knownEmpty, total } = inv.taskCommand === undefined && isRegularFile(inv.taskFile)
     ? await prescan(inv, displayName, table)
     : { printed: new Set<string>(), empty: false, total: undefined };
@@ -156,6 +146,16 @@ async function runLocked(
           `no time to run anything; give a later --end-time or a longer --walltime`,
         2,
       );
+    }
+  }
+  if (inv.results !== undefined) {
+    try {
+      results = new ResultsFile(inv.results, (m) => {
+        log.warn(m);
+        say(`disbatch: ${m}`);
+      });
+    } catch (e) {
+      throw new UsageError(`argument --results: can't open '${inv.results}': ${osErrorText(e, inv.results)}`);
     }
   }
   const secret = randomHex(32);
