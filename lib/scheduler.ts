@@ -1064,6 +1064,8 @@ export class Scheduler {
       }
     }
     if (!avoid || avoid.size === 0) return undefined;
+    // Engines still starting may be on other hosts: wait for them rather than retry where it failed.
+    if (this.#enginesComing()) return undefined;
     // Wait for an engine elsewhere only if it could take the task (not suspect, the task fits).
     for (const e of this.#engines.values()) {
       if (

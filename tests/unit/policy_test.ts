@@ -427,3 +427,15 @@ Deno.test("crash limit: tasks handed ahead to a lost engine (never started) are 
   h.tick(2);
   assert.deepEqual(h.assigned().map(([, id]) => id), [2]);
 });
+
+Deno.test("retries: while engines are still starting, a retry waits for them rather than run where it failed", () => {
+  const h = new SchedulerHarness({ retries: 1 });
+  h.context({ engines: 2, retires: false });
+  const bad = h.engine(1, { host: "bad" }); // the first of two to join
+  h.tasks("t0\nt1");
+  assert.deepEqual(h.assigned(), [[bad, 0]]);
+  h.finish(0, 1);
+  assert.deepEqual(h.assigned(), [[bad, 1]], "the next task goes there, the retry waits");
+  const good = h.engine(1, { host: "good" });
+  assert.deepEqual(h.assigned(), [[good, 0]], "the retry runs on the engine that joined");
+});
