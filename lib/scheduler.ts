@@ -478,7 +478,7 @@ export class Scheduler {
 
   /**
    * An engine's connection ended. After a clean goodbye nothing is outstanding; otherwise its
-   * tasks are re-queued (or written off after `maxAttempts`).
+   * tasks are re-queued (or written off at the crash limit).
    * @param rank engine @param reason for the log @param now seconds
    * @returns actions
    */
