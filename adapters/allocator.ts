@@ -68,6 +68,8 @@ export class Allocator {
   #polls = 0;
   #busy = false;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Jobs whose scancel is on its way (close() cancels them again if it has not finished). */
+  readonly #pendingCancels: string[] = [];
 
   /** @param h what it needs from the driver */
   constructor(h: AllocatorHost) {
@@ -178,8 +180,6 @@ export class Allocator {
       new Deno.Command("scancel", { args: ids, stdin: "null", stdout: "null", stderr: "null" }).outputSync();
     } catch { /* nothing more to do */ }
   }
-
-  readonly #pendingCancels: string[] = [];
 
   #track(p: Promise<unknown>): void {
     this.#inFlight.add(p);

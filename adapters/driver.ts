@@ -15,7 +15,6 @@ import type { DriverInvocation } from "../lib/driver_options.ts";
 import type { RunInfo } from "../lib/protocol.ts";
 import { ResumeMismatchError } from "../lib/resume.ts";
 import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
-import { formatDuration } from "../lib/duration.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
 import { findRunEnd } from "./walltime.ts";
 import { Allocator, checkAllocArgs } from "./allocator.ts";
@@ -141,7 +140,7 @@ async function runLocked(
     if (left <= WALLTIME_MARGIN_S) {
       throw new RunFileError(
         `The run would have to end ${
-          left > 0 ? `in ${formatDuration(left)}` : "before it starts"
+          left > 0 ? `in ${Math.round(left)} s` : "before it starts"
         } (${runEnd.source}): ` +
           `no time to run anything; give a later --end-time or a longer --walltime`,
         2,

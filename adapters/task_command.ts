@@ -54,11 +54,6 @@ export class TaskCommand {
     this.status = this.#child.status.then((s) => this.#ended = s);
   }
 
-  /** Bytes of task stream it wrote so far. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
   /** The task stream (a {@linkcode TaskSource}); binary data is a {@linkcode TaskCommandOutputError}. */
   readonly source: TaskSource = {
     read: async (p: Uint8Array): Promise<number | null> => {

@@ -63,17 +63,3 @@ export function parsePointInTime(text: string, offsetMinutes: number): number | 
   if (mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || s! > 59) return undefined;
   return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!) / 1000 + offsetMinutes * 60;
 }
-
-/**
- * A duration for messages: `45 s`, `12 min`, `2 h 05 min`, `3 d 04 h`.
- * @param s seconds @returns short text
- */
-export function formatDuration(s: number): string {
-  const r = Math.max(0, Math.round(s));
-  if (r < 120) return `${r} s`;
-  if (r < 7200) return `${Math.round(r / 60)} min`;
-  if (r < 172800) {
-    return `${Math.floor(r / 3600)} h ${String(Math.floor((r % 3600) / 60)).padStart(2, "0")} min`;
-  }
-  return `${Math.floor(r / 86400)} d ${String(Math.floor((r % 86400) / 3600)).padStart(2, "0")} h`;
-}

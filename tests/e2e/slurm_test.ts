@@ -31,6 +31,7 @@ import {
   waitDbUtil,
 } from "../helpers/rig_helpers.ts";
 import {
+  doneCounts,
   exists,
   finish,
   isTaskRow,
@@ -474,9 +475,8 @@ Deno.test({
     ENV,
   );
   assertJobOk(again, d.path);
-  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
   // Every task finished exactly once over the two jobs (counted by the tasks themselves).
-  assert.deepEqual(range(12).map(count), Array(12).fill(1), dirReport(d.path));
+  assert.deepEqual(doneCounts(d.path, 12), Array(12).fill(1), dirReport(d.path));
   const second = readOr(`${d.path}/second_status.txt`) ?? "";
   assert.doesNotMatch(second, /^R/m, `no failure in the resume job:\n${second}`);
 });
@@ -514,7 +514,7 @@ Deno.test({
   const out = readOr(`${d.path}/slurm-${first.jobId}.out`) ?? "";
   assert.match(out, /The walltime is reached/, out);
   assert.match(out, /disbatch -r \S+first_status\.txt -p first\.2 T/, out);
-  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
+  const done1 = doneCounts(d.path, 12);
   const rows = readRows(`${d.path}/first_status.txt`).filter(isTaskRow);
   for (const row of rows) {
     // Finished, or stopped by the hand-off (K): never a plain failure.
@@ -522,10 +522,10 @@ Deno.test({
       row.rc === 0 || row.flags === "R  K",
       `task ${row.id}: ${JSON.stringify(row)}\n${dirReport(d.path)}`,
     );
-    assert.equal(count(row.id), row.rc === 0 ? 1 : 0, `task ${row.id}`);
+    assert.equal(done1[row.id], row.rc === 0 ? 1 : 0, `task ${row.id}`);
   }
   assert.ok(rows.filter((r) => r.rc === 0).length >= 4, `some tasks finished:\n${dirReport(d.path)}`);
-  assert.ok(range(12).some((i) => count(i) === 0), "some work was left for the next job");
+  assert.ok(done1.some((n) => n === 0), "some work was left for the next job");
   const again = await sbatchWait(
     ["-t", "3", "-N", "2", "-n", "4", "disbatch", "-p", "second", "-r", "first_status.txt", "T"],
     d.path,
@@ -533,7 +533,7 @@ Deno.test({
   );
   assertJobOk(again, d.path);
   // Every task finished exactly once over the two jobs (counted by the tasks themselves).
-  assert.deepEqual(range(12).map(count), Array(12).fill(1), dirReport(d.path));
+  assert.deepEqual(doneCounts(d.path, 12), Array(12).fill(1), dirReport(d.path));
 });
 
 Deno.test({
@@ -554,8 +554,7 @@ Deno.test({
     ENV,
   );
   assertJobOk(r, d.path);
-  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
-  assert.deepEqual(range(24).map(count), Array(24).fill(1), dirReport(d.path));
+  assert.deepEqual(doneCounts(d.path, 24), Array(24).fill(1), dirReport(d.path));
   const rows = readRows(`${d.path}/run_status.txt`).filter(isTaskRow);
   assert.ok(rows.every((x) => x.rc === 0 && x.node !== "n3"), dirReport(d.path));
   const attempts = readRows(`${d.path}/run_attempts.txt`);
@@ -644,8 +643,7 @@ Deno.test({
     async () => (await sh("squeue", ["-h", "-j", id])).stdout.trim() === "",
     JOB_DEADLINE_MS,
   );
-  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
-  assert.deepEqual(range(9).map(count), Array(9).fill(1), dirReport(d.path));
+  assert.deepEqual(doneCounts(d.path, 9), Array(9).fill(1), dirReport(d.path));
   const log = readOr(`${d.path}/run_driver.log`) ?? "";
   assert.match(log, /Not retiring n3: its engine was lost/, log);
   assert.doesNotMatch(log, /Retiring (\S+,)?n3\b/, log);
@@ -708,8 +706,7 @@ Deno.test({
     "A2",
     "A3",
   ]);
-  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
-  assert.deepEqual(range(60).map(count), Array(60).fill(1), dirReport(d.path));
+  assert.deepEqual(doneCounts(d.path, 60), Array(60).fill(1), dirReport(d.path));
   assert.match(r.stderr, /3 allocation\(s\) asked for \(Slurm jobs \d+ \d+ \d+\): 3 ran/);
   await pollUntilSh(
     "the run's jobs to leave the queue",
@@ -735,8 +732,7 @@ Deno.test({
     { cwd: d.path, env: ENV, timeoutMs: 240_000 },
   );
   assert.equal(r.code, 0, `${showRan(r)}\n${dirReport(d.path)}`);
-  const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
-  assert.deepEqual(range(36).map(count), Array(36).fill(1), dirReport(d.path));
+  assert.deepEqual(doneCounts(d.path, 36), Array(36).fill(1), dirReport(d.path));
   const ran = Number(/allocation\(s\) asked for \([^)]*\): (\d+) ran/.exec(r.stderr)?.[1]);
   assert.ok(ran >= 2, `chained over at least two allocations: ${r.stderr}`);
   assert.doesNotMatch(
@@ -803,8 +799,7 @@ Deno.test({
       r.stderr,
       /The allocator pauses for 10 min after 3 failures in a row, the last: sbatch failed: .*partition not available/,
     );
-    const count = (i: number) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").filter(Boolean).length;
-    assert.deepEqual(range(40).map(count), Array(40).fill(1), dirReport(d.path));
+    assert.deepEqual(doneCounts(d.path, 40), Array(40).fill(1), dirReport(d.path));
   } finally {
     await sh("scontrol", ["delete", `PartitionName=${part}`]);
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration, parsePointInTime } from "../../lib/duration.ts";
+import { parseDuration, parsePointInTime } from "../../lib/duration.ts";
 
 Deno.test("parseDuration() reads seconds, units and Slurm's [D-]HH:MM:SS", () => {
   const cases: [string, number | undefined][] = [
@@ -37,12 +37,4 @@ Deno.test("parsePointInTime() reads Unix seconds and local date-times", () => {
   for (const bad of ["tomorrow", "2026-13-01T00:00", "2026-12-04", "18:00", "123"]) {
     assert.equal(parsePointInTime(bad, 0), undefined, bad);
   }
-});
-
-Deno.test("formatDuration() is short and rounded", () => {
-  const cases: [number, string][] = [[0, "0 s"], [59.6, "60 s"], [600, "10 min"], [7500, "2 h 05 min"], [
-    200000,
-    "2 d 07 h",
-  ]];
-  for (const [s, want] of cases) assert.equal(formatDuration(s), want);
 });

@@ -138,12 +138,7 @@ class DisBatcher:
         raises DisBatchError when the run failed."""
         if self._closed and self._proc.returncode is not None:
             return self._proc.returncode  # done() already ran (a second call, or __exit__ after it)
-        if not self._closed:
-            self._closed = True
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass
+        self._close_input()
         self._out.join()
         code = self._proc.wait()
         self._err.join(timeout=5)
@@ -164,10 +159,16 @@ class DisBatcher:
             if not (self._closed and self._proc.returncode is not None):
                 self.done()
         else:
-            self._closed = True
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass
+            self._close_input()
             self._proc.wait()
         return False
+
+    def _close_input(self):
+        """No more tasks: disbatch sees the end of its task stream."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
