@@ -598,7 +598,12 @@ Deno.test({
   ignore: IGNORE,
 }, async () => {
   await using d = await jobDir("disbatch_slurm_lostnode_");
-  const tasks = Array.from({ length: 9 }, (_, i) => `sleep 2 && echo x >> done_${i}`);
+  // Each task says where it started; the engine on n3 is killed just after a task started there,
+  // long before it could finish (a task that finished but whose report was lost would run again).
+  const tasks = Array.from(
+    { length: 9 },
+    (_, i) => `hostname > started_${i} && sleep 4 && echo x >> done_${i}`,
+  );
   writeText(d.path, "T", tasks.join("\n") + "\n");
   const sub = await sh("sbatch", [
     "--parsable",
@@ -630,8 +635,10 @@ Deno.test({
         : ps.stdout.split("\n").find((l) =>
           / --engine /.test(l) && l.includes(" --host n3 ") && new RegExp(`--connect \\S*:${port}\\b`).test(l)
         );
-      const done = [...Deno.readDirSync(d.path)].some((e) => e.name.startsWith("done_"));
-      if (line && done) return Number(line.trim().split(/\s+/)[0]);
+      const startedOnN3 = [...Deno.readDirSync(d.path)].some((e) =>
+        e.name.startsWith("started_") && readOr(`${d.path}/${e.name}`)?.trim() === "n3"
+      );
+      if (line && startedOnN3) return Number(line.trim().split(/\s+/)[0]);
       await new Promise((r) => setTimeout(r, 200));
     }
     return undefined;
