@@ -37,6 +37,8 @@ export interface ActionTargets extends Pick<RunPorts, "now" | "log" | "say"> {
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
   settled(): void;
+  /** Tasks about to be sent to an engine (the journal). */
+  sending?(rank: number, ids: number[]): void;
 }
 
 /** Executes scheduler actions against the engines, the status file, the log and the terminal. */
@@ -129,6 +131,7 @@ export class ActionRunner {
     for (const [rank, tasks] of o) {
       const link = this.#t.engines.get(rank)?.link;
       if (!link) continue;
+      this.#t.sending?.(rank, tasks.map((t) => t.id));
       // Commands can be up to the kernel's 128 KiB argument limit each: keep frames near 1 MiB.
       let batch: Task[] = [];
       let size = 0;

@@ -36,7 +36,7 @@ export interface AutoContextHost extends RunPorts {
   secret: string;
   retire: RetireManager;
   /** Register a context by label; returns its id. */
-  addContext(label: string): number;
+  addContext(label: string, info: { taskLimit: number; engines: number; retires: boolean }): number;
   /** Whether the engine of a launch id has joined the run. */
   hasJoined(launchId: string): boolean;
 }
@@ -79,8 +79,13 @@ export class AutoContext {
     });
     for (const n of plan.notes) say(n);
     for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
-    const id = this.#h.addContext(plan.label);
     const usable = plan.engines.filter((e) => e.slots > 0);
+    const retires = !inv.context.noRetire && (inv.context.retireCmd !== undefined || plan.kind === "slurm");
+    const id = this.#h.addContext(plan.label, {
+      taskLimit: inv.context.taskLimit,
+      engines: usable.length,
+      retires,
+    });
     for (const e of plan.engines.filter((e) => e.slots <= 0)) {
       const msg = `${e.host} has no slot for tasks with -c ${
         inv.context.cpusPerTask ?? 1
@@ -91,7 +96,6 @@ export class AutoContext {
     log.info(
       `Context ${plan.label} (${id}, ${plan.kind}): ${usable.map((e) => `${e.host}:${e.slots}`).join(", ")}`,
     );
-    const retires = !inv.context.noRetire && (inv.context.retireCmd !== undefined || plan.kind === "slurm");
     apply(
       sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, {
         retires,

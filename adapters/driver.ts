@@ -30,6 +30,7 @@ import { preflight } from "./preflight.ts";
 import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
 import { planUid, RunFileError, RunLock, StatusWriter } from "./run_files.ts";
+import { JournalFile, publishAddress } from "./journal_file.ts";
 import { resolve } from "node:path";
 import { RunMailer } from "./run_mail.ts";
 import { selfCommand } from "./self_command.ts";
@@ -169,6 +170,7 @@ async function runLocked(
   Deno.chmodSync(dbUtilPath, 0o700);
   log.info(`Listening on ${addresses.join(", ")}; dbUtil.sh is ${dbUtilPath}`);
 
+  const epoch = `${hostname}:${Deno.pid}:${Date.now()}`;
   const run: RunInfo = {
     jobId,
     nameTasks,
@@ -177,7 +179,20 @@ async function runLocked(
     address: addresses[0]!,
     logLevel: inv.logLevel,
     killGrace: inv.killGrace,
+    driverGrace: inv.driverGrace,
+    epoch,
   };
+  // What a driver restarted with --reattach needs: where this one listens, and what it sent where.
+  publishAddress(uid, { epoch, host: hostname, pid: Deno.pid, addresses });
+  const journal = new JournalFile(uid, log);
+  journal.header({
+    argv: [...Deno.args],
+    cwd: Deno.cwd(),
+    epoch,
+    host: hostname,
+    pid: Deno.pid,
+    at: Date.now() / 1000,
+  });
   const sched = new Scheduler({
     failFast: inv.failFast,
     // With --alloc engines come and go with the allocations: the run waits for them as with -S.
@@ -239,6 +254,7 @@ async function runLocked(
       progress.update(() => sched.snapshot());
       wakeFeeder();
     },
+    sending: (rank, ids) => journal.sent(rank, ids),
   });
   const apply = (a: Action[]) => actions.apply(a);
   const ports = { sched, apply, now, log, say };
@@ -254,6 +270,8 @@ async function runLocked(
     contextRegistered: (label, endsAt) => allocator?.contextRegistered(label, endsAt),
     contextLeft: (label) => allocator?.contextLeft(label),
     allocations: () => allocator?.state() ?? {},
+    journal,
+    driverGrace: inv.driverGrace,
   });
   const auto = new AutoContext({
     ...ports,
@@ -264,7 +282,7 @@ async function runLocked(
     localConnect,
     secret,
     retire,
-    addContext: (label) => peers.addContext(label),
+    addContext: (label, info) => peers.addContext(label, info),
     hasJoined: (launchId) => peers.hasJoined(launchId),
   });
   const intake = new TaskIntake({
@@ -364,10 +382,18 @@ async function runLocked(
     },
     again(name, n) {
       say(`disbatch: second ${name}: exiting now`);
+      // Engines kill their tasks at once rather than wait for a driver that is not coming back.
+      for (const p of engines.values()) {
+        p.link.send({ kind: "kill", reason: `driver received a second ${name}` });
+      }
       allocator?.cancelNow();
-      auto.kill("SIGKILL");
       status.close();
-      Deno.exit(128 + n);
+      journal.ended(128 + n);
+      const flushed = Promise.all([...engines.values()].map((p) => p.link.flush()));
+      Promise.race([flushed, new Promise((r) => setTimeout(r, 300))]).finally(() => {
+        auto.kill("SIGKILL");
+        Deno.exit(128 + n);
+      });
     },
   });
 
@@ -429,6 +455,10 @@ async function runLocked(
     await web?.close();
     untrapSignals();
     taskSource.close();
+    journal.ended(0);
+    try {
+      Deno.removeSync(`${uid}_address`);
+    } catch { /* gone */ }
     return 0;
   }
   if (inv.startupOnly) {
@@ -502,6 +532,10 @@ async function runLocked(
     if (exit === 0) exit = 1;
   }
   log.info(`Run ended with exit status ${exit}`);
+  journal.ended(exit);
+  try {
+    Deno.removeSync(`${uid}_address`);
+  } catch { /* gone */ }
   log.close();
   return exit;
 }

@@ -2,7 +2,10 @@
  * The engine: one process per node. It connects to the driver, proves it knows the run's secret,
  * runs PERENGINE START tasks, then up to `slots` tasks at a time, reports each as it exits, and on
  * `stop` hands back what it has not started, waits for what runs, runs PERENGINE STOP tasks and
- * leaves. When the driver disappears it kills its tasks' process groups and exits.
+ * leaves. When the driver disappears (killed, its host gone, the network cut) the engine goes on
+ * with its tasks and keeps their outcomes for `--driver-grace`, trying to reach the driver again:
+ * at the address it had, or at the one a driver restarted with `--reattach` publishes in
+ * `<uid>_address`. After the grace it kills its tasks' process groups and exits.
  *
  * @module
  */
@@ -11,10 +14,12 @@ import {
   asFromDriver,
   authMac,
   checkMac,
+  type EngineResume,
   type FromDriver,
   PROTOCOL_VERSION,
   type RunInfo,
 } from "../lib/protocol.ts";
+import { type DriverAddress, parseDriverAddress } from "../lib/journal.ts";
 import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
 import { Logger } from "./log.ts";
@@ -41,10 +46,13 @@ export interface EngineOptions {
 }
 
 /**
- * The engine gives up on a silent driver after 5 s, before the driver (8 s, server.ts) gives up
- * on the engine and re-queues its tasks: in a network split the originals are killed first.
+ * A driver silent this long is taken as lost: the engine starts looking for a restarted one (in
+ * `<uid>_address`) while it keeps the connection, which may come back (a network cut, a driver
+ * stopped with Ctrl-Z). Its tasks are killed only when `--driver-grace` has passed since.
  */
 const PING_TIMEOUT_MS = 5000;
+/** How often an engine without a driver looks for one (the published address, then the old ones). */
+const RECONNECT_EVERY_MS = 1000;
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for REAPER_SILENT_S. */
 const REAPER_BEAT_MS = 1000;
 
@@ -190,7 +198,7 @@ function connectedAddress(conn: Deno.Conn): string | undefined {
 
 class Engine {
   readonly #o: EngineOptions;
-  readonly #link: Link;
+  #link: Link;
   #log: Logger = new Logger(undefined, "INFO");
   #nonce = crypto.randomUUID();
   #rank = -1;
@@ -214,6 +222,16 @@ class Engine {
   /** The signal that stops this engine, once one came. */
   #signal: Deno.Signal | undefined;
   #greeted = false;
+  /** When the driver was lost (ms), while the engine is without one. */
+  #lostAt: number | undefined;
+  #reconnecting = false;
+  /** `done` messages not yet acknowledged by a driver (sent again to the next one). */
+  #unacked: { seq: number; outcomes: TaskOutcome[] }[] = [];
+  /** The tasks of unacknowledged outcomes (a restarted driver needs their text to record them). */
+  #unackedTasks = new Map<number, Task>();
+  #seq = 0;
+  /** Settles the handshake of a connection to a driver found again. */
+  #rejoined: ((ok: boolean | "refused") => void) | undefined;
 
   constructor(o: EngineOptions, link: Link) {
     this.#o = o;
@@ -221,22 +239,8 @@ class Engine {
   }
 
   async run(): Promise<number> {
-    this.#link.onMessage = (m) => {
-      let msg: FromDriver;
-      try {
-        msg = asFromDriver(m);
-      } catch (e) {
-        this.#log.error(`Protocol violation from the driver: ${(e as Error).message}`);
-        this.#link.close(`protocol violation: ${(e as Error).message}`);
-        return;
-      }
-      this.#onMessage(msg);
-    };
-    this.#link.start();
-    this.#link.closed.then((reason) => this.#driverLost(reason));
-    const watchdog = setInterval(() => {
-      if (Date.now() - this.#link.lastHeard > PING_TIMEOUT_MS) this.#link.close("driver silent for 5 s");
-    }, 1000);
+    this.#attach(this.#link);
+    const watchdog = setInterval(() => this.#watch(), 1000);
     // Slurm's SIGTERM at the job's time limit or on scancel, a SIGTERM/SIGHUP from anyone: the tasks are
     // killed by us and never reported as their own failures; the driver is told why the engine leaves
     // and takes the tasks back as lost with it.
@@ -249,6 +253,127 @@ class Engine {
     clearInterval(watchdog);
     for (const remove of handlers) remove();
     return code;
+  }
+
+  /** Talk over `link` from now on. */
+  #attach(link: Link): void {
+    this.#link = link;
+    link.onMessage = (m) => {
+      if (link !== this.#link) return;
+      let msg: FromDriver;
+      try {
+        msg = asFromDriver(m);
+      } catch (e) {
+        this.#log.error(`Protocol violation from the driver: ${(e as Error).message}`);
+        link.close(`protocol violation: ${(e as Error).message}`);
+        return;
+      }
+      this.#onMessage(msg);
+    };
+    link.start();
+    link.closed.then((reason) => {
+      if (link === this.#link) this.#linkClosed(reason);
+    });
+  }
+
+  /** Once a second: a silent driver is lost; without one past the grace, the tasks are killed. */
+  #watch(): void {
+    const now = Date.now();
+    const silent = now - this.#link.lastHeard > PING_TIMEOUT_MS;
+    if (this.#state === "left" || this.#state === "killing") return;
+    if (this.#rank < 0) {
+      // Never welcomed: a driver that does not finish the handshake is not one to wait for.
+      if (silent && !this.#reconnecting) this.#link.close("driver silent for 5 s");
+      return;
+    }
+    if (this.#lostAt === undefined) {
+      if (!silent) return;
+      this.#lostAt = this.#link.lastHeard;
+      this.#log.warn(`No word from the driver for ${PING_TIMEOUT_MS / 1000} s; ${this.#keepGoing()}`);
+    }
+    const grace = (this.#run?.driverGrace ?? 0) * 1000;
+    if (now - this.#lostAt > grace) {
+      this.#driverLost(`no driver for ${Math.round((now - this.#lostAt) / 1000)} s (--driver-grace)`);
+      return;
+    }
+    // A restarted driver published another address: go there (the old connection is dead).
+    if (!this.#reconnecting && (this.#link.isClosed || this.#published()?.epoch !== this.#run?.epoch)) {
+      this.#reconnect();
+    }
+  }
+
+  #keepGoing(): string {
+    return `keeping ${this.#running.size} running task(s) and looking for the driver for up to ${
+      this.#run?.driverGrace ?? 0
+    } s`;
+  }
+
+  /** The address a (restarted) driver published next to the run's files, if any. */
+  #published(): DriverAddress | undefined {
+    if (!this.#run) return undefined;
+    try {
+      return parseDriverAddress(Deno.readTextFileSync(`${this.#run.uid}_address`));
+    } catch {
+      return undefined;
+    }
+  }
+
+  #linkClosed(reason: string): void {
+    if (this.#state === "left") {
+      this.#finish(0);
+      return;
+    }
+    if (this.#rank < 0 || this.#state === "killing" || !(this.#run?.driverGrace)) {
+      this.#driverLost(reason);
+      return;
+    }
+    if (this.#lostAt === undefined) {
+      this.#lostAt = Date.now();
+      this.#log.warn(`Lost the driver (${reason}); ${this.#keepGoing()}`);
+    }
+    this.#reconnect();
+  }
+
+  /** Try the published address, then the old ones, until a driver takes this engine back or the grace ends. */
+  async #reconnect(): Promise<void> {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    try {
+      while (this.#lostAt !== undefined && this.#state !== "left" && this.#state !== "killing") {
+        if (Date.now() - this.#lostAt > (this.#run?.driverGrace ?? 0) * 1000) return;
+        const pub = this.#published();
+        const addresses = [...new Set([...(pub?.addresses ?? []), ...this.#o.connect.split(",")])].filter(
+          Boolean,
+        );
+        for (const a of addresses) {
+          let conn: Deno.Conn;
+          try {
+            conn = await connectWithin(splitAddress(a), 3000);
+          } catch {
+            continue;
+          }
+          const old = this.#link;
+          const link = new Link(conn);
+          this.#authed = false;
+          this.#nonce = crypto.randomUUID();
+          const outcome = new Promise<boolean | "refused">((r) => {
+            this.#rejoined = r;
+            setTimeout(() => r(false), 10_000);
+            link.closed.then(() => r(false));
+          });
+          this.#attach(link);
+          old.close("replaced");
+          const ok = await outcome;
+          this.#rejoined = undefined;
+          if (ok === true) return;
+          link.close("no welcome");
+          if (ok === "refused") return;
+        }
+        await new Promise((r) => setTimeout(r, RECONNECT_EVERY_MS));
+      }
+    } finally {
+      this.#reconnecting = false;
+    }
   }
 
   #signalled(sig: Deno.Signal): void {
@@ -286,6 +411,7 @@ class Engine {
           slots: this.#o.slots,
           coresPerSlot: this.#o.coresPerSlot,
           ...(this.#o.launch ? { launch: this.#o.launch } : {}),
+          ...(this.#rank >= 0 ? { resume: this.#resumeState() } : {}),
         });
       } else if (m.kind === "welcome") {
         if (!checkMac(this.#o.secret, "driver", this.#nonce, m.mac)) {
@@ -296,8 +422,17 @@ class Engine {
           return;
         }
         this.#authed = true;
-        this.#welcome(m.rank, m.run);
+        if (this.#rank >= 0) this.#resumed(m.rank, m.run);
+        else this.#welcome(m.rank, m.run);
       } else if (m.kind === "rejected") {
+        if (this.#rank >= 0) {
+          // A driver that ran this engine's tasks elsewhere meanwhile: these copies must go.
+          this.#log.error(`The driver at ${this.#link.remote} does not take this engine back: ${m.reason}`);
+          this.#rejoined?.("refused");
+          this.#lostAt = undefined;
+          this.#kill(`the driver does not take this engine back (${m.reason})`);
+          return;
+        }
         console.error(`disbatch engine on ${this.#o.host}: the driver refused this engine: ${m.reason}`);
         this.#link.close("rejected");
       }
@@ -305,6 +440,7 @@ class Engine {
     }
     switch (m.kind) {
       case "perEngine":
+        if (this.#perEngine) break; // a driver found again sends it once more
         this.#perEngine = { start: m.start, stop: m.stop };
         this.#runStartTasks();
         break;
@@ -319,6 +455,13 @@ class Engine {
         this.#kill(m.reason);
         break;
       case "ping":
+        if (m.ack !== undefined) {
+          while (this.#unacked.length > 0 && this.#unacked[0]!.seq <= m.ack) {
+            for (const o of this.#unacked.shift()!.outcomes) {
+              if (o.kind === "normal") this.#unackedTasks.delete(o.id);
+            }
+          }
+        }
         this.#link.send({ kind: "pong" });
         break;
     }
@@ -359,6 +502,46 @@ class Engine {
     this.#log.info(
       `Engine ${rank} started on ${this.#o.host} (pid ${Deno.pid}) with ${slots} slots; driver ${this.#o.connect}`,
     );
+  }
+
+  /** What this engine holds, for the driver it reaches again. */
+  #resumeState(): EngineResume {
+    const tasks = [...this.#running.values()].filter((r) => r.slot >= 0).map((r) => r.task);
+    for (let i = this.#qHead; i < this.#queue.length; i++) tasks.push(this.#queue[i]!);
+    const outcomes = this.#unacked.flatMap((u) => u.outcomes).concat(this.#outbox);
+    for (const o of outcomes) {
+      const t = o.kind === "normal" ? this.#unackedTasks.get(o.id) : undefined;
+      if (t) tasks.push(t);
+    }
+    return {
+      rank: this.#rank,
+      tasks,
+      outcomes,
+      startDone: this.#startDone,
+    };
+  }
+
+  /** A driver took this engine back (the same one, or one restarted with `--reattach`). */
+  #resumed(rank: number, run: RunInfo): void {
+    const away = this.#lostAt === undefined ? 0 : (Date.now() - this.#lostAt) / 1000;
+    this.#run = run;
+    this.#lostAt = undefined;
+    // What was unacknowledged went with the hello: the next acknowledgement covers it.
+    // The outcomes went with the hello; kept until acknowledged (a driver lost again gets them again).
+    if (this.#outbox.length) {
+      this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });
+      this.#outbox = [];
+    }
+    this.#rejoined?.(true);
+    this.#log.info(
+      `Re-attached to the driver at ${this.#link.remote} as engine ${rank} after ${
+        away.toFixed(1)
+      } s; ${this.#running.size} task(s) running`,
+    );
+    if (rank !== this.#rank) {
+      this.#log.warn(`The driver gave rank ${rank}; this engine keeps ${this.#rank} in its log`);
+    }
+    this.#pump();
   }
 
   async #runStartTasks(): Promise<void> {
@@ -447,6 +630,7 @@ class Engine {
       this.#log.info(`Task ${task.id} (line ${task.line}) killed: this engine received ${this.#signal}`);
       return;
     }
+    if (!phase) this.#unackedTasks.set(task.id, task);
     this.#report(outcome);
   }
 
@@ -498,7 +682,9 @@ class Engine {
         this.#flushScheduled = false;
         const outcomes = this.#outbox;
         this.#outbox = [];
-        this.#link.send({ kind: "done", outcomes });
+        const seq = ++this.#seq;
+        this.#unacked.push({ seq, outcomes });
+        this.#link.send({ kind: "done", outcomes, seq });
       });
     }
   }
@@ -561,6 +747,7 @@ class Engine {
       this.#finish(0);
       return;
     }
+    if (this.#state === "killing") return;
     this.#state = "killing";
     this.#log.error(`Lost the driver (${reason}); killing ${this.#running.size} running task(s) and exiting`);
     await this.#killAll();

@@ -10,6 +10,8 @@ import type { DashboardTracker } from "../lib/dashboard.ts";
 import type { RunState, StopTarget, ToDriver } from "../lib/protocol.ts";
 import type { RunPorts } from "./actions.ts";
 import type { RetireManager } from "./retire.ts";
+import type { JournalContext } from "../lib/journal.ts";
+import type { JournalFile } from "./journal_file.ts";
 import { describe, type Peer, type ServerHandlers } from "./server.ts";
 
 /** What {@linkcode DriverPeers} needs from the driver. */
@@ -37,6 +39,10 @@ export interface PeersHost extends RunPorts {
   contextLeft?(label: string): void;
   /** The run's allocations, for monitors and `--status`. */
   allocations?(): Pick<RunState, "allocations" | "allocatorPaused">;
+  /** The run journal (for a driver restarted with `--reattach`). */
+  journal?: JournalFile;
+  /** `--driver-grace` in seconds (how long a silent engine keeps its tasks). */
+  driverGrace: number;
 }
 
 /** What `--stop` or the dashboard names: an engine rank, or a context id or label. */
@@ -50,6 +56,10 @@ export class DriverPeers implements ServerHandlers {
   readonly #watchers = new Set<Peer>();
   /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
   readonly #saidBye = new WeakMap<Peer, string | undefined>();
+  /** Connections an engine replaced with a new one (their end is not the engine's). */
+  readonly #replaced = new WeakSet<Peer>();
+  /** Re-attached: engines of the last driver that may come back, by rank. */
+  readonly #expected = new Map<number, { context: number; host: string }>();
   #nextRank = 0;
   #nextContext = 0;
 
@@ -62,10 +72,32 @@ export class DriverPeers implements ServerHandlers {
    * Register a context that runs inside the driver.
    * @param label its label @returns its id
    */
-  addContext(label: string): number {
+  addContext(label: string, info: Omit<JournalContext, "label" | "origin">): number {
     const id = this.#nextContext++;
     this.#contexts.set(id, { label });
+    this.#h.journal?.context(id, { label, origin: "auto", ...info });
     return id;
+  }
+
+  /**
+   * Re-attached: the contexts and engines the last driver had, and where numbering goes on.
+   * @param contexts id → label @param engines rank → what it was, for those that did not leave
+   */
+  restore(
+    contexts: ReadonlyMap<number, { label: string }>,
+    engines: ReadonlyMap<number, { context: number; host: string }>,
+    nextRank: number,
+    nextContext: number,
+  ): void {
+    for (const [id, c] of contexts) this.#contexts.set(id, { label: c.label });
+    for (const [r, e] of engines) this.#expected.set(r, e);
+    this.#nextRank = Math.max(this.#nextRank, nextRank);
+    this.#nextContext = Math.max(this.#nextContext, nextContext);
+  }
+
+  /** Re-attached: how many engines of the last driver have not come back. */
+  get expectedEngines(): number {
+    return this.#expected.size;
   }
 
   /** @param launchId a launcher's id @returns whether its engine joined the run */
@@ -81,6 +113,21 @@ export class DriverPeers implements ServerHandlers {
         return { reject: "an engine must say its context and a slot count of at least 1" };
       }
       if (!this.#contexts.has(h.context)) return { reject: `unknown context ${h.context}` };
+      if (h.resume) {
+        const r = h.resume.rank;
+        const old = this.#h.engines.get(r);
+        if (old) {
+          // The same engine on a new connection (its old one broke): the old one ends quietly.
+          this.#replaced.add(old);
+          old.link.close("replaced by a new connection of the same engine");
+          return { rank: r };
+        }
+        if (this.#expected.delete(r)) return { rank: r };
+        return {
+          reject: `engine ${r} is not part of this run any more (it was away longer than --driver-grace, ` +
+            `and its tasks run elsewhere)`,
+        };
+      }
       return { rank: this.#nextRank++ };
     }
     return { rank: -1 };
@@ -93,10 +140,29 @@ export class DriverPeers implements ServerHandlers {
     const h = p.hello;
     engines.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
-    if (sched.perEngine) {
+    if (sched.perEngine && !h.resume?.startDone) {
       p.link.send({ kind: "perEngine", start: sched.perEngine.start, stop: sched.perEngine.stop });
     }
     this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
+    if (h.resume) {
+      this.#h.log.info(
+        `Engine ${p.rank} on ${h.host} reconnected from ${p.remote}: ${h.resume.tasks.length} task(s) held, ` +
+          `${h.resume.outcomes.length} outcome(s) to deliver`,
+      );
+      this.#h.apply(
+        sched.engineResumed(
+          p.rank!,
+          h.context!,
+          h.host,
+          h.slots!,
+          h.resume.tasks,
+          h.resume.outcomes,
+          this.#h.now(),
+        ),
+      );
+      return;
+    }
+    this.#h.journal?.joined(p.rank!, h.context!, h.slots!, h.host);
     this.#h.apply(sched.engineJoined(p.rank!, h.context!, h.host, h.slots!, this.#h.now()));
   }
 
@@ -108,10 +174,12 @@ export class DriverPeers implements ServerHandlers {
       const rank = peer.rank!;
       switch (msg.kind) {
         case "done":
+          if (typeof msg.seq === "number") peer.ack = msg.seq;
           if (this.#h.tracker) { for (const o of msg.outcomes) this.#h.tracker.finished(rank, o); }
           apply(sched.tasksDone(rank, msg.outcomes, now()));
           return;
         case "released":
+          this.#h.journal?.returned(rank, msg.ids);
           apply(sched.released(rank, msg.ids, now()));
           return;
         case "bye":
@@ -139,6 +207,15 @@ export class DriverPeers implements ServerHandlers {
           `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
         const endsAt = typeof msg.endsAt === "number" ? msg.endsAt : undefined;
+        this.#h.journal?.context(id, {
+          label,
+          origin: "added",
+          taskLimit: msg.taskLimit,
+          engines: msg.engines,
+          retires: msg.retires === true,
+          ...(msg.keepHost ? { keepHost: msg.keepHost } : {}),
+          ...(endsAt !== undefined ? { endsAt } : {}),
+        });
         apply(
           sched.contextJoined(id, label, msg.taskLimit, msg.engines, {
             retires: msg.retires === true,
@@ -178,10 +255,24 @@ export class DriverPeers implements ServerHandlers {
     log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
   }
 
+  /** @param peer an engine that went silent */
+  silent(peer: Peer): void {
+    if (peer.rank === undefined) return;
+    this.#h.apply(this.#h.sched.engineAway(peer.rank, this.#h.driverGrace, this.#h.now()));
+  }
+
+  /** @param peer a silent engine heard again */
+  back(peer: Peer): void {
+    if (peer.rank === undefined) return;
+    this.#h.apply(this.#h.sched.engineBack(peer.rank, this.#h.now()));
+  }
+
   /** @param peer an authenticated peer whose connection ended @param reason why */
   closed(peer: Peer, reason: string): void {
     const { sched, apply, now } = this.#h;
+    if (this.#replaced.has(peer)) return;
     if (peer.hello.role === "engine" && peer.rank !== undefined) {
+      this.#h.journal?.gone(peer.rank);
       this.#h.engineClosed(peer.rank);
       this.#h.engines.delete(peer.rank);
       const clean = this.#saidBye.has(peer);

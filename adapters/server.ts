@@ -24,6 +24,10 @@ export interface Peer {
   /** Engines: their rank. */
   rank?: number;
   remote: string;
+  /** Engines: silent for a while (their tasks are kept for them). */
+  away?: boolean;
+  /** Engines: the last `done` message received (acknowledged in pings). */
+  ack?: number;
 }
 
 /** What the server tells the driver. */
@@ -36,13 +40,23 @@ export interface ServerHandlers {
   message(peer: Peer, msg: ToDriver): void;
   /** An authenticated peer's connection ended. */
   closed(peer: Peer, reason: string): void;
+  /** An engine went silent (it keeps its tasks until it is heard again or given up). */
+  silent?(peer: Peer): void;
+  /** A silent engine is heard again. */
+  back?(peer: Peer): void;
 }
 
 const HANDSHAKE_MS = 10000;
 const PRE_AUTH_MAX_FRAME = 64 * 1024;
 const PING_EVERY_MS = 1000;
-/** An engine silent this long is lost (its own limit for the driver is 5 s; see engine.ts). */
+/**
+ * A peer silent this long is away: a monitor or context is dropped; an engine keeps its tasks
+ * and gets no new ones, and is given up only after `--driver-grace` and a margin (by then it has
+ * killed its tasks itself: engine.ts), so that a network cut or a frozen host costs no rerun.
+ */
 const SILENT_MS = 8000;
+/** Seconds after an engine's own grace at which the driver gives a silent engine up. */
+export const GIVE_UP_MARGIN_S = 10;
 /** At most this many connections may be in their handshake at once (each ends within 5 s). */
 const MAX_UNAUTHENTICATED = 256;
 
@@ -56,6 +70,7 @@ export class DriverServer {
   readonly peers = new Set<Peer>();
   #pinger: ReturnType<typeof setInterval>;
   #lastPing: number | undefined;
+  readonly #graceMs: number;
   /** Connections that have not proven the secret yet. */
   #unauthenticated = 0;
   #closed = false;
@@ -72,6 +87,7 @@ export class DriverServer {
   }
 
   constructor(listener: Deno.Listener, secret: string, log: Logger, run: () => RunInfo) {
+    this.#graceMs = (run().driverGrace + GIVE_UP_MARGIN_S) * 1000;
     this.listener = listener;
     this.#secret = secret;
     this.#log = log;
@@ -243,14 +259,23 @@ export class DriverServer {
       for (const p of this.peers) p.link.lastHeard = Math.max(p.link.lastHeard, now);
     }
     for (const p of this.peers) {
-      if (now - p.link.lastHeard > SILENT_MS) {
-        this.#log.warn(
-          `No word from ${describe(p)} for ${
-            ((now - p.link.lastHeard) / 1000).toFixed(1)
-          } s; treating it as lost`,
-        );
-        p.link.close(`silent for ${SILENT_MS / 1000} s (host down or network lost)`);
-      } else p.link.send({ kind: "ping" });
+      const quiet = now - p.link.lastHeard;
+      const engine = p.hello.role === "engine";
+      if (engine && p.away && quiet <= SILENT_MS) {
+        p.away = false;
+        this.#handlers?.back?.(p);
+      }
+      if (quiet > (engine ? this.#graceMs : SILENT_MS)) {
+        this.#log.warn(`No word from ${describe(p)} for ${(quiet / 1000).toFixed(1)} s; treating it as lost`);
+        p.link.close(`silent for ${Math.round(quiet / 1000)} s (host down or network lost)`);
+        continue;
+      }
+      if (engine && !p.away && quiet > SILENT_MS) {
+        p.away = true;
+        this.#log.warn(`No word from ${describe(p)} for ${(quiet / 1000).toFixed(1)} s; it is away`);
+        this.#handlers?.silent?.(p);
+      }
+      p.link.send(engine && p.ack !== undefined ? { kind: "ping", ack: p.ack } : { kind: "ping" });
     }
   }
 

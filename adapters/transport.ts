@@ -47,6 +47,12 @@ export class Link {
     this.closed = new Promise((r) => this.#resolveClosed = r);
   }
 
+  /** The peer's `host:port`. */
+  get remote(): string {
+    const a = this.conn.remoteAddr as Deno.NetAddr;
+    return a?.hostname ? `${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : "?";
+  }
+
   /** True once closed. */
   get isClosed(): boolean {
     return this.#isClosed;

@@ -108,6 +108,8 @@ export interface DriverInvocation {
   timeout: number;
   /** `--kill-grace`: seconds between SIGTERM and SIGKILL at a time limit. */
   killGrace: number;
+  /** `--driver-grace`: seconds engines keep running without a driver (and a driver waits for a silent engine). */
+  driverGrace: number;
   /** `--walltime`: seconds from the start the run may last. */
   walltime?: number;
   /** `--end-time`: Unix seconds by which the run must be over. */
@@ -118,6 +120,9 @@ export interface DriverInvocation {
   gpu: boolean;
   context: ContextOptions;
 }
+
+/** `--driver-grace` when not given: engines keep their tasks 5 minutes without a driver. */
+export const DEFAULT_DRIVER_GRACE_S = 300;
 
 /** The driver's options, also used for `--help`. */
 export const DRIVER_SPECS: readonly OptionSpec[] = [
@@ -143,6 +148,7 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "crash-limit", type: "value" },
   { long: "timeout", type: "value" },
   { long: "kill-grace", type: "value" },
+  { long: "driver-grace", type: "value" },
   { long: "walltime", type: "value" },
   { long: "end-time", type: "value" },
   { long: "bad-node-after", type: "value" },
@@ -178,13 +184,15 @@ export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE]
   "                [--force-resume] [-p PATH] [--status-header] [--logfile FILE]\n" +
   "                [--loglevel LEVEL] [-S] [--use-address HOST:PORT] [-w] [-q]\n" +
   "                [--engine-restarts N] [--retries N] [--crash-limit N]\n" +
-  "                [--timeout TIME] [--kill-grace TIME] [--walltime TIME]\n" +
+  "                [--timeout TIME] [--kill-grace TIME] [--driver-grace TIME]\n" +
+  "                [--walltime TIME]\n" +
   "                [--end-time WHEN] [--bad-node-after N]\n" +
   "                [--results FILE] [--name NAME] [--taskcommand CMD]\n" +
   "                [--alloc SBATCH_ARGS] [--max-allocs N] [--alloc-backlog N]\n" +
   "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
   "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
   "                [-E VAR] (taskfile | --taskcommand CMD)\n" +
+  "       disbatch --reattach RUN [taskfile]\n" +
   "       disbatch install [DIR]\n" +
   "       disbatch report STATUSFILE [-o FILE] [--json]";
 
@@ -295,6 +303,9 @@ export function parseDriverArgs(
     crashLimit: str("crash-limit") === undefined ? 3 : intOption("--crash-limit", str("crash-limit")!, 1),
     timeout: str("timeout") === undefined ? 0 : durationOption("--timeout", str("timeout")!),
     killGrace: str("kill-grace") === undefined ? 10 : durationOption("--kill-grace", str("kill-grace")!),
+    driverGrace: str("driver-grace") === undefined
+      ? DEFAULT_DRIVER_GRACE_S
+      : durationOption("--driver-grace", str("driver-grace")!),
     maxAllocs: str("max-allocs") === undefined ? 1 : intOption("--max-allocs", str("max-allocs")!, 1),
     allocBacklog: str("alloc-backlog") === undefined
       ? 1

@@ -80,6 +80,11 @@ when things fail (see "When things fail" in the README):
                         D-HH:MM:SS; default 0: no limit)
   --kill-grace TIME     between SIGTERM and SIGKILL at a time limit (default
                         10s)
+  --driver-grace TIME   how long engines keep running their tasks without a
+                        driver (it was killed, its host rebooted, the network
+                        is cut), trying to reach it or a driver restarted with
+                        --reattach; then they kill their tasks and exit. A
+                        silent engine keeps its tasks as long (default 5m)
   --walltime TIME       the run must end TIME after it starts; under Slurm the
                         job's end is used without it
   --end-time WHEN       the run must end at WHEN (YYYY-MM-DDTHH:MM[:SS], local

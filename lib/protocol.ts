@@ -21,7 +21,7 @@ import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -44,6 +44,27 @@ export interface RunInfo {
   logLevel: string;
   /** `--kill-grace`: seconds between SIGTERM and SIGKILL when a task reaches its time limit. */
   killGrace: number;
+  /**
+   * `--driver-grace`: seconds an engine keeps its tasks running without a driver, trying to reach
+   * it again (the same one, or one restarted with `--reattach`), before it kills them and exits.
+   */
+  driverGrace: number;
+  /** This driver's start (a driver restarted with `--reattach` has another; see `<uid>_driver`). */
+  epoch: string;
+}
+
+/**
+ * What an engine that lost its driver says when it reaches a driver again: its rank, every task
+ * it holds (running or queued), and the outcomes the driver may not have received.
+ */
+export interface EngineResume {
+  rank: number;
+  /** Tasks started or queued on the engine and not finished. */
+  tasks: Task[];
+  /** Outcomes not yet acknowledged by a driver (the driver ignores those it already has). */
+  outcomes: TaskOutcome[];
+  /** PERENGINE START tasks are done (a new driver does not send the block again). */
+  startDone: boolean;
 }
 
 /** What monitors and `dbUtil.sh --status` are sent: the scheduler's view and the run's allocations. */
@@ -89,7 +110,8 @@ export type FromDriver =
   | { kind: "tasks"; tasks: Task[] }
   | { kind: "stop" }
   | { kind: "kill"; reason: string }
-  | { kind: "ping" }
+  /** `ack`: the last `done` message (its `seq`) the driver has of this engine. */
+  | { kind: "ping"; ack?: number }
   | { kind: "snapshot"; state: RunState }
   /** The answer to a stop request: whether it named something, and what was done. */
   | { kind: "ack"; ok: boolean; message: string }
@@ -115,8 +137,11 @@ export type ToDriver =
     coresPerSlot?: number;
     /** Engines: the launch id the context gave it (to match launcher processes). */
     launch?: string;
+    /** Engines that lost their driver and reach one again: what they hold. */
+    resume?: EngineResume;
   }
-  | { kind: "done"; outcomes: TaskOutcome[] }
+  /** `seq` numbers an engine's `done` messages (1, 2, …) so that the driver can acknowledge them. */
+  | { kind: "done"; outcomes: TaskOutcome[]; seq?: number }
   | { kind: "released"; ids: number[] }
   /** The engine leaves; `signal` when a signal (Slurm's SIGTERM at the time limit, say) made it. */
   | { kind: "bye"; signal?: string }
@@ -250,6 +275,23 @@ export function asToDriver(m: { kind: string }): ToDriver {
     case "hello":
       need("version", "number"), need("role", "string"), need("mac", "string"), need("nonce", "string");
       need("host", "string"), need("pid", "number");
+      if (r.resume !== undefined) {
+        const x = r.resume as Record<string, unknown>;
+        if (
+          typeof x !== "object" || x === null || typeof x.rank !== "number" || !Array.isArray(x.tasks) ||
+          !Array.isArray(x.outcomes) || typeof x.startDone !== "boolean"
+        ) throw new ProtocolError(`message "hello" holds a malformed "resume"`);
+        for (const t of x.tasks as Record<string, unknown>[]) {
+          if (typeof t?.id !== "number" || typeof t.command !== "string") {
+            throw new ProtocolError(`message "hello" holds a malformed task`);
+          }
+        }
+        for (const o of x.outcomes as Record<string, unknown>[]) {
+          if (typeof o?.id !== "number" || typeof o.returnCode !== "number") {
+            throw new ProtocolError(`message "hello" holds a malformed outcome`);
+          }
+        }
+      }
       break;
     case "done":
       if (!Array.isArray(r.outcomes)) throw new ProtocolError(`message "done" needs an array "outcomes"`);
@@ -331,6 +373,8 @@ export function asFromDriver(m: { kind: string }): FromDriver {
         need(run, k, "string", "welcome.run");
       }
       need(run, "killGrace", "number", "welcome.run");
+      need(run, "driverGrace", "number", "welcome.run");
+      need(run, "epoch", "string", "welcome.run");
       break;
     }
     case "rejected":

@@ -72,6 +72,8 @@ interface EngineState {
   slots: number;
   outstanding: Map<number, Task>;
   state: "active" | "stopping" | "gone";
+  /** Silent (network cut, host frozen, driver lost): its tasks are kept, it gets no new ones. */
+  away: boolean;
   assigned: number;
   finished: number;
   failed: number;
@@ -216,6 +218,12 @@ export class Scheduler {
   #firstFailures: StatusRecord[] = [];
   /** Engines that could not start (a lost engine whose tasks were re-run does not fail the run). */
   #brokenEngines: string[] = [];
+  /** Re-attached: tasks on engines that have not come back yet (`task` once the feeder read it). */
+  #held = new Map<number, { rank: number; task?: Task }>();
+  #heldRead = 0;
+  #holdUntil = 0;
+  /** Re-attached: tasks an engine came back with before the feeder read them (skipped when read). */
+  #adopted = new Set<number>();
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
@@ -263,6 +271,16 @@ export class Scheduler {
    */
   addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
     this.#itemsSeen++;
+    if (item.kind === "task") {
+      // Re-attached: a task running on an engine that came back, or one held for an engine still away.
+      if (this.#adopted.delete(item.task.id)) return [];
+      const h = this.#held.get(item.task.id);
+      if (h) {
+        if (!h.task) this.#heldRead++;
+        h.task = item.task;
+        return this.#dispatch(now);
+      }
+    }
     this.#queue.push(item.kind === "barrier" ? { ...item } : item);
     return this.#dispatch(now);
   }
@@ -289,12 +307,160 @@ export class Scheduler {
   }
 
   /**
+   * Re-attached: a task (or barrier) the status file already has, from before the driver's restart.
+   * It counts as it did then (failures for `-e` and `BARRIER CHECK`) and is not written again.
+   * @param record its line in the status file @param now seconds
+   * @returns actions
+   */
+  addRecorded(record: StatusRecord, now: number): Action[] {
+    this.#itemsSeen++;
+    if (record.flags.startsWith("B") || record.flags.startsWith("C")) {
+      this.#barriers++;
+      this.#segmentFailures = [];
+      return this.#dispatch(now);
+    }
+    this.#finished++;
+    if (record.returnCode !== 0) {
+      this.#countFailure(record);
+      this.#segmentFailures.push({ id: record.taskId, line: record.line, rc: record.returnCode });
+    }
+    return this.#dispatch(now);
+  }
+
+  /**
+   * Re-attached: the journal says these tasks were on these engines when the last driver died. They
+   * are held (not run elsewhere) until their engine comes back, or until `until`: then its grace is
+   * surely over, its copies are dead, and they run again.
+   * @param sent task id → engine rank @param until Unix seconds
+   */
+  holdForEngines(sent: ReadonlyMap<number, number>, until: number): void {
+    for (const [id, rank] of sent) this.#held.set(id, { rank });
+    this.#holdUntil = until;
+  }
+
+  /** Tasks still held for engines that have not come back. */
+  get heldCount(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * An engine stopped answering (network cut, frozen host): it keeps its tasks and gets no new ones
+   * until it is heard again, or until the driver gives it up (then {@linkcode engineGone}).
+   * @param rank engine @param graceS how long it may stay silent @param now seconds
+   * @returns actions
+   */
+  engineAway(rank: number, graceS: number, now: number): Action[] {
+    const e = this.#engines.get(rank);
+    if (!e || e.state === "gone" || e.away) return [];
+    e.away = true;
+    this.#touch(e);
+    return [{
+      kind: "log",
+      level: "warn",
+      message: `Engine ${rank} on ${e.host} is silent; its ${e.outstanding.size} task(s) are kept for it ` +
+        `for up to ${Math.round(graceS)} s (--driver-grace)`,
+    }, ...this.#dispatch(now)];
+  }
+
+  /**
+   * An engine that was silent is heard again.
+   * @param rank engine @param now seconds
+   * @returns actions
+   */
+  engineBack(rank: number, now: number): Action[] {
+    const e = this.#engines.get(rank);
+    if (!e || !e.away) return [];
+    e.away = false;
+    this.#touch(e);
+    return [
+      { kind: "log", level: "info", message: `Engine ${rank} on ${e.host} is heard again` },
+      ...this
+        .#dispatch(now),
+    ];
+  }
+
+  /**
+   * An engine that had lost its driver reached this one: it holds `tasks` (running, queued, or
+   * finished with `outcomes` the driver may not have). A driver that knew it (a network cut)
+   * reconciles; a restarted one (`--reattach`) adopts what the journal held for it. Tasks the driver
+   * had sent it that it neither holds nor reports never arrived: they are queued again. An outcome
+   * the driver already has is ignored.
+   * @param rank its rank (as before) @param context its context @param host Node column
+   * @param slots its slots @param tasks what it holds @param outcomes what it finished
+   * @param now seconds
+   * @returns actions
+   */
+  engineResumed(
+    rank: number,
+    context: number,
+    host: string,
+    slots: number,
+    tasks: Task[],
+    outcomes: TaskOutcome[],
+    now: number,
+  ): Action[] {
+    let e = this.#engines.get(rank);
+    const out: Action[] = [];
+    if (!e) {
+      out.push(...this.#join(rank, context, host, slots).filter((a) => a.kind !== "log"));
+      e = this.#engines.get(rank)!;
+    }
+    e.away = false;
+    const holds = new Set(tasks.map((t) => t.id));
+    for (const o of outcomes) if (o.kind === "normal") holds.add(o.id);
+    for (const [id, t] of [...e.outstanding]) {
+      if (holds.has(id)) continue;
+      e.outstanding.delete(id);
+      this.#outstandingTotal--;
+      this.#requeueTask(t);
+    }
+    let adopted = 0;
+    for (const t of tasks) {
+      const h = this.#held.get(t.id);
+      if (e.outstanding.has(t.id) || !h) continue; // known here, or already recorded or run elsewhere
+      this.#held.delete(t.id);
+      if (h.task) this.#heldRead--;
+      else this.#adopted.add(t.id);
+      e.outstanding.set(t.id, t);
+      this.#outstandingTotal++;
+      e.assigned++;
+      const c = this.#contexts.get(e.context);
+      if (c) c.assigned++;
+      adopted++;
+    }
+    // What was held for this engine and it does not hold: it never started there.
+    for (const [id, h] of [...this.#held]) {
+      if (h.rank !== rank) continue;
+      this.#held.delete(id);
+      if (h.task) {
+        this.#heldRead--;
+        this.#requeueTask(h.task);
+      }
+    }
+    out.push({
+      kind: "log",
+      level: "info",
+      message: `Engine ${rank} on ${host} is back${adopted ? ` with ${adopted} task(s) it kept` : ""}`,
+    });
+    this.#touch(e);
+    const fresh = outcomes.filter((o) => o.kind === "perEngine" || e.outstanding.has(o.id));
+    return out.concat(this.tasksDone(rank, fresh, now));
+  }
+
+  #isOutstanding(id: number): boolean {
+    for (const e of this.#engines.values()) if (e.outstanding.has(id)) return true;
+    return false;
+  }
+
+  /**
    * The task file has no more items.
    * @param now seconds
    * @returns actions
    */
   endOfTasks(now: number): Action[] {
     this.#tasksEnded = true;
+    for (const [id, h] of this.#held) if (!h.task) this.#held.delete(id);
+    this.#adopted.clear();
     if (!this.#perEngine) this.#perEngine = { start: [], stop: [] };
     return this.#dispatch(now);
   }
@@ -366,6 +532,10 @@ export class Scheduler {
    * @returns actions
    */
   engineJoined(rank: number, context: number, host: string, slots: number, now: number): Action[] {
+    return this.#join(rank, context, host, slots).concat(this.#dispatch(now));
+  }
+
+  #join(rank: number, context: number, host: string, slots: number): Action[] {
     const c = this.#contexts.get(context);
     if (c) {
       if (c.pendingEngines > 0) c.pendingEngines--;
@@ -379,6 +549,7 @@ export class Scheduler {
       slots,
       outstanding: new Map(),
       state: "active",
+      away: false,
       assigned: 0,
       finished: 0,
       failed: 0,
@@ -405,7 +576,7 @@ export class Scheduler {
       this.#engines.get(rank)!.state = "stopping";
     }
     this.#touch(this.#engines.get(rank)!);
-    return out.concat(this.#dispatch(now));
+    return out;
   }
 
   /**
@@ -607,6 +778,7 @@ export class Scheduler {
    * @returns actions
    */
   tick(now: number): Action[] {
+    if (this.#held.size > 0 && now >= this.#holdUntil) return this.#releaseHeld(now).concat(this.#maybeEnd());
     if (this.#o.stopAt !== undefined && now >= this.#o.stopAt && this.#phase === "running") {
       return this.#walltimeEnd("its time is up").concat(this.#maybeEnd());
     }
@@ -698,7 +870,7 @@ export class Scheduler {
         context: e.context,
         host: e.host,
         slots: e.slots,
-        state: e.state,
+        state: e.away && e.state !== "gone" ? "away" : e.state,
         running: Math.min(e.outstanding.size, e.slots),
         assigned: e.assigned,
         finished: e.finished,
@@ -1029,7 +1201,7 @@ export class Scheduler {
   #touch(e: EngineState): void {
     this.#freeSlot.delete(e);
     this.#prefetchRoom.delete(e);
-    if (e.state !== "active" || this.#limited(e)) return;
+    if (e.state !== "active" || e.away || this.#limited(e)) return;
     // Prefetch (one queued task per slot) only once the engine's tasks are known to be short:
     // it hides the round trip for tiny tasks and never holds long tasks back from idle engines.
     const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
@@ -1054,7 +1226,7 @@ export class Scheduler {
   #pickEngine(avoid?: ReadonlySet<string>, fits?: (e: EngineState) => boolean): EngineState | undefined {
     for (const set of [this.#freeSlot, this.#prefetchRoom]) {
       for (const e of set) {
-        if (e.state !== "active" || this.#limited(e)) {
+        if (e.state !== "active" || e.away || this.#limited(e)) {
           set.delete(e);
           continue;
         }
@@ -1163,7 +1335,33 @@ export class Scheduler {
   }
 
   #anyOutstanding(): boolean {
-    return this.#outstandingTotal > 0;
+    return this.#outstandingTotal > 0 || this.#heldRead > 0;
+  }
+
+  /** The engines that did not come back are surely without their tasks now: run those again. */
+  #releaseHeld(now: number): Action[] {
+    const out: Action[] = [];
+    let n = 0;
+    for (const [id, h] of this.#held) {
+      this.#held.delete(id);
+      if (!h.task) continue;
+      this.#heldRead--;
+      n++;
+      const tries = this.#triesOf(id);
+      tries.attempt++;
+      tries.crashes++;
+      this.#retried++;
+      this.#requeueTask(h.task);
+    }
+    for (const c of this.#contexts.values()) c.pendingEngines = 0;
+    if (n) {
+      out.push({
+        kind: "log",
+        level: "warn",
+        message: `${n} task(s) of engines that did not come back within --driver-grace run again`,
+      });
+    }
+    return out.concat(this.#dispatch(now));
   }
 
   #passBarrier(b: Barrier, reachedAt: number, now: number): Action[] {

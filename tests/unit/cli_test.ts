@@ -40,6 +40,7 @@ Deno.test("parseDriverArgs() gives the defaults for a bare task file", () => {
     crashLimit: 3,
     timeout: 0,
     killGrace: 10,
+    driverGrace: 300,
     maxAllocs: 1,
     allocBacklog: 1,
     badNodeAfter: 3,

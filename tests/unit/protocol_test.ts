@@ -74,6 +74,8 @@ const FROM_DRIVER: FromDriver[] = [
       address: "10.0.0.1:1",
       logLevel: "INFO",
       killGrace: 10,
+      driverGrace: 300,
+      epoch: "h:1:2",
     },
   },
   { kind: "rejected", reason: "bad mac" },
