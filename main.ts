@@ -12,6 +12,7 @@ import { HELP } from "./lib/help.ts";
 import { TaskFileSyntaxError } from "./lib/task_file.ts";
 import { ResumeMismatchError } from "./lib/resume.ts";
 import { runDriver } from "./adapters/driver.ts";
+import { planReattach } from "./adapters/reattach.ts";
 import { RunFileError } from "./adapters/run_files.ts";
 import { TaskFileChangedError } from "./adapters/task_source.ts";
 import { engineMain } from "./adapters/engine_main.ts";
@@ -41,6 +42,10 @@ async function main(args: string[]): Promise<number> {
     if (mode === "report") return await reportMain(args.slice(1));
     if (mode === "--mon") return await monitorMain(args.slice(1));
     if (mode === "install") return await installMain(args.slice(1));
+    if (mode === "--reattach") {
+      const { inv, re } = planReattach(args.slice(1), Deno.env.toObject(), new Date().getTimezoneOffset());
+      return await runDriver(inv, re);
+    }
     const inv = parseDriverArgs(args, Deno.env.toObject(), new Date().getTimezoneOffset());
     if (inv === "help") {
       console.log(HELP.trimEnd());

@@ -39,7 +39,17 @@ export interface AutoContextHost extends RunPorts {
   addContext(label: string, info: { taskLimit: number; engines: number; retires: boolean }): number;
   /** Whether the engine of a launch id has joined the run. */
   hasJoined(launchId: string): boolean;
+  /** Whether an engine of this context on this host is connected. */
+  engineOn(context: number, host: string): boolean;
+  /**
+   * Re-attached: this context's id under the last driver, and the hosts whose engines may come back
+   * (an engine is started there only if none did within {@linkcode REATTACH_WAIT_S}).
+   */
+  restore?: { id: number; hosts: Set<string> };
 }
+
+/** Seconds a re-attached driver waits for the engines of its own context before starting new ones. */
+export const REATTACH_WAIT_S = 15;
 
 /** The context the driver starts itself, and its engines' launchers. */
 export class AutoContext {
@@ -81,7 +91,8 @@ export class AutoContext {
     for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
     const usable = plan.engines.filter((e) => e.slots > 0);
     const retires = !inv.context.noRetire && (inv.context.retireCmd !== undefined || plan.kind === "slurm");
-    const id = this.#h.addContext(plan.label, {
+    const restore = this.#h.restore;
+    const id = restore?.id ?? this.#h.addContext(plan.label, {
       taskLimit: inv.context.taskLimit,
       engines: usable.length,
       retires,
@@ -96,15 +107,17 @@ export class AutoContext {
     log.info(
       `Context ${plan.label} (${id}, ${plan.kind}): ${usable.map((e) => `${e.host}:${e.slots}`).join(", ")}`,
     );
-    apply(
-      sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, {
-        retires,
-        keepHost: plan.driverNode,
-      }),
-    );
+    if (!restore) {
+      apply(
+        sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, {
+          retires,
+          keepHost: plan.driverNode,
+        }),
+      );
+    }
     this.#h.retire.contextPlanned(id, plan, inv.context);
     // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
-    const ctxLog = new Logger(`${this.#h.uid}_${plan.label}.context.log`, inv.logLevel);
+    const ctxLog = new Logger(`${this.#h.uid}_${plan.label}.context.log`, inv.logLevel, restore !== undefined);
     ctxLog.info(
       `Context ${plan.label} (${plan.kind}) in driver pid ${Deno.pid}: ${
         usable.map((e) => `${e.host}:${e.slots} via ${e.via}`).join(", ") || "no usable node"
@@ -112,7 +125,20 @@ export class AutoContext {
     );
     this.#logs.push(ctxLog);
     this.#ctx = { id, label: plan.label, log: ctxLog };
-    for (const e of usable) this.#launch(e);
+    for (const e of usable) {
+      if (!restore?.hosts.has(e.host)) {
+        this.#launch(e);
+        continue;
+      }
+      // Its engine under the last driver may still run (with tasks): give it time to come back.
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (sched.phase !== "running" || this.#h.engineOn(id, e.host)) return;
+        ctxLog.info(`No engine came back from ${e.host} within ${REATTACH_WAIT_S} s; starting one`);
+        this.#launch(e);
+      }, REATTACH_WAIT_S * 1000);
+      this.#timers.add(timer);
+    }
   }
 
   /** Start one engine of this context (also a restart). */

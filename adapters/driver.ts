@@ -30,6 +30,8 @@ import { preflight } from "./preflight.ts";
 import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
 import { planUid, RunFileError, RunLock, StatusWriter } from "./run_files.ts";
+import type { Reattach } from "./reattach.ts";
+import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { JournalFile, publishAddress } from "./journal_file.ts";
 import { resolve } from "node:path";
 import { RunMailer } from "./run_mail.ts";
@@ -58,7 +60,7 @@ function randomHex(bytes: number): string {
  * @param inv parsed command line
  * @returns exit status
  */
-export async function runDriver(inv: DriverInvocation): Promise<number> {
+export async function runDriver(inv: DriverInvocation, re?: Reattach): Promise<number> {
   const hostname = Deno.hostname();
   const table = preflight(inv);
   if (inv.alloc) {
@@ -68,12 +70,19 @@ export async function runDriver(inv: DriverInvocation): Promise<number> {
   }
   // A task program starts once the run holds its prefix (runLocked); a task file is opened now.
   const taskSource = inv.taskCommand === undefined ? await openTaskFile(inv.taskFile) : undefined;
-  const plan = planUid(inv.prefix, streamName(inv));
+  const plan = re
+    ? {
+      uid: re.uid,
+      jobId: jobIdOf(re.uid),
+      nameTasks: taskFileName(streamName(inv)),
+      prefixNamesFiles: re.uid === resolve(inv.prefix),
+    }
+    : planUid(inv.prefix, streamName(inv));
   refuseOwnStatusFile(inv, plan.uid);
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
   try {
-    return await runLocked(inv, hostname, table, taskSource, plan);
+    return await runLocked(inv, hostname, table, taskSource, plan, re);
   } finally {
     lock.release();
   }
@@ -120,6 +129,7 @@ async function runLocked(
   table: ReturnType<typeof preflight>,
   fileSource: Awaited<ReturnType<typeof openTaskFile>> | undefined,
   plan: ReturnType<typeof planUid>,
+  re: Reattach | undefined,
 ): Promise<number> {
   const { uid, jobId, nameTasks } = plan;
   const displayName = inv.taskCommand !== undefined
@@ -153,15 +163,21 @@ async function runLocked(
       results = new ResultsFile(inv.results, (m) => {
         log.warn(m);
         say(`disbatch: ${m}`);
-      });
+      }, re !== undefined);
     } catch (e) {
       throw new UsageError(`argument --results: can't open '${inv.results}': ${osErrorText(e, inv.results)}`);
     }
   }
-  const secret = randomHex(32);
+  const secret = re?.secret ?? randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
-  const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel);
-  log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
+  const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel, re !== undefined);
+  if (re) {
+    log.info(
+      `Re-attaching to run ${uid} (pid ${Deno.pid} on ${hostname}, driver ${re.journal.drivers.length + 1}): ` +
+        `${re.recorded.size} task(s) and barrier(s) recorded, ${re.inFlight.size} in flight on engines of the last driver`,
+    );
+    for (const n of re.notes) log.warn(n);
+  } else log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
   for (const m of endNotes) log.warn(m);
   if (runEnd) log.info(`The run ends at ${new Date(runEnd.end * 1000).toISOString()} (${runEnd.source})`);
   const self = selfCommand();
@@ -218,7 +234,7 @@ async function runLocked(
   const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader, (m) => {
     log.warn(m);
     say(`disbatch: ${m}`);
-  });
+  }, re !== undefined);
   const engines = new Map<number, Peer>();
   const retire = new RetireManager(log, (m) => say(m));
   const tracker = inv.web ? new DashboardTracker() : undefined;
@@ -247,7 +263,7 @@ async function runLocked(
       taskCommand?.sendResult(r, attempt);
     },
     attempt(r) {
-      attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m));
+      attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m), re !== undefined);
       attempts.add(r);
     },
     settled() {
@@ -283,6 +299,9 @@ async function runLocked(
     secret,
     retire,
     addContext: (label, info) => peers.addContext(label, info),
+    engineOn: (context, host) =>
+      [...engines.values()].some((p) => p.hello.context === context && p.hello.host === host),
+    ...(re ? { restore: restoredAuto(re) } : {}),
     hasJoined: (launchId) => peers.hasJoined(launchId),
   });
   const intake = new TaskIntake({
@@ -290,6 +309,7 @@ async function runLocked(
     engines,
     table,
     resume: { retry: inv.retry, force: inv.forceResume },
+    ...(re ? { recorded: re.recorded } : {}),
     printed,
     startContext() {
       // -S: contexts come from dbUtil.sh (the path was printed at start); --alloc: from the
@@ -298,6 +318,7 @@ async function runLocked(
     },
   });
 
+  if (re) restoreRun(re, sched, peers, say);
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
   const allocator = inv.alloc
@@ -538,4 +559,48 @@ async function runLocked(
   } catch { /* gone */ }
   log.close();
   return exit;
+}
+
+/** The driver's own context of the last driver, and its engines that may come back. */
+function restoredAuto(re: Reattach): { id: number; hosts: Set<string> } | undefined {
+  for (const [id, c] of re.journal.contexts) {
+    if (c.origin !== "auto") continue;
+    const hosts = new Set<string>();
+    for (const e of re.journal.engines.values()) if (e.alive && e.context === id) hosts.add(e.host);
+    return { id, hosts };
+  }
+  return undefined;
+}
+
+/**
+ * Re-attached: the scheduler and the peers get the last driver's contexts, the numbering of
+ * engines and contexts goes on, and tasks in flight are held for their engines.
+ */
+function restoreRun(re: Reattach, sched: Scheduler, peers: DriverPeers, say: (m: string) => void): void {
+  const j = re.journal;
+  const alive = new Map<number, { context: number; host: string }>();
+  const coming = new Map<number, number>();
+  for (const [rank, e] of j.engines) {
+    if (!e.alive) continue;
+    alive.set(rank, e);
+    coming.set(e.context, (coming.get(e.context) ?? 0) + 1);
+  }
+  for (const [id, c] of j.contexts) {
+    sched.contextJoined(id, c.label, c.taskLimit, coming.get(id) ?? 0, {
+      retires: c.retires,
+      keepHost: c.keepHost,
+      ...(c.endsAt !== undefined ? { endsAt: c.endsAt } : {}),
+      assigned: j.assigned.get(id) ?? 0,
+    });
+  }
+  const maxRank = Math.max(-1, ...j.engines.keys());
+  const maxContext = Math.max(-1, ...j.contexts.keys());
+  peers.restore(j.contexts, alive, maxRank + 1, maxContext + 1);
+  sched.holdForEngines(re.inFlight, re.holdUntil);
+  const wait = Math.max(0, Math.round(re.holdUntil - Date.now() / 1000));
+  say(
+    `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +
+      `in flight on ${alive.size} engine(s) of the last driver` +
+      (re.inFlight.size ? `, held for them for up to ${wait} s` : ""),
+  );
 }

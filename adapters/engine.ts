@@ -59,22 +59,25 @@ const REAPER_BEAT_MS = 1000;
 /**
  * A companion process that outlives the engine only to clean up: the engine tells it each task's
  * process group on its stdin (`+PGID` / `-PGID`, and `.` every second); when that pipe closes —
- * the engine exited, even by SIGKILL — or stays silent for 5 s — the engine hangs or is stopped,
- * and the driver will soon run its tasks elsewhere — it kills the groups still listed. So a lost
- * engine leaves no orphaned task and no second copy of a re-queued one.
+ * the engine exited, even by SIGKILL — or stays silent for `silentS` — the engine hangs or is
+ * stopped longer than `--driver-grace`, after which the driver runs its tasks elsewhere — it kills
+ * the groups still listed. So a lost engine leaves no orphaned task and no second copy of a
+ * re-queued one, and an engine frozen for less than the grace loses nothing.
  */
-const REAPER =
-  'declare -A g; while read -t 5 -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done; ' +
-  '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
-  'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
+function reaperScript(silentS: number): string {
+  return `declare -A g; while read -t ${silentS} -r l; do case $l in +*) g[\${l:1}]=1;; -*) unset "g[\${l:1}]";; esac; done; ` +
+    '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
+    'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
+}
 
 class Reaper {
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #enc = new TextEncoder();
-  constructor() {
+  /** @param silentS seconds without a word from the engine after which it kills the groups */
+  constructor(silentS: number) {
     try {
       const child = new Deno.Command("/bin/bash", {
-        args: ["-c", REAPER],
+        args: ["-c", reaperScript(silentS)],
         stdin: "piped",
         stdout: "null",
         stderr: "null",
@@ -492,7 +495,8 @@ class Engine {
     // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
     for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
-    this.#reaper = new Reaper();
+    // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
+    this.#reaper = new Reaper(Math.max(5, Math.round(run.driverGrace)));
     this.#beat = setInterval(() => this.#reaper?.beat(), REAPER_BEAT_MS);
     const split = splitEnvResources(this.#o.envResource, Deno.env.toObject(), this.#o.slots);
     for (const w of split.warnings) this.#log.error(w);

@@ -26,10 +26,13 @@ export class Logger {
   /**
    * @param path log file (created/truncated), or undefined for none
    * @param level minimum level name (Python names)
+   * @param append add to the file (a driver restarted with `--reattach`) instead of starting it anew
    */
-  constructor(path: string | undefined, level: string) {
+  constructor(path: string | undefined, level: string, append = false) {
     this.#min = LEVELS[level.toUpperCase()] ?? 20;
-    if (path) this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
+    if (path) {
+      this.#file = Deno.openSync(path, append ? { append: true, create: true } : { write: true, create: true, truncate: true });
+    }
   }
 
   /** True when DEBUG lines are written (to skip building them otherwise). */

@@ -30,16 +30,20 @@ export class ResultsFile {
   /**
    * @param path a file (created or truncated) or `-` for stdout
    * @param onTrouble told once when writing fails (the run goes on without results)
+   * @param append add to the file (a driver restarted with `--reattach`)
    * @throws {Deno.errors.NotFound} and the like when the file cannot be created
    */
-  constructor(path: string, onTrouble: (message: string) => void) {
+  constructor(path: string, onTrouble: (message: string) => void, append = false) {
     this.#onTrouble = onTrouble;
     this.target = path === "-" ? "stdout" : path;
     if (path === "-") {
       this.#write = (b) => Deno.stdout.write(b);
       this.#close = () => {};
     } else {
-      const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+      const f = Deno.openSync(
+        path,
+        append ? { append: true, create: true } : { write: true, create: true, truncate: true },
+      );
       this.#write = (b) => f.write(b);
       this.#close = () => f.close();
     }

@@ -59,7 +59,9 @@ export class RunLock {
       const owner = parseLock(text);
       const pidAlive = (pid: number) => {
         try {
-          return Deno.statSync(`/proc/${pid}`).isDirectory;
+          // A killed driver not yet reaped by its parent is a zombie: dead all the same.
+          const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+          return !/^\d+ \(.*\) [ZX]/s.test(stat);
         } catch {
           return false;
         }
@@ -192,14 +194,23 @@ export class StatusWriter {
   count = 0;
 
   /**
-   * @param path status file (truncated) @param header write the header line first
+   * @param path status file (truncated, unless `append`) @param header write the header line first
    * @param onTrouble told once when writing starts failing, and once when it works again
    */
-  constructor(path: string, header: boolean, onTrouble: (message: string) => void = () => {}) {
-    this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  constructor(
+    path: string,
+    header: boolean,
+    onTrouble: (message: string) => void = () => {},
+    append = false,
+  ) {
+    this.#file = Deno.openSync(path, { write: true, create: true, truncate: !append });
+    if (append) {
+      // A driver restarted with --reattach goes on after the lines the last one wrote.
+      this.#whole = this.#written = this.#file.seekSync(0, Deno.SeekMode.End);
+    }
     this.#onTrouble = onTrouble;
     this.path = path;
-    if (header) this.#pending.push(STATUS_HEADER + "\n");
+    if (header && !append) this.#pending.push(STATUS_HEADER + "\n");
     this.flush();
   }
 

@@ -9,7 +9,7 @@
 
 import { ResumeMismatchError, type ResumeTable, skippedRecord } from "../lib/resume.ts";
 import type { TaskFileItem } from "../lib/task_file.ts";
-import type { PerEngineTask } from "../lib/types.ts";
+import type { PerEngineTask, StatusRecord } from "../lib/types.ts";
 import type { RunPorts } from "./actions.ts";
 import type { Peer } from "./server.ts";
 import { stderrLine } from "./stderr.ts";
@@ -22,6 +22,8 @@ export interface IntakeHost extends RunPorts {
   table?: ResumeTable;
   /** `-R` and `--force-resume`. */
   resume: { retry: boolean; force: boolean };
+  /** Re-attached: the status file's lines by task or barrier id (counted, not run or written again). */
+  recorded?: ReadonlyMap<number, StatusRecord>;
   /** Warnings the prescan already printed. */
   printed: ReadonlySet<string>;
   /** Called before each task or barrier is handed over (the first one starts the context). */
@@ -60,12 +62,19 @@ export class TaskIntake {
       case "perEngineDone":
         this.closePerEngine();
         return false;
-      case "barrier":
+      case "barrier": {
         this.#h.startContext();
-        apply(sched.addItem(item, now()));
+        const r = this.#h.recorded?.get(item.barrier.id);
+        apply(r ? sched.addRecorded(r, now()) : sched.addItem(item, now()));
         return true;
+      }
       case "task": {
         this.#h.startContext();
+        const r = this.#h.recorded?.get(item.task.id);
+        if (r) {
+          apply(sched.addRecorded(r, now()));
+          return true;
+        }
         const d = this.#h.table?.decide(item.task, this.#h.resume);
         if (d?.action === "mismatch") throw new ResumeMismatchError(item.task, d.record, d.source);
         if (d?.action === "skip") {

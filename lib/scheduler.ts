@@ -486,7 +486,9 @@ export class Scheduler {
     label: string,
     taskLimit: number,
     expectedEngines: number,
-    retire: { retires: boolean; keepHost?: string | undefined; endsAt?: number } = { retires: false },
+    retire: { retires: boolean; keepHost?: string | undefined; endsAt?: number; assigned?: number } = {
+      retires: false,
+    },
   ): Action[] {
     this.#contexts.set(id, {
       id,
@@ -495,7 +497,7 @@ export class Scheduler {
       keepHost: retire.keepHost,
       ...(retire.endsAt !== undefined ? { stopAt: retire.endsAt - WALLTIME_MARGIN_S } : {}),
       taskLimit,
-      assigned: 0,
+      assigned: retire.assigned ?? 0,
       pendingEngines: expectedEngines,
       engines: new Set(),
     });
