@@ -45,7 +45,7 @@ export interface AutoContextHost extends RunPorts {
    * Re-attached: this context's id under the last driver, and the hosts whose engines may come back
    * (an engine is started there only if none did within {@linkcode REATTACH_WAIT_S}).
    */
-  restore?: { id: number; hosts: Set<string> };
+  restore?: { id: number; hosts: Set<string>; holdUntil: number };
 }
 
 /** Seconds a re-attached driver waits for the engines of its own context before starting new ones. */
@@ -117,7 +117,11 @@ export class AutoContext {
     }
     this.#h.retire.contextPlanned(id, plan, inv.context);
     // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
-    const ctxLog = new Logger(`${this.#h.uid}_${plan.label}.context.log`, inv.logLevel, restore !== undefined);
+    const ctxLog = new Logger(
+      `${this.#h.uid}_${plan.label}.context.log`,
+      inv.logLevel,
+      restore !== undefined,
+    );
     ctxLog.info(
       `Context ${plan.label} (${plan.kind}) in driver pid ${Deno.pid}: ${
         usable.map((e) => `${e.host}:${e.slots} via ${e.via}`).join(", ") || "no usable node"
@@ -130,13 +134,16 @@ export class AutoContext {
         this.#launch(e);
         continue;
       }
-      // Its engine under the last driver may still run (with tasks): give it time to come back.
+      // Its engine under the last driver may still run (with tasks): give it time to come back,
+      // unless its grace is over (then it surely killed its tasks and left).
+      const wait = Math.max(0, Math.min(REATTACH_WAIT_S, restore.holdUntil - Date.now() / 1000 - 1));
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         if (sched.phase !== "running" || this.#h.engineOn(id, e.host)) return;
-        ctxLog.info(`No engine came back from ${e.host} within ${REATTACH_WAIT_S} s; starting one`);
+        ctxLog.info(`No engine came back from ${e.host} within ${Math.round(wait)} s; starting one`);
+        sched.engineComing(id);
         this.#launch(e);
-      }, REATTACH_WAIT_S * 1000);
+      }, wait * 1000);
       this.#timers.add(timer);
     }
   }

@@ -173,7 +173,9 @@ async function runLocked(
   const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel, re !== undefined);
   if (re) {
     log.info(
-      `Re-attaching to run ${uid} (pid ${Deno.pid} on ${hostname}, driver ${re.journal.drivers.length + 1}): ` +
+      `Re-attaching to run ${uid} (pid ${Deno.pid} on ${hostname}, driver ${
+        re.journal.drivers.length + 1
+      }): ` +
         `${re.recorded.size} task(s) and barrier(s) recorded, ${re.inFlight.size} in flight on engines of the last driver`,
     );
     for (const n of re.notes) log.warn(n);
@@ -562,12 +564,12 @@ async function runLocked(
 }
 
 /** The driver's own context of the last driver, and its engines that may come back. */
-function restoredAuto(re: Reattach): { id: number; hosts: Set<string> } | undefined {
+function restoredAuto(re: Reattach): { id: number; hosts: Set<string>; holdUntil: number } | undefined {
   for (const [id, c] of re.journal.contexts) {
     if (c.origin !== "auto") continue;
     const hosts = new Set<string>();
     for (const e of re.journal.engines.values()) if (e.alive && e.context === id) hosts.add(e.host);
-    return { id, hosts };
+    return { id, hosts, holdUntil: re.holdUntil };
   }
   return undefined;
 }
@@ -596,7 +598,7 @@ function restoreRun(re: Reattach, sched: Scheduler, peers: DriverPeers, say: (m:
   const maxRank = Math.max(-1, ...j.engines.keys());
   const maxContext = Math.max(-1, ...j.contexts.keys());
   peers.restore(j.contexts, alive, maxRank + 1, maxContext + 1);
-  sched.holdForEngines(re.inFlight, re.holdUntil);
+  sched.holdForEngines(re.inFlight, re.holdUntil, new Map([...alive].map(([r, e]) => [r, e.context])));
   const wait = Math.max(0, Math.round(re.holdUntil - Date.now() / 1000));
   say(
     `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +

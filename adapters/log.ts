@@ -31,7 +31,10 @@ export class Logger {
   constructor(path: string | undefined, level: string, append = false) {
     this.#min = LEVELS[level.toUpperCase()] ?? 20;
     if (path) {
-      this.#file = Deno.openSync(path, append ? { append: true, create: true } : { write: true, create: true, truncate: true });
+      this.#file = Deno.openSync(
+        path,
+        append ? { append: true, create: true } : { write: true, create: true, truncate: true },
+      );
     }
   }
 

@@ -33,7 +33,15 @@ export interface Reattach {
   notes: string[];
 }
 
-const SUFFIXES = ["_status.txt", "_journal", "_dbUtil.sh", "_driver.log", "_address", "_attempts.txt", "_lock"];
+const SUFFIXES = [
+  "_status.txt",
+  "_journal",
+  "_dbUtil.sh",
+  "_driver.log",
+  "_address",
+  "_attempts.txt",
+  "_lock",
+];
 
 /**
  * Read what a re-attaching driver needs and change to the run's directory.
@@ -82,7 +90,9 @@ export function planReattach(
     Deno.chdir(first.cwd);
   } catch (e) {
     throw new RunFileError(
-      `The run's directory ${first.cwd} cannot be entered on this host (${e instanceof Error ? e.message : e})`,
+      `The run's directory ${first.cwd} cannot be entered on this host (${
+        e instanceof Error ? e.message : e
+      })`,
       1,
     );
   }
@@ -108,7 +118,8 @@ export function planReattach(
   if (journal.badLines) notes.push(`${journal.badLines} unreadable line(s) in the journal were skipped`);
   let secret = "";
   try {
-    secret = /^export DISBATCH_SECRET='([0-9a-f]+)'$/m.exec(Deno.readTextFileSync(`${uid}_dbUtil.sh`))?.[1] ?? "";
+    secret = /^export DISBATCH_SECRET='([0-9a-f]+)'$/m.exec(Deno.readTextFileSync(`${uid}_dbUtil.sh`))?.[1] ??
+      "";
   } catch { /* below */ }
   if (!secret) {
     throw new RunFileError(

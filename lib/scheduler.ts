@@ -224,6 +224,8 @@ export class Scheduler {
   #holdUntil = 0;
   /** Re-attached: tasks an engine came back with before the feeder read them (skipped when read). */
   #adopted = new Set<number>();
+  /** Re-attached: engines of the last driver not back yet (rank → context). */
+  #expected = new Map<number, number>();
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
@@ -332,9 +334,15 @@ export class Scheduler {
    * are held (not run elsewhere) until their engine comes back, or until `until`: then its grace is
    * surely over, its copies are dead, and they run again.
    * @param sent task id → engine rank @param until Unix seconds
+   * @param expected rank → context of the engines that may come back (each counted as coming)
    */
-  holdForEngines(sent: ReadonlyMap<number, number>, until: number): void {
+  holdForEngines(
+    sent: ReadonlyMap<number, number>,
+    until: number,
+    expected: ReadonlyMap<number, number>,
+  ): void {
     for (const [id, rank] of sent) this.#held.set(id, { rank });
+    for (const [rank, ctx] of expected) this.#expected.set(rank, ctx);
     this.#holdUntil = until;
   }
 
@@ -406,6 +414,7 @@ export class Scheduler {
       e = this.#engines.get(rank)!;
     }
     e.away = false;
+    this.#expected.delete(rank);
     const holds = new Set(tasks.map((t) => t.id));
     for (const o of outcomes) if (o.kind === "normal") holds.add(o.id);
     for (const [id, t] of [...e.outstanding]) {
@@ -780,7 +789,9 @@ export class Scheduler {
    * @returns actions
    */
   tick(now: number): Action[] {
-    if (this.#held.size > 0 && now >= this.#holdUntil) return this.#releaseHeld(now).concat(this.#maybeEnd());
+    if ((this.#held.size > 0 || this.#expected.size > 0) && now >= this.#holdUntil) {
+      return this.#releaseHeld(now).concat(this.#maybeEnd());
+    }
     if (this.#o.stopAt !== undefined && now >= this.#o.stopAt && this.#phase === "running") {
       return this.#walltimeEnd("its time is up").concat(this.#maybeEnd());
     }
@@ -1355,7 +1366,12 @@ export class Scheduler {
       this.#retried++;
       this.#requeueTask(h.task);
     }
-    for (const c of this.#contexts.values()) c.pendingEngines = 0;
+    // The engines that did not come back will not: they no longer count as coming.
+    for (const ctx of this.#expected.values()) {
+      const c = this.#contexts.get(ctx);
+      if (c && c.pendingEngines > 0) c.pendingEngines--;
+    }
+    this.#expected.clear();
     if (n) {
       out.push({
         kind: "log",

@@ -1,0 +1,151 @@
+/**
+ * A driver that dies costs nothing: its engines keep running their tasks and re-attach to a driver
+ * restarted with `--reattach`; tasks that finished meanwhile are recorded once; nothing runs again
+ * or twice at once. After `--driver-grace` without a driver the engines kill their tasks and exit,
+ * and a late restart runs exactly those again. Every count comes from the tasks' own side effects.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { runCli, tempDir } from "../helpers/run_cli.ts";
+import { doneCounts, exists, pollUntil, processes, readRows, show, start } from "./e2e_helpers.ts";
+
+/**
+ * Task i holds a lock while it runs (a copy that finds it taken notes dup_i; a killed copy's lock
+ * goes with it), marks running_i, then counts its finish (done_i).
+ */
+function tasks(n: number, seconds: number): string {
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; touch running_${i}; sleep ${seconds}; ` +
+      `echo x >> done_${i}`,
+  ).join("\n") + "\n";
+}
+
+/** Processes working in `dir` (engines chdir to the run's directory; tasks run there). */
+async function workingIn(dir: string): Promise<{ pid: number; args: string }[]> {
+  const real = Deno.realPathSync(dir);
+  return (await processes()).filter((p) => {
+    try {
+      return Deno.readLinkSync(`/proc/${p.pid}/cwd`) === real;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function enginesOf(dir: string): Promise<number[]> {
+  return (await workingIn(dir)).filter((p) => p.args.includes("--engine")).map((p) => p.pid);
+}
+
+function noDuplicates(dir: string, n: number): void {
+  const dups = Array.from({ length: n }, (_, i) => i).filter((i) => exists(`${dir}/dup_${i}`));
+  assert.deepEqual(dups, [], "no task ran twice at the same time");
+}
+
+Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the running engines; each task once", async () => {
+  await using d = await tempDir();
+  const n = 14;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 1.5));
+  const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil("a few tasks done", () => doneCounts(d.path, n).filter((c) => c > 0).length >= 3, 30_000);
+  Deno.kill(first.pid, "SIGKILL");
+  await first.done;
+  // The engine lives on, with its tasks.
+  const before = doneCounts(d.path, n).reduce((a, b) => a + b, 0);
+  await new Promise((r) => setTimeout(r, 2500)); // tasks finish while no driver is there
+  assert.equal((await enginesOf(d.path)).length > 0 || doneCounts(d.path, n).every((c) => c === 1), true);
+  const t0 = Date.now();
+  const again = await runCli(["--reattach", "run", "Tasks"], { cwd: d.path, timeoutMs: 90_000 });
+  assert.equal(again.code, 0, show(again));
+  assert.match(again.stderr, /re-attaching to \S+run: \d+ finished item\(s\) kept, \d+ task\(s\) in flight/);
+  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1), "each task finished exactly once");
+  noDuplicates(d.path, n);
+  const rows = readRows(`${d.path}/run_status.txt`);
+  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [...Array(n).keys()], "one line per task");
+  assert.ok(rows.every((r) => r.rc === 0), JSON.stringify(rows.filter((r) => r.rc !== 0)));
+  const log = Deno.readTextFileSync(`${d.path}/run_driver.log`);
+  assert.match(log, /Engine 0 on \S+ reconnected from/);
+  assert.doesNotMatch(log, /runs again/);
+  // Tasks that ended while no driver was there keep their real times (not the restart's).
+  const restart = t0 / 1000;
+  assert.ok(rows.some((r) => r.end < restart), "some outcome from the gap kept its end time");
+  console.log(
+    `done before the restart: ${before}; restart to exit ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  assert.deepEqual(await enginesOf(d.path), [], "no engine left behind");
+});
+
+Deno.test("reattach: after --driver-grace without a driver the engines kill their tasks and exit; a late restart runs exactly those", async () => {
+  await using d = await tempDir();
+  const n = 6;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 4));
+  const first = start(["-s", "localhost:2", "--driver-grace", "2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil(
+    "two tasks running",
+    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
+    30_000,
+  );
+  Deno.kill(first.pid, "SIGKILL");
+  await first.done;
+  await pollUntil(
+    "the orphaned engine to give up",
+    async () => (await enginesOf(d.path)).length === 0,
+    20_000,
+  );
+  const left = (await workingIn(d.path)).filter((p) => p.args.includes("sleep 4"));
+  assert.deepEqual(left.map((p) => p.args), [], "no task left running");
+  assert.match(Deno.readTextFileSync(`${d.path}/run_SSH0_${Deno.hostname()}_engine_0.log`), /--driver-grace/);
+  const again = await runCli(["--reattach", `${d.path}/run_status.txt`], { cwd: "/", timeoutMs: 120_000 });
+  assert.equal(again.code, 0, show(again));
+  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1), "each task finished exactly once");
+  noDuplicates(d.path, n);
+  const rows = readRows(`${d.path}/run_status.txt`);
+  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [...Array(n).keys()]);
+  assert.match(
+    Deno.readTextFileSync(`${d.path}/run_driver.log`),
+    /2 task\(s\) of engines that did not come back/,
+  );
+});
+
+Deno.test("reattach: a run that ended, or one that is not there, is refused with what to do", async () => {
+  await using d = await tempDir();
+  Deno.writeTextFileSync(`${d.path}/Tasks`, "true\n");
+  const r = await runCli(["-p", "run", "Tasks"], { cwd: d.path });
+  assert.equal(r.code, 0, show(r));
+  const ended = await runCli(["--reattach", "run"], { cwd: d.path });
+  assert.equal(ended.code, 2, show(ended));
+  assert.match(
+    ended.stderr,
+    /ended \(exit status 0\); there is nothing to re-attach to.*-r \S+run_status\.txt/,
+  );
+  const none = await runCli(["--reattach", "nothere"], { cwd: d.path });
+  assert.equal(none.code, 2, show(none));
+  assert.match(none.stderr, /No run journal at \S+nothere_journal/);
+  const bad = await runCli(["--reattach", "run", "--retries", "3"], { cwd: d.path });
+  assert.equal(bad.code, 2, show(bad));
+  assert.match(bad.stderr, /keeps the options it was started with/);
+});
+
+Deno.test("reattach: an engine frozen for 10 s (SIGSTOP) keeps its tasks; nothing runs again", async () => {
+  await using d = await tempDir();
+  const n = 8;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 1));
+  const run = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil("a task running", () => exists(`${d.path}/running_0`), 30_000);
+  const [engine] = await enginesOf(d.path);
+  assert.ok(engine, "the engine");
+  Deno.kill(engine, "SIGSTOP");
+  await new Promise((r) => setTimeout(r, 10_000));
+  Deno.kill(engine, "SIGCONT");
+  const r = await run.done;
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1));
+  noDuplicates(d.path, n);
+  const log = Deno.readTextFileSync(`${d.path}/run_driver.log`);
+  assert.match(log, /it is away/);
+  assert.match(log, /is heard again/);
+  assert.doesNotMatch(log, /runs again/);
+});
