@@ -158,14 +158,15 @@ export async function contextMain(args: string[]): Promise<number> {
     }));
   }
   session.link.closed.then(() => {
-    // The driver is gone: engines notice by themselves; make sure launchers do not linger.
+    // The driver is gone: its engines keep their tasks for --driver-grace, waiting for a driver
+    // restarted with --reattach, then kill them and exit; make sure launchers do not linger after.
     setTimeout(() => {
       for (const c of children) {
         try {
           Deno.kill(-c.child.pid, "SIGTERM");
         } catch { /* gone */ }
       }
-    }, 15000);
+    }, (run.driverGrace + 15) * 1000);
   });
   await Promise.all(launched);
   await retire.flush();

@@ -31,6 +31,9 @@ import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
 import { planUid, RunFileError, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
+import { parseLock } from "../lib/run_lock.ts";
+import { parseDriverAddress } from "../lib/journal.ts";
+import { splitAddress } from "./transport.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { JournalFile, publishAddress } from "./journal_file.ts";
 import { resolve } from "node:path";
@@ -79,6 +82,7 @@ export async function runDriver(inv: DriverInvocation, re?: Reattach): Promise<n
     }
     : planUid(inv.prefix, streamName(inv));
   refuseOwnStatusFile(inv, plan.uid);
+  if (re) await clearDeadDriversLock(re.uid, hostname);
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
   try {
@@ -605,4 +609,39 @@ function restoreRun(re: Reattach, sched: Scheduler, peers: DriverPeers, say: (m:
       `in flight on ${alive.size} engine(s) of the last driver` +
       (re.inFlight.size ? `, held for them for up to ${wait} s` : ""),
   );
+}
+
+/**
+ * Re-attaching from another host: the last driver's lock names a host where its PID cannot be
+ * checked, and its heartbeat takes a minute to go stale. If nothing answers at the address it
+ * published, it is dead: its lock is taken over now.
+ */
+async function clearDeadDriversLock(uid: string, hostname: string): Promise<void> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${uid}_lock`);
+  } catch {
+    return;
+  }
+  const owner = parseLock(text);
+  if (!owner || owner.host === hostname) return; // same host: the PID tells (RunLock.acquire)
+  let pub;
+  try {
+    pub = parseDriverAddress(Deno.readTextFileSync(`${uid}_address`));
+  } catch { /* none published */ }
+  if (!pub || pub.pid !== owner.pid) return;
+  for (const a of pub.addresses) {
+    try {
+      const { hostname: h, port } = splitAddress(a);
+      const conn = await Promise.race([
+        Deno.connect({ hostname: h, port }),
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2000)),
+      ]);
+      conn.close();
+      return; // something answers there: leave the lock to RunLock.acquire's judgement
+    } catch { /* refused or silent */ }
+  }
+  try {
+    Deno.removeSync(`${uid}_lock`);
+  } catch { /* gone */ }
 }

@@ -11,8 +11,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type CliResult, decoded, runCli, spawnPiped } from "../helpers/run_cli.ts";
-import { gate } from "../helpers/gates.ts";
+import { cliCommand, type CliResult, decoded, runCli, spawnPiped } from "../helpers/run_cli.ts";
+import { gate, RIG_SCRIPTS } from "../helpers/gates.ts";
 import {
   appendTaskForResume,
   assertOnlyNewTaskRan,
@@ -24,6 +24,7 @@ import {
   REF_TASKS,
   sh,
   sharedDir,
+  showRan,
   snippet,
   taskRowsIn,
   waitDbUtil,
@@ -639,14 +640,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ssh: driver killed with SIGKILL: engines on n1 and n2 kill their tasks within 15 s",
+  name:
+    "ssh: driver killed with SIGKILL, --driver-grace 3: engines on n1 and n2 kill their tasks within 15 s",
   ignore: IGNORE,
 }, async () => {
   await using d = await sharedDir("disbatch_ssh_driverkill_");
   const pp = `${d.path}/run`;
   const marker = uniqueSleep(30);
   writeText(d.path, "T", `sleep ${marker}\n`.repeat(4));
-  const drv = start(["-s", "n1:1,n2:1", "-p", pp, "T"], { cwd: d.path });
+  const drv = start(["-s", "n1:1,n2:1", "--driver-grace", "3", "-p", pp, "T"], { cwd: d.path });
   let port = 0;
   try {
     port = await driverPort(pp);
@@ -672,6 +674,52 @@ Deno.test({
     assert.deepEqual(engines.e, [], "engine processes still alive 15 s after the driver was killed");
   } finally {
     await cleanUpKilledRun(drv, marker, port);
+  }
+});
+
+Deno.test({
+  name: "ssh: a SIGKILLed driver restarted with --reattach on the login host picks up n1 and n2's engines",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_ssh_reattach_");
+  const pp = `${d.path}/run`;
+  const n = 10;
+  writeText(
+    d.path,
+    "T",
+    Array.from(
+      { length: n },
+      (_, i) => `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; sleep 2; echo x >> done_${i}`,
+    )
+      .join("\n") + "\n",
+  );
+  const done = () =>
+    Array.from({ length: n }, (_, i) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").length - 1);
+  const drv = start(["-s", "n1:1,n2:1", "-p", pp, "T"], { cwd: d.path });
+  let port = 0;
+  try {
+    port = await driverPort(pp);
+    await pollUntil("two tasks done", () => done().filter((c) => c > 0).length >= 2 || undefined, 60_000);
+    drv.child.kill("SIGKILL");
+    await drv.done;
+    const t0 = performance.now();
+    const again = await sh("bash", [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "--reattach", pp], {
+      cwd: d.path,
+      timeoutMs: 120_000,
+    });
+    assert.equal(again.code, 0, showRan(again));
+    assert.deepEqual(done(), Array(n).fill(1), "each task finished exactly once");
+    assert.deepEqual(range(n).filter((i) => exists(`${d.path}/dup_${i}`)), [], "no task ran twice at once");
+    const rows = taskRows(pp);
+    assert.deepEqual(ids(rows), range(n));
+    const log = Deno.readTextFileSync(`${pp}_driver.log`);
+    const back = [...log.matchAll(/Engine (\d+) on (n1|n2) reconnected from/g)].map((m) => m[2]).sort();
+    assert.deepEqual(back, ["n1", "n2"], log);
+    assert.match(log, /Re-attaching to run \S+ \(pid \d+ on login/);
+    console.log(`re-attached on login; restart to the end ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    await killAndWait(drv);
+    if (port) { for (const pid of await engineProcesses(port, "SSH0")) killPid(pid); }
   }
 });
 
