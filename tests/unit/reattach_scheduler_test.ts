@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { SchedulerHarness } from "../helpers/scheduler_harness.ts";
+import type { Task } from "../../lib/types.ts";
+
+function task(id: number, command = `t${id}`): Task {
+  return { id, line: id + 1, repeatIndex: -1, command };
+}
+
+Deno.test("a silent engine keeps its tasks and gets none; heard again it gets work; nothing runs twice", () => {
+  const h = new SchedulerHarness();
+  const a = h.engine(1);
+  const b = h.engine(1);
+  h.tasks("a\nb\nc\nd");
+  assert.deepEqual(h.assigned(2), [[a, 0], [b, 1]]);
+  h.apply(h.scheduler.engineAway(a, 300, h.now));
+  h.finish(1, 0);
+  // the rest goes to b, none to the away engine
+  const next = h.assigned();
+  assert.ok(next.length > 0 && next.every(([r]) => r === b), JSON.stringify(next));
+  h.take("record", 1);
+  assert.equal(h.scheduler.snapshot().engines.find((e) => e.rank === a)?.state, "away");
+  h.apply(h.scheduler.engineBack(a, h.now));
+  assert.equal(h.scheduler.snapshot().engines.find((e) => e.rank === a)?.state, "active");
+  h.finish(0, 0); // its task was kept, not re-queued
+  assert.deepEqual(h.records(1).map((r) => r.taskId), [0]);
+  assert.equal(h.attempts.length, 0);
+});
+
+Deno.test("a resumed engine reports what finished while cut off; what it never got runs again", () => {
+  const h = new SchedulerHarness();
+  const a = h.engine(2);
+  h.tasks("a\nb\nc");
+  assert.deepEqual(h.assigned(2), [[a, 0], [a, 1]]);
+  h.apply(h.scheduler.engineAway(a, 300, h.now));
+  // back on a new connection: it finished 0, still runs nothing else; 1 never arrived
+  const o = {
+    id: 0,
+    kind: "normal" as const,
+    slot: 0,
+    pid: 9,
+    returnCode: 0,
+    start: h.now,
+    end: h.now,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    killed: false,
+  };
+  const acts = h.scheduler.engineResumed(a, 0, "node0", 2, [task(0)], [o, o], h.now);
+  const recs = acts.filter((x) => x.kind === "record").map((x) => x.kind === "record" ? x.record.taskId : -1);
+  assert.deepEqual(recs, [0], "recorded once though reported twice");
+  const sent = acts.filter((x) => x.kind === "assign").map((x) => x.kind === "assign" ? x.task.id : -1);
+  assert.deepEqual(sent.sort(), [1, 2], "1 never arrived: sent again, with 2");
+});
+
+Deno.test("re-attached: held tasks wait for their engine; one that comes back keeps them, the rest run at the hold's end", () => {
+  const h = new SchedulerHarness();
+  const s = h.scheduler;
+  h.apply(s.contextJoined(0, "n", 0, 2, { retires: false }));
+  // the last driver had sent 0,1 to engine 5 and 2 to engine 6; 3 was never sent
+  s.holdForEngines(new Map([[0, 5], [1, 5], [2, 6]]), h.now + 100, new Map([[5, 0], [6, 0]]));
+  h.tasks("a\nb\nc\nd");
+  // engine 5 comes back with 0 running and 1 finished
+  const done = {
+    id: 1,
+    kind: "normal" as const,
+    slot: 1,
+    pid: 9,
+    returnCode: 0,
+    start: h.now - 5,
+    end: h.now - 1,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    killed: false,
+  };
+  h.apply(s.engineResumed(5, 0, "n1", 2, [task(0), task(1)], [done], h.now));
+  assert.deepEqual(h.records().map((r) => [r.taskId, r.end]), [[1, h.now - 1]], "the real end time is kept");
+  // 3 starts on engine 5's free slot; 2 stays held for engine 6
+  assert.deepEqual(h.take("assign").map((a) => a.task.id), [3]);
+  assert.equal(s.heldCount, 1);
+  h.tick(50);
+  assert.equal(h.take("assign").length, 0, "still held");
+  h.tick(51);
+  assert.equal(s.heldCount, 0);
+  h.finish(3, 0);
+  h.take("record", 1);
+  const again = h.take("assign");
+  assert.deepEqual(again.map((a) => [a.task.id, a.task.attempt]), [[2, 1]], "runs again, counted as lost");
+});
+
+Deno.test("re-attached: recorded tasks and barriers count as before and are not written again", () => {
+  const h = new SchedulerHarness();
+  const s = h.scheduler;
+  h.engine(1);
+  const rec = (id: number, flags: string, rc = 0) => ({
+    flags,
+    taskId: id,
+    line: id + 1,
+    repeatIndex: -1,
+    host: "h",
+    pid: 1,
+    returnCode: rc,
+    elapsed: 1,
+    start: 1,
+    end: 2,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: `t${id}`,
+  });
+  h.apply(s.addRecorded(rec(0, "R   ", 1), h.now));
+  h.apply(s.addRecorded(rec(1, "B    "), h.now));
+  assert.equal(h.take("record").length, 0);
+  const snap = s.snapshot();
+  assert.deepEqual([snap.finished, snap.failed, snap.barriers], [1, 1, 1]);
+});
