@@ -289,6 +289,14 @@ class Engine {
       if (silent && !this.#reconnecting) this.#link.close("driver silent for 5 s");
       return;
     }
+    if (this.#lostAt !== undefined && !silent && this.#authed && !this.#link.isClosed) {
+      // The same connection came back (a network cut healed, the driver was only stopped).
+      this.#log.info(
+        `The driver is heard again after ${((now - this.#lostAt) / 1000).toFixed(1)} s; ${this.#running.size} task(s) running`,
+      );
+      this.#lostAt = undefined;
+      return;
+    }
     if (this.#lostAt === undefined) {
       if (!silent) return;
       this.#lostAt = this.#link.lastHeard;
@@ -300,9 +308,9 @@ class Engine {
       return;
     }
     // A restarted driver published another address: go there (the old connection is dead).
-    if (!this.#reconnecting && (this.#link.isClosed || this.#published()?.epoch !== this.#run?.epoch)) {
-      this.#reconnect();
-    }
+    if (this.#reconnecting) return;
+    const pub = this.#link.isClosed ? undefined : this.#published();
+    if (this.#link.isClosed || (pub !== undefined && pub.epoch !== this.#run?.epoch)) this.#reconnect();
   }
 
   #keepGoing(): string {

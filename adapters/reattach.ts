@@ -98,6 +98,13 @@ export function planReattach(
   }
   const inv = parseDriverArgs(first.argv, env, tz);
   if (inv === "help" || inv === "version") throw new RunFileError(`${uid}_journal holds no run's options`, 2);
+  if (inv.taskCommand === undefined && inv.taskFile === "-") {
+    throw new RunFileError(
+      `The run ${uid} read its tasks from stdin, which a restarted driver cannot read again. ` +
+        `Run what is left with: disbatch -r ${uid}_status.txt -p NEW_PREFIX TASKFILE`,
+      2,
+    );
+  }
   if (args[1] !== undefined && inv.taskCommand === undefined) {
     const real = (p: string) => {
       try {

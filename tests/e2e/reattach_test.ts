@@ -149,3 +149,21 @@ Deno.test("reattach: an engine frozen for 10 s (SIGSTOP) keeps its tasks; nothin
   assert.match(log, /is heard again/);
   assert.doesNotMatch(log, /runs again/);
 });
+
+Deno.test("reattach: a driver stopped for 7 s (Ctrl-Z) is heard again; its engines do not give up at the grace", async () => {
+  await using d = await tempDir();
+  const n = 24;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 1));
+  const run = start(["-s", "localhost:2", "--driver-grace", "10", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil("a task done", () => doneCounts(d.path, n).some((c) => c > 0), 30_000);
+  Deno.kill(run.pid, "SIGSTOP");
+  await new Promise((r) => setTimeout(r, 7000));
+  Deno.kill(run.pid, "SIGCONT");
+  const r = await run.done; // about 10 s more: past the engines' grace, counted from their loss
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1));
+  noDuplicates(d.path, n);
+  const engineLog = Deno.readTextFileSync(`${d.path}/run_SSH0_${Deno.hostname()}_engine_0.log`);
+  assert.match(engineLog, /The driver is heard again after/);
+  assert.doesNotMatch(engineLog, /Killing|--driver-grace/);
+});

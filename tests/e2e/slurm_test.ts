@@ -38,6 +38,7 @@ import {
   killAndWait,
   killSleepers,
   leftoverSleepers,
+  pollUntil,
   readOr,
   readRows,
   RENDEZVOUS_SH,
@@ -331,6 +332,53 @@ Deno.test({
       assert.ok(/^n\d$/.test(row.node), `task ${row.id} ran on ${row.node}`);
       assert.equal(jobId, job.jobId, `task ${row.id} did not run inside the added job`);
     }
+  } finally {
+    await killAndWait(drv);
+  }
+});
+
+Deno.test({
+  name:
+    "slurm: a -S driver SIGKILLed on the login host and restarted with --reattach keeps the job's engines",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_reattach_");
+  const pp = `${d.path}/run`;
+  const n = 8;
+  writeText(
+    d.path,
+    "T",
+    Array.from(
+      { length: n },
+      (_, i) => `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; sleep 2; echo x >> done_${i}`,
+    )
+      .join("\n") + "\n",
+  );
+  const child = spawnPiped(
+    "bash",
+    [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "-p", pp, "T"],
+    {
+      cwd: d.path,
+    },
+  );
+  const drv = { child, done: child.output().then(decoded) };
+  try {
+    const dbu = await waitDbUtil(pp, 30_000);
+    const job = runJob(["-n", "2", dbu], d.path);
+    const done = () => doneCounts(d.path, n);
+    await pollUntil("two tasks done", () => done().filter((c) => c > 0).length >= 2 || undefined, 60_000);
+    const pid = Number(/^\S+ (\d+)/.exec(readOr(`${pp}_lock`) ?? "")?.[1]);
+    assert.ok(pid > 0, `the driver's pid from its lock: ${readOr(`${pp}_lock`)}`);
+    Deno.kill(pid, "SIGKILL");
+    await drv.done;
+    const again = await onLogin([...cliCommand(), "--reattach", pp], d.path);
+    assert.equal(again.code, 0, showRan(again));
+    const end = await job;
+    assert.equal(end.state, "COMPLETED", JSON.stringify(end));
+    assert.deepEqual(done(), Array(n).fill(1), `each task once\n${dirReport(d.path)}`);
+    assert.deepEqual(range(n).filter((i) => exists(`${d.path}/dup_${i}`)), [], "no task ran twice at once");
+    assert.deepEqual(ids(taskRowsIn(d.path)), range(n));
+    assert.match(readOr(`${pp}_driver.log`) ?? "", /Engine \d+ on n\d reconnected from/);
   } finally {
     await killAndWait(drv);
   }
