@@ -36,6 +36,7 @@ import { parseDriverAddress } from "../lib/journal.ts";
 import { splitAddress } from "./transport.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { JournalFile, publishAddress } from "./journal_file.ts";
+import { RUN_NOTE_VAR } from "../lib/launcher.ts";
 import { resolve } from "node:path";
 import { RunMailer } from "./run_mail.ts";
 import { selfCommand } from "./self_command.ts";
@@ -206,7 +207,10 @@ async function runLocked(
   };
   // What a driver restarted with --reattach needs: where this one listens, and what it sent where.
   publishAddress(uid, { epoch, host: hostname, pid: Deno.pid, addresses });
-  const journal = new JournalFile(uid, log);
+  // Under the launcher as a Slurm batch script: the note tells it which run to re-attach to.
+  const note = Deno.env.get(RUN_NOTE_VAR);
+  Deno.env.delete(RUN_NOTE_VAR);
+  const journal = new JournalFile(uid, log, note);
   journal.header({
     argv: [...Deno.args],
     cwd: Deno.cwd(),

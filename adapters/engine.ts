@@ -292,7 +292,9 @@ class Engine {
     if (this.#lostAt !== undefined && !silent && this.#authed && !this.#link.isClosed) {
       // The same connection came back (a network cut healed, the driver was only stopped).
       this.#log.info(
-        `The driver is heard again after ${((now - this.#lostAt) / 1000).toFixed(1)} s; ${this.#running.size} task(s) running`,
+        `The driver is heard again after ${
+          ((now - this.#lostAt) / 1000).toFixed(1)
+        } s; ${this.#running.size} task(s) running`,
       );
       this.#lostAt = undefined;
       return;

@@ -34,12 +34,30 @@ export class JournalFile {
   readonly #log: Logger;
   #failed = false;
 
-  /** @param uid the run's uid @param log the driver log (a write that fails is said once) */
-  constructor(uid: string, log: Logger) {
+  /** The launcher's note (see `lib/launcher.ts`): holds the uid while the run is not over. */
+  readonly #note: string | undefined;
+
+  /**
+   * @param uid the run's uid @param log the driver log (a write that fails is said once)
+   * @param note the launcher's note file, when a launcher supervises this driver
+   */
+  constructor(uid: string, log: Logger, note?: string) {
     this.path = `${uid}_journal`;
     this.#log = log;
     this.#file = Deno.openSync(this.path, { append: true, create: true, mode: 0o600 });
     this.#timer = setInterval(() => this.#sync(), 1000);
+    this.#note = note;
+    if (note) {
+      try {
+        Deno.writeTextFileSync(note, uid);
+      } catch (e) {
+        log.warn(
+          `Cannot write the launcher's note ${note} (${
+            e instanceof Error ? e.message : e
+          }): a driver that dies is not started again`,
+        );
+      }
+    }
   }
 
   #write(text: string): void {
@@ -101,6 +119,11 @@ export class JournalFile {
   ended(code: number): void {
     this.#write(endLine(code));
     this.close();
+    if (this.#note) {
+      try {
+        Deno.writeTextFileSync(this.#note, "");
+      } catch { /* the launcher then sees the exit status only */ }
+    }
   }
 
   /** Sync and close. */

@@ -68,10 +68,40 @@ export interface LauncherInput {
  * ```
  */
 export function renderLauncher(i: LauncherInput): string {
+  const x = i.exec.map(shellQuote).join(" ");
   return `#!/bin/sh
 ${LAUNCHER_MARK} ${i.version}: written by \`disbatch install\`; run that again to update it.
 # Lifts the soft virtual-memory limit first: the runtime reserves ~32 GiB of address space.
-${vmemGuard()}exec ${i.exec.map(shellQuote).join(" ")} "$@"
+${vmemGuard()}${supervisor(x)}exec ${x} "$@"
+`;
+}
+
+/** The variable naming the file where a supervised driver notes its run (`--reattach` target). */
+export const RUN_NOTE_VAR = "DISBATCH_RUN_NOTE";
+
+/** Seconds between two restarts of a supervised driver, at least. */
+export const RESTART_EVERY_S = 300;
+
+/**
+ * As a Slurm batch script (a job, not a step), the launcher stays the job's main process and runs
+ * disbatch as its child: a driver that dies from a signal (the OOM killer, say) while its run goes
+ * on — it wrote its run in the note and did not clear it — is started again with `--reattach`, at
+ * most once every {@linkcode RESTART_EVERY_S} s; its srun engines keep their tasks meanwhile.
+ * Slurm signals every process of the job (scancel, the time limit) and a terminal its foreground
+ * group, so the child gets those itself; the launcher only outlives them to see how it ended.
+ */
+function supervisor(x: string): string {
+  const n = RUN_NOTE_VAR;
+  return `if [ -n "\${SLURM_JOB_ID:-}" ] && [ -z "\${SLURM_STEP_ID:-}\${${n}:-}" ] && ${n}=$(mktemp 2>/dev/null); then
+  export ${n}; last=0; trap : TERM INT HUP
+  while :; do
+    ${x} "$@"; rc=$?
+    run=$(cat "$${n}" 2>/dev/null); now=$(date +%s)
+    if [ $rc -le 128 ] || [ -z "$run" ] || [ $((now - last)) -lt ${RESTART_EVERY_S} ]; then rm -f "$${n}"; exit $rc; fi
+    echo "disbatch: the driver died (status $rc); starting it again: disbatch --reattach $run" >&2
+    last=$now; set -- --reattach "$run"
+  done
+fi
 `;
 }
 

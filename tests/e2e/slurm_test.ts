@@ -384,6 +384,43 @@ Deno.test({
   }
 });
 
+Deno.test({
+  name:
+    "slurm: a driver in a batch job killed by SIGKILL (as the OOM killer does) is started again; each task once",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_restart_");
+  const n = 12;
+  writeText(
+    d.path,
+    "T",
+    Array.from(
+      { length: n },
+      (_, i) => `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; sleep 2; echo x >> done_${i}`,
+    )
+      .join("\n") + "\n",
+  );
+  const job = runJob(["-N", "2", "-n", "4", "-o", "job.out", "disbatch", "-p", "run", "T"], d.path);
+  await pollUntil(
+    "two tasks done",
+    () => doneCounts(d.path, n).filter((c) => c > 0).length >= 2 || undefined,
+    60_000,
+  );
+  const pid = Number(/^\S+ (\d+)/.exec(readOr(`${d.path}/run_lock`) ?? "")?.[1]);
+  assert.ok(pid > 0, `the driver's pid from its lock: ${readOr(`${d.path}/run_lock`)}`);
+  Deno.kill(pid, "SIGKILL");
+  const end = await job;
+  assert.equal(end.state, "COMPLETED", `${JSON.stringify(end)}\n${dirReport(d.path)}`);
+  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1), `each task once\n${dirReport(d.path)}`);
+  assert.deepEqual(range(n).filter((i) => exists(`${d.path}/dup_${i}`)), [], "no task ran twice at once");
+  assert.deepEqual(ids(readRows(`${d.path}/run_status.txt`).filter(isTaskRow)), range(n));
+  assert.match(
+    readOr(`${d.path}/job.out`) ?? "",
+    /the driver died \(status 137\); starting it again: disbatch --reattach/,
+  );
+  assert.match(readOr(`${d.path}/run_driver.log`) ?? "", /Engine \d+ on n\d reconnected from/);
+});
+
 // ---------------------------------------------------------------------------------------------
 // srun options and task environment
 
