@@ -607,6 +607,7 @@ function restoreRun(re: Reattach, sched: Scheduler, peers: DriverPeers, say: (m:
   const maxContext = Math.max(-1, ...j.contexts.keys());
   peers.restore(j.contexts, alive, maxRank + 1, maxContext + 1);
   sched.holdForEngines(re.inFlight, re.holdUntil, new Map([...alive].map(([r, e]) => [r, e.context])));
+  sched.restoreAttempts(re.attempts);
   const wait = Math.max(0, Math.round(re.holdUntil - Date.now() / 1000));
   say(
     `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +

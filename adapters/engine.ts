@@ -540,7 +540,6 @@ class Engine {
     const away = this.#lostAt === undefined ? 0 : (Date.now() - this.#lostAt) / 1000;
     this.#run = run;
     this.#lostAt = undefined;
-    // What was unacknowledged went with the hello: the next acknowledgement covers it.
     // The outcomes went with the hello; kept until acknowledged (a driver lost again gets them again).
     if (this.#outbox.length) {
       this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });

@@ -95,11 +95,6 @@ export class DriverPeers implements ServerHandlers {
     this.#nextContext = Math.max(this.#nextContext, nextContext);
   }
 
-  /** Re-attached: how many engines of the last driver have not come back. */
-  get expectedEngines(): number {
-    return this.#expected.size;
-  }
-
   /** @param launchId a launcher's id @returns whether its engine joined the run */
   hasJoined(launchId: string): boolean {
     return this.#joinedLaunches.has(launchId);

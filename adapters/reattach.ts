@@ -29,6 +29,8 @@ export interface Reattach {
   inFlight: Map<number, number>;
   /** Unix seconds by which engines that did not come back have surely killed their tasks. */
   holdUntil: number;
+  /** Earlier attempts of tasks not recorded yet (the attempts file). */
+  attempts: Map<number, { rc: number; host: string }[]>;
   /** What was repaired or noticed in the files, for the log. */
   notes: string[];
 }
@@ -134,7 +136,14 @@ export function planReattach(
       2,
     );
   }
-  const recorded = readOwnStatus(`${uid}_status.txt`, notes);
+  const recorded = new Map(readStatusLines(`${uid}_status.txt`, notes).map((r) => [r.taskId, r]));
+  const attempts = new Map<number, { rc: number; host: string }[]>();
+  for (const r of readStatusLines(`${uid}_attempts.txt`, notes)) {
+    if (recorded.has(r.taskId)) continue;
+    const list = attempts.get(r.taskId) ?? [];
+    list.push({ rc: r.returnCode, host: r.host });
+    attempts.set(r.taskId, list);
+  }
   const inFlight = new Map<number, number>();
   for (const [id, rank] of journal.sent) if (!recorded.has(id)) inFlight.set(id, rank);
   // The last driver beat its lock every LOCK_BEAT_S until it died: its engines' grace started by then.
@@ -153,14 +162,15 @@ export function planReattach(
       recorded,
       inFlight,
       holdUntil: diedBy + inv.driverGrace + GIVE_UP_MARGIN_S,
+      attempts,
       notes,
     },
   };
 }
 
-/** The status file's lines by id; a last line torn by the crash is cut off the file. */
-function readOwnStatus(path: string, notes: string[]): Map<number, StatusRecord> {
-  const out = new Map<number, StatusRecord>();
+/** The lines of a status (or attempts) file but PERENGINE ones; a last line torn by the crash is cut off the file. */
+function readStatusLines(path: string, notes: string[]): StatusRecord[] {
+  const out: StatusRecord[] = [];
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(path);
@@ -170,14 +180,14 @@ function readOwnStatus(path: string, notes: string[]): Map<number, StatusRecord>
   const end = bytes.lastIndexOf(10) + 1;
   if (end < bytes.length) {
     Deno.truncateSync(path, end);
-    notes.push(`the status file's last line was torn by the crash (${bytes.length - end} bytes): cut off`);
+    notes.push(`the last line of ${path} was torn by the crash (${bytes.length - end} bytes): cut off`);
   }
   const text = new TextDecoder().decode(bytes.subarray(0, end));
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     const r = parseStatusLine(line);
     if (r === undefined || r === "header" || r.flags[3] === "P") continue;
-    out.set(r.taskId, r);
+    out.push(r);
   }
   return out;
 }

@@ -165,10 +165,10 @@ walltime ended the run (the resume command is printed); 128+N after signal N
 
 other commands:
   disbatch --reattach RUN [taskfile]
-                        restart the driver of a run whose driver died (kill -9,
-                        out of memory, a reboot): RUN is its -p prefix or one of
-                        its files; it keeps the run's options, and the engines
-                        still running re-attach with their tasks
+                        restart the driver of a run whose driver died (kill
+                        -9, out of memory, a reboot): RUN is its -p prefix or
+                        one of its files; it keeps the run's options, and the
+                        engines still running re-attach with their tasks
   disbatch install [DIR]
                         keep this executable under
                         ~/.local/share/disbatch/VERSION/ and write

@@ -346,6 +346,26 @@ export class Scheduler {
     this.#holdUntil = until;
   }
 
+  /**
+   * Re-attached: earlier attempts of tasks not finished yet (from the attempts file), so that
+   * `--retries`, `--crash-limit`, `DISBATCH_ATTEMPT` and the hosts a task failed on go on.
+   * @param attempts per task id: its earlier attempts' return codes and hosts (-100: lost with its engine)
+   */
+  restoreAttempts(attempts: ReadonlyMap<number, { rc: number; host: string }[]>): void {
+    for (const [id, list] of attempts) {
+      const t = this.#triesOf(id);
+      for (const a of list) {
+        t.attempt++;
+        this.#retried++;
+        if (a.rc === -100) t.crashes++;
+        else {
+          t.failures++;
+          t.failedHosts.add(a.host);
+        }
+      }
+    }
+  }
+
   /** Tasks still held for engines that have not come back. */
   get heldCount(): number {
     return this.#held.size;

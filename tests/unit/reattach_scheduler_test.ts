@@ -118,3 +118,17 @@ Deno.test("re-attached: recorded tasks and barriers count as before and are not 
   const snap = s.snapshot();
   assert.deepEqual([snap.finished, snap.failed, snap.barriers], [1, 1, 1]);
 });
+
+Deno.test("re-attached: earlier attempts count on (DISBATCH_ATTEMPT, the retries left)", () => {
+  const h = new SchedulerHarness({ retries: 1 });
+  h.scheduler.restoreAttempts(new Map([[0, [{ rc: 3, host: "bad" }]]]));
+  h.engine(1, { host: "bad" });
+  h.engine(1, { host: "good" });
+  h.tasks("a");
+  const [a] = h.take("assign", 1);
+  assert.equal(a!.task.attempt, 1);
+  h.finish(0, 5);
+  // its one retry was used before the restart: this failure is final
+  assert.deepEqual(h.records(1).map((r) => r.returnCode), [5]);
+  assert.equal(h.scheduler.snapshot().retried, 1);
+});
