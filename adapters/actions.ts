@@ -75,6 +75,9 @@ export class ActionRunner {
           }
           break;
         }
+        case "perEngine":
+          t.engines.get(a.rank)?.link.send({ kind: "perEngine", start: a.start, stop: a.stop });
+          break;
         case "stopEngine":
           this.flush();
           t.engines.get(a.rank)?.link.send({ kind: "stop" });

@@ -316,7 +316,6 @@ async function runLocked(
   });
   const intake = new TaskIntake({
     ...ports,
-    engines,
     table,
     resume: { retry: inv.retry, force: inv.forceResume },
     ...(re ? { recorded: re.recorded } : {}),

@@ -135,9 +135,6 @@ export class DriverPeers implements ServerHandlers {
     const h = p.hello;
     engines.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
-    if (sched.perEngine && !h.resume?.startDone) {
-      p.link.send({ kind: "perEngine", start: sched.perEngine.start, stop: sched.perEngine.stop });
-    }
     this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
     if (h.resume) {
       this.#h.log.info(
@@ -280,7 +277,11 @@ export class DriverPeers implements ServerHandlers {
         this.#h.engineLost?.(peer.hello.launch);
       }
       apply(
-        sched.engineGone(peer.rank, clean ? (signal ? `stopped by ${signal}` : "finished") : reason, now()),
+        sched.engineGone(
+          peer.rank,
+          !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
+          now(),
+        ),
       );
       this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
       this.#h.tracker?.engineGone(peer.rank);

@@ -11,13 +11,10 @@ import { ResumeMismatchError, type ResumeTable, skippedRecord } from "../lib/res
 import type { TaskFileItem } from "../lib/task_file.ts";
 import type { PerEngineTask, StatusRecord } from "../lib/types.ts";
 import type { RunPorts } from "./actions.ts";
-import type { Peer } from "./server.ts";
 import { stderrLine } from "./stderr.ts";
 
 /** What {@linkcode TaskIntake} needs from the driver. */
 export interface IntakeHost extends RunPorts {
-  /** Connected engines by rank (they get the PERENGINE block when it ends). */
-  engines: ReadonlyMap<number, Peer>;
   /** `-r` records, if any. */
   table?: ResumeTable;
   /** `-R` and `--force-resume`. */
@@ -95,6 +92,5 @@ export class TaskIntake {
     const start = this.#perEngineStart;
     const stop = this.#perEngineStop;
     this.#h.apply(this.#h.sched.setPerEngine(start, stop, this.#h.now()));
-    for (const p of this.#h.engines.values()) p.link.send({ kind: "perEngine", start, stop });
   }
 }

@@ -39,8 +39,19 @@ export type Action =
   | { kind: "attempt"; record: StatusRecord; attempt: number }
   /** Write to the driver log (and, for `warn`, to stderr). */
   | { kind: "log"; level: "debug" | "info" | "warn" | "error"; message: string }
+  /** Send an engine the PERENGINE block (START tasks run before any other; STOP tasks when it leaves). */
+  | { kind: "perEngine"; rank: number; start: PerEngineTask[]; stop: PerEngineTask[] }
   /** Start no more contexts or engines; the run is ending. */
   | { kind: "finish"; exitCode: number; messages: string[] };
+
+/**
+ * How an engine's connection ended: a clean goodbye, a goodbye forced by a signal (Slurm's SIGTERM,
+ * an admin: not the tasks' doing), or lost (no goodbye: killed, its host gone, given up as silent).
+ */
+export type EngineEnd =
+  | { kind: "finished" }
+  | { kind: "signalled"; signal: string }
+  | { kind: "lost"; reason: string };
 
 /** Scheduler settings. */
 export interface SchedulerOptions {
@@ -93,6 +104,8 @@ interface ContextState {
   keepHost: string | undefined;
   /** When its allocation ends, minus the hand-off margin (Unix seconds): no task starts that cannot finish by then. */
   stopAt?: number;
+  /** Stopped (`--stop`, the dashboard): its engines get no more tasks, late ones leave at once. */
+  stopped: boolean;
 }
 
 /** `reachedAt`: when every task before the barrier had been handed out (the reference's "feeder
@@ -262,8 +275,21 @@ export class Scheduler {
    * @returns actions
    */
   setPerEngine(start: PerEngineTask[], stop: PerEngineTask[], now: number): Action[] {
+    if (this.#perEngine) return [];
     this.#perEngine = { start, stop };
-    return this.#dispatch(now);
+    return this.#announcePerEngine().concat(this.#dispatch(now));
+  }
+
+  /** Every engine still there gets the PERENGINE block (once it is complete). */
+  #announcePerEngine(): Action[] {
+    const out: Action[] = [];
+    for (const e of this.#engines.values()) if (e.state !== "gone") out.push(this.#perEngineFor(e.rank)!);
+    return out;
+  }
+
+  #perEngineFor(rank: number): Action | undefined {
+    const p = this.#perEngine;
+    return p ? { kind: "perEngine", rank, start: p.start, stop: p.stop } : undefined;
   }
 
   /**
@@ -432,6 +458,10 @@ export class Scheduler {
     if (!e) {
       out.push(...this.#join(rank, context, host, slots).filter((a) => a.kind !== "log"));
       e = this.#engines.get(rank)!;
+    } else {
+      // It may have missed the block while away (an engine that has it ignores it).
+      const block = this.#perEngineFor(rank);
+      if (block) out.push(block);
     }
     e.away = false;
     this.#expected.delete(rank);
@@ -490,7 +520,9 @@ export class Scheduler {
     this.#tasksEnded = true;
     for (const [id, h] of this.#held) if (!h.task) this.#held.delete(id);
     this.#adopted.clear();
+    const announce = !this.#perEngine;
     if (!this.#perEngine) this.#perEngine = { start: [], stop: [] };
+    if (announce) return this.#announcePerEngine().concat(this.#dispatch(now));
     return this.#dispatch(now);
   }
 
@@ -526,6 +558,7 @@ export class Scheduler {
       keepHost: retire.keepHost,
       ...(retire.endsAt !== undefined ? { stopAt: retire.endsAt - WALLTIME_MARGIN_S } : {}),
       taskLimit,
+      stopped: false,
       assigned: retire.assigned ?? 0,
       pendingEngines: expectedEngines,
       engines: new Set(),
@@ -591,6 +624,8 @@ export class Scheduler {
       level: "info",
       message: `Engine ${rank} joined from ${host} with ${slots} slots`,
     }];
+    const block = this.#perEngineFor(rank);
+    if (block) out.push(block);
     const q = this.#hosts.get(host)?.quarantined;
     if (this.#phase !== "running") {
       out.push(this.#phase === "aborting" ? { kind: "killEngine", rank } : { kind: "stopEngine", rank });
@@ -602,7 +637,7 @@ export class Scheduler {
       });
       out.push({ kind: "stopEngine", rank });
       this.#engines.get(rank)!.state = "stopping";
-    } else if (c && (c.taskLimit < 0 || (c.taskLimit > 0 && c.assigned >= c.taskLimit))) {
+    } else if (c && (c.stopped || (c.taskLimit > 0 && c.assigned >= c.taskLimit))) {
       out.push({ kind: "stopEngine", rank });
       this.#engines.get(rank)!.state = "stopping";
     }
@@ -681,11 +716,15 @@ export class Scheduler {
   /**
    * An engine's connection ended. After a clean goodbye nothing is outstanding; otherwise its
    * tasks are re-queued (or written off at the crash limit).
-   * @param rank engine @param reason for the log @param now seconds
+   * @param rank engine @param end how it ended @param now seconds
    * @returns actions
    */
-  engineGone(rank: number, reason: string, now: number): Action[] {
-    // reason: "finished", "stopped by SIGTERM" (a clean leave forced by a signal), or why it was lost
+  engineGone(rank: number, end: EngineEnd, now: number): Action[] {
+    const reason = end.kind === "finished"
+      ? "finished"
+      : end.kind === "signalled"
+      ? `stopped by ${end.signal}`
+      : end.reason;
     const e = this.#engines.get(rank);
     if (!e || e.state === "gone") return [];
     const out: Action[] = [];
@@ -696,16 +735,16 @@ export class Scheduler {
     e.outstanding.clear();
     this.#touch(e);
     this.#contexts.get(e.context)?.engines.delete(rank);
-    const signal = /^stopped by (SIG\w+)/.exec(reason)?.[1];
+    const signal = end.kind === "signalled" ? end.signal : undefined;
     if (signal) this.#signalled = signal;
-    if (lost.length > 0 || reason !== "finished") {
+    if (lost.length > 0 || end.kind !== "finished") {
       out.push({
         kind: "log",
         level: lost.length && this.#phase === "running" ? "warn" : "info",
         message: `Engine ${rank} on ${e.host} left: ${reason}`,
       });
     }
-    const crashed = reason !== "finished" && !signal;
+    const crashed = end.kind === "lost";
     if (crashed && lost.length > 0) out.push(...this.#hostLost(e.host, reason));
     // The engine runs its tasks in the order they were sent: beyond its slots, the rest were most
     // likely handed ahead and never started: queued again without a crash or an attempt counted (but
@@ -785,7 +824,7 @@ export class Scheduler {
     const c = this.#contexts.get(id);
     if (!c) return [];
     c.pendingEngines = 0;
-    c.taskLimit = -1;
+    c.stopped = true;
     this.#touchContext(id);
     const out: Action[] = [];
     for (const r of c.engines) out.push(...this.stopEngine(r, now));
@@ -1227,7 +1266,7 @@ export class Scheduler {
 
   #limited(e: EngineState): boolean {
     const c = this.#contexts.get(e.context);
-    return c !== undefined && c.taskLimit !== 0 && (c.taskLimit < 0 || c.assigned >= c.taskLimit);
+    return c !== undefined && (c.stopped || (c.taskLimit > 0 && c.assigned >= c.taskLimit));
   }
 
   /** Put an engine in the right candidate set (call after any change to it). */

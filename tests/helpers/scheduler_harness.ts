@@ -24,7 +24,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Action, Scheduler, type SchedulerOptions } from "../../lib/scheduler.ts";
+import { type Action, type EngineEnd, Scheduler, type SchedulerOptions } from "../../lib/scheduler.ts";
 import { TaskFileParser } from "../../lib/task_file.ts";
 import { taskFlags } from "../../lib/status_record.ts";
 import type { PerEngineTask, StatusRecord, Task, TaskOutcome } from "../../lib/types.ts";
@@ -63,6 +63,8 @@ export class SchedulerHarness {
   readonly logs: ActionOf<"log">[] = [];
   /** Attempts that are run again (the attempts file), oldest first. */
   readonly attempts: ActionOf<"attempt">[] = [];
+  /** Engines sent the PERENGINE block, in order. */
+  readonly perEngineSent: number[] = [];
   /** Task ids an earlier status file recorded (`-r`), with their old exit codes: fed as skipped. */
   readonly skip = new Map<number, number>();
   #pending: Action[] = [];
@@ -91,6 +93,10 @@ export class SchedulerHarness {
       }
       if (a.kind === "attempt") {
         this.attempts.push(a);
+        continue;
+      }
+      if (a.kind === "perEngine") {
+        this.perEngineSent.push(a.rank);
         continue;
       }
       if (a.kind === "assign") {
@@ -230,10 +236,16 @@ export class SchedulerHarness {
     return this.apply(this.scheduler.tasksDone(rank, [o], this.now));
   }
 
-  /** An engine's connection ended. @param rank engine @param reason for the log */
+  /** An engine's connection ended. @param rank engine @param reason "finished", "stopped by SIGX", or why it was lost */
   gone(rank: number, reason = "finished"): Action[] {
     for (const [id, r] of this.#running) if (r.rank === rank) this.#running.delete(id);
-    return this.apply(this.scheduler.engineGone(rank, reason, this.now));
+    const signal = /^stopped by (SIG\w+)$/.exec(reason)?.[1];
+    const end: EngineEnd = reason === "finished"
+      ? { kind: "finished" }
+      : signal
+      ? { kind: "signalled", signal }
+      : { kind: "lost", reason };
+    return this.apply(this.scheduler.engineGone(rank, end, this.now));
   }
 
   /** An engine hands back queued tasks. @param rank engine @param ids tasks */

@@ -916,3 +916,15 @@ Deno.test("Scheduler.engineComing() keeps the run alive while a lost engine is s
   h.tick(REQUEUE_DELAY_S);
   assert.deepEqual(h.assigned(1), [[1, 0]], "and task 0 once its wait is over");
 });
+
+Deno.test("the PERENGINE block reaches every engine as an action: those there when it completes, and later ones", () => {
+  const h = new SchedulerHarness();
+  const a = h.engine(1);
+  assert.deepEqual(h.perEngineSent, [], "not before the block is complete");
+  h.tasks("#DISBATCH PERENGINE START echo hi\nx", { end: false });
+  assert.deepEqual(h.perEngineSent, [a]);
+  const b = h.engine(1);
+  assert.deepEqual(h.perEngineSent, [a, b]);
+  h.end();
+  assert.deepEqual(h.perEngineSent, [a, b], "sent once");
+});
