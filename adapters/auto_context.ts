@@ -131,6 +131,8 @@ export class AutoContext {
     this.#ctx = { id, label: plan.label, log: ctxLog };
     for (const e of usable) {
       if (!restore?.hosts.has(e.host)) {
+        // Re-attached: only engines that may come back were counted as coming; this one is new.
+        if (restore) sched.engineComing(id);
         this.#launch(e);
         continue;
       }

@@ -233,6 +233,8 @@ class Engine {
   /** The tasks of unacknowledged outcomes (a restarted driver needs their text to record them). */
   #unackedTasks = new Map<number, Task>();
   #seq = 0;
+  /** The grace ran out: the driver gives this engine's tasks to others; their ends are not reported. */
+  #givenUp = false;
   /** Settles the handshake of a connection to a driver found again. */
   #rejoined: ((ok: boolean | "refused") => void) | undefined;
 
@@ -438,6 +440,14 @@ class Engine {
         if (this.#rank >= 0) this.#resumed(m.rank, m.run);
         else this.#welcome(m.rank, m.run);
       } else if (m.kind === "rejected") {
+        if (this.#rank >= 0 && !m.gone) {
+          // Not this run's driver (a port reused by another run, another version): keep looking.
+          this.#log.warn(
+            `The process at ${this.#link.remote} refused this engine (${m.reason}); still looking`,
+          );
+          this.#rejoined?.(false);
+          return;
+        }
         if (this.#rank >= 0) {
           // A driver that ran this engine's tasks elsewhere meanwhile: these copies must go.
           this.#log.error(`The driver at ${this.#link.remote} does not take this engine back: ${m.reason}`);
@@ -636,10 +646,11 @@ class Engine {
       };
     }
     if (phase) outcome.phase = phase;
+    else if (task.attempt) outcome.attempt = task.attempt;
     // Killed because this engine got a signal (Slurm's SIGTERM, an admin, a dropped ssh session):
     // not the task's doing, and not a run the driver stopped. Say nothing of it: the driver takes the
     // task back as lost with this engine, runs it elsewhere, or leaves it unrecorded for -r.
-    if (this.#signal && outcome.killed) {
+    if ((this.#signal || this.#givenUp) && outcome.killed) {
       this.#log.info(`Task ${task.id} (line ${task.line}) killed: this engine received ${this.#signal}`);
       return;
     }
@@ -762,6 +773,10 @@ class Engine {
     }
     if (this.#state === "killing") return;
     this.#state = "killing";
+    if (this.#rank >= 0) {
+      this.#givenUp = true;
+      this.#link.close("driver given up");
+    }
     this.#log.error(`Lost the driver (${reason}); killing ${this.#running.size} running task(s) and exiting`);
     await this.#killAll();
     this.#log.close();

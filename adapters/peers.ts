@@ -101,7 +101,7 @@ export class DriverPeers implements ServerHandlers {
   }
 
   /** @param peer a peer past the handshake @returns a rank for an engine, or why it is refused */
-  accepted(peer: Peer): { rank: number } | { reject: string } {
+  accepted(peer: Peer): { rank: number } | { reject: string; gone?: boolean } {
     const h = peer.hello;
     if (h.role === "engine") {
       if (typeof h.slots !== "number" || h.slots < 1 || typeof h.context !== "number") {
@@ -121,6 +121,7 @@ export class DriverPeers implements ServerHandlers {
         return {
           reject: `engine ${r} is not part of this run any more (it was away longer than --driver-grace, ` +
             `and its tasks run elsewhere)`,
+          gone: true,
         };
       }
       return { rank: this.#nextRank++ };

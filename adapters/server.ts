@@ -33,7 +33,7 @@ export interface Peer {
 /** What the server tells the driver. */
 export interface ServerHandlers {
   /** A peer passed the handshake; return the rank for engines (or a rejection text). */
-  accepted(peer: Peer): { rank: number } | { reject: string };
+  accepted(peer: Peer): { rank: number } | { reject: string; gone?: boolean };
   /** The peer got its `welcome`; it may be sent work now. */
   joined(peer: Peer): void;
   /** A message from an authenticated peer. */
@@ -199,7 +199,7 @@ export class DriverServer {
       const p: Peer = { link, hello: msg, remote };
       const verdict = this.#handlers!.accepted(p);
       if ("reject" in verdict) {
-        link.send({ kind: "rejected", reason: verdict.reject });
+        link.send({ kind: "rejected", reason: verdict.reject, ...(verdict.gone ? { gone: true } : {}) });
         link.close("rejected");
         return;
       }

@@ -105,7 +105,8 @@ export function parseStopText(text: string): StopTarget {
 export type FromDriver =
   | { kind: "challenge"; version: number; nonce: string }
   | { kind: "welcome"; version: number; mac: string; rank: number; run: RunInfo }
-  | { kind: "rejected"; reason: string }
+  /** `gone`: an engine coming back whose tasks were given to others (it must kill its copies). */
+  | { kind: "rejected"; reason: string; gone?: boolean }
   | { kind: "perEngine"; start: PerEngineTask[]; stop: PerEngineTask[] }
   | { kind: "tasks"; tasks: Task[] }
   | { kind: "stop" }

@@ -344,13 +344,26 @@ export class Scheduler {
     this.#itemsSeen++;
     if (record.flags.startsWith("B") || record.flags.startsWith("C")) {
       this.#barriers++;
-      this.#segmentFailures = [];
+      // Failures before it were judged by it; those after it (reported early by an engine back) stay.
+      const before = this.#segmentFailures.filter((f) => f.id < record.taskId);
+      this.#segmentFailures = this.#segmentFailures.filter((f) => f.id > record.taskId);
+      if (record.flags.startsWith("C") && before.length > 0 && this.#phase === "running") {
+        const f = before[0]!;
+        return this.#drain(
+          1,
+          `BARRIER CHECK on line ${record.line} failed: ${before.length} task(s) before it failed ` +
+            `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run`,
+        ).concat(this.#maybeEnd());
+      }
       return this.#dispatch(now);
     }
     this.#finished++;
     if (record.returnCode !== 0) {
       this.#countFailure(record);
       this.#segmentFailures.push({ id: record.taskId, line: record.line, rc: record.returnCode });
+      if (this.#o.failFast && this.#phase === "running") {
+        return this.#abort(1, "Quitting early due to task failure with --fail-fast").concat(this.#maybeEnd());
+      }
     }
     return this.#dispatch(now);
   }
@@ -459,9 +472,11 @@ export class Scheduler {
       out.push(...this.#join(rank, context, host, slots).filter((a) => a.kind !== "log"));
       e = this.#engines.get(rank)!;
     } else {
-      // It may have missed the block while away (an engine that has it ignores it).
+      // It may have missed the block, or a stop or kill, while away (it ignores what it has).
       const block = this.#perEngineFor(rank);
       if (block) out.push(block);
+      if (this.#phase === "aborting") out.push({ kind: "killEngine", rank });
+      else if (e.state === "stopping") out.push({ kind: "stopEngine", rank });
     }
     e.away = false;
     this.#expected.delete(rank);
@@ -476,15 +491,14 @@ export class Scheduler {
     let adopted = 0;
     for (const t of tasks) {
       const h = this.#held.get(t.id);
-      if (e.outstanding.has(t.id) || !h) continue; // known here, or already recorded or run elsewhere
+      // Known here; or already recorded, or run elsewhere (held for another engine: a newer attempt).
+      if (e.outstanding.has(t.id) || !h || h.rank !== rank) continue;
       this.#held.delete(t.id);
       if (h.task) this.#heldRead--;
       else this.#adopted.add(t.id);
       e.outstanding.set(t.id, t);
       this.#outstandingTotal++;
-      e.assigned++;
-      const c = this.#contexts.get(e.context);
-      if (c) c.assigned++;
+      e.assigned++; // its context's -C count has it already (the journal)
       adopted++;
     }
     // What was held for this engine and it does not hold: it never started there.
@@ -663,6 +677,15 @@ export class Scheduler {
         continue;
       }
       const task = e.outstanding.get(o.id);
+      if (task && (o.attempt ?? 0) !== (task.attempt ?? 0)) {
+        // An earlier attempt's outcome sent again after a reconnect: this attempt still runs.
+        out.push({
+          kind: "log",
+          level: "debug",
+          message: `Engine ${rank}: stale outcome of task ${o.id} ignored`,
+        });
+        continue;
+      }
       if (!task) {
         out.push({
           kind: "log",

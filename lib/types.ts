@@ -94,4 +94,6 @@ export interface TaskOutcome {
   killed: boolean;
   /** True when the task was stopped because it reached its time limit. */
   timedOut?: boolean;
+  /** Which run of the task this was (`DISBATCH_ATTEMPT`; absent: 0). */
+  attempt?: number;
 }

@@ -77,7 +77,7 @@ export class SchedulerHarness {
   #nextRank = 0;
   #lastContext: number | undefined;
   /** taskId → [rank, start time] of every assigned, not yet ended task. */
-  #running = new Map<number, { rank: number; start: number }>();
+  #running = new Map<number, { rank: number; start: number; attempt: number }>();
 
   /** @param options overrides of {@linkcode DEFAULT_OPTIONS} */
   constructor(options: Partial<SchedulerOptions> = {}) {
@@ -101,7 +101,7 @@ export class SchedulerHarness {
       }
       if (a.kind === "assign") {
         assert.ok(!this.#running.has(a.task.id), `task ${a.task.id} assigned twice`);
-        this.#running.set(a.task.id, { rank: a.rank, start: this.now });
+        this.#running.set(a.task.id, { rank: a.rank, start: this.now, attempt: a.task.attempt ?? 0 });
       }
       this.#pending.push(a);
     }
@@ -217,7 +217,14 @@ export class SchedulerHarness {
     assert.ok(r, `task ${taskId} is not running`);
     this.#running.delete(taskId);
     return this.apply(
-      this.scheduler.tasksDone(r.rank, [this.#outcome(taskId, "normal", rc, r.start, extra)], this.now),
+      this.scheduler.tasksDone(
+        r.rank,
+        [{
+          ...this.#outcome(taskId, "normal", rc, r.start, extra),
+          ...(r.attempt ? { attempt: r.attempt } : {}),
+        }],
+        this.now,
+      ),
     );
   }
 

@@ -132,3 +132,74 @@ Deno.test("re-attached: earlier attempts count on (DISBATCH_ATTEMPT, the retries
   assert.deepEqual(h.records(1).map((r) => r.returnCode), [5]);
   assert.equal(h.scheduler.snapshot().retried, 1);
 });
+
+const outcome = (id: number, rc: number, attempt = 0) => ({
+  id,
+  kind: "normal" as const,
+  slot: 0,
+  pid: 9,
+  returnCode: rc,
+  start: 1,
+  end: 2,
+  stdoutBytes: 0,
+  stdoutSnippet: "",
+  stderrBytes: 0,
+  stderrSnippet: "",
+  killed: false,
+  ...(attempt ? { attempt } : {}),
+});
+
+Deno.test("re-attached: an engine back with an older attempt of a task held for another engine does not take it", () => {
+  const h = new SchedulerHarness({ retries: 2 });
+  const s = h.scheduler;
+  h.apply(s.contextJoined(0, "n", 0, 2, { retires: false }));
+  s.holdForEngines(new Map([[0, 6]]), h.now + 100, new Map([[5, 0], [6, 0]]));
+  h.tasks("a");
+  // engine 5 ran attempt 0 (failed), its outcome unacknowledged; attempt 1 runs on engine 6
+  const acts = s.engineResumed(5, 0, "n1", 1, [task(0)], [outcome(0, 3)], h.now);
+  assert.deepEqual(
+    acts.filter((a) => a.kind === "record" || a.kind === "assign"),
+    [],
+    "nothing recorded or sent",
+  );
+  assert.equal(s.heldCount, 1, "still held for engine 6");
+  const back = s.engineResumed(6, 0, "n2", 1, [{ ...task(0), attempt: 1 }], [outcome(0, 0, 1)], h.now);
+  const recs = back.filter((a) => a.kind === "record");
+  assert.equal(recs.length, 1);
+});
+
+Deno.test("an engine back on a new connection while stopping is told again to stop", () => {
+  const h = new SchedulerHarness();
+  const a = h.engine(1);
+  h.apply(h.scheduler.stopEngine(a, h.now));
+  h.take("stopEngine", 1);
+  const acts = h.scheduler.engineResumed(a, 0, "node0", 1, [], [], h.now);
+  assert.deepEqual(acts.filter((x) => x.kind === "stopEngine").length, 1);
+});
+
+Deno.test("re-attached: a recorded BARRIER CHECK after a recorded failure ends the run as it would have", () => {
+  const h = new SchedulerHarness();
+  const s = h.scheduler;
+  h.engine(1);
+  const rec = (id: number, flags: string, rc = 0) => ({
+    flags,
+    taskId: id,
+    line: id + 1,
+    repeatIndex: -1,
+    host: "h",
+    pid: 1,
+    returnCode: rc,
+    elapsed: 1,
+    start: 1,
+    end: 2,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: `t${id}`,
+  });
+  h.apply(s.addRecorded(rec(0, "R   ", 1), h.now));
+  h.apply(s.addRecorded(rec(1, "C    "), h.now));
+  assert.equal(s.phase, "draining");
+  h.take("stopEngine", 1);
+});
