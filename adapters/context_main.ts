@@ -15,6 +15,7 @@ import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
 import { findRunEnd } from "./walltime.ts";
+import { parseDriverAddress } from "../lib/journal.ts";
 
 function say(m: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
@@ -159,8 +160,13 @@ export async function contextMain(args: string[]): Promise<number> {
   }
   session.link.closed.then(() => {
     // The driver is gone: its engines keep their tasks for --driver-grace, waiting for a driver
-    // restarted with --reattach, then kill them and exit; make sure launchers do not linger after.
+    // restarted with --reattach, then kill them and exit; make sure launchers do not linger after,
+    // unless a driver was restarted (its engines went on with it).
     setTimeout(() => {
+      try {
+        const pub = parseDriverAddress(Deno.readTextFileSync(`${run.uid}_address`));
+        if (pub && pub.epoch !== run.epoch) return;
+      } catch { /* no driver published: none came back */ }
       for (const c of children) {
         try {
           Deno.kill(-c.child.pid, "SIGTERM");

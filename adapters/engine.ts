@@ -426,7 +426,7 @@ class Engine {
           slots: this.#o.slots,
           coresPerSlot: this.#o.coresPerSlot,
           ...(this.#o.launch ? { launch: this.#o.launch } : {}),
-          ...(this.#rank >= 0 ? { resume: this.#resumeState() } : {}),
+          ...(this.#rank >= 0 ? { resume: { rank: this.#rank } } : {}),
         });
       } else if (m.kind === "welcome") {
         if (!checkMac(this.#o.secret, "driver", this.#nonce, m.mac)) {
@@ -537,12 +537,7 @@ class Engine {
       const t = o.kind === "normal" ? this.#unackedTasks.get(o.id) : undefined;
       if (t) tasks.push(t);
     }
-    return {
-      rank: this.#rank,
-      tasks,
-      outcomes,
-      startDone: this.#startDone,
-    };
+    return { tasks, outcomes, startDone: this.#startDone };
   }
 
   /** A driver took this engine back (the same one, or one restarted with `--reattach`). */
@@ -550,7 +545,9 @@ class Engine {
     const away = this.#lostAt === undefined ? 0 : (Date.now() - this.#lostAt) / 1000;
     this.#run = run;
     this.#lostAt = undefined;
-    // The outcomes went with the hello; kept until acknowledged (a driver lost again gets them again).
+    // First of all, what it holds (it may be large: not in the hello, which is read before trust).
+    this.#link.send({ kind: "resume", ...this.#resumeState() });
+    // The outcomes went with the resume; kept until acknowledged (a driver lost again gets them again).
     if (this.#outbox.length) {
       this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });
       this.#outbox = [];

@@ -12,7 +12,7 @@ import type { RunPorts } from "./actions.ts";
 import type { RetireManager } from "./retire.ts";
 import type { JournalContext } from "../lib/journal.ts";
 import type { JournalFile } from "./journal_file.ts";
-import { describe, type Peer, type ServerHandlers } from "./server.ts";
+import { describe, GIVE_UP_MARGIN_S, type Peer, type ServerHandlers } from "./server.ts";
 
 /** What {@linkcode DriverPeers} needs from the driver. */
 export interface PeersHost extends RunPorts {
@@ -45,6 +45,12 @@ export interface PeersHost extends RunPorts {
   driverGrace: number;
 }
 
+/**
+ * Seconds a driver waits for an engine whose connection broke without a goodbye to come back
+ * before its tasks run elsewhere (an engine mends a broken link within about a second).
+ */
+export const RECONNECT_WINDOW_S = 4;
+
 /** What `--stop` or the dashboard names: an engine rank, or a context id or label. */
 export type { StopTarget };
 
@@ -56,6 +62,8 @@ export class DriverPeers implements ServerHandlers {
   readonly #watchers = new Set<Peer>();
   /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
   readonly #saidBye = new WeakMap<Peer, string | undefined>();
+  /** Engines whose connection broke without a goodbye, waited for a moment (rank → timer). */
+  readonly #mending = new Map<number, ReturnType<typeof setTimeout>>();
   /** Connections an engine replaced with a new one (their end is not the engine's). */
   readonly #replaced = new WeakSet<Peer>();
   /** Re-attached: engines of the last driver that may come back, by rank. */
@@ -110,6 +118,12 @@ export class DriverPeers implements ServerHandlers {
       if (!this.#contexts.has(h.context)) return { reject: `unknown context ${h.context}` };
       if (h.resume) {
         const r = h.resume.rank;
+        const mending = this.#mending.get(r);
+        if (mending !== undefined) {
+          clearTimeout(mending);
+          this.#mending.delete(r);
+          return { rank: r };
+        }
         const old = this.#h.engines.get(r);
         if (old) {
           // The same engine on a new connection (its old one broke): the old one ends quietly.
@@ -137,24 +151,7 @@ export class DriverPeers implements ServerHandlers {
     engines.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
     this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
-    if (h.resume) {
-      this.#h.log.info(
-        `Engine ${p.rank} on ${h.host} reconnected from ${p.remote}: ${h.resume.tasks.length} task(s) held, ` +
-          `${h.resume.outcomes.length} outcome(s) to deliver`,
-      );
-      this.#h.apply(
-        sched.engineResumed(
-          p.rank!,
-          h.context!,
-          h.host,
-          h.slots!,
-          h.resume.tasks,
-          h.resume.outcomes,
-          this.#h.now(),
-        ),
-      );
-      return;
-    }
+    if (h.resume) return; // what it holds comes in its `resume` message
     this.#h.journal?.joined(p.rank!, h.context!, h.slots!, h.host);
     this.#h.apply(sched.engineJoined(p.rank!, h.context!, h.host, h.slots!, this.#h.now()));
   }
@@ -171,6 +168,16 @@ export class DriverPeers implements ServerHandlers {
           if (this.#h.tracker) { for (const o of msg.outcomes) this.#h.tracker.finished(rank, o); }
           apply(sched.tasksDone(rank, msg.outcomes, now()));
           return;
+        case "resume": {
+          const h = peer.hello;
+          if (!h.resume) break;
+          log.info(
+            `Engine ${rank} on ${h.host} reconnected from ${peer.remote}: ${msg.tasks.length} task(s) held, ` +
+              `${msg.outcomes.length} outcome(s) to deliver`,
+          );
+          apply(sched.engineResumed(rank, h.context!, h.host, h.slots!, msg.tasks, msg.outcomes, now()));
+          return;
+        }
         case "released":
           this.#h.journal?.returned(rank, msg.ids);
           apply(sched.released(rank, msg.ids, now()));
@@ -251,7 +258,9 @@ export class DriverPeers implements ServerHandlers {
   /** @param peer an engine that went silent */
   silent(peer: Peer): void {
     if (peer.rank === undefined) return;
-    this.#h.apply(this.#h.sched.engineAway(peer.rank, this.#h.driverGrace, this.#h.now()));
+    this.#h.apply(
+      this.#h.sched.engineAway(peer.rank, this.#h.driverGrace + GIVE_UP_MARGIN_S, this.#h.now(), "is silent"),
+    );
   }
 
   /** @param peer a silent engine heard again */
@@ -265,27 +274,23 @@ export class DriverPeers implements ServerHandlers {
     const { sched, apply, now } = this.#h;
     if (this.#replaced.has(peer)) return;
     if (peer.hello.role === "engine" && peer.rank !== undefined) {
-      this.#h.journal?.gone(peer.rank);
-      this.#h.engineClosed(peer.rank);
-      this.#h.engines.delete(peer.rank);
-      const clean = this.#saidBye.has(peer);
-      const signal = this.#saidBye.get(peer);
-      // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
-      // A quarantined host gets no engine again.
-      if (
-        (!clean || signal) && sched.phase === "running" && sched.quarantined(peer.hello.host) === undefined
-      ) {
-        this.#h.engineLost?.(peer.hello.launch);
+      const rank = peer.rank;
+      if (!this.#saidBye.has(peer) && !peer.away && sched.phase === "running") {
+        // A connection that breaks without a goodbye: a dead engine (its companion has killed its
+        // tasks), or a broken link the engine is already mending. Wait a moment for it to come back
+        // before its tasks run elsewhere, so that they never run twice at once.
+        this.#h.engines.delete(rank);
+        apply(sched.engineAway(rank, RECONNECT_WINDOW_S, now(), `lost its connection (${reason})`));
+        this.#mending.set(
+          rank,
+          setTimeout(() => {
+            this.#mending.delete(rank);
+            this.#engineEnded(peer, reason);
+          }, RECONNECT_WINDOW_S * 1000),
+        );
+        return;
       }
-      apply(
-        sched.engineGone(
-          peer.rank,
-          !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
-          now(),
-        ),
-      );
-      this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
-      this.#h.tracker?.engineGone(peer.rank);
+      this.#engineEnded(peer, reason);
     }
     if (peer.hello.role === "context") {
       for (const [id, c] of this.#contexts) {
@@ -297,6 +302,33 @@ export class DriverPeers implements ServerHandlers {
       }
     }
     if (peer.hello.role === "monitor") this.#watchers.delete(peer);
+  }
+
+  /** An engine's connection ended for good. */
+  #engineEnded(peer: Peer, reason: string): void {
+    const { sched, apply, now } = this.#h;
+    if (peer.rank === undefined) return;
+    this.#h.journal?.gone(peer.rank);
+    this.#h.engineClosed(peer.rank);
+    this.#h.engines.delete(peer.rank);
+    const clean = this.#saidBye.has(peer);
+    const signal = this.#saidBye.get(peer);
+    // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
+    // A quarantined host gets no engine again.
+    if (
+      (!clean || signal) && sched.phase === "running" && sched.quarantined(peer.hello.host) === undefined
+    ) {
+      this.#h.engineLost?.(peer.hello.launch);
+    }
+    apply(
+      sched.engineGone(
+        peer.rank,
+        !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
+        now(),
+      ),
+    );
+    this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
+    this.#h.tracker?.engineGone(peer.rank);
   }
 
   /**

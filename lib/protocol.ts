@@ -54,11 +54,11 @@ export interface RunInfo {
 }
 
 /**
- * What an engine that lost its driver says when it reaches a driver again: its rank, every task
- * it holds (running or queued), and the outcomes the driver may not have received.
+ * What an engine that lost its driver says when it reaches a driver again (in a `resume` message
+ * right after the `welcome`; its `hello` carries only its rank): every task it holds (running or
+ * queued), and the outcomes the driver may not have received.
  */
 export interface EngineResume {
-  rank: number;
   /** Tasks started or queued on the engine and not finished. */
   tasks: Task[];
   /** Outcomes not yet acknowledged by a driver (the driver ignores those it already has). */
@@ -138,9 +138,11 @@ export type ToDriver =
     coresPerSlot?: number;
     /** Engines: the launch id the context gave it (to match launcher processes). */
     launch?: string;
-    /** Engines that lost their driver and reach one again: what they hold. */
-    resume?: EngineResume;
+    /** Engines that lost their driver and reach one again: their rank (what they hold follows). */
+    resume?: { rank: number };
   }
+  /** An engine that came back: what it holds (right after its `welcome`). */
+  | ({ kind: "resume" } & EngineResume)
   /** `seq` numbers an engine's `done` messages (1, 2, …) so that the driver can acknowledge them. */
   | { kind: "done"; outcomes: TaskOutcome[]; seq?: number }
   | { kind: "released"; ids: number[] }
@@ -247,6 +249,7 @@ function parseMessage(bytes: Uint8Array): { kind: string } {
 
 const TO_DRIVER_KINDS = new Set([
   "hello",
+  "resume",
   "done",
   "released",
   "bye",
@@ -278,19 +281,8 @@ export function asToDriver(m: { kind: string }): ToDriver {
       need("host", "string"), need("pid", "number");
       if (r.resume !== undefined) {
         const x = r.resume as Record<string, unknown>;
-        if (
-          typeof x !== "object" || x === null || typeof x.rank !== "number" || !Array.isArray(x.tasks) ||
-          !Array.isArray(x.outcomes) || typeof x.startDone !== "boolean"
-        ) throw new ProtocolError(`message "hello" holds a malformed "resume"`);
-        for (const t of x.tasks as Record<string, unknown>[]) {
-          if (typeof t?.id !== "number" || typeof t.command !== "string") {
-            throw new ProtocolError(`message "hello" holds a malformed task`);
-          }
-        }
-        for (const o of x.outcomes as Record<string, unknown>[]) {
-          if (typeof o?.id !== "number" || typeof o.returnCode !== "number") {
-            throw new ProtocolError(`message "hello" holds a malformed outcome`);
-          }
+        if (typeof x !== "object" || x === null || typeof x.rank !== "number") {
+          throw new ProtocolError(`message "hello" holds a malformed "resume"`);
         }
       }
       break;
@@ -304,6 +296,23 @@ export function asToDriver(m: { kind: string }): ToDriver {
       break;
     case "released":
       if (!Array.isArray(r.ids)) throw new ProtocolError(`message "released" needs an array "ids"`);
+      break;
+    case "resume":
+      if (!Array.isArray(r.tasks) || !Array.isArray(r.outcomes) || typeof r.startDone !== "boolean") {
+        throw new ProtocolError(
+          `message "resume" needs arrays "tasks" and "outcomes" and a boolean "startDone"`,
+        );
+      }
+      for (const t of r.tasks as Record<string, unknown>[]) {
+        if (typeof t?.id !== "number" || typeof t.command !== "string") {
+          throw new ProtocolError(`message "resume" holds a malformed task`);
+        }
+      }
+      for (const o of r.outcomes as Record<string, unknown>[]) {
+        if (typeof o?.id !== "number" || typeof o.returnCode !== "number") {
+          throw new ProtocolError(`message "resume" holds a malformed outcome`);
+        }
+      }
       break;
     case "registerContext":
       need("label", "string"),

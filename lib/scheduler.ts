@@ -414,9 +414,10 @@ export class Scheduler {
    * An engine stopped answering (network cut, frozen host): it keeps its tasks and gets no new ones
    * until it is heard again, or until the driver gives it up (then {@linkcode engineGone}).
    * @param rank engine @param graceS how long it may stay silent @param now seconds
+   * @param why for the log ("is silent", "lost its connection")
    * @returns actions
    */
-  engineAway(rank: number, graceS: number, now: number): Action[] {
+  engineAway(rank: number, graceS: number, now: number, why = "is silent"): Action[] {
     const e = this.#engines.get(rank);
     if (!e || e.state === "gone" || e.away) return [];
     e.away = true;
@@ -424,8 +425,8 @@ export class Scheduler {
     return [{
       kind: "log",
       level: "warn",
-      message: `Engine ${rank} on ${e.host} is silent; its ${e.outstanding.size} task(s) are kept for it ` +
-        `for up to ${Math.round(graceS)} s (--driver-grace)`,
+      message: `Engine ${rank} on ${e.host} ${why}; its ${e.outstanding.size} task(s) are kept for it ` +
+        `for up to ${Math.round(graceS)} s`,
     }, ...this.#dispatch(now)];
   }
 
