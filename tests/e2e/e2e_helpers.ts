@@ -5,6 +5,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { type CliResult, decoded, spawnCli, statusFileIn } from "../helpers/run_cli.ts";
 
 /** Column indices of a status line. */
@@ -405,4 +406,41 @@ export function doneCounts(dir: string, n: number): number[] {
       return 0;
     }
   });
+}
+
+/**
+ * Tasks that count themselves: task i holds a lock while it runs (a copy that finds it taken notes
+ * `dup_i`; a killed copy's lock goes with it), marks `running_i`, sleeps, then appends to `done_i`.
+ * @param n tasks @param seconds each one's sleep
+ * @returns the task file's text
+ */
+export function onceTasks(n: number, seconds: number): string {
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; touch running_${i}; sleep ${seconds}; ` +
+      `echo x >> done_${i}`,
+  ).join("\n") + "\n";
+}
+
+/**
+ * Assert that each of the {@linkcode onceTasks} finished exactly once and none ran twice at once.
+ * @param dir where they ran @param n how many @param detail for the message
+ */
+export function assertOnceEach(dir: string, n: number, detail = ""): void {
+  assert.deepEqual(doneCounts(dir, n), Array(n).fill(1), `each task finished exactly once\n${detail}`);
+  const dups = Array.from({ length: n }, (_, i) => i).filter((i) => exists(`${dir}/dup_${i}`));
+  assert.deepEqual(dups, [], "no task ran twice at the same time");
+}
+
+/**
+ * The PID in a run's lock file (`<prefix>_lock`: "host pid").
+ * @param prefixPath the run's prefix path
+ * @returns the driver's PID
+ */
+export function lockPid(prefixPath: string): number {
+  const text = readOr(`${prefixPath}_lock`) ?? "";
+  const pid = Number(/^\S+ (\d+)/.exec(text)?.[1]);
+  assert.ok(pid > 0, `the driver's pid from its lock: ${JSON.stringify(text)}`);
+  return pid;
 }

@@ -9,20 +9,17 @@
 
 import assert from "node:assert/strict";
 import { runCli, tempDir } from "../helpers/run_cli.ts";
-import { doneCounts, exists, pollUntil, processes, readRows, show, start } from "./e2e_helpers.ts";
-
-/**
- * Task i holds a lock while it runs (a copy that finds it taken notes dup_i; a killed copy's lock
- * goes with it), marks running_i, then counts its finish (done_i).
- */
-function tasks(n: number, seconds: number): string {
-  return Array.from(
-    { length: n },
-    (_, i) =>
-      `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; touch running_${i}; sleep ${seconds}; ` +
-      `echo x >> done_${i}`,
-  ).join("\n") + "\n";
-}
+import {
+  assertOnceEach,
+  doneCounts,
+  exists,
+  onceTasks,
+  pollUntil,
+  processes,
+  readRows,
+  show,
+  start,
+} from "./e2e_helpers.ts";
 
 /** Processes working in `dir` (engines chdir to the run's directory; tasks run there). */
 async function workingIn(dir: string): Promise<{ pid: number; args: string }[]> {
@@ -40,15 +37,10 @@ async function enginesOf(dir: string): Promise<number[]> {
   return (await workingIn(dir)).filter((p) => p.args.includes("--engine")).map((p) => p.pid);
 }
 
-function noDuplicates(dir: string, n: number): void {
-  const dups = Array.from({ length: n }, (_, i) => i).filter((i) => exists(`${dir}/dup_${i}`));
-  assert.deepEqual(dups, [], "no task ran twice at the same time");
-}
-
 Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the running engines; each task once", async () => {
   await using d = await tempDir();
   const n = 14;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 1.5));
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 1.5));
   const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
   await pollUntil("a few tasks done", () => doneCounts(d.path, n).filter((c) => c > 0).length >= 3, 30_000);
   Deno.kill(first.pid, "SIGKILL");
@@ -61,8 +53,7 @@ Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the r
   const again = await runCli(["--reattach", "run", "Tasks"], { cwd: d.path, timeoutMs: 90_000 });
   assert.equal(again.code, 0, show(again));
   assert.match(again.stderr, /re-attaching to \S+run: \d+ finished item\(s\) kept, \d+ task\(s\) in flight/);
-  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1), "each task finished exactly once");
-  noDuplicates(d.path, n);
+  assertOnceEach(d.path, n);
   const rows = readRows(`${d.path}/run_status.txt`);
   assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [...Array(n).keys()], "one line per task");
   assert.ok(rows.every((r) => r.rc === 0), JSON.stringify(rows.filter((r) => r.rc !== 0)));
@@ -81,7 +72,7 @@ Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the r
 Deno.test("reattach: after --driver-grace without a driver the engines kill their tasks and exit; a late restart runs exactly those", async () => {
   await using d = await tempDir();
   const n = 6;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 4));
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 4));
   const first = start(["-s", "localhost:2", "--driver-grace", "2", "-p", "run", "Tasks"], { cwd: d.path });
   await pollUntil(
     "two tasks running",
@@ -100,8 +91,7 @@ Deno.test("reattach: after --driver-grace without a driver the engines kill thei
   assert.match(Deno.readTextFileSync(`${d.path}/run_SSH0_${Deno.hostname()}_engine_0.log`), /--driver-grace/);
   const again = await runCli(["--reattach", `${d.path}/run_status.txt`], { cwd: "/", timeoutMs: 120_000 });
   assert.equal(again.code, 0, show(again));
-  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1), "each task finished exactly once");
-  noDuplicates(d.path, n);
+  assertOnceEach(d.path, n);
   const rows = readRows(`${d.path}/run_status.txt`);
   assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [...Array(n).keys()]);
   assert.match(
@@ -132,7 +122,7 @@ Deno.test("reattach: a run that ended, or one that is not there, is refused with
 Deno.test("reattach: an engine frozen for 10 s (SIGSTOP) keeps its tasks; nothing runs again", async () => {
   await using d = await tempDir();
   const n = 8;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 1));
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 1));
   const run = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
   await pollUntil("a task running", () => exists(`${d.path}/running_0`), 30_000);
   const [engine] = await enginesOf(d.path);
@@ -142,8 +132,7 @@ Deno.test("reattach: an engine frozen for 10 s (SIGSTOP) keeps its tasks; nothin
   Deno.kill(engine, "SIGCONT");
   const r = await run.done;
   assert.equal(r.code, 0, show(r));
-  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1));
-  noDuplicates(d.path, n);
+  assertOnceEach(d.path, n);
   const log = Deno.readTextFileSync(`${d.path}/run_driver.log`);
   assert.match(log, /it is away/);
   assert.match(log, /is heard again/);
@@ -153,7 +142,7 @@ Deno.test("reattach: an engine frozen for 10 s (SIGSTOP) keeps its tasks; nothin
 Deno.test("reattach: a driver stopped for 7 s (Ctrl-Z) is heard again; its engines do not give up at the grace", async () => {
   await using d = await tempDir();
   const n = 24;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, tasks(n, 1));
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 1));
   const run = start(["-s", "localhost:2", "--driver-grace", "10", "-p", "run", "Tasks"], { cwd: d.path });
   await pollUntil("a task done", () => doneCounts(d.path, n).some((c) => c > 0), 30_000);
   Deno.kill(run.pid, "SIGSTOP");
@@ -161,8 +150,7 @@ Deno.test("reattach: a driver stopped for 7 s (Ctrl-Z) is heard again; its engin
   Deno.kill(run.pid, "SIGCONT");
   const r = await run.done; // about 10 s more: past the engines' grace, counted from their loss
   assert.equal(r.code, 0, show(r));
-  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1));
-  noDuplicates(d.path, n);
+  assertOnceEach(d.path, n);
   const engineLog = Deno.readTextFileSync(`${d.path}/run_SSH0_${Deno.hostname()}_engine_0.log`);
   assert.match(engineLog, /The driver is heard again after/);
   assert.doesNotMatch(engineLog, /Killing|--driver-grace/);

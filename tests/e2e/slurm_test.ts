@@ -31,6 +31,7 @@ import {
   waitDbUtil,
 } from "../helpers/rig_helpers.ts";
 import {
+  assertOnceEach,
   doneCounts,
   exists,
   finish,
@@ -38,6 +39,8 @@ import {
   killAndWait,
   killSleepers,
   leftoverSleepers,
+  lockPid,
+  onceTasks,
   pollUntil,
   readOr,
   readRows,
@@ -345,15 +348,7 @@ Deno.test({
   await using d = await sharedDir("disbatch_slurm_reattach_");
   const pp = `${d.path}/run`;
   const n = 8;
-  writeText(
-    d.path,
-    "T",
-    Array.from(
-      { length: n },
-      (_, i) => `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; sleep 2; echo x >> done_${i}`,
-    )
-      .join("\n") + "\n",
-  );
+  writeText(d.path, "T", onceTasks(n, 2));
   const child = spawnPiped(
     "bash",
     [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "-p", pp, "T"],
@@ -367,16 +362,13 @@ Deno.test({
     const job = runJob(["-n", "2", dbu], d.path);
     const done = () => doneCounts(d.path, n);
     await pollUntil("two tasks done", () => done().filter((c) => c > 0).length >= 2 || undefined, 60_000);
-    const pid = Number(/^\S+ (\d+)/.exec(readOr(`${pp}_lock`) ?? "")?.[1]);
-    assert.ok(pid > 0, `the driver's pid from its lock: ${readOr(`${pp}_lock`)}`);
-    Deno.kill(pid, "SIGKILL");
+    Deno.kill(lockPid(pp), "SIGKILL");
     await drv.done;
     const again = await onLogin([...cliCommand(), "--reattach", pp], d.path);
     assert.equal(again.code, 0, showRan(again));
     const end = await job;
     assert.equal(end.state, "COMPLETED", JSON.stringify(end));
-    assert.deepEqual(done(), Array(n).fill(1), `each task once\n${dirReport(d.path)}`);
-    assert.deepEqual(range(n).filter((i) => exists(`${d.path}/dup_${i}`)), [], "no task ran twice at once");
+    assertOnceEach(d.path, n, dirReport(d.path));
     assert.deepEqual(ids(taskRowsIn(d.path)), range(n));
     assert.match(readOr(`${pp}_driver.log`) ?? "", /Engine \d+ on n\d reconnected from/);
   } finally {
@@ -391,28 +383,17 @@ Deno.test({
 }, async () => {
   await using d = await jobDir("disbatch_slurm_restart_");
   const n = 12;
-  writeText(
-    d.path,
-    "T",
-    Array.from(
-      { length: n },
-      (_, i) => `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; sleep 2; echo x >> done_${i}`,
-    )
-      .join("\n") + "\n",
-  );
+  writeText(d.path, "T", onceTasks(n, 2));
   const job = runJob(["-N", "2", "-n", "4", "-o", "job.out", "disbatch", "-p", "run", "T"], d.path);
   await pollUntil(
     "two tasks done",
     () => doneCounts(d.path, n).filter((c) => c > 0).length >= 2 || undefined,
     60_000,
   );
-  const pid = Number(/^\S+ (\d+)/.exec(readOr(`${d.path}/run_lock`) ?? "")?.[1]);
-  assert.ok(pid > 0, `the driver's pid from its lock: ${readOr(`${d.path}/run_lock`)}`);
-  Deno.kill(pid, "SIGKILL");
+  Deno.kill(lockPid(`${d.path}/run`), "SIGKILL");
   const end = await job;
   assert.equal(end.state, "COMPLETED", `${JSON.stringify(end)}\n${dirReport(d.path)}`);
-  assert.deepEqual(doneCounts(d.path, n), Array(n).fill(1), `each task once\n${dirReport(d.path)}`);
-  assert.deepEqual(range(n).filter((i) => exists(`${d.path}/dup_${i}`)), [], "no task ran twice at once");
+  assertOnceEach(d.path, n, dirReport(d.path));
   assert.deepEqual(ids(readRows(`${d.path}/run_status.txt`).filter(isTaskRow)), range(n));
   assert.match(
     readOr(`${d.path}/job.out`) ?? "",

@@ -30,12 +30,15 @@ import {
   waitDbUtil,
 } from "../helpers/rig_helpers.ts";
 import {
+  assertOnceEach,
+  doneCounts,
   exists,
   finish,
   killAndWait,
   killPid,
   killSleepers,
   leftoverSleepers,
+  onceTasks,
   pollUntil,
   readOr,
   RENDEZVOUS_SH,
@@ -684,17 +687,8 @@ Deno.test({
   await using d = await sharedDir("disbatch_ssh_reattach_");
   const pp = `${d.path}/run`;
   const n = 10;
-  writeText(
-    d.path,
-    "T",
-    Array.from(
-      { length: n },
-      (_, i) => `exec 9>lock_${i}; flock -n 9 || echo dup >> dup_${i}; sleep 2; echo x >> done_${i}`,
-    )
-      .join("\n") + "\n",
-  );
-  const done = () =>
-    Array.from({ length: n }, (_, i) => (readOr(`${d.path}/done_${i}`) ?? "").split("\n").length - 1);
+  writeText(d.path, "T", onceTasks(n, 2));
+  const done = () => doneCounts(d.path, n);
   const drv = start(["-s", "n1:1,n2:1", "-p", pp, "T"], { cwd: d.path });
   let port = 0;
   try {
@@ -708,8 +702,7 @@ Deno.test({
       timeoutMs: 120_000,
     });
     assert.equal(again.code, 0, showRan(again));
-    assert.deepEqual(done(), Array(n).fill(1), "each task finished exactly once");
-    assert.deepEqual(range(n).filter((i) => exists(`${d.path}/dup_${i}`)), [], "no task ran twice at once");
+    assertOnceEach(d.path, n);
     const rows = taskRows(pp);
     assert.deepEqual(ids(rows), range(n));
     const log = Deno.readTextFileSync(`${pp}_driver.log`);

@@ -1,10 +1,48 @@
 import assert from "node:assert/strict";
 import { SchedulerHarness } from "../helpers/scheduler_harness.ts";
-import type { Task } from "../../lib/types.ts";
+import type { StatusRecord, Task, TaskOutcome } from "../../lib/types.ts";
 
 function task(id: number, command = `t${id}`): Task {
   return { id, line: id + 1, repeatIndex: -1, command };
 }
+
+/** A status line of task (or barrier) `id`. */
+function rec(id: number, flags: string, rc = 0): StatusRecord {
+  return {
+    flags,
+    taskId: id,
+    line: id + 1,
+    repeatIndex: -1,
+    host: "h",
+    pid: 1,
+    returnCode: rc,
+    elapsed: 1,
+    start: 1,
+    end: 2,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: `t${id}`,
+  };
+}
+
+/** An engine's report of task `id`. */
+const outcome = (id: number, rc: number, attempt = 0, start = 1, end = 2): TaskOutcome => ({
+  id,
+  kind: "normal" as const,
+  slot: 0,
+  pid: 9,
+  returnCode: rc,
+  start,
+  end,
+  stdoutBytes: 0,
+  stdoutSnippet: "",
+  stderrBytes: 0,
+  stderrSnippet: "",
+  killed: false,
+  ...(attempt ? { attempt } : {}),
+});
 
 Deno.test("a silent engine keeps its tasks and gets none; heard again it gets work; nothing runs twice", () => {
   const h = new SchedulerHarness();
@@ -33,20 +71,7 @@ Deno.test("a resumed engine reports what finished while cut off; what it never g
   assert.deepEqual(h.assigned(2), [[a, 0], [a, 1]]);
   h.apply(h.scheduler.engineAway(a, 300, h.now));
   // back on a new connection: it finished 0, still runs nothing else; 1 never arrived
-  const o = {
-    id: 0,
-    kind: "normal" as const,
-    slot: 0,
-    pid: 9,
-    returnCode: 0,
-    start: h.now,
-    end: h.now,
-    stdoutBytes: 0,
-    stdoutSnippet: "",
-    stderrBytes: 0,
-    stderrSnippet: "",
-    killed: false,
-  };
+  const o = outcome(0, 0, 0, h.now, h.now);
   const acts = h.scheduler.engineResumed(a, 0, "node0", 2, [task(0)], [o, o], h.now);
   const recs = acts.filter((x) => x.kind === "record").map((x) => x.kind === "record" ? x.record.taskId : -1);
   assert.deepEqual(recs, [0], "recorded once though reported twice");
@@ -62,20 +87,7 @@ Deno.test("re-attached: held tasks wait for their engine; one that comes back ke
   s.holdForEngines(new Map([[0, 5], [1, 5], [2, 6]]), h.now + 100, new Map([[5, 0], [6, 0]]));
   h.tasks("a\nb\nc\nd");
   // engine 5 comes back with 0 running and 1 finished
-  const done = {
-    id: 1,
-    kind: "normal" as const,
-    slot: 1,
-    pid: 9,
-    returnCode: 0,
-    start: h.now - 5,
-    end: h.now - 1,
-    stdoutBytes: 0,
-    stdoutSnippet: "",
-    stderrBytes: 0,
-    stderrSnippet: "",
-    killed: false,
-  };
+  const done = outcome(1, 0, 0, h.now - 5, h.now - 1);
   h.apply(s.engineResumed(5, 0, "n1", 2, [task(0), task(1)], [done], h.now));
   assert.deepEqual(h.records().map((r) => [r.taskId, r.end]), [[1, h.now - 1]], "the real end time is kept");
   // 3 starts on engine 5's free slot; 2 stays held for engine 6
@@ -95,23 +107,6 @@ Deno.test("re-attached: recorded tasks and barriers count as before and are not 
   const h = new SchedulerHarness();
   const s = h.scheduler;
   h.engine(1);
-  const rec = (id: number, flags: string, rc = 0) => ({
-    flags,
-    taskId: id,
-    line: id + 1,
-    repeatIndex: -1,
-    host: "h",
-    pid: 1,
-    returnCode: rc,
-    elapsed: 1,
-    start: 1,
-    end: 2,
-    stdoutBytes: 0,
-    stdoutSnippet: "",
-    stderrBytes: 0,
-    stderrSnippet: "",
-    command: `t${id}`,
-  });
   h.apply(s.addRecorded(rec(0, "R   ", 1), h.now));
   h.apply(s.addRecorded(rec(1, "B    "), h.now));
   assert.equal(h.take("record").length, 0);
@@ -131,22 +126,6 @@ Deno.test("re-attached: earlier attempts count on (DISBATCH_ATTEMPT, the retries
   // its one retry was used before the restart: this failure is final
   assert.deepEqual(h.records(1).map((r) => r.returnCode), [5]);
   assert.equal(h.scheduler.snapshot().retried, 1);
-});
-
-const outcome = (id: number, rc: number, attempt = 0) => ({
-  id,
-  kind: "normal" as const,
-  slot: 0,
-  pid: 9,
-  returnCode: rc,
-  start: 1,
-  end: 2,
-  stdoutBytes: 0,
-  stdoutSnippet: "",
-  stderrBytes: 0,
-  stderrSnippet: "",
-  killed: false,
-  ...(attempt ? { attempt } : {}),
 });
 
 Deno.test("re-attached: an engine back with an older attempt of a task held for another engine does not take it", () => {
@@ -181,23 +160,6 @@ Deno.test("re-attached: a recorded BARRIER CHECK after a recorded failure ends t
   const h = new SchedulerHarness();
   const s = h.scheduler;
   h.engine(1);
-  const rec = (id: number, flags: string, rc = 0) => ({
-    flags,
-    taskId: id,
-    line: id + 1,
-    repeatIndex: -1,
-    host: "h",
-    pid: 1,
-    returnCode: rc,
-    elapsed: 1,
-    start: 1,
-    end: 2,
-    stdoutBytes: 0,
-    stdoutSnippet: "",
-    stderrBytes: 0,
-    stderrSnippet: "",
-    command: `t${id}`,
-  });
   h.apply(s.addRecorded(rec(0, "R   ", 1), h.now));
   h.apply(s.addRecorded(rec(1, "C    "), h.now));
   assert.equal(s.phase, "draining");
