@@ -33,7 +33,7 @@ import { planUid, RunFileError, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { parseDriverAddress } from "../lib/journal.ts";
-import { splitAddress } from "./transport.ts";
+import { connectWithin, splitAddress } from "./transport.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { JournalFile, publishAddress } from "./journal_file.ts";
 import { RUN_NOTE_VAR } from "../lib/launcher.ts";
@@ -636,12 +636,7 @@ async function clearDeadDriversLock(uid: string, hostname: string): Promise<void
   if (!pub || pub.pid !== owner.pid) return;
   for (const a of pub.addresses) {
     try {
-      const { hostname: h, port } = splitAddress(a);
-      const conn = await Promise.race([
-        Deno.connect({ hostname: h, port }),
-        new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2000)),
-      ]);
-      conn.close();
+      (await connectWithin(splitAddress(a), 2000)).close();
       return; // something answers there: leave the lock to RunLock.acquire's judgement
     } catch { /* refused or silent */ }
   }

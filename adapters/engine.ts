@@ -24,7 +24,7 @@ import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
 import { Logger } from "./log.ts";
 import { killGroup, signalNumber, spawnTask } from "./process.ts";
-import { Link, splitAddress } from "./transport.ts";
+import { connectWithin, Link, remoteAddress, splitAddress } from "./transport.ts";
 
 /** How the engine was started. */
 export interface EngineOptions {
@@ -174,29 +174,6 @@ async function connectEngine(o: EngineOptions, deadline: number): Promise<Engine
     await new Promise((r) => setTimeout(r, delay));
   }
   return new Engine(o, new Link(conn));
-}
-
-async function connectWithin(a: { hostname: string; port: number }, ms: number): Promise<Deno.Conn> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const p = Deno.connect(a);
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, rej) =>
-        timer = setTimeout(() => rej(new Error(`no answer within ${ms / 1000} s`)), ms)
-      ),
-    ]);
-  } catch (e) {
-    p.then((c) => c.close(), () => {});
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function connectedAddress(conn: Deno.Conn): string | undefined {
-  const a = conn.remoteAddr as Deno.NetAddr;
-  return a?.hostname ? `${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : undefined;
 }
 
 class Engine {
@@ -510,7 +487,7 @@ class Engine {
       rank,
       coresPerSlot: this.#o.coresPerSlot,
       // The reference exported its KVS address as IP:port: use the address this engine reached.
-      address: connectedAddress(this.#link.conn) ?? run.address,
+      address: remoteAddress(this.#link.conn) ?? run.address,
     });
     // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
     for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);

@@ -13,7 +13,7 @@ import { UsageError } from "../lib/cli.ts";
 import { type DriverInvocation, parseDriverArgs } from "../lib/driver_options.ts";
 import { type JournalState, replayJournal } from "../lib/journal.ts";
 import { LOCK_BEAT_S } from "../lib/run_lock.ts";
-import { parseStatusLine } from "../lib/status_record.ts";
+import { statusLines } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { RunFileError } from "./run_files.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
@@ -183,11 +183,6 @@ function readStatusLines(path: string, notes: string[]): StatusRecord[] {
     notes.push(`the last line of ${path} was torn by the crash (${bytes.length - end} bytes): cut off`);
   }
   const text = new TextDecoder().decode(bytes.subarray(0, end));
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    const r = parseStatusLine(line);
-    if (r === undefined || r === "header" || r.flags[3] === "P") continue;
-    out.push(r);
-  }
+  for (const r of statusLines(text)) if (typeof r !== "string" && r.flags[3] !== "P") out.push(r);
   return out;
 }

@@ -9,7 +9,7 @@ import { dirname, resolve } from "node:path";
 import { jobIdOf, makeUid, type PrefixPlan, stampYmdHms, taskFileName } from "../lib/naming.ts";
 import { ResumeTable } from "../lib/resume.ts";
 import { UsageError } from "../lib/cli.ts";
-import { formatStatusRecord, parseStatusLine, STATUS_HEADER } from "../lib/status_record.ts";
+import { formatStatusRecord, STATUS_HEADER, statusLines } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { formatLock, LOCK_BEAT_S, lockIsStale, parseLock } from "../lib/run_lock.ts";
 import { osErrorReason, osErrorText } from "./task_source.ts";
@@ -310,17 +310,10 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
     }
     let good = 0, bad = 0;
     let firstBad = "";
-    for (let at = 0; at < text.length;) {
-      let nl = text.indexOf("\n", at);
-      if (nl < 0) nl = text.length;
-      const line = text.slice(at, nl);
-      at = nl + 1;
-      if (line.trim() === "") continue;
-      const r = parseStatusLine(line);
-      if (r === "header") continue;
-      if (r === undefined) {
+    for (const r of statusLines(text)) {
+      if (typeof r === "string") {
         bad++;
-        firstBad ||= line;
+        firstBad ||= r;
       } else {
         good++;
         table.add(r, p);

@@ -49,8 +49,7 @@ export class Link {
 
   /** The peer's `host:port`. */
   get remote(): string {
-    const a = this.conn.remoteAddr as Deno.NetAddr;
-    return a?.hostname ? `${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : "?";
+    return remoteAddress(this.conn) ?? "?";
   }
 
   /** True once closed. */
@@ -166,4 +165,38 @@ export function splitAddress(address: string): { hostname: string; port: number 
     throw new TypeError(`Bad address "${address}": expected HOST:PORT`);
   }
   return { hostname: address.slice(0, i).replace(/^\[|\]$/g, ""), port };
+}
+
+/**
+ * The `host:port` a connection reached (IPv6 in brackets).
+ * @param conn a TCP connection
+ * @returns the address, or undefined when the connection has none
+ */
+export function remoteAddress(conn: Deno.Conn): string | undefined {
+  const a = conn.remoteAddr as Deno.NetAddr;
+  return a?.hostname ? `${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : undefined;
+}
+
+/**
+ * Connect, giving up after `ms` (a connection that arrives later is closed).
+ * @param a where @param ms milliseconds
+ * @returns the connection
+ * @throws when it is refused or does not come in time
+ */
+export async function connectWithin(a: { hostname: string; port: number }, ms: number): Promise<Deno.Conn> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const p = Deno.connect(a);
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) =>
+        timer = setTimeout(() => rej(new Error(`no answer within ${ms / 1000} s`)), ms)
+      ),
+    ]);
+  } catch (e) {
+    p.then((c) => c.close(), () => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -348,12 +348,7 @@ export class Scheduler {
       const before = this.#segmentFailures.filter((f) => f.id < record.taskId);
       this.#segmentFailures = this.#segmentFailures.filter((f) => f.id > record.taskId);
       if (record.flags.startsWith("C") && before.length > 0 && this.#phase === "running") {
-        const f = before[0]!;
-        return this.#drain(
-          1,
-          `BARRIER CHECK on line ${record.line} failed: ${before.length} task(s) before it failed ` +
-            `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run`,
-        ).concat(this.#maybeEnd());
+        return this.#checkFailed(record.line, before).concat(this.#maybeEnd());
       }
       return this.#dispatch(now);
     }
@@ -519,11 +514,6 @@ export class Scheduler {
     this.#touch(e);
     const fresh = outcomes.filter((o) => o.kind === "perEngine" || e.outstanding.has(o.id));
     return out.concat(this.tasksDone(rank, fresh, now));
-  }
-
-  #isOutstanding(id: number): boolean {
-    for (const e of this.#engines.values()) if (e.outstanding.has(id)) return true;
-    return false;
   }
 
   /**
@@ -1488,12 +1478,7 @@ export class Scheduler {
     const failures = this.#segmentFailures;
     this.#segmentFailures = [];
     if (b.check && failures.length > 0) {
-      const f = failures[0]!;
-      out.push(...this.#drain(
-        1,
-        `BARRIER CHECK on line ${b.line} failed: ${failures.length} task(s) before it failed ` +
-          `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run`,
-      ));
+      out.push(...this.#checkFailed(b.line, failures));
     } else {
       out.push({
         kind: "log",
@@ -1502,6 +1487,16 @@ export class Scheduler {
       });
     }
     return out;
+  }
+
+  /** A `BARRIER CHECK` found failures before it: the run drains and exits 1. */
+  #checkFailed(line: number, failures: { id: number; line: number; rc: number }[]): Action[] {
+    const f = failures[0]!;
+    return this.#drain(
+      1,
+      `BARRIER CHECK on line ${line} failed: ${failures.length} task(s) before it failed ` +
+        `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run`,
+    );
   }
 
   #limitStops(): Action[] {

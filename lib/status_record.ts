@@ -282,3 +282,31 @@ export function recordKind(flags: string): RecordKind {
   if (kind !== undefined) return kind;
   return flags[0] !== " " && flags[0] !== "R" ? "barrier" : "normal";
 }
+
+/**
+ * Every non-blank line of a status file's text, read: a record, or the line itself when it is not
+ * one (the header line is skipped).
+ *
+ * @param text The file's text.
+ * @returns Records and unreadable lines, in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { statusLines } from "./status_record.ts";
+ *
+ * assert.deepEqual([...statusLines("\ngarbage\n")], ["garbage"]);
+ * ```
+ */
+export function* statusLines(text: string): Generator<StatusRecord | string> {
+  for (let at = 0; at < text.length;) {
+    let nl = text.indexOf("\n", at);
+    if (nl < 0) nl = text.length;
+    const line = text.slice(at, nl);
+    at = nl + 1;
+    if (line.trim() === "") continue;
+    const r = parseStatusLine(line);
+    if (r === "header") continue;
+    yield r ?? line;
+  }
+}

@@ -6,6 +6,7 @@ import {
   parseStatusLine,
   recordKind,
   STATUS_HEADER,
+  statusLines,
   taskFlags,
 } from "../../lib/status_record.ts";
 import type { StatusRecord } from "../../lib/types.ts";
@@ -194,4 +195,18 @@ Deno.test("parseStatusLine() then formatStatusRecord() gives back disBatch's lin
   assert.ok(nonUtf8 !== undefined && nonUtf8 !== "header");
   assert.equal(nonUtf8.command, "echo caf\udce9");
   assert.equal(nonUtf8.stdoutSnippet, "caf\ufffd\n");
+});
+
+Deno.test("statusLines() reads records, skips blank lines and the header, and hands back unreadable lines", () => {
+  const rec = "    \t1\t9\t-1\tvm\t6864\t0\t1.013\t1795621734.322\t1795621735.335\t0\t''\t0\t''\techo hi";
+  const cases: [string, (number | string)[]][] = [
+    ["", []],
+    [`${rec}\n`, [1]],
+    [`${STATUS_HEADER}\n\n   \n${rec}\ngarbage\n`, [1, "garbage"]],
+    [`${rec}`, [1]],
+  ];
+  for (const [text, want] of cases) {
+    const got = [...statusLines(text)].map((r) => typeof r === "string" ? r : r.taskId);
+    assert.deepEqual(got, want, JSON.stringify(text));
+  }
 });
