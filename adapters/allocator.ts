@@ -12,6 +12,8 @@ import {
   ALLOC_DEFAULTS,
   type AllocAction,
   type Allocation,
+  allocationNodesLine,
+  allocationOverLine,
   AllocPolicy,
   type Work,
 } from "../lib/allocator.ts";
@@ -48,6 +50,10 @@ export interface AllocatorHost {
   args: string[];
   maxAllocs: number;
   backlog: number;
+  /** `--max-alloc-nodes`: nodes held at once (undefined: no cap). */
+  maxNodes?: number;
+  /** Nodes one allocation asks for (its `-N`). */
+  nodesPerAlloc: number;
   uid: string;
   dbUtilPath: string;
   log: Logger;
@@ -70,11 +76,19 @@ export class Allocator {
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Jobs whose scancel is on its way (close() cancels them again if it has not finished). */
   readonly #pendingCancels: string[] = [];
+  /** Allocations whose end the log has (`disbatch report` reads it). */
+  readonly #logged = new Set<string>();
 
   /** @param h what it needs from the driver */
   constructor(h: AllocatorHost) {
     this.#h = h;
-    this.#policy = new AllocPolicy({ ...ALLOC_DEFAULTS, maxAllocs: h.maxAllocs, backlog: h.backlog });
+    this.#policy = new AllocPolicy({
+      ...ALLOC_DEFAULTS,
+      maxAllocs: h.maxAllocs,
+      backlog: h.backlog,
+      nodesPerAlloc: h.nodesPerAlloc,
+      ...(h.maxNodes !== undefined ? { maxNodes: h.maxNodes } : {}),
+    });
     this.#script = `${h.uid}_alloc.sh`;
     Deno.writeTextFileSync(
       this.#script,
@@ -109,6 +123,7 @@ export class Allocator {
   /** @param label a context whose connection ended */
   contextLeft(label: string): void {
     this.#policy.contextGone(label, this.#h.now());
+    this.#logEnds();
   }
 
   /** @param label an allocation's context @param slots the slots of its engines @param nodes their nodes */
@@ -154,6 +169,7 @@ export class Allocator {
       this.#policy.allocations.filter((a) => a.state === "running" && a.jobId).map((a) => a.jobId!),
     );
     const ids = this.#policy.close(this.#h.now()).flatMap((a) => a.kind === "cancel" ? [a.jobId] : []);
+    this.#logEnds();
     ids.push(...this.#pendingCancels.splice(0));
     const now = ids.filter((id) => !running.has(id));
     let later = ids.filter((id) => running.has(id));
@@ -175,6 +191,7 @@ export class Allocator {
   /** On a second signal, just before exiting: cancel what is known, synchronously. */
   cancelNow(): void {
     const ids = this.#policy.close(this.#h.now()).flatMap((a) => a.kind === "cancel" ? [a.jobId] : []);
+    this.#logEnds();
     if (ids.length === 0) return;
     try {
       new Deno.Command("scancel", { args: ids, stdin: "null", stdout: "null", stderr: "null" }).outputSync();
@@ -186,7 +203,17 @@ export class Allocator {
     p.finally(() => this.#inFlight.delete(p));
   }
 
+  /** One log line per allocation that is over, once. */
+  #logEnds(): void {
+    for (const a of this.#policy.allocations) {
+      if (a.state !== "ended" || this.#logged.has(a.label)) continue;
+      this.#logged.add(a.label);
+      this.#h.log.info(allocationOverLine(a));
+    }
+  }
+
   #apply(actions: AllocAction[]): void {
+    this.#logEnds();
     for (const a of actions) {
       if (a.kind === "log") {
         if (a.level === "warn") {
@@ -237,22 +264,32 @@ export class Allocator {
   async #poll(): Promise<void> {
     const ids = this.#policy.allocations.filter((a) => a.jobId && a.state !== "ended").map((a) => a.jobId!);
     if (ids.length === 0) return;
-    const r = await slurm("squeue", ["-h", "-j", ids.join(","), "-o", "%i|%T|%N|%L"]);
+    const r = await slurm("squeue", ["-h", "-j", ids.join(","), "-o", "%i|%T|%N|%L|%D"]);
     // squeue fails for ids it no longer knows when none is left; an empty answer is "all gone".
     if (!r.ok && !/Invalid job id/i.test(r.err)) return;
-    const seen = new Map<string, { state: string; nodes: string; endsAt?: number }>();
+    const seen = new Map<string, { state: string; nodes: string; nodeCount?: number; endsAt?: number }>();
     for (const line of r.out.split("\n")) {
-      const [id, state, nodes, left] = line.trim().split("|");
+      const [id, state, nodes, left, count] = line.trim().split("|");
       if (!id || !state) continue;
       const l = parseDuration(left ?? "");
-      seen.set(id, { state, nodes: nodes ?? "", ...(l !== undefined ? { endsAt: this.#h.now() + l } : {}) });
+      seen.set(id, {
+        state,
+        nodes: nodes ?? "",
+        ...(/^\d+$/.test(count ?? "") ? { nodeCount: Number(count) } : {}),
+        ...(l !== undefined ? { endsAt: this.#h.now() + l } : {}),
+      });
     }
     const now = this.#h.now();
     for (const id of ids) {
       const a = this.#policy.allocations.find((x) => x.jobId === id);
       const before = a?.endsAt;
+      const nodesBefore = a?.nodeCount;
       this.#apply(this.#policy.observed(id, seen.get(id), now));
-      const after = this.#policy.allocations.find((x) => x.jobId === id)?.endsAt;
+      const b = this.#policy.allocations.find((x) => x.jobId === id);
+      const after = b?.endsAt;
+      if (b && b.nodeCount !== undefined && b.nodeCount !== nodesBefore) {
+        this.#h.log.info(allocationNodesLine({ ...b, nodes: seen.get(id)?.nodes || b.nodes }));
+      }
       if (
         a && a.state === "running" && before !== undefined && after !== undefined &&
         Math.abs(after - before) > 30

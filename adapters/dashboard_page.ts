@@ -1,7 +1,7 @@
 /**
  * The dashboard page served by `adapters/web.ts`: one HTML document with inline CSS and script,
  * kept as a string constant so `deno compile` carries it. The script polls `GET /api/state` every
- * second and draws everything (cards, progress, engines with Stop buttons, an SVG timeline per
+ * second and draws everything (cards, progress, the run's allocations, engines with Stop buttons, an SVG timeline per
  * engine slot, a throughput chart, failures); it is browser I/O (fetch, timers), hence in
  * `adapters/` rather than the pure `lib/`.
  *
@@ -24,7 +24,9 @@ button.stop:hover{background:#ffe4e6}
 .top-row{grid-template-columns:minmax(0,1fr) minmax(0,1fr);margin-bottom:0}
 .top-row>div>.cards{margin-bottom:18px}
 .cards.three{grid-template-columns:repeat(3,minmax(0,1fr))}
-#engine-table td,#engine-table th{white-space:nowrap}
+#engine-table td,#engine-table th,#allocation-table td,#allocation-table th{white-space:nowrap}
+section.panel[hidden]{display:none}
+.pill.pending,.pill.submitting{background:#fef3c7;color:#92400e}.pill.failed{background:#ffe4e6;color:#9f1239}
 #engine-table td.act{text-align:right;width:1%}
 #toast{position:fixed;right:18px;bottom:18px;background:#0f172a;color:#fff;border-radius:8px;padding:10px 14px;
 font-size:13px;opacity:0;transition:opacity .3s;pointer-events:none}
@@ -67,7 +69,7 @@ const CLIENT_JS = `
     var s = st.snapshot, elapsed = st.now - s.startedAt;
     document.title = "disBatch: " + s.uid;
     set("uid", esc(s.uid));
-    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : "") + allocText(s, st.now));
+    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : ""));
     var engines = s.engines.filter(function (e) { return e.state !== "gone"; }).length;
     set("cards", [card("Done", num(s.finished - s.failed), "good"), card("Failed", num(s.failed), s.failed ? "bad" : ""),
       card("Running", num(s.running)), card("Queued", num(s.queued) + (s.tasksEnded ? "" : "<small>+</small>")),
@@ -77,14 +79,16 @@ const CLIENT_JS = `
     set("bar", '<span style="width:' + pct(s.finished - s.failed) + ";background:" + COLORS.ok + '"></span><span style="width:' + pct(s.failed) + ";background:" + COLORS.failed + '"></span><span style="width:' + pct(s.running) + ";background:" + COLORS.running + '"></span>');
     var eta = s.phase === "done" ? "finished" : !s.tasksEnded ? "ETA unknown until the task list is complete" : r > 0 ? "ETA " + dur((s.queued + s.running) / r) : "ETA —";
     set("pmeta", "<span><b>" + num(s.finished) + "</b> of <b>" + num(total) + (s.tasksEnded ? "" : "+") + "</b> tasks (" + (total ? (100 * s.finished / total).toFixed(1) : "0") + "%)" + (s.skipped ? " · " + num(s.skipped) + " skipped" : "") + (s.barriers ? " · " + num(s.barriers) + " barrier(s)" : "") + "</span><span><b>" + r.toFixed(r < 10 ? 2 : 0) + "</b> tasks/s · " + eta + "</span>");
-    renderEngines(s); renderTimeline(st); renderThroughput(st); renderFailures(st);
+    renderAllocations(st); renderEngines(s); renderTimeline(st); renderThroughput(st); renderFailures(st);
   }
-  function allocText(s, now) {
-    var alive = (s.allocations || []).filter(function (a) { return a.state !== "ended"; });
-    if (!alive.length && !s.allocatorPaused) return "";
-    return ' · <span id="allocations">allocations: ' + (alive.map(function (a) {
-      return esc(a.label) + (a.jobId ? " job " + esc(a.jobId) : "") + " " + esc(a.state) + (a.nodes ? " on " + esc(vis(a.nodes)) : "") + (a.state === "running" && a.endsAt ? " (" + dur(Math.max(0, a.endsAt - now)) + " left)" : "");
-    }).join(", ") || "none alive") + (s.allocatorPaused ? "; paused: " + esc(vis(s.allocatorPaused)) : "") + "</span>";
+  function renderAllocations(st) {
+    var rows = st.allocations || [], paused = st.snapshot.allocatorPaused;
+    document.getElementById("alloc-panel").hidden = !rows.length && !paused;
+    if (!rows.length && !paused) return;
+    set("acount", rows.length + " asked for with --alloc" + (paused ? ' · <span class="rc">paused: ' + esc(vis(paused)) + "</span>" : ""));
+    set("allocations", rows.length ? '<table id="allocation-table"><thead><tr><th>Allocation</th><th>Slurm job</th><th>State</th><th>Nodes</th><th>Start</th><th>End</th><th>Note</th></tr></thead><tbody>' + rows.map(function (r) {
+      return "<tr><td>" + esc(r.label) + '</td><td class="mono">' + esc(r.job) + '</td><td><span class="pill ' + esc(r.state) + '">' + esc(r.state) + '</span></td><td class="mono">' + esc(vis(r.nodes)) + "</td><td>" + esc(r.start) + "</td><td>" + esc(r.end) + "</td><td>" + esc(vis(r.note)) + "</td></tr>";
+    }).join("") + "</tbody></table>" : '<div class="empty">No allocation yet.</div>');
   }
   function renderEngines(s) {
     var rows = [], labels = {};
@@ -208,6 +212,8 @@ const PAGE = `<!DOCTYPE html>
 <div id="throughput"></div></section></div>
 <section class="panel"><h2>Timeline <span class="note">recent tasks per engine slot (last 5 minutes);
 green = running, blue = done, red = failed</span></h2><div id="timeline"></div></section>
+<section class="panel" id="alloc-panel" hidden><h2>Allocations <span class="note" id="acount"></span></h2>
+<div id="allocations"></div></section>
 <section class="panel"><h2>Engines <span class="note">Stop lets running tasks finish, then the engine leaves</span></h2>
 <div id="engines"></div></section>
 <section class="panel"><h2>Failed tasks <span class="note" id="fcount"></span></h2><div id="failures"></div></section>

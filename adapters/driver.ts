@@ -11,7 +11,7 @@
 
 import { DashboardTracker } from "../lib/dashboard.ts";
 import { renderDbUtil } from "../lib/dbutil.ts";
-import type { DriverInvocation } from "../lib/driver_options.ts";
+import { allocNodeCount, type DriverInvocation } from "../lib/driver_options.ts";
 import type { RunInfo } from "../lib/protocol.ts";
 import { ResumeMismatchError } from "../lib/resume.ts";
 import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
@@ -335,6 +335,8 @@ async function runLocked(
       args: inv.alloc,
       maxAllocs: inv.maxAllocs,
       backlog: inv.allocBacklog,
+      nodesPerAlloc: allocNodeCount(inv.alloc),
+      ...(inv.maxAllocNodes !== undefined ? { maxNodes: inv.maxAllocNodes } : {}),
       uid,
       dbUtilPath: resolve(dbUtilPath),
       log,

@@ -8,6 +8,9 @@
  *   the running tasks must clear first) exceeds what the free slots of running allocations and the
  *   expected slots of pending ones can absorb, up to `maxAllocs` allocations alive at once and never
  *   more than `backlog` pending;
+ * - with `maxNodes`, an allocation is submitted only while the nodes of the allocations alive (pending
+ *   or running, those about to end included) plus the `nodesPerAlloc` it asks for stay within
+ *   `maxNodes`; an allocation counts the nodes Slurm gave it once it runs, else the ones it asked for;
  * - an allocation that ends within `replaceWithin` seconds (at most half its life) no longer counts
  *   as capacity nor against the cap, so its replacement is asked for in time and a long run chains
  *   allocations;
@@ -18,6 +21,8 @@
  *
  * @module
  */
+
+import { formatDuration } from "./progress_view.ts";
 
 /** Where an allocation is in its life. */
 export type AllocState = "submitting" | "pending" | "running" | "ended";
@@ -38,14 +43,60 @@ export interface Allocation {
   slots?: number;
   /** Nodes it runs on, once known. */
   nodes?: string;
+  /** Nodes it asked for (`-N` of `--alloc`, the most of a range; 1 without it). */
+  nodesAsked?: number;
+  /** Nodes Slurm gave it (squeue's count), once it runs. */
+  nodeCount?: number;
   /** Why it ended, once over. */
   outcome?: string;
 }
 
+/** Where an allocation is, as the views show it: an ended one says how it ended. */
+export type AllocShownState = "submitting" | "pending" | "running" | "ended" | "cancelled" | "failed";
+
 /**
- * One line about an allocation, for `--status` and the monitor.
+ * An allocation's state as shown: `ended` splits into `cancelled` (at the end of the run, before it
+ * ran), `failed` (not submitted, or gone before its engines joined) and `ended`.
+ * @param a the allocation (its state, start and outcome)
+ * @returns the state word
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocationStatus } from "./allocator.ts";
+ * assert.equal(allocationStatus({ state: "ended", outcome: "not submitted: no partition" }), "failed");
+ * ```
+ */
+export function allocationStatus(a: Pick<Allocation, "state" | "startedAt" | "outcome">): AllocShownState {
+  if (a.state !== "ended") return a.state;
+  if (/^cancelled/.test(a.outcome ?? "")) return "cancelled";
+  return a.startedAt === undefined ? "failed" : "ended";
+}
+
+/**
+ * The nodes an allocation holds or will hold: Slurm's count once it runs, else what it asked for.
+ * @param a the allocation @returns a count (1 when nothing is known)
+ */
+export function allocationNodes(a: Pick<Allocation, "nodeCount" | "nodesAsked">): number {
+  return a.nodeCount ?? a.nodesAsked ?? 1;
+}
+
+/** Seconds as `45 s` under two minutes, else `3m05s`, `1h02m`. */
+function secs(s: number): string {
+  const r = Math.max(0, Math.round(s));
+  return r < 120 ? `${r} s` : formatDuration(r);
+}
+
+/** Seconds as `45s`, `3m05s`, `1h02m` (whole seconds). */
+function short(s: number): string {
+  const r = Math.max(0, Math.round(s));
+  return r < 60 ? `${r}s` : formatDuration(r);
+}
+
+/**
+ * One line about an allocation, for `--status`: its state, nodes, start and end (or time left).
  * @param a the allocation @param now Unix seconds
- * @returns e.g. `allocation A2 (job 113): running on n2, ends in 85 s`
+ * @returns e.g. `allocation A2 (job 113): running on n2, 1 node(s), started 40 s ago, ends in 85 s`
  *
  * @example
  * ```ts
@@ -53,24 +104,118 @@ export interface Allocation {
  * import { allocationText } from "./allocator.ts";
  * const a = { label: "A1", jobId: "7", state: "pending" as const, submittedAt: 0 };
  * assert.equal(allocationText(a, 30), "allocation A1 (job 7): pending for 30 s");
+ * assert.equal(
+ *   allocationText({ ...a, state: "ended", startedAt: 40, endedAt: 100, nodeCount: 2, nodes: "n[1-2]",
+ *     outcome: "its engines finished" }, 130),
+ *   "allocation A1 (job 7): ended (its engines finished), on n[1-2], 2 node(s), started 90 s ago, ended 30 s ago",
+ * );
  * ```
  */
 export function allocationText(a: Allocation, now: number): string {
   const head = `allocation ${a.label}${a.jobId ? ` (job ${a.jobId})` : ""}: `;
-  const secs = (s: number) => `${Math.max(0, Math.round(s))} s`;
+  const asked = a.nodesAsked !== undefined ? `, ${a.nodesAsked} node(s) asked` : "";
+  const count = a.nodeCount !== undefined || a.nodesAsked !== undefined
+    ? `, ${allocationNodes(a)} node(s)`
+    : "";
+  const started = a.startedAt !== undefined ? `, started ${secs(now - a.startedAt)} ago` : "";
   switch (a.state) {
     case "submitting":
-      return head + "being submitted";
+      return head + "being submitted" + asked;
     case "pending":
-      return head + `pending for ${secs(now - a.submittedAt)}`;
+      return head + `pending for ${secs(now - a.submittedAt)}` + asked;
     case "running":
-      return head +
-        `running${a.nodes ? ` on ${a.nodes}` : ""}${
-          a.endsAt !== undefined ? `, ends in ${secs(a.endsAt - now)}` : ""
-        }${a.slots ? `, ${a.slots} slot(s)` : ""}`;
+      return head + `running${a.nodes ? ` on ${a.nodes}` : ""}` + count + started +
+        (a.endsAt !== undefined ? `, ends in ${secs(a.endsAt - now)}` : "") +
+        (a.slots ? `, ${a.slots} slot(s)` : "");
     default:
-      return head + (a.outcome ?? "over");
+      return head + `${allocationStatus(a)} (${a.outcome ?? "over"})` +
+        (a.startedAt !== undefined ? (a.nodes ? `, on ${a.nodes}` : "") + count : asked) + started +
+        (a.endedAt !== undefined ? `, ended ${secs(now - a.endedAt)} ago` : "");
   }
+}
+
+/** One allocation as a table row (monitor, dashboard): every cell is display text. */
+export interface AllocationRow {
+  /** `A1`, … */
+  label: string;
+  /** Slurm job id, or `-` before sbatch answered. */
+  job: string;
+  state: AllocShownState;
+  /** `2 (n[1-2])` once it runs, `2 asked` before. */
+  nodes: string;
+  /** `5m03s ago` once it ran, else `-`. */
+  start: string;
+  /** `in 1m25s` (time left) while it runs with a known end, `30s ago` once over, else `-`. */
+  end: string;
+  /** How long it has been pending, its slots, or how it ended. */
+  note: string;
+}
+
+/**
+ * Every allocation of the run as a row, oldest first: job id, state, nodes, start, end (or time
+ * left) and a note.
+ * @param allocs the run's allocations @param now Unix seconds
+ * @returns the rows
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocationRows } from "./allocator.ts";
+ * const [r] = allocationRows([{ label: "A1", jobId: "7", state: "running", submittedAt: 0,
+ *   startedAt: 10, endsAt: 200, nodes: "n1", nodeCount: 1, slots: 4 }], 110);
+ * assert.deepEqual(r, { label: "A1", job: "7", state: "running", nodes: "1 (n1)", start: "1m40s ago",
+ *   end: "in 1m30s", note: "4 slot(s)" });
+ * ```
+ */
+export function allocationRows(allocs: readonly Allocation[], now: number): AllocationRow[] {
+  return allocs.map((a) => {
+    const state = allocationStatus(a);
+    const ran = a.startedAt !== undefined || a.nodeCount !== undefined || a.nodes !== undefined;
+    const nodes = ran
+      ? `${allocationNodes(a)}${a.nodes ? ` (${a.nodes})` : ""}`
+      : a.nodesAsked !== undefined
+      ? `${a.nodesAsked} asked`
+      : "-";
+    const end = a.state === "ended"
+      ? (a.endedAt !== undefined ? `${short(now - a.endedAt)} ago` : "-")
+      : a.state === "running" && a.endsAt !== undefined
+      ? `in ${short(a.endsAt - now)}`
+      : "-";
+    const note = a.state === "submitting"
+      ? "being submitted"
+      : a.state === "pending"
+      ? `pending for ${short(now - a.submittedAt)}`
+      : a.state === "running"
+      ? (a.slots ? `${a.slots} slot(s)` : "engines starting")
+      : a.outcome ?? "";
+    return {
+      label: a.label,
+      job: a.jobId ?? "-",
+      state,
+      nodes,
+      start: a.startedAt !== undefined ? `${short(now - a.startedAt)} ago` : "-",
+      end,
+      note,
+    };
+  });
+}
+
+/**
+ * The driver log's line when an allocation is over (`disbatch report` reads it back).
+ * @param a the allocation @returns e.g. `Allocation A1 (job 75) is over: its engines finished`
+ */
+export function allocationOverLine(a: Allocation): string {
+  return `Allocation ${a.label}${a.jobId ? ` (job ${a.jobId})` : ""} is over: ${a.outcome ?? "ended"}`;
+}
+
+/**
+ * The driver log's line when Slurm says which nodes an allocation holds (read back by the report).
+ * @param a the allocation @returns e.g. `Allocation A1 (job 75) holds 2 node(s): n[1-2]`
+ */
+export function allocationNodesLine(a: Allocation): string {
+  return `Allocation ${a.label}${a.jobId ? ` (job ${a.jobId})` : ""} holds ${allocationNodes(a)} node(s): ${
+    a.nodes || "?"
+  }`;
 }
 
 /** Settings. */
@@ -85,6 +230,10 @@ export interface AllocOptions {
   pauseAfter: number;
   /** How long a pause lasts (seconds). */
   pauseFor: number;
+  /** At most this many nodes held by the allocations alive (pending or running); undefined: no cap. */
+  maxNodes?: number;
+  /** Nodes one allocation asks for (`-N`; default 1). */
+  nodesPerAlloc?: number;
 }
 
 /** Default settings beyond `maxAllocs`. */
@@ -178,14 +327,19 @@ export class AllocPolicy {
     const ending = alive.filter((a) => this.#ending(a, now));
     if (alive.length - ending.length >= this.#o.maxAllocs) return [];
     if (pending.length >= this.#o.backlog) return [];
+    // The node cap counts every allocation alive, one about to end too: it still holds its nodes.
+    const asks = this.#o.nodesPerAlloc ?? 1;
+    const held = alive.reduce((n, a) => n + allocationNodes(a), 0);
+    if (this.#o.maxNodes !== undefined && held + asks > this.#o.maxNodes) return [];
     if (now < this.#pausedUntil || now < this.#nextTry) return [];
     const label = `A${++this.#seq}`;
-    this.#allocs.set(label, { label, state: "submitting", submittedAt: now });
+    this.#allocs.set(label, { label, state: "submitting", submittedAt: now, nodesAsked: asks });
     return [{
       kind: "log",
       level: "info",
       message: `Asking for allocation ${label}: ${work.ready} task(s) ready, room for ${capacity} ` +
-        `(${alive.length} allocation(s) alive, at most ${this.#o.maxAllocs})`,
+        `(${alive.length} allocation(s) alive, at most ${this.#o.maxAllocs}; ${asks} node(s) asked` +
+        `${this.#o.maxNodes !== undefined ? `, ${held} held, at most ${this.#o.maxNodes}` : ""})`,
     }, { kind: "submit", label }];
   }
 
@@ -225,10 +379,15 @@ export class AllocPolicy {
     return true;
   }
 
-  /** What squeue says of a job. @param jobId the job @param seen its state, nodes and end, or undefined when gone */
+  /**
+   * What squeue says of a job.
+   * @param jobId the job
+   * @param seen its state, nodes (names and, once it runs, count) and end, or undefined when gone
+   * @param now seconds
+   */
   observed(
     jobId: string,
-    seen: { state: string; nodes: string; endsAt?: number } | undefined,
+    seen: { state: string; nodes: string; nodeCount?: number; endsAt?: number } | undefined,
     now: number,
   ): AllocAction[] {
     const a = [...this.#allocs.values()].find((x) => x.jobId === jobId);
@@ -236,6 +395,10 @@ export class AllocPolicy {
     if (seen) {
       if (seen.nodes) a.nodes = seen.nodes;
       if (seen.endsAt !== undefined) a.endsAt = seen.endsAt;
+      // A pending job's count is what it asked for (the least of a range): only a running one's counts.
+      if (seen.nodeCount !== undefined && seen.nodeCount > 0 && seen.state !== "PENDING") {
+        a.nodeCount = seen.nodeCount;
+      }
       return [];
     }
     // Gone from the queue.
@@ -245,7 +408,7 @@ export class AllocPolicy {
       a.outcome = "ended before its engines joined";
       return this.#failed(`allocation ${a.label} (job ${jobId}) ended before its engines joined`, now);
     }
-    a.outcome ??= "ended";
+    a.outcome ??= "left the queue";
     return [];
   }
 
@@ -279,9 +442,10 @@ export class AllocPolicy {
 
   #cancel(a: Allocation, now: number): AllocAction[] {
     if (!a.jobId) return [];
+    // A running one ends as its engines leave (the adapter cancels it only if it lingers).
+    a.outcome ??= a.state === "running" ? "ended with the run" : "cancelled at the end of the run";
     a.state = "ended";
     a.endedAt = now;
-    a.outcome ??= "cancelled at the end of the run";
     return [{ kind: "cancel", jobId: a.jobId, label: a.label }];
   }
 

@@ -25,7 +25,7 @@
  * @module
  */
 
-import type { Allocation } from "./allocator.ts";
+import { type Allocation, type AllocationRow, allocationRows } from "./allocator.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { StatusRecord } from "./types.ts";
 
@@ -66,6 +66,8 @@ export interface DashboardState {
   failures: StatusRecord[];
   /** The last 50 attempts that failed and were run again (the attempts file's lines). */
   attempts: StatusRecord[];
+  /** Every allocation of the run (`--alloc`) as a row: job id, state, nodes, start, end or time left. */
+  allocations?: AllocationRow[];
 }
 
 /** Bounds of {@linkcode DashboardTracker}. */
@@ -175,6 +177,7 @@ export class DashboardTracker {
       throughput: this.#samples.map((s) => ({ ...s })),
       failures: [...this.#failures],
       attempts: [...this.#attempts],
+      ...(snapshot.allocations ? { allocations: allocationRows(snapshot.allocations, now) } : {}),
     };
   }
 }

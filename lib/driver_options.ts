@@ -30,6 +30,38 @@ function allocTimeLimit(args: string[]): number | undefined {
 }
 
 /**
+ * The nodes one allocation of `--alloc` asks for: its `-N`/`--nodes` (the most of a range or list,
+ * `-N 2-4` is 4), 1 without one.
+ * @param args the options of `--alloc` @returns a count of at least 1
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocNodeCount } from "./driver_options.ts";
+ * assert.equal(allocNodeCount(["-N", "2", "-t", "1:00:00"]), 2);
+ * assert.equal(allocNodeCount(["--nodes=2-4"]), 4);
+ * assert.equal(allocNodeCount(["-n", "8"]), 1);
+ * ```
+ */
+export function allocNodeCount(args: readonly string[]): number {
+  let n = 1;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a === "-N" || a === "--nodes"
+      ? args[++i]
+      : a.startsWith("--nodes=")
+      ? a.slice(8)
+      : /^-N./.test(a)
+      ? a.slice(2)
+      : undefined;
+    if (v === undefined) continue;
+    // The last -N wins, as sbatch reads it.
+    n = Math.max(1, ...(v.match(/\d+/g) ?? ["1"]).map(Number));
+  }
+  return n;
+}
+
+/**
  * A duration option (`90`, `90s`, `10m`, `2h`, `1:30:00`, `1-00:00:00`).
  * @param spec option name @param value text
  * @returns seconds
@@ -83,6 +115,8 @@ export interface DriverInvocation {
   maxAllocs: number;
   /** `--alloc-backlog N`: allocations pending at once. */
   allocBacklog: number;
+  /** `--max-alloc-nodes N`: nodes held by the allocations alive at once (no cap without it). */
+  maxAllocNodes?: number;
   exitCode: boolean;
   failFast: boolean;
   forceResume: boolean;
@@ -156,6 +190,7 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "alloc", type: "value" },
   { long: "max-allocs", type: "value" },
   { long: "alloc-backlog", type: "value" },
+  { long: "max-alloc-nodes", type: "value" },
   { long: "name", type: "value" },
   { long: "kvsserver", type: "value" },
   { long: "taskcommand", type: "value" },
@@ -189,6 +224,7 @@ export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE]
   "                [--end-time WHEN] [--bad-node-after N]\n" +
   "                [--results FILE] [--name NAME] [--taskcommand CMD]\n" +
   "                [--alloc SBATCH_ARGS] [--max-allocs N] [--alloc-backlog N]\n" +
+  "                [--max-alloc-nodes N]\n" +
   "                [--mailTo ADDR] [--mailFreq N] [-s HOST:N] [-c N] [-t N]\n" +
   "                [--fill] [-C N] [-l LABEL] [--retire-cmd CMD] [--no-retire]\n" +
   "                [-E VAR] (taskfile | --taskcommand CMD)\n" +
@@ -352,6 +388,17 @@ export function parseDriverArgs(
     if (inv.startupOnly) {
       throw new UsageError("argument --alloc: not allowed with -S (the allocations are the engines)");
     }
+    if (str("max-alloc-nodes") !== undefined) {
+      inv.maxAllocNodes = intOption("--max-alloc-nodes", str("max-alloc-nodes")!, 1);
+      // A cap below one allocation's nodes would never let one be asked for.
+      const each = allocNodeCount(inv.alloc);
+      if (each > inv.maxAllocNodes) {
+        throw new UsageError(
+          `argument --max-alloc-nodes: ${inv.maxAllocNodes} is fewer than the ${each} node(s) each ` +
+            `allocation asks for (-N in --alloc)`,
+        );
+      }
+    }
     // A time limit no allocation can hold would have allocations asked for, and idle, for ever.
     const limit = allocTimeLimit(inv.alloc);
     if (limit !== undefined && inv.timeout > 0 && inv.timeout > limit - 15) {
@@ -360,10 +407,9 @@ export function parseDriverArgs(
           `(its time limit less 15 s: ${limit - 15} s); raise -t in --alloc or lower --timeout`,
       );
     }
-  } else if (str("max-allocs") !== undefined || str("alloc-backlog") !== undefined) {
-    throw new UsageError(
-      `argument ${str("max-allocs") !== undefined ? "--max-allocs" : "--alloc-backlog"}: needs --alloc`,
-    );
+  } else {
+    const companion = ["max-allocs", "alloc-backlog", "max-alloc-nodes"].find((k) => str(k) !== undefined);
+    if (companion) throw new UsageError(`argument --${companion}: needs --alloc`);
   }
   if (str("results") !== undefined) {
     if (str("results") === "") {

@@ -106,6 +106,10 @@ allocations"):
                         within a minute does not count, so its successor can
                         be asked for in time)
   --alloc-backlog N     at most N of them pending at once (default 1)
+  --max-alloc-nodes N   at most N nodes held by the allocations pending or
+                        running at once (each counts the nodes Slurm gave it
+                        once it runs, else its -N, 1 without one; one about to
+                        end counts too); default: no cap
 
 driving disbatch from a program (see "Driving disbatch from a program"):
   --results FILE        write a JSON line per finished task, barrier and

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { type Allocation, allocationText } from "./allocator.ts";
+import { type Allocation, type AllocationRow, allocationRows } from "./allocator.ts";
 import { formatDuration } from "./progress_view.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 
@@ -287,6 +287,55 @@ function boxed(text: string[], columns: number): string[] {
   ];
 }
 
+/**
+ * The allocations of the run as a table: a title row, then one row per allocation (job id, state,
+ * nodes, start, end or time left, note), oldest first. When there are more than `room` rows, the
+ * ones alive are kept and the oldest that are over give way (`Note (+N earlier)` counts them).
+ * @param allocs every allocation of the run @param now Unix seconds @param room rows for allocations
+ * @returns the lines (not cut to the window's width)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocationLines } from "./monitor_view.ts";
+ * const lines = allocationLines([{ label: "A1", jobId: "7", state: "pending", submittedAt: 0, nodesAsked: 2 }], 30, 5);
+ * assert.deepEqual(lines, [
+ *   " Alloc Job State   Nodes   Start End Note",
+ *   " A1    7   pending 2 asked -     -   pending for 30s",
+ * ]);
+ * ```
+ */
+export function allocationLines(allocs: readonly Allocation[], now: number, room: number): string[] {
+  const all = allocationRows(allocs, now);
+  let shown = all;
+  if (all.length > room) {
+    const keep = new Set(all.map((r, i) => ({ r, i })).filter(({ r }) => isAlive(r)).map(({ i }) => i));
+    for (let i = all.length - 1; i >= 0 && keep.size < room; i--) keep.add(i);
+    shown = all.filter((_, i) => keep.has(i)).slice(-Math.max(1, room));
+  }
+  const hidden = all.length - shown.length;
+  const titles: AllocationRow = {
+    label: "Alloc",
+    job: "Job",
+    state: "State" as AllocationRow["state"],
+    nodes: "Nodes",
+    start: "Start",
+    end: "End",
+    note: hidden > 0 ? `Note (+${hidden} earlier)` : "Note",
+  };
+  const keys = ["label", "job", "state", "nodes", "start", "end", "note"] as const;
+  const widths = keys.map((k) => Math.max(...[titles, ...shown].map((r) => [...clean(r[k])].length)));
+  // Long node lists are cut so that the note keeps some room.
+  widths[3] = Math.min(widths[3]!, 30);
+  return [titles, ...shown].map((r) =>
+    (" " + keys.map((k, i) => padEnd(fit(clean(r[k]), widths[i]!), widths[i]!)).join(" ")).trimEnd()
+  );
+}
+
+function isAlive(r: AllocationRow): boolean {
+  return r.state === "submitting" || r.state === "pending" || r.state === "running";
+}
+
 /** The lines of the help overlay. */
 export const HELP_LINES: readonly string[] = [
   "disbatch monitor: keys",
@@ -349,13 +398,11 @@ export function renderMonitor(state: MonitorState | undefined, view: MonitorView
   if (state.quarantined.length > 0) {
     put(`Quarantined: ${state.quarantined.map((q) => `${clean(q.host)} (${clean(q.reason)})`).join("; ")}`);
   }
-  const alive = (state.allocations ?? []).filter((a) => a.state !== "ended");
-  if (alive.length > 0 || state.allocatorPaused) {
-    put(
-      `Allocations: ${
-        alive.map((a) => allocationText(a, view.now).replace(/^allocation /, "")).join(" · ") || "none alive"
-      }${state.allocatorPaused ? ` · paused: ${clean(state.allocatorPaused)}` : ""}`,
-    );
+  if (state.allocatorPaused) put(`Allocator paused: ${clean(state.allocatorPaused)}`);
+  if ((state.allocations ?? []).length > 0) {
+    // At most half of what is left (at least two rows): the engines keep the rest.
+    const room = Math.max(2, Math.floor((rows - lines.length - 4) / 2));
+    for (const l of allocationLines(state.allocations!, view.now, room)) put(l);
   }
   put(view.ended ?? clean(view.notice ?? ""));
   const cols = engineColumns(state, columns, view.now);

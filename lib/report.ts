@@ -21,6 +21,7 @@
  * @module
  */
 
+import { allocationStatus, type AllocShownState } from "./allocator.ts";
 import { formatDuration } from "./progress_view.ts";
 import { histogramSvg, type TimelineBar, timelineSvg } from "./report_charts.ts";
 import { parseStatusLine, type RecordKind, recordKind } from "./status_record.ts";
@@ -136,6 +137,19 @@ export interface LoggedAllocation {
   running?: string;
   /** Its end as Slurm set it (UTC, ISO 8601). */
   endsAt?: string;
+  /**
+   * Where it stands at the log's end: `submitting`, `pending`, `running`, `ended`, `cancelled`,
+   * `failed` (set by {@linkcode summarize}; see {@linkcode loggedAllocationState}).
+   */
+  state?: AllocShownState;
+  /** Nodes it asked for (`-N`). */
+  nodesAsked?: number;
+  /** Nodes Slurm gave it, and their names, once it ran. */
+  nodeCount?: number;
+  nodes?: string;
+  /** When it was over, and how. */
+  ended?: string;
+  outcome?: string;
 }
 
 /**
@@ -160,20 +174,62 @@ export interface LoggedAllocation {
  */
 export function allocationsInLog(log: string): LoggedAllocation[] {
   const out = new Map<string, LoggedAllocation>();
-  const re =
-    /^(\S+ \S+),\d+ \w+ (?:Asking for allocation (A\d+):|Allocation (A\d+) is Slurm job (\S+)$|Allocation (A\d+) is running(?: until (\S+))?$)/gm;
-  for (const m of log.matchAll(re)) {
-    const [, at, asked, jobOf, jobId, runningOf, endsAt] = m;
-    if (asked) out.set(asked, { label: asked, asked: at! });
-    const a = out.get(jobOf ?? runningOf ?? "");
+  const line = /^(\S+ \S+),\d+ \w+ (.*)$/gm;
+  for (const [, at, text] of log.matchAll(line)) {
+    const asked = /^Asking for allocation (A\d+):(?:.*; (\d+) node\(s\) asked)?/.exec(text!);
+    if (asked) {
+      out.set(asked[1]!, {
+        label: asked[1]!,
+        asked: at!,
+        ...(asked[2] ? { nodesAsked: Number(asked[2]) } : {}),
+      });
+      continue;
+    }
+    const m = /^Allocation (A\d+)(?: \(job \S+\))? (.*)$/.exec(text!);
+    const a = m && out.get(m[1]!);
     if (!a) continue;
-    if (jobOf) a.jobId = jobId!;
-    if (runningOf) {
+    const rest = m[2]!;
+    let x: RegExpExecArray | null;
+    if ((x = /^is Slurm job (\S+)$/.exec(rest))) a.jobId = x[1]!;
+    else if ((x = /^is running(?: until (\S+))?$/.exec(rest))) {
       a.running = at!;
-      if (endsAt) a.endsAt = endsAt;
+      if (x[1]) a.endsAt = x[1];
+    } else if ((x = /^now ends at (\S+)$/.exec(rest))) a.endsAt = x[1]!;
+    else if ((x = /^holds (\d+) node\(s\): (\S+)$/.exec(rest))) {
+      a.nodeCount = Number(x[1]);
+      if (x[2] !== "?") a.nodes = x[2]!;
+    } else if ((x = /^is over: (.*)$/.exec(rest))) {
+      a.ended = at!;
+      a.outcome = x[1]!;
     }
   }
   return [...out.values()];
+}
+
+/**
+ * Where a logged allocation stands at the log's end.
+ *
+ * @param a What the log told of it.
+ * @returns `ended`, `cancelled` or `failed` once over (as {@linkcode allocationStatus}), else
+ *   `running`, `pending` (it has a job id) or `submitting`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loggedAllocationState } from "./report.ts";
+ *
+ * assert.equal(loggedAllocationState({ label: "A1", asked: "", jobId: "7" }), "pending");
+ * assert.equal(
+ *   loggedAllocationState({ label: "A1", asked: "", jobId: "7", outcome: "cancelled at the end of the run" }),
+ *   "cancelled",
+ * );
+ * ```
+ */
+export function loggedAllocationState(a: LoggedAllocation): AllocShownState {
+  if (a.outcome !== undefined) {
+    return allocationStatus({ state: "ended", outcome: a.outcome, ...(a.running ? { startedAt: 0 } : {}) });
+  }
+  return a.running ? "running" : a.jobId ? "pending" : "submitting";
 }
 
 /**
@@ -276,7 +332,7 @@ export function summarize(
     hosts.set(a.host, h);
   }
   s.quarantined = quarantined.map((q) => ({ ...q }));
-  s.allocations = allocations.map((a) => ({ ...a }));
+  s.allocations = allocations.map((a) => ({ ...a, state: loggedAllocationState(a) }));
   s.succeeded = s.tasks - s.failed;
   s.hosts = [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host, "en", { numeric: true }));
   if (s.firstStart !== null && s.lastEnd !== null) s.wall = round6(s.lastEnd - s.firstStart);
@@ -309,6 +365,12 @@ function barKind(r: StatusRecord, k: RecordKind): TimelineBar["kind"] {
   if (k === "zombie") return "zombie";
   if (k === "killed") return "killed";
   return r.returnCode !== 0 ? "failed" : "ok";
+}
+
+/** Nodes of a logged allocation: `2 (n[1-2])` once it ran, `2 asked` before, else `—`. */
+function loggedNodes(a: LoggedAllocation): string {
+  if (a.nodeCount !== undefined) return `${a.nodeCount}${a.nodes ? ` (${a.nodes})` : ""}`;
+  return a.nodesAsked !== undefined ? `${a.nodesAsked} asked` : "—";
 }
 
 function card(k: string, v: string, cls = ""): string {
@@ -439,13 +501,18 @@ ${
     s.allocations.length
       ? `<section class="panel"><h2>Allocations <span class="note">${s.allocations.length} asked for with --alloc ` +
         `(from the driver log; local times)</span></h2><table><thead><tr><th>Allocation</th><th>Slurm job</th>` +
-        `<th>Asked for</th><th>Running from</th><th>Ends (UTC)</th></tr></thead><tbody>${
+        `<th>Asked for</th><th>Running from</th><th>State</th><th>Nodes</th><th>Ended</th>` +
+        `<th>Time limit (UTC)</th></tr></thead><tbody>${
           s.allocations.map((a) =>
             `<tr><td>${escapeHtml(a.label)}</td><td class="mono">${escapeHtml(a.jobId ?? "—")}</td><td>${
               escapeHtml(a.asked)
-            }</td><td>${escapeHtml(a.running ?? "never ran")}</td><td>${
-              escapeHtml(a.endsAt ?? "—")
-            }</td></tr>`
+            }</td><td>${escapeHtml(a.running ?? "never ran")}</td><td><span class="pill ${
+              escapeHtml(a.state ?? "")
+            }">${escapeHtml(a.state ?? "—")}</span></td><td class="mono">${
+              escapeHtml(loggedNodes(a))
+            }</td><td>${
+              escapeHtml(a.ended ? `${a.ended} (${a.outcome})` : a.running ? "not logged" : "—")
+            }</td><td>${escapeHtml(a.endsAt ?? "—")}</td></tr>`
           ).join("")
         }</tbody></table></section>`
       : ""

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { floatOption, intOption, type OptionSpec, parseArgv, UsageError } from "../../lib/cli.ts";
-import { DRIVER_SPECS, type DriverInvocation, parseDriverArgs, USAGE } from "../../lib/driver_options.ts";
+import {
+  allocNodeCount,
+  DRIVER_SPECS,
+  type DriverInvocation,
+  parseDriverArgs,
+  USAGE,
+} from "../../lib/driver_options.ts";
 import { HELP } from "../../lib/help.ts";
 
 /** Parse with no environment and expect an invocation. */
@@ -422,6 +428,58 @@ Deno.test("parseDriverArgs() reads the failure policies and says what a bad valu
     ],
   ];
   for (const [args, re] of bad) assert.throws(() => inv([...args, "Tasks"]), re, args.join(" "));
+});
+
+Deno.test("parseDriverArgs() reads --max-alloc-nodes as a node cap of at least one allocation's -N", () => {
+  const ok: [string[], number][] = [
+    [["--alloc", "-N 2 -t 10", "--max-alloc-nodes", "8"], 8],
+    [["--alloc=-N2", "--max-alloc-nodes=2"], 2],
+    [["--alloc=--nodes=2-4", "--max-alloc-nodes", "4"], 4],
+    [["--alloc", "-n 8", "--max-alloc-nodes", "1"], 1],
+  ];
+  for (const [args, n] of ok) assert.equal(inv([...args, "Tasks"]).maxAllocNodes, n, args.join(" "));
+  assert.equal(inv(["--alloc", "-N 2", "Tasks"]).maxAllocNodes, undefined, "no cap without it");
+  const bad: [string[], RegExp][] = [
+    [["--max-alloc-nodes", "4"], /^argument --max-alloc-nodes: needs --alloc$/],
+    [
+      ["--alloc", "-N 1", "--max-alloc-nodes", "0"],
+      /^argument --max-alloc-nodes: invalid int value: '0' \(must be at least 1\)$/,
+    ],
+    [["--alloc", "-N 1", "--max-alloc-nodes", "-3"], /^argument --max-alloc-nodes: invalid int value: '-3'/],
+    [
+      ["--alloc", "-N 1", "--max-alloc-nodes", "two"],
+      /^argument --max-alloc-nodes: invalid int value: 'two'/,
+    ],
+    [
+      ["--alloc", "-N 1", "--max-alloc-nodes", "1.5"],
+      /^argument --max-alloc-nodes: invalid int value: '1.5'/,
+    ],
+    [
+      ["Tasks", "--alloc", "-N 1", "--max-alloc-nodes"],
+      /^argument --max-alloc-nodes: expected one argument$/,
+    ],
+    [
+      ["--alloc", "-N 4 -t 10", "--max-alloc-nodes", "3"],
+      /^argument --max-alloc-nodes: 3 is fewer than the 4 node\(s\) each allocation asks for \(-N in --alloc\)$/,
+    ],
+    [["--alloc=--nodes=2-4", "--max-alloc-nodes", "3"], /3 is fewer than the 4 node\(s\)/],
+  ];
+  for (const [args, re] of bad) usageError(args.includes("Tasks") ? args : [...args, "Tasks"], re);
+});
+
+Deno.test("allocNodeCount() reads the nodes an allocation of --alloc asks for", () => {
+  const cases: [string[], number][] = [
+    [[], 1],
+    [["-n", "8", "-t", "10"], 1],
+    [["-N", "2"], 2],
+    [["-N3"], 3],
+    [["--nodes", "5"], 5],
+    [["--nodes=2-4"], 4],
+    [["-N", "1", "-N", "2"], 2],
+    [["--nodes=1,4,8"], 8],
+    [["-p", "gen", "--comment", "-N"], 1],
+  ];
+  for (const [args, n] of cases) assert.equal(allocNodeCount(args), n, args.join(" "));
 });
 
 Deno.test("parseDriverArgs() reads --alloc as shell words and checks its companions", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Allocation } from "../../lib/allocator.ts";
 import {
   decodeKeys,
   ENDED_MESSAGE,
@@ -355,10 +356,133 @@ Deno.test("renderMonitor() lists the allocations alive and a paused allocator", 
     }),
     { rows: 14, columns: 160, now: 1100, selected: 0 },
   ).map(plain);
-  assert.ok(
-    lines.includes(
-      "Allocations: A1 (job 112): running on n2, ends in 85 s, 2 slot(s) · A2 (job 113): pending for 10 s · paused: 3 failures in a row",
-    ),
-    lines.join("\n"),
-  );
+  // One row per allocation, the ended one too (this replaced a check of the old one-line format).
+  const at = lines.indexOf("Allocator paused: 3 failures in a row");
+  assert.ok(at > 0, lines.join("\n"));
+  assert.deepEqual(lines.slice(at + 1, at + 5), [
+    " Alloc Job State   Nodes  Start     End      Note",
+    " A1    112 running 1 (n2) 1m39s ago in 1m25s 2 slot(s)",
+    " A2    113 pending -      -         -        pending for 10s",
+    " A0    111 failed  -      -         -        its engines finished",
+  ], lines.join("\n"));
+});
+
+Deno.test("renderMonitor() shows every allocation of the run as a row: job, state, nodes, start, end", () => {
+  const base = { submittedAt: 900 };
+  const cases: { name: string; alloc: Allocation; row: RegExp }[] = [
+    {
+      name: "being submitted",
+      alloc: { ...base, label: "A5", state: "submitting", nodesAsked: 2 },
+      row: /^ A5 +- +submitting +2 asked +- +- +being submitted$/,
+    },
+    {
+      name: "pending",
+      alloc: { ...base, label: "A4", jobId: "104", state: "pending", nodesAsked: 2 },
+      row: /^ A4 +104 +pending +2 asked +- +- +pending for 3m20s$/,
+    },
+    {
+      name: "running with a time limit: time left",
+      alloc: {
+        ...base,
+        label: "A3",
+        jobId: "103",
+        state: "running",
+        startedAt: 1000,
+        endsAt: 1160,
+        nodesAsked: 2,
+        nodeCount: 2,
+        nodes: "n[1-2]",
+        slots: 8,
+      },
+      row: /^ A3 +103 +running +2 \(n\[1-2\]\) +1m40s ago +in 1m00s +8 slot\(s\)$/,
+    },
+    {
+      name: "running, engines not joined yet",
+      alloc: { ...base, label: "A6", jobId: "106", state: "running", startedAt: 1090, nodesAsked: 1 },
+      row: /^ A6 +106 +running +1 +10s ago +- +engines starting$/,
+    },
+    {
+      name: "ended",
+      alloc: {
+        ...base,
+        label: "A1",
+        jobId: "101",
+        state: "ended",
+        startedAt: 910,
+        endedAt: 1040,
+        nodeCount: 1,
+        nodes: "n3",
+        outcome: "its engines finished",
+      },
+      row: /^ A1 +101 +ended +1 \(n3\) +3m10s ago +1m00s ago +its engines finished$/,
+    },
+    {
+      name: "cancelled before it ran",
+      alloc: {
+        ...base,
+        label: "A7",
+        jobId: "107",
+        state: "ended",
+        endedAt: 1095,
+        nodesAsked: 2,
+        outcome: "cancelled at the end of the run",
+      },
+      row: /^ A7 +107 +cancelled +2 asked +- +5s ago +cancelled at the end of the run$/,
+    },
+    {
+      name: "failed to submit",
+      alloc: {
+        ...base,
+        label: "A2",
+        state: "ended",
+        endedAt: 950,
+        nodesAsked: 2,
+        outcome: "not submitted: bad",
+      },
+      row: /^ A2 +- +failed +2 asked +- +2m30s ago +not submitted: bad$/,
+    },
+  ];
+  for (const c of cases) {
+    const lines = renderMonitor(run({ allocations: [c.alloc] }), {
+      rows: 16,
+      columns: 120,
+      now: 1100,
+      selected: 0,
+    }).map(plain);
+    const title = lines.findIndex((l) => l.startsWith(" Alloc Job"));
+    assert.ok(title > 0, `${c.name}: ${lines.join("\n")}`);
+    assert.match(lines[title + 1]!, c.row, c.name);
+  }
+});
+
+Deno.test("renderMonitor() keeps the allocations alive and the latest ones over when rows are few", () => {
+  const ended = (n: number): Allocation => ({
+    label: `A${n}`,
+    jobId: String(100 + n),
+    state: "ended",
+    submittedAt: 0,
+    startedAt: n * 10,
+    endedAt: n * 10 + 5,
+    outcome: "its engines finished",
+  });
+  const allocations = [
+    ...Array.from({ length: 8 }, (_, i) => ended(i + 1)),
+    { label: "A9", jobId: "109", state: "running" as const, submittedAt: 90, startedAt: 95 },
+  ];
+  const cases = [
+    { rows: 12, columns: 80, labels: ["A8", "A9"], hidden: 7 },
+    { rows: 24, columns: 80, labels: ["A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9"], hidden: 1 },
+    { rows: 40, columns: 100, labels: allocations.map((a) => a.label), hidden: 0 },
+  ];
+  for (const c of cases) {
+    const lines = renderMonitor(run({ allocations }), { ...c, now: 200, selected: 0 });
+    assert.equal(lines.length, c.rows);
+    assert.ok(lines.every((l) => visibleLength(l) <= c.columns), `${c.rows}x${c.columns}`);
+    const shown = lines.map(plain).flatMap((l) => /^ (A\d+) /.exec(l)?.[1] ?? []);
+    assert.deepEqual(shown, c.labels, `${c.rows}x${c.columns}`);
+    const title = lines.map(plain).find((l) => l.startsWith(" Alloc"))!;
+    if (c.hidden) assert.match(title, new RegExp(`Note \\(\\+${c.hidden} earlier\\)$`), title);
+    else assert.doesNotMatch(title, /earlier/);
+    assert.ok(lines.some((l) => / SSH0 /.test(plain(l))), "engines still listed");
+  }
 });

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  ALLOC_DEFAULTS,
+  type AllocAction,
+  allocationNodesLine,
+  allocationOverLine,
+  AllocPolicy,
+} from "../../lib/allocator.ts";
+import {
   allocationsInLog,
+  type LoggedAllocation,
   parseStatusText,
   percentile,
   quarantinedInLog,
@@ -12,6 +20,7 @@ import { formatStatusRecord } from "../../lib/status_record.ts";
 import { escapeHtml, packLanes, visibleText } from "../../lib/svg.ts";
 import type { StatusRecord } from "../../lib/types.ts";
 
+const T0 = 1_796_000_000;
 const FIXTURES = new URL("../fixtures/status/", import.meta.url);
 const reference = Deno.readTextFileSync(new URL("reference_status.txt", FIXTURES));
 const demo = Deno.readTextFileSync(new URL("demo_run_status.txt", FIXTURES));
@@ -287,4 +296,89 @@ Deno.test("allocationsInLog() reads the allocations of a --alloc run; the page l
   const html = renderReportHtml(summarize([], [], [], a), [], "run");
   assert.match(html, /<h2>Allocations <span class="note">2 asked for with --alloc/);
   assert.match(html, /<td>A2<\/td><td class="mono">—<\/td><td>2026-12-04 03:34:03<\/td><td>never ran<\/td>/);
+});
+
+Deno.test("allocationsInLog() and the page: each allocation's state, nodes, start and end", () => {
+  // The lines as the allocator writes them (the policy's messages and the log lines of lib/allocator.ts).
+  const p = new AllocPolicy({ ...ALLOC_DEFAULTS, maxAllocs: 4, backlog: 4, nodesPerAlloc: 2, maxNodes: 8 });
+  const lines: string[] = [];
+  const at = (t: number) =>
+    `2026-12-04 03:${String(30 + Math.floor(t / 60)).padStart(2, "0")}:${
+      String(t % 60).padStart(2, "0")
+    },000`;
+  const log = (t: number, m: string) => lines.push(`${at(t)} INFO ${m}`);
+  const info = (t: number, acts: AllocAction[]) => {
+    for (const a of acts) if (a.kind === "log") log(t, a.message);
+  };
+  for (let i = 0; i < 4; i++) info(0, p.decide(T0, { ready: 50, freeSlots: new Map(), over: false }));
+  info(1, p.submitted("A1", "75", T0 + 1));
+  info(1, p.submitted("A2", "76", T0 + 1));
+  info(1, p.submitted("A3", "77", T0 + 1));
+  p.submitFailed("A4", "Invalid partition", T0 + 1);
+  const a = (label: string) => p.allocations.find((x) => x.label === label)!;
+  log(1, allocationOverLine(a("A4")));
+  p.started("A1", T0 + 2, T0 + 122);
+  log(2, "Allocation A1 is running until 2026-12-04T03:32:02.000Z");
+  p.observed("75", { state: "RUNNING", nodes: "n[1-2]", nodeCount: 2 }, T0 + 5);
+  log(5, allocationNodesLine(a("A1")));
+  p.started("A2", T0 + 6);
+  log(6, "Allocation A2 is running");
+  p.contextGone("A1", T0 + 90);
+  log(90, allocationOverLine(a("A1")));
+  p.close(T0 + 100);
+  log(100, allocationOverLine(a("A2")));
+  log(100, allocationOverLine(a("A3")));
+  const found = allocationsInLog(lines.join("\n") + "\n");
+  const s = summarize([], [], [], found);
+  const cases: { label: string; want: Partial<LoggedAllocation>; row: RegExp }[] = [
+    {
+      label: "A1",
+      want: {
+        state: "ended",
+        jobId: "75",
+        nodesAsked: 2,
+        nodeCount: 2,
+        nodes: "n[1-2]",
+        ended: "2026-12-04 03:31:30",
+      },
+      row:
+        /<td>A1<\/td><td class="mono">75<\/td><td>2026-12-04 03:30:00<\/td><td>2026-12-04 03:30:02<\/td><td><span class="pill ended">ended<\/span><\/td><td class="mono">2 \(n\[1-2\]\)<\/td><td>2026-12-04 03:31:30 \(its engines finished\)<\/td><td>2026-12-04T03:32:02.000Z<\/td>/,
+    },
+    {
+      label: "A2",
+      want: { state: "ended", running: "2026-12-04 03:30:06", outcome: "ended with the run" },
+      row:
+        /<td>A2<\/td>.*<span class="pill ended">ended<\/span><\/td><td class="mono">2 asked<\/td><td>2026-12-04 03:31:40 \(ended with the run\)<\/td>/,
+    },
+    {
+      label: "A3",
+      want: { state: "cancelled", outcome: "cancelled at the end of the run" },
+      row:
+        /<td>A3<\/td>.*<td>never ran<\/td><td><span class="pill cancelled">cancelled<\/span><\/td><td class="mono">2 asked<\/td>/,
+    },
+    {
+      label: "A4",
+      want: { state: "failed", jobId: undefined, outcome: "not submitted: Invalid partition" },
+      row:
+        /<td>A4<\/td><td class="mono">—<\/td>.*<span class="pill failed">failed<\/span>.*\(not submitted: Invalid partition\)/,
+    },
+  ];
+  const html = renderReportHtml(s, [], "run");
+  for (const c of cases) {
+    const got = s.allocations.find((x) => x.label === c.label);
+    assert.ok(got, c.label);
+    for (const [k, v] of Object.entries(c.want)) {
+      assert.deepEqual(got[k as keyof LoggedAllocation], v, `${c.label}.${k}`);
+    }
+    assert.match(html, c.row, c.label);
+  }
+  assert.match(html, /<th>State<\/th><th>Nodes<\/th><th>Ended<\/th><th>Time limit \(UTC\)<\/th>/);
+  // A log cut short (the driver still running, or killed): the last state it told.
+  const cut = summarize([], [], [], allocationsInLog(lines.slice(0, 9).join("\n"))).allocations;
+  assert.deepEqual(cut.map((x) => [x.label, x.state]), [
+    ["A1", "running"],
+    ["A2", "pending"],
+    ["A3", "pending"],
+    ["A4", "failed"],
+  ]);
 });
