@@ -25,6 +25,7 @@ import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
 import { Logger } from "./log.ts";
 import { killGroup, signalNumber, spawnTask } from "./process.ts";
 import { connectWithin, Link, remoteAddress, splitAddress } from "./transport.ts";
+import { cpuUsage } from "node:process";
 
 /** How the engine was started. */
 export interface EngineOptions {
@@ -210,6 +211,8 @@ class Engine {
   /** The tasks of unacknowledged outcomes (a restarted driver needs their text to record them). */
   #unackedTasks = new Map<number, Task>();
   #seq = 0;
+  /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
+  #started = 0;
   /** The grace ran out: the driver gives this engine's tasks to others; their ends are not reported. */
   #givenUp = false;
   /** Settles the handshake of a connection to a driver found again. */
@@ -575,6 +578,7 @@ class Engine {
     let outcome: TaskOutcome;
     try {
       const rt = spawnTask(task.command, env);
+      this.#started++;
       this.#running.set(rt.pid, { task, pid: rt.pid, slot });
       this.#reaper?.add(rt.pid);
       if (this.#state === "killing") killGroup(rt.pid, "SIGTERM");
@@ -732,12 +736,20 @@ class Engine {
     this.#state = "left";
     this.#link.send(this.#signal ? { kind: "bye", signal: this.#signal } : { kind: "bye" });
     await this.#link.flush();
-    this.#log.info(`Engine ${this.#rank} leaving`);
+    this.#log.info(`Engine ${this.#rank} leaving; ${this.#cpuText()}`);
     clearInterval(this.#beat);
     this.#reaper?.close();
     this.#log.close();
     this.#link.close("engine finished");
     this.#finish(code);
+  }
+
+  /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
+  #cpuText(): string {
+    const u = cpuUsage();
+    const ms = (u.user + u.system) / 1000;
+    const per = this.#started ? ` (${(ms / this.#started).toFixed(3)} ms per task)` : "";
+    return `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
   }
 
   async #driverLost(reason: string): Promise<void> {

@@ -9,6 +9,9 @@
  *   2. 1,000 x `sleep 0.01`: disbatch wall / xargs wall (goal <= 1.1)
  *   3. median wall time of a 1-task run (goal <= 0.3 s)
  *   4. peak RSS of the driver and the engine over 100,000 `true` tasks
+ *   5. the engine's own CPU per task (from its log line at the end), and what the spawn primitives
+ *      cost at 2 in flight: the engine's path (`setsid bash -c`, piped output), `bash -c` without a
+ *      process group of its own (not usable: no tree kill), Deno's `detached: true`, and xargs
  *
  * The baseline is `xargs -P 2 -I{} /bin/bash -c {}`: the same shell per task as disbatch uses.
  *
@@ -67,6 +70,17 @@ line(
 );
 line(`runner: ${cli.join(" ")}`);
 
+/** The engine's "ms per task" from the last run's engine log (see Engine#cpuText). */
+function engineMsPerTask(prefix: string): number | undefined {
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.startsWith(prefix + "_") || !e.name.endsWith("_engine_0.log")) continue;
+    const m = /\(([\d.]+) ms per task\)/.exec(Deno.readTextFileSync(`${dir}/${e.name}`));
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+const engineCpu: number[] = [];
+
 // 1. true x N
 {
   const n = quick ? 2000 : 10000;
@@ -78,6 +92,8 @@ line(`runner: ${cli.join(" ")}`);
   for (let r = 0; r < rounds; r++) {
     const x = n / await xargs(file);
     const d = n / await ours(file);
+    const ms = engineMsPerTask("run");
+    if (ms !== undefined) engineCpu.push(ms);
     xRates.push(x);
     oursRates.push(d);
     ratios.push(d / x);
@@ -178,6 +194,66 @@ line(`runner: ${cli.join(" ")}`);
         [0.1, 0.5, 0.9].map((f) => q(f).d.toFixed(0)).join("/")
       } MB, ` +
       `engine ${[0.1, 0.5, 0.9].map((f) => q(f).e.toFixed(0)).join("/")} MB`,
+  );
+}
+
+// 5. engine CPU per task, and the spawn primitives
+{
+  const n = quick ? 300 : 1000;
+  const run = async (make: () => Deno.ChildProcess): Promise<number> => {
+    const t0 = performance.now();
+    let next = 0;
+    const lane = async () => {
+      while (next++ < n) {
+        const c = make();
+        await Promise.all([
+          c.stdout ? c.stdout.pipeTo(new WritableStream()) : undefined,
+          c.stderr ? c.stderr.pipeTo(new WritableStream()) : undefined,
+          c.status,
+        ]);
+      }
+    };
+    await Promise.all([lane(), lane()]);
+    return n / ((performance.now() - t0) / 1000);
+  };
+  const piped = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
+  const setsid = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  const rates: Record<string, number[]> = { setsid: [], plain: [], detached: [], xargs: [] };
+  const file = writeTasks("spawn", "true", n);
+  for (let r = 0; r < (quick ? 2 : 3); r++) {
+    if (setsid) {
+      rates.setsid!.push(
+        await run(() => new Deno.Command(setsid, { args: ["/bin/bash", "-c", "true"], ...piped }).spawn()),
+      );
+    }
+    rates.plain!.push(
+      await run(() => new Deno.Command("/bin/bash", { args: ["-c", "true"], ...piped }).spawn()),
+    );
+    rates.detached!.push(
+      await run(() =>
+        new Deno.Command("/bin/bash", { args: ["-c", "true"], ...piped, detached: true }).spawn()
+      ),
+    );
+    rates.xargs!.push(n / await xargs(file));
+  }
+  const show = (k: string) => rates[k]!.length ? `${median(rates[k]!).toFixed(0)}/s` : "n/a";
+  line(
+    `5. engine CPU per task (its own, not the tasks'): median ${
+      engineCpu.length ? median(engineCpu).toFixed(3) : "n/a"
+    } ms over the runs of 1. (goal <= 0.3 ms)`,
+  );
+  line(
+    `   spawning ${n} x bash -c true at 2 in flight: setsid + pipes (the engine's path) ${show("setsid")}, ` +
+      `plain bash + pipes (no process group: not usable) ${show("plain")}, detached: true ${
+        show("detached")
+      }, ` +
+      `xargs -P2 ${show("xargs")}`,
   );
 }
 
