@@ -264,12 +264,15 @@ export class Allocator {
   async #poll(): Promise<void> {
     const ids = this.#policy.allocations.filter((a) => a.jobId && a.state !== "ended").map((a) => a.jobId!);
     if (ids.length === 0) return;
-    const r = await slurm("squeue", ["-h", "-j", ids.join(","), "-o", "%i|%T|%N|%L|%D"]);
+    const r = await slurm("squeue", ["-h", "-j", ids.join(","), "-o", "%i|%T|%N|%L|%D|%r"]);
     // squeue fails for ids it no longer knows when none is left; an empty answer is "all gone".
     if (!r.ok && !/Invalid job id/i.test(r.err)) return;
-    const seen = new Map<string, { state: string; nodes: string; nodeCount?: number; endsAt?: number }>();
+    const seen = new Map<
+      string,
+      { state: string; nodes: string; nodeCount?: number; endsAt?: number; reason?: string }
+    >();
     for (const line of r.out.split("\n")) {
-      const [id, state, nodes, left, count] = line.trim().split("|");
+      const [id, state, nodes, left, count, reason] = line.trim().split("|");
       if (!id || !state) continue;
       const l = parseDuration(left ?? "");
       seen.set(id, {
@@ -277,6 +280,7 @@ export class Allocator {
         nodes: nodes ?? "",
         ...(/^\d+$/.test(count ?? "") ? { nodeCount: Number(count) } : {}),
         ...(l !== undefined ? { endsAt: this.#h.now() + l } : {}),
+        ...(reason ? { reason } : {}),
       });
     }
     const now = this.#h.now();

@@ -52,6 +52,39 @@ export interface Allocation {
 }
 
 /** Where an allocation is, as the views show it: an ended one says how it ended. */
+/**
+ * Pending reasons (squeue `%r`) that no amount of waiting clears: the partition is closed or too
+ * small for the request, the account or QOS may not use it, the request cannot be met.
+ */
+const NEVER_STARTS = new Set([
+  "PartitionDown",
+  "PartitionInactive",
+  "PartitionNodeLimit",
+  "PartitionTimeLimit",
+  "PartitionConfig",
+  "AccountNotAllowed",
+  "QOSNotAllowed",
+  "InvalidAccount",
+  "InvalidQOS",
+  "BadConstraints",
+  "DependencyNeverSatisfied",
+]);
+
+/**
+ * @param reason squeue's reason for a pending job
+ * @returns true when the job cannot start without an administrator's change
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { neverStarts } from "./allocator.ts";
+ * assert.ok(neverStarts("PartitionInactive"));
+ * assert.ok(!neverStarts("Resources") && !neverStarts("Priority") && !neverStarts(undefined));
+ * ```
+ */
+export function neverStarts(reason: string | undefined): boolean {
+  return reason !== undefined && NEVER_STARTS.has(reason);
+}
+
 export type AllocShownState = "submitting" | "pending" | "running" | "ended" | "cancelled" | "failed";
 
 /**
@@ -382,16 +415,28 @@ export class AllocPolicy {
   /**
    * What squeue says of a job.
    * @param jobId the job
-   * @param seen its state, nodes (names and, once it runs, count) and end, or undefined when gone
+   * @param seen its state, nodes (names and, once it runs, count), end and pending reason, or
+   *   undefined when gone
    * @param now seconds
    */
   observed(
     jobId: string,
-    seen: { state: string; nodes: string; nodeCount?: number; endsAt?: number } | undefined,
+    seen: { state: string; nodes: string; nodeCount?: number; endsAt?: number; reason?: string } | undefined,
     now: number,
   ): AllocAction[] {
     const a = [...this.#allocs.values()].find((x) => x.jobId === jobId);
     if (!a || a.state === "ended") return [];
+    if (seen && seen.state === "PENDING" && a.startedAt === undefined && neverStarts(seen.reason)) {
+      // Waiting for an administrator (a closed partition, an account not allowed): it would hold the
+      // backlog for ever. Cancel it and count a failure, so that the allocator backs off and says why.
+      a.state = "ended";
+      a.endedAt = now;
+      a.outcome = `cannot start: ${seen.reason}`;
+      return [
+        { kind: "cancel", jobId, label: a.label },
+        ...this.#failed(`allocation ${a.label} (job ${jobId}) cannot start (Slurm: ${seen.reason})`, now),
+      ];
+    }
     if (seen) {
       if (seen.nodes) a.nodes = seen.nodes;
       if (seen.endsAt !== undefined) a.endsAt = seen.endsAt;

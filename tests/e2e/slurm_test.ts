@@ -855,12 +855,14 @@ Deno.test({
   const mk = await sh("scontrol", ["create", `PartitionName=${part}`, "Nodes=n1,n2,n3", "State=UP"]);
   assert.equal(mk.code, 0, showRan(mk));
   try {
-    // The first task closes the partition: later submissions fail; the run finishes on what it has.
+    // The first task drains the partition: later submissions fail; the run finishes on what it has.
+    // DRAIN, not INACTIVE: an allocation submitted just before still starts (it would never start in an
+    // inactive partition, where the allocator cancels it as one that cannot start).
     writeText(
       d.path,
       "T",
-      `scontrol update PartitionName=${part} State=INACTIVE\n` +
-        Array.from({ length: 40 }, (_, i) => `sleep 1 && echo x >> done_${i}`).join("\n") + "\n",
+      `scontrol update PartitionName=${part} State=DRAIN\n` +
+        Array.from({ length: 40 }, (_, i) => `sleep 2 && echo x >> done_${i}`).join("\n") + "\n",
     );
     const r = await sh(
       cliCommand()[0]!,

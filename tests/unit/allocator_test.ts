@@ -110,6 +110,38 @@ Deno.test("AllocPolicy: an allocation gone from the queue before its engines joi
   assert.equal(p.allocations[0]!.state, "ended");
 });
 
+Deno.test("AllocPolicy: a pending job that Slurm says cannot start is cancelled and counts as a failure", () => {
+  const cases: { reason: string; cancelled: boolean }[] = [
+    { reason: "Resources", cancelled: false },
+    { reason: "Priority", cancelled: false },
+    { reason: "BeginTime", cancelled: false },
+    { reason: "PartitionInactive", cancelled: true },
+    { reason: "PartitionDown", cancelled: true },
+    { reason: "AccountNotAllowed", cancelled: true },
+  ];
+  for (const c of cases) {
+    const p = new AllocPolicy({ ...ALLOC_DEFAULTS, maxAllocs: 2 });
+    p.decide(T0, work(10));
+    p.submitted("A1", "5", T0);
+    const out = p.observed("5", { state: "PENDING", nodes: "", reason: c.reason }, T0 + 5);
+    if (!c.cancelled) {
+      assert.deepEqual(out, [], c.reason);
+      assert.equal(p.allocations[0]!.state, "pending", c.reason);
+      continue;
+    }
+    assert.deepEqual(out[0], { kind: "cancel", jobId: "5", label: "A1" }, c.reason);
+    assert.match(
+      (out[1] as { message: string }).message,
+      new RegExp(`A1 \\(job 5\\) cannot start \\(Slurm: ${c.reason}\\); asking again in 5 s`),
+    );
+    assert.equal(p.allocations[0]!.state, "ended", c.reason);
+    assert.equal(p.allocations[0]!.outcome, `cannot start: ${c.reason}`);
+    assert.deepEqual(p.observed("5", undefined, T0 + 6), [], "its end later is not a second failure");
+    assert.deepEqual(p.decide(T0 + 9, work(10)), [], "backs off");
+    assert.equal(p.decide(T0 + 11, work(10)).filter((a) => a.kind === "submit").length, 1, "then asks again");
+  }
+});
+
 Deno.test("AllocPolicy.close() cancels every allocation not over, and one submitted later", () => {
   const p = new AllocPolicy({ ...ALLOC_DEFAULTS, maxAllocs: 3, backlog: 3 });
   p.decide(T0, work(30));
