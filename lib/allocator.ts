@@ -51,7 +51,6 @@ export interface Allocation {
   outcome?: string;
 }
 
-/** Where an allocation is, as the views show it: an ended one says how it ended. */
 /**
  * Pending reasons (squeue `%r`) that no amount of waiting clears: the partition is closed or too
  * small for the request, the account or QOS may not use it, the request cannot be met.
@@ -85,6 +84,7 @@ export function neverStarts(reason: string | undefined): boolean {
   return reason !== undefined && NEVER_STARTS.has(reason);
 }
 
+/** Where an allocation is, as the views show it: an ended one says how it ended. */
 export type AllocShownState = "submitting" | "pending" | "running" | "ended" | "cancelled" | "failed";
 
 /**
