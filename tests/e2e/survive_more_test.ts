@@ -105,9 +105,18 @@ Deno.test("survive: a SIGKILLed local engine's task that ignores SIGTERM is gone
       "the spare engine to join",
       () => /Engine 1 joined/.test(readOr(`${d.path}/run_driver.log`) ?? ""),
     );
+    // Done as the driver knows it: a task whose end has not reached the driver when its engine
+    // dies is rightly run again, so wait for the status lines, not the tasks' own files.
+    const recorded = (): Set<number> => {
+      try {
+        return new Set(readRows(`${d.path}/run_status.txt`).filter(isTaskRow).map((x) => x.id));
+      } catch {
+        return new Set();
+      }
+    };
     await pollUntil(
-      "every other task done",
-      () => [...Array(n).keys()].every((i) => i === victim || exists(`${d.path}/done_${i}`)),
+      "every other task recorded in the status file",
+      () => [...Array(n).keys()].every((i) => i === victim || recorded().has(i)),
       30_000,
     );
     const killedAt = Date.now() / 1000;
