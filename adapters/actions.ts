@@ -8,15 +8,17 @@
 
 import type { DashboardTracker } from "../lib/dashboard.ts";
 import type { Action, Scheduler } from "../lib/scheduler.ts";
+import type { DriverEvent } from "../lib/reactor.ts";
 import type { StatusRecord, Task } from "../lib/types.ts";
 import type { Logger } from "./log.ts";
 import type { Peer } from "./server.ts";
 
 /** What every part of the driver acts through: the scheduler, its actions, the clock, log and terminal. */
 export interface RunPorts {
+  /** The run's state, to read (it changes only through {@linkcode react}). */
   sched: Scheduler;
-  /** Carry out the scheduler's actions (an {@linkcode ActionRunner}). */
-  apply(actions: Action[]): void;
+  /** Hand the scheduler an event and carry out its actions (an {@linkcode ActionRunner}). */
+  react(event: DriverEvent): void;
   /** Seconds since the epoch. */
   now(): number;
   /** Driver log. */

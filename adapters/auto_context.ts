@@ -76,7 +76,7 @@ export class AutoContext {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    const { inv, log, sched, apply, say } = this.#h;
+    const { inv, log, sched, react, now, say } = this.#h;
     let srunOptionsText: string | undefined;
     const optFile = Deno.env.get("DISBATCH_SLURM_SRUN_OPTIONS_FILE");
     if (optFile) srunOptionsText = Deno.readTextFileSync(optFile);
@@ -108,12 +108,16 @@ export class AutoContext {
       `Context ${plan.label} (${id}, ${plan.kind}): ${usable.map((e) => `${e.host}:${e.slots}`).join(", ")}`,
     );
     if (!restore) {
-      apply(
-        sched.contextJoined(id, plan.label, inv.context.taskLimit, usable.length, {
-          retires,
-          keepHost: plan.driverNode,
-        }),
-      );
+      react({
+        kind: "contextJoined",
+        id,
+        label: plan.label,
+        taskLimit: inv.context.taskLimit,
+        engines: usable.length,
+        retires,
+        ...(plan.driverNode !== undefined ? { keepHost: plan.driverNode } : {}),
+        now: now(),
+      });
     }
     this.#h.retire.contextPlanned(id, plan, inv.context);
     // The reference's context process kept <uid>_<label>.context.log; ours lives in the driver.
@@ -132,7 +136,7 @@ export class AutoContext {
     for (const e of usable) {
       if (!restore?.hosts.has(e.host)) {
         // Re-attached: only engines that may come back were counted as coming; this one is new.
-        if (restore) sched.engineComing(id);
+        if (restore) react({ kind: "engineComing", context: id, now: now() });
         this.#launch(e);
         continue;
       }
@@ -143,7 +147,7 @@ export class AutoContext {
         this.#timers.delete(timer);
         if (sched.phase !== "running" || this.#h.engineOn(id, e.host)) return;
         ctxLog.info(`No engine came back from ${e.host} within ${Math.round(wait)} s; starting one`);
-        sched.engineComing(id);
+        react({ kind: "engineComing", context: id, now: now() });
         this.#launch(e);
       }, wait * 1000);
       this.#timers.add(timer);
@@ -152,7 +156,7 @@ export class AutoContext {
 
   /** Start one engine of this context (also a restart). */
   #launch(e: PlannedEngine): void {
-    const { inv, log, sched, apply, now, say } = this.#h;
+    const { inv, log, sched, react, now, say } = this.#h;
     const { id, label, log: ctxLog } = this.#ctx!;
     let l: LaunchedEngine;
     try {
@@ -169,7 +173,7 @@ export class AutoContext {
       const msg = `cannot start an engine on ${e.host}: ${err instanceof Error ? err.message : err}`;
       log.error(msg);
       say(`disbatch: ${msg}`);
-      apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
+      react({ kind: "engineNotComing", context: id, what: `the engine on ${e.host}`, now: now() });
       return;
     }
     this.#launched.set(l.launchId, l);
@@ -193,7 +197,7 @@ export class AutoContext {
           `see ${l.wrapLog}${last ? `: ${last}` : ""}`;
         log.error(msg);
         if (sched.phase === "running") say(`disbatch: ${msg}`);
-        apply(sched.engineNotComing(id, now(), `the engine on ${e.host}`));
+        react({ kind: "engineNotComing", context: id, what: `the engine on ${e.host}`, now: now() });
       } else if (s.code !== 0) {
         log.warn(`Engine launcher on ${e.host} exited with status ${s.code}; see ${l.wrapLog}`);
       }
@@ -223,7 +227,7 @@ export class AutoContext {
    * @returns true when a start is on its way
    */
   #again(plan: PlannedEngine, why: string, joined: boolean): boolean {
-    const { sched, log, say } = this.#h;
+    const { sched, react, now, log, say } = this.#h;
     const n = this.#restarts.get(plan.host) ?? 0;
     const max = this.#h.inv.engineRestarts;
     if (n >= max) {
@@ -236,11 +240,16 @@ export class AutoContext {
     const wait = Math.min(16, 2 ** n);
     log.warn(`${why}; starting it again in ${wait} s (restart ${n + 1} of ${max})`);
     say(`disbatch: ${why}; starting it again in ${wait} s`);
-    if (joined) sched.engineComing(this.#ctx!.id);
+    if (joined) react({ kind: "engineComing", context: this.#ctx!.id, now: now() });
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (sched.phase !== "running") {
-        this.#h.apply(sched.engineNotComing(this.#ctx!.id, this.#h.now(), `the engine on ${plan.host}`));
+        react({
+          kind: "engineNotComing",
+          context: this.#ctx!.id,
+          what: `the engine on ${plan.host}`,
+          now: now(),
+        });
         return;
       }
       this.#launch(plan);

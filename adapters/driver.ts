@@ -14,7 +14,9 @@ import { renderDbUtil } from "../lib/dbutil.ts";
 import { allocNodeCount, type DriverInvocation } from "../lib/driver_options.ts";
 import type { RunInfo } from "../lib/protocol.ts";
 import { ResumeMismatchError } from "../lib/resume.ts";
-import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
+import { type Action, Scheduler, type SchedulerOptions, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
+import { type DriverEvent, react as reactTo } from "../lib/reactor.ts";
+import { EventLog } from "./event_log.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
 import { findRunEnd } from "./walltime.ts";
 import { Allocator, checkAllocArgs } from "./allocator.ts";
@@ -219,7 +221,7 @@ async function runLocked(
     pid: Deno.pid,
     at: Date.now() / 1000,
   });
-  const sched = new Scheduler({
+  const schedOptions: SchedulerOptions = {
     failFast: inv.failFast,
     // With --alloc engines come and go with the allocations: the run waits for them as with -S.
     startupOnly: inv.startupOnly || inv.alloc !== undefined,
@@ -231,7 +233,8 @@ async function runLocked(
     ...(runEnd ? { stopAt: runEnd.end - WALLTIME_MARGIN_S } : {}),
     driverHost: hostname,
     driverPid: Deno.pid,
-  });
+  };
+  const sched = new Scheduler(schedOptions);
   const progress = new Progress(inv.quiet, total);
   const startedAt = Date.now() / 1000;
   // Long tasks produce no events for a while: keep the clock, rate and ETA of the line moving.
@@ -282,8 +285,23 @@ async function runLocked(
     },
     sending: (rank, ids) => journal.sent(rank, ids),
   });
-  const apply = (a: Action[]) => actions.apply(a);
-  const ports = { sched, apply, now, log, say };
+  // A re-attached driver's scheduler starts anew: its events go to a stream of their own.
+  const eventLog = inv.eventLog === undefined ? undefined : new EventLog(
+    re ? `${inv.eventLog}.${re.journal.drivers.length + 1}` : inv.eventLog,
+    schedOptions,
+    (m) => {
+      log.warn(m);
+      say(`disbatch: ${m}`);
+    },
+  );
+  /** Every change to the run's state goes through here: an event in, the scheduler's actions carried out. */
+  const react = (ev: DriverEvent) => {
+    const seen = eventLog ? EventLog.encode(ev) : "";
+    const a: Action[] = reactTo(sched, ev);
+    eventLog?.step(seen, a);
+    actions.apply(a);
+  };
+  const ports = { sched, react, now, log, say };
   const peers = new DriverPeers({
     ...ports,
     retire,
@@ -327,7 +345,7 @@ async function runLocked(
     },
   });
 
-  if (re) restoreRun(re, sched, peers, say);
+  if (re) restoreRun(re, react, peers, say);
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
   const allocator = inv.alloc
@@ -359,7 +377,7 @@ async function runLocked(
         for (const [l, x] of slots) allocator?.slots(l, x.n, x.nodes.join(","));
         return { ready: sched.readyWork(), freeSlots, over: snap.phase !== "running" };
       },
-      endMoved: (label, endsAt) => apply(sched.setContextEnd(label, endsAt, now())),
+      endMoved: (label, endsAt) => react({ kind: "contextEnd", label, endsAt, now: now() }),
     })
     : undefined;
   allocator?.start();
@@ -387,7 +405,7 @@ async function runLocked(
   const joinWatcher = setInterval(() => {
     peers.sendSnapshots();
     // Re-queued tasks of a lost engine start when their wait is over; the walltime is watched.
-    apply(sched.tick(now()));
+    react({ kind: "tick", now: now() });
   }, 1000);
   // A Slurm time limit raised (or lowered) while the run goes on moves the hand-off.
   const endWatcher = runEnd?.refresh
@@ -396,7 +414,7 @@ async function runLocked(
       if (end !== undefined && Math.abs(end - runEnd.end) > 30) {
         log.info(`The run's end moved to ${new Date(end * 1000).toISOString()} (${runEnd.source})`);
         runEnd.end = end;
-        sched.setStopAt(end - WALLTIME_MARGIN_S);
+        react({ kind: "stopAt", stopAt: end - WALLTIME_MARGIN_S, now: now() });
       }
     }, 60_000)
     : undefined;
@@ -404,13 +422,14 @@ async function runLocked(
   const untrapSignals = trapSignals({
     first(name, n) {
       log.info(`Received ${name}: killing running tasks`);
-      apply(
-        sched.abort(
-          128 + n,
-          `disbatch: received ${name}: the run was stopped; the tasks it killed are flagged K in the status file ` +
-            `or not recorded, and a plain -r runs them again`,
-        ),
-      );
+      react({
+        kind: "abort",
+        exitCode: 128 + n,
+        message:
+          `disbatch: received ${name}: the run was stopped; the tasks it killed are flagged K in the ` +
+          `status file or not recorded, and a plain -r runs them again`,
+        now: now(),
+      });
     },
     again(name, n) {
       say(`disbatch: second ${name}: exiting now`);
@@ -450,12 +469,14 @@ async function runLocked(
         say(`disbatch: ${why}`);
         log.error(why);
         feedError = true;
-        apply(
-          sched.stopRun(
-            1,
-            "The run stops here: tasks that had started finished and are in the status file; no other task runs",
-          ),
-        );
+        react({
+          kind: "stopRun",
+          exitCode: 1,
+          message:
+            "The run stops here: tasks that had started finished and are in the status file; no other " +
+            "task runs",
+          now: now(),
+        });
         return;
       }
     } catch (e) {
@@ -464,16 +485,19 @@ async function runLocked(
         log.error(e.message);
         feedError = true;
         intake.closePerEngine();
-        apply(
-          sched.stopRun(2, "The rest of the task file was not run; tasks that ran are in the status file"),
-        );
+        react({
+          kind: "stopRun",
+          exitCode: 2,
+          message: "The rest of the task file was not run; tasks that ran are in the status file",
+          now: now(),
+        });
         return;
       }
       throw e;
     } finally {
       taskSource.close();
     }
-    if (sched.phase === "running") apply(sched.endOfTasks(now()));
+    if (sched.phase === "running") react({ kind: "tasksEnded", now: now() });
   };
 
   if (knownEmpty) {
@@ -563,6 +587,7 @@ async function runLocked(
     log.error(`${late} after it ended its output`);
     if (exit === 0) exit = 1;
   }
+  eventLog?.close();
   log.info(`Run ended with exit status ${exit}`);
   journal.ended(exit);
   try {
@@ -587,7 +612,13 @@ function restoredAuto(re: Reattach): { id: number; hosts: Set<string>; holdUntil
  * Re-attached: the scheduler and the peers get the last driver's contexts, the numbering of
  * engines and contexts goes on, and tasks in flight are held for their engines.
  */
-function restoreRun(re: Reattach, sched: Scheduler, peers: DriverPeers, say: (m: string) => void): void {
+function restoreRun(
+  re: Reattach,
+  react: (ev: DriverEvent) => void,
+  peers: DriverPeers,
+  say: (m: string) => void,
+): void {
+  const now = Date.now() / 1000;
   const j = re.journal;
   const alive = new Map<number, { context: number; host: string }>();
   const coming = new Map<number, number>();
@@ -597,19 +628,31 @@ function restoreRun(re: Reattach, sched: Scheduler, peers: DriverPeers, say: (m:
     coming.set(e.context, (coming.get(e.context) ?? 0) + 1);
   }
   for (const [id, c] of j.contexts) {
-    sched.contextJoined(id, c.label, c.taskLimit, coming.get(id) ?? 0, {
+    react({
+      kind: "contextJoined",
+      id,
+      label: c.label,
+      taskLimit: c.taskLimit,
+      engines: coming.get(id) ?? 0,
       retires: c.retires,
-      keepHost: c.keepHost,
+      ...(c.keepHost !== undefined ? { keepHost: c.keepHost } : {}),
       ...(c.endsAt !== undefined ? { endsAt: c.endsAt } : {}),
       assigned: j.assigned.get(id) ?? 0,
+      now,
     });
   }
   const maxRank = Math.max(-1, ...j.engines.keys());
   const maxContext = Math.max(-1, ...j.contexts.keys());
   peers.restore(j.contexts, alive, maxRank + 1, maxContext + 1);
-  sched.holdForEngines(re.inFlight, re.holdUntil, new Map([...alive].map(([r, e]) => [r, e.context])));
-  sched.restoreAttempts(re.attempts);
-  const wait = Math.max(0, Math.round(re.holdUntil - Date.now() / 1000));
+  react({
+    kind: "held",
+    sent: [...re.inFlight],
+    until: re.holdUntil,
+    expected: [...alive].map(([r, e]) => [r, e.context]),
+    now,
+  });
+  react({ kind: "attempts", attempts: [...re.attempts], now });
+  const wait = Math.max(0, Math.round(re.holdUntil - now));
   say(
     `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +
       `in flight on ${alive.size} engine(s) of the last driver` +

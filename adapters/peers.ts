@@ -146,19 +146,26 @@ export class DriverPeers implements ServerHandlers {
   /** @param p a peer that got its `welcome` */
   joined(p: Peer): void {
     if (p.hello.role !== "engine") return;
-    const { sched, engines } = this.#h;
+    const { engines } = this.#h;
     const h = p.hello;
     engines.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
     this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
     if (h.resume) return; // what it holds comes in its `resume` message
     this.#h.journal?.joined(p.rank!, h.context!, h.slots!, h.host);
-    this.#h.apply(sched.engineJoined(p.rank!, h.context!, h.host, h.slots!, this.#h.now()));
+    this.#h.react({
+      kind: "engineJoined",
+      rank: p.rank!,
+      context: h.context!,
+      host: h.host,
+      slots: h.slots!,
+      now: this.#h.now(),
+    });
   }
 
   /** @param peer an authenticated peer @param msg its message */
   message(peer: Peer, msg: ToDriver): void {
-    const { sched, log, apply, now } = this.#h;
+    const { sched, log, react, now } = this.#h;
     const role = peer.hello.role;
     if (role === "engine") {
       const rank = peer.rank!;
@@ -166,7 +173,7 @@ export class DriverPeers implements ServerHandlers {
         case "done":
           if (typeof msg.seq === "number") peer.ack = msg.seq;
           if (this.#h.tracker) { for (const o of msg.outcomes) this.#h.tracker.finished(rank, o); }
-          apply(sched.tasksDone(rank, msg.outcomes, now()));
+          react({ kind: "tasksDone", rank, outcomes: msg.outcomes, now: now() });
           return;
         case "resume": {
           const h = peer.hello;
@@ -175,12 +182,21 @@ export class DriverPeers implements ServerHandlers {
             `Engine ${rank} on ${h.host} reconnected from ${peer.remote}: ${msg.tasks.length} task(s) held, ` +
               `${msg.outcomes.length} outcome(s) to deliver`,
           );
-          apply(sched.engineResumed(rank, h.context!, h.host, h.slots!, msg.tasks, msg.outcomes, now()));
+          react({
+            kind: "engineResumed",
+            rank,
+            context: h.context!,
+            host: h.host,
+            slots: h.slots!,
+            tasks: msg.tasks,
+            outcomes: msg.outcomes,
+            now: now(),
+          });
           return;
         }
         case "released":
           this.#h.journal?.returned(rank, msg.ids);
-          apply(sched.released(rank, msg.ids, now()));
+          react({ kind: "released", rank, ids: msg.ids, now: now() });
           return;
         case "bye":
           this.#saidBye.set(peer, typeof msg.signal === "string" ? msg.signal : undefined);
@@ -216,13 +232,17 @@ export class DriverPeers implements ServerHandlers {
           ...(msg.keepHost ? { keepHost: msg.keepHost } : {}),
           ...(endsAt !== undefined ? { endsAt } : {}),
         });
-        apply(
-          sched.contextJoined(id, label, msg.taskLimit, msg.engines, {
-            retires: msg.retires === true,
-            keepHost: msg.keepHost,
-            ...(endsAt !== undefined ? { endsAt } : {}),
-          }),
-        );
+        react({
+          kind: "contextJoined",
+          id,
+          label,
+          taskLimit: msg.taskLimit,
+          engines: msg.engines,
+          retires: msg.retires === true,
+          ...(msg.keepHost !== undefined ? { keepHost: msg.keepHost } : {}),
+          ...(endsAt !== undefined ? { endsAt } : {}),
+          now: now(),
+        });
         this.#h.contextRegistered?.(label, endsAt);
         peer.link.send({ kind: "registered", context: id, label });
         return;
@@ -236,7 +256,12 @@ export class DriverPeers implements ServerHandlers {
         if (sched.phase === "running") {
           this.#h.say(`disbatch: engine on ${msg.host} could not start: ${msg.reason}`);
         }
-        apply(sched.engineNotComing(msg.context, now(), `the engine on ${msg.host}`));
+        react({
+          kind: "engineNotComing",
+          context: msg.context,
+          what: `the engine on ${msg.host}`,
+          now: now(),
+        });
         return;
       case "contextDone":
         log.info(`Context ${this.#contexts.get(msg.context)?.label ?? msg.context} finished`);
@@ -258,20 +283,24 @@ export class DriverPeers implements ServerHandlers {
   /** @param peer an engine that went silent */
   silent(peer: Peer): void {
     if (peer.rank === undefined) return;
-    this.#h.apply(
-      this.#h.sched.engineAway(peer.rank, this.#h.driverGrace + GIVE_UP_MARGIN_S, this.#h.now(), "is silent"),
-    );
+    this.#h.react({
+      kind: "engineAway",
+      rank: peer.rank,
+      graceS: this.#h.driverGrace + GIVE_UP_MARGIN_S,
+      why: "is silent",
+      now: this.#h.now(),
+    });
   }
 
   /** @param peer a silent engine heard again */
   back(peer: Peer): void {
     if (peer.rank === undefined) return;
-    this.#h.apply(this.#h.sched.engineBack(peer.rank, this.#h.now()));
+    this.#h.react({ kind: "engineBack", rank: peer.rank, now: this.#h.now() });
   }
 
   /** @param peer an authenticated peer whose connection ended @param reason why */
   closed(peer: Peer, reason: string): void {
-    const { sched, apply, now } = this.#h;
+    const { sched, react, now } = this.#h;
     if (this.#replaced.has(peer)) return;
     if (peer.hello.role === "engine" && peer.rank !== undefined) {
       const rank = peer.rank;
@@ -280,7 +309,13 @@ export class DriverPeers implements ServerHandlers {
         // tasks), or a broken link the engine is already mending. Wait a moment for it to come back
         // before its tasks run elsewhere, so that they never run twice at once.
         this.#h.engines.delete(rank);
-        apply(sched.engineAway(rank, RECONNECT_WINDOW_S, now(), `lost its connection (${reason})`));
+        react({
+          kind: "engineAway",
+          rank,
+          graceS: RECONNECT_WINDOW_S,
+          why: `lost its connection (${reason})`,
+          now: now(),
+        });
         this.#mending.set(
           rank,
           setTimeout(() => {
@@ -297,7 +332,7 @@ export class DriverPeers implements ServerHandlers {
         if (c.peer === peer) {
           this.#h.log.info(`Context ${c.label} (${id}) disconnected: ${reason}`);
           this.#h.contextLeft?.(c.label);
-          apply(sched.contextGone(id, now()));
+          react({ kind: "contextGone", id, now: now() });
         }
       }
     }
@@ -306,7 +341,7 @@ export class DriverPeers implements ServerHandlers {
 
   /** An engine's connection ended for good. */
   #engineEnded(peer: Peer, reason: string): void {
-    const { sched, apply, now } = this.#h;
+    const { sched, react, now } = this.#h;
     if (peer.rank === undefined) return;
     this.#h.journal?.gone(peer.rank);
     this.#h.engineClosed(peer.rank);
@@ -320,13 +355,12 @@ export class DriverPeers implements ServerHandlers {
     ) {
       this.#h.engineLost?.(peer.hello.launch);
     }
-    apply(
-      sched.engineGone(
-        peer.rank,
-        !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
-        now(),
-      ),
-    );
+    react({
+      kind: "engineGone",
+      rank: peer.rank,
+      end: !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
+      now: now(),
+    });
     this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
     this.#h.tracker?.engineGone(peer.rank);
   }
@@ -336,10 +370,10 @@ export class DriverPeers implements ServerHandlers {
    * @param t the target @returns the answer for the user
    */
   stop(t: StopTarget): { ok: boolean; message: string } {
-    const { sched, apply, now } = this.#h;
+    const { react, now } = this.#h;
     if ("engine" in t) {
       if (!this.#h.engines.has(t.engine)) return { ok: false, message: `no engine ${t.engine}` };
-      apply(sched.stopEngine(t.engine, now()));
+      react({ kind: "stopEngine", rank: t.engine, now: now() });
       return { ok: true, message: `stopping engine ${t.engine}` };
     }
     // A label names every context that carries it; a number names one context.
@@ -348,7 +382,7 @@ export class DriverPeers implements ServerHandlers {
       : [...this.#contexts].filter(([, c]) => c.label === t.context).map(([i]) => i);
     const known = ids.filter((i) => this.#contexts.has(i));
     if (known.length === 0) return { ok: false, message: `no context ${t.context}` };
-    for (const i of known) apply(sched.stopContext(i, now()));
+    for (const i of known) react({ kind: "stopContext", id: i, now: now() });
     return {
       ok: true,
       message: `stopping context${known.length > 1 ? "s" : ""} ${

@@ -46,7 +46,7 @@ export class TaskIntake {
    * @throws {ResumeMismatchError} when a task changed since the `-r` status file was written
    */
   take(item: TaskFileItem): boolean {
-    const { sched, apply, now, log } = this.#h;
+    const { react, now, log } = this.#h;
     switch (item.kind) {
       case "warning":
         if (!this.#h.printed.has(item.message)) stderrLine(`disbatch: warning: ${item.message}`);
@@ -62,14 +62,14 @@ export class TaskIntake {
       case "barrier": {
         this.#h.startContext();
         const r = this.#h.recorded?.get(item.barrier.id);
-        apply(r ? sched.addRecorded(r, now()) : sched.addItem(item, now()));
+        react(r ? { kind: "recorded", record: r, now: now() } : { kind: "item", item, now: now() });
         return true;
       }
       case "task": {
         this.#h.startContext();
         const r = this.#h.recorded?.get(item.task.id);
         if (r) {
-          apply(sched.addRecorded(r, now()));
+          react({ kind: "recorded", record: r, now: now() });
           return true;
         }
         const d = this.#h.table?.decide(item.task, this.#h.resume);
@@ -78,8 +78,8 @@ export class TaskIntake {
           if (d.mismatch) {
             log.warn(`Task ${item.task.id} skipped by id although it changed (--force-resume)`);
           }
-          apply(sched.addSkipped(skippedRecord(d.record), now()));
-        } else apply(sched.addItem(item, now()));
+          react({ kind: "skipped", record: skippedRecord(d.record), now: now() });
+        } else react({ kind: "item", item, now: now() });
         return true;
       }
     }
@@ -91,6 +91,6 @@ export class TaskIntake {
     this.#perEngineDone = true;
     const start = this.#perEngineStart;
     const stop = this.#perEngineStop;
-    this.#h.apply(this.#h.sched.setPerEngine(start, stop, this.#h.now()));
+    this.#h.react({ kind: "perEngineBlock", start, stop, now: this.#h.now() });
   }
 }

@@ -107,6 +107,8 @@ export interface DriverInvocation {
   taskCommand?: string;
   /** `--results FILE|-`: a JSON line per finished item. */
   results?: string;
+  /** `--event-log FILE`: the scheduler's events and actions, a JSON line each (for replay). */
+  eventLog?: string;
   /** `--name NAME`: the task stream's name (run files, DISBATCH_NAMETASKS). */
   name?: string;
   /** `--alloc ARGS`: sbatch options of the allocations the driver asks for itself. */
@@ -187,6 +189,7 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "end-time", type: "value" },
   { long: "bad-node-after", type: "value" },
   { long: "results", type: "value" },
+  { long: "event-log", type: "value" },
   { long: "alloc", type: "value" },
   { long: "max-allocs", type: "value" },
   { long: "alloc-backlog", type: "value" },
@@ -220,7 +223,7 @@ export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE]
   "                [--loglevel LEVEL] [-S] [--use-address HOST:PORT] [-w] [-q]\n" +
   "                [--engine-restarts N] [--retries N] [--crash-limit N]\n" +
   "                [--timeout TIME] [--kill-grace TIME] [--driver-grace TIME]\n" +
-  "                [--walltime TIME]\n" +
+  "                [--walltime TIME] [--event-log FILE]\n" +
   "                [--end-time WHEN] [--bad-node-after N]\n" +
   "                [--results FILE] [--name NAME] [--taskcommand CMD]\n" +
   "                [--alloc SBATCH_ARGS] [--max-allocs N] [--alloc-backlog N]\n" +
@@ -416,6 +419,10 @@ export function parseDriverArgs(
       throw new UsageError("argument --results: expected a file name or - for stdout");
     }
     inv.results = str("results")!;
+  }
+  if (str("event-log") !== undefined) {
+    if (str("event-log") === "") throw new UsageError("argument --event-log: expected a file name");
+    inv.eventLog = str("event-log")!;
   }
   if (str("name") !== undefined) {
     if (!/^[^/\s]+$/.test(str("name")!)) {

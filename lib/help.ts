@@ -120,6 +120,9 @@ driving disbatch from a program (see "Driving disbatch from a program"):
   --name NAME           name of the task stream for run files and
                         DISBATCH_NAMETASKS (default: the task file's name,
                         stdin, or the task command's program)
+  --event-log FILE      write every event the scheduler is given, and the
+                        actions it answers with, to FILE as JSON lines (for
+                        debugging: scripts/replay.ts replays such a file)
 
   --mailTo ADDR         mail progress to ADDR (SMTP on localhost:25, or
                         $DISBATCH_SMTP=HOST:PORT)
