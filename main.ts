@@ -33,6 +33,11 @@ function versionLine(): string {
   return `disbatch ${VERSION} (${where})`;
 }
 
+/** A driver told twice to stop leaves at once, wherever it is (the process is this file's to end). */
+function exitNow(code: number): never {
+  Deno.exit(code);
+}
+
 async function main(args: string[]): Promise<number> {
   const mode = args[0];
   try {
@@ -44,7 +49,7 @@ async function main(args: string[]): Promise<number> {
     if (mode === "install") return await installMain(args.slice(1));
     if (mode === "--reattach") {
       const { inv, re } = planReattach(args.slice(1), Deno.env.toObject(), new Date().getTimezoneOffset());
-      return await runDriver(inv, re);
+      return await runDriver(inv, exitNow, re);
     }
     const inv = parseDriverArgs(args, Deno.env.toObject(), new Date().getTimezoneOffset());
     if (inv === "help") {
@@ -55,7 +60,7 @@ async function main(args: string[]): Promise<number> {
       console.log(versionLine());
       return 0;
     }
-    return await runDriver(inv);
+    return await runDriver(inv, exitNow);
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(

@@ -10,15 +10,12 @@
  */
 
 import { DashboardTracker } from "../lib/dashboard.ts";
-import { renderDbUtil } from "../lib/dbutil.ts";
-import { allocNodeCount, type DriverInvocation } from "../lib/driver_options.ts";
-import type { RunInfo } from "../lib/protocol.ts";
-import { ResumeMismatchError } from "../lib/resume.ts";
-import { type Action, Scheduler, type SchedulerOptions, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
+import { allocNodeCount, type DriverInvocation, schedulerOptions } from "../lib/driver_options.ts";
+import { capacityByLabel } from "../lib/allocator.ts";
+import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
 import { type DriverEvent, react as reactTo } from "../lib/reactor.ts";
 import { EventLog } from "./event_log.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
-import { findRunEnd } from "./walltime.ts";
 import { Allocator, checkAllocArgs } from "./allocator.ts";
 import { ResultsFile } from "./results_out.ts";
 import { TaskCommand } from "./task_command.ts";
@@ -26,47 +23,42 @@ import { UsageError } from "../lib/cli.ts";
 import { ActionRunner } from "./actions.ts";
 import { AutoContext } from "./auto_context.ts";
 import { listenForPeers } from "./listen.ts";
-import { Logger, RateLimitedWarn } from "./log.ts";
+import { Logger } from "./log.ts";
 import { DriverPeers } from "./peers.ts";
 import { preflight } from "./preflight.ts";
 import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
-import { planUid, RunFileError, RunLock, StatusWriter } from "./run_files.ts";
+import { planUid, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
-import { parseLock } from "../lib/run_lock.ts";
-import { parseDriverAddress } from "../lib/journal.ts";
-import { connectWithin, splitAddress } from "./transport.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
-import { JournalFile, publishAddress } from "./journal_file.ts";
-import { RUN_NOTE_VAR } from "../lib/launcher.ts";
 import { resolve } from "node:path";
 import { RunMailer } from "./run_mail.ts";
-import { selfCommand } from "./self_command.ts";
 import { DriverServer, type Peer } from "./server.ts";
 import { trapSignals } from "./signals.ts";
 import { TaskIntake } from "./task_intake.ts";
+import { isRegularFile, openTaskFile, osErrorText, prescan } from "./task_source.ts";
+import { openRunDashboard } from "./web.ts";
 import {
-  isRegularFile,
-  openTaskFile,
-  osErrorText,
-  prescan,
-  readTaskItems,
-  TaskFileChangedError,
-} from "./task_source.ts";
-import { type Dashboard, newDashboardToken, startDashboard } from "./web.ts";
-
-function randomHex(bytes: number): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
-}
+  clearDeadDriversLock,
+  randomHex,
+  refuseOwnStatusFile,
+  restoredAuto,
+  restoreRun,
+  runEndOf,
+  streamName,
+  writeRunFiles,
+} from "./driver_setup.ts";
 
 /**
  * Run the driver.
  * @param inv parsed command line
  * @returns exit status
  */
-export async function runDriver(inv: DriverInvocation, re?: Reattach): Promise<number> {
+export async function runDriver(
+  inv: DriverInvocation,
+  exitNow: (code: number) => never,
+  re?: Reattach,
+): Promise<number> {
   const hostname = Deno.hostname();
   const table = preflight(inv);
   if (inv.alloc) {
@@ -89,44 +81,9 @@ export async function runDriver(inv: DriverInvocation, re?: Reattach): Promise<n
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
   try {
-    return await runLocked(inv, hostname, table, taskSource, plan, re);
+    return await runLocked(inv, hostname, table, taskSource, plan, re, exitNow);
   } finally {
     lock.release();
-  }
-}
-
-/**
- * The task stream's name in run file names and `DISBATCH_NAMETASKS`: `--name`, else the task
- * file's, else the task program's (`./make_tasks.py -n 3` → `make_tasks.py`).
- */
-function streamName(inv: DriverInvocation): string {
-  if (inv.name !== undefined) return inv.name;
-  if (inv.taskCommand === undefined) return inv.taskFile;
-  const first = inv.taskCommand.trim().split(/\s+/)[0]!;
-  return first.split("/").filter(Boolean).pop()?.replace(/[^\w.+-]/g, "") || "taskcommand";
-}
-
-/**
- * `-r X_status.txt -p X` would truncate the very file it resumes from: refuse it.
- * @throws {RunFileError} (exit 2)
- */
-function refuseOwnStatusFile(inv: DriverInvocation, uid: string): void {
-  const real = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  const own = real(`${uid}_status.txt`);
-  for (const r of inv.resumeFrom) {
-    if (real(r) === own) {
-      throw new RunFileError(
-        `-r ${r} is the status file this run would write (-p ${inv.prefix}), and writing it would destroy what ` +
-          `it resumes from. Give the new run another -p, e.g. -p ${inv.prefix}.2`,
-        2,
-      );
-    }
   }
 }
 
@@ -137,6 +94,7 @@ async function runLocked(
   fileSource: Awaited<ReturnType<typeof openTaskFile>> | undefined,
   plan: ReturnType<typeof planUid>,
   re: Reattach | undefined,
+  exitNow: (code: number) => never,
 ): Promise<number> {
   const { uid, jobId, nameTasks } = plan;
   const displayName = inv.taskCommand !== undefined
@@ -152,19 +110,7 @@ async function runLocked(
 
   // When the run must be over (--end-time, --walltime, the Slurm job's limit): checked before any file is made.
   const endNotes: string[] = [];
-  const runEnd = await findRunEnd(inv, Deno.env.toObject(), Date.now() / 1000, (m) => endNotes.push(m));
-  if (runEnd) {
-    const left = runEnd.end - Date.now() / 1000;
-    if (left <= WALLTIME_MARGIN_S) {
-      throw new RunFileError(
-        `The run would have to end ${
-          left > 0 ? `in ${Math.round(left)} s` : "before it starts"
-        } (${runEnd.source}): ` +
-          `no time to run anything; give a later --end-time or a longer --walltime`,
-        2,
-      );
-    }
-  }
+  const runEnd = await runEndOf(inv, (m) => endNotes.push(m));
   if (inv.results !== undefined) {
     try {
       results = new ResultsFile(inv.results, (m) => {
@@ -189,51 +135,21 @@ async function runLocked(
   } else log.info(`Starting run ${uid} (pid ${Deno.pid} on ${hostname}); tasks from ${displayName}`);
   for (const m of endNotes) log.warn(m);
   if (runEnd) log.info(`The run ends at ${new Date(runEnd.end * 1000).toISOString()} (${runEnd.source})`);
-  const self = selfCommand();
-  const dbUtilPath = `${uid}_dbUtil.sh`;
-  Deno.writeTextFileSync(dbUtilPath, renderDbUtil({ uid, addresses, secret, self }), { mode: 0o700 });
-  Deno.chmodSync(dbUtilPath, 0o700);
-  log.info(`Listening on ${addresses.join(", ")}; dbUtil.sh is ${dbUtilPath}`);
-
-  const epoch = `${hostname}:${Deno.pid}:${Date.now()}`;
-  const run: RunInfo = {
+  const { dbUtilPath, journal, run } = writeRunFiles({
+    uid,
     jobId,
     nameTasks,
-    cwd: Deno.cwd(),
-    uid,
-    address: addresses[0]!,
-    logLevel: inv.logLevel,
-    killGrace: inv.killGrace,
-    driverGrace: inv.driverGrace,
-    epoch,
-  };
-  // What a driver restarted with --reattach needs: where this one listens, and what it sent where.
-  publishAddress(uid, { epoch, host: hostname, pid: Deno.pid, addresses });
-  // Under the launcher as a Slurm batch script: the note tells it which run to re-attach to.
-  const note = Deno.env.get(RUN_NOTE_VAR);
-  Deno.env.delete(RUN_NOTE_VAR);
-  const journal = new JournalFile(uid, log, note);
-  journal.header({
-    argv: [...Deno.args],
-    cwd: Deno.cwd(),
-    epoch,
+    hostname,
+    addresses,
+    secret,
+    inv,
+    log,
+  });
+  const schedOptions = schedulerOptions(inv, {
+    ...(runEnd ? { stopAt: runEnd.end - WALLTIME_MARGIN_S } : {}),
     host: hostname,
     pid: Deno.pid,
-    at: Date.now() / 1000,
   });
-  const schedOptions: SchedulerOptions = {
-    failFast: inv.failFast,
-    // With --alloc engines come and go with the allocations: the run waits for them as with -S.
-    startupOnly: inv.startupOnly || inv.alloc !== undefined,
-    exitCode: inv.exitCode,
-    crashLimit: inv.crashLimit,
-    retries: inv.retries,
-    timeout: inv.timeout,
-    badNodeAfter: inv.badNodeAfter,
-    ...(runEnd ? { stopAt: runEnd.end - WALLTIME_MARGIN_S } : {}),
-    driverHost: hostname,
-    driverPid: Deno.pid,
-  };
   const sched = new Scheduler(schedOptions);
   const progress = new Progress(inv.quiet, total);
   const startedAt = Date.now() / 1000;
@@ -251,16 +167,6 @@ async function runLocked(
   const engines = new Map<number, Peer>();
   const retire = new RetireManager(log, (m) => say(m));
   const tracker = inv.web ? new DashboardTracker() : undefined;
-
-  // ---- the feeder's flow control ----
-  let wake: (() => void) | undefined;
-  const wakeFeeder = () => {
-    if (wake && sched.demand() > 0) {
-      const w = wake;
-      wake = undefined;
-      w();
-    }
-  };
 
   const actions = new ActionRunner({
     engines,
@@ -281,7 +187,7 @@ async function runLocked(
     },
     settled() {
       progress.update(() => sched.snapshot());
-      wakeFeeder();
+      intake.wake();
     },
     sending: (rank, ids) => journal.sent(rank, ids),
   });
@@ -362,18 +268,7 @@ async function runLocked(
       now,
       work: () => {
         const snap = sched.snapshot();
-        const labels = new Map(snap.contexts.map((c) => [c.id, c.label]));
-        const freeSlots = new Map<string, number>();
-        const slots = new Map<string, { n: number; nodes: string[] }>();
-        for (const e of snap.engines) {
-          if (e.state !== "active") continue;
-          const l = labels.get(e.context) ?? "";
-          freeSlots.set(l, (freeSlots.get(l) ?? 0) + Math.max(0, e.slots - e.running));
-          const x = slots.get(l) ?? { n: 0, nodes: [] };
-          x.n += e.slots;
-          x.nodes.push(e.host);
-          slots.set(l, x);
-        }
+        const { freeSlots, slots } = capacityByLabel(snap);
         for (const [l, x] of slots) allocator?.slots(l, x.n, x.nodes.join(","));
         return { ready: sched.readyWork(), freeSlots, over: snap.phase !== "running" };
       },
@@ -381,25 +276,17 @@ async function runLocked(
     })
     : undefined;
   allocator?.start();
-  let web: Dashboard | undefined;
-  if (inv.web && tracker) {
-    const webRejections = new RateLimitedWarn(
+  const web = inv.web && tracker
+    ? openRunDashboard({
+      uid,
       log,
-      (n) => `Dashboard: ${n} more connection(s) refused or closed (not logged one by one)`,
-    );
-    web = startDashboard({
-      hostname: "0.0.0.0",
-      port: 0,
-      token: newDashboardToken(),
+      say,
+      now,
       state: () =>
         tracker.state({ ...sched.snapshot(), uid, startedAt, ...(allocator?.state() ?? {}) }, now()),
       stop: (t) => peers.stop(t),
-      onReject: (m) => webRejections.warn(m, now()),
-    });
-    Deno.writeTextFileSync(`${uid}_url`, web.url + "\n", { mode: 0o600 });
-    say(`disbatch: dashboard at ${web.url} (also in ${uid}_url)`);
-    log.info(`Dashboard at ${web.url.replace(/token=[^&]*/, "token=…")}`);
-  }
+    })
+    : undefined;
   const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log, say) : undefined;
   let attempts: StatusWriter | undefined;
   const joinWatcher = setInterval(() => {
@@ -443,7 +330,7 @@ async function runLocked(
       const flushed = Promise.all([...engines.values()].map((p) => p.link.flush()));
       Promise.race([flushed, new Promise((r) => setTimeout(r, 300))]).finally(() => {
         auto.kill("SIGKILL");
-        Deno.exit(128 + n);
+        exitNow(128 + n);
       });
     },
   });
@@ -454,238 +341,99 @@ async function runLocked(
     log.info(`Tasks come from the task command (${inv.taskCommand})`);
   }
   const taskSource = fileSource ?? taskCommand!.source;
-  let feedError = false;
-  const feed = async () => {
-    try {
-      for await (const item of readTaskItems(taskSource, displayName)) {
-        if (sched.phase !== "running") break;
-        if (!intake.take(item)) continue;
-        while (sched.demand() <= 0 && sched.phase === "running") await new Promise<void>((r) => wake = r);
-      }
-      intake.closePerEngine();
-      // A task program that failed, or wrote nothing, ends the run: its stream is not complete.
-      const why = await taskCommand?.failure(1000);
-      if (why !== undefined) {
-        say(`disbatch: ${why}`);
-        log.error(why);
-        feedError = true;
-        react({
-          kind: "stopRun",
-          exitCode: 1,
-          message:
-            "The run stops here: tasks that had started finished and are in the status file; no other " +
-            "task runs",
-          now: now(),
-        });
-        return;
-      }
-    } catch (e) {
-      if (e instanceof ResumeMismatchError || e instanceof SyntaxError || e instanceof TaskFileChangedError) {
-        say(`disbatch: ${e.message}`);
-        log.error(e.message);
-        feedError = true;
-        intake.closePerEngine();
-        react({
-          kind: "stopRun",
-          exitCode: 2,
-          message: "The rest of the task file was not run; tasks that ran are in the status file",
-          now: now(),
-        });
-        return;
-      }
-      throw e;
-    } finally {
-      taskSource.close();
-    }
-    if (sched.phase === "running") react({ kind: "tasksEnded", now: now() });
-  };
 
   if (knownEmpty) {
     log.info("No tasks to run.");
     say("No tasks to run.");
-    await allocator?.close();
-    status.close();
-    server.close();
-    clearInterval(joinWatcher);
-    clearInterval(repaint);
-    await web?.close();
-    untrapSignals();
-    taskSource.close();
-    journal.ended(0);
-    try {
-      Deno.removeSync(`${uid}_address`);
-    } catch { /* gone */ }
-    return 0;
+    return await shutDown(0, false);
   }
   if (inv.startupOnly) {
+    // With --results - stdout carries only results.
     const line = `Run this script to add compute contexts:\n   ${dbUtilPath}`;
-    try {
-      // With --results - stdout carries only results.
-      if (inv.results === "-") say(line);
-      else console.log(line);
-    } catch { /* stdout closed: the path is in the driver log */ }
+    if (inv.results === "-") say(line);
+    else progress.out(line);
   }
-  const feeding = feed();
+  const feeding = intake.feed(taskSource, displayName, taskCommand);
   const code = await actions.finished;
   // The feeder may sit in a read of stdin that will never return; do not wait for it long.
-  wake?.();
+  intake.release();
   await Promise.race([
     feeding.catch((e) => log.error(`Feeder failed: ${e}`)),
     new Promise((r) => setTimeout(r, 200)),
   ]);
-  if (sched.nothingToDo && !feedError) say("No tasks to run.");
-  clearInterval(joinWatcher);
-  clearInterval(endWatcher);
-  attempts?.close();
-  await results?.close();
-  await taskCommand?.close();
-  const unwritten = status.close();
-  if (unwritten > 0) {
-    const m = `the status file ${status.path} misses ${unwritten} line(s) that could not be written ` +
-      `(see above); a resume with -r runs those tasks again`;
-    log.error(m);
-    say(`disbatch: ${m}`);
-  }
-  clearInterval(repaint);
-  for (const m of actions.finishMessages) say(m);
-  if (sched.endedByWalltime) {
-    const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
-    log.info(`To resume: ${again}`);
-    say(
-      `disbatch: to run what is left${
-        Deno.env.get("SLURM_JOB_ID") ? " in a new allocation (sbatch ...)" : ""
-      }, ` +
-        `from ${Deno.cwd()}:\n  ${again}`,
-    );
-  }
-  progress.done(sched.snapshot(), {
-    startedAt,
-    statusPath: `${uid}_status.txt`,
-    failures: sched.firstFailures,
-  });
-  await retire.flush();
-  await web?.close();
-  await mailer?.end(sched.snapshot(), code, actions.finishMessages);
-  await peers.farewell(); // monitors see the final counts before the connection closes
-  server.close();
-  // Contexts of running allocations see the run end and leave (their jobs complete); pending ones
-  // and any still there after a few seconds are cancelled.
-  await allocator?.close();
-  const allocLine = allocator?.summary();
-  if (allocLine) {
-    log.info(allocLine.replace(/^disbatch: /, ""));
-    say(allocLine);
-  }
-  auto.kill("SIGTERM");
-  untrapSignals();
-  auto.close();
-  let exit = unwritten > 0 && code === 0 ? 3 : code;
-  // A task program that failed after its output ended (its tasks all ran) still makes the run fail.
-  const late = feedError ? undefined : taskCommand?.exitFailure;
-  if (late !== undefined) {
-    say(`disbatch: ${late} after it ended its output`);
-    log.error(`${late} after it ended its output`);
-    if (exit === 0) exit = 1;
-  }
-  eventLog?.close();
-  log.info(`Run ended with exit status ${exit}`);
-  journal.ended(exit);
-  try {
-    Deno.removeSync(`${uid}_address`);
-  } catch { /* gone */ }
-  log.close();
-  return exit;
-}
+  if (sched.nothingToDo && !intake.failed) say("No tasks to run.");
+  return await shutDown(code, true);
 
-/** The driver's own context of the last driver, and its engines that may come back. */
-function restoredAuto(re: Reattach): { id: number; hosts: Set<string>; holdUntil: number } | undefined {
-  for (const [id, c] of re.journal.contexts) {
-    if (c.origin !== "auto") continue;
-    const hosts = new Set<string>();
-    for (const e of re.journal.engines.values()) if (e.alive && e.context === id) hosts.add(e.host);
-    return { id, hosts, holdUntil: re.holdUntil };
-  }
-  return undefined;
-}
-
-/**
- * Re-attached: the scheduler and the peers get the last driver's contexts, the numbering of
- * engines and contexts goes on, and tasks in flight are held for their engines.
- */
-function restoreRun(
-  re: Reattach,
-  react: (ev: DriverEvent) => void,
-  peers: DriverPeers,
-  say: (m: string) => void,
-): void {
-  const now = Date.now() / 1000;
-  const j = re.journal;
-  const alive = new Map<number, { context: number; host: string }>();
-  const coming = new Map<number, number>();
-  for (const [rank, e] of j.engines) {
-    if (!e.alive) continue;
-    alive.set(rank, e);
-    coming.set(e.context, (coming.get(e.context) ?? 0) + 1);
-  }
-  for (const [id, c] of j.contexts) {
-    react({
-      kind: "contextJoined",
-      id,
-      label: c.label,
-      taskLimit: c.taskLimit,
-      engines: coming.get(id) ?? 0,
-      retires: c.retires,
-      ...(c.keepHost !== undefined ? { keepHost: c.keepHost } : {}),
-      ...(c.endsAt !== undefined ? { endsAt: c.endsAt } : {}),
-      assigned: j.assigned.get(id) ?? 0,
-      now,
-    });
-  }
-  const maxRank = Math.max(-1, ...j.engines.keys());
-  const maxContext = Math.max(-1, ...j.contexts.keys());
-  peers.restore(j.contexts, alive, maxRank + 1, maxContext + 1);
-  react({
-    kind: "held",
-    sent: [...re.inFlight],
-    until: re.holdUntil,
-    expected: [...alive].map(([r, e]) => [r, e.context]),
-    now,
-  });
-  react({ kind: "attempts", attempts: [...re.attempts], now });
-  const wait = Math.max(0, Math.round(re.holdUntil - now));
-  say(
-    `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +
-      `in flight on ${alive.size} engine(s) of the last driver` +
-      (re.inFlight.size ? `, held for them for up to ${wait} s` : ""),
-  );
-}
-
-/**
- * Re-attaching from another host: the last driver's lock names a host where its PID cannot be
- * checked, and its heartbeat takes a minute to go stale. If nothing answers at the address it
- * published, it is dead: its lock is taken over now.
- */
-async function clearDeadDriversLock(uid: string, hostname: string): Promise<void> {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`${uid}_lock`);
-  } catch {
-    return;
-  }
-  const owner = parseLock(text);
-  if (!owner || owner.host === hostname) return; // same host: the PID tells (RunLock.acquire)
-  let pub;
-  try {
-    pub = parseDriverAddress(Deno.readTextFileSync(`${uid}_address`));
-  } catch { /* none published */ }
-  if (!pub || pub.pid !== owner.pid) return;
-  for (const a of pub.addresses) {
+  /**
+   * The one way a run ends: everything started is stopped, closed and summed up, in this order.
+   * @param code the scheduler's exit status @param ran false when the task file held no task (no summary)
+   * @returns the driver's exit status
+   */
+  async function shutDown(code: number, ran: boolean): Promise<number> {
+    clearInterval(joinWatcher);
+    clearInterval(endWatcher);
+    clearInterval(repaint);
+    // A run closes its task stream when the feeder ends (it may still sit in a read of stdin).
+    if (!ran) taskSource.close();
+    attempts?.close();
+    await results?.close();
+    await taskCommand?.close();
+    const unwritten = status.close();
+    if (unwritten > 0) {
+      const m = `the status file ${status.path} misses ${unwritten} line(s) that could not be written ` +
+        `(see above); a resume with -r runs those tasks again`;
+      log.error(m);
+      say(`disbatch: ${m}`);
+    }
+    for (const m of actions.finishMessages) say(m);
+    if (sched.endedByWalltime) {
+      const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
+      log.info(`To resume: ${again}`);
+      say(
+        `disbatch: to run what is left${
+          Deno.env.get("SLURM_JOB_ID") ? " in a new allocation (sbatch ...)" : ""
+        }, ` +
+          `from ${Deno.cwd()}:\n  ${again}`,
+      );
+    }
+    if (ran) {
+      progress.done(sched.snapshot(), {
+        startedAt,
+        statusPath: `${uid}_status.txt`,
+        failures: sched.firstFailures,
+      });
+    }
+    await retire.flush();
+    await web?.close();
+    if (ran) await mailer?.end(sched.snapshot(), code, actions.finishMessages);
+    await peers.farewell(); // monitors see the final counts before the connection closes
+    server.close();
+    // Contexts of running allocations see the run end and leave (their jobs complete); pending ones
+    // and any still there after a few seconds are cancelled.
+    await allocator?.close();
+    const allocLine = allocator?.summary();
+    if (allocLine) {
+      log.info(allocLine.replace(/^disbatch: /, ""));
+      say(allocLine);
+    }
+    auto.kill("SIGTERM");
+    untrapSignals();
+    auto.close();
+    let exit = unwritten > 0 && code === 0 ? 3 : code;
+    // A task program that failed after its output ended (its tasks all ran) still makes the run fail.
+    const late = intake.failed ? undefined : taskCommand?.exitFailure;
+    if (late !== undefined) {
+      say(`disbatch: ${late} after it ended its output`);
+      log.error(`${late} after it ended its output`);
+      if (exit === 0) exit = 1;
+    }
+    eventLog?.close();
+    log.info(`Run ended with exit status ${exit}`);
+    journal.ended(exit);
     try {
-      (await connectWithin(splitAddress(a), 2000)).close();
-      return; // something answers there: leave the lock to RunLock.acquire's judgement
-    } catch { /* refused or silent */ }
+      Deno.removeSync(`${uid}_address`);
+    } catch { /* gone */ }
+    log.close();
+    return exit;
   }
-  try {
-    Deno.removeSync(`${uid}_lock`);
-  } catch { /* gone */ }
 }

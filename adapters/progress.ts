@@ -54,6 +54,20 @@ export class Progress {
     this.#write(line + "\n");
   }
 
+  /**
+   * @param line a line for stdout (the progress line on stderr is cleared first); a closed stdout
+   * drops it (the driver log has what matters)
+   */
+  out(line: string): void {
+    if (this.#shown) this.#write("\r\x1b[2K");
+    this.#shown = false;
+    try {
+      const data = new TextEncoder().encode(line + "\n");
+      let off = 0;
+      while (off < data.length) off += Deno.stdout.writeSync(data.subarray(off));
+    } catch { /* stdout closed */ }
+  }
+
   /** @param snap current state (only computed when painting); repainted at most 10 times a second */
   update(snap: () => SchedulerSnapshot): void {
     if (!this.#tty) return;

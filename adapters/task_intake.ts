@@ -11,7 +11,8 @@ import { ResumeMismatchError, type ResumeTable, skippedRecord } from "../lib/res
 import type { TaskFileItem } from "../lib/task_file.ts";
 import type { PerEngineTask, StatusRecord } from "../lib/types.ts";
 import type { RunPorts } from "./actions.ts";
-import { stderrLine } from "./stderr.ts";
+import type { TaskCommand } from "./task_command.ts";
+import { readTaskItems, TaskFileChangedError, type TaskSource } from "./task_source.ts";
 
 /** What {@linkcode TaskIntake} needs from the driver. */
 export interface IntakeHost extends RunPorts {
@@ -27,16 +28,84 @@ export interface IntakeHost extends RunPorts {
   startContext(): void;
 }
 
-/** Hands task-file items to the scheduler, one at a time. */
+/**
+ * Hands task-file items to the scheduler, one at a time, as fast as it asks for work (its
+ * `demand`): the driver holds about two tasks per slot, never the whole file.
+ */
 export class TaskIntake {
   readonly #h: IntakeHost;
   readonly #perEngineStart: PerEngineTask[] = [];
   readonly #perEngineStop: PerEngineTask[] = [];
   #perEngineDone = false;
+  #wake: (() => void) | undefined;
+  #failed = false;
 
   /** @param host what the intake acts on */
   constructor(host: IntakeHost) {
     this.#h = host;
+  }
+
+  /** True when the task stream ended the run early (a bad line, a resume mismatch, a failed task program). */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** The scheduler may want more: a feeder waiting for demand reads on. */
+  wake(): void {
+    if (this.#wake && this.#h.sched.demand() > 0) this.release();
+  }
+
+  /** Let a waiting feeder go on whatever the demand (the run is over: it sees that and stops). */
+  release(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /**
+   * Read the task stream to its end (or until the run stops), then tell the scheduler the tasks
+   * ended. A stream that cannot be read on stops the run (exit 2; a task program that failed: 1).
+   * @param source the task file or program output @param name for messages
+   * @param program the task program, with `--taskcommand`
+   */
+  async feed(source: TaskSource, name: string, program?: TaskCommand): Promise<void> {
+    const { sched, react, now, log, say } = this.#h;
+    const stop = (why: string, exitCode: number, message: string) => {
+      say(`disbatch: ${why}`);
+      log.error(why);
+      this.#failed = true;
+      react({ kind: "stopRun", exitCode, message, now: now() });
+    };
+    try {
+      for await (const item of readTaskItems(source, name)) {
+        if (sched.phase !== "running") break;
+        if (!this.take(item)) continue;
+        while (sched.demand() <= 0 && sched.phase === "running") {
+          await new Promise<void>((r) => this.#wake = r);
+        }
+      }
+      this.closePerEngine();
+      // A task program that failed, or wrote nothing, ends the run: its stream is not complete.
+      const why = await program?.failure(1000);
+      if (why !== undefined) {
+        stop(
+          why,
+          1,
+          "The run stops here: tasks that had started finished and are in the status file; no other task runs",
+        );
+        return;
+      }
+    } catch (e) {
+      if (e instanceof ResumeMismatchError || e instanceof SyntaxError || e instanceof TaskFileChangedError) {
+        this.closePerEngine();
+        stop(e.message, 2, "The rest of the task file was not run; tasks that ran are in the status file");
+        return;
+      }
+      throw e;
+    } finally {
+      source.close();
+    }
+    if (sched.phase === "running") react({ kind: "tasksEnded", now: now() });
   }
 
   /**
@@ -49,7 +118,7 @@ export class TaskIntake {
     const { react, now, log } = this.#h;
     switch (item.kind) {
       case "warning":
-        if (!this.#h.printed.has(item.message)) stderrLine(`disbatch: warning: ${item.message}`);
+        if (!this.#h.printed.has(item.message)) this.#h.say(`disbatch: warning: ${item.message}`);
         log.warn(item.message);
         return false;
       case "perEngine":

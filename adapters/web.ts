@@ -12,6 +12,7 @@
 import { type GateOptions, startGate } from "./web_gate.ts";
 import { type DashboardState, parseStopTarget, requestToken, tokenMatches } from "../lib/dashboard.ts";
 import { dashboardPage } from "./dashboard_page.ts";
+import { type Logger, RateLimitedWarn } from "./log.ts";
 
 export type { DashboardState } from "../lib/dashboard.ts";
 
@@ -171,4 +172,37 @@ export function startDashboard(o: DashboardOptions): Dashboard {
       await server.shutdown();
     },
   };
+}
+
+/**
+ * The run's dashboard (`--web`): started on every interface behind its token, its address written
+ * to `<uid>_url` (mode 0600), said on stderr and logged (without the token); refused connections
+ * are logged, at most a line a while.
+ * @param o the state and stop callbacks, the run's uid, log, printer and clock
+ * @returns the dashboard
+ */
+export function openRunDashboard(o: {
+  uid: string;
+  log: Logger;
+  say(line: string): void;
+  now(): number;
+  state: DashboardOptions["state"];
+  stop: DashboardOptions["stop"];
+}): Dashboard {
+  const rejections = new RateLimitedWarn(
+    o.log,
+    (n) => `Dashboard: ${n} more connection(s) refused or closed (not logged one by one)`,
+  );
+  const web = startDashboard({
+    hostname: "0.0.0.0",
+    port: 0,
+    token: newDashboardToken(),
+    state: o.state,
+    stop: o.stop,
+    onReject: (m) => rejections.warn(m, o.now()),
+  });
+  Deno.writeTextFileSync(`${o.uid}_url`, web.url + "\n", { mode: 0o600 });
+  o.say(`disbatch: dashboard at ${web.url} (also in ${o.uid}_url)`);
+  o.log.info(`Dashboard at ${web.url.replace(/token=[^&]*/, "token=…")}`);
+  return web;
 }

@@ -23,6 +23,7 @@
  */
 
 import { formatDuration } from "./progress_view.ts";
+import type { SchedulerSnapshot } from "./scheduler.ts";
 
 /** Where an allocation is in its life. */
 export type AllocState = "submitting" | "pending" | "running" | "ended";
@@ -285,6 +286,32 @@ export interface Work {
   freeSlots: Map<string, number>;
   /** True once the task stream has ended and nothing is left to run or running. */
   over: boolean;
+}
+
+/** What the active engines of each context label hold: free slots, all slots, and their nodes. */
+export interface LabelCapacity {
+  freeSlots: Map<string, number>;
+  slots: Map<string, { n: number; nodes: string[] }>;
+}
+
+/**
+ * @param snap the scheduler's engines and contexts
+ * @returns per context label, the free slots, the slots and the nodes of its active engines
+ */
+export function capacityByLabel(snap: Pick<SchedulerSnapshot, "engines" | "contexts">): LabelCapacity {
+  const labels = new Map(snap.contexts.map((c) => [c.id, c.label]));
+  const freeSlots = new Map<string, number>();
+  const slots = new Map<string, { n: number; nodes: string[] }>();
+  for (const e of snap.engines) {
+    if (e.state !== "active") continue;
+    const l = labels.get(e.context) ?? "";
+    freeSlots.set(l, (freeSlots.get(l) ?? 0) + Math.max(0, e.slots - e.running));
+    const x = slots.get(l) ?? { n: 0, nodes: [] };
+    x.n += e.slots;
+    x.nodes.push(e.host);
+    slots.set(l, x);
+  }
+  return { freeSlots, slots };
 }
 
 /** Something the adapter must do. */

@@ -8,6 +8,7 @@
 import { floatOption, intOption, type OptionSpec, parseArgv, UsageError } from "./cli.ts";
 import { parseDuration, parsePointInTime } from "./duration.ts";
 import { splitShellWords } from "./text.ts";
+import type { SchedulerOptions } from "./scheduler.ts";
 
 /**
  * The time limit in `--alloc`'s sbatch options (`-t 30` is 30 minutes, as Slurm reads it).
@@ -462,4 +463,30 @@ export function parseDriverArgs(
     throw new UsageError(`argument ${inv.retry ? "-R/--retry" : "--force-resume"}: needs -r STATUSFILE`);
   }
   return inv;
+}
+
+/**
+ * The scheduler's settings for a run of this command line.
+ * @param inv the command line
+ * @param at the driver's host and pid (on barrier lines), and when running tasks are stopped for
+ *   the run's end (`stopAt`, Unix seconds), if it has one
+ * @returns the settings
+ */
+export function schedulerOptions(
+  inv: DriverInvocation,
+  at: { host: string; pid: number; stopAt?: number },
+): SchedulerOptions {
+  return {
+    failFast: inv.failFast,
+    // With --alloc engines come and go with the allocations: the run waits for them as with -S.
+    startupOnly: inv.startupOnly || inv.alloc !== undefined,
+    exitCode: inv.exitCode,
+    crashLimit: inv.crashLimit,
+    retries: inv.retries,
+    timeout: inv.timeout,
+    badNodeAfter: inv.badNodeAfter,
+    ...(at.stopAt !== undefined ? { stopAt: at.stopAt } : {}),
+    driverHost: at.host,
+    driverPid: at.pid,
+  };
 }

@@ -7,6 +7,7 @@ import {
   allocationStatus,
   allocationText,
   AllocPolicy,
+  capacityByLabel,
   type Work,
 } from "../../lib/allocator.ts";
 
@@ -336,4 +337,70 @@ Deno.test("AllocPolicy.close(): pending ones are cancelled, running ones end wit
     "Allocation A1 (job 11) is over: ended with the run",
     "Allocation A2 (job 12) is over: cancelled at the end of the run",
   ]);
+});
+
+Deno.test("capacityByLabel() sums the active engines' slots, free slots and nodes per context label", () => {
+  const engine = (
+    rank: number,
+    context: number,
+    host: string,
+    slots: number,
+    running: number,
+    state = "active",
+  ) => ({
+    rank,
+    context,
+    host,
+    slots,
+    state,
+    running,
+    assigned: 0,
+    finished: 0,
+    failed: 0,
+  });
+  const contexts = [
+    { id: 0, label: "A1", taskLimit: 0, assigned: 0, engines: 2 },
+    { id: 1, label: "A2", taskLimit: 0, assigned: 0, engines: 1 },
+  ];
+  const cases: {
+    name: string;
+    engines: ReturnType<typeof engine>[];
+    free: [string, number][];
+    slots: [string, number, string][];
+  }[] = [
+    { name: "no engine", engines: [], free: [], slots: [] },
+    {
+      name: "two labels",
+      engines: [engine(0, 0, "n1", 4, 1), engine(1, 0, "n2", 2, 2), engine(2, 1, "n3", 3, 0)],
+      free: [["A1", 3], ["A2", 3]],
+      slots: [["A1", 6, "n1,n2"], ["A2", 3, "n3"]],
+    },
+    {
+      name: "stopping and gone engines do not count",
+      engines: [
+        engine(0, 0, "n1", 4, 1, "stopping"),
+        engine(1, 0, "n2", 2, 0),
+        engine(2, 1, "n3", 3, 0, "gone"),
+      ],
+      free: [["A1", 2]],
+      slots: [["A1", 2, "n2"]],
+    },
+    {
+      name: "more running than slots is no free slot",
+      engines: [engine(0, 1, "n1", 1, 2)],
+      free: [["A2", 0]],
+      slots: [["A2", 1, "n1"]],
+    },
+    {
+      name: "an engine of an unknown context",
+      engines: [engine(0, 7, "n1", 1, 0)],
+      free: [["", 1]],
+      slots: [["", 1, "n1"]],
+    },
+  ];
+  for (const c of cases) {
+    const got = capacityByLabel({ engines: c.engines, contexts });
+    assert.deepEqual([...got.freeSlots], c.free, c.name);
+    assert.deepEqual([...got.slots].map(([l, x]) => [l, x.n, x.nodes.join(",")]), c.slots, c.name);
+  }
 });

@@ -5,6 +5,7 @@ import {
   DRIVER_SPECS,
   type DriverInvocation,
   parseDriverArgs,
+  schedulerOptions,
   USAGE,
 } from "../../lib/driver_options.ts";
 import { HELP } from "../../lib/help.ts";
@@ -498,4 +499,35 @@ Deno.test("parseDriverArgs() reads --alloc as shell words and checks its compani
     /argument --timeout: 1h is longer than an allocation of --alloc can run a task \(its time limit less 15 s: 1785 s\)/,
   );
   assert.equal(inv(["--alloc", "-N 1 --time=2:00:00", "--timeout", "1h", "Tasks"]).timeout, 3600);
+});
+
+Deno.test("schedulerOptions() gives the scheduler what the command line asks for", () => {
+  const at = { host: "h", pid: 7 };
+  const cases: { args: string[]; stopAt?: number; want: Record<string, unknown> }[] = [
+    {
+      args: ["T"],
+      want: { failFast: false, startupOnly: false, exitCode: false, crashLimit: 3, badNodeAfter: 3 },
+    },
+    { args: ["-f", "-e", "T"], want: { failFast: true, exitCode: true } },
+    { args: ["-S", "T"], want: { startupOnly: true } },
+    { args: ["--alloc", "-p x", "T"], want: { startupOnly: true } },
+    {
+      args: ["--retries", "2", "--timeout", "1m", "--crash-limit", "5", "T"],
+      want: { retries: 2, timeout: 60, crashLimit: 5 },
+    },
+    { args: ["--bad-node-after", "0", "T"], want: { badNodeAfter: 0 } },
+    { args: ["T"], stopAt: 1000, want: { stopAt: 1000 } },
+  ];
+  for (const c of cases) {
+    const o = schedulerOptions(inv(c.args), {
+      ...at,
+      ...(c.stopAt !== undefined ? { stopAt: c.stopAt } : {}),
+    });
+    for (const [k, v] of Object.entries(c.want)) {
+      assert.equal(o[k as keyof typeof o], v, `${c.args.join(" ")}: ${k}`);
+    }
+    assert.equal(o.driverHost, "h");
+    assert.equal(o.driverPid, 7);
+    if (c.stopAt === undefined) assert.equal("stopAt" in o, false, c.args.join(" "));
+  }
 });
