@@ -145,3 +145,69 @@ Deno.test({
     }
   }
 });
+
+Deno.test({
+  name: "the driver names why it dropped a stranger once: an oversized frame, a message before the handshake",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using d = await tempDir("disbatch_strangers_");
+  const run = `${d.path}/run`;
+  const script = `${run}_dbUtil.sh`;
+  const log = `${run}_driver.log`;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, "true\n");
+  const driver = spawnCli(["-S", "-p", run, "Tasks"], { cwd: d.path });
+  const driverOut = driver.output();
+  try {
+    await waitFor(
+      "the run's dbUtil.sh",
+      () => /DISBATCH_DRIVER='[^']+'/.test(readOr(script)),
+      () => readOr(log),
+    );
+    const port = Number(/DISBATCH_DRIVER='[^',]*:(\d+)/.exec(readOr(script))?.[1]);
+    // What each stranger sends, and the line the driver writes about it.
+    const frame = (json: string) => {
+      const body = new TextEncoder().encode(json);
+      const out = new Uint8Array(4 + body.length);
+      new DataView(out.buffer).setUint32(0, body.length);
+      out.set(body, 4);
+      return out;
+    };
+    const strangers: [Uint8Array, RegExp][] = [
+      [
+        new Uint8Array([0x7f, 0, 0, 0]),
+        /WARNING Rejected connection from 127\.0\.0\.1:\d+: frame of 2130706432 bytes is larger than the limit of 65536\n/,
+      ],
+      [
+        frame('{"kind":"watch"}'),
+        /WARNING Rejected connection from 127\.0\.0\.1:\d+: sent "watch" before authenticating\n/,
+      ],
+      [
+        frame("[1,2]"),
+        /WARNING Rejected connection from 127\.0\.0\.1:\d+: message is not an object with a string kind\n/,
+      ],
+    ];
+    for (const [bytes, line] of strangers) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      await c.write(bytes);
+      // The driver closes the connection: read until it does.
+      const buf = new Uint8Array(4096);
+      try {
+        while ((await c.read(buf)) !== null) { /* the challenge */ }
+      } catch { /* reset */ }
+      c.close();
+      await waitFor(`the line ${line}`, () => line.test(readOr(log)), () => readOr(log));
+    }
+    // A stranger that connects and leaves quietly is no warning.
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    const status = await dbUtil(script, ["--status"], d.path);
+    assert.equal(status.code, 0, status.stderr);
+    const rejections = readOr(log).split("\n").filter((l) => /Rejected|Dropped/.test(l));
+    assert.equal(rejections.length, 3, `one line per stranger:\n${rejections.join("\n")}`);
+  } finally {
+    try {
+      driver.kill("SIGTERM");
+    } catch { /* gone */ }
+    await driverOut;
+  }
+});
