@@ -7,7 +7,8 @@
 import { UsageError } from "../lib/cli.ts";
 import { allocationText } from "../lib/allocator.ts";
 import { ClientError, connectToDriver } from "./client.ts";
-import { type FromDriver, parseStopText } from "../lib/protocol.ts";
+import type { FromDriver } from "../lib/protocol.ts";
+import { parseStopArg, stopAnswerText, stopExitCode } from "../lib/control.ts";
 
 /**
  * Send one control request and print the answer.
@@ -16,12 +17,8 @@ import { type FromDriver, parseStopText } from "../lib/protocol.ts";
  */
 export async function controlMain(args: string[]): Promise<number> {
   const [what, target] = args;
-  if (what === "--stop" && !target) {
-    throw new UsageError(
-      "--stop needs an engine rank (e.g. 3), a context id (c1) or a context label (e.g. SSH1, J1234)",
-    );
-  }
   if (what !== "--stop" && what !== "--status") throw new UsageError(`unknown control request ${what}`);
+  const stop = what === "--stop" ? parseStopArg(target) : undefined;
   let s;
   try {
     s = await connectToDriver("control");
@@ -29,15 +26,12 @@ export async function controlMain(args: string[]): Promise<number> {
     console.error(`disbatch: ${e instanceof ClientError ? e.message : e}`);
     return 1;
   }
-  const stop = what === "--stop" ? parseStopText(target!) : undefined;
   const answer = new Promise<FromDriver>((resolve) => {
     s.onMessage = (m) => {
       if (m.kind === "ack" || m.kind === "snapshot") resolve(m);
     };
   });
-  if (!stop) s.link.send({ kind: "watch" });
-  else if ("engine" in stop) s.link.send({ kind: "stopEngine", rank: stop.engine });
-  else s.link.send({ kind: "stopContext", context: stop.context });
+  s.link.send(stop ? { kind: "requestStop", target: stop } : { kind: "watch" });
   const m = await Promise.race([answer, s.link.closed.then(() => undefined)]);
   s.link.close("done");
   if (!m) {
@@ -45,8 +39,8 @@ export async function controlMain(args: string[]): Promise<number> {
     return 1;
   }
   if (m.kind === "ack") {
-    console.log(m.message);
-    return m.ok ? 0 : 1;
+    console.log(stopAnswerText(m.answer));
+    return stopExitCode(m.answer);
   }
   if (m.kind === "snapshot") {
     const st = m.state;

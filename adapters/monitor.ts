@@ -23,6 +23,7 @@ import {
   renderMonitor,
 } from "../lib/monitor_view.ts";
 import { ClientError, connectToDriver, type DriverSession } from "./client.ts";
+import { stopAnswerText } from "../lib/control.ts";
 
 const encoder = new TextEncoder();
 /** Alternate screen on, cursor hidden, screen cleared. */
@@ -112,7 +113,7 @@ class MonitorScreen {
         this.#state = m.state;
         this.#ui = followSelection(this.#ui, this.#state);
       } else if (m.kind === "ack") {
-        this.#ui = { ...this.#ui, notice: m.message };
+        this.#ui = { ...this.#ui, notice: stopAnswerText(m.answer) };
         this.#noticeAt = Date.now();
       } else return;
       this.#draw();
@@ -162,7 +163,7 @@ class MonitorScreen {
         const step = monitorKey(this.#ui, key, this.#state);
         this.#ui = step.ui;
         if (step.ui.notice) this.#noticeAt = Date.now();
-        if (step.send) this.#session.link.send(step.send);
+        if (step.send) this.#session.link.send({ kind: "requestStop", target: step.send });
         if (step.quit) return;
       }
       this.#draw();

@@ -7,7 +7,8 @@
  */
 
 import type { DashboardTracker } from "../lib/dashboard.ts";
-import type { RunState, StopTarget, ToDriver } from "../lib/protocol.ts";
+import type { RunState, ToDriver } from "../lib/protocol.ts";
+import { answerStop, type StopAnswer, type StopTarget } from "../lib/control.ts";
 import type { RunPorts } from "./actions.ts";
 import type { RetireManager } from "./retire.ts";
 import type { JournalContext } from "../lib/journal.ts";
@@ -50,9 +51,6 @@ export interface PeersHost extends RunPorts {
  * before its tasks run elsewhere (an engine mends a broken link within about a second).
  */
 export const RECONNECT_WINDOW_S = 4;
-
-/** What `--stop` or the dashboard names: an engine rank, or a context id or label. */
-export type { StopTarget };
 
 /** Engines, contexts and monitors connected to the driver. */
 export class DriverPeers implements ServerHandlers {
@@ -266,11 +264,8 @@ export class DriverPeers implements ServerHandlers {
       case "contextDone":
         log.info(`Context ${this.#contexts.get(msg.context)?.label ?? msg.context} finished`);
         return;
-      case "stopEngine":
-        peer.link.send({ kind: "ack", ...this.stop({ engine: msg.rank }) });
-        return;
-      case "stopContext":
-        peer.link.send({ kind: "ack", ...this.stop({ context: msg.context }) });
+      case "requestStop":
+        peer.link.send({ kind: "ack", answer: this.stop(msg.target) });
         return;
       case "watch":
         this.#watchers.add(peer);
@@ -366,29 +361,20 @@ export class DriverPeers implements ServerHandlers {
   }
 
   /**
-   * Stop an engine, or every context a label names (a number names one context).
-   * @param t the target @returns the answer for the user
+   * Stop an engine softly, or a context, or every context a label names (`dbUtil.sh --stop`, the
+   * monitor, the dashboard).
+   * @param t the target @returns whether it names something, and what is stopping
    */
-  stop(t: StopTarget): { ok: boolean; message: string } {
-    const { react, now } = this.#h;
-    if ("engine" in t) {
-      if (!this.#h.engines.has(t.engine)) return { ok: false, message: `no engine ${t.engine}` };
-      react({ kind: "stopEngine", rank: t.engine, now: now() });
-      return { ok: true, message: `stopping engine ${t.engine}` };
-    }
-    // A label names every context that carries it; a number names one context.
-    const ids = typeof t.context === "number"
-      ? [t.context]
-      : [...this.#contexts].filter(([, c]) => c.label === t.context).map(([i]) => i);
-    const known = ids.filter((i) => this.#contexts.has(i));
-    if (known.length === 0) return { ok: false, message: `no context ${t.context}` };
-    for (const i of known) react({ kind: "stopContext", id: i, now: now() });
-    return {
-      ok: true,
-      message: `stopping context${known.length > 1 ? "s" : ""} ${
-        known.map((i) => `${this.#contexts.get(i)!.label} (${i})`).join(", ")
-      }`,
-    };
+  stop(t: StopTarget): StopAnswer {
+    const { react, now, engines } = this.#h;
+    const answer = answerStop(t, {
+      engines: [...engines].map(([rank, p]) => ({ rank, context: p.hello.context! })),
+      contexts: [...this.#contexts].map(([id, c]) => ({ id, label: c.label })),
+    });
+    if (!answer.found) return answer;
+    if (t.kind === "engine") react({ kind: "stopEngine", rank: t.rank, now: now() });
+    else for (const c of answer.contexts) react({ kind: "stopContext", id: c.id, now: now() });
+    return answer;
   }
 
   /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */

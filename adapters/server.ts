@@ -16,6 +16,7 @@ import {
 } from "../lib/protocol.ts";
 import { type Logger, RateLimitedWarn } from "./log.ts";
 import { Link } from "./transport.ts";
+import { closeReasonText } from "../lib/control.ts";
 
 /** An authenticated peer. */
 export interface Peer {
@@ -149,7 +150,7 @@ export class DriverServer {
     const timer = setTimeout(() => {
       if (!peer) {
         this.#rejected(`Rejected connection from ${remote}: no valid hello within ${HANDSHAKE_MS / 1000} s`);
-        link.close("handshake timeout");
+        link.close({ kind: "refused", why: "handshake timeout" });
       }
     }, HANDSHAKE_MS);
     link.onMessage = (raw) => {
@@ -162,7 +163,7 @@ export class DriverServer {
         }`;
         if (peer) this.#log.warn(m);
         else this.#rejected(m);
-        link.close("protocol error");
+        link.close({ kind: "refused", why: "protocol error" });
         return;
       }
       if (peer) {
@@ -171,7 +172,7 @@ export class DriverServer {
       }
       if (msg.kind !== "hello") {
         this.#rejected(`Rejected connection from ${remote}: sent "${msg.kind}" before authenticating`);
-        link.close("not authenticated");
+        link.close({ kind: "refused", why: "not authenticated" });
         return;
       }
       if (msg.version !== PROTOCOL_VERSION) {
@@ -183,7 +184,7 @@ export class DriverServer {
         this.#rejected(
           `Rejected ${msg.role} from ${remote} (${msg.host}): protocol version ${msg.version}, driver speaks ${PROTOCOL_VERSION}`,
         );
-        link.close("version mismatch");
+        link.close({ kind: "refused", why: "version mismatch" });
         return;
       }
       if (!checkMac(this.#secret, "peer", nonce, msg.mac)) {
@@ -191,7 +192,7 @@ export class DriverServer {
         this.#rejected(
           `Rejected connection from ${remote} claiming to be ${msg.role} on ${msg.host}: wrong secret`,
         );
-        link.close("authentication failed");
+        link.close({ kind: "refused", why: "authentication failed" });
         return;
       }
       clearTimeout(timer);
@@ -200,7 +201,7 @@ export class DriverServer {
       const verdict = this.#handlers!.accepted(p);
       if ("reject" in verdict) {
         link.send({ kind: "rejected", reason: verdict.reject, ...(verdict.gone ? { gone: true } : {}) });
-        link.close("rejected");
+        link.close({ kind: "refused", why: "rejected" });
         return;
       }
       peer = p;
@@ -220,24 +221,14 @@ export class DriverServer {
         this.#handlers!.closed(p, reason);
       });
     };
-    link.closed.then((reason) => {
+    link.ended.then((why) => {
       clearTimeout(timer);
       authenticated();
       if (peer) return;
-      if (reason.startsWith("protocol error: ")) {
-        this.#rejected(`Rejected connection from ${remote}: ${reason.slice(16)}`);
-      } else if (
-        ![
-          "handshake timeout",
-          "not authenticated",
-          "version mismatch",
-          "authentication failed",
-          "rejected",
-          "protocol error",
-        ]
-          .includes(reason)
-      ) {
-        this.#log.debug(`Connection from ${remote} closed before authenticating: ${reason}`);
+      // A refusal was logged when it was made.
+      if (why.kind === "badFrame") this.#rejected(`Rejected connection from ${remote}: ${why.detail}`);
+      else if (why.kind !== "refused") {
+        this.#log.debug(`Connection from ${remote} closed before authenticating: ${closeReasonText(why)}`);
       }
     });
     link.start();

@@ -14,6 +14,7 @@ import {
   ProtocolError,
   type ToDriver,
 } from "../lib/protocol.ts";
+import { type CloseReason, closeReasonText } from "../lib/control.ts";
 
 /** One framed connection. */
 export class Link {
@@ -22,6 +23,8 @@ export class Link {
   onMessage: (m: { kind: string }) => void = () => {};
   /** Resolves with a reason when the connection is closed (by either side or a protocol error). */
   readonly closed: Promise<string>;
+  /** Resolves with why the connection was closed, as data (at the same time as {@linkcode closed}). */
+  readonly ended: Promise<CloseReason>;
   /** Milliseconds timestamp of the last bytes received. */
   lastHeard = Date.now();
   #pending: Uint8Array[] = [];
@@ -31,6 +34,7 @@ export class Link {
   #writeDone: Promise<void> = Promise.resolve();
   #isClosed = false;
   #resolveClosed!: (reason: string) => void;
+  #resolveEnded!: (reason: CloseReason) => void;
 
   readonly #readSize: number;
 
@@ -45,6 +49,7 @@ export class Link {
       (conn as Deno.TcpConn).setNoDelay(true);
     } catch { /* not TCP */ }
     this.closed = new Promise((r) => this.#resolveClosed = r);
+    this.ended = new Promise((r) => this.#resolveEnded = r);
   }
 
   /** The peer's `host:port`. */
@@ -71,7 +76,7 @@ export class Link {
     try {
       for (;;) {
         const n = await this.conn.read(buf);
-        if (n === null) return this.close("connection closed by peer");
+        if (n === null) return this.close({ kind: "peerClosed" });
         this.lastHeard = Date.now();
         decoder.maxFrame = this.maxFrame;
         const msgs = decoder.push(buf.subarray(0, n));
@@ -83,10 +88,8 @@ export class Link {
     } catch (e) {
       this.close(
         e instanceof ProtocolError
-          ? `protocol error: ${e.message}`
-          : e instanceof Error
-          ? e.message
-          : String(e),
+          ? { kind: "badFrame", detail: e.message }
+          : { kind: "readFailed", detail: e instanceof Error ? e.message : String(e) },
       );
     }
   }
@@ -132,7 +135,7 @@ export class Link {
         while (off < data.length) off += await this.conn.write(data.subarray(off));
       }
     } catch (e) {
-      this.close(`write failed: ${e instanceof Error ? e.message : e}`);
+      this.close({ kind: "writeFailed", detail: e instanceof Error ? e.message : String(e) });
     } finally {
       this.#writing = false;
     }
@@ -140,15 +143,17 @@ export class Link {
 
   /**
    * Close the connection (idempotent).
-   * @param reason for whoever awaits {@linkcode closed}
+   * @param reason for whoever awaits {@linkcode closed} and {@linkcode ended} (a text is this side's own reason)
    */
-  close(reason: string): void {
+  close(reason: string | CloseReason): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
     try {
       this.conn.close();
     } catch { /* already closed */ }
-    this.#resolveClosed(reason);
+    const why: CloseReason = typeof reason === "string" ? { kind: "local", text: reason } : reason;
+    this.#resolveEnded(why);
+    this.#resolveClosed(closeReasonText(why));
   }
 }
 

@@ -4,13 +4,20 @@
  *
  * Routes: `GET /` the page (`dashboard_page.ts`), `GET /api/state` the {@linkcode DashboardState}
  * as JSON, `POST /api/stop` with `{"engine": N}` or `{"context": N}` (answers the text of
- * `stop`).
+ * `stop`'s answer: 200 when something is stopping, 404 when nothing has that number).
  *
  * @module
  */
 
 import { type GateOptions, startGate } from "./web_gate.ts";
-import { type DashboardState, parseStopTarget, requestToken, tokenMatches } from "../lib/dashboard.ts";
+import { type DashboardState, requestToken, tokenMatches } from "../lib/dashboard.ts";
+import {
+  type StopAnswer,
+  stopAnswerText,
+  stopHttpStatus,
+  type StopTarget,
+  stopTargetFromJson,
+} from "../lib/control.ts";
 import { dashboardPage } from "./dashboard_page.ts";
 import { type Logger, RateLimitedWarn } from "./log.ts";
 
@@ -26,8 +33,8 @@ export interface DashboardOptions {
   token: string;
   /** Called for each `GET /api/state`. */
   state: () => DashboardState;
-  /** Called for each valid `POST /api/stop`; its text is the response body. */
-  stop: (target: { engine: number } | { context: number }) => { ok: boolean; message: string };
+  /** Called for each valid `POST /api/stop`; the response is made from its answer. */
+  stop: (target: StopTarget) => StopAnswer;
   /** Told about refused and timed-out connections (see `web_gate.ts`). */
   onReject?: (message: string) => void;
   /** Limits of the gate (defaults: 64 connections, headers in 10 s, idle 30 s, lifetime 120 s). */
@@ -111,15 +118,15 @@ async function handle(o: DashboardOptions, req: Request): Promise<Response> {
       if (bad) return bad;
       const body = await req.text();
       if (body.length > 4096) return text(413, "Request body too large");
-      let target: { engine: number } | { context: number };
+      let target: StopTarget;
       try {
-        target = parseStopTarget(JSON.parse(body));
+        target = stopTargetFromJson(JSON.parse(body));
       } catch (e: unknown) {
         return text(400, `Bad stop request: ${message(e)}`);
       }
       try {
-        const r = o.stop(target);
-        return text(r.ok ? 200 : 404, r.message);
+        const a = o.stop(target);
+        return text(stopHttpStatus(a), stopAnswerText(a));
       } catch (e: unknown) {
         return text(500, `Stop failed: ${message(e)}`);
       }

@@ -1,7 +1,8 @@
 /**
  * The web dashboard's data (pure): the {@linkcode DashboardState} that `GET /api/state` returns,
  * a {@linkcode DashboardTracker} the driver feeds so it can build that state cheaply, and the
- * request checks of `adapters/web.ts` (token comparison in constant time, stop-target parsing).
+ * request checks of `adapters/web.ts` (token comparison in constant time; the stop body is read by
+ * `control.ts`).
  * The page itself (HTML and its polling script) is `adapters/dashboard_page.ts`.
  *
  * @example Track one task, then read the state
@@ -230,30 +231,4 @@ export function requestToken(url: URL, authorization: string | null): string | u
   if (q !== null) return q;
   const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   return m?.[1];
-}
-
-/**
- * Reads the body of `POST /api/stop`: exactly one of `engine` or `context`, a whole number ≥ 0.
- *
- * @param body The parsed JSON body.
- * @returns The target.
- * @throws {TypeError} When the body is not such an object.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseStopTarget } from "./dashboard.ts";
- *
- * assert.deepEqual(parseStopTarget({ engine: 3 }), { engine: 3 });
- * assert.throws(() => parseStopTarget({ engine: 1, context: 2 }), TypeError);
- * ```
- */
-export function parseStopTarget(body: unknown): { engine: number } | { context: number } {
-  if (typeof body !== "object" || body === null) throw new TypeError("Expected a JSON object");
-  const o = body as Record<string, unknown>;
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined);
-  const ok = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0;
-  if (keys.length === 1 && keys[0] === "engine" && ok(o.engine)) return { engine: o.engine as number };
-  if (keys.length === 1 && keys[0] === "context" && ok(o.context)) return { context: o.context as number };
-  throw new TypeError('Expected {"engine": N} or {"context": N} with a whole number N');
 }

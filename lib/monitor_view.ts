@@ -32,6 +32,7 @@
 import { type Allocation, type AllocationRow, allocationRows } from "./allocator.ts";
 import { formatDuration } from "./progress_view.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
+import type { StopTarget } from "./control.ts";
 
 /** Smallest usable window (rows × columns). */
 export const MIN_ROWS = 12;
@@ -480,10 +481,11 @@ export function decodeKeys(input: string): MonitorKeyName[] {
   return keys;
 }
 
-/** A yes/no question on screen and what `y` does. */
-export type MonitorDialog =
-  | { kind: "stopEngine"; rank: number; text: string }
-  | { kind: "stopContext"; context: number; text: string };
+/** A yes/no question on screen, and what `y` stops. */
+export interface MonitorDialog {
+  target: StopTarget;
+  text: string;
+}
 
 /** The monitor's own state between frames. */
 export interface MonitorUi {
@@ -498,14 +500,11 @@ export interface MonitorUi {
   notice?: string;
 }
 
-/** A request for the driver. */
-export type MonitorRequest = { kind: "stopEngine"; rank: number } | { kind: "stopContext"; context: number };
-
 /** What a key leads to. */
 export interface MonitorStep {
   ui: MonitorUi;
-  /** Send this to the driver. */
-  send?: MonitorRequest;
+  /** Ask the driver to stop this. */
+  send?: StopTarget;
   /** Leave the monitor. */
   quit?: boolean;
 }
@@ -543,7 +542,7 @@ export function followSelection(ui: MonitorUi, state: MonitorState | undefined):
  *   running: 0, assigned: 0, finished: 0, failed: 0 }] };
  * const asked = monitorKey({ selected: 0, rank: 3, help: false }, "E", state);
  * assert.equal(asked.ui.dialog?.text, "Stop engine 3 softly? y/n");
- * assert.deepEqual(monitorKey(asked.ui, "y", state).send, { kind: "stopEngine", rank: 3 });
+ * assert.deepEqual(monitorKey(asked.ui, "y", state).send, { kind: "engine", rank: 3 });
  * ```
  */
 export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: MonitorState | undefined): MonitorStep {
@@ -552,10 +551,7 @@ export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: MonitorSta
     const d = ui.dialog;
     const next: MonitorUi = { ...ui, dialog: undefined };
     if ((key === "y" || key === "Y") && !ui.ended) {
-      const send: MonitorRequest = d.kind === "stopEngine"
-        ? { kind: "stopEngine", rank: d.rank }
-        : { kind: "stopContext", context: d.context };
-      return { ui: { ...next, notice: "Request sent..." }, send };
+      return { ui: { ...next, notice: "Request sent..." }, send: d.target };
     }
     return { ui: { ...next, notice: "Cancelled" } };
   }
@@ -578,7 +574,7 @@ export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: MonitorSta
       return {
         ui: {
           ...ui,
-          dialog: { kind: "stopEngine", rank: e.rank, text: `Stop engine ${e.rank} softly? y/n` },
+          dialog: { target: { kind: "engine", rank: e.rank }, text: `Stop engine ${e.rank} softly? y/n` },
         },
       };
     }
@@ -589,8 +585,7 @@ export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: MonitorSta
       ui: {
         ...ui,
         dialog: {
-          kind: "stopContext",
-          context: e.context,
+          target: { kind: "context", id: e.context },
           text: `Stop context ${label} and its ${n} engine${n === 1 ? "" : "s"} softly? y/n`,
         },
       },

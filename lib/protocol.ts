@@ -19,9 +19,10 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Allocation } from "./allocator.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
+import { isStopAnswer, isStopTarget, type StopAnswer, type StopTarget } from "./control.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -77,30 +78,6 @@ export type RunState = SchedulerSnapshot & {
   allocatorPaused?: string;
 };
 
-/** What `--stop`, the monitor and the dashboard name: an engine rank, or a context id or label. */
-export type StopTarget = { engine: number } | { context: number | string };
-
-/**
- * The target of `<run>_dbUtil.sh --stop TARGET`: `3` is engine 3, `c1` context 1, anything else a
- * context label (every context that carries it).
- * @param text as typed
- * @returns the target
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseStopText } from "./protocol.ts";
- * assert.deepEqual(parseStopText("3"), { engine: 3 });
- * assert.deepEqual(parseStopText("c1"), { context: 1 });
- * assert.deepEqual(parseStopText("J1234"), { context: "J1234" });
- * ```
- */
-export function parseStopText(text: string): StopTarget {
-  if (/^\d+$/.test(text)) return { engine: Number(text) };
-  if (/^c\d+$/.test(text)) return { context: Number(text.slice(1)) };
-  return { context: text };
-}
-
 /** Messages from the driver. */
 export type FromDriver =
   | { kind: "challenge"; version: number; nonce: string }
@@ -114,8 +91,8 @@ export type FromDriver =
   /** `ack`: the last `done` message (its `seq`) the driver has of this engine. */
   | { kind: "ping"; ack?: number }
   | { kind: "snapshot"; state: RunState }
-  /** The answer to a stop request: whether it named something, and what was done. */
-  | { kind: "ack"; ok: boolean; message: string }
+  /** The answer to a stop request: whether it named something, and what is stopping. */
+  | { kind: "ack"; answer: StopAnswer }
   /** The answer to `registerContext`: the context's id and label. */
   | { kind: "registered"; context: number; label: string }
   | { kind: "runOver" };
@@ -165,8 +142,8 @@ export type ToDriver =
   /** A launcher ended; if its engine never joined, it will not come. */
   | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }
   | { kind: "contextDone"; context: number }
-  | { kind: "stopEngine"; rank: number }
-  | { kind: "stopContext"; context: number | string }
+  /** `dbUtil.sh --stop`, the monitor: stop an engine or contexts softly (answered with `ack`). */
+  | { kind: "requestStop"; target: StopTarget }
   | { kind: "watch" };
 
 /** A frame or message that breaks the protocol. */
@@ -257,8 +234,7 @@ const TO_DRIVER_KINDS = new Set([
   "registerContext",
   "engineFailed",
   "contextDone",
-  "stopEngine",
-  "stopContext",
+  "requestStop",
   "watch",
 ]);
 
@@ -323,8 +299,10 @@ export function asToDriver(m: { kind: string }): ToDriver {
     case "engineFailed":
       need("context", "number"), need("host", "string"), need("reason", "string");
       break;
-    case "stopEngine":
-      need("rank", "number");
+    case "requestStop":
+      if (!isStopTarget(r.target)) {
+        throw new ProtocolError(`message "requestStop" holds a malformed "target"`);
+      }
       break;
   }
   return m as ToDriver;
@@ -401,7 +379,7 @@ export function asFromDriver(m: { kind: string }): FromDriver {
       need(r, "state", "object");
       break;
     case "ack":
-      need(r, "ok", "boolean"), need(r, "message", "string");
+      if (!isStopAnswer(r.answer)) throw new ProtocolError(`message "ack" holds a malformed "answer"`);
       break;
     case "registered":
       need(r, "context", "number"), need(r, "label", "string");

@@ -29,7 +29,7 @@ Deno.test("dashboard gate: a connection cap, a header deadline, and proper reque
     port: 0,
     token: "t0ken",
     state: () => ({}) as unknown as DashboardState,
-    stop: () => ({ ok: true, message: "ok" }),
+    stop: (t) => ({ found: true, target: t, contexts: [], engines: [] }),
     onReject: (m) => rejects.push(m),
     limits: { maxConnections: 5, headerMs: 1000, idleMs: 5000 },
   });

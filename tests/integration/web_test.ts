@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { type DashboardState, startDashboard } from "../../adapters/web.ts";
 import { DashboardTracker } from "../../lib/dashboard.ts";
+import { answerStop } from "../../lib/control.ts";
 import { parseStatusText, renderReportHtml, summarize } from "../../lib/report.ts";
 import type { StatusRecord } from "../../lib/types.ts";
 import { headlessChromium, NO_CHROMIUM } from "../helpers/chromium.ts";
@@ -157,12 +158,13 @@ Deno.test("startDashboard() requires the token, serves the state and forwards st
     port: 0,
     token: TOKEN,
     state: () => state,
+    // A run of engines 0 and 1 in context 0 (SSH0).
     stop: (t) => {
       stops.push(t);
-      return {
-        ok: true,
-        message: "engine" in t ? `stopping engine ${t.engine}` : `stopping context ${t.context}`,
-      };
+      return answerStop(t, {
+        engines: [{ rank: 0, context: 0 }, { rank: 1, context: 0 }],
+        contexts: [{ id: 0, label: "SSH0" }],
+      });
     },
   });
   try {
@@ -196,13 +198,22 @@ Deno.test("startDashboard() requires the token, serves the state and forwards st
     const r1 = await stop('{"engine":1}');
     assert.deepEqual([r1.status, await r1.text()], [200, "stopping engine 1\n"]);
     const r2 = await stop('{"context":0}');
-    assert.deepEqual([r2.status, await r2.text()], [200, "stopping context 0\n"]);
+    assert.deepEqual([r2.status, await r2.text()], [200, "stopping context SSH0 (0)\n"]);
+    const r3 = await stop('{"engine":9}');
+    assert.deepEqual([r3.status, await r3.text()], [404, "no engine 9\n"]);
+    const r4 = await stop('{"context":3}');
+    assert.deepEqual([r4.status, await r4.text()], [404, "no context 3\n"]);
     for (const bad of ["{}", '{"engine":-1}', '{"engine":1,"context":1}', "not json"]) {
       const r = await stop(bad);
       assert.equal(r.status, 400, bad);
       await r.body?.cancel();
     }
-    assert.deepEqual(stops, [{ engine: 1 }, { context: 0 }]);
+    assert.deepEqual(stops, [
+      { kind: "engine", rank: 1 },
+      { kind: "context", id: 0 },
+      { kind: "engine", rank: 9 },
+      { kind: "context", id: 3 },
+    ]);
     const get = await fetch(`${base}api/stop`, { headers: auth });
     assert.equal(get.status, 405);
     await get.body?.cancel();
@@ -224,7 +235,7 @@ Deno.test({
     port: 0,
     token: TOKEN,
     state: () => state,
-    stop: () => ({ ok: true, message: "ok" }),
+    stop: (t) => ({ found: true, target: t, contexts: [], engines: [] }),
   });
   await using dir = await tempDir();
   try {

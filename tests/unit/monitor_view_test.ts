@@ -274,14 +274,14 @@ Deno.test("monitorKey() asks before stopping an engine or a context", () => {
   const e = monitorKey(ui, "E", s);
   assert.equal(e.ui.dialog?.text, "Stop engine 1 softly? y/n");
   assert.equal(e.send, undefined);
-  assert.deepEqual(monitorKey(e.ui, "y", s).send, { kind: "stopEngine", rank: 1 });
+  assert.deepEqual(monitorKey(e.ui, "y", s).send, { kind: "engine", rank: 1 });
   const no = monitorKey(e.ui, "n", s);
   assert.equal(no.send, undefined);
   assert.equal(no.ui.dialog, undefined);
   assert.equal(monitorKey(e.ui, "q", s).quit, undefined, "q in a dialog only cancels it");
   const c = monitorKey(ui, "C", s);
   assert.equal(c.ui.dialog?.text, "Stop context SSH0 (c0) and its 2 engines softly? y/n");
-  assert.deepEqual(monitorKey(c.ui, "Y", s).send, { kind: "stopContext", context: 0 });
+  assert.deepEqual(monitorKey(c.ui, "Y", s).send, { kind: "context", id: 0 });
   const stopping = monitorKey({ selected: 2, rank: 2, help: false }, "E", s);
   assert.equal(stopping.ui.dialog, undefined);
   assert.equal(stopping.ui.notice, "Engine 2 is already stopping");
@@ -296,7 +296,7 @@ Deno.test("monitorKey() toggles help, quits on q and Ctrl-C, and stops nothing o
   assert.equal(monitorKey(help, "h", s).ui.help, false);
   assert.equal(monitorKey(ui, "q", s).quit, true);
   assert.equal(
-    monitorKey({ ...ui, dialog: { kind: "stopEngine", rank: 0, text: "" } }, "interrupt", s).quit,
+    monitorKey({ ...ui, dialog: { target: { kind: "engine", rank: 0 }, text: "" } }, "interrupt", s).quit,
     true,
   );
   const over = { ...ui, ended: ENDED_MESSAGE };

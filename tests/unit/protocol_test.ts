@@ -8,7 +8,6 @@ import {
   FrameDecoder,
   type FromDriver,
   MAX_FRAME,
-  parseStopText,
   PROTOCOL_VERSION,
   ProtocolError,
   type ToDriver,
@@ -96,7 +95,20 @@ const FROM_DRIVER: FromDriver[] = [
   { kind: "kill", reason: "fail-fast" },
   { kind: "ping" },
   { kind: "snapshot", state: { ...SNAPSHOT, uid: "/w/J", startedAt: 1795621000.5 } },
-  { kind: "ack", ok: true, message: "stopping engine 0" },
+  {
+    kind: "ack",
+    answer: { found: true, target: { kind: "engine", rank: 0 }, contexts: [], engines: [0] },
+  },
+  {
+    kind: "ack",
+    answer: {
+      found: true,
+      target: { kind: "label", label: "J1234" },
+      contexts: [{ id: 1, label: "J1234" }],
+      engines: [2, 3],
+    },
+  },
+  { kind: "ack", answer: { found: false, target: { kind: "context", id: 7 } } },
   { kind: "registered", context: 2, label: "J1234" },
   { kind: "runOver" },
 ];
@@ -125,9 +137,9 @@ const TO_DRIVER: ToDriver[] = [
   { kind: "registerContext", label: "mylabel", contextKind: "ssh", taskLimit: 2, engines: 1 },
   { kind: "engineFailed", context: 1, host: "n2", reason: "ssh exited 255", launch: "l-2" },
   { kind: "contextDone", context: 1 },
-  { kind: "stopEngine", rank: 3 },
-  { kind: "stopContext", context: "mylabel" },
-  { kind: "stopContext", context: 1 },
+  { kind: "requestStop", target: { kind: "engine", rank: 3 } },
+  { kind: "requestStop", target: { kind: "label", label: "mylabel" } },
+  { kind: "requestStop", target: { kind: "context", id: 1 } },
   { kind: "watch" },
 ];
 
@@ -276,7 +288,15 @@ Deno.test("asToDriver() rejects unknown kinds and missing or mistyped fields", (
       msg: { kind: "engineFailed", context: 0, reason: "r" },
       message: /"engineFailed" needs a string "host"/,
     },
-    { msg: { kind: "stopEngine", rank: "0" }, message: /"stopEngine" needs a number "rank"/ },
+    {
+      msg: { kind: "requestStop", target: { kind: "engine", rank: "0" } },
+      message: /"requestStop" holds a malformed "target"/,
+    },
+    {
+      msg: { kind: "requestStop", target: { engine: 0 } },
+      message: /"requestStop" holds a malformed "target"/,
+    },
+    { msg: { kind: "requestStop" }, message: /"requestStop" holds a malformed "target"/ },
   ];
   for (const { msg, message } of cases) {
     assert.throws(() => asToDriver(msg as { kind: string }), (e: unknown) => {
@@ -330,18 +350,6 @@ Deno.test("checkMac() accepts only the exact proof", () => {
   }
 });
 
-Deno.test("parseStopText() reads --stop targets: a rank, cN, or a label", () => {
-  const cases: [string, unknown][] = [
-    ["3", { engine: 3 }],
-    ["0", { engine: 0 }],
-    ["c1", { context: 1 }],
-    ["J1234", { context: "J1234" }],
-    ["SSH0", { context: "SSH0" }],
-    ["c1x", { context: "c1x" }],
-  ];
-  for (const [text, want] of cases) assert.deepEqual(parseStopText(text), want, text);
-});
-
 Deno.test("asFromDriver() accepts every message the driver sends and names what is wrong in others", () => {
   for (const m of FROM_DRIVER) assert.deepEqual(asFromDriver(m), m, m.kind);
   const bad: [Record<string, unknown>, RegExp][] = [
@@ -352,7 +360,11 @@ Deno.test("asFromDriver() accepts every message the driver sends and names what 
       { kind: "welcome", version: 5, mac: "m", rank: 0, run: { cwd: "/" } },
       /"welcome.run" needs a string "jobId"/,
     ],
-    [{ kind: "ack", message: "stopping" }, /"ack" needs a boolean "ok"/],
+    [{ kind: "ack", message: "stopping" }, /"ack" holds a malformed "answer"/],
+    [
+      { kind: "ack", answer: { found: true, target: { kind: "engine", rank: 1 } } },
+      /"ack" holds a malformed "answer"/,
+    ],
   ];
   for (const [m, re] of bad) assert.throws(() => asFromDriver(m as { kind: string }), re);
 });
