@@ -13,6 +13,7 @@ import {
   type ContextKind,
   contextKind,
   type ContextPlan,
+  type EngineStarter,
   engineStarter,
   planContext,
   type PlannedEngine,
@@ -122,7 +123,7 @@ export class ContextRunner {
     const seq = this.#seq++;
     let l: LaunchedEngine;
     try {
-      l = launchEngine(e, { ...run, label, context: id }, seq);
+      l = launchEngine(e, { ...run, label, context: id }, seq, this.#starter(e));
     } catch (err) {
       reports.startFailed(e, `${id}.${seq}`, `${err instanceof Error ? err.message : err}`);
       return;
@@ -136,7 +137,7 @@ export class ContextRunner {
       reports.exited(l, s);
       if (!this.#i.joined(l.launchId)) {
         // A host that could not be reached may come back (a reboot, a network blip): try again.
-        const unreachable = engineStarter(e.via).unreachable;
+        const unreachable = this.#starter(e).unreachable;
         if (
           unreachable && this.#i.going() && unreachable.test(last) &&
           this.#again(e, `cannot reach ${e.host} (${last})`, false)
@@ -145,6 +146,11 @@ export class ContextRunner {
       reports.ended(l, s, last, seq);
     }).finally(() => this.#watching.delete(watch));
     this.#watching.add(watch);
+  }
+
+  /** How an engine is started: by one of its kind's starters, else a registered one. */
+  #starter(e: PlannedEngine): EngineStarter {
+    return this.#i.kind.starters.find((s) => s.via === e.via) ?? engineStarter(e.via);
   }
 
   /**

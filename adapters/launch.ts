@@ -7,7 +7,7 @@
  * @module
  */
 
-import { engineStarter, type PlannedEngine } from "../lib/context_plan.ts";
+import { type EngineStarter, engineStarter, type PlannedEngine } from "../lib/context_plan.ts";
 import { selfCommand } from "./self_command.ts";
 
 /** One engine to start (see `lib/context_plan.ts`). */
@@ -36,11 +36,11 @@ export interface LaunchedEngine {
   status: Promise<Deno.CommandStatus>;
 }
 
-function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
+function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string, here: boolean): string[] {
   const a = [
     "--engine",
     "--connect",
-    engineStarter(p.via).onThisMachine ? i.localConnect : i.connect,
+    here ? i.localConnect : i.connect,
     "--context",
     String(i.context),
     "--host",
@@ -63,13 +63,19 @@ function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
  * @param p what and where
  * @param i run facts
  * @param seq a number unique within the context (for the launch id)
+ * @param starter how (by default the registered starter named by the plan's `via`)
  * @returns the launched process
  */
-export function launchEngine(p: EnginePlan, i: LaunchInput, seq: number): LaunchedEngine {
+export function launchEngine(
+  p: EnginePlan,
+  i: LaunchInput,
+  seq: number,
+  starter: EngineStarter = engineStarter(p.via),
+): LaunchedEngine {
   const launchId = `${i.context}.${seq}`;
   const wrapLog = `${i.uid}_${i.label}_${p.host}_engine_wrap.log`;
-  const args = engineArgs(p, i, launchId);
-  const { argv, env: own } = engineStarter(p.via).command(p, {
+  const args = engineArgs(p, i, launchId, starter.onThisMachine);
+  const { argv, env: own } = starter.command(p, {
     engineArgs: args,
     self: selfCommand(),
     dbUtil: `${i.uid}_dbUtil.sh`,
