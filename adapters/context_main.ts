@@ -8,10 +8,10 @@
  */
 
 import { parseArgv, UsageError } from "../lib/cli.ts";
-import { planContext } from "../lib/context_plan.ts";
+import { describeEngines } from "../lib/context_plan.ts";
 import { contextOptionsFrom, contextSpecs } from "../lib/driver_options.ts";
 import { ClientError, connectToDriver } from "./client.ts";
-import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
+import { ContextRunner, planHere } from "./context_runner.ts";
 import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
 import { findRunEnd } from "./walltime.ts";
@@ -41,24 +41,14 @@ export async function contextMain(args: string[]): Promise<number> {
   }
   const run = session.run;
   Deno.chdir(run.cwd);
-  let srunOptionsText: string | undefined;
-  const optFile = Deno.env.get("DISBATCH_SLURM_SRUN_OPTIONS_FILE");
-  if (optFile) srunOptionsText = Deno.readTextFileSync(optFile);
   const env = Deno.env.toObject();
-  const plan = planContext(o, {
-    hostname: Deno.hostname(),
-    cores: navigator.hardwareConcurrency || 1,
-    env,
-    srunOptionsText,
-    contextNumber: 0,
-  });
-  if (plan.kind === "local" && !o.label) {
+  const { plan, kind, usable, slotless, retires } = planHere(o, Deno.hostname());
+  if (kind.implicit && !o.label) {
     throw new UsageError(
       "nothing to add: give -s HOST:N, or submit this script with sbatch to add a Slurm allocation",
     );
   }
   for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
-  const usable = plan.engines.filter((e) => e.slots > 0);
   let registered: { context: number; label: string } | undefined;
   let wake: (() => void) | undefined;
   let runOver = false;
@@ -68,16 +58,16 @@ export async function contextMain(args: string[]): Promise<number> {
     wake?.();
   };
   // An allocation with a time limit: the driver starts no task on it that cannot finish in time.
-  const end = plan.kind === "slurm"
+  const end = kind.timeLimited
     ? await findRunEnd({}, env, Date.now() / 1000, (m) => say(`disbatch: ${m}`))
     : undefined;
   session.link.send({
     kind: "registerContext",
     ...(end ? { endsAt: end.end } : {}),
-    label: o.label ?? (plan.kind === "slurm" ? plan.label : ""),
+    label: o.label ?? (kind.namesItself ? plan.label : ""),
     contextKind: plan.kind,
     taskLimit: o.taskLimit,
-    retires: !o.noRetire && (o.retireCmd !== undefined || plan.kind === "slurm"),
+    retires,
     ...(plan.driverNode ? { keepHost: plan.driverNode } : {}),
     engines: usable.length,
   });
@@ -102,62 +92,62 @@ export async function contextMain(args: string[]): Promise<number> {
   const log = new Logger(`${run.uid}_${label}.context.log`, run.logLevel);
   log.info(
     `Context ${label} (${id}, ${plan.kind}) on ${Deno.hostname()} (pid ${Deno.pid}): ${
-      usable.map((e) => `${e.host}:${e.slots}`).join(", ")
+      describeEngines(usable)
     }`,
   );
-  for (const e of plan.engines.filter((e) => e.slots <= 0)) {
+  for (const e of slotless) {
     const msg = `${e.host} has no slot for tasks with -c ${o.cpusPerTask ?? 1}; no engine started there`;
     log.error(msg);
     say(`disbatch: ${msg}`);
   }
   const retire = new RetireManager(log, say);
   retire.contextPlanned(id, { ...plan, label }, o);
-  const launched: Promise<void>[] = [];
-  const children: LaunchedEngine[] = [];
   const connect = Deno.env.get("DISBATCH_DRIVER") ?? run.address;
-  let seq = 0;
-  for (const e of usable) {
-    const mySeq = seq++;
-    let l: LaunchedEngine;
-    try {
-      l = launchEngine(e, {
-        uid: run.uid,
-        label,
-        context: id,
-        connect,
-        localConnect: connect,
-        secret: Deno.env.get("DISBATCH_SECRET")!,
-        envResource: o.envResource,
-      }, mySeq);
-    } catch (err) {
-      const reason = `cannot start: ${err instanceof Error ? err.message : err}`;
-      session.link.send({
-        kind: "engineFailed",
-        context: id,
-        host: e.host,
-        reason,
-        launch: `${id}.${mySeq}`,
-      });
-      continue;
-    }
-    children.push(l);
-    retire.engineJoined(mySeq, id, e.host);
-    launched.push(l.status.then((s) => {
-      const last = lastLogLine(l.wrapLog);
-      log.info(`Engine launcher for ${e.host} exited with status ${s.code}`);
-      session.link.send({
-        kind: "engineFailed",
-        context: id,
-        host: e.host,
-        launch: l.launchId,
-        reason: `exited (status ${s.code}${s.signal ? `, ${s.signal}` : ""}); see ${l.wrapLog}${
-          last ? `: ${last}` : ""
-        }`,
-      });
-      // A launcher that failed may have left processes on its node: that node is not retired.
-      retire.engineLeft(mySeq, !session.link.isClosed, s.success);
-    }));
-  }
+  // No engine is started again here (the driver does not tell this context that one was lost).
+  const runner = new ContextRunner({
+    id,
+    label,
+    kind,
+    run: {
+      uid: run.uid,
+      connect,
+      localConnect: connect,
+      secret: Deno.env.get("DISBATCH_SECRET")!,
+      envResource: o.envResource,
+    },
+    log,
+    say,
+    restarts: 0,
+    going: () => !session.link.isClosed,
+    joined: () => false,
+    reports: {
+      startFailed(e, launch, error) {
+        session.link.send({
+          kind: "engineFailed",
+          context: id,
+          host: e.host,
+          reason: `cannot start: ${error}`,
+          launch,
+        });
+      },
+      started: (l, seq) => retire.engineJoined(seq, id, l.plan.host),
+      exited: (l, s) => log.info(`Engine launcher for ${l.plan.host} exited with status ${s.code}`),
+      ended(l, s, last, seq) {
+        session.link.send({
+          kind: "engineFailed",
+          context: id,
+          host: l.plan.host,
+          launch: l.launchId,
+          reason: `exited (status ${s.code}${s.signal ? `, ${s.signal}` : ""}); see ${l.wrapLog}${
+            last ? `: ${last}` : ""
+          }`,
+        });
+        // A launcher that failed may have left processes on its node: that node is not retired.
+        retire.engineLeft(seq, !session.link.isClosed, s.success);
+      },
+    },
+  });
+  for (const e of usable) runner.launch(e);
   session.link.closed.then(() => {
     // The driver is gone: its engines keep their tasks for --driver-grace, waiting for a driver
     // restarted with --reattach, then kill them and exit; make sure launchers do not linger after,
@@ -167,14 +157,10 @@ export async function contextMain(args: string[]): Promise<number> {
         const pub = parseDriverAddress(Deno.readTextFileSync(`${run.uid}_address`));
         if (pub && pub.epoch !== run.epoch) return;
       } catch { /* no driver published: none came back */ }
-      for (const c of children) {
-        try {
-          Deno.kill(-c.child.pid, "SIGTERM");
-        } catch { /* gone */ }
-      }
+      runner.kill("SIGTERM");
     }, (run.driverGrace + 15) * 1000);
   });
-  await Promise.all(launched);
+  await runner.settled();
   await retire.flush();
   session.link.send({ kind: "contextDone", context: id });
   await session.link.flush();

@@ -1,5 +1,5 @@
 /**
- * Starting engines: on this machine (a child process), over ssh, or with `srun` on a Slurm node.
+ * Starting engines, each the way its plan says (a child process, ssh, srun: see the context kinds).
  * Each launcher's stdout/stderr go to `<uid>_<label>_<node>_engine_wrap.log`, which
  * is where a remote start-up error lands; a launch that ends before its engine joined is reported
  * with that file's last line.
@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { PlannedEngine } from "../lib/context_plan.ts";
-import { selfCommand, shellQuote } from "./self_command.ts";
+import { type EngineStarter, engineStarter, type PlannedEngine } from "../lib/context_plan.ts";
+import { selfCommand } from "./self_command.ts";
 
 /** One engine to start (see `lib/context_plan.ts`). */
 export type EnginePlan = PlannedEngine;
@@ -36,14 +36,11 @@ export interface LaunchedEngine {
   status: Promise<Deno.CommandStatus>;
 }
 
-const CLOSE_FDS_AND_EXEC =
-  'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] 2>/dev/null && eval "exec $f>&-"; done; exec "$@"';
-
-function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
+function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string, here: boolean): string[] {
   const a = [
     "--engine",
     "--connect",
-    p.via === "local" ? i.localConnect : i.connect,
+    here ? i.localConnect : i.connect,
     "--context",
     String(i.context),
     "--host",
@@ -66,56 +63,25 @@ function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
  * @param p what and where
  * @param i run facts
  * @param seq a number unique within the context (for the launch id)
+ * @param starter how (by default the registered starter named by the plan's `via`)
  * @returns the launched process
  */
-export function launchEngine(p: EnginePlan, i: LaunchInput, seq: number): LaunchedEngine {
+export function launchEngine(
+  p: EnginePlan,
+  i: LaunchInput,
+  seq: number,
+  starter: EngineStarter = engineStarter(p.via),
+): LaunchedEngine {
   const launchId = `${i.context}.${seq}`;
   const wrapLog = `${i.uid}_${i.label}_${p.host}_engine_wrap.log`;
-  const args = engineArgs(p, i, launchId);
-  const dbUtil = `${i.uid}_dbUtil.sh`;
-  let argv: string[];
-  const env: Record<string, string> = { ...(p.env ?? {}) };
-  if (p.via === "local") {
-    // Through a shell that first closes every inherited descriptor above 2, so tasks see only
-    // stdin/stdout/stderr (the reference's close_fds=True): a pipe the user's shell or CI runner
-    // left open must not be held by a task's daemon.
-    argv = ["/bin/bash", "-c", CLOSE_FDS_AND_EXEC, "disbatch-engine", ...selfCommand(), ...args];
-    env.DISBATCH_SECRET = i.secret;
-  } else if (p.via === "ssh") {
-    // The secret reaches the remote engine through the 0700 dbUtil.sh on the shared file system,
-    // never on a command line (visible in `ps` to every user of that host).
-    argv = [
-      "ssh",
-      "-T",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "ConnectTimeout=10",
-      "-o",
-      "ServerAliveInterval=5",
-      "-o",
-      "ServerAliveCountMax=3",
-      p.host,
-      [dbUtil, ...args].map(shellQuote).join(" "),
-    ];
-  } else {
-    argv = [
-      "srun",
-      "-N",
-      "1",
-      "-n",
-      "1",
-      "-c",
-      String(Math.max(1, Math.min(p.cpus ?? Infinity, p.slots * Math.max(1, p.coresPerSlot)))),
-      "-w",
-      p.host,
-      "--overlap",
-      "--kill-on-bad-exit=0",
-      "--no-kill",
-      dbUtil,
-      ...args,
-    ];
-  }
+  const args = engineArgs(p, i, launchId, starter.onThisMachine);
+  const { argv, env: own } = starter.command(p, {
+    engineArgs: args,
+    self: selfCommand(),
+    dbUtil: `${i.uid}_dbUtil.sh`,
+    secret: i.secret,
+  });
+  const env = { ...(p.env ?? {}), ...own };
   const file = Deno.openSync(wrapLog, { write: true, create: true, append: true });
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ContextPlan } from "../lib/context_plan.ts";
+import { type ContextPlan, retireCommand } from "../lib/context_plan.ts";
 import type { ContextOptions } from "../lib/driver_options.ts";
 import { DEFAULT_RETIRE_CMD, retireCommandEnv } from "../lib/slurm.ts";
 import type { Logger } from "./log.ts";
@@ -46,9 +46,7 @@ export class RetireManager {
    * @param id context id @param plan its plan @param o its options
    */
   contextPlanned(id: number, plan: ContextPlan, o: ContextOptions): void {
-    const command = o.noRetire
-      ? undefined
-      : o.retireCmd ?? (plan.kind === "slurm" ? DEFAULT_RETIRE_CMD : undefined);
+    const command = retireCommand(plan, o);
     const c: Ctx = { command, hosts: new Map(), held: new Set(), retired: [], pending: [] };
     if (plan.driverNode) c.driverNode = plan.driverNode;
     if (plan.jobId) c.jobId = plan.jobId;

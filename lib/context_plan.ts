@@ -1,146 +1,96 @@
 /**
- * Which engines a context starts: `-s` hosts (ssh, or directly for this machine),
- * the nodes of a Slurm allocation, or all local cores when there is neither.
+ * The registry of context kinds, and what is decided from it: which kind a context is (the first
+ * registered kind that applies: `-s` hosts, else a Slurm allocation, else the local cores), its
+ * plan, how each of its engines is started, whether a lost engine is started again, and whether
+ * its nodes are retired. A new kind is one file (see `context_kind.ts`) plus a line in
+ * {@linkcode CONTEXT_KINDS}.
  *
  * @module
  */
 
+import type { ContextKind, ContextPlan, EngineStarter, HostFacts, PlannedEngine } from "./context_kind.ts";
+import { LOCAL_KIND } from "./context_local.ts";
+import { SLURM_KIND } from "./context_slurm.ts";
+import { SSH_KIND } from "./context_ssh.ts";
 import type { ContextOptions } from "./driver_options.ts";
-import {
-  expandCountList,
-  expandHostList,
-  parseSrunOptionsFile,
-  slurmSlots,
-  srunEnvDefaults,
-} from "./slurm.ts";
-import { parseSshNodeList, sshSlots } from "./ssh.ts";
 
-/** One engine to launch. */
-export interface PlannedEngine {
-  host: string;
-  slots: number;
-  coresPerSlot: number;
-  /** How: `local` child process, `ssh HOST`, or `srun -w HOST`. */
-  via: "local" | "ssh" | "srun";
-  /** Extra environment for the launcher (srun options). */
-  env?: Record<string, string>;
-  /** Slurm: CPUs the job has on this node (the engine's step asks for at most that many). */
-  cpus?: number;
+export type { ContextKind, ContextPlan, EngineStarter, HostFacts, PlannedEngine } from "./context_kind.ts";
+
+/** Every kind, in the order they are asked whether they apply (the catch-all last). */
+export const CONTEXT_KINDS: readonly ContextKind[] = [SSH_KIND, SLURM_KIND, LOCAL_KIND];
+
+/**
+ * The kind these options and this machine call for.
+ * @param o context options @param f host facts @param kinds the registry
+ * @returns the first kind that applies
+ * @throws {Error} when none does (a registry without a catch-all)
+ */
+export function kindFor(
+  o: ContextOptions,
+  f: HostFacts,
+  kinds: readonly ContextKind[] = CONTEXT_KINDS,
+): ContextKind {
+  const k = kinds.find((k) => k.applies(o, f));
+  if (!k) throw new Error("no context kind applies");
+  return k;
 }
 
-/** A context's plan. */
-export interface ContextPlan {
-  kind: "local" | "ssh" | "slurm";
-  label: string;
-  engines: PlannedEngine[];
-  /** One-line notes for stderr. */
-  notes: string[];
-  warnings: string[];
-  /** Slurm: job id (for retirement). */
-  jobId?: string;
-  /** Slurm: the node the driver/context runs on (never retired). */
-  driverNode?: string;
+/**
+ * A kind by name.
+ * @param name as in {@linkcode ContextPlan.kind} @param kinds the registry
+ * @throws {Error} for a name no kind has
+ */
+export function contextKind(name: string, kinds: readonly ContextKind[] = CONTEXT_KINDS): ContextKind {
+  const k = kinds.find((k) => k.name === name);
+  if (!k) throw new Error(`unknown context kind ${JSON.stringify(name)}`);
+  return k;
 }
 
-/** Facts about the machine the context runs on. */
-export interface HostFacts {
-  /** `gethostname()`. */
-  hostname: string;
-  /** Logical CPUs here. */
-  cores: number;
-  env: Record<string, string | undefined>;
-  /** Content of `DISBATCH_SLURM_SRUN_OPTIONS_FILE`, when set and readable. */
-  srunOptionsText?: string;
-  /** Context number, for default labels (`SSH<n>`). */
-  contextNumber: number;
-}
-
-function shortName(h: string): string {
-  return h.split(".", 1)[0]!;
+/**
+ * How an engine is started.
+ * @param via as in {@linkcode PlannedEngine.via} @param kinds the registry
+ * @throws {Error} for a name no kind's starter has
+ */
+export function engineStarter(via: string, kinds: readonly ContextKind[] = CONTEXT_KINDS): EngineStarter {
+  for (const k of kinds) for (const s of k.starters) if (s.via === via) return s;
+  throw new Error(`unknown way to start an engine ${JSON.stringify(via)}`);
 }
 
 /**
  * Plan a context.
  * @param o context options
  * @param f host facts
+ * @param kinds the registry
  * @returns the plan
  * @throws {SyntaxError} for a malformed `-s` or srun options file
  */
-export function planContext(o: ContextOptions, f: HostFacts): ContextPlan {
-  const warnings: string[] = [];
-  const notes: string[] = [];
-  if (o.sshNodes.length > 0) {
-    const parsed = parseSshNodeList(o.sshNodes);
-    warnings.push(...parsed.warnings);
-    const engines: PlannedEngine[] = [];
-    const merged = new Map<string, number>();
-    for (const { host, cores } of parsed.hosts) {
-      const name = host === "localhost" ? f.hostname : host;
-      if (merged.has(name)) {
-        warnings.push(
-          `-s lists ${name} more than once (localhost is ${f.hostname}): using ${
-            merged.get(name)! + cores
-          } cores in all`,
-        );
-      }
-      merged.set(name, (merged.get(name) ?? 0) + cores);
-    }
-    for (const [host, cores] of merged) {
-      const s = sshSlots(cores, { cpusPerTask: o.cpusPerTask, tasksPerNode: o.tasksPerNode });
-      const local = shortName(host) === shortName(f.hostname);
-      engines.push({ host, slots: s.slots, coresPerSlot: s.coresPerSlot, via: local ? "local" : "ssh" });
-    }
-    return { kind: "ssh", label: o.label ?? `SSH${f.contextNumber}`, engines, notes, warnings };
-  }
-  const jobId = f.env.SLURM_JOB_ID ?? f.env.SLURM_JOBID;
-  if (jobId) {
-    const nodeList = f.env.SLURM_JOB_NODELIST ?? f.env.SLURM_NODELIST ?? "";
-    const hosts = expandHostList(nodeList);
-    const r = slurmSlots(
-      f.env,
-      { cpusPerTask: o.cpusPerTask, tasksPerNode: o.tasksPerNode, fill: o.fill },
-      hosts,
-    );
-    warnings.push(...r.warnings);
-    const fileVars = f.srunOptionsText !== undefined ? parseSrunOptionsFile(f.srunOptionsText) : undefined;
-    const env = srunEnvDefaults(f.env, fileVars);
-    let cpus: number[] = [];
-    try {
-      cpus = expandCountList(f.env.SLURM_JOB_CPUS_PER_NODE ?? "");
-    } catch { /* unknown: srun gets slots x cores */ }
-    const engines = r.nodes.map((n, i) => {
-      const e: PlannedEngine = {
-        host: n.host,
-        slots: n.slots,
-        coresPerSlot: n.coresPerSlot,
-        via: "srun" as const,
-        env,
-      };
-      if (cpus[i] !== undefined) e.cpus = cpus[i];
-      return e;
-    });
-    const plan: ContextPlan = {
-      kind: "slurm",
-      label: o.label ?? `J${jobId}`,
-      engines,
-      notes,
-      warnings,
-      jobId,
-    };
-    const me = f.env.SLURMD_NODENAME;
-    if (me) plan.driverNode = me;
-    return plan;
-  }
-  const s = sshSlots(f.cores, { cpusPerTask: o.cpusPerTask, tasksPerNode: o.tasksPerNode });
-  notes.push(
-    `disbatch: no -s and no Slurm allocation: running on this machine (${f.hostname}) with ${s.slots} slot(s), ` +
-      `one per core; use -s localhost:N to choose`,
-  );
-  return {
-    kind: "local",
-    label: o.label ?? `SSH${f.contextNumber}`,
-    engines: [{ host: f.hostname, slots: s.slots, coresPerSlot: s.coresPerSlot, via: "local" }],
-    notes,
-    warnings,
-  };
+export function planContext(
+  o: ContextOptions,
+  f: HostFacts,
+  kinds: readonly ContextKind[] = CONTEXT_KINDS,
+): ContextPlan {
+  return kindFor(o, f, kinds).plan(o, f);
+}
+
+/**
+ * The command that retires this context's nodes — `--retire-cmd`, else its kind's default — or
+ * undefined when its nodes are not retired (`--no-retire`, or a kind without a default). The one
+ * place that decides whether a context retires nodes.
+ * @param plan the context's plan @param o its options @param kinds the registry
+ */
+export function retireCommand(
+  plan: Pick<ContextPlan, "kind">,
+  o: Pick<ContextOptions, "noRetire" | "retireCmd">,
+  kinds: readonly ContextKind[] = CONTEXT_KINDS,
+): string | undefined {
+  if (o.noRetire) return undefined;
+  return o.retireCmd ?? contextKind(plan.kind, kinds).defaultRetireCmd;
+}
+
+/**
+ * The engines of a plan for a log line: `a:4, b:2`, or with how each is started: `a:4 via ssh`.
+ * @param engines the engines @param via add how each is started
+ */
+export function describeEngines(engines: readonly PlannedEngine[], via = false): string {
+  return engines.map((e) => `${e.host}:${e.slots}${via ? ` via ${e.via}` : ""}`).join(", ");
 }
