@@ -8,6 +8,7 @@
  */
 
 import type { PlannedEngine } from "../lib/context_plan.ts";
+import { engineArgv, localEngineEnv } from "../lib/launch_contract.ts";
 import { selfCommand, shellQuote } from "./self_command.ts";
 
 /** One engine to start (see `lib/context_plan.ts`). */
@@ -39,28 +40,6 @@ export interface LaunchedEngine {
 const CLOSE_FDS_AND_EXEC =
   'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] 2>/dev/null && eval "exec $f>&-"; done; exec "$@"';
 
-function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
-  const a = [
-    "--engine",
-    "--connect",
-    p.via === "local" ? i.localConnect : i.connect,
-    "--context",
-    String(i.context),
-    "--host",
-    p.host,
-    "--slots",
-    String(p.slots),
-    "--cores",
-    String(p.coresPerSlot),
-    "--label",
-    i.label,
-    "--launch",
-    launchId,
-  ];
-  for (const v of i.envResource) a.push("-E", v);
-  return a;
-}
-
 /**
  * Start one engine.
  * @param p what and where
@@ -71,7 +50,16 @@ function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string): string[] {
 export function launchEngine(p: EnginePlan, i: LaunchInput, seq: number): LaunchedEngine {
   const launchId = `${i.context}.${seq}`;
   const wrapLog = `${i.uid}_${i.label}_${p.host}_engine_wrap.log`;
-  const args = engineArgs(p, i, launchId);
+  const args = engineArgv({
+    connect: p.via === "local" ? i.localConnect : i.connect,
+    context: i.context,
+    host: p.host,
+    slots: p.slots,
+    coresPerSlot: p.coresPerSlot,
+    label: i.label,
+    launch: launchId,
+    envResource: i.envResource,
+  });
   const dbUtil = `${i.uid}_dbUtil.sh`;
   let argv: string[];
   const env: Record<string, string> = { ...(p.env ?? {}) };
@@ -80,7 +68,7 @@ export function launchEngine(p: EnginePlan, i: LaunchInput, seq: number): Launch
     // stdin/stdout/stderr (the reference's close_fds=True): a pipe the user's shell or CI runner
     // left open must not be held by a task's daemon.
     argv = ["/bin/bash", "-c", CLOSE_FDS_AND_EXEC, "disbatch-engine", ...selfCommand(), ...args];
-    env.DISBATCH_SECRET = i.secret;
+    Object.assign(env, localEngineEnv(i.secret));
   } else if (p.via === "ssh") {
     // The secret reaches the remote engine through the 0700 dbUtil.sh on the shared file system,
     // never on a command line (visible in `ps` to every user of that host).

@@ -395,6 +395,7 @@ class FieldError {
 type Check = (v: unknown, field: string, owner: string) => void;
 
 const prim = (t: "string" | "number" | "boolean"): Check => (v, field, owner) => {
+  // deno-lint-ignore valid-typeof
   if (typeof v !== t) throw new FieldError(owner, `needs a ${t} "${field}"`);
 };
 const str = prim("string");
