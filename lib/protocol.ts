@@ -625,6 +625,9 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
   watch: { to: "driver", fields: {} },
 };
 
+/** Every message kind, in the table's order. */
+export const MESSAGE_KINDS = Object.keys(MESSAGES) as readonly MessageKind[];
+
 /**
  * Which side receives a kind of message, from the table.
  * @param kind a message kind
