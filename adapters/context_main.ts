@@ -16,6 +16,7 @@ import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
 import { findRunEnd } from "./walltime.ts";
 import { parseDriverAddress } from "../lib/journal.ts";
+import { LAUNCH_ENV } from "../lib/launch_contract.ts";
 
 function say(m: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
@@ -114,7 +115,7 @@ export async function contextMain(args: string[]): Promise<number> {
   retire.contextPlanned(id, { ...plan, label }, o);
   const launched: Promise<void>[] = [];
   const children: LaunchedEngine[] = [];
-  const connect = Deno.env.get("DISBATCH_DRIVER") ?? run.address;
+  const connect = Deno.env.get(LAUNCH_ENV.driver) ?? run.address;
   let seq = 0;
   for (const e of usable) {
     const mySeq = seq++;
@@ -126,7 +127,7 @@ export async function contextMain(args: string[]): Promise<number> {
         context: id,
         connect,
         localConnect: connect,
-        secret: Deno.env.get("DISBATCH_SECRET")!,
+        secret: Deno.env.get(LAUNCH_ENV.secret)!,
         envResource: o.envResource,
       }, mySeq);
     } catch (err) {
