@@ -418,12 +418,16 @@ const numOrStr: Check = (v, field, owner) => {
   }
 };
 /** An object whose fields pass their checks (fields not listed are not looked at). */
-const record = (fields: Record<string, Check>): Check => (v, field, owner) => {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new FieldError(owner, `needs an object "${field}"`);
-  }
-  const r = v as Record<string, unknown>;
-  for (const [k, c] of Object.entries(fields)) c(r[k], k, `${owner}.${field}`);
+const record = (fields: Record<string, Check>): Check => {
+  const entries = Object.entries(fields);
+  return (v, field, owner) => {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new FieldError(owner, `needs an object "${field}"`);
+    }
+    const r = v as Record<string, unknown>;
+    const inner = `${owner}.${field}`;
+    for (const [k, c] of entries) c(r[k], k, inner);
+  };
 };
 /** An array whose items pass `item`; a bad item is "a malformed <noun>", with what is wrong in it. */
 const list = (item: Check, noun: string): Check => (v, field, owner) => {
@@ -625,6 +629,11 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
   watch: { to: "driver", fields: {} },
 };
 
+/** Each kind's checks as a list (built once: decoding is on the hot path of every task). */
+const FIELD_LISTS = Object.fromEntries(
+  Object.entries(MESSAGES).map(([k, spec]) => [k, Object.entries(spec.fields as Record<string, Check>)]),
+) as Record<MessageKind, [string, Check][]>;
+
 /** Every message kind, in the table's order. */
 export const MESSAGE_KINDS = Object.keys(MESSAGES) as readonly MessageKind[];
 
@@ -638,11 +647,10 @@ export function receiverOf(kind: string): "driver" | "peer" | undefined {
 }
 
 function decodeFor(to: "driver" | "peer", m: { kind: string }): Message {
-  const spec = receiverOf(m.kind) === to ? MESSAGES[m.kind as MessageKind] : undefined;
-  if (!spec) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
+  if (receiverOf(m.kind) !== to) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
   const r = m as Record<string, unknown>;
   try {
-    for (const [k, c] of Object.entries(spec.fields as Record<string, Check>)) c(r[k], k, m.kind);
+    for (const [k, c] of FIELD_LISTS[m.kind as MessageKind]) c(r[k], k, m.kind);
   } catch (e) {
     if (e instanceof FieldError) throw new ProtocolError(`message "${e.owner}" ${e.text}`);
     throw e;
