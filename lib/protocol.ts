@@ -382,66 +382,80 @@ function parseMessage(bytes: Uint8Array): { kind: string } {
 // compiler holds it to the message types above: every kind is listed, with the side that receives
 // it, and every field of a kind has a check.
 
-/** A check found a field wrong: `message "<owner>" <text>`. */
-class FieldError {
-  constructor(readonly owner: string, readonly text: string) {}
+/** What is wrong with a field: `message "<owner>" <text>`. */
+interface FieldError {
+  owner: string;
+  text: string;
 }
 
 /**
- * Checks one field's value.
- * @param v the value @param field its name (or `name[i]`) @param owner the message kind (or `kind.field`)
- * @throws {FieldError} naming the field
+ * The check of one field: `test` answers fast (decoding is on every task's path); `explain` is
+ * asked only when `test` failed, and says what is wrong, naming the field.
  */
-type Check = (v: unknown, field: string, owner: string) => void;
+interface Check {
+  test(v: unknown): boolean;
+  /** @param v the value test refused @param field its name (or `name[i]`) @param owner the message kind (or `kind.field`) */
+  explain(v: unknown, field: string, owner: string): FieldError;
+}
 
-const prim = (t: "string" | "number" | "boolean"): Check => (v, field, owner) => {
-  // deno-lint-ignore valid-typeof
-  if (typeof v !== t) throw new FieldError(owner, `needs a ${t} "${field}"`);
-};
-const str = prim("string");
-const num = prim("number");
-const bool = prim("boolean");
+const prim = (t: "string" | "number" | "boolean", test: (v: unknown) => boolean): Check => ({
+  test,
+  explain: (_v, field, owner) => ({ owner, text: `needs a ${t} "${field}"` }),
+});
+const str = prim("string", (v) => typeof v === "string");
+const num = prim("number", (v) => typeof v === "number");
+const bool = prim("boolean", (v) => typeof v === "boolean");
 /** Absent, or what `c` accepts. */
-const opt = (c: Check): Check => (v, field, owner) => {
-  if (v !== undefined) c(v, field, owner);
-};
+const opt = (c: Check): Check => ({ test: (v) => v === undefined || c.test(v), explain: c.explain });
 /** One of the given strings. */
-const among = (...values: string[]): Check => (v, field, owner) => {
-  if (typeof v !== "string" || !values.includes(v)) {
-    throw new FieldError(owner, `needs ${values.map((x) => `"${x}"`).join(" or ")} as "${field}"`);
-  }
-};
+const among = (...values: string[]): Check => ({
+  test: (v) => typeof v === "string" && values.includes(v),
+  explain: (_v, field, owner) => ({
+    owner,
+    text: `needs ${values.map((x) => `"${x}"`).join(" or ")} as "${field}"`,
+  }),
+});
 /** A number or a string. */
-const numOrStr: Check = (v, field, owner) => {
-  if (typeof v !== "number" && typeof v !== "string") {
-    throw new FieldError(owner, `needs a number or a string "${field}"`);
-  }
+const numOrStr: Check = {
+  test: (v) => typeof v === "number" || typeof v === "string",
+  explain: (_v, field, owner) => ({ owner, text: `needs a number or a string "${field}"` }),
 };
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 /** An object whose fields pass their checks (fields not listed are not looked at). */
 const record = (fields: Record<string, Check>): Check => {
   const entries = Object.entries(fields);
-  return (v, field, owner) => {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      throw new FieldError(owner, `needs an object "${field}"`);
-    }
-    const r = v as Record<string, unknown>;
-    const inner = `${owner}.${field}`;
-    for (const [k, c] of entries) c(r[k], k, inner);
+  const keys = entries.map(([k]) => k);
+  const tests = entries.map(([, c]) => c.test);
+  return {
+    test: (v) => {
+      if (!isObject(v)) return false;
+      for (let i = 0; i < keys.length; i++) if (!tests[i]!(v[keys[i]!])) return false;
+      return true;
+    },
+    explain: (v, field, owner) => {
+      if (!isObject(v)) return { owner, text: `needs an object "${field}"` };
+      const [k, c] = entries.find(([k, c]) => !c.test(v[k]))!;
+      return c.explain(v[k], k, `${owner}.${field}`);
+    },
   };
 };
 /** An array whose items pass `item`; a bad item is "a malformed <noun>", with what is wrong in it. */
-const list = (item: Check, noun: string): Check => (v, field, owner) => {
-  if (!Array.isArray(v)) throw new FieldError(owner, `needs an array "${field}"`);
-  for (let i = 0; i < v.length; i++) {
-    try {
-      item(v[i], `${field}[${i}]`, owner);
-    } catch (e) {
-      if (!(e instanceof FieldError)) throw e;
-      const where = e.owner === owner ? "" : `${e.owner.slice(owner.length + 1)} `;
-      throw new FieldError(owner, `holds a malformed ${noun} (${where}${e.text})`);
-    }
-  }
-};
+const list = (item: Check, noun: string): Check => ({
+  test: (v) => {
+    if (!Array.isArray(v)) return false;
+    const t = item.test;
+    for (let i = 0; i < v.length; i++) if (!t(v[i])) return false;
+    return true;
+  },
+  explain: (v, field, owner) => {
+    if (!Array.isArray(v)) return { owner, text: `needs an array "${field}"` };
+    const i = v.findIndex((x) => !item.test(x));
+    const e = item.explain(v[i], `${field}[${i}]`, owner);
+    const where = e.owner === owner ? "" : `${e.owner.slice(owner.length + 1)} `;
+    return { owner, text: `holds a malformed ${noun} (${where}${e.text})` };
+  },
+});
 
 const TASK_FIELDS = {
   id: num,
@@ -630,9 +644,12 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
 };
 
 /** Each kind's checks as a list (built once: decoding is on the hot path of every task). */
-const FIELD_LISTS = Object.fromEntries(
+const FIELD_LISTS = new Map<string, [string, Check][]>(
   Object.entries(MESSAGES).map(([k, spec]) => [k, Object.entries(spec.fields as Record<string, Check>)]),
-) as Record<MessageKind, [string, Check][]>;
+);
+const RECEIVERS = new Map<string, "driver" | "peer">(
+  Object.entries(MESSAGES).map(([k, spec]) => [k, spec.to]),
+);
 
 /** Every message kind, in the table's order. */
 export const MESSAGE_KINDS = Object.keys(MESSAGES) as readonly MessageKind[];
@@ -643,17 +660,19 @@ export const MESSAGE_KINDS = Object.keys(MESSAGES) as readonly MessageKind[];
  * @returns `driver` or `peer`, or undefined for a kind that does not exist
  */
 export function receiverOf(kind: string): "driver" | "peer" | undefined {
-  return Object.hasOwn(MESSAGES, kind) ? MESSAGES[kind as MessageKind].to : undefined;
+  return RECEIVERS.get(kind);
 }
 
 function decodeFor(to: "driver" | "peer", m: { kind: string }): Message {
   if (receiverOf(m.kind) !== to) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
   const r = m as Record<string, unknown>;
-  try {
-    for (const [k, c] of FIELD_LISTS[m.kind as MessageKind]) c(r[k], k, m.kind);
-  } catch (e) {
-    if (e instanceof FieldError) throw new ProtocolError(`message "${e.owner}" ${e.text}`);
-    throw e;
+  const fields = FIELD_LISTS.get(m.kind)!;
+  for (let i = 0; i < fields.length; i++) {
+    const [k, c] = fields[i]!;
+    if (!c.test(r[k])) {
+      const e = c.explain(r[k], k, m.kind);
+      throw new ProtocolError(`message "${e.owner}" ${e.text}`);
+    }
   }
   return m as Message;
 }
