@@ -16,6 +16,7 @@ import { planReattach } from "./adapters/reattach.ts";
 import { RunFileError } from "./adapters/run_files.ts";
 import { TaskFileChangedError } from "./adapters/task_source.ts";
 import { engineMain } from "./adapters/engine_main.ts";
+import { ENGINE_MODE } from "./lib/launch_contract.ts";
 import { contextMain } from "./adapters/context_main.ts";
 import { controlMain } from "./adapters/control.ts";
 import { reportMain } from "./adapters/report_main.ts";
@@ -41,7 +42,7 @@ function exitNow(code: number): never {
 async function main(args: string[]): Promise<number> {
   const mode = args[0];
   try {
-    if (mode === "--engine") return await engineMain(args.slice(1));
+    if (mode === ENGINE_MODE) return await engineMain(args.slice(1));
     if (mode === "--context") return await contextMain(args.slice(1));
     if (mode === "--control") return await controlMain(args.slice(1));
     if (mode === "report") return await reportMain(args.slice(1));

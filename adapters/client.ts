@@ -14,6 +14,7 @@ import {
   PROTOCOL_VERSION,
   type RunInfo,
 } from "../lib/protocol.ts";
+import { driverEnvOf } from "../lib/launch_contract.ts";
 import { Link, splitAddress } from "./transport.ts";
 
 /** Raised when the run cannot be reached or refuses us. */
@@ -58,13 +59,13 @@ export async function connectToDriver(
   extra: Record<string, unknown> = {},
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<DriverSession> {
-  const addresses = (env.DISBATCH_DRIVER ?? env.DISBATCH_KVSSTCP_HOST ?? "").split(",").filter(Boolean);
-  const secret = env.DISBATCH_SECRET;
-  if (addresses.length === 0 || !secret) {
+  const driver = driverEnvOf(env);
+  if (!driver) {
     throw new ClientError(
       "DISBATCH_DRIVER/DISBATCH_SECRET are not set: run this through the run's <run>_dbUtil.sh",
     );
   }
+  const { addresses, secret } = driver;
   let conn: Deno.Conn | undefined;
   let last = "";
   for (const a of addresses) {

@@ -16,6 +16,7 @@ import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
 import { findRunEnd } from "./walltime.ts";
 import { parseDriverAddress } from "../lib/journal.ts";
+import { LAUNCH_ENV } from "../lib/launch_contract.ts";
 
 function say(m: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
@@ -102,7 +103,7 @@ export async function contextMain(args: string[]): Promise<number> {
   }
   const retire = new RetireManager(log, say);
   retire.contextPlanned(id, { ...plan, label }, o);
-  const connect = Deno.env.get("DISBATCH_DRIVER") ?? run.address;
+  const connect = Deno.env.get(LAUNCH_ENV.driver) ?? run.address;
   // No engine is started again here (the driver does not tell this context that one was lost).
   const runner = new ContextRunner({
     id,
@@ -112,7 +113,7 @@ export async function contextMain(args: string[]): Promise<number> {
       uid: run.uid,
       connect,
       localConnect: connect,
-      secret: Deno.env.get("DISBATCH_SECRET")!,
+      secret: Deno.env.get(LAUNCH_ENV.secret)!,
       envResource: o.envResource,
     },
     log,

@@ -9,6 +9,7 @@
 
 import { type EngineStarter, engineStarter, type PlannedEngine } from "../lib/context_plan.ts";
 import { selfCommand } from "./self_command.ts";
+import { engineArgv } from "../lib/launch_contract.ts";
 
 /** One engine to start (see `lib/context_plan.ts`). */
 export type EnginePlan = PlannedEngine;
@@ -36,28 +37,6 @@ export interface LaunchedEngine {
   status: Promise<Deno.CommandStatus>;
 }
 
-function engineArgs(p: EnginePlan, i: LaunchInput, launchId: string, here: boolean): string[] {
-  const a = [
-    "--engine",
-    "--connect",
-    here ? i.localConnect : i.connect,
-    "--context",
-    String(i.context),
-    "--host",
-    p.host,
-    "--slots",
-    String(p.slots),
-    "--cores",
-    String(p.coresPerSlot),
-    "--label",
-    i.label,
-    "--launch",
-    launchId,
-  ];
-  for (const v of i.envResource) a.push("-E", v);
-  return a;
-}
-
 /**
  * Start one engine.
  * @param p what and where
@@ -74,7 +53,16 @@ export function launchEngine(
 ): LaunchedEngine {
   const launchId = `${i.context}.${seq}`;
   const wrapLog = `${i.uid}_${i.label}_${p.host}_engine_wrap.log`;
-  const args = engineArgs(p, i, launchId, starter.onThisMachine);
+  const args = engineArgv({
+    connect: starter.onThisMachine ? i.localConnect : i.connect,
+    context: i.context,
+    host: p.host,
+    slots: p.slots,
+    coresPerSlot: p.coresPerSlot,
+    label: i.label,
+    launch: launchId,
+    envResource: i.envResource,
+  });
   const { argv, env: own } = starter.command(p, {
     engineArgs: args,
     self: selfCommand(),

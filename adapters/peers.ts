@@ -7,7 +7,7 @@
  */
 
 import type { DashboardTracker } from "../lib/dashboard.ts";
-import type { RunState, ToDriver } from "../lib/protocol.ts";
+import { type RunState, runStateOf, type ToDriver } from "../lib/protocol.ts";
 import { answerStop, type StopAnswer, type StopTarget } from "../lib/control.ts";
 import type { RunPorts } from "./actions.ts";
 import type { RetireManager } from "./retire.ts";
@@ -379,12 +379,11 @@ export class DriverPeers implements ServerHandlers {
 
   /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */
   watchState(): RunState {
-    const snap: RunState = {
-      ...this.#h.sched.snapshot(),
+    const snap = runStateOf(this.#h.sched.snapshot(), {
       uid: this.#h.uid,
       startedAt: this.#h.startedAt,
       ...(this.#h.allocations?.() ?? {}),
-    };
+    });
     for (const e of snap.engines) {
       const p = this.#h.engines.get(e.rank);
       if (p) e.lastHeard = p.link.lastHeard / 1000;

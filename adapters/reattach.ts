@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { UsageError } from "../lib/cli.ts";
 import { type DriverInvocation, parseDriverArgs } from "../lib/driver_options.ts";
 import { type JournalState, replayJournal } from "../lib/journal.ts";
+import { secretInDbUtil } from "../lib/launch_contract.ts";
 import { LOCK_BEAT_S } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
@@ -127,8 +128,7 @@ export function planReattach(
   if (journal.badLines) notes.push(`${journal.badLines} unreadable line(s) in the journal were skipped`);
   let secret = "";
   try {
-    secret = /^export DISBATCH_SECRET='([0-9a-f]+)'$/m.exec(Deno.readTextFileSync(`${uid}_dbUtil.sh`))?.[1] ??
-      "";
+    secret = secretInDbUtil(Deno.readTextFileSync(`${uid}_dbUtil.sh`)) ?? "";
   } catch { /* below */ }
   if (!secret) {
     throw new RunFileError(

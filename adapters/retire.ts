@@ -11,6 +11,7 @@
 
 import { type ContextPlan, retireCommand } from "../lib/context_plan.ts";
 import type { ContextOptions } from "../lib/driver_options.ts";
+import { LAUNCH_ENV } from "../lib/launch_contract.ts";
 import { DEFAULT_RETIRE_CMD, retireCommandEnv } from "../lib/slurm.ts";
 import type { Logger } from "./log.ts";
 
@@ -118,7 +119,7 @@ export class RetireManager {
         driverNode: c.driverNode,
       }),
     };
-    delete env.DISBATCH_SECRET;
+    delete env[LAUNCH_ENV.secret];
     if (c.jobId) env.SLURM_JOBID = env.SLURM_JOB_ID = c.jobId;
     const dir = Deno.makeTempDirSync({ prefix: "disbatch_retire_" });
     this.#log.info(`Retiring ${retiring.join(",")} (active: ${active.join(",") || "none"}): ${c.command}`);

@@ -7,6 +7,7 @@
 
 import type { ContextKind, EngineStarter } from "./context_kind.ts";
 import { sshSlots } from "./ssh.ts";
+import { localEngineEnv } from "./launch_contract.ts";
 
 /**
  * Closes every inherited descriptor above 2, then runs its arguments: tasks see only
@@ -22,7 +23,7 @@ export const LOCAL_STARTER: EngineStarter = {
   onThisMachine: true,
   command: (_p, i) => ({
     argv: ["/bin/bash", "-c", CLOSE_FDS_AND_EXEC, "disbatch-engine", ...i.self, ...i.engineArgs],
-    env: { DISBATCH_SECRET: i.secret },
+    env: localEngineEnv(i.secret),
   }),
 };
 

@@ -7,6 +7,7 @@
  */
 
 import { vmemGuard } from "./launcher.ts";
+import { dbUtilExports, ENGINE_MODE } from "./launch_contract.ts";
 
 function q(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
@@ -38,13 +39,9 @@ export function renderDbUtil(i: DbUtilInput): string {
 #   ${script} --stop ENGINE|CONTEXT   let an engine (rank) or a context (id or label) finish softly
 #   ${script} --status                print the run's state and exit
 # This file holds the run's secret: keep it private (mode 0700).
-${vmemGuard()}export DISBATCH_KVSSTCP_HOST=${q(i.addresses[0] ?? "")}
-export DISBATCH_DRIVER=${q(i.addresses.join(","))}
-export DISBATCH_SECRET=${q(i.secret)}
-export DISBATCH_UID=${q(i.uid)}
-case "$1" in
+${vmemGuard()}${dbUtilExports({ addresses: i.addresses, secret: i.secret, uid: i.uid })}case "$1" in
   --mon) shift; exec ${self} --mon "$@" ;;
-  --engine) exec ${self} "$@" ;;
+  ${ENGINE_MODE}) exec ${self} "$@" ;;
   --stop|--status) exec ${self} --control "$@" ;;
   *) exec ${self} --context ${q(script)} "$@" < /dev/null 1> ${q(i.uid)}_\${BASHPID-$$}_context_launch.log ;;
 esac

@@ -31,7 +31,7 @@
 
 import { type Allocation, type AllocationRow, allocationRows } from "./allocator.ts";
 import { formatDuration } from "./progress_view.ts";
-import type { SchedulerSnapshot } from "./scheduler.ts";
+import type { RunState, WireEngine } from "./protocol.ts";
 import type { StopTarget } from "./control.ts";
 
 /** Smallest usable window (rows × columns). */
@@ -43,20 +43,10 @@ export const MIN_COLUMNS = 60;
 export const ENDED_MESSAGE = "[the disbatch driver has exited: the run is over]";
 
 /** One engine as the monitor sees it; `lastHeard` (Unix seconds) is shown when a driver sends it. */
-export type MonitorEngine = SchedulerSnapshot["engines"][number] & { lastHeard?: number };
+export type MonitorEngine = WireEngine;
 
-/** What the driver sends in a `snapshot` message. */
-export type MonitorState = Omit<SchedulerSnapshot, "engines"> & {
-  engines: MonitorEngine[];
-  /** The run's uid path prefix; its basename is the run label. */
-  uid: string;
-  /** Unix seconds when the driver started. */
-  startedAt: number;
-  /** Allocations the run asked for (`--alloc`). */
-  allocations?: Allocation[];
-  /** Why the allocator does not ask for more now. */
-  allocatorPaused?: string;
-};
+/** What the driver sends in a `snapshot` message (the wire's run state, see `protocol.ts`). */
+export type MonitorState = RunState;
 
 /** How to draw one frame. */
 export interface MonitorView {

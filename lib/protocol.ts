@@ -16,8 +16,6 @@
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Allocation } from "./allocator.ts";
-import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 import { isStopAnswer, isStopTarget, type StopAnswer, type StopTarget } from "./control.ts";
 
@@ -68,15 +66,146 @@ export interface EngineResume {
   startDone: boolean;
 }
 
-/** What monitors and `dbUtil.sh --status` are sent: the scheduler's view and the run's allocations. */
-export type RunState = SchedulerSnapshot & {
+/** One engine in a {@linkcode RunState}. */
+export interface WireEngine {
+  rank: number;
+  context: number;
+  host: string;
+  slots: number;
+  /** `active`, `away`, `draining`, `gone`, … */
+  state: string;
+  running: number;
+  assigned: number;
+  finished: number;
+  failed: number;
+  /** Unix seconds the driver last heard from it. */
+  lastHeard?: number;
+}
+
+/** One context in a {@linkcode RunState}. */
+export interface WireContext {
+  id: number;
+  label: string;
+  taskLimit: number;
+  assigned: number;
+  engines: number;
+}
+
+/** One allocation the run asked for (`--alloc`) in a {@linkcode RunState}. */
+export interface WireAllocation {
+  /** `A1`, `A2`, …: the label of its context. */
+  label: string;
+  /** Slurm job id, once sbatch answered. */
+  jobId?: string;
+  state: "submitting" | "pending" | "running" | "ended";
+  submittedAt: number;
+  startedAt?: number;
+  /** When Slurm ends it (Unix seconds), once known. */
+  endsAt?: number;
+  endedAt?: number;
+  slots?: number;
+  nodes?: string;
+  nodesAsked?: number;
+  nodeCount?: number;
+  /** Why it ended, once over. */
+  outcome?: string;
+}
+
+/** The run's counters as the wire carries them (the scheduler's snapshot is mapped onto it). */
+export interface WireSnapshot {
+  finished: number;
+  failed: number;
+  barriers: number;
+  skipped: number;
+  running: number;
+  queued: number;
+  slots: number;
+  engines: WireEngine[];
+  contexts: WireContext[];
+  phase: "running" | "draining" | "aborting" | "done";
+  tasksEnded: boolean;
+  /** Attempts that failed (or were lost with their engine) and were run again. */
+  retried: number;
+  /** Attempts stopped at their time limit. */
+  timedOut: number;
+  /** Hosts that get no more tasks, and why. */
+  quarantined: { host: string; reason: string }[];
+  /** When running tasks are stopped for the walltime (Unix seconds), when there is one. */
+  stopAt?: number;
+}
+
+/** What monitors and `dbUtil.sh --status` are sent: the run's counters and its allocations. */
+export type RunState = WireSnapshot & {
   uid: string;
   startedAt: number;
   /** Allocations the run asked for (`--alloc`), oldest first. */
-  allocations?: Allocation[];
+  allocations?: WireAllocation[];
   /** Why the allocator does not ask for more now, when it paused. */
   allocatorPaused?: string;
 };
+
+/**
+ * The state a `snapshot` message carries, copied field by field from the driver's counters (the
+ * scheduler's snapshot has this shape; a field it gains does not reach the wire unless added here,
+ * and a field it loses fails to compile here). Key order is the scheduler's, so the JSON is as before.
+ * @param s the counters (the scheduler's snapshot)
+ * @param run the run's uid, start and allocations
+ * @returns a fresh object (engines copied: the driver fills in `lastHeard`)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runStateOf } from "./protocol.ts";
+ * const s = runStateOf({ finished: 1, failed: 0, barriers: 0, skipped: 0, running: 0, queued: 0, slots: 1,
+ *   engines: [], contexts: [], phase: "done", tasksEnded: true, retried: 0, timedOut: 0, quarantined: [] },
+ *   { uid: "/w/J", startedAt: 5 });
+ * assert.equal(s.uid, "/w/J");
+ * assert.equal(s.phase, "done");
+ * ```
+ */
+export function runStateOf(
+  s: WireSnapshot,
+  run: { uid: string; startedAt: number; allocations?: WireAllocation[]; allocatorPaused?: string },
+): RunState {
+  return {
+    finished: s.finished,
+    failed: s.failed,
+    barriers: s.barriers,
+    skipped: s.skipped,
+    running: s.running,
+    queued: s.queued,
+    slots: s.slots,
+    engines: s.engines.map((e) => ({
+      rank: e.rank,
+      context: e.context,
+      host: e.host,
+      slots: e.slots,
+      state: e.state,
+      running: e.running,
+      assigned: e.assigned,
+      finished: e.finished,
+      failed: e.failed,
+      ...(e.lastHeard !== undefined ? { lastHeard: e.lastHeard } : {}),
+    })),
+    contexts: s.contexts.map((c) => ({
+      id: c.id,
+      label: c.label,
+      taskLimit: c.taskLimit,
+      assigned: c.assigned,
+      engines: c.engines,
+    })),
+    phase: s.phase,
+    tasksEnded: s.tasksEnded,
+    retried: s.retried,
+    timedOut: s.timedOut,
+    quarantined: s.quarantined.map((q) => ({ host: q.host, reason: q.reason })),
+    ...(s.stopAt !== undefined ? { stopAt: s.stopAt } : {}),
+    uid: run.uid,
+    startedAt: run.startedAt,
+    ...(run.allocations !== undefined ? { allocations: run.allocations } : {}),
+    ...(run.allocatorPaused !== undefined ? { allocatorPaused: run.allocatorPaused } : {}),
+  };
+}
 
 /** Messages from the driver. */
 export type FromDriver =
@@ -91,7 +220,7 @@ export type FromDriver =
   /** `ack`: the last `done` message (its `seq`) the driver has of this engine. */
   | { kind: "ping"; ack?: number }
   | { kind: "snapshot"; state: RunState }
-  /** The answer to a stop request: whether it named something, and what is stopping. */
+  /** The answer to a stop request: whether it named something, and what was done. */
   | { kind: "ack"; answer: StopAnswer }
   /** The answer to `registerContext`: the context's id and label. */
   | { kind: "registered"; context: number; label: string }
@@ -224,168 +353,326 @@ function parseMessage(bytes: Uint8Array): { kind: string } {
   return value as { kind: string };
 }
 
-const TO_DRIVER_KINDS = new Set([
-  "hello",
-  "resume",
-  "done",
-  "released",
-  "bye",
-  "pong",
-  "registerContext",
-  "engineFailed",
-  "contextDone",
-  "requestStop",
-  "watch",
-]);
+// ---------------------------------------------------------------------------------------------
+// The table of message kinds: who receives each, and a check for each of its fields. Both
+// decoders — the driver's (asToDriver) and the peers' (asFromDriver) — come from it, and the
+// compiler holds it to the message types above: every kind is listed, with the side that receives
+// it, and every field of a kind has a check.
 
-/**
- * Check a decoded message is one the driver understands (shape of the fields it reads).
- * @param m a decoded message
- * @returns the typed message
- * @throws {ProtocolError} for an unknown kind or missing fields
- */
-export function asToDriver(m: { kind: string }): ToDriver {
-  if (!TO_DRIVER_KINDS.has(m.kind)) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
-  const r = m as Record<string, unknown>;
-  const need = (k: string, t: string) => {
-    // deno-lint-ignore valid-typeof
-    if (typeof r[k] !== t) throw new ProtocolError(`message "${m.kind}" needs a ${t} "${k}"`);
-  };
-  switch (m.kind) {
-    case "hello":
-      need("version", "number"), need("role", "string"), need("mac", "string"), need("nonce", "string");
-      need("host", "string"), need("pid", "number");
-      if (r.resume !== undefined) {
-        const x = r.resume as Record<string, unknown>;
-        if (typeof x !== "object" || x === null || typeof x.rank !== "number") {
-          throw new ProtocolError(`message "hello" holds a malformed "resume"`);
-        }
-      }
-      break;
-    case "done":
-      if (!Array.isArray(r.outcomes)) throw new ProtocolError(`message "done" needs an array "outcomes"`);
-      for (const o of r.outcomes as Record<string, unknown>[]) {
-        if (typeof o?.id !== "number" || typeof o.returnCode !== "number") {
-          throw new ProtocolError(`message "done" holds a malformed outcome`);
-        }
-      }
-      break;
-    case "released":
-      if (!Array.isArray(r.ids)) throw new ProtocolError(`message "released" needs an array "ids"`);
-      break;
-    case "resume":
-      if (!Array.isArray(r.tasks) || !Array.isArray(r.outcomes) || typeof r.startDone !== "boolean") {
-        throw new ProtocolError(
-          `message "resume" needs arrays "tasks" and "outcomes" and a boolean "startDone"`,
-        );
-      }
-      for (const t of r.tasks as Record<string, unknown>[]) {
-        if (typeof t?.id !== "number" || typeof t.command !== "string") {
-          throw new ProtocolError(`message "resume" holds a malformed task`);
-        }
-      }
-      for (const o of r.outcomes as Record<string, unknown>[]) {
-        if (typeof o?.id !== "number" || typeof o.returnCode !== "number") {
-          throw new ProtocolError(`message "resume" holds a malformed outcome`);
-        }
-      }
-      break;
-    case "registerContext":
-      need("label", "string"),
-        need("contextKind", "string"),
-        need("taskLimit", "number"),
-        need("engines", "number");
-      break;
-    case "engineFailed":
-      need("context", "number"), need("host", "string"), need("reason", "string");
-      break;
-    case "requestStop":
-      if (!isStopTarget(r.target)) {
-        throw new ProtocolError(`message "requestStop" holds a malformed "target"`);
-      }
-      break;
-  }
-  return m as ToDriver;
+/** What is wrong with a field: `message "<owner>" <text>`. */
+interface FieldError {
+  owner: string;
+  text: string;
 }
 
-const FROM_DRIVER_KINDS = new Set([
-  "challenge",
-  "welcome",
-  "rejected",
-  "perEngine",
-  "tasks",
-  "stop",
-  "kill",
-  "ping",
-  "snapshot",
-  "ack",
-  "registered",
-  "runOver",
-]);
+/**
+ * The check of one field: `test` answers fast (decoding is on every task's path); `explain` is
+ * asked only when `test` failed, and says what is wrong, naming the field.
+ */
+interface Check {
+  test(v: unknown): boolean;
+  /** @param v the value test refused @param field its name (or `name[i]`) @param owner the message kind (or `kind.field`) */
+  explain(v: unknown, field: string, owner: string): FieldError;
+}
+
+const prim = (t: "string" | "number" | "boolean", test: (v: unknown) => boolean): Check => ({
+  test,
+  explain: (_v, field, owner) => ({ owner, text: `needs a ${t} "${field}"` }),
+});
+const str = prim("string", (v) => typeof v === "string");
+const num = prim("number", (v) => typeof v === "number");
+const bool = prim("boolean", (v) => typeof v === "boolean");
+/** Absent, or what `c` accepts. */
+const opt = (c: Check): Check => ({ test: (v) => v === undefined || c.test(v), explain: c.explain });
+/** One of the given strings. */
+const among = (...values: string[]): Check => ({
+  test: (v) => typeof v === "string" && values.includes(v),
+  explain: (_v, field, owner) => ({
+    owner,
+    text: `needs ${values.map((x) => `"${x}"`).join(" or ")} as "${field}"`,
+  }),
+});
+/** A value of a shape checked elsewhere (`lib/control.ts`). */
+const shaped = (test: (v: unknown) => boolean): Check => ({
+  test,
+  explain: (_v, field, owner) => ({ owner, text: `holds a malformed "${field}"` }),
+});
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+/** An object whose fields pass their checks (fields not listed are not looked at). */
+const record = (fields: Record<string, Check>): Check => {
+  const entries = Object.entries(fields);
+  const keys = entries.map(([k]) => k);
+  const tests = entries.map(([, c]) => c.test);
+  return {
+    test: (v) => {
+      if (!isObject(v)) return false;
+      for (let i = 0; i < keys.length; i++) if (!tests[i]!(v[keys[i]!])) return false;
+      return true;
+    },
+    explain: (v, field, owner) => {
+      if (!isObject(v)) return { owner, text: `needs an object "${field}"` };
+      const [k, c] = entries.find(([k, c]) => !c.test(v[k]))!;
+      return c.explain(v[k], k, `${owner}.${field}`);
+    },
+  };
+};
+/** An array whose items pass `item`; a bad item is "a malformed <noun>", with what is wrong in it. */
+const list = (item: Check, noun: string): Check => ({
+  test: (v) => {
+    if (!Array.isArray(v)) return false;
+    const t = item.test;
+    for (let i = 0; i < v.length; i++) if (!t(v[i])) return false;
+    return true;
+  },
+  explain: (v, field, owner) => {
+    if (!Array.isArray(v)) return { owner, text: `needs an array "${field}"` };
+    const i = v.findIndex((x) => !item.test(x));
+    const e = item.explain(v[i], `${field}[${i}]`, owner);
+    const where = e.owner === owner ? "" : `${e.owner.slice(owner.length + 1)} `;
+    return { owner, text: `holds a malformed ${noun} (${where}${e.text})` };
+  },
+});
+
+const TASK_FIELDS = {
+  id: num,
+  line: num,
+  repeatIndex: num,
+  command: str,
+  timeout: opt(num),
+  attempt: opt(num),
+} satisfies { [F in keyof Task]-?: Check };
+const task = record(TASK_FIELDS);
+const perEngineTask = record(
+  { ...TASK_FIELDS, phase: among("start", "stop") } satisfies { [F in keyof PerEngineTask]-?: Check },
+);
+const outcome = record(
+  {
+    id: num,
+    kind: among("normal", "perEngine"),
+    phase: opt(among("start", "stop")),
+    slot: num,
+    pid: num,
+    returnCode: num,
+    start: num,
+    end: num,
+    stdoutBytes: num,
+    stdoutSnippet: str,
+    stderrBytes: num,
+    stderrSnippet: str,
+    killed: bool,
+    timedOut: opt(bool),
+    attempt: opt(num),
+  } satisfies { [F in keyof TaskOutcome]-?: Check },
+);
+const runInfo = record(
+  {
+    jobId: str,
+    nameTasks: str,
+    cwd: str,
+    uid: str,
+    address: str,
+    logLevel: str,
+    killGrace: num,
+    driverGrace: num,
+    epoch: str,
+  } satisfies { [F in keyof RunInfo]-?: Check },
+);
+const runState = record(
+  {
+    finished: num,
+    failed: num,
+    barriers: num,
+    skipped: num,
+    running: num,
+    queued: num,
+    slots: num,
+    engines: list(
+      record(
+        {
+          rank: num,
+          context: num,
+          host: str,
+          slots: num,
+          state: str,
+          running: num,
+          assigned: num,
+          finished: num,
+          failed: num,
+          lastHeard: opt(num),
+        } satisfies { [F in keyof WireEngine]-?: Check },
+      ),
+      "engine",
+    ),
+    contexts: list(
+      record(
+        { id: num, label: str, taskLimit: num, assigned: num, engines: num } satisfies {
+          [F in keyof WireContext]-?: Check;
+        },
+      ),
+      "context",
+    ),
+    phase: among("running", "draining", "aborting", "done"),
+    tasksEnded: bool,
+    retried: num,
+    timedOut: num,
+    quarantined: list(record({ host: str, reason: str }), "quarantined host"),
+    stopAt: opt(num),
+    uid: str,
+    startedAt: num,
+    allocations: opt(list(
+      record(
+        {
+          label: str,
+          jobId: opt(str),
+          state: among("submitting", "pending", "running", "ended"),
+          submittedAt: num,
+          startedAt: opt(num),
+          endsAt: opt(num),
+          endedAt: opt(num),
+          slots: opt(num),
+          nodes: opt(str),
+          nodesAsked: opt(num),
+          nodeCount: opt(num),
+          outcome: opt(str),
+        } satisfies { [F in keyof WireAllocation]-?: Check },
+      ),
+      "allocation",
+    )),
+    allocatorPaused: opt(str),
+  } satisfies { [F in keyof RunState]-?: Check },
+);
+
+type Message = FromDriver | ToDriver;
+/** Every message kind. */
+export type MessageKind = Message["kind"];
+type FieldsOf<K extends MessageKind> = Omit<Extract<Message, { kind: K }>, "kind">;
+
+/** One kind of message: who receives it, and a check for each of its fields. */
+interface KindSpec<K extends MessageKind> {
+  /** `driver`: engines, contexts, monitors and control send it to the driver; `peer`: the driver sends it. */
+  to: K extends ToDriver["kind"] ? "driver" : "peer";
+  fields: { [F in keyof FieldsOf<K>]-?: Check };
+}
+
+/** The table of message kinds. */
+const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
+  // Driver → engines, contexts, monitors, control.
+  challenge: { to: "peer", fields: { version: num, nonce: str } },
+  welcome: { to: "peer", fields: { version: num, mac: str, rank: num, run: runInfo } },
+  rejected: { to: "peer", fields: { reason: str, gone: opt(bool) } },
+  perEngine: {
+    to: "peer",
+    fields: { start: list(perEngineTask, "task"), stop: list(perEngineTask, "task") },
+  },
+  tasks: { to: "peer", fields: { tasks: list(task, "task") } },
+  stop: { to: "peer", fields: {} },
+  kill: { to: "peer", fields: { reason: str } },
+  ping: { to: "peer", fields: { ack: opt(num) } },
+  snapshot: { to: "peer", fields: { state: runState } },
+  ack: { to: "peer", fields: { answer: shaped(isStopAnswer) } },
+  registered: { to: "peer", fields: { context: num, label: str } },
+  runOver: { to: "peer", fields: {} },
+  // Engines, contexts, monitors, control → driver.
+  hello: {
+    to: "driver",
+    fields: {
+      version: num,
+      role: str,
+      mac: str,
+      nonce: str,
+      host: str,
+      pid: num,
+      context: opt(num),
+      slots: opt(num),
+      coresPerSlot: opt(num),
+      launch: opt(str),
+      resume: opt(record({ rank: num })),
+    },
+  },
+  resume: {
+    to: "driver",
+    fields: { tasks: list(task, "task"), outcomes: list(outcome, "outcome"), startDone: bool },
+  },
+  done: { to: "driver", fields: { outcomes: list(outcome, "outcome"), seq: opt(num) } },
+  released: { to: "driver", fields: { ids: list(num, "task id") } },
+  bye: { to: "driver", fields: { signal: opt(str) } },
+  pong: { to: "driver", fields: {} },
+  registerContext: {
+    to: "driver",
+    fields: {
+      label: str,
+      contextKind: str,
+      taskLimit: num,
+      engines: num,
+      retires: opt(bool),
+      keepHost: opt(str),
+      endsAt: opt(num),
+    },
+  },
+  engineFailed: {
+    to: "driver",
+    fields: { context: num, host: str, reason: str, launch: opt(str) },
+  },
+  contextDone: { to: "driver", fields: { context: num } },
+  requestStop: { to: "driver", fields: { target: shaped(isStopTarget) } },
+  watch: { to: "driver", fields: {} },
+};
+
+/** Each kind's checks as a list (built once: decoding is on the hot path of every task). */
+const FIELD_LISTS = new Map<string, [string, Check][]>(
+  Object.entries(MESSAGES).map(([k, spec]) => [k, Object.entries(spec.fields as Record<string, Check>)]),
+);
+const RECEIVERS = new Map<string, "driver" | "peer">(
+  Object.entries(MESSAGES).map(([k, spec]) => [k, spec.to]),
+);
+
+/** Every message kind, in the table's order. */
+export const MESSAGE_KINDS = Object.keys(MESSAGES) as readonly MessageKind[];
 
 /**
- * Check a decoded message is one an engine or a client understands (the fields they read), as
- * {@linkcode asToDriver} does the other way.
+ * Which side receives a kind of message, from the table.
+ * @param kind a message kind
+ * @returns `driver` or `peer`, or undefined for a kind that does not exist
+ */
+export function receiverOf(kind: string): "driver" | "peer" | undefined {
+  return RECEIVERS.get(kind);
+}
+
+function decodeFor(to: "driver" | "peer", m: { kind: string }): Message {
+  if (receiverOf(m.kind) !== to) throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
+  const r = m as Record<string, unknown>;
+  const fields = FIELD_LISTS.get(m.kind)!;
+  for (let i = 0; i < fields.length; i++) {
+    const [k, c] = fields[i]!;
+    if (!c.test(r[k])) {
+      const e = c.explain(r[k], k, m.kind);
+      throw new ProtocolError(`message "${e.owner}" ${e.text}`);
+    }
+  }
+  return m as Message;
+}
+
+/**
+ * Check a decoded message is one the driver receives, with every field of the right type (from
+ * the table of message kinds, as {@linkcode asFromDriver} the other way).
  * @param m a decoded message
- * @returns the typed message
- * @throws {ProtocolError} for an unknown kind or missing fields
+ * @returns the typed message (the same object)
+ * @throws {ProtocolError} for an unknown kind, or naming the kind and the field that is wrong
+ */
+export function asToDriver(m: { kind: string }): ToDriver {
+  return decodeFor("driver", m) as ToDriver;
+}
+
+/**
+ * Check a decoded message is one the driver sends — what engines, contexts, monitors and control
+ * receive — with every field of the right type (from the same table as {@linkcode asToDriver}).
+ * @param m a decoded message
+ * @returns the typed message (the same object)
+ * @throws {ProtocolError} for an unknown kind, or naming the kind and the field that is wrong
  */
 export function asFromDriver(m: { kind: string }): FromDriver {
-  if (!FROM_DRIVER_KINDS.has(m.kind)) {
-    throw new ProtocolError(`unknown message kind "${m.kind.slice(0, 40)}"`);
-  }
-  const r = m as Record<string, unknown>;
-  const need = (o: Record<string, unknown>, k: string, t: string, what = m.kind) => {
-    // deno-lint-ignore valid-typeof
-    if (typeof o[k] !== t) throw new ProtocolError(`message "${what}" needs a ${t} "${k}"`);
-  };
-  const list = (k: string) => {
-    if (!Array.isArray(r[k])) throw new ProtocolError(`message "${m.kind}" needs an array "${k}"`);
-    for (const t of r[k] as Record<string, unknown>[]) {
-      if (typeof t?.id !== "number" || typeof t.command !== "string") {
-        throw new ProtocolError(`message "${m.kind}" holds a malformed task`);
-      }
-    }
-  };
-  switch (m.kind) {
-    case "challenge":
-      need(r, "version", "number"), need(r, "nonce", "string");
-      break;
-    case "welcome": {
-      need(r, "version", "number"),
-        need(r, "mac", "string"),
-        need(r, "rank", "number"),
-        need(r, "run", "object");
-      const run = r.run as Record<string, unknown>;
-      for (const k of ["jobId", "nameTasks", "cwd", "uid", "address", "logLevel"]) {
-        need(run, k, "string", "welcome.run");
-      }
-      need(run, "killGrace", "number", "welcome.run");
-      need(run, "driverGrace", "number", "welcome.run");
-      need(run, "epoch", "string", "welcome.run");
-      break;
-    }
-    case "rejected":
-    case "kill":
-      need(r, "reason", "string");
-      break;
-    case "perEngine":
-      list("start"), list("stop");
-      break;
-    case "tasks":
-      list("tasks");
-      break;
-    case "snapshot":
-      need(r, "state", "object");
-      break;
-    case "ack":
-      if (!isStopAnswer(r.answer)) throw new ProtocolError(`message "ack" holds a malformed "answer"`);
-      break;
-    case "registered":
-      need(r, "context", "number"), need(r, "label", "string");
-      break;
-  }
-  return m as FromDriver;
+  return decodeFor("peer", m) as FromDriver;
 }
 
 /**

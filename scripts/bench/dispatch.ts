@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { Link } from "../../adapters/transport.ts";
-import { authMac, type FromDriver, PROTOCOL_VERSION } from "../../lib/protocol.ts";
+import { asFromDriver, authMac, type FromDriver, PROTOCOL_VERSION } from "../../lib/protocol.ts";
 import type { Task, TaskOutcome } from "../../lib/types.ts";
 import { cliCommand } from "../../tests/helpers/run_cli.ts";
 
@@ -73,7 +73,7 @@ async function connect(
   let welcomed: () => void;
   const ready = new Promise<void>((r) => welcomed = r);
   link.onMessage = (raw) => {
-    const m = raw as FromDriver;
+    const m = asFromDriver(raw);
     if (m.kind === "challenge") {
       link.send(
         {

@@ -8,9 +8,14 @@ import {
   FrameDecoder,
   type FromDriver,
   MAX_FRAME,
+  MESSAGE_KINDS,
   PROTOCOL_VERSION,
   ProtocolError,
+  receiverOf,
+  type RunState,
+  runStateOf,
   type ToDriver,
+  type WireAllocation,
 } from "../../lib/protocol.ts";
 import type { SchedulerSnapshot } from "../../lib/scheduler.ts";
 import type { TaskOutcome } from "../../lib/types.ts";
@@ -367,4 +372,255 @@ Deno.test("asFromDriver() accepts every message the driver sends and names what 
     ],
   ];
   for (const [m, re] of bad) assert.throws(() => asFromDriver(m as { kind: string }), re);
+});
+
+/** Every message above, and the messages of an engine that comes back to a driver. */
+const EVERY: (FromDriver | ToDriver)[] = [
+  ...ALL,
+  { ...TO_DRIVER[0]!, resume: { rank: 4 } } as ToDriver,
+  {
+    kind: "resume",
+    tasks: [{ id: 5, line: 6, repeatIndex: -1, command: "sleep 1", attempt: 1 }],
+    outcomes: [OUTCOME],
+    startDone: true,
+  },
+  { kind: "done", outcomes: [{ ...OUTCOME, timedOut: true, attempt: 2 }], seq: 3 },
+  { kind: "rejected", reason: "tasks given to others", gone: true },
+  { kind: "ping", ack: 3 },
+  { kind: "bye", signal: "SIGTERM" },
+  {
+    kind: "registerContext",
+    label: "J7",
+    contextKind: "slurm",
+    taskLimit: 0,
+    engines: 2,
+    retires: true,
+    keepHost: "n1",
+    endsAt: 9e9,
+  },
+];
+
+Deno.test("the table of message kinds lists every kind once, each received by one side", () => {
+  assert.deepEqual([...MESSAGE_KINDS].sort(), [...new Set(EVERY.map((m) => m.kind))].sort());
+  assert.equal(new Set(MESSAGE_KINDS).size, MESSAGE_KINDS.length);
+  for (const m of FROM_DRIVER) assert.equal(receiverOf(m.kind), "peer", m.kind);
+  for (const m of TO_DRIVER) assert.equal(receiverOf(m.kind), "driver", m.kind);
+  for (const k of ["bogus", "", "toString", "__proto__", "constructor"]) {
+    assert.equal(receiverOf(k), undefined, k);
+  }
+});
+
+Deno.test("each decoder returns the message itself and refuses the other direction's kinds", () => {
+  for (const m of EVERY.filter((m) => receiverOf(m.kind) === "driver")) {
+    assert.equal(asToDriver(m), m, m.kind);
+    assert.throws(
+      () => asFromDriver(m),
+      new RegExp(`^ProtocolError: unknown message kind "${m.kind}"$`),
+      m.kind,
+    );
+  }
+  for (const m of EVERY.filter((m) => receiverOf(m.kind) === "peer")) {
+    assert.equal(asFromDriver(m), m, m.kind);
+    assert.throws(
+      () => asToDriver(m),
+      new RegExp(`^ProtocolError: unknown message kind "${m.kind}"$`),
+      m.kind,
+    );
+  }
+  for (const k of ["toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(() => asToDriver({ kind: k }), /unknown message kind/, k);
+    assert.throws(() => asFromDriver({ kind: k }), /unknown message kind/, k);
+  }
+});
+
+Deno.test("a field of the wrong type, or a required one missing, is named with its message's kind", () => {
+  const decode = (m: { kind: string }) => receiverOf(m.kind) === "driver" ? asToDriver(m) : asFromDriver(m);
+  const optional = new Set([
+    ...[
+      "hello.context",
+      "hello.slots",
+      "hello.coresPerSlot",
+      "hello.launch",
+      "hello.resume",
+      "engineFailed.launch",
+    ],
+    ...["done.seq", "rejected.gone", "ping.ack", "bye.signal"],
+    ...["registerContext.retires", "registerContext.keepHost", "registerContext.endsAt"],
+  ]);
+  let checked = 0;
+  for (const m of EVERY) {
+    for (const [k, v] of Object.entries(m)) {
+      if (k === "kind") continue;
+      const wrong = typeof v === "object"
+        ? 7
+        : typeof v === "string"
+        ? { no: 1 }
+        : typeof v === "number"
+        ? true
+        : "7";
+      for (const bad of optional.has(`${m.kind}.${k}`) ? [wrong] : [wrong, undefined]) {
+        const msg = { ...m, [k]: bad } as { kind: string };
+        assert.throws(() => decode(msg), (e: unknown) => {
+          assert.ok(e instanceof ProtocolError, `${m.kind}.${k}`);
+          assert.match(
+            e.message,
+            new RegExp(`^message "${m.kind}" (needs|holds) .*"${k}"`),
+            `${m.kind}.${k}`,
+          );
+          return true;
+        }, `${m.kind}.${k} = ${JSON.stringify(bad)}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 60, `${checked} fields checked`);
+});
+
+Deno.test("a malformed item or nested field is named by its path inside the message", () => {
+  const STATE: RunState = runStateOf(SNAPSHOT, { uid: "/w/J", startedAt: 1 });
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      { kind: "done", outcomes: [OUTCOME, { ...OUTCOME, returnCode: "0" }] },
+      `message "done" holds a malformed outcome (outcomes[1] needs a number "returnCode")`,
+    ],
+    [
+      { kind: "done", outcomes: [{ ...OUTCOME, kind: "other" }] },
+      `message "done" holds a malformed outcome (outcomes[0] needs "normal" or "perEngine" as "kind")`,
+    ],
+    [
+      { kind: "done", outcomes: [null] },
+      `message "done" holds a malformed outcome (needs an object "outcomes[0]")`,
+    ],
+    [{ kind: "done", outcomes: [], seq: "1" }, `message "done" needs a number "seq"`],
+    [
+      { kind: "released", ids: [1, "2"] },
+      `message "released" holds a malformed task id (needs a number "ids[1]")`,
+    ],
+    [
+      { kind: "resume", tasks: [{ id: 1, line: 1, repeatIndex: -1 }], outcomes: [], startDone: false },
+      `message "resume" holds a malformed task (tasks[0] needs a string "command")`,
+    ],
+    [
+      { ...TO_DRIVER[0], resume: { rank: "1" } },
+      `message "hello.resume" needs a number "rank"`,
+    ],
+    [
+      { kind: "requestStop", target: { kind: "context", id: "1" } },
+      `message "requestStop" holds a malformed "target"`,
+    ],
+    [
+      { kind: "registerContext", label: "l", contextKind: "ssh", taskLimit: 0, engines: 1, endsAt: "soon" },
+      `message "registerContext" needs a number "endsAt"`,
+    ],
+    [
+      { ...FROM_DRIVER[4], tasks: [{ id: 0, line: 1, repeatIndex: -1, command: "x", timeout: "5" }] },
+      `message "tasks" holds a malformed task (tasks[0] needs a number "timeout")`,
+    ],
+    [
+      { ...FROM_DRIVER[3], stop: [{ id: 0, line: 5, repeatIndex: -1, command: "t", phase: "end" }] },
+      `message "perEngine" holds a malformed task (stop[0] needs "start" or "stop" as "phase")`,
+    ],
+    [
+      { ...FROM_DRIVER[1], run: { ...(FROM_DRIVER[1] as { run: object }).run, killGrace: "10" } },
+      `message "welcome.run" needs a number "killGrace"`,
+    ],
+    [{ kind: "rejected", reason: "r", gone: 1 }, `message "rejected" needs a boolean "gone"`],
+    [{ kind: "ping", ack: "3" }, `message "ping" needs a number "ack"`],
+    [{ kind: "snapshot", state: [] }, `message "snapshot" needs an object "state"`],
+    [
+      { kind: "snapshot", state: { ...STATE, engines: undefined } },
+      `message "snapshot.state" needs an array "engines"`,
+    ],
+    [
+      { kind: "snapshot", state: { ...STATE, engines: [{ ...STATE.engines[0], host: 5 }] } },
+      `message "snapshot.state" holds a malformed engine (engines[0] needs a string "host")`,
+    ],
+    [
+      { kind: "snapshot", state: { ...STATE, contexts: [{ ...STATE.contexts[0], label: null }] } },
+      `message "snapshot.state" holds a malformed context (contexts[0] needs a string "label")`,
+    ],
+    [
+      { kind: "snapshot", state: { ...STATE, phase: "over" } },
+      `message "snapshot.state" needs "running" or "draining" or "aborting" or "done" as "phase"`,
+    ],
+    [
+      {
+        kind: "snapshot",
+        state: { ...STATE, allocations: [{ label: "A1", state: "lost", submittedAt: 1 }] },
+      },
+      `message "snapshot.state" holds a malformed allocation (allocations[0] needs "submitting" or "pending" or "running" or "ended" as "state")`,
+    ],
+    [
+      { kind: "snapshot", state: { ...STATE, quarantined: [{ host: "n1" }] } },
+      `message "snapshot.state" holds a malformed quarantined host (quarantined[0] needs a string "reason")`,
+    ],
+    [
+      { kind: "snapshot", state: { ...STATE, stopAt: "later" } },
+      `message "snapshot.state" needs a number "stopAt"`,
+    ],
+  ];
+  for (const [m, want] of cases) {
+    const decode = receiverOf(m.kind as string) === "driver" ? asToDriver : asFromDriver;
+    assert.throws(() => decode(m as { kind: string }), (e: unknown) => {
+      assert.ok(e instanceof ProtocolError, want);
+      assert.equal(e.message, want);
+      return true;
+    }, want);
+  }
+});
+
+Deno.test("runStateOf() sends the scheduler's snapshot as the same JSON, and only the wire's fields", () => {
+  const allocations: WireAllocation[] = [
+    {
+      label: "A1",
+      jobId: "75",
+      state: "running",
+      submittedAt: 10,
+      startedAt: 12,
+      endsAt: 400,
+      nodes: "n1",
+      nodeCount: 1,
+    },
+  ];
+  const snaps: [string, SchedulerSnapshot, Parameters<typeof runStateOf>[1]][] = [
+    ["plain", SNAPSHOT, { uid: "/w/J", startedAt: 5 }],
+    ["with stopAt and allocations", { ...SNAPSHOT, stopAt: 99 }, {
+      uid: "/w/J",
+      startedAt: 5,
+      allocations,
+      allocatorPaused: "3 failures in a row",
+    }],
+    ["allocator not paused", SNAPSHOT, {
+      uid: "/w/J",
+      startedAt: 5,
+      allocations: [],
+      allocatorPaused: undefined,
+    }],
+  ];
+  for (const [why, snap, run] of snaps) {
+    const state = runStateOf(snap, run);
+    // What the driver sent before the wire had its own type: the snapshot spread with the run's facts.
+    assert.equal(JSON.stringify(state), JSON.stringify({ ...snap, ...run }), why);
+    assert.deepEqual(asFromDriver({ kind: "snapshot", state } as { kind: string }), {
+      kind: "snapshot",
+      state,
+    }, why);
+    assert.notEqual(
+      state.engines,
+      snap.engines,
+      `${why}: engines are copied (the driver fills in lastHeard)`,
+    );
+    assert.notEqual(state.engines[0], snap.engines[0], why);
+  }
+  const extra = { ...SNAPSHOT, internal: 1, engines: [{ ...SNAPSHOT.engines[0]!, secretThing: 2 }] };
+  const state = runStateOf(extra, { uid: "/w/J", startedAt: 5 });
+  assert.ok(
+    !("internal" in state) && !("secretThing" in state.engines[0]!),
+    "fields the wire lacks stay home",
+  );
+  const heard = runStateOf({ ...SNAPSHOT, engines: [{ ...SNAPSHOT.engines[0]!, lastHeard: 7.5 }] }, {
+    uid: "/w/J",
+    startedAt: 5,
+  });
+  assert.equal(heard.engines[0]!.lastHeard, 7.5);
 });
