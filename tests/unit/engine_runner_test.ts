@@ -97,7 +97,7 @@ interface Case {
   expect: string[];
   state?: RunnerState;
   running?: number;
-  nextWake?: number;
+  nextWake?: number | "none";
 }
 
 const cases: Case[] = [
@@ -269,6 +269,7 @@ const cases: Case[] = [
       started(1),
       { kind: "kill", reason: "r", now: 1000 },
       tick(2999),
+      tick(3000),
     ],
     expect: [
       "> tasks",
@@ -276,9 +277,11 @@ const cases: Case[] = [
       "> kill",
       "info: Killing 1 running task(s): r",
       "ladder 101 grace 1000",
+      "> tick",
+      "bye",
+      "leave 0",
     ],
-    state: "killing",
-    nextWake: 3000,
+    state: "left",
   },
   {
     name: "kill with nothing running leaves at once; a second kill does nothing",
@@ -377,6 +380,7 @@ const cases: Case[] = [
       started(1, 0),
     ],
     expect: ["> perEngine", "start run 1 task 0 slot -1"],
+    nextWake: "none",
   },
   {
     name: "a task dead of a signal waits 300 ms for the engine's own signal, else it is a failure",
@@ -446,7 +450,7 @@ for (const c of cases) {
     assert.deepEqual(play(r, c.events), c.expect);
     if (c.state !== undefined) assert.equal(r.state, c.state);
     if (c.running !== undefined) assert.equal(r.runningCount, c.running);
-    if (c.nextWake !== undefined) assert.equal(r.nextWake, c.nextWake);
+    if (c.nextWake !== undefined) assert.equal(r.nextWake, c.nextWake === "none" ? undefined : c.nextWake);
   });
 }
 
