@@ -11,7 +11,6 @@ import type { DriverInvocation } from "../lib/driver_options.ts";
 import type { RunPorts } from "./actions.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
-import { killGroup } from "./process.ts";
 import type { RetireManager } from "./retire.ts";
 
 /**
@@ -252,7 +251,11 @@ export class AutoContext {
 
   /** @param signal sent to the process group of every launcher still running */
   kill(signal: Deno.Signal): void {
-    for (const l of this.#launched.values()) killGroup(l.child.pid, signal);
+    for (const l of this.#launched.values()) {
+      try {
+        Deno.kill(-l.child.pid, signal);
+      } catch { /* gone */ }
+    }
   }
 
   /** Close the context log (and forget pending restarts). */

@@ -13,7 +13,6 @@ import { contextOptionsFrom, contextSpecs } from "../lib/driver_options.ts";
 import { ClientError, connectToDriver } from "./client.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine } from "./launch.ts";
 import { Logger } from "./log.ts";
-import { killGroup } from "./process.ts";
 import { RetireManager } from "./retire.ts";
 import { findRunEnd } from "./walltime.ts";
 import { parseDriverAddress } from "../lib/journal.ts";
@@ -168,7 +167,11 @@ export async function contextMain(args: string[]): Promise<number> {
         const pub = parseDriverAddress(Deno.readTextFileSync(`${run.uid}_address`));
         if (pub && pub.epoch !== run.epoch) return;
       } catch { /* no driver published: none came back */ }
-      for (const c of children) killGroup(c.child.pid, "SIGTERM");
+      for (const c of children) {
+        try {
+          Deno.kill(-c.child.pid, "SIGTERM");
+        } catch { /* gone */ }
+      }
     }, (run.driverGrace + 15) * 1000);
   });
   await Promise.all(launched);
