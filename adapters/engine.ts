@@ -19,12 +19,10 @@ import {
   type RunInfo,
 } from "../lib/protocol.ts";
 import { type DriverAddress, parseDriverAddress } from "../lib/journal.ts";
-import { engineEnv, splitEnvResources } from "../lib/task_env.ts";
 import { EngineTasks } from "./engine_tasks.ts";
 import { Logger } from "./log.ts";
 import { signalNumber } from "./process.ts";
 import { connectWithin, Link, remoteAddress, splitAddress } from "./transport.ts";
-import { cpuUsage } from "node:process";
 
 /** How the engine was started. */
 export interface EngineOptions {
@@ -383,28 +381,8 @@ class Engine {
       );
     }
     this.#log = new Logger(logPath, run.logLevel);
-    const base = engineEnv({
-      jobId: run.jobId,
-      nameTasks: run.nameTasks,
-      rank,
-      coresPerSlot: this.#o.coresPerSlot,
-      // The reference exported its KVS address as IP:port: use the address this engine reached.
-      address: remoteAddress(this.#link.conn) ?? run.address,
-    });
-    // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
-    for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
-    for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
-    const split = splitEnvResources(this.#o.envResource, Deno.env.toObject(), this.#o.slots);
-    for (const w of split.warnings) this.#log.error(w);
-    const slots = this.#o.envResource.length ? split.slots : this.#o.slots;
-    // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
-    const reaperSilentS = Math.max(5, Math.round(run.driverGrace));
-    this.#tasks.configure(
-      slots,
-      this.#o.envResource.length ? split.perSlot : [],
-      run.killGrace,
-      reaperSilentS,
-    );
+    // The reference exported its KVS address as IP:port: use the address this engine reached.
+    const slots = this.#tasks.configure(this.#o, rank, run, remoteAddress(this.#link.conn) ?? run.address);
     this.#log.info(
       `Engine ${rank} started on ${this.#o.host} (pid ${Deno.pid}) with ${slots} slots; driver ${this.#o.connect}`,
     );
@@ -436,20 +414,11 @@ class Engine {
   /** `bye` was sent (by the runner): close down. */
   async #leave(code: number): Promise<void> {
     await this.#link.flush();
-    this.#log.info(`Engine ${this.#rank} leaving; ${this.#cpuText()}`);
+    this.#log.info(`Engine ${this.#rank} leaving; ${this.#tasks.cpuText()}`);
     this.#tasks.close();
     this.#log.close();
     this.#link.close("engine finished");
     this.#finish(code);
-  }
-
-  /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
-  #cpuText(): string {
-    const u = cpuUsage();
-    const ms = (u.user + u.system) / 1000;
-    const started = this.#tasks.started;
-    const per = started ? ` (${(ms / started).toFixed(3)} ms per task)` : "";
-    return `engine CPU ${(ms / 1000).toFixed(2)} s for ${started} task(s)${per}`;
   }
 
   #driverLost(reason: string): void {

@@ -13,9 +13,11 @@ import {
   type RunnerEvent,
   type RunnerMessage,
 } from "../lib/engine_runner.ts";
-import { taskEnv } from "../lib/task_env.ts";
+import type { RunInfo } from "../lib/protocol.ts";
+import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { Logger } from "./log.ts";
 import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts";
+import { cpuUsage } from "node:process";
 
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
 const REAPER_BEAT_MS = 1000;
@@ -46,7 +48,7 @@ export class EngineTasks {
   #reaper: Reaper | undefined;
   #beat: ReturnType<typeof setInterval> | undefined;
   /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
-  started = 0;
+  #started = 0;
 
   constructor(host: EngineTasksHost) {
     this.#host = host;
@@ -68,22 +70,46 @@ export class EngineTasks {
   }
 
   /**
-   * Start taking tasks (the driver welcomed the engine).
-   * @param slots concurrent tasks
-   * @param slotEnv extra variables per slot (`--env-resource`)
-   * @param killGraceS `--kill-grace`
-   * @param reaperSilentS engine silence after which the reaper kills the tasks
+   * Start taking tasks (the driver welcomed the engine): the tasks' environment, the slots, the reaper.
+   * @param o the engine's slots, cores per slot and `--env-resource` variables
+   * @param rank the engine's rank
+   * @param run what the driver said of the run
+   * @param address the driver's address as this engine reached it
+   * @returns the slots (fewer than asked when an `--env-resource` list is short)
    */
   configure(
-    slots: number,
-    slotEnv: Record<string, string>[],
-    killGraceS: number,
-    reaperSilentS: number,
-  ): void {
-    this.#reaper = new Reaper(reaperSilentS);
+    o: { slots: number; coresPerSlot: number; envResource: string[] },
+    rank: number,
+    run: RunInfo,
+    address: string,
+  ): number {
+    const base = engineEnv({
+      jobId: run.jobId,
+      nameTasks: run.nameTasks,
+      rank,
+      coresPerSlot: o.coresPerSlot,
+      address,
+    });
+    // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
+    for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
+    for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
+    // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
+    this.#reaper = new Reaper(Math.max(5, Math.round(run.driverGrace)));
     this.#beat = setInterval(() => this.#reaper?.beat(), REAPER_BEAT_MS);
-    this.#slotEnv = slotEnv;
-    this.feed({ kind: "configure", slots, killGraceS });
+    const split = splitEnvResources(o.envResource, Deno.env.toObject(), o.slots);
+    for (const w of split.warnings) this.#host.log().error(w);
+    const slots = o.envResource.length ? split.slots : o.slots;
+    this.#slotEnv = o.envResource.length ? split.perSlot : [];
+    this.feed({ kind: "configure", slots, killGraceS: run.killGrace });
+    return slots;
+  }
+
+  /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
+  cpuText(): string {
+    const u = cpuUsage();
+    const ms = (u.user + u.system) / 1000;
+    const per = this.#started ? ` (${(ms / this.#started).toFixed(3)} ms per task)` : "";
+    return `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
   }
 
   /** Stop the reaper (the engine leaves and its tasks are done). */
@@ -159,7 +185,7 @@ export class EngineTasks {
       this.feed({ kind: "startFailed", run, message, now: Date.now() });
       return;
     }
-    this.started++;
+    this.#started++;
     this.#results.set(rt.pid, rt.result);
     this.#reaper?.add(rt.pid);
     this.feed({ kind: "started", run, pid: rt.pid, now: Date.now() });
