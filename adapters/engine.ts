@@ -14,18 +14,15 @@ import {
   asFromDriver,
   authMac,
   checkMac,
-  type EngineResume,
   type FromDriver,
   PROTOCOL_VERSION,
   type RunInfo,
 } from "../lib/protocol.ts";
 import { type DriverAddress, parseDriverAddress } from "../lib/journal.ts";
-import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
-import type { PerEngineTask, Task, TaskOutcome } from "../lib/types.ts";
+import { EngineTasks } from "./engine_tasks.ts";
 import { Logger } from "./log.ts";
-import { killGroup, signalNumber, spawnTask } from "./process.ts";
+import { signalNumber } from "./process.ts";
 import { connectWithin, Link, remoteAddress, splitAddress } from "./transport.ts";
-import { cpuUsage } from "node:process";
 
 /** How the engine was started. */
 export interface EngineOptions {
@@ -54,83 +51,8 @@ export interface EngineOptions {
 const PING_TIMEOUT_MS = 5000;
 /** How often an engine without a driver looks for one (the published address, then the old ones). */
 const RECONNECT_EVERY_MS = 1000;
-/** Heartbeat to the reaper; it kills the tasks when the engine is silent for REAPER_SILENT_S. */
-const REAPER_BEAT_MS = 1000;
-
-/**
- * A companion process that outlives the engine only to clean up: the engine tells it each task's
- * process group on its stdin (`+PGID` / `-PGID`, and `.` every second); when that pipe closes —
- * the engine exited, even by SIGKILL — or stays silent for `silentS` — the engine hangs or is
- * stopped longer than `--driver-grace`, after which the driver runs its tasks elsewhere — it kills
- * the groups still listed. So a lost engine leaves no orphaned task and no second copy of a
- * re-queued one, and an engine frozen for less than the grace loses nothing.
- */
-function reaperScript(silentS: number): string {
-  return `declare -A g; while read -t ${silentS} -r l; do case $l in +*) g[\${l:1}]=1;; -*) unset "g[\${l:1}]";; esac; done; ` +
-    '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
-    'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
-}
-
-class Reaper {
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #enc = new TextEncoder();
-  /** @param silentS seconds without a word from the engine after which it kills the groups */
-  constructor(silentS: number) {
-    try {
-      const child = new Deno.Command("/bin/bash", {
-        args: ["-c", reaperScript(silentS)],
-        stdin: "piped",
-        stdout: "null",
-        stderr: "null",
-        detached: true,
-      }).spawn();
-      child.unref();
-      this.#writer = child.stdin.getWriter();
-    } catch {
-      this.#writer = undefined;
-    }
-  }
-  #pending = "";
-  #scheduled = false;
-  /** Tell the reaper the engine is alive. */
-  beat(): void {
-    this.#queue(".\n");
-  }
-  /** @param pgid a task's process group, now running */
-  add(pgid: number): void {
-    this.#queue(`+${pgid}\n`);
-  }
-  /** @param pgid a task's process group, now finished */
-  remove(pgid: number): void {
-    this.#queue(`-${pgid}\n`);
-  }
-  // Updates of one event-loop turn go out in one write (a finish and the next start, typically).
-  #queue(line: string): void {
-    this.#pending += line;
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      const data = this.#pending;
-      this.#pending = "";
-      if (data) this.#writer?.write(this.#enc.encode(data)).catch(() => {});
-    });
-  }
-  close(): void {
-    this.#writer?.close().catch(() => {});
-    this.#writer = undefined;
-  }
-}
-const KILL_GRACE_MS = 1000;
 /** Signals that stop an engine cleanly (its tasks killed and reported as such). */
 const TERM_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGHUP", "SIGINT"];
-/**
- * Ends that may come from the same signal as the engine's own (a job-wide SIGTERM): the task killed
- * by HUP/INT/KILL/TERM, or its bash reporting a child killed so (128 + the signal).
- */
-const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
-/** How long a task's signal death waits for the engine's own signal before it is reported. */
-const SIGNAL_SETTLE_MS = 300;
 
 /**
  * Run an engine until the driver tells it to leave or disappears.
@@ -184,37 +106,23 @@ class Engine {
   #nonce = crypto.randomUUID();
   #rank = -1;
   #run: RunInfo | undefined;
-  #queue: Task[] = [];
-  #qHead = 0;
-  #running = new Map<number, { task: Task; pid: number; slot: number }>();
-  #freeSlots: number[] = [];
-  #slotEnv: Record<string, string>[] = [];
-  #perEngine: { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined;
-  #startDone = false;
-  /** running → stopping (no new work, running tasks finish) → stopTasks → left; or → killing → left. */
-  #state: "running" | "stopping" | "stopTasks" | "killing" | "left" = "running";
-  #outbox: TaskOutcome[] = [];
-  #flushScheduled = false;
+  /** The tasks: what runs, what is queued, what is to report (the state machine and its processes). */
+  #tasks: EngineTasks = new EngineTasks({
+    log: () => this.#log,
+    send: (m) => this.#link.send(m),
+    leave: (code) => this.#leave(code),
+    lost: () => {
+      this.#log.close();
+      this.#finish(this.#authed ? 1 : 2);
+    },
+  });
   #finish!: (code: number) => void;
   #finished = new Promise<number>((r) => this.#finish = r);
   #authed = false;
-  #reaper: Reaper | undefined;
-  #beat: ReturnType<typeof setInterval> | undefined;
-  /** The signal that stops this engine, once one came. */
-  #signal: Deno.Signal | undefined;
   #greeted = false;
   /** When the driver was lost (ms), while the engine is without one. */
   #lostAt: number | undefined;
   #reconnecting = false;
-  /** `done` messages not yet acknowledged by a driver (sent again to the next one). */
-  #unacked: { seq: number; outcomes: TaskOutcome[] }[] = [];
-  /** The tasks of unacknowledged outcomes (a restarted driver needs their text to record them). */
-  #unackedTasks = new Map<number, Task>();
-  #seq = 0;
-  /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
-  #started = 0;
-  /** The grace ran out: the driver gives this engine's tasks to others; their ends are not reported. */
-  #givenUp = false;
   /** Settles the handshake of a connection to a driver found again. */
   #rejoined: ((ok: boolean | "refused") => void) | undefined;
 
@@ -265,7 +173,7 @@ class Engine {
   #watch(): void {
     const now = Date.now();
     const silent = now - this.#link.lastHeard > PING_TIMEOUT_MS;
-    if (this.#state === "left" || this.#state === "killing") return;
+    if (this.#tasks.state === "left" || this.#tasks.state === "killing") return;
     if (this.#rank < 0) {
       // Never welcomed: a driver that does not finish the handshake is not one to wait for.
       if (silent && !this.#reconnecting) this.#link.close("driver silent for 5 s");
@@ -276,7 +184,7 @@ class Engine {
       this.#log.info(
         `The driver is heard again after ${
           ((now - this.#lostAt) / 1000).toFixed(1)
-        } s; ${this.#running.size} task(s) running`,
+        } s; ${this.#tasks.running} task(s) running`,
       );
       this.#lostAt = undefined;
       return;
@@ -298,7 +206,7 @@ class Engine {
   }
 
   #keepGoing(): string {
-    return `keeping ${this.#running.size} running task(s) and looking for the driver for up to ${
+    return `keeping ${this.#tasks.running} running task(s) and looking for the driver for up to ${
       this.#run?.driverGrace ?? 0
     } s`;
   }
@@ -314,11 +222,11 @@ class Engine {
   }
 
   #linkClosed(reason: string): void {
-    if (this.#state === "left") {
+    if (this.#tasks.state === "left") {
       this.#finish(0);
       return;
     }
-    if (this.#rank < 0 || this.#state === "killing" || !(this.#run?.driverGrace)) {
+    if (this.#rank < 0 || this.#tasks.state === "killing" || !(this.#run?.driverGrace)) {
       this.#driverLost(reason);
       return;
     }
@@ -334,7 +242,7 @@ class Engine {
     if (this.#reconnecting) return;
     this.#reconnecting = true;
     try {
-      while (this.#lostAt !== undefined && this.#state !== "left" && this.#state !== "killing") {
+      while (this.#lostAt !== undefined && this.#tasks.state !== "left" && this.#tasks.state !== "killing") {
         if (Date.now() - this.#lostAt > (this.#run?.driverGrace ?? 0) * 1000) return;
         const pub = this.#published();
         const addresses = [...new Set([...(pub?.addresses ?? []), ...this.#o.connect.split(",")])].filter(
@@ -371,11 +279,9 @@ class Engine {
     }
   }
 
+  /** The first of them counts (the runner ignores the others). */
   #signalled(sig: Deno.Signal): void {
-    if (this.#signal) return;
-    this.#signal = sig;
-    if (this.#state === "left") return;
-    this.#kill(`received ${sig}`);
+    this.#tasks.feed({ kind: "signal", signal: sig, number: signalNumber(sig), now: Date.now() });
   }
 
   /** True once the driver sent its challenge (a connection it took, not one it turned away). */
@@ -442,29 +348,20 @@ class Engine {
       return;
     }
     switch (m.kind) {
-      case "perEngine":
-        if (this.#perEngine) break; // a driver found again sends it once more
-        this.#perEngine = { start: m.start, stop: m.stop };
-        this.#runStartTasks();
+      case "perEngine": // a driver found again sends it once more: the runner ignores it then
+        this.#tasks.feed({ kind: "perEngine", start: m.start, stop: m.stop });
         break;
       case "tasks":
-        for (const t of m.tasks) this.#queue.push(t);
-        this.#pump();
+        this.#tasks.feed({ kind: "tasks", tasks: m.tasks });
         break;
       case "stop":
-        this.#stop();
+        this.#tasks.feed({ kind: "stop" });
         break;
       case "kill":
         this.#kill(m.reason);
         break;
       case "ping":
-        if (m.ack !== undefined) {
-          while (this.#unacked.length > 0 && this.#unacked[0]!.seq <= m.ack) {
-            for (const o of this.#unacked.shift()!.outcomes) {
-              if (o.kind === "normal") this.#unackedTasks.delete(o.id);
-            }
-          }
-        }
+        if (m.ack !== undefined) this.#tasks.feed({ kind: "ack", seq: m.ack });
         this.#link.send({ kind: "pong" });
         break;
     }
@@ -484,40 +381,11 @@ class Engine {
       );
     }
     this.#log = new Logger(logPath, run.logLevel);
-    const base = engineEnv({
-      jobId: run.jobId,
-      nameTasks: run.nameTasks,
-      rank,
-      coresPerSlot: this.#o.coresPerSlot,
-      // The reference exported its KVS address as IP:port: use the address this engine reached.
-      address: remoteAddress(this.#link.conn) ?? run.address,
-    });
-    // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
-    for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
-    for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
-    // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
-    this.#reaper = new Reaper(Math.max(5, Math.round(run.driverGrace)));
-    this.#beat = setInterval(() => this.#reaper?.beat(), REAPER_BEAT_MS);
-    const split = splitEnvResources(this.#o.envResource, Deno.env.toObject(), this.#o.slots);
-    for (const w of split.warnings) this.#log.error(w);
-    const slots = this.#o.envResource.length ? split.slots : this.#o.slots;
-    this.#slotEnv = this.#o.envResource.length ? split.perSlot : [];
-    for (let s = slots - 1; s >= 0; s--) this.#freeSlots.push(s);
+    // The reference exported its KVS address as IP:port: use the address this engine reached.
+    const slots = this.#tasks.configure(this.#o, rank, run, remoteAddress(this.#link.conn) ?? run.address);
     this.#log.info(
       `Engine ${rank} started on ${this.#o.host} (pid ${Deno.pid}) with ${slots} slots; driver ${this.#o.connect}`,
     );
-  }
-
-  /** What this engine holds, for the driver it reaches again. */
-  #resumeState(): EngineResume {
-    const tasks = [...this.#running.values()].filter((r) => r.slot >= 0).map((r) => r.task);
-    for (let i = this.#qHead; i < this.#queue.length; i++) tasks.push(this.#queue[i]!);
-    const outcomes = this.#unacked.flatMap((u) => u.outcomes).concat(this.#outbox);
-    for (const o of outcomes) {
-      const t = o.kind === "normal" ? this.#unackedTasks.get(o.id) : undefined;
-      if (t) tasks.push(t);
-    }
-    return { tasks, outcomes, startDone: this.#startDone };
   }
 
   /** A driver took this engine back (the same one, or one restarted with `--reattach`). */
@@ -525,247 +393,45 @@ class Engine {
     const away = this.#lostAt === undefined ? 0 : (Date.now() - this.#lostAt) / 1000;
     this.#run = run;
     this.#lostAt = undefined;
-    // First of all, what it holds (it may be large: not in the hello, which is read before trust).
-    this.#link.send({ kind: "resume", ...this.#resumeState() });
-    // The outcomes went with the resume; kept until acknowledged (a driver lost again gets them again).
-    if (this.#outbox.length) {
-      this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });
-      this.#outbox = [];
-    }
-    this.#rejoined?.(true);
     this.#log.info(
       `Re-attached to the driver at ${this.#link.remote} as engine ${rank} after ${
         away.toFixed(1)
-      } s; ${this.#running.size} task(s) running`,
+      } s; ${this.#tasks.running} task(s) running`,
     );
     if (rank !== this.#rank) {
       this.#log.warn(`The driver gave rank ${rank}; this engine keeps ${this.#rank} in its log`);
     }
-    this.#pump();
+    // First of all, what it holds (it may be large: not in the hello, which is read before trust); the
+    // outcomes in it are kept until acknowledged (a driver lost again gets them again). Then go on.
+    this.#tasks.feed({ kind: "reattached", killGraceS: run.killGrace });
+    this.#rejoined?.(true);
   }
 
-  async #runStartTasks(): Promise<void> {
-    for (const t of this.#perEngine!.start) {
-      if (this.#state === "killing" || this.#state === "left") return;
-      await this.#runOne(t, -1, "start");
-    }
-    this.#startDone = true;
-    this.#pump();
-    this.#maybeStopped();
+  #kill(reason: string): void {
+    this.#tasks.feed({ kind: "kill", reason, now: Date.now() });
   }
 
-  #pump(): void {
-    if (!this.#startDone || (this.#state !== "running" && this.#state !== "stopping")) return;
-    while (this.#freeSlots.length > 0 && this.#qHead < this.#queue.length) {
-      const task = this.#queue[this.#qHead++]!;
-      const slot = this.#freeSlots.pop()!;
-      this.#runOne(task, slot, undefined).then(() => {
-        this.#freeSlots.push(slot);
-        this.#pump();
-        this.#maybeStopped();
-      });
-    }
-    if (this.#qHead > 4096 && this.#qHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#qHead);
-      this.#qHead = 0;
-    }
-  }
-
-  async #runOne(task: Task, slot: number, phase: "start" | "stop" | undefined): Promise<void> {
-    const env = taskEnv(task, slot);
-    const extra = this.#slotEnv[slot < 0 ? 0 : slot];
-    if (extra) Object.assign(env, extra);
-    let outcome: TaskOutcome;
-    try {
-      const rt = spawnTask(task.command, env);
-      this.#started++;
-      this.#running.set(rt.pid, { task, pid: rt.pid, slot });
-      this.#reaper?.add(rt.pid);
-      if (this.#state === "killing") killGroup(rt.pid, "SIGTERM");
-      const limit = phase ? undefined : this.#timeLimit(task, rt.pid);
-      const r = await rt.result;
-      const timedOut = limit?.end() ?? false;
-      if (timedOut) {
-        this.#log.info(`Task ${task.id} (line ${task.line}) stopped at its time limit of ${task.timeout} s`);
-      } else if (SIGNAL_RCS.has(r.returnCode) && this.#state !== "killing" && this.#state !== "left") {
-        // Slurm signals every process of the job at once: a task may die of the SIGTERM that is
-        // also on its way to this engine. Wait a moment so that it is not reported as a failure.
-        await new Promise((res) => setTimeout(res, SIGNAL_SETTLE_MS));
-      }
-      this.#running.delete(rt.pid);
-      this.#reaper?.remove(rt.pid);
-      outcome = {
-        id: task.id,
-        kind: phase ? "perEngine" : "normal",
-        slot,
-        ...r,
-        killed: this.#state === "killing" && r.returnCode !== 0, // a task that ended well while we killed is a success
-      };
-      if (timedOut) outcome.timedOut = true;
-      this.#log.debug(`Task ${task.id} (line ${task.line}) slot ${slot} pid ${r.pid} rc ${r.returnCode}`);
-    } catch (e) {
-      const now = Date.now() / 1000;
-      const msg = e instanceof Error ? e.message : String(e);
-      this.#log.error(`Task ${task.id} could not start: ${msg}`);
-      outcome = {
-        id: task.id,
-        kind: phase ? "perEngine" : "normal",
-        slot,
-        pid: -1,
-        // The reference reports errno (7 for a command over the kernel's argument limit), else 200.
-        returnCode: Number(/os error (\d+)/.exec(msg)?.[1] ?? 200),
-        start: now,
-        end: now,
-        stdoutBytes: 0,
-        stdoutSnippet: "",
-        stderrBytes: msg.length,
-        stderrSnippet: msg.slice(0, 83),
-        killed: false,
-      };
-    }
-    if (phase) outcome.phase = phase;
-    else if (task.attempt) outcome.attempt = task.attempt;
-    // Killed because this engine got a signal (Slurm's SIGTERM, an admin, a dropped ssh session):
-    // not the task's doing, and not a run the driver stopped. Say nothing of it: the driver takes the
-    // task back as lost with this engine, runs it elsewhere, or leaves it unrecorded for -r.
-    if ((this.#signal || this.#givenUp) && outcome.killed) {
-      this.#log.info(`Task ${task.id} (line ${task.line}) killed: this engine received ${this.#signal}`);
-      return;
-    }
-    if (!phase) this.#unackedTasks.set(task.id, task);
-    this.#report(outcome);
-  }
-
-  /**
-   * A task's time limit: at the limit SIGTERM to its process group, SIGKILL after the run's
-   * `--kill-grace`, or as soon as its main process has exited (so nothing of it outlives the report).
-   * @returns `end()`, to call when the task's main process has exited: true when it was timed out
-   */
-  #timeLimit(task: Task, pgid: number): { end(): boolean } | undefined {
-    if (!task.timeout || task.timeout <= 0) return undefined;
-    let timedOut = false;
-    let hard: ReturnType<typeof setTimeout> | undefined;
-    // setTimeout holds at most 2^31-1 ms (24.8 days): a longer limit is waited for in steps.
-    let soft: ReturnType<typeof setTimeout> | undefined;
-    const at = Date.now() + task.timeout * 1000;
-    const arm = () => {
-      const left = at - Date.now();
-      if (left > 2 ** 30) {
-        soft = setTimeout(arm, 2 ** 30);
-        return;
-      }
-      soft = setTimeout(() => {
-        timedOut = true;
-        killGroup(pgid, "SIGTERM");
-        hard = setTimeout(() => {
-          hard = undefined;
-          killGroup(pgid, "SIGKILL");
-        }, (this.#run?.killGrace ?? 10) * 1000);
-      }, Math.max(0, left));
-    };
-    arm();
-    return {
-      end() {
-        clearTimeout(soft);
-        if (hard !== undefined) {
-          clearTimeout(hard);
-          killGroup(pgid, "SIGKILL");
-        }
-        return timedOut;
-      },
-    };
-  }
-
-  #report(o: TaskOutcome): void {
-    this.#outbox.push(o);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        const outcomes = this.#outbox;
-        this.#outbox = [];
-        const seq = ++this.#seq;
-        this.#unacked.push({ seq, outcomes });
-        this.#link.send({ kind: "done", outcomes, seq });
-      });
-    }
-  }
-
-  #stop(): void {
-    if (this.#state !== "running") return;
-    this.#state = "stopping";
-    const ids = this.#queue.slice(this.#qHead).map((t) => t.id);
-    this.#queue = [];
-    this.#qHead = 0;
-    if (ids.length > 0) this.#link.send({ kind: "released", ids });
-    this.#log.info(`Stopping: ${ids.length} queued task(s) handed back, ${this.#running.size} running`);
-    this.#maybeStopped();
-  }
-
-  async #maybeStopped(): Promise<void> {
-    if (this.#state !== "stopping" || this.#running.size > 0) return;
-    if (!this.#startDone && this.#perEngine) return; // START tasks still running; #runStartTasks calls back
-    this.#state = "stopTasks";
-    for (const t of this.#perEngine?.stop ?? []) {
-      await this.#runOne(t, -1, "stop");
-      if (this.#state !== "stopTasks") return; // killed meanwhile
-    }
-    await this.#leave(0);
-  }
-
-  async #kill(reason: string): Promise<void> {
-    if (this.#state === "killing" || this.#state === "left") return;
-    this.#state = "killing";
-    this.#log.info(`Killing ${this.#running.size} running task(s): ${reason}`);
-    await this.#killAll();
-    await this.#leave(this.#signal ? 128 + signalNumber(this.#signal) : 0);
-  }
-
-  async #killAll(): Promise<void> {
-    const pending = [...this.#running.values()];
-    for (const r of pending) killGroup(r.pid, "SIGTERM");
-    const deadline = Date.now() + KILL_GRACE_MS;
-    while (this.#running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const r of pending) killGroup(r.pid, "SIGKILL");
-    const hard = Date.now() + 1000;
-    while (this.#running.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 20));
-  }
-
+  /** `bye` was sent (by the runner): close down. */
   async #leave(code: number): Promise<void> {
-    await new Promise((r) => queueMicrotask(() => r(undefined)));
-    this.#state = "left";
-    this.#link.send(this.#signal ? { kind: "bye", signal: this.#signal } : { kind: "bye" });
     await this.#link.flush();
-    this.#log.info(`Engine ${this.#rank} leaving; ${this.#cpuText()}`);
-    clearInterval(this.#beat);
-    this.#reaper?.close();
+    this.#log.info(`Engine ${this.#rank} leaving; ${this.#tasks.cpuText()}`);
+    this.#tasks.close();
     this.#log.close();
     this.#link.close("engine finished");
     this.#finish(code);
   }
 
-  /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
-  #cpuText(): string {
-    const u = cpuUsage();
-    const ms = (u.user + u.system) / 1000;
-    const per = this.#started ? ` (${(ms / this.#started).toFixed(3)} ms per task)` : "";
-    return `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
-  }
-
-  async #driverLost(reason: string): Promise<void> {
-    if (this.#state === "left") {
+  #driverLost(reason: string): void {
+    if (this.#tasks.state === "left") {
       this.#finish(0);
       return;
     }
-    if (this.#state === "killing") return;
-    this.#state = "killing";
-    if (this.#rank >= 0) {
-      this.#givenUp = true;
-      this.#link.close("driver given up");
-    }
-    this.#log.error(`Lost the driver (${reason}); killing ${this.#running.size} running task(s) and exiting`);
-    await this.#killAll();
-    this.#log.close();
-    this.#finish(this.#authed ? 1 : 2);
+    if (this.#tasks.state === "killing") return;
+    if (this.#rank >= 0) this.#link.close("driver given up");
+    this.#log.error(
+      `Lost the driver (${reason}); killing ${this.#tasks.running} running task(s) and exiting`,
+    );
+    // The grace ran out: the driver gives this engine's tasks to others; their ends are not reported.
+    this.#tasks.feed({ kind: "driverLost", givenUp: this.#rank >= 0, now: Date.now() });
   }
 }

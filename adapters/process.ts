@@ -3,12 +3,18 @@
  * can be killed with one signal), stdin `/dev/null`, stdout/stderr counted with the first and last
  * 40 bytes kept. Completion is the process's exit, awaited, never polled.
  *
+ * Killing: {@linkcode killGroup} signals a process group (every group kill goes through it), and
+ * {@linkcode killLadder} is the one way a task is killed: SIGTERM to its group, SIGKILL after a
+ * grace. The {@linkcode Reaper} does the same from outside the engine, once the engine is gone.
+ *
  * @module
  */
 
 import { bashCommandArg } from "../lib/text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
-import type { TaskOutcome } from "../lib/types.ts";
+import type { ProcessResult } from "../lib/engine_runner.ts";
+
+export type { ProcessResult };
 
 const SNIP = 40;
 /**
@@ -81,12 +87,6 @@ async function pump(stream: ReadableStream<Uint8Array>, tap: OutputTap): Promise
     reader.releaseLock();
   }
 }
-
-/** What a finished task process looked like (the process part of a {@linkcode TaskOutcome}). */
-export type ProcessResult = Pick<
-  TaskOutcome,
-  "pid" | "returnCode" | "start" | "end" | "stdoutBytes" | "stdoutSnippet" | "stderrBytes" | "stderrSnippet"
->;
 
 /** A started task. */
 export interface RunningTask {
@@ -212,5 +212,102 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The kill ladder: SIGTERM to the process group now, SIGKILL after `graceMs`, or as soon as its
+ * process has exited (a child that ignores SIGTERM may still hold on: nothing of it outlives the
+ * task's report).
+ * @param pgid the group leader's pid
+ * @param graceMs how long the group has to end after SIGTERM
+ * @param exited settles when the group leader has exited
+ */
+export function killLadder(pgid: number, graceMs: number, exited: Promise<unknown>): void {
+  killGroup(pgid, "SIGTERM");
+  // setTimeout holds at most 2^31-1 ms (24.8 days): a longer grace is waited for in steps.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const at = Date.now() + graceMs;
+  const arm = () => {
+    const left = at - Date.now();
+    timer = setTimeout(left > 2 ** 30 ? arm : kill, Math.max(0, Math.min(left, 2 ** 30)));
+  };
+  const kill = () => {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+    killGroup(pgid, "SIGKILL");
+  };
+  arm();
+  exited.then(kill, kill);
+}
+
+/**
+ * A companion process that outlives the engine only to clean up: the engine tells it each task's
+ * process group on its stdin (`+PGID` / `-PGID`, and `.` every second); when that pipe closes —
+ * the engine exited, even by SIGKILL — or stays silent for `silentS` — the engine hangs or is
+ * stopped longer than `--driver-grace`, after which the driver runs its tasks elsewhere — it kills
+ * the groups still listed, by the same ladder as {@linkcode killLadder} (SIGTERM, SIGKILL 1 s later).
+ * So a lost engine leaves no orphaned task and no second copy of a re-queued one, and an engine
+ * frozen for less than the grace loses nothing.
+ */
+export class Reaper {
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #enc = new TextEncoder();
+  #pending = "";
+  #scheduled = false;
+
+  /** @param silentS seconds without a word from the engine after which it kills the groups */
+  constructor(silentS: number) {
+    const script =
+      `declare -A g; while read -t ${silentS} -r l; do case $l in +*) g[\${l:1}]=1;; -*) unset "g[\${l:1}]";; esac; done; ` +
+      '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
+      'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
+    try {
+      const child = new Deno.Command("/bin/bash", {
+        args: ["-c", script],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+      child.unref();
+      this.#writer = child.stdin.getWriter();
+    } catch {
+      this.#writer = undefined;
+    }
+  }
+
+  /** Tell the reaper the engine is alive. */
+  beat(): void {
+    this.#queue(".\n");
+  }
+
+  /** @param pgid a task's process group, now running */
+  add(pgid: number): void {
+    this.#queue(`+${pgid}\n`);
+  }
+
+  /** @param pgid a task's process group, now finished */
+  remove(pgid: number): void {
+    this.#queue(`-${pgid}\n`);
+  }
+
+  // Updates of one event-loop turn go out in one write (a finish and the next start, typically).
+  #queue(line: string): void {
+    this.#pending += line;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      const data = this.#pending;
+      this.#pending = "";
+      if (data) this.#writer?.write(this.#enc.encode(data)).catch(() => {});
+    });
+  }
+
+  close(): void {
+    this.#writer?.close().catch(() => {});
+    this.#writer = undefined;
   }
 }

@@ -1,0 +1,210 @@
+/**
+ * The engine's task processes: carries out the commands of the task runner (`lib/engine_runner.ts`)
+ * — start a task, the kill ladder, tell the reaper — and turns what the processes and the clock do
+ * into the runner's events. The connection to the driver stays in `engine.ts`, which feeds the
+ * driver's messages in through {@linkcode EngineTasks.feed}.
+ *
+ * @module
+ */
+
+import {
+  EngineRunner,
+  type RunnerCommand,
+  type RunnerEvent,
+  type RunnerMessage,
+} from "../lib/engine_runner.ts";
+import type { RunInfo } from "../lib/protocol.ts";
+import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
+import type { Logger } from "./log.ts";
+import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts";
+import { cpuUsage } from "node:process";
+
+/** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
+const REAPER_BEAT_MS = 1000;
+
+/** What the task side needs of the engine. */
+export interface EngineTasksHost {
+  /** The engine's log (it changes when the driver names the run). */
+  log(): Logger;
+  send(message: RunnerMessage): void;
+  /** `bye` was sent: leave with `code`. */
+  leave(code: number): void;
+  /** The tasks of a lost driver are dead: exit. */
+  lost(): void;
+}
+
+/** The task runner, wired to processes, timers and the reaper. */
+export class EngineTasks {
+  readonly #host: EngineTasksHost;
+  readonly #runner = new EngineRunner();
+  /** How each running process group ends (for the kill ladder). */
+  #results = new Map<number, Promise<ProcessResult>>();
+  #events: RunnerEvent[] = [];
+  #busy = false;
+  #flushScheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt: number | undefined;
+  #slotEnv: Record<string, string>[] = [];
+  #reaper: Reaper | undefined;
+  #beat: ReturnType<typeof setInterval> | undefined;
+  /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
+  #started = 0;
+
+  constructor(host: EngineTasksHost) {
+    this.#host = host;
+  }
+
+  /** Where the runner is. */
+  get state(): EngineRunner["state"] {
+    return this.#runner.state;
+  }
+
+  /** Processes started and not yet reported. */
+  get running(): number {
+    return this.#runner.runningCount;
+  }
+
+  /** What this engine holds, for a driver it reaches again. */
+  resumeState(): ReturnType<EngineRunner["resumeState"]> {
+    return this.#runner.resumeState();
+  }
+
+  /**
+   * Start taking tasks (the driver welcomed the engine): the tasks' environment, the slots, the reaper.
+   * @param o the engine's slots, cores per slot and `--env-resource` variables
+   * @param rank the engine's rank
+   * @param run what the driver said of the run
+   * @param address the driver's address as this engine reached it
+   * @returns the slots (fewer than asked when an `--env-resource` list is short)
+   */
+  configure(
+    o: { slots: number; coresPerSlot: number; envResource: string[] },
+    rank: number,
+    run: RunInfo,
+    address: string,
+  ): number {
+    const base = engineEnv({
+      jobId: run.jobId,
+      nameTasks: run.nameTasks,
+      rank,
+      coresPerSlot: o.coresPerSlot,
+      address,
+    });
+    // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
+    for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
+    for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
+    // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
+    this.#reaper = new Reaper(Math.max(5, Math.round(run.driverGrace)));
+    this.#beat = setInterval(() => this.#reaper?.beat(), REAPER_BEAT_MS);
+    const split = splitEnvResources(o.envResource, Deno.env.toObject(), o.slots);
+    for (const w of split.warnings) this.#host.log().error(w);
+    const slots = o.envResource.length ? split.slots : o.slots;
+    this.#slotEnv = o.envResource.length ? split.perSlot : [];
+    this.feed({ kind: "configure", slots, killGraceS: run.killGrace });
+    return slots;
+  }
+
+  /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
+  cpuText(): string {
+    const u = cpuUsage();
+    const ms = (u.user + u.system) / 1000;
+    const per = this.#started ? ` (${(ms / this.#started).toFixed(3)} ms per task)` : "";
+    return `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
+  }
+
+  /** Stop the reaper (the engine leaves and its tasks are done). */
+  close(): void {
+    clearInterval(this.#beat);
+    this.#reaper?.close();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Hand the runner an event and carry out what it says (and what follows from that), in order.
+   * @param e what happened
+   */
+  feed(e: RunnerEvent): void {
+    this.#events.push(e);
+    if (this.#busy) return; // a command's own event: taken in turn by the loop below
+    this.#busy = true;
+    try {
+      for (let ev = this.#events.shift(); ev; ev = this.#events.shift()) {
+        for (const c of this.#runner.handle(ev)) this.#do(c);
+      }
+    } finally {
+      this.#busy = false;
+    }
+    this.#arm();
+  }
+
+  #do(c: RunnerCommand): void {
+    switch (c.kind) {
+      case "start":
+        this.#start(c.run, c.task, c.slot);
+        break;
+      case "killLadder":
+        for (const pid of c.pids) killLadder(pid, c.graceMs, this.#results.get(pid) ?? Promise.resolve());
+        break;
+      case "untrack":
+        this.#results.delete(c.pid);
+        this.#reaper?.remove(c.pid);
+        break;
+      case "send":
+        this.#host.send(c.message);
+        break;
+      case "flushSoon":
+        if (this.#flushScheduled) break;
+        this.#flushScheduled = true;
+        queueMicrotask(() => {
+          this.#flushScheduled = false;
+          this.feed({ kind: "flush" });
+        });
+        break;
+      case "log":
+        this.#host.log()[c.level](c.text);
+        break;
+      case "leave":
+        this.#host.leave(c.code);
+        break;
+      case "lost":
+        this.#host.lost();
+        break;
+    }
+  }
+
+  #start(run: number, task: Parameters<typeof taskEnv>[0], slot: number): void {
+    const env = taskEnv(task, slot);
+    const extra = this.#slotEnv[slot < 0 ? 0 : slot];
+    if (extra) Object.assign(env, extra);
+    let rt;
+    try {
+      rt = spawnTask(task.command, env);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.feed({ kind: "startFailed", run, message, now: Date.now() });
+      return;
+    }
+    this.#started++;
+    this.#results.set(rt.pid, rt.result);
+    this.#reaper?.add(rt.pid);
+    this.feed({ kind: "started", run, pid: rt.pid, now: Date.now() });
+    rt.result.then((result) => this.feed({ kind: "exited", run, result, now: Date.now() }));
+  }
+
+  /** One timer, for the runner's next due time (a time limit, a settling signal death, a kill's end). */
+  #arm(): void {
+    const at = this.#runner.nextWake;
+    if (at === this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    if (at === undefined) return;
+    // setTimeout holds at most 2^31-1 ms (24.8 days): a later time is reached in steps.
+    const wait = Math.max(0, at - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timerAt = undefined;
+      if (wait > 2 ** 30) this.#arm();
+      else this.feed({ kind: "tick", now: Date.now() });
+    }, Math.min(wait, 2 ** 30));
+  }
+}

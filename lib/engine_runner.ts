@@ -1,0 +1,461 @@
+/**
+ * The engine's task runner as a state machine: which tasks it holds (queued, running, their ends
+ * waiting to be reported), its PERENGINE START and STOP blocks, stopping and killing, and the
+ * numbered `done` messages a driver acknowledges. Events come in (tasks received, a process started
+ * or exited, stop, kill, a signal, the driver lost, an acknowledgement, a tick of the clock), and
+ * commands go out (start a process, run the kill ladder on process groups, send a message, log a
+ * line, leave). The engine adapter (`adapters/engine.ts`) turns what happens into events and carries
+ * out the commands; nothing here touches the OS or the clock: times come in the events.
+ *
+ * The engine runs through `running` → `stopping` (no new work is taken, queued tasks were handed
+ * back; running ones finish) → `stopTasks` (PERENGINE STOP tasks) → `left`; or → `killing` (every
+ * running task's process group gets SIGTERM, then SIGKILL) → `left`.
+ *
+ * @module
+ */
+
+import type { EngineResume, ToDriver } from "./protocol.ts";
+import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
+
+/** What a finished task process looked like (the process part of a {@linkcode TaskOutcome}). */
+export type ProcessResult = Pick<
+  TaskOutcome,
+  "pid" | "returnCode" | "start" | "end" | "stdoutBytes" | "stdoutSnippet" | "stderrBytes" | "stderrSnippet"
+>;
+
+/** Where the runner is: see the module comment. */
+export type RunnerState = "running" | "stopping" | "stopTasks" | "killing" | "left";
+
+/** What happened; `now` is the clock in milliseconds. */
+export type RunnerEvent =
+  /** The driver welcomed the engine: its slots (after `--env-resource` splitting) and `--kill-grace`. */
+  | { kind: "configure"; slots: number; killGraceS: number }
+  /** The PERENGINE blocks (a driver found again sends them once more: ignored then). */
+  | { kind: "perEngine"; start: readonly PerEngineTask[]; stop: readonly PerEngineTask[] }
+  | { kind: "tasks"; tasks: readonly Task[] }
+  /** A `start` command's process runs, as process group `pid`. */
+  | { kind: "started"; run: number; pid: number; now: number }
+  /** A `start` command's process could not be spawned. */
+  | { kind: "startFailed"; run: number; message: string; now: number }
+  /** A started process exited (and its output was drained). */
+  | { kind: "exited"; run: number; result: ProcessResult; now: number }
+  /** The clock reached {@linkcode EngineRunner.nextWake} (or any later time). */
+  | { kind: "tick"; now: number }
+  /** The end of an event-loop turn after a `flushSoon`: reported ends go out in one `done`. */
+  | { kind: "flush" }
+  /** The driver has every `done` message up to `seq`. */
+  | { kind: "ack"; seq: number }
+  /** The driver asks the engine to leave once its running tasks are done. */
+  | { kind: "stop" }
+  /** Kill the running tasks and leave. */
+  | { kind: "kill"; reason: string; now: number }
+  /** The engine received a stopping signal (`number` is its Linux number). */
+  | { kind: "signal"; signal: string; number: number; now: number }
+  /** No driver any more: kill the tasks and exit without a word; `givenUp`: their ends are not reported. */
+  | { kind: "driverLost"; givenUp: boolean; now: number }
+  /** A driver took the engine back: tell it what the engine holds, and go on. */
+  | { kind: "reattached"; killGraceS: number };
+
+/** Messages the runner sends to the driver. */
+export type RunnerMessage = Extract<ToDriver, { kind: "done" | "released" | "resume" | "bye" }>;
+
+/** What to do. */
+export type RunnerCommand =
+  /** Start `task` in its own process group; answer with `started` or `startFailed` for `run`. */
+  | { kind: "start"; run: number; task: Task; slot: number }
+  /** SIGTERM to each process group, SIGKILL after `graceMs` or as soon as its process has exited. */
+  | { kind: "killLadder"; pids: number[]; graceMs: number }
+  /** The process group `pid` is done with (the reaper companion forgets it). */
+  | { kind: "untrack"; pid: number }
+  | { kind: "send"; message: RunnerMessage }
+  /** Feed a `flush` event at the end of this event-loop turn. */
+  | { kind: "flushSoon" }
+  | { kind: "log"; level: "debug" | "info" | "warn" | "error"; text: string }
+  /** `bye` was sent: close the connection and exit with `code`. */
+  | { kind: "leave"; code: number }
+  /** The tasks of a lost driver are killed: exit (without a `bye`). */
+  | { kind: "lost" };
+
+/**
+ * Ends that may come from the same signal as the engine's own (a job-wide SIGTERM): the task killed
+ * by HUP/INT/KILL/TERM, or its bash reporting a child killed so (128 + the signal).
+ */
+const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
+/** How long a task's signal death waits for the engine's own signal before it is reported. */
+export const SIGNAL_SETTLE_MS = 300;
+/** When the engine kills its tasks: SIGKILL this long after SIGTERM ... */
+export const KILL_GRACE_MS = 1000;
+/** ... and the engine leaves at the latest this long after the SIGTERM, whatever still runs. */
+export const KILL_WAIT_MS = 2000;
+
+interface Run {
+  readonly task: Task;
+  readonly slot: number;
+  readonly phase: "start" | "stop" | undefined;
+  pid?: number;
+  /** When its time limit is reached (ms). */
+  deadline?: number;
+  timedOut: boolean;
+  /** It exited by a signal and waits until `settleUntil` for the engine's own signal. */
+  exit?: { result: ProcessResult; settleUntil: number };
+}
+
+/** The engine's task runner: feed it events with {@linkcode handle}, carry out what it returns. */
+export class EngineRunner {
+  #state: RunnerState = "running";
+  /** What a finished kill leads to: a `bye` (`kill`), or a silent exit (`lost`). */
+  #killCause: "kill" | "lost" = "kill";
+  #leaveBy = 0;
+  #killGraceS = 10;
+  #queue: Task[] = [];
+  #qHead = 0;
+  #freeSlots: number[] = [];
+  #running = new Map<number, Run>();
+  #nextRun = 1;
+  #perEngine: { start: readonly PerEngineTask[]; stop: readonly PerEngineTask[] } | undefined;
+  #nextStart = 0;
+  #nextStop = 0;
+  #startDone = false;
+  #outbox: TaskOutcome[] = [];
+  #seq = 0;
+  /** `done` messages not yet acknowledged by a driver (sent again to the next one). */
+  #unacked: { seq: number; outcomes: TaskOutcome[] }[] = [];
+  /** The tasks of unacknowledged outcomes (a restarted driver needs their text to record them). */
+  #unackedTasks = new Map<number, Task>();
+  #signal: { name: string; number: number } | undefined;
+  /** The driver gave up this engine: its tasks' ends are not reported. */
+  #givenUp = false;
+  #out: RunnerCommand[] = [];
+
+  /** Where the runner is. */
+  get state(): RunnerState {
+    return this.#state;
+  }
+
+  /** Processes started and not yet reported (PERENGINE ones included). */
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** The earliest time a `tick` is due (a time limit, a signal death settling, the end of a kill). */
+  get nextWake(): number | undefined {
+    let at: number | undefined;
+    const take = (t: number) => {
+      if (at === undefined || t < at) at = t;
+    };
+    for (const r of this.#running.values()) {
+      if (r.exit) take(r.exit.settleUntil);
+      else if (r.deadline !== undefined) take(r.deadline);
+    }
+    if (this.#state === "killing" && this.#running.size > 0) take(this.#leaveBy);
+    return at;
+  }
+
+  /** What this engine holds, for a driver it reaches again. */
+  resumeState(): EngineResume {
+    const tasks = [...this.#running.values()].filter((r) => r.slot >= 0).map((r) => r.task);
+    for (let i = this.#qHead; i < this.#queue.length; i++) tasks.push(this.#queue[i]!);
+    const outcomes = this.#unacked.flatMap((u) => u.outcomes).concat(this.#outbox);
+    for (const o of outcomes) {
+      const t = o.kind === "normal" ? this.#unackedTasks.get(o.id) : undefined;
+      if (t) tasks.push(t);
+    }
+    return { tasks, outcomes, startDone: this.#startDone };
+  }
+
+  /**
+   * @param e what happened
+   * @returns what to do, in order
+   */
+  handle(e: RunnerEvent): RunnerCommand[] {
+    this.#out = [];
+    switch (e.kind) {
+      case "configure":
+        this.#killGraceS = e.killGraceS;
+        for (let s = e.slots - 1; s >= 0; s--) this.#freeSlots.push(s);
+        break;
+      case "perEngine":
+        if (this.#perEngine) break;
+        this.#perEngine = { start: e.start, stop: e.stop };
+        this.#startNext();
+        break;
+      case "tasks":
+        for (const t of e.tasks) this.#queue.push(t);
+        this.#pump();
+        break;
+      case "started":
+        this.#started(e.run, e.pid, e.now);
+        break;
+      case "startFailed":
+        this.#startFailed(e.run, e.message, e.now);
+        break;
+      case "exited":
+        this.#exited(e.run, e.result, e.now);
+        break;
+      case "tick":
+        this.#tick(e.now);
+        break;
+      case "flush":
+        this.#flush();
+        break;
+      case "ack":
+        while (this.#unacked.length > 0 && this.#unacked[0]!.seq <= e.seq) {
+          for (const o of this.#unacked.shift()!.outcomes) {
+            if (o.kind === "normal") this.#unackedTasks.delete(o.id);
+          }
+        }
+        break;
+      case "stop":
+        this.#stop();
+        break;
+      case "kill":
+        this.#kill(e.reason, e.now);
+        break;
+      case "signal":
+        if (this.#signal) break;
+        this.#signal = { name: e.signal, number: e.number };
+        if (this.#state !== "left") this.#kill(`received ${e.signal}`, e.now);
+        break;
+      case "driverLost":
+        if (this.#state === "left" || this.#state === "killing") break;
+        this.#state = "killing";
+        this.#killCause = "lost";
+        this.#givenUp = e.givenUp;
+        this.#killAll(e.now);
+        break;
+      case "reattached":
+        this.#killGraceS = e.killGraceS;
+        // First of all, what it holds; the outcomes in it are kept until acknowledged.
+        this.#send({ kind: "resume", ...this.resumeState() });
+        if (this.#outbox.length) {
+          this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });
+          this.#outbox = [];
+        }
+        this.#pump();
+        break;
+    }
+    return this.#out;
+  }
+
+  #send(message: RunnerMessage): void {
+    this.#out.push({ kind: "send", message });
+  }
+
+  #log(level: "debug" | "info" | "warn" | "error", text: string): void {
+    this.#out.push({ kind: "log", level, text });
+  }
+
+  #launch(task: Task, slot: number, phase: "start" | "stop" | undefined): void {
+    const run = this.#nextRun++;
+    this.#running.set(run, { task, slot, phase, timedOut: false });
+    this.#out.push({ kind: "start", run, task, slot });
+  }
+
+  /** The next PERENGINE START task, one at a time; then the queued tasks. */
+  #startNext(): void {
+    if (this.#state === "killing" || this.#state === "left") return;
+    const start = this.#perEngine!.start;
+    if (this.#nextStart < start.length) {
+      this.#launch(start[this.#nextStart++]!, -1, "start");
+      return;
+    }
+    this.#startDone = true;
+    this.#pump();
+    this.#maybeStopped();
+  }
+
+  #pump(): void {
+    if (!this.#startDone || (this.#state !== "running" && this.#state !== "stopping")) return;
+    while (this.#freeSlots.length > 0 && this.#qHead < this.#queue.length) {
+      this.#launch(this.#queue[this.#qHead++]!, this.#freeSlots.pop()!, undefined);
+    }
+    if (this.#qHead > 4096 && this.#qHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#qHead);
+      this.#qHead = 0;
+    }
+  }
+
+  #started(run: number, pid: number, now: number): void {
+    const r = this.#running.get(run);
+    if (!r) return;
+    r.pid = pid;
+    const t = r.task.timeout;
+    if (!r.phase && t && t > 0) r.deadline = now + t * 1000;
+  }
+
+  #startFailed(run: number, msg: string, now: number): void {
+    const r = this.#running.get(run);
+    if (!r) return;
+    this.#running.delete(run);
+    this.#log("error", `Task ${r.task.id} could not start: ${msg}`);
+    const at = now / 1000;
+    const outcome: TaskOutcome = {
+      id: r.task.id,
+      kind: r.phase ? "perEngine" : "normal",
+      slot: r.slot,
+      pid: -1,
+      // The reference reports errno (7 for a command over the kernel's argument limit), else 200.
+      returnCode: Number(/os error (\d+)/.exec(msg)?.[1] ?? 200),
+      start: at,
+      end: at,
+      stdoutBytes: 0,
+      stdoutSnippet: "",
+      stderrBytes: msg.length,
+      stderrSnippet: msg.slice(0, 83),
+      killed: false,
+    };
+    this.#ended(r, outcome, now);
+  }
+
+  #exited(run: number, result: ProcessResult, now: number): void {
+    const r = this.#running.get(run);
+    if (!r || r.exit) return;
+    r.deadline = undefined;
+    if (r.timedOut) {
+      this.#log(
+        "info",
+        `Task ${r.task.id} (line ${r.task.line}) stopped at its time limit of ${r.task.timeout} s`,
+      );
+    } else if (
+      SIGNAL_RCS.has(result.returnCode) && this.#state !== "killing" && this.#state !== "left"
+    ) {
+      // Slurm signals every process of the job at once: a task may die of the SIGTERM that is
+      // also on its way to this engine. Wait a moment so that it is not reported as a failure.
+      r.exit = { result, settleUntil: now + SIGNAL_SETTLE_MS };
+      return;
+    }
+    this.#report(run, r, result, now);
+  }
+
+  #tick(now: number): void {
+    for (const [run, r] of this.#running) {
+      if (r.exit) {
+        if (now >= r.exit.settleUntil) this.#report(run, r, r.exit.result, now);
+      } else if (r.deadline !== undefined && now >= r.deadline && r.pid !== undefined) {
+        // The time limit: SIGTERM to its process group, SIGKILL after --kill-grace or as soon as its
+        // main process has exited (so nothing of it outlives the report).
+        r.deadline = undefined;
+        r.timedOut = true;
+        this.#out.push({ kind: "killLadder", pids: [r.pid], graceMs: this.#killGraceS * 1000 });
+      }
+    }
+    this.#killDone(now);
+  }
+
+  /** A process's end, taken into account. */
+  #report(run: number, r: Run, result: ProcessResult, now: number): void {
+    this.#running.delete(run);
+    this.#out.push({ kind: "untrack", pid: result.pid });
+    const outcome: TaskOutcome = {
+      id: r.task.id,
+      kind: r.phase ? "perEngine" : "normal",
+      slot: r.slot,
+      ...result,
+      killed: this.#state === "killing" && result.returnCode !== 0, // a task that ended well while we killed is a success
+    };
+    if (r.timedOut) outcome.timedOut = true;
+    this.#log(
+      "debug",
+      `Task ${r.task.id} (line ${r.task.line}) slot ${r.slot} pid ${result.pid} rc ${result.returnCode}`,
+    );
+    this.#ended(r, outcome, now);
+  }
+
+  /** Report `outcome` (unless the engine's own signal killed it), then go on. */
+  #ended(r: Run, outcome: TaskOutcome, now: number): void {
+    const task = r.task;
+    if (r.phase) outcome.phase = r.phase;
+    else if (task.attempt) outcome.attempt = task.attempt;
+    // Killed because this engine got a signal (Slurm's SIGTERM, an admin, a dropped ssh session):
+    // not the task's doing, and not a run the driver stopped. Say nothing of it: the driver takes the
+    // task back as lost with this engine, runs it elsewhere, or leaves it unrecorded for -r.
+    if ((this.#signal || this.#givenUp) && outcome.killed) {
+      this.#log(
+        "info",
+        `Task ${task.id} (line ${task.line}) killed: this engine received ${this.#signal?.name}`,
+      );
+    } else {
+      if (!r.phase) this.#unackedTasks.set(task.id, task);
+      if (this.#outbox.length === 0) this.#out.push({ kind: "flushSoon" });
+      this.#outbox.push(outcome);
+    }
+    if (r.phase === "start") {
+      this.#startNext();
+    } else if (r.phase === "stop") {
+      if (this.#state === "stopTasks") this.#stopNext();
+    } else {
+      this.#freeSlots.push(r.slot);
+      this.#pump();
+      this.#maybeStopped();
+    }
+    this.#killDone(now);
+  }
+
+  #flush(): void {
+    if (this.#outbox.length === 0) return;
+    const outcomes = this.#outbox;
+    this.#outbox = [];
+    const seq = ++this.#seq;
+    this.#unacked.push({ seq, outcomes });
+    this.#send({ kind: "done", outcomes, seq });
+  }
+
+  #stop(): void {
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
+    const ids = this.#queue.slice(this.#qHead).map((t) => t.id);
+    this.#queue = [];
+    this.#qHead = 0;
+    if (ids.length > 0) this.#send({ kind: "released", ids });
+    this.#log("info", `Stopping: ${ids.length} queued task(s) handed back, ${this.#running.size} running`);
+    this.#maybeStopped();
+  }
+
+  #maybeStopped(): void {
+    if (this.#state !== "stopping" || this.#running.size > 0) return;
+    if (!this.#startDone && this.#perEngine) return; // START tasks still running: #startNext calls back
+    this.#state = "stopTasks";
+    this.#stopNext();
+  }
+
+  /** The next PERENGINE STOP task, one at a time; then leave. */
+  #stopNext(): void {
+    const stop = this.#perEngine?.stop ?? [];
+    if (this.#nextStop < stop.length) this.#launch(stop[this.#nextStop++]!, -1, "stop");
+    else this.#leave(0);
+  }
+
+  #kill(reason: string, now: number): void {
+    if (this.#state === "killing" || this.#state === "left") return;
+    this.#state = "killing";
+    this.#killCause = "kill";
+    this.#log("info", `Killing ${this.#running.size} running task(s): ${reason}`);
+    this.#killAll(now);
+  }
+
+  #killAll(now: number): void {
+    const pids: number[] = [];
+    for (const r of this.#running.values()) if (r.pid !== undefined) pids.push(r.pid);
+    if (pids.length) this.#out.push({ kind: "killLadder", pids, graceMs: KILL_GRACE_MS });
+    this.#leaveBy = now + KILL_WAIT_MS;
+    this.#killDone(now);
+  }
+
+  /** Killing, once nothing runs any more (or it took too long): leave. */
+  #killDone(now: number): void {
+    if (this.#state !== "killing" || (this.#running.size > 0 && now < this.#leaveBy)) return;
+    if (this.#killCause === "lost") {
+      this.#state = "left";
+      this.#out.push({ kind: "lost" });
+    } else {
+      this.#leave(this.#signal ? 128 + this.#signal.number : 0);
+    }
+  }
+
+  #leave(code: number): void {
+    this.#flush();
+    this.#state = "left";
+    this.#send(this.#signal ? { kind: "bye", signal: this.#signal.name } : { kind: "bye" });
+    this.#out.push({ kind: "leave", code });
+  }
+}
