@@ -22,6 +22,7 @@ import {
 import type { ContextOptions } from "../lib/driver_options.ts";
 import { lastLogLine, type LaunchedEngine, launchEngine, type LaunchInput } from "./launch.ts";
 import type { Logger } from "./log.ts";
+import { killGroup } from "./process.ts";
 
 /** A context planned on this machine. */
 export interface PlannedContext {
@@ -217,11 +218,7 @@ export class ContextRunner {
 
   /** @param signal sent to the process group of every launcher still running */
   kill(signal: Deno.Signal): void {
-    for (const l of this.#launched.values()) {
-      try {
-        Deno.kill(-l.child.pid, signal);
-      } catch { /* gone */ }
-    }
+    for (const l of this.#launched.values()) killGroup(l.child.pid, signal);
   }
 
   /** Forget pending starts. */

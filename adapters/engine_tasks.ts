@@ -18,6 +18,7 @@ import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { Logger } from "./log.ts";
 import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts";
 import { cpuUsage } from "node:process";
+import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
 
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
 const REAPER_BEAT_MS = 1000;
@@ -91,7 +92,7 @@ export class EngineTasks {
       address,
     });
     // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
-    for (const k of ["DISBATCH_SECRET", "DISBATCH_DRIVER", "DISBATCH_UID"]) Deno.env.delete(k);
+    for (const k of ENGINE_PRIVATE_ENV) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
     // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
     this.#reaper = new Reaper(Math.max(5, Math.round(run.driverGrace)));
