@@ -1,0 +1,489 @@
+/**
+ * The run's registry: contexts, engines, their slots and the tasks in flight, each task with an
+ * explicit {@linkcode TaskState}. The scheduler owns it and changes it only through the operations
+ * here (join, leave, assign, finish, hand back, hold, adopt, stop, pick an engine); the rest of the
+ * scheduler and the views read it.
+ *
+ * Picking an engine is O(1): active engines with a free slot, and those with room only for tasks
+ * handed ahead (prefetch), sit in two ordered sets that each change to an engine refreshes
+ * ({@linkcode Registry.touch}: the engine moves to the end, which makes the picking round robin).
+ *
+ * @module
+ */
+
+import type { Task } from "./types.ts";
+
+/**
+ * Where a task the scheduler holds stands:
+ * - `queued`: read from the task file, waiting its turn (file order, behind barriers);
+ * - `requeued`: to run again (it failed with retries left, was lost or handed back), ready now;
+ * - `waiting`: to run again once `notBefore` has passed (the copy lost with its engine is surely dead);
+ * - `held`: a re-attached driver's: on an engine of the last driver that has not come back yet;
+ * - `assigned`: sent to an engine, which runs its tasks in the order sent (the first `slots` run,
+ *   the others wait there for a free slot);
+ * - `done`: recorded (or given up with the run); it has left the registry.
+ */
+export type TaskState = "queued" | "requeued" | "waiting" | "held" | "assigned" | "done";
+
+/** A task the scheduler holds. */
+export interface TaskEntry {
+  readonly id: number;
+  /** The task as read (as sent, once assigned); undefined for a held task the feeder has not read yet. */
+  task: Task | undefined;
+  state: TaskState;
+  /** `assigned`: the engine it was sent to; `held`: the engine it is held for. */
+  rank?: number;
+  /** `waiting`: Unix seconds from which it may run again. */
+  notBefore?: number;
+}
+
+/** Whether an engine takes tasks: `active`; `stopping` (finishes what it has, then leaves); `gone`. */
+export type EngineStatus = "active" | "stopping" | "gone";
+
+/** An engine the run has seen. */
+export interface EngineState {
+  readonly rank: number;
+  readonly context: number;
+  readonly host: string;
+  readonly slots: number;
+  /** Its tasks in the order they were sent. */
+  readonly outstanding: Map<number, TaskEntry>;
+  state: EngineStatus;
+  /** Silent (network cut, host frozen, driver lost): its tasks are kept, it gets no new ones. */
+  away: boolean;
+  assigned: number;
+  finished: number;
+  failed: number;
+  /** Moving mean of its tasks' durations (seconds), once one has finished. */
+  meanElapsed: number | undefined;
+}
+
+/** A context (a grant of resources) and its engines. */
+export interface ContextState {
+  readonly id: number;
+  readonly label: string;
+  /** `-C`: how many tasks its engines may be given in all (0: no limit). */
+  readonly taskLimit: number;
+  assigned: number;
+  /** Engines it started (or restarts) that have not joined yet. */
+  pendingEngines: number;
+  readonly engines: Set<number>;
+  /** Its nodes are given back when idle (Slurm, --retire-cmd): its idle engines leave early. */
+  readonly retires: boolean;
+  /** The node that is never given back (the driver's or the context's own): its engine stays. */
+  readonly keepHost: string | undefined;
+  /** When its allocation ends, minus the hand-off margin (Unix seconds): no task starts that cannot finish by then. */
+  stopAt?: number;
+  /** Stopped (`--stop`, the dashboard): its engines get no more tasks, late ones leave at once. */
+  stopped: boolean;
+}
+
+/** What to ask of the engine {@linkcode Registry.pick} returns. */
+export interface PickRules {
+  /** Hosts to avoid (where the task failed): one elsewhere, or none while one elsewhere could take it later. */
+  avoid?: ReadonlySet<string> | undefined;
+  /** Only engines the task fits on (it can finish before their allocation ends). */
+  fits?: ((e: EngineState) => boolean) | undefined;
+  /** Hosts that get a task only when no host in good standing can take it. */
+  suspect: (host: string) => boolean;
+}
+
+/** Contexts, engines, slots and tasks in flight. */
+export class Registry {
+  readonly #engines = new Map<number, EngineState>();
+  readonly #contexts = new Map<number, ContextState>();
+  readonly #tasks = new Map<number, TaskEntry>();
+  readonly #freeSlot = new Set<EngineState>();
+  readonly #prefetchRoom = new Set<EngineState>();
+  /** Engines of the last driver not back yet (rank → context), for a re-attached driver. */
+  readonly #expected = new Map<number, number>();
+  #live = 0;
+  #outstanding = 0;
+  #held = 0;
+  #heldRead = 0;
+  #anyEnding = false;
+
+  // -- contexts ----------------------------------------------------------------------------------
+
+  /** A context joined. @param c its state (engines empty) */
+  addContext(c: ContextState): void {
+    this.#contexts.set(c.id, c);
+    if (c.stopAt !== undefined) this.#anyEnding = true;
+  }
+
+  /** @param id context id @returns its state */
+  context(id: number): ContextState | undefined {
+    return this.#contexts.get(id);
+  }
+
+  /** Every context, in the order they joined. */
+  contexts(): IterableIterator<ContextState> {
+    return this.#contexts.values();
+  }
+
+  /** How many contexts joined. */
+  get contextCount(): number {
+    return this.#contexts.size;
+  }
+
+  /** Some context has an end (an allocation the run asked for): engines are checked against it. */
+  get anyEnding(): boolean {
+    return this.#anyEnding;
+  }
+
+  /** The allocation of the contexts labelled `label` ends at `stopAt` (hand-off margin taken off). */
+  setContextStopAt(label: string, stopAt: number): void {
+    for (const c of this.#contexts.values()) {
+      if (c.label === label) {
+        c.stopAt = stopAt;
+        this.#anyEnding = true;
+      }
+    }
+  }
+
+  /** One more engine of context `id` is on its way. */
+  engineComing(id: number): void {
+    const c = this.#contexts.get(id);
+    if (c) c.pendingEngines++;
+  }
+
+  /** One engine of context `id` will not come. */
+  engineNotComing(id: number): void {
+    const c = this.#contexts.get(id);
+    if (c && c.pendingEngines > 0) c.pendingEngines--;
+  }
+
+  /** No engine of context `id` still to come will come. */
+  noMoreEngines(id: number): void {
+    const c = this.#contexts.get(id);
+    if (c) c.pendingEngines = 0;
+  }
+
+  /** Some context still has engines on their way. */
+  enginesComing(): boolean {
+    for (const c of this.#contexts.values()) if (c.pendingEngines > 0) return true;
+    return false;
+  }
+
+  /** Engines of the last driver that may come back (rank → context): each counts as coming. */
+  expect(expected: ReadonlyMap<number, number>): void {
+    for (const [rank, ctx] of expected) this.#expected.set(rank, ctx);
+  }
+
+  /** How many engines of the last driver may still come back. */
+  get expectedCount(): number {
+    return this.#expected.size;
+  }
+
+  /** Engine `rank` of the last driver is back. */
+  arrived(rank: number): void {
+    this.#expected.delete(rank);
+  }
+
+  /** The engines of the last driver that did not come back will not: they no longer count as coming. */
+  giveUpExpected(): void {
+    for (const ctx of this.#expected.values()) this.engineNotComing(ctx);
+    this.#expected.clear();
+  }
+
+  /** Context `id` is stopped: its engines get no more tasks, none of its engines still to come will come. */
+  stopContext(id: number): ContextState | undefined {
+    const c = this.#contexts.get(id);
+    if (!c) return undefined;
+    c.pendingEngines = 0;
+    c.stopped = true;
+    this.touchContext(id);
+    return c;
+  }
+
+  /** Its context is stopped or has reached its task limit (`-C`). */
+  limited(e: EngineState): boolean {
+    const c = this.#contexts.get(e.context);
+    return c !== undefined && (c.stopped || reachedLimit(c));
+  }
+
+  // -- engines -----------------------------------------------------------------------------------
+
+  /** @param rank engine rank @returns its state, gone ones included */
+  engine(rank: number): EngineState | undefined {
+    return this.#engines.get(rank);
+  }
+
+  /** Every engine the run has seen, gone ones included, in the order they joined. */
+  engines(): IterableIterator<EngineState> {
+    return this.#engines.values();
+  }
+
+  /** Engines not gone. */
+  get live(): number {
+    return this.#live;
+  }
+
+  /** Slots of the active engines. */
+  activeSlots(): number {
+    let slots = 0;
+    for (const e of this.#engines.values()) if (e.state === "active") slots += e.slots;
+    return slots;
+  }
+
+  /**
+   * An engine joined (or came back to a driver that did not know it): it counts against its
+   * context's engines to come and is active. The caller refreshes it ({@linkcode touch}).
+   */
+  join(rank: number, context: number, host: string, slots: number): EngineState {
+    const c = this.#contexts.get(context);
+    if (c) {
+      if (c.pendingEngines > 0) c.pendingEngines--;
+      c.engines.add(rank);
+    }
+    this.#live++;
+    const e: EngineState = {
+      rank,
+      context,
+      host,
+      slots,
+      outstanding: new Map(),
+      state: "active",
+      away: false,
+      assigned: 0,
+      finished: 0,
+      failed: 0,
+      meanElapsed: undefined,
+    };
+    this.#engines.set(rank, e);
+    return e;
+  }
+
+  /**
+   * An engine left (its connection ended for good): it is gone, and the tasks it held, in the
+   * order they were sent, are returned for the caller to run again, record or drop.
+   * @returns undefined when it had left already
+   */
+  leave(rank: number): TaskEntry[] | undefined {
+    const e = this.#engines.get(rank);
+    if (!e || e.state === "gone") return undefined;
+    const lost = [...e.outstanding.values()];
+    e.state = "gone";
+    this.#live--;
+    this.#outstanding -= e.outstanding.size;
+    e.outstanding.clear();
+    for (const t of lost) this.#tasks.delete(t.id);
+    this.touch(e);
+    this.#contexts.get(e.context)?.engines.delete(rank);
+    return lost;
+  }
+
+  /** An engine went silent (`away`) or is heard again. */
+  setAway(e: EngineState, away: boolean): void {
+    e.away = away;
+    this.touch(e);
+  }
+
+  /** An active engine is told to stop: it gets no more tasks. @returns false when it was not active */
+  stop(e: EngineState): boolean {
+    if (e.state !== "active") return false;
+    e.state = "stopping";
+    this.touch(e);
+    return true;
+  }
+
+  /** Put an engine in the right candidate set (call after any change to it). */
+  touch(e: EngineState): void {
+    this.#freeSlot.delete(e);
+    this.#prefetchRoom.delete(e);
+    if (e.state !== "active" || e.away || this.limited(e)) return;
+    // Prefetch (one queued task per slot) only once the engine's tasks are known to be short:
+    // it hides the round trip for tiny tasks and never holds long tasks back from idle engines.
+    const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
+    const n = e.outstanding.size;
+    if (n < e.slots) this.#freeSlot.add(e);
+    else if (n < e.slots + prefetch) this.#prefetchRoom.add(e);
+  }
+
+  /** Refresh every engine of a context. */
+  touchContext(id: number): void {
+    const c = this.#contexts.get(id);
+    if (!c) return;
+    for (const r of c.engines) {
+      const e = this.#engines.get(r);
+      if (e) this.touch(e);
+    }
+  }
+
+  /** Some engine has a free slot or room for a task handed ahead. */
+  get anyRoom(): boolean {
+    return this.#freeSlot.size > 0 || this.#prefetchRoom.size > 0;
+  }
+
+  /** Active engines with a free slot, oldest refreshed first. */
+  withFreeSlot(): EngineState[] {
+    return [...this.#freeSlot];
+  }
+
+  /**
+   * An engine with a free slot first (round robin), else one with prefetch room; with `avoid`
+   * (hosts where the task failed), one elsewhere, or none while an engine elsewhere could take it later.
+   */
+  pick(rules: PickRules): EngineState | undefined {
+    const { avoid, fits, suspect } = rules;
+    for (const set of [this.#freeSlot, this.#prefetchRoom]) {
+      for (const e of set) {
+        if (e.state !== "active" || e.away || this.limited(e)) {
+          set.delete(e);
+          continue;
+        }
+        if (avoid?.has(e.host) || (fits && !fits(e))) continue;
+        if (suspect(e.host) && this.#healthyElsewhere(e.host, suspect)) continue;
+        return e;
+      }
+    }
+    if (!avoid || avoid.size === 0) return undefined;
+    // Engines still starting may be on other hosts: wait for them rather than retry where it failed.
+    if (this.enginesComing()) return undefined;
+    // Wait for an engine elsewhere only if it could take the task (not suspect, the task fits).
+    for (const e of this.#engines.values()) {
+      if (
+        e.state === "active" && !avoid.has(e.host) && !this.limited(e) && !suspect(e.host) &&
+        (!fits || fits(e))
+      ) return undefined;
+    }
+    return this.pick({ fits, suspect });
+  }
+
+  #healthyElsewhere(host: string, suspect: (host: string) => boolean): boolean {
+    for (const e of this.#engines.values()) {
+      if (e.state === "active" && e.host !== host && !this.limited(e) && !suspect(e.host)) return true;
+    }
+    return false;
+  }
+
+  // -- tasks -------------------------------------------------------------------------------------
+
+  /** @param id task id @returns the task while the scheduler holds it */
+  task(id: number): TaskEntry | undefined {
+    return this.#tasks.get(id);
+  }
+
+  /** A task read from the task file joins the queue. @returns its entry (`queued`) */
+  enqueue(task: Task): TaskEntry {
+    const entry: TaskEntry = { id: task.id, task, state: "queued" };
+    this.#tasks.set(task.id, entry);
+    return entry;
+  }
+
+  /** Tasks sent to engines and not ended yet. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Send `entry` to `e` as `task` (the copy with its attempt and time limit). */
+  assign(e: EngineState, entry: TaskEntry, task: Task): void {
+    entry.state = "assigned";
+    entry.task = task;
+    entry.rank = e.rank;
+    delete entry.notBefore;
+    this.#tasks.set(entry.id, entry);
+    e.outstanding.set(entry.id, entry);
+    this.#outstanding++;
+    e.assigned++;
+    const c = this.#contexts.get(e.context);
+    if (c) c.assigned++;
+    this.touch(e);
+    if (c && reachedLimit(c)) this.touchContext(c.id);
+  }
+
+  /** An engine reported `id` ended: it is `done` and leaves the registry. @returns it, if `e` had it */
+  finish(e: EngineState, id: number): TaskEntry | undefined {
+    const entry = this.#take(e, id);
+    if (entry) entry.state = "done";
+    return entry;
+  }
+
+  /** An engine handed back `id`, which it had not started: it no longer counts as given to it. */
+  release(e: EngineState, id: number): TaskEntry | undefined {
+    const entry = this.#take(e, id);
+    if (!entry) return undefined;
+    e.assigned--;
+    const c = this.#contexts.get(e.context);
+    if (c) c.assigned--;
+    return entry;
+  }
+
+  /** An engine back from a lost connection does not hold `id`: it never arrived there. */
+  missing(e: EngineState, id: number): TaskEntry | undefined {
+    return this.#take(e, id);
+  }
+
+  #take(e: EngineState, id: number): TaskEntry | undefined {
+    const entry = e.outstanding.get(id);
+    if (!entry) return undefined;
+    e.outstanding.delete(id);
+    this.#outstanding--;
+    this.#tasks.delete(id);
+    return entry;
+  }
+
+  /** A task to run again goes back into the registry (`requeued`, or `waiting` until `notBefore`). */
+  requeued(entry: TaskEntry, notBefore?: number): void {
+    entry.state = notBefore === undefined ? "requeued" : "waiting";
+    delete entry.rank;
+    if (notBefore !== undefined) entry.notBefore = notBefore;
+    this.#tasks.set(entry.id, entry);
+  }
+
+  /** A task leaves the registry without a record (the run was aborted while it ran). */
+  drop(entry: TaskEntry): void {
+    entry.state = "done";
+    this.#tasks.delete(entry.id);
+  }
+
+  // -- a re-attached driver's holds ---------------------------------------------------------------
+
+  /** Task `id` was on engine `rank` of the last driver: it is `held` for it. */
+  hold(id: number, rank: number): void {
+    this.#tasks.set(id, { id, task: undefined, state: "held", rank });
+    this.#held++;
+  }
+
+  /** Tasks held for engines that have not come back. */
+  get heldCount(): number {
+    return this.#held;
+  }
+
+  /** Of those, the ones the feeder has read. */
+  get heldRead(): number {
+    return this.#heldRead;
+  }
+
+  /** The feeder read a held task. */
+  readHeld(entry: TaskEntry, task: Task): void {
+    if (!entry.task) this.#heldRead++;
+    entry.task = task;
+  }
+
+  /** Held tasks, in the order they were held. */
+  held(): TaskEntry[] {
+    return [...this.#tasks.values()].filter((t) => t.state === "held");
+  }
+
+  /** A held task is no longer held (its engine is back, or will not come back). */
+  unhold(entry: TaskEntry): void {
+    this.#tasks.delete(entry.id);
+    this.#held--;
+    if (entry.task) this.#heldRead--;
+  }
+
+  /** An engine came back holding `task`: it is `assigned` to it (its context's count has it already). */
+  adopt(e: EngineState, task: Task): void {
+    const entry: TaskEntry = { id: task.id, task, state: "assigned", rank: e.rank };
+    this.#tasks.set(task.id, entry);
+    e.outstanding.set(task.id, entry);
+    this.#outstanding++;
+    e.assigned++;
+  }
+}
+
+/** Its engines have been given as many tasks as `-C` allows. */
+export function reachedLimit(c: ContextState): boolean {
+  return c.taskLimit > 0 && c.assigned >= c.taskLimit;
+}
