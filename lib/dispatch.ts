@@ -33,7 +33,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
     for (;;) {
       let placed = false;
       const requeued = queue.requeued();
-      const anyRoom = reg.anyRoom;
+      const anyRoom = reg.slots.anyRoom;
       for (let i = 0; anyRoom && i < requeued.length; i++) {
         const entry = requeued[i]!;
         const t = entry.task!;
@@ -42,7 +42,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
           held = true;
           continue;
         }
-        const e = reg.pick({
+        const e = reg.slots.pick({
           avoid: core.policy.failedHosts(t.id),
           fits: (x) => fitsEngine(core, x, t, now),
           suspect,
@@ -70,7 +70,10 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
         held = true;
         break;
       }
-      const e = reg.pick({ fits: reg.anyEnding ? (x) => fitsEngine(core, x, t, now) : undefined, suspect });
+      const e = reg.slots.pick({
+        fits: reg.anyEnding ? (x) => fitsEngine(core, x, t, now) : undefined,
+        suspect,
+      });
       if (!e) break;
       queue.shift();
       out.push(assign(core, e, item.entry));
@@ -142,7 +145,7 @@ function idleStops(core: SchedulerCore): Action[] {
   const out: Action[] = [];
   if (core.phase !== "running" || !core.tasksEnded || !core.queue.empty) return out;
   // Idle active engines are all in the free-slot set (limited ones stop through limitStops).
-  for (const e of core.reg.withFreeSlot()) {
+  for (const e of core.reg.slots.withFreeSlot()) {
     const c = core.reg.context(e.context);
     if (e.state === "active" && e.outstanding.size === 0 && c?.retires && e.host !== c.keepHost) {
       core.reg.stop(e);

@@ -4,13 +4,13 @@
  * here (join, leave, assign, finish, hand back, hold, adopt, stop, pick an engine); the rest of the
  * scheduler and the views read it.
  *
- * Picking an engine is O(1): active engines with a free slot, and those with room only for tasks
- * handed ahead (prefetch), sit in two ordered sets that each change to an engine refreshes
- * ({@linkcode Registry.touch}: the engine moves to the end, which makes the picking round robin).
+ * Engines with room for a task are indexed for picking one in O(1) (`slot_index.ts`): every
+ * change to an engine refreshes its place ({@linkcode Registry.touch}).
  *
  * @module
  */
 
+import { SlotIndex } from "./slot_index.ts";
 import type { Task } from "./types.ts";
 
 /**
@@ -78,23 +78,13 @@ export interface ContextState {
   stopped: boolean;
 }
 
-/** What to ask of the engine {@linkcode Registry.pick} returns. */
-export interface PickRules {
-  /** Hosts to avoid (where the task failed): one elsewhere, or none while one elsewhere could take it later. */
-  avoid?: ReadonlySet<string> | undefined;
-  /** Only engines the task fits on (it can finish before their allocation ends). */
-  fits?: ((e: EngineState) => boolean) | undefined;
-  /** Hosts that get a task only when no host in good standing can take it. */
-  suspect: (host: string) => boolean;
-}
-
 /** Contexts, engines, slots and tasks in flight. */
 export class Registry {
   readonly #engines = new Map<number, EngineState>();
   readonly #contexts = new Map<number, ContextState>();
   readonly #tasks = new Map<number, TaskEntry>();
-  readonly #freeSlot = new Set<EngineState>();
-  readonly #prefetchRoom = new Set<EngineState>();
+  /** Engines with room for a task, for picking one. */
+  readonly slots: SlotIndex<EngineState> = new SlotIndex(this);
   /** Engines of the last driver not back yet (rank → context), for a re-attached driver. */
   readonly #expected = new Map<number, number>();
   #live = 0;
@@ -287,17 +277,9 @@ export class Registry {
     return true;
   }
 
-  /** Put an engine in the right candidate set (call after any change to it). */
+  /** Refresh an engine's place among those with room (call after any change to it). */
   touch(e: EngineState): void {
-    this.#freeSlot.delete(e);
-    this.#prefetchRoom.delete(e);
-    if (e.state !== "active" || e.away || this.limited(e)) return;
-    // Prefetch (one queued task per slot) only once the engine's tasks are known to be short:
-    // it hides the round trip for tiny tasks and never holds long tasks back from idle engines.
-    const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
-    const n = e.outstanding.size;
-    if (n < e.slots) this.#freeSlot.add(e);
-    else if (n < e.slots + prefetch) this.#prefetchRoom.add(e);
+    this.slots.refresh(e);
   }
 
   /** Refresh every engine of a context. */
@@ -308,53 +290,6 @@ export class Registry {
       const e = this.#engines.get(r);
       if (e) this.touch(e);
     }
-  }
-
-  /** Some engine has a free slot or room for a task handed ahead. */
-  get anyRoom(): boolean {
-    return this.#freeSlot.size > 0 || this.#prefetchRoom.size > 0;
-  }
-
-  /** Active engines with a free slot, oldest refreshed first. */
-  withFreeSlot(): EngineState[] {
-    return [...this.#freeSlot];
-  }
-
-  /**
-   * An engine with a free slot first (round robin), else one with prefetch room; with `avoid`
-   * (hosts where the task failed), one elsewhere, or none while an engine elsewhere could take it later.
-   */
-  pick(rules: PickRules): EngineState | undefined {
-    const { avoid, fits, suspect } = rules;
-    for (const set of [this.#freeSlot, this.#prefetchRoom]) {
-      for (const e of set) {
-        if (e.state !== "active" || e.away || this.limited(e)) {
-          set.delete(e);
-          continue;
-        }
-        if (avoid?.has(e.host) || (fits && !fits(e))) continue;
-        if (suspect(e.host) && this.#healthyElsewhere(e.host, suspect)) continue;
-        return e;
-      }
-    }
-    if (!avoid || avoid.size === 0) return undefined;
-    // Engines still starting may be on other hosts: wait for them rather than retry where it failed.
-    if (this.enginesComing()) return undefined;
-    // Wait for an engine elsewhere only if it could take the task (not suspect, the task fits).
-    for (const e of this.#engines.values()) {
-      if (
-        e.state === "active" && !avoid.has(e.host) && !this.limited(e) && !suspect(e.host) &&
-        (!fits || fits(e))
-      ) return undefined;
-    }
-    return this.pick({ fits, suspect });
-  }
-
-  #healthyElsewhere(host: string, suspect: (host: string) => boolean): boolean {
-    for (const e of this.#engines.values()) {
-      if (e.state === "active" && e.host !== host && !this.limited(e) && !suspect(e.host)) return true;
-    }
-    return false;
   }
 
   // -- tasks -------------------------------------------------------------------------------------

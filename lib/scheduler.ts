@@ -25,6 +25,7 @@
 import { engineGone, engineResumed, join, tasksDone } from "./engine_events.ts";
 import { dispatch } from "./dispatch.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
+import { addItem, addRecorded, addSkipped, endOfTasks, releaseHeld } from "./task_stream.ts";
 import {
   type Action,
   type EngineEnd,
@@ -48,8 +49,6 @@ export {
 /** The controller's state machine. */
 export class Scheduler {
   readonly #c: SchedulerCore;
-  /** Re-attached: when the tasks held for engines of the last driver run again. */
-  #holdUntil = 0;
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
@@ -96,18 +95,7 @@ export class Scheduler {
    * @returns actions
    */
   addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
-    const c = this.#c;
-    c.itemsSeen++;
-    if (item.kind === "barrier") {
-      c.queue.push({ ...item });
-      return dispatch(c, now);
-    }
-    // Re-attached: a task running on an engine that came back, or one held for an engine still away.
-    if (c.queue.skipRead(item.task.id)) return [];
-    const h = c.reg.task(item.task.id);
-    if (h?.state === "held") c.reg.readHeld(h, item.task);
-    else c.queue.push({ kind: "task", entry: c.reg.enqueue(item.task) });
-    return dispatch(c, now);
+    return addItem(this.#c, item, now);
   }
 
   /**
@@ -116,18 +104,7 @@ export class Scheduler {
    * @returns actions
    */
   addSkipped(record: StatusRecord, now: number): Action[] {
-    const c = this.#c;
-    c.itemsSeen++;
-    c.tally.skipped++;
-    const out: Action[] = [{ kind: "record", record }];
-    if (record.returnCode !== 0) {
-      c.tally.countFailure(record);
-      c.tally.segmentFailed(record.taskId, record.line, record.returnCode);
-      // As disBatch does: a failure kept from an earlier run also stops a --fail-fast run.
-      const stop = c.failFast();
-      if (stop.length > 0) return out.concat(stop, c.maybeEnd());
-    }
-    return out.concat(dispatch(c, now));
+    return addSkipped(this.#c, record, now);
   }
 
   /**
@@ -137,25 +114,7 @@ export class Scheduler {
    * @returns actions
    */
   addRecorded(record: StatusRecord, now: number): Action[] {
-    const c = this.#c;
-    c.itemsSeen++;
-    if (record.flags.startsWith("B") || record.flags.startsWith("C")) {
-      c.tally.barriers++;
-      // Failures before it were judged by it; those after it (reported early by an engine back) stay.
-      const before = c.tally.passSegmentAt(record.taskId);
-      if (record.flags.startsWith("C") && before.length > 0 && c.phase === "running") {
-        return c.checkFailed(record.line, before).concat(c.maybeEnd());
-      }
-      return dispatch(c, now);
-    }
-    c.tally.finished++;
-    if (record.returnCode !== 0) {
-      c.tally.countFailure(record);
-      c.tally.segmentFailed(record.taskId, record.line, record.returnCode);
-      const stop = c.failFast();
-      if (stop.length > 0) return stop.concat(c.maybeEnd());
-    }
-    return dispatch(c, now);
+    return addRecorded(this.#c, record, now);
   }
 
   /**
@@ -172,7 +131,7 @@ export class Scheduler {
   ): void {
     for (const [id, rank] of sent) this.#c.reg.hold(id, rank);
     this.#c.reg.expect(expected);
-    this.#holdUntil = until;
+    this.#c.holdUntil = until;
   }
 
   /**
@@ -253,13 +212,7 @@ export class Scheduler {
    * @returns actions
    */
   endOfTasks(now: number): Action[] {
-    const c = this.#c;
-    c.tasksEnded = true;
-    for (const h of c.reg.held()) if (!h.task) c.reg.unhold(h);
-    c.queue.endOfFile();
-    if (c.perEngine) return dispatch(c, now);
-    c.perEngine = { start: [], stop: [] };
-    return c.announcePerEngine().concat(dispatch(c, now));
+    return endOfTasks(this.#c, now);
   }
 
   /** True when the file held nothing to run at all (no task, barrier or skipped line). */
@@ -415,8 +368,8 @@ export class Scheduler {
    */
   tick(now: number): Action[] {
     const c = this.#c;
-    if ((c.reg.heldCount > 0 || c.reg.expectedCount > 0) && now >= this.#holdUntil) {
-      return this.#releaseHeld(now).concat(c.maybeEnd());
+    if ((c.reg.heldCount > 0 || c.reg.expectedCount > 0) && now >= c.holdUntil) {
+      return releaseHeld(c, now).concat(c.maybeEnd());
     }
     if (c.o.stopAt !== undefined && now >= c.o.stopAt && c.phase === "running") {
       return c.walltimeEnd("its time is up").concat(c.maybeEnd());
@@ -487,76 +440,6 @@ export class Scheduler {
 
   /** Plain counters for progress, the monitor and the summary. */
   snapshot(): SchedulerSnapshot {
-    return snapshotOf(this.#c);
+    return this.#c.snapshot();
   }
-
-  /** The engines that did not come back are surely without their tasks now: run those again. */
-  #releaseHeld(now: number): Action[] {
-    const c = this.#c;
-    let n = 0;
-    for (const h of c.reg.held()) {
-      c.reg.unhold(h);
-      if (!h.task) continue;
-      n++;
-      c.policy.lostAttempt(h.id, true);
-      c.requeue(h);
-    }
-    c.reg.giveUpExpected();
-    const out: Action[] = n
-      ? [{
-        kind: "log",
-        level: "warn",
-        message: `${n} task(s) of engines that did not come back within --driver-grace run again`,
-      }]
-      : [];
-    return out.concat(dispatch(c, now));
-  }
-}
-
-/** The public counters of a scheduler's state. */
-function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
-  let running = 0, slots = 0, ahead = 0;
-  const engines: SchedulerSnapshot["engines"] = [];
-  for (const e of c.reg.engines()) {
-    if (e.state !== "gone") {
-      slots += e.slots;
-      // Tasks handed ahead to an engine wait there for a free slot: they are not running yet.
-      running += Math.min(e.outstanding.size, e.slots);
-      ahead += Math.max(0, e.outstanding.size - e.slots);
-    }
-    engines.push({
-      rank: e.rank,
-      context: e.context,
-      host: e.host,
-      slots: e.slots,
-      state: e.away && e.state !== "gone" ? "away" : e.state,
-      running: Math.min(e.outstanding.size, e.slots),
-      assigned: e.assigned,
-      finished: e.finished,
-      failed: e.failed,
-    });
-  }
-  return {
-    finished: c.tally.finished,
-    failed: c.tally.failed,
-    barriers: c.tally.barriers,
-    skipped: c.tally.skipped,
-    running,
-    queued: c.queue.pending + ahead,
-    slots,
-    engines,
-    contexts: [...c.reg.contexts()].map((x) => ({
-      id: x.id,
-      label: x.label,
-      taskLimit: x.taskLimit,
-      assigned: x.assigned,
-      engines: x.engines.size,
-    })),
-    phase: c.phase,
-    tasksEnded: c.tasksEnded,
-    retried: c.policy.retried,
-    timedOut: c.tally.timedOut,
-    quarantined: c.policy.quarantinedHosts(),
-    ...(c.o.stopAt !== undefined ? { stopAt: c.o.stopAt } : {}),
-  };
 }

@@ -48,6 +48,8 @@ export class SchedulerCore {
   endedByWalltime = false;
   /** Engines that could not start (a lost engine whose tasks were re-run does not fail the run). */
   readonly brokenEngines: string[] = [];
+  /** Re-attached: when the tasks held for engines of the last driver run again (Unix seconds). */
+  holdUntil = 0;
   #exitCode = 0;
   readonly #endMessages: string[] = [];
 
@@ -201,6 +203,11 @@ export class SchedulerCore {
     return out;
   }
 
+  /** Plain counters for progress, the monitor and the summary. */
+  snapshot(): SchedulerSnapshot {
+    return snapshotOf(this);
+  }
+
   /** Work is left but no engine is, and none can join. */
   #strandedMessage(): string {
     const next = this.queue.next();
@@ -213,4 +220,52 @@ export class SchedulerCore {
       : `No engine is left to run the remaining tasks and none can join (start disbatch with -S to wait ` +
         `for contexts added with dbUtil.sh): ${left}; see the driver log`;
   }
+}
+
+/** The public counters of a scheduler's state. */
+function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
+  let running = 0, slots = 0, ahead = 0;
+  const engines: SchedulerSnapshot["engines"] = [];
+  for (const e of c.reg.engines()) {
+    if (e.state !== "gone") {
+      slots += e.slots;
+      // Tasks handed ahead to an engine wait there for a free slot: they are not running yet.
+      running += Math.min(e.outstanding.size, e.slots);
+      ahead += Math.max(0, e.outstanding.size - e.slots);
+    }
+    engines.push({
+      rank: e.rank,
+      context: e.context,
+      host: e.host,
+      slots: e.slots,
+      state: e.away && e.state !== "gone" ? "away" : e.state,
+      running: Math.min(e.outstanding.size, e.slots),
+      assigned: e.assigned,
+      finished: e.finished,
+      failed: e.failed,
+    });
+  }
+  return {
+    finished: c.tally.finished,
+    failed: c.tally.failed,
+    barriers: c.tally.barriers,
+    skipped: c.tally.skipped,
+    running,
+    queued: c.queue.pending + ahead,
+    slots,
+    engines,
+    contexts: [...c.reg.contexts()].map((x) => ({
+      id: x.id,
+      label: x.label,
+      taskLimit: x.taskLimit,
+      assigned: x.assigned,
+      engines: x.engines.size,
+    })),
+    phase: c.phase,
+    tasksEnded: c.tasksEnded,
+    retried: c.policy.retried,
+    timedOut: c.tally.timedOut,
+    quarantined: c.policy.quarantinedHosts(),
+    ...(c.o.stopAt !== undefined ? { stopAt: c.o.stopAt } : {}),
+  };
 }
