@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { type ContextState, reachedLimit, Registry, type TaskState } from "../../lib/registry.ts";
+import type { Task } from "../../lib/types.ts";
+
+function task(id: number): Task {
+  return { id, line: id + 1, repeatIndex: -1, command: `echo ${id}` };
+}
+
+function context(id: number, o: Partial<ContextState> = {}): ContextState {
+  return {
+    id,
+    label: `SSH${id}`,
+    taskLimit: 0,
+    assigned: 0,
+    pendingEngines: 1,
+    engines: new Set(),
+    retires: false,
+    keepHost: undefined,
+    stopped: false,
+    ...o,
+  };
+}
+
+/** A registry with context 0 and engines of the given slots (ranks 0, 1, ...; hosts n0, n1, ...). */
+function registry(slots: number[], ctx: Partial<ContextState> = {}): Registry {
+  const reg = new Registry();
+  reg.addContext(context(0, { pendingEngines: slots.length, ...ctx }));
+  slots.forEach((s, rank) => reg.touch(reg.join(rank, 0, `n${rank}`, s)));
+  return reg;
+}
+
+const noSuspect = () => false;
+
+Deno.test("Registry: a task's state follows each operation", () => {
+  type Step = {
+    name: string;
+    run: (reg: Registry) => void;
+    state: TaskState | undefined;
+    outstanding: number;
+  };
+  const steps: Step[] = [
+    { name: "read", run: (r) => void r.enqueue(task(7)), state: "queued", outstanding: 0 },
+    {
+      name: "assigned",
+      run: (r) => r.assign(r.engine(0)!, r.task(7)!, { ...task(7), timeout: 5 }),
+      state: "assigned",
+      outstanding: 1,
+    },
+    {
+      name: "handed back",
+      run: (r) => r.requeued(r.release(r.engine(0)!, 7)!),
+      state: "requeued",
+      outstanding: 0,
+    },
+    {
+      name: "assigned again",
+      run: (r) => r.assign(r.engine(0)!, r.task(7)!, task(7)),
+      state: "assigned",
+      outstanding: 1,
+    },
+    {
+      name: "lost: waits before it runs again",
+      run: (r) => r.requeued(r.leave(0)![0]!, 100),
+      state: "waiting",
+      outstanding: 0,
+    },
+    {
+      name: "assigned on another engine",
+      run: (r) => r.assign(r.engine(1)!, r.task(7)!, task(7)),
+      state: "assigned",
+      outstanding: 1,
+    },
+    { name: "finished", run: (r) => void r.finish(r.engine(1)!, 7), state: undefined, outstanding: 0 },
+  ];
+  const reg = registry([1, 1]);
+  for (const s of steps) {
+    s.run(reg);
+    assert.equal(reg.task(7)?.state, s.state, s.name);
+    assert.equal(reg.outstanding, s.outstanding, s.name);
+  }
+  assert.equal(reg.engine(1)!.assigned, 1);
+  assert.equal(reg.engine(0)!.assigned, 1, "the hand-back took one off");
+  assert.equal(reg.context(0)!.assigned, 2);
+});
+
+Deno.test("Registry.assign() keeps the sent copy and clears the wait", () => {
+  const reg = registry([2]);
+  const entry = reg.enqueue(task(1));
+  reg.requeued(entry, 50);
+  assert.equal(entry.notBefore, 50);
+  reg.assign(reg.engine(0)!, entry, { ...task(1), attempt: 2 });
+  assert.deepEqual(
+    { state: entry.state, rank: entry.rank, attempt: entry.task?.attempt, notBefore: entry.notBefore },
+    { state: "assigned", rank: 0, attempt: 2, notBefore: undefined },
+  );
+});
+
+Deno.test("Registry.leave() is one operation: the engine is gone, its tasks returned in the order sent", () => {
+  const reg = registry([2, 1]);
+  const e = reg.engine(0)!;
+  for (const id of [3, 1, 2]) reg.assign(e, reg.enqueue(task(id)), task(id));
+  const lost = reg.leave(0)!;
+  assert.deepEqual(lost.map((t) => t.id), [3, 1, 2]);
+  assert.equal(e.state, "gone");
+  assert.equal(e.outstanding.size, 0);
+  assert.equal(reg.live, 1);
+  assert.equal(reg.outstanding, 0);
+  assert.deepEqual([...reg.context(0)!.engines], [1]);
+  assert.equal(reg.task(3), undefined, "the caller decides its fate");
+  assert.equal(reg.leave(0), undefined, "leaving twice");
+  assert.equal(reg.slots.pick({ suspect: noSuspect })?.rank, 1);
+});
+
+Deno.test("Registry: engines to come, per context", () => {
+  const cases: { name: string; run: (reg: Registry) => void; coming: boolean }[] = [
+    { name: "two expected, none joined", run: () => {}, coming: true },
+    { name: "both joined", run: (r) => [0, 1].forEach((k) => r.join(k, 0, "h", 1)), coming: false },
+    {
+      name: "one joined, one failed",
+      run: (r) => (r.join(0, 0, "h", 1), r.engineNotComing(0)),
+      coming: false,
+    },
+    {
+      name: "one restarted after both joined",
+      run: (r) => ([0, 1].forEach((k) => r.join(k, 0, "h", 1)), r.engineComing(0)),
+      coming: true,
+    },
+    { name: "the context went away", run: (r) => r.noMoreEngines(0), coming: false },
+    { name: "the context was stopped", run: (r) => void r.stopContext(0), coming: false },
+    {
+      name: "engines of the last driver may come back",
+      run: (r) => (r.noMoreEngines(0), r.expect(new Map([[5, 0]])), r.engineComing(0)),
+      coming: true,
+    },
+    {
+      name: "... and did not",
+      run: (r) => (r.noMoreEngines(0), r.expect(new Map([[5, 0]])), r.engineComing(0), r.giveUpExpected()),
+      coming: false,
+    },
+  ];
+  for (const c of cases) {
+    const reg = new Registry();
+    reg.addContext(context(0, { pendingEngines: 2 }));
+    c.run(reg);
+    assert.equal(reg.enginesComing(), c.coming, c.name);
+  }
+});
+
+Deno.test("Registry: a context at its task limit or stopped gives its engines no more tasks", () => {
+  const cases: { name: string; ctx: Partial<ContextState>; tasks: number; limited: boolean }[] = [
+    { name: "no limit", ctx: {}, tasks: 3, limited: false },
+    { name: "below the limit", ctx: { taskLimit: 3 }, tasks: 2, limited: false },
+    { name: "at the limit", ctx: { taskLimit: 3 }, tasks: 3, limited: true },
+    { name: "stopped", ctx: { stopped: true }, tasks: 0, limited: true },
+  ];
+  for (const c of cases) {
+    const reg = registry([8], c.ctx);
+    const e = reg.engine(0)!;
+    for (let id = 0; id < c.tasks; id++) reg.assign(e, reg.enqueue(task(id)), task(id));
+    assert.equal(reg.limited(e), c.limited, c.name);
+    assert.equal(reachedLimit(reg.context(0)!), c.limited && !c.ctx.stopped, c.name);
+    assert.equal(reg.slots.pick({ suspect: noSuspect }) === undefined, c.limited, c.name);
+  }
+});
+
+Deno.test("Registry: stop, away and back", () => {
+  const reg = registry([1, 1]);
+  const [a, b] = [reg.engine(0)!, reg.engine(1)!];
+  reg.setAway(a, true);
+  assert.equal(reg.slots.pick({ suspect: noSuspect }), b, "an engine away gets nothing");
+  reg.setAway(a, false);
+  assert.equal(reg.stop(b), true);
+  assert.equal(reg.stop(b), false, "stopping twice");
+  assert.equal(b.state, "stopping");
+  assert.equal(reg.slots.pick({ suspect: noSuspect }), a);
+  assert.equal(reg.activeSlots(), 1);
+});
+
+Deno.test("Registry: holds of a re-attached driver", () => {
+  const reg = registry([2]);
+  reg.hold(4, 9);
+  reg.hold(6, 0);
+  assert.deepEqual([reg.heldCount, reg.heldRead], [2, 0]);
+  reg.readHeld(reg.task(4)!, task(4));
+  reg.readHeld(reg.task(4)!, task(4));
+  assert.deepEqual([reg.heldCount, reg.heldRead], [2, 1], "read once, counted once");
+  assert.deepEqual(reg.held().map((h) => [h.id, h.rank, h.state]), [[4, 9, "held"], [6, 0, "held"]]);
+  const six = reg.task(6)!;
+  reg.unhold(six);
+  reg.adopt(reg.engine(0)!, task(6));
+  assert.deepEqual([reg.heldCount, reg.heldRead, reg.outstanding], [1, 1, 1]);
+  assert.equal(reg.task(6)?.state, "assigned");
+  assert.equal(reg.engine(0)!.assigned, 1);
+  assert.equal(reg.context(0)!.assigned, 0, "its context counted it before the restart");
+  reg.unhold(reg.task(4)!);
+  assert.deepEqual([reg.heldCount, reg.heldRead], [0, 0]);
+});
+
+Deno.test("Registry.setContextStopAt() gives the labelled contexts an end", () => {
+  const reg = new Registry();
+  reg.addContext(context(0, { label: "A" }));
+  reg.addContext(context(1, { label: "B" }));
+  assert.equal(reg.anyEnding, false);
+  reg.setContextStopAt("B", 500);
+  assert.deepEqual([...reg.contexts()].map((c) => c.stopAt), [undefined, 500]);
+  assert.equal(reg.anyEnding, true);
+});
