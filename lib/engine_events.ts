@@ -1,6 +1,6 @@
 /**
- * What engines do to the run: join, report ended tasks, hand tasks back, come back after a lost
- * connection, and leave. Leaving is one operation: the registry forgets the engine and returns
+ * What engines do to the run: join, report ended tasks, hand tasks back, go silent and are heard
+ * again, come back after a lost connection, and leave. Leaving is one operation: the registry forgets the engine and returns
  * what it held, and {@linkcode engineGone} decides each task's fate (run again after a delay,
  * written off at the crash limit, or dropped when the run is aborted).
  *
@@ -52,6 +52,53 @@ export function join(
   }
   reg.touch(e);
   return out;
+}
+
+/**
+ * An engine stopped answering (the caller dispatches): it keeps its tasks and gets no new ones.
+ * @returns actions, or undefined when it is gone or away already
+ */
+export function engineAway(
+  core: SchedulerCore,
+  rank: number,
+  graceS: number,
+  why: string,
+): Action[] | undefined {
+  const e = core.reg.engine(rank);
+  if (!e || e.state === "gone" || e.away) return undefined;
+  core.reg.setAway(e, true);
+  return [{
+    kind: "log",
+    level: "warn",
+    message: `Engine ${rank} on ${e.host} ${why}; its ${e.outstanding.size} task(s) are kept for it ` +
+      `for up to ${Math.round(graceS)} s`,
+  }];
+}
+
+/**
+ * An engine that was silent is heard again (the caller dispatches).
+ * @returns actions, or undefined when it was not away
+ */
+export function engineBack(core: SchedulerCore, rank: number): Action[] | undefined {
+  const e = core.reg.engine(rank);
+  if (!e || !e.away) return undefined;
+  core.reg.setAway(e, false);
+  return [{ kind: "log", level: "info", message: `Engine ${rank} on ${e.host} is heard again` }];
+}
+
+/**
+ * An engine handed back tasks it had not started (the caller dispatches): they run again.
+ * @returns false when the engine is unknown
+ */
+export function released(core: SchedulerCore, rank: number, ids: number[]): boolean {
+  const e = core.reg.engine(rank);
+  if (!e) return false;
+  for (const id of ids) {
+    const entry = core.reg.release(e, id);
+    if (entry) core.requeue(entry);
+  }
+  core.reg.touchContext(e.context);
+  return true;
 }
 
 /**

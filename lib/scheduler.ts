@@ -22,10 +22,18 @@
  * @module
  */
 
-import { engineGone, engineResumed, join, tasksDone } from "./engine_events.ts";
+import {
+  engineAway,
+  engineBack,
+  engineGone,
+  engineResumed,
+  join,
+  released,
+  tasksDone,
+} from "./engine_events.ts";
 import { dispatch } from "./dispatch.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
-import { addItem, addRecorded, addSkipped, endOfTasks, releaseHeld } from "./task_stream.ts";
+import { addItem, addRecorded, addSkipped, endOfTasks, tick } from "./task_stream.ts";
 import {
   type Action,
   type EngineEnd,
@@ -156,15 +164,8 @@ export class Scheduler {
    * @returns actions
    */
   engineAway(rank: number, graceS: number, now: number, why = "is silent"): Action[] {
-    const e = this.#c.reg.engine(rank);
-    if (!e || e.state === "gone" || e.away) return [];
-    this.#c.reg.setAway(e, true);
-    return [{
-      kind: "log",
-      level: "warn",
-      message: `Engine ${rank} on ${e.host} ${why}; its ${e.outstanding.size} task(s) are kept for it ` +
-        `for up to ${Math.round(graceS)} s`,
-    }, ...dispatch(this.#c, now)];
+    const out = engineAway(this.#c, rank, graceS, why);
+    return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
   /**
@@ -173,13 +174,8 @@ export class Scheduler {
    * @returns actions
    */
   engineBack(rank: number, now: number): Action[] {
-    const e = this.#c.reg.engine(rank);
-    if (!e || !e.away) return [];
-    this.#c.reg.setAway(e, false);
-    return [
-      { kind: "log", level: "info", message: `Engine ${rank} on ${e.host} is heard again` },
-      ...dispatch(this.#c, now),
-    ];
+    const out = engineBack(this.#c, rank);
+    return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
   /**
@@ -302,15 +298,7 @@ export class Scheduler {
    * @returns actions
    */
   released(rank: number, ids: number[], now: number): Action[] {
-    const c = this.#c;
-    const e = c.reg.engine(rank);
-    if (!e) return [];
-    for (const id of ids) {
-      const entry = c.reg.release(e, id);
-      if (entry) c.requeue(entry);
-    }
-    c.reg.touchContext(e.context);
-    return dispatch(c, now);
+    return released(this.#c, rank, ids) ? dispatch(this.#c, now) : [];
   }
 
   /**
@@ -367,15 +355,7 @@ export class Scheduler {
    * @returns actions
    */
   tick(now: number): Action[] {
-    const c = this.#c;
-    if ((c.reg.heldCount > 0 || c.reg.expectedCount > 0) && now >= c.holdUntil) {
-      return releaseHeld(c, now).concat(c.maybeEnd());
-    }
-    if (c.o.stopAt !== undefined && now >= c.o.stopAt && c.phase === "running") {
-      return c.walltimeEnd("its time is up").concat(c.maybeEnd());
-    }
-    if (c.queue.requeuedCount === 0 && c.o.stopAt === undefined) return [];
-    return dispatch(c, now).concat(c.maybeEnd());
+    return tick(this.#c, now);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The task file as the scheduler sees it: tasks and barriers read (queued, or matched with a task
  * held for an engine of a re-attached driver's predecessor), lines an earlier status file recorded
- * (`-r`, or a re-attached driver's own), the end of the file, and held tasks given up at last.
+ * (`-r`, or a re-attached driver's own), the end of the file, and the clock (held tasks given up
+ * at last, the walltime, re-queued tasks whose wait is over).
  *
  * @module
  */
@@ -100,4 +101,20 @@ export function releaseHeld(c: SchedulerCore, now: number): Action[] {
     }]
     : [];
   return out.concat(dispatch(c, now));
+}
+
+/**
+ * The clock moved: held tasks run again once their engines' grace is over, the walltime ends the
+ * run, re-queued tasks whose wait is over are sent.
+ * @returns actions
+ */
+export function tick(c: SchedulerCore, now: number): Action[] {
+  if ((c.reg.heldCount > 0 || c.reg.expectedCount > 0) && now >= c.holdUntil) {
+    return releaseHeld(c, now).concat(c.maybeEnd());
+  }
+  if (c.o.stopAt !== undefined && now >= c.o.stopAt && c.phase === "running") {
+    return c.walltimeEnd("its time is up").concat(c.maybeEnd());
+  }
+  if (c.queue.requeuedCount === 0 && c.o.stopAt === undefined) return [];
+  return dispatch(c, now).concat(c.maybeEnd());
 }
