@@ -98,7 +98,7 @@ async function connect(
 
 let contextId = -1;
 const ctx = await connect("context", {}, (_l, m) => {
-  if (m.kind === "ack") contextId = Number(m.message.split(" ")[0]);
+  if (m.kind === "registered") contextId = m.context;
 });
 ctx.send({ kind: "registerContext", label: "SIM", contextKind: "ssh", taskLimit: 0, engines: nEngines });
 while (contextId < 0) await new Promise((r) => setTimeout(r, 10));
