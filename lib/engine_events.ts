@@ -293,7 +293,7 @@ export function engineResumed(
     else if (e.state === "stopping") out.push({ kind: "stopEngine", rank });
   }
   e.away = false;
-  reg.arrived(rank);
+  core.holds.arrived(rank);
   const holds = new Set(tasks.map((t) => t.id));
   for (const o of outcomes) if (o.kind === "normal") holds.add(o.id);
   for (const id of [...e.outstanding.keys()]) {
@@ -301,12 +301,12 @@ export function engineResumed(
     core.requeue(reg.missing(e, id)!);
   }
   let adopted = 0;
-  const held = new Map(reg.held().map((h) => [h.id, h]));
+  const held = new Map(core.holds.list().map((h) => [h.id, h]));
   for (const t of tasks) {
     const h = held.get(t.id);
     // Known here; or already recorded, or run elsewhere (held for another engine: a newer attempt).
     if (e.outstanding.has(t.id) || !h || h.rank !== rank) continue;
-    reg.unhold(h);
+    core.holds.release(h);
     held.delete(t.id);
     if (!h.task) core.queue.skipOnRead(t.id);
     reg.adopt(e, t); // its context's -C count has it already (the journal)
@@ -315,7 +315,7 @@ export function engineResumed(
   // What was held for this engine and it does not hold: it never started there.
   for (const h of held.values()) {
     if (h.rank !== rank) continue;
-    reg.unhold(h);
+    core.holds.release(h);
     if (h.task) core.requeue(h);
   }
   out.push({

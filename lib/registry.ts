@@ -85,12 +85,8 @@ export class Registry {
   readonly #tasks = new Map<number, TaskEntry>();
   /** Engines with room for a task, for picking one. */
   readonly slots: SlotIndex<EngineState> = new SlotIndex(this);
-  /** Engines of the last driver not back yet (rank → context), for a re-attached driver. */
-  readonly #expected = new Map<number, number>();
   #live = 0;
   #outstanding = 0;
-  #held = 0;
-  #heldRead = 0;
   #anyEnding = false;
 
   // -- contexts ----------------------------------------------------------------------------------
@@ -153,27 +149,6 @@ export class Registry {
   enginesComing(): boolean {
     for (const c of this.#contexts.values()) if (c.pendingEngines > 0) return true;
     return false;
-  }
-
-  /** Engines of the last driver that may come back (rank → context): each counts as coming. */
-  expect(expected: ReadonlyMap<number, number>): void {
-    for (const [rank, ctx] of expected) this.#expected.set(rank, ctx);
-  }
-
-  /** How many engines of the last driver may still come back. */
-  get expectedCount(): number {
-    return this.#expected.size;
-  }
-
-  /** Engine `rank` of the last driver is back. */
-  arrived(rank: number): void {
-    this.#expected.delete(rank);
-  }
-
-  /** The engines of the last driver that did not come back will not: they no longer count as coming. */
-  giveUpExpected(): void {
-    for (const ctx of this.#expected.values()) this.engineNotComing(ctx);
-    this.#expected.clear();
   }
 
   /** Context `id` is stopped: its engines get no more tasks, none of its engines still to come will come. */
@@ -366,46 +341,20 @@ export class Registry {
     this.#tasks.set(entry.id, entry);
   }
 
+  /** A task the registry did not create joins it (a re-attached driver's held task). */
+  track(entry: TaskEntry): void {
+    this.#tasks.set(entry.id, entry);
+  }
+
+  /** A task leaves the registry (a held task no longer held). */
+  untrack(id: number): void {
+    this.#tasks.delete(id);
+  }
+
   /** A task leaves the registry without a record (the run was aborted while it ran). */
   drop(entry: TaskEntry): void {
     entry.state = "done";
     this.#tasks.delete(entry.id);
-  }
-
-  // -- a re-attached driver's holds ---------------------------------------------------------------
-
-  /** Task `id` was on engine `rank` of the last driver: it is `held` for it. */
-  hold(id: number, rank: number): void {
-    this.#tasks.set(id, { id, task: undefined, state: "held", rank });
-    this.#held++;
-  }
-
-  /** Tasks held for engines that have not come back. */
-  get heldCount(): number {
-    return this.#held;
-  }
-
-  /** Of those, the ones the feeder has read. */
-  get heldRead(): number {
-    return this.#heldRead;
-  }
-
-  /** The feeder read a held task. */
-  readHeld(entry: TaskEntry, task: Task): void {
-    if (!entry.task) this.#heldRead++;
-    entry.task = task;
-  }
-
-  /** Held tasks, in the order they were held. */
-  held(): TaskEntry[] {
-    return [...this.#tasks.values()].filter((t) => t.state === "held");
-  }
-
-  /** A held task is no longer held (its engine is back, or will not come back). */
-  unhold(entry: TaskEntry): void {
-    this.#tasks.delete(entry.id);
-    this.#held--;
-    if (entry.task) this.#heldRead--;
   }
 
   /** An engine came back holding `task`: it is `assigned` to it (its context's count has it already). */

@@ -137,9 +137,7 @@ export class Scheduler {
     until: number,
     expected: ReadonlyMap<number, number>,
   ): void {
-    for (const [id, rank] of sent) this.#c.reg.hold(id, rank);
-    this.#c.reg.expect(expected);
-    this.#c.holdUntil = until;
+    this.#c.holds.hold(sent, until, expected);
   }
 
   /**
@@ -153,7 +151,7 @@ export class Scheduler {
 
   /** Tasks still held for engines that have not come back. */
   get heldCount(): number {
-    return this.#c.reg.heldCount;
+    return this.#c.holds.count;
   }
 
   /**

@@ -8,6 +8,7 @@
  */
 
 import { FailurePolicy } from "./failure_policy.ts";
+import { Holds } from "./holds.ts";
 import { Registry, type TaskEntry } from "./registry.ts";
 import { recordOf, Tally } from "./run_records.ts";
 import {
@@ -31,6 +32,8 @@ export type RunPhase = SchedulerSnapshot["phase"];
 export class SchedulerCore {
   readonly o: SchedulerOptions;
   readonly reg = new Registry();
+  /** A re-attached driver's tasks held for engines of the last driver. */
+  readonly holds = new Holds(this.reg);
   readonly queue = new TaskQueue();
   readonly policy: FailurePolicy;
   readonly durations = new Durations();
@@ -48,8 +51,6 @@ export class SchedulerCore {
   endedByWalltime = false;
   /** Engines that could not start (a lost engine whose tasks were re-run does not fail the run). */
   readonly brokenEngines: string[] = [];
-  /** Re-attached: when the tasks held for engines of the last driver run again (Unix seconds). */
-  holdUntil = 0;
   #exitCode = 0;
   readonly #endMessages: string[] = [];
 
@@ -67,7 +68,7 @@ export class SchedulerCore {
 
   /** Tasks on engines, or held for engines of the last driver, that have not ended. */
   anyOutstanding(): boolean {
-    return this.reg.outstanding > 0 || this.reg.heldRead > 0;
+    return this.reg.outstanding > 0 || this.holds.read > 0;
   }
 
   /** The PERENGINE block for engine `rank`, once it is complete. */

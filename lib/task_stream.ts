@@ -25,8 +25,8 @@ export function addItem(
   }
   // Re-attached: a task running on an engine that came back, or one held for an engine still away.
   if (c.queue.skipRead(item.task.id)) return [];
-  const h = c.reg.task(item.task.id);
-  if (h?.state === "held") c.reg.readHeld(h, item.task);
+  const h = c.holds.get(item.task.id);
+  if (h) c.holds.readTask(h, item.task);
   else c.queue.push({ kind: "task", entry: c.reg.enqueue(item.task) });
   return dispatch(c, now);
 }
@@ -75,7 +75,7 @@ export function addRecorded(c: SchedulerCore, record: StatusRecord, now: number)
 /** The task file has no more items: held tasks never read are forgotten. @returns actions */
 export function endOfTasks(c: SchedulerCore, now: number): Action[] {
   c.tasksEnded = true;
-  for (const h of c.reg.held()) if (!h.task) c.reg.unhold(h);
+  for (const h of c.holds.list()) if (!h.task) c.holds.release(h);
   c.queue.endOfFile();
   if (c.perEngine) return dispatch(c, now);
   c.perEngine = { start: [], stop: [] };
@@ -85,14 +85,14 @@ export function endOfTasks(c: SchedulerCore, now: number): Action[] {
 /** The engines that did not come back are surely without their tasks now: run those again. @returns actions */
 export function releaseHeld(c: SchedulerCore, now: number): Action[] {
   let n = 0;
-  for (const h of c.reg.held()) {
-    c.reg.unhold(h);
+  for (const h of c.holds.list()) {
+    c.holds.release(h);
     if (!h.task) continue;
     n++;
     c.policy.lostAttempt(h.id, true);
     c.requeue(h);
   }
-  c.reg.giveUpExpected();
+  c.holds.giveUpEngines();
   const out: Action[] = n
     ? [{
       kind: "log",
@@ -109,7 +109,7 @@ export function releaseHeld(c: SchedulerCore, now: number): Action[] {
  * @returns actions
  */
 export function tick(c: SchedulerCore, now: number): Action[] {
-  if ((c.reg.heldCount > 0 || c.reg.expectedCount > 0) && now >= c.holdUntil) {
+  if (c.holds.pending && now >= c.holds.until) {
     return releaseHeld(c, now).concat(c.maybeEnd());
   }
   if (c.o.stopAt !== undefined && now >= c.o.stopAt && c.phase === "running") {

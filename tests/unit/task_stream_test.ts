@@ -18,7 +18,7 @@ Deno.test("addItem(): a task read is queued, matched with its hold, or skipped",
     { name: "plain: queued", setup: () => {}, state: "queued", queued: 1, heldRead: 0 },
     {
       name: "held for an engine away: stays held",
-      setup: (c) => c.reg.hold(0, 7),
+      setup: (c) => c.holds.hold(new Map([[0, 7]]), 200, new Map()),
       state: "held",
       queued: 0,
       heldRead: 1,
@@ -37,7 +37,7 @@ Deno.test("addItem(): a task read is queued, matched with its hold, or skipped",
     addItem(s, { kind: "task", task: task(0) }, 100);
     assert.equal(s.reg.task(0)?.state, c.state, c.name);
     assert.equal(s.queue.fileItems, c.queued, c.name);
-    assert.equal(s.reg.heldRead, c.heldRead, c.name);
+    assert.equal(s.holds.read, c.heldRead, c.name);
     assert.equal(s.itemsSeen, 1, c.name);
   }
 });
@@ -97,18 +97,15 @@ Deno.test("addRecorded(): a re-attached driver's records count as they did", () 
 
 Deno.test("endOfTasks() forgets holds never read; tick() gives up the others at the deadline", () => {
   const s = coreWith({}, [1]);
-  s.reg.hold(0, 7);
-  s.reg.hold(1, 7);
-  s.reg.expect(new Map([[7, 0]]));
+  s.holds.hold(new Map([[0, 7], [1, 7]]), 200, new Map([[7, 0]]));
   s.reg.engineComing(0);
-  s.holdUntil = 200;
   addItem(s, { kind: "task", task: task(0) }, 100);
   endOfTasks(s, 100);
-  assert.deepEqual(s.reg.held().map((h) => h.id), [0]);
+  assert.deepEqual(s.holds.list().map((h) => h.id), [0]);
   assert.deepEqual(kinds(tick(s, 150)), [], "before the deadline");
   const out = tick(s, 200);
   assert.deepEqual(kinds(out), ["assign"]);
   assert.equal(s.policy.attemptOf(0), 1, "counted as lost with its engine");
-  assert.equal(s.reg.heldCount, 0);
+  assert.equal(s.holds.count, 0);
   assert.equal(s.reg.enginesComing(), false);
 });
