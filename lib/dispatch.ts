@@ -27,7 +27,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
   if (core.phase === "running" && core.perEngine) {
     const stopAt = core.o.stopAt;
     /** Cannot finish before the walltime (unknown durations are given the benefit of the doubt). */
-    const tooLong = (t: Task) => !endsBy(now, stopAt, () => core.estimate(t));
+    const tooLong = (t: Task) => stopAt !== undefined && !endsBy(now, stopAt, () => core.estimate(t));
     const suspect = (host: string) => core.policy.suspect(host);
     let held = false;
     for (;;) {
@@ -42,11 +42,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
           held = true;
           continue;
         }
-        const e = reg.slots.pick({
-          avoid: core.policy.failedHosts(t.id),
-          fits: (x) => fitsEngine(core, x, t, now),
-          suspect,
-        });
+        const e = reg.slots.pick(suspect, core.policy.failedHosts(t.id), (x) => fitsEngine(core, x, t, now));
         if (!e) continue;
         queue.takeRequeued(i);
         out.push(assign(core, e, entry));
@@ -65,18 +61,19 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
         if (core.phase !== "running") break;
         continue;
       }
-      const t = item.entry.task!;
+      const t = item.task!;
       if (tooLong(t)) {
         held = true;
         break;
       }
-      const e = reg.slots.pick({
-        fits: reg.anyEnding ? (x) => fitsEngine(core, x, t, now) : undefined,
+      const e = reg.slots.pick(
         suspect,
-      });
+        undefined,
+        reg.anyEnding ? (x) => fitsEngine(core, x, t, now) : undefined,
+      );
       if (!e) break;
       queue.shift();
-      out.push(assign(core, e, item.entry));
+      out.push(assign(core, e, item));
     }
     // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end.
     if (held && !core.anyOutstanding() && core.phase === "running") {

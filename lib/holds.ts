@@ -33,7 +33,14 @@ export class Holds {
    */
   hold(sent: ReadonlyMap<number, number>, until: number, expected: ReadonlyMap<number, number>): void {
     for (const [id, rank] of sent) {
-      const entry: TaskEntry = { id, task: undefined, state: "held", rank };
+      const entry: TaskEntry = {
+        kind: "task",
+        id,
+        task: undefined,
+        state: "held",
+        rank,
+        notBefore: undefined,
+      };
       this.#held.set(id, entry);
       this.#reg.track(entry);
     }

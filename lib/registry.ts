@@ -25,16 +25,17 @@ import type { Task } from "./types.ts";
  */
 export type TaskState = "queued" | "requeued" | "waiting" | "held" | "assigned" | "done";
 
-/** A task the scheduler holds. */
+/** A task the scheduler holds (in the queue, an item of `kind` "task"). */
 export interface TaskEntry {
+  readonly kind: "task";
   readonly id: number;
   /** The task as read (as sent, once assigned); undefined for a held task the feeder has not read yet. */
   task: Task | undefined;
   state: TaskState;
   /** `assigned`: the engine it was sent to; `held`: the engine it is held for. */
-  rank?: number;
+  rank?: number | undefined;
   /** `waiting`: Unix seconds from which it may run again. */
-  notBefore?: number;
+  notBefore?: number | undefined;
 }
 
 /** Whether an engine takes tasks: `active`; `stopping` (finishes what it has, then leaves); `gone`. */
@@ -276,7 +277,14 @@ export class Registry {
 
   /** A task read from the task file joins the queue. @returns its entry (`queued`) */
   enqueue(task: Task): TaskEntry {
-    const entry: TaskEntry = { id: task.id, task, state: "queued" };
+    const entry: TaskEntry = {
+      kind: "task",
+      id: task.id,
+      task,
+      state: "queued",
+      rank: undefined,
+      notBefore: undefined,
+    };
     this.#tasks.set(task.id, entry);
     return entry;
   }
@@ -291,8 +299,7 @@ export class Registry {
     entry.state = "assigned";
     entry.task = task;
     entry.rank = e.rank;
-    delete entry.notBefore;
-    this.#tasks.set(entry.id, entry);
+    entry.notBefore = undefined;
     e.outstanding.set(entry.id, entry);
     this.#outstanding++;
     e.assigned++;
@@ -336,7 +343,7 @@ export class Registry {
   /** A task to run again goes back into the registry (`requeued`, or `waiting` until `notBefore`). */
   requeued(entry: TaskEntry, notBefore?: number): void {
     entry.state = notBefore === undefined ? "requeued" : "waiting";
-    delete entry.rank;
+    entry.rank = undefined;
     if (notBefore !== undefined) entry.notBefore = notBefore;
     this.#tasks.set(entry.id, entry);
   }
@@ -359,7 +366,14 @@ export class Registry {
 
   /** An engine came back holding `task`: it is `assigned` to it (its context's count has it already). */
   adopt(e: EngineState, task: Task): void {
-    const entry: TaskEntry = { id: task.id, task, state: "assigned", rank: e.rank };
+    const entry: TaskEntry = {
+      kind: "task",
+      id: task.id,
+      task,
+      state: "assigned",
+      rank: e.rank,
+      notBefore: undefined,
+    };
     this.#tasks.set(task.id, entry);
     e.outstanding.set(task.id, entry);
     this.#outstanding++;

@@ -29,16 +29,6 @@ export interface SlotSource<E extends SlotHolder> {
   enginesComing(): boolean;
 }
 
-/** What to ask of the engine {@linkcode SlotIndex.pick} returns. */
-export interface PickRules<E extends SlotHolder> {
-  /** Hosts to avoid (where the task failed): one elsewhere, or none while one elsewhere could take it later. */
-  avoid?: ReadonlySet<string> | undefined;
-  /** Only engines the task fits on (it can finish before their allocation ends). */
-  fits?: ((e: E) => boolean) | undefined;
-  /** Hosts that get a task only when no host in good standing can take it. */
-  suspect: (host: string) => boolean;
-}
-
 /** Engines with room for a task, in round-robin order. */
 export class SlotIndex<E extends SlotHolder> {
   readonly #src: SlotSource<E>;
@@ -76,9 +66,15 @@ export class SlotIndex<E extends SlotHolder> {
   /**
    * An engine with a free slot first (round robin), else one with prefetch room; with `avoid`
    * (hosts where the task failed), one elsewhere, or none while an engine elsewhere could take it later.
+   * @param suspect hosts that get a task only when no host in good standing can take it
+   * @param avoid hosts to avoid @param fits only engines the task fits on (it can finish before
+   *   their allocation ends)
    */
-  pick(rules: PickRules<E>): E | undefined {
-    const { avoid, fits, suspect } = rules;
+  pick(
+    suspect: (host: string) => boolean,
+    avoid?: ReadonlySet<string>,
+    fits?: (e: E) => boolean,
+  ): E | undefined {
     for (const set of [this.#freeSlot, this.#prefetchRoom]) {
       for (const e of set) {
         if (!this.#takes(e)) {
@@ -100,7 +96,7 @@ export class SlotIndex<E extends SlotHolder> {
         (!fits || fits(e))
       ) return undefined;
     }
-    return this.pick({ fits, suspect });
+    return this.pick(suspect, undefined, fits);
   }
 
   /** Active, heard from, and its context gives it tasks. */

@@ -11,14 +11,10 @@ import type { Barrier, Task } from "./types.ts";
 import type { TaskEntry } from "./registry.ts";
 
 /**
- * An item of the task file. `reachedAt`: when every task before the barrier had been handed out
- * (the reference's "feeder reached it"), the barrier line's Start.
+ * An item of the task file: a task, or a barrier. `reachedAt`: when every task before the barrier
+ * had been handed out (the reference's "feeder reached it"), the barrier line's Start.
  */
-export type QueueItem = { kind: "task"; entry: TaskEntry } | {
-  kind: "barrier";
-  barrier: Barrier;
-  reachedAt?: number;
-};
+export type QueueItem = TaskEntry | { kind: "barrier"; barrier: Barrier; reachedAt?: number };
 
 /** Tasks and barriers in file order, and tasks to run again in id order. */
 export class TaskQueue {
@@ -66,7 +62,7 @@ export class TaskQueue {
   /** The task the queue would hand out first (for messages). */
   next(): Task | undefined {
     const item = this.#items[this.#head];
-    return this.#requeue[0]?.task ?? (item?.kind === "task" ? item.entry.task : undefined);
+    return this.#requeue[0]?.task ?? (item?.kind === "task" ? item.task : undefined);
   }
 
   /**

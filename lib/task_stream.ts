@@ -27,7 +27,7 @@ export function addItem(
   if (c.queue.skipRead(item.task.id)) return [];
   const h = c.holds.get(item.task.id);
   if (h) c.holds.readTask(h, item.task);
-  else c.queue.push({ kind: "task", entry: c.reg.enqueue(item.task) });
+  else c.queue.push(c.reg.enqueue(item.task));
   return dispatch(c, now);
 }
 

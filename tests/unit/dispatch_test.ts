@@ -7,7 +7,7 @@ import { coreWith, kinds, task } from "../helpers/scheduler_core_fixture.ts";
 /** Queue a compact file: numbers are tasks, "B" a barrier, "C" a BARRIER CHECK (ids follow position). */
 function feed(c: SchedulerCore, items: (number | "B" | "C")[]): void {
   items.forEach((it, i) => {
-    if (typeof it === "number") c.queue.push({ kind: "task", entry: c.reg.enqueue(task(it)) });
+    if (typeof it === "number") c.queue.push(c.reg.enqueue(task(it)));
     else {c.queue.push({
         kind: "barrier",
         barrier: { id: i, line: i + 1, check: it === "C", text: "#DISBATCH BARRIER" },

@@ -108,7 +108,7 @@ Deno.test("Registry.leave() is one operation: the engine is gone, its tasks retu
   assert.deepEqual([...reg.context(0)!.engines], [1]);
   assert.equal(reg.task(3), undefined, "the caller decides its fate");
   assert.equal(reg.leave(0), undefined, "leaving twice");
-  assert.equal(reg.slots.pick({ suspect: noSuspect })?.rank, 1);
+  assert.equal(reg.slots.pick(noSuspect)?.rank, 1);
 });
 
 Deno.test("Registry: engines to come, per context", () => {
@@ -149,7 +149,7 @@ Deno.test("Registry: a context at its task limit or stopped gives its engines no
     for (let id = 0; id < c.tasks; id++) reg.assign(e, reg.enqueue(task(id)), task(id));
     assert.equal(reg.limited(e), c.limited, c.name);
     assert.equal(reachedLimit(reg.context(0)!), c.limited && !c.ctx.stopped, c.name);
-    assert.equal(reg.slots.pick({ suspect: noSuspect }) === undefined, c.limited, c.name);
+    assert.equal(reg.slots.pick(noSuspect) === undefined, c.limited, c.name);
   }
 });
 
@@ -157,12 +157,12 @@ Deno.test("Registry: stop, away and back", () => {
   const reg = registry([1, 1]);
   const [a, b] = [reg.engine(0)!, reg.engine(1)!];
   reg.setAway(a, true);
-  assert.equal(reg.slots.pick({ suspect: noSuspect }), b, "an engine away gets nothing");
+  assert.equal(reg.slots.pick(noSuspect), b, "an engine away gets nothing");
   reg.setAway(a, false);
   assert.equal(reg.stop(b), true);
   assert.equal(reg.stop(b), false, "stopping twice");
   assert.equal(b.state, "stopping");
-  assert.equal(reg.slots.pick({ suspect: noSuspect }), a);
+  assert.equal(reg.slots.pick(noSuspect), a);
   assert.equal(reg.activeSlots(), 1);
 });
 

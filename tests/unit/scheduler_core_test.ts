@@ -47,7 +47,7 @@ Deno.test("SchedulerCore.maybeEnd(): when a running run ends, and how", () => {
       pendingEngines: c.coming ? 1 : 0,
     });
     s.tasksEnded = c.ended;
-    if (c.queued) s.queue.push({ kind: "task", entry: s.reg.enqueue(task(0)) });
+    if (c.queued) s.queue.push(s.reg.enqueue(task(0)));
     s.maybeEnd();
     assert.equal(s.phase, c.phase, c.name);
   }

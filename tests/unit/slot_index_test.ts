@@ -62,7 +62,7 @@ Deno.test("SlotIndex.pick(): free slots first, then prefetch room; never an engi
     { name: "nothing", spec: [], want: undefined },
   ];
   for (const c of cases) {
-    assert.equal(index(engines(c.spec)).pick({ suspect: none })?.rank, c.want, c.name);
+    assert.equal(index(engines(c.spec)).pick(none)?.rank, c.want, c.name);
   }
 });
 
@@ -71,7 +71,7 @@ Deno.test("SlotIndex.refresh() moves an engine to the end: round robin", () => {
   const ix = index(list);
   const order: number[] = [];
   for (let i = 0; i < 6; i++) {
-    const e = ix.pick({ suspect: none })!;
+    const e = ix.pick(none)!;
     order.push(e.rank);
     e.outstanding.size++;
     ix.refresh(e);
@@ -130,7 +130,7 @@ Deno.test("SlotIndex.pick() with hosts to avoid and suspect hosts", () => {
   for (const c of cases) {
     const ix = index(engines(c.spec), c.coming);
     const suspect = new Set(c.suspect ?? []);
-    const got = ix.pick({ avoid: new Set(c.avoid), fits: c.fits, suspect: (h) => suspect.has(h) });
+    const got = ix.pick((h) => suspect.has(h), new Set(c.avoid), c.fits);
     assert.equal(got?.rank, c.want, c.name);
   }
 });

@@ -8,7 +8,7 @@ function task(id: number): Task {
 }
 
 function entry(id: number): TaskEntry {
-  return { id, task: task(id), state: "queued" };
+  return { kind: "task", id, task: task(id), state: "queued" };
 }
 
 function barrier(id: number): Barrier {
@@ -20,9 +20,7 @@ function queue(items: (number | string)[]): TaskQueue {
   const q = new TaskQueue();
   for (const it of items) {
     q.push(
-      typeof it === "number"
-        ? { kind: "task", entry: entry(it) }
-        : { kind: "barrier", barrier: barrier(Number(it.slice(1))) },
+      typeof it === "number" ? entry(it) : { kind: "barrier", barrier: barrier(Number(it.slice(1))) },
     );
   }
   return q;
@@ -102,13 +100,13 @@ Deno.test("TaskQueue: head, shift and compaction keep file order", () => {
   const q = queue(Array.from({ length: n }, (_, i) => i));
   for (let i = 0; i < n; i++) {
     const h = q.head();
-    assert.ok(h?.kind === "task" && h.entry.id === i);
+    assert.ok(h?.kind === "task" && h.id === i);
     q.shift();
     q.compact();
   }
   assert.equal(q.head(), undefined);
   assert.equal(q.fileItems, 0);
-  q.push({ kind: "task", entry: entry(n) });
+  q.push(entry(n));
   assert.equal(q.fileItems, 1);
 });
 
