@@ -2,7 +2,7 @@
  * A re-attached driver's inheritance: the tasks the last driver had sent to engines that have not
  * come back yet are `held` for them (not run elsewhere, since they may still be running there),
  * and those engines count as coming, until a deadline (the engines' grace): then their copies are
- * surely dead, and the tasks run again. The held tasks are entries of the {@linkcode Registry}.
+ * surely dead, and the tasks run again.
  *
  * @module
  */
@@ -21,7 +21,7 @@ export class Holds {
   /** When the held tasks run again (Unix seconds). */
   until = 0;
 
-  /** @param reg the registry the held tasks are entries of */
+  /** @param reg the registry whose contexts count the engines to come */
   constructor(reg: Registry) {
     this.#reg = reg;
   }
@@ -42,7 +42,6 @@ export class Holds {
         notBefore: undefined,
       };
       this.#held.set(id, entry);
-      this.#reg.track(entry);
     }
     for (const [rank, ctx] of expected) this.#expected.set(rank, ctx);
     this.until = until;
@@ -79,10 +78,9 @@ export class Holds {
     return [...this.#held.values()];
   }
 
-  /** A task is no longer held (its engine is back, or will not come back): it leaves the registry. */
+  /** A task is no longer held (its engine is back, or will not come back). */
   release(entry: TaskEntry): void {
     this.#held.delete(entry.id);
-    this.#reg.untrack(entry.id);
     if (entry.task) this.#read--;
   }
 

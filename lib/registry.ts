@@ -83,7 +83,6 @@ export interface ContextState {
 export class Registry {
   readonly #engines = new Map<number, EngineState>();
   readonly #contexts = new Map<number, ContextState>();
-  readonly #tasks = new Map<number, TaskEntry>();
   /** Engines with room for a task, for picking one. */
   readonly slots: SlotIndex<EngineState> = new SlotIndex(this);
   #live = 0;
@@ -233,7 +232,6 @@ export class Registry {
     this.#live--;
     this.#outstanding -= e.outstanding.size;
     e.outstanding.clear();
-    for (const t of lost) this.#tasks.delete(t.id);
     this.touch(e);
     this.#contexts.get(e.context)?.engines.delete(rank);
     return lost;
@@ -270,9 +268,13 @@ export class Registry {
 
   // -- tasks -------------------------------------------------------------------------------------
 
-  /** @param id task id @returns the task while the scheduler holds it */
-  task(id: number): TaskEntry | undefined {
-    return this.#tasks.get(id);
+  /** @param id task id @returns the task while an engine has it (a query for views: O(engines)) */
+  onEngine(id: number): TaskEntry | undefined {
+    for (const e of this.#engines.values()) {
+      const t = e.outstanding.get(id);
+      if (t) return t;
+    }
+    return undefined;
   }
 
   /** A task read from the task file joins the queue. @returns its entry (`queued`) */
@@ -285,7 +287,6 @@ export class Registry {
       rank: undefined,
       notBefore: undefined,
     };
-    this.#tasks.set(task.id, entry);
     return entry;
   }
 
@@ -336,7 +337,6 @@ export class Registry {
     if (!entry) return undefined;
     e.outstanding.delete(id);
     this.#outstanding--;
-    this.#tasks.delete(id);
     return entry;
   }
 
@@ -345,23 +345,11 @@ export class Registry {
     entry.state = notBefore === undefined ? "requeued" : "waiting";
     entry.rank = undefined;
     if (notBefore !== undefined) entry.notBefore = notBefore;
-    this.#tasks.set(entry.id, entry);
-  }
-
-  /** A task the registry did not create joins it (a re-attached driver's held task). */
-  track(entry: TaskEntry): void {
-    this.#tasks.set(entry.id, entry);
-  }
-
-  /** A task leaves the registry (a held task no longer held). */
-  untrack(id: number): void {
-    this.#tasks.delete(id);
   }
 
   /** A task leaves the registry without a record (the run was aborted while it ran). */
   drop(entry: TaskEntry): void {
     entry.state = "done";
-    this.#tasks.delete(entry.id);
   }
 
   /** An engine came back holding `task`: it is `assigned` to it (its context's count has it already). */
@@ -374,7 +362,6 @@ export class Registry {
       rank: e.rank,
       notBefore: undefined,
     };
-    this.#tasks.set(task.id, entry);
     e.outstanding.set(task.id, entry);
     this.#outstanding++;
     e.assigned++;

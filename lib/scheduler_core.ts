@@ -66,6 +66,11 @@ export class SchedulerCore {
     this.queue.requeue(entry);
   }
 
+  /** @param id task id @returns the task while the scheduler holds it, with its state (a query for views) */
+  task(id: number): TaskEntry | undefined {
+    return this.holds.get(id) ?? this.reg.onEngine(id) ?? this.queue.find(id);
+  }
+
   /** Tasks on engines, or held for engines of the last driver, that have not ended. */
   anyOutstanding(): boolean {
     return this.reg.outstanding > 0 || this.holds.read > 0;

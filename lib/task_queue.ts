@@ -87,6 +87,16 @@ export class TaskQueue {
     return this.#requeue;
   }
 
+  /** @param id task id @returns the task while it is queued or to run again (a query for views: O(queue)) */
+  find(id: number): TaskEntry | undefined {
+    for (const t of this.#requeue) if (t.id === id) return t;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const it = this.#items[i]!;
+      if (it.kind === "task" && it.id === id) return it;
+    }
+    return undefined;
+  }
+
   /** Take the `i`th task to run again off the list. */
   takeRequeued(i: number): TaskEntry {
     return this.#requeue.splice(i, 1)[0]!;

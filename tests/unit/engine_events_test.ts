@@ -90,10 +90,10 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
     if (c.phase) s.phase = c.phase;
     const out = engineGone(s, 0, c.end, 100)!;
     assert.deepEqual(kinds(out), c.actions, c.name);
-    assert.deepEqual([s.reg.task(5)?.state, s.reg.task(6)?.state], c.states, c.name);
+    assert.deepEqual([s.task(5)?.state, s.task(6)?.state], c.states, c.name);
     assert.equal(s.reg.engine(0)!.state, "gone", c.name);
     for (const id of [5, 6]) {
-      const t = s.reg.task(id);
+      const t = s.task(id);
       if (t) assert.equal(t.notBefore, 101.5, c.name);
     }
     assert.equal(engineGone(s, 0, c.end, 101), undefined, `${c.name}: leaving twice`);
@@ -151,7 +151,7 @@ Deno.test("tasksDone(): success, failure, retry, stale and unknown outcomes", ()
     const s = core(c.o ?? {}, 1, [5]);
     const out = tasksDone(s, s.reg.engine(0)!, [c.report]);
     assert.deepEqual(kinds(out), c.actions, c.name);
-    assert.equal(s.reg.task(5)?.state, c.state, c.name);
+    assert.equal(s.task(5)?.state, c.state, c.name);
     assert.equal(s.tally.finished, c.finished, c.name);
   }
 });
@@ -159,7 +159,7 @@ Deno.test("tasksDone(): success, failure, retry, stale and unknown outcomes", ()
 Deno.test("released(): tasks handed back run again and no longer count for the engine", () => {
   const s = core({}, 1, [5, 6]);
   assert.equal(released(s, 0, [6, 7]), true);
-  assert.equal(s.reg.task(6)?.state, "requeued");
+  assert.equal(s.task(6)?.state, "requeued");
   assert.equal(s.reg.engine(0)!.assigned, 1);
   assert.equal(s.reg.context(0)!.assigned, 1);
   assert.equal(released(s, 9, [5]), false);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type ContextState, reachedLimit, Registry, type TaskState } from "../../lib/registry.ts";
+import {
+  type ContextState,
+  reachedLimit,
+  Registry,
+  type TaskEntry,
+  type TaskState,
+} from "../../lib/registry.ts";
 import type { Task } from "../../lib/types.ts";
 
 function task(id: number): Task {
@@ -34,49 +40,56 @@ const noSuspect = () => false;
 Deno.test("Registry: a task's state follows each operation", () => {
   type Step = {
     name: string;
-    run: (reg: Registry) => void;
-    state: TaskState | undefined;
+    run: (reg: Registry, t: TaskEntry) => void;
+    state: TaskState;
+    rank: number | undefined;
     outstanding: number;
   };
   const steps: Step[] = [
-    { name: "read", run: (r) => void r.enqueue(task(7)), state: "queued", outstanding: 0 },
     {
       name: "assigned",
-      run: (r) => r.assign(r.engine(0)!, r.task(7)!, { ...task(7), timeout: 5 }),
+      run: (r, t) => r.assign(r.engine(0)!, t, { ...task(7), timeout: 5 }),
       state: "assigned",
+      rank: 0,
       outstanding: 1,
     },
     {
       name: "handed back",
       run: (r) => r.requeued(r.release(r.engine(0)!, 7)!),
       state: "requeued",
+      rank: undefined,
       outstanding: 0,
     },
     {
       name: "assigned again",
-      run: (r) => r.assign(r.engine(0)!, r.task(7)!, task(7)),
+      run: (r, t) => r.assign(r.engine(0)!, t, task(7)),
       state: "assigned",
+      rank: 0,
       outstanding: 1,
     },
     {
       name: "lost: waits before it runs again",
       run: (r) => r.requeued(r.leave(0)![0]!, 100),
       state: "waiting",
+      rank: undefined,
       outstanding: 0,
     },
     {
       name: "assigned on another engine",
-      run: (r) => r.assign(r.engine(1)!, r.task(7)!, task(7)),
+      run: (r, t) => r.assign(r.engine(1)!, t, task(7)),
       state: "assigned",
+      rank: 1,
       outstanding: 1,
     },
-    { name: "finished", run: (r) => void r.finish(r.engine(1)!, 7), state: undefined, outstanding: 0 },
+    { name: "finished", run: (r) => void r.finish(r.engine(1)!, 7), state: "done", rank: 1, outstanding: 0 },
   ];
   const reg = registry([1, 1]);
+  const t = reg.enqueue(task(7));
+  assert.equal(t.state, "queued");
   for (const s of steps) {
-    s.run(reg);
-    assert.equal(reg.task(7)?.state, s.state, s.name);
-    assert.equal(reg.outstanding, s.outstanding, s.name);
+    s.run(reg, t);
+    assert.deepEqual([t.state, t.rank, reg.outstanding], [s.state, s.rank, s.outstanding], s.name);
+    assert.equal(reg.onEngine(7), s.state === "assigned" ? t : undefined, s.name);
   }
   assert.equal(reg.engine(1)!.assigned, 1);
   assert.equal(reg.engine(0)!.assigned, 1, "the hand-back took one off");
@@ -106,7 +119,12 @@ Deno.test("Registry.leave() is one operation: the engine is gone, its tasks retu
   assert.equal(reg.live, 1);
   assert.equal(reg.outstanding, 0);
   assert.deepEqual([...reg.context(0)!.engines], [1]);
-  assert.equal(reg.task(3), undefined, "the caller decides its fate");
+  assert.equal(reg.onEngine(3), undefined);
+  assert.deepEqual(
+    lost.map((t) => t.state),
+    ["assigned", "assigned", "assigned"],
+    "the caller decides their fate",
+  );
   assert.equal(reg.leave(0), undefined, "leaving twice");
   assert.equal(reg.slots.pick(noSuspect)?.rank, 1);
 });
@@ -169,7 +187,7 @@ Deno.test("Registry: stop, away and back", () => {
 Deno.test("Registry.adopt(): a task an engine came back with is assigned to it, its context's count untouched", () => {
   const reg = registry([2]);
   reg.adopt(reg.engine(0)!, task(6));
-  assert.equal(reg.task(6)?.state, "assigned");
+  assert.equal(reg.onEngine(6)?.state, "assigned");
   assert.deepEqual([reg.outstanding, reg.engine(0)!.assigned, reg.context(0)!.assigned], [1, 1, 0]);
   assert.equal(reg.finish(reg.engine(0)!, 6)?.state, "done");
 });

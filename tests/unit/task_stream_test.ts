@@ -35,7 +35,7 @@ Deno.test("addItem(): a task read is queued, matched with its hold, or skipped",
     const s = coreWith({}, []);
     c.setup(s);
     addItem(s, { kind: "task", task: task(0) }, 100);
-    assert.equal(s.reg.task(0)?.state, c.state, c.name);
+    assert.equal(s.task(0)?.state, c.state, c.name);
     assert.equal(s.queue.fileItems, c.queued, c.name);
     assert.equal(s.holds.read, c.heldRead, c.name);
     assert.equal(s.itemsSeen, 1, c.name);
