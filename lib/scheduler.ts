@@ -22,37 +22,15 @@
  * @module
  */
 
-import {
-  engineAway,
-  engineBack,
-  engineGone,
-  engineResumed,
-  join,
-  released,
-  tasksDone,
-} from "./engine_events.ts";
+import * as engineEvents from "./engine_events.ts";
 import { dispatch } from "./dispatch.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
-import { addItem, addRecorded, addSkipped, endOfTasks, tick } from "./task_stream.ts";
-import {
-  type Action,
-  type EngineEnd,
-  type SchedulerOptions,
-  type SchedulerSnapshot,
-  WALLTIME_MARGIN_S,
-} from "./scheduler_types.ts";
+import type { Action, EngineEnd, SchedulerOptions, SchedulerSnapshot } from "./scheduler_types.ts";
+import { WALLTIME_MARGIN_S } from "./scheduler_types.ts";
+import * as taskStream from "./task_stream.ts";
 import type { Barrier, PerEngineTask, StatusRecord, Task, TaskOutcome } from "./types.ts";
 
-export {
-  type Action,
-  type EngineEnd,
-  REQUEUE_DELAY_S,
-  type SchedulerOptions,
-  type SchedulerSnapshot,
-  TIMEOUT_RC,
-  WALLTIME_EXIT,
-  WALLTIME_MARGIN_S,
-} from "./scheduler_types.ts";
+export * from "./scheduler_types.ts";
 
 /** The controller's state machine. */
 export class Scheduler {
@@ -75,10 +53,7 @@ export class Scheduler {
 
   /** How many more task-file items the driver should read now (flow control; memory stays O(slots)). */
   demand(): number {
-    const c = this.#c;
-    if (c.tasksEnded || c.phase !== "running") return 0;
-    const want = 2 * c.reg.activeSlots() + 64;
-    return Math.max(0, want - c.queue.fileItems);
+    return taskStream.demand(this.#c);
   }
 
   /** Failures first seen (up to 5) for the summary. */
@@ -92,9 +67,7 @@ export class Scheduler {
    * @returns actions
    */
   setPerEngine(start: PerEngineTask[], stop: PerEngineTask[], now: number): Action[] {
-    if (this.#c.perEngine) return [];
-    this.#c.perEngine = { start, stop };
-    return this.#c.announcePerEngine().concat(dispatch(this.#c, now));
+    return taskStream.perEngineBlock(this.#c, { start, stop }, now);
   }
 
   /**
@@ -103,7 +76,7 @@ export class Scheduler {
    * @returns actions
    */
   addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
-    return addItem(this.#c, item, now);
+    return taskStream.addItem(this.#c, item, now);
   }
 
   /**
@@ -112,7 +85,7 @@ export class Scheduler {
    * @returns actions
    */
   addSkipped(record: StatusRecord, now: number): Action[] {
-    return addSkipped(this.#c, record, now);
+    return taskStream.addSkipped(this.#c, record, now);
   }
 
   /**
@@ -122,7 +95,7 @@ export class Scheduler {
    * @returns actions
    */
   addRecorded(record: StatusRecord, now: number): Action[] {
-    return addRecorded(this.#c, record, now);
+    return taskStream.addRecorded(this.#c, record, now);
   }
 
   /**
@@ -162,7 +135,7 @@ export class Scheduler {
    * @returns actions
    */
   engineAway(rank: number, graceS: number, now: number, why = "is silent"): Action[] {
-    const out = engineAway(this.#c, rank, graceS, why);
+    const out = engineEvents.engineAway(this.#c, rank, graceS, why);
     return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
@@ -172,7 +145,7 @@ export class Scheduler {
    * @returns actions
    */
   engineBack(rank: number, now: number): Action[] {
-    const out = engineBack(this.#c, rank);
+    const out = engineEvents.engineBack(this.#c, rank);
     return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
@@ -196,7 +169,12 @@ export class Scheduler {
     outcomes: TaskOutcome[],
     now: number,
   ): Action[] {
-    const { out, fresh } = engineResumed(this.#c, { rank, context, host, slots }, tasks, outcomes);
+    const { out, fresh } = engineEvents.engineResumed(
+      this.#c,
+      { rank, context, host, slots },
+      tasks,
+      outcomes,
+    );
     return out.concat(this.tasksDone(rank, fresh, now));
   }
 
@@ -206,7 +184,7 @@ export class Scheduler {
    * @returns actions
    */
   endOfTasks(now: number): Action[] {
-    return endOfTasks(this.#c, now);
+    return taskStream.endOfTasks(this.#c, now);
   }
 
   /** True when the file held nothing to run at all (no task, barrier or skipped line). */
@@ -276,7 +254,7 @@ export class Scheduler {
    * @returns actions
    */
   engineJoined(rank: number, context: number, host: string, slots: number, now: number): Action[] {
-    return join(this.#c, rank, context, host, slots).concat(dispatch(this.#c, now));
+    return engineEvents.join(this.#c, rank, context, host, slots).concat(dispatch(this.#c, now));
   }
 
   /**
@@ -287,7 +265,7 @@ export class Scheduler {
   tasksDone(rank: number, outcomes: TaskOutcome[], now: number): Action[] {
     const e = this.#c.reg.engine(rank);
     if (!e) return [];
-    return tasksDone(this.#c, e, outcomes).concat(dispatch(this.#c, now));
+    return engineEvents.tasksDone(this.#c, e, outcomes).concat(dispatch(this.#c, now));
   }
 
   /**
@@ -296,7 +274,7 @@ export class Scheduler {
    * @returns actions
    */
   released(rank: number, ids: number[], now: number): Action[] {
-    return released(this.#c, rank, ids) ? dispatch(this.#c, now) : [];
+    return engineEvents.released(this.#c, rank, ids) ? dispatch(this.#c, now) : [];
   }
 
   /**
@@ -306,7 +284,7 @@ export class Scheduler {
    * @returns actions
    */
   engineGone(rank: number, end: EngineEnd, now: number): Action[] {
-    const out = engineGone(this.#c, rank, end, now);
+    const out = engineEvents.engineGone(this.#c, rank, end, now);
     return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
@@ -353,7 +331,7 @@ export class Scheduler {
    * @returns actions
    */
   tick(now: number): Action[] {
-    return tick(this.#c, now);
+    return taskStream.tick(this.#c, now);
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
- * The task file as the scheduler sees it: tasks and barriers read (queued, or matched with a task
- * held for an engine of a re-attached driver's predecessor), lines an earlier status file recorded
- * (`-r`, or a re-attached driver's own), the end of the file, and the clock (held tasks given up
- * at last, the walltime, re-queued tasks whose wait is over).
+ * The task file as the scheduler sees it: how much to read (flow control), the PERENGINE block,
+ * tasks and barriers read (queued, or matched with a task held for an engine of the last driver),
+ * lines an earlier status file recorded (`-r`, or a re-attached driver's own), the end of the file,
+ * and the clock (held tasks given up at last, the walltime, re-queued tasks whose wait is over).
  *
  * @module
  */
@@ -10,7 +10,25 @@
 import { dispatch } from "./dispatch.ts";
 import type { SchedulerCore } from "./scheduler_core.ts";
 import type { Action } from "./scheduler_types.ts";
-import type { Barrier, StatusRecord, Task } from "./types.ts";
+import type { Barrier, PerEngineTask, StatusRecord, Task } from "./types.ts";
+
+/** How many more items the driver should read now (flow control: memory stays O(slots)). */
+export function demand(c: SchedulerCore): number {
+  if (c.tasksEnded || c.phase !== "running") return 0;
+  const want = 2 * c.reg.activeSlots() + 64;
+  return Math.max(0, want - c.queue.fileItems);
+}
+
+/** The PERENGINE block is complete: every engine gets it, and tasks can go out. @returns actions */
+export function perEngineBlock(
+  c: SchedulerCore,
+  block: { start: PerEngineTask[]; stop: PerEngineTask[] },
+  now: number,
+): Action[] {
+  if (c.perEngine) return [];
+  c.perEngine = block;
+  return c.announcePerEngine().concat(dispatch(c, now));
+}
 
 /** A task or barrier read from the task file. @returns actions */
 export function addItem(
