@@ -1,8 +1,9 @@
 /**
- * The run's registry: contexts, engines, their slots and the tasks in flight, each task with an
- * explicit {@linkcode TaskState}. The scheduler owns it and changes it only through the operations
- * here (join, leave, assign, finish, hand back, hold, adopt, stop, pick an engine); the rest of the
- * scheduler and the views read it.
+ * The run's registry: contexts, engines, their slots and the tasks they hold, each task a
+ * {@linkcode TaskEntry} with an explicit {@linkcode TaskState} (the queue and a re-attached driver's
+ * holds keep the entries not on an engine). The scheduler owns it and changes it only through the
+ * operations here (join, leave, assign, finish, hand back, adopt, stop, engines to come); the rest
+ * of the scheduler reads it. An engine leaving is one operation ({@linkcode Registry.leave}).
  *
  * Engines with room for a task are indexed for picking one in O(1) (`slot_index.ts`): every
  * change to an engine refreshes its place ({@linkcode Registry.touch}).

@@ -19,6 +19,13 @@
  *   (recorded `K`) and the run ends with {@linkcode WALLTIME_EXIT};
  * - without `-S`, a run with work left but no engine and none coming ends with exit 1.
  *
+ * The {@linkcode Scheduler} is a thin coordinator over its parts: `registry.ts` (contexts, engines,
+ * slots, tasks with explicit states; `slot_index.ts` picks engines), `task_queue.ts` (file order,
+ * barriers, tasks to run again), `holds.ts` (a re-attached driver's inheritance), `failure_policy.ts`
+ * (retries, crash limit, host health, quarantine), `time_limits.ts` (walltime and allocation ends),
+ * `run_records.ts` (status lines, tallies), `scheduler_core.ts` (the state in one place and how a run
+ * ends), and the handlers `task_stream.ts`, `engine_events.ts` and `dispatch.ts`.
+ *
  * @module
  */
 

@@ -9,7 +9,7 @@
 
 import { FailurePolicy } from "./failure_policy.ts";
 import { Holds } from "./holds.ts";
-import { Registry, type TaskEntry } from "./registry.ts";
+import { type EngineState, Registry, type TaskEntry } from "./registry.ts";
 import { recordOf, Tally } from "./run_records.ts";
 import {
   type Action,
@@ -20,7 +20,6 @@ import {
 import { TaskQueue } from "./task_queue.ts";
 import { Durations } from "./time_limits.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
-import type { EngineState } from "./registry.ts";
 
 /** How many engines that could not start the closing message names. */
 const BROKEN_SHOWN = 3;
