@@ -30,6 +30,7 @@
  */
 
 import * as engineEvents from "./engine_events.ts";
+import type { TaskState } from "./registry.ts";
 import { dispatch } from "./dispatch.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import type { Action, EngineEnd, SchedulerOptions, SchedulerSnapshot } from "./scheduler_types.ts";
@@ -38,6 +39,7 @@ import * as taskStream from "./task_stream.ts";
 import type { Barrier, PerEngineTask, StatusRecord, Task, TaskOutcome } from "./types.ts";
 
 export * from "./scheduler_types.ts";
+export type { TaskState } from "./registry.ts";
 
 /** The controller's state machine. */
 export class Scheduler {
@@ -399,6 +401,11 @@ export class Scheduler {
   abort(exitCode: number, message: string): Action[] {
     if (this.#c.phase === "aborting" || this.#c.phase === "done") return [];
     return this.#c.abort(exitCode, message).concat(this.#c.maybeEnd());
+  }
+
+  /** @param id task id @returns where it stands while the scheduler holds it (undefined: not read, or ended) */
+  taskState(id: number): TaskState | undefined {
+    return this.#c.task(id)?.state;
   }
 
   /** Plain counters for progress, the monitor and the summary. */
