@@ -369,6 +369,33 @@ export class Registry {
   }
 }
 
+/**
+ * A context's state as it joins.
+ * @param id context id @param label for logs @param taskLimit `-C` (0: none) @param engines engines it will start
+ * @param o whether it retires nodes (and the one it keeps), when its allocation ends (hand-off margin
+ *   taken off), and tasks its engines were given before a driver's restart
+ */
+export function newContext(
+  id: number,
+  label: string,
+  taskLimit: number,
+  engines: number,
+  o: { retires: boolean; keepHost?: string | undefined; stopAt?: number; assigned?: number },
+): ContextState {
+  return {
+    id,
+    label,
+    retires: o.retires,
+    keepHost: o.keepHost,
+    ...(o.stopAt !== undefined ? { stopAt: o.stopAt } : {}),
+    taskLimit,
+    stopped: false,
+    assigned: o.assigned ?? 0,
+    pendingEngines: engines,
+    engines: new Set(),
+  };
+}
+
 /** Its engines have been given as many tasks as `-C` allows. */
 export function reachedLimit(c: ContextState): boolean {
   return c.taskLimit > 0 && c.assigned >= c.taskLimit;

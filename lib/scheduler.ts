@@ -30,7 +30,7 @@
  */
 
 import * as engineEvents from "./engine_events.ts";
-import type { TaskState } from "./registry.ts";
+import { newContext, type TaskState } from "./registry.ts";
 import { dispatch } from "./dispatch.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import type { Action, EngineEnd, SchedulerOptions, SchedulerSnapshot } from "./scheduler_types.ts";
@@ -221,18 +221,9 @@ export class Scheduler {
       retires: false,
     },
   ): Action[] {
-    this.#c.reg.addContext({
-      id,
-      label,
-      retires: retire.retires,
-      keepHost: retire.keepHost,
-      ...(retire.endsAt !== undefined ? { stopAt: retire.endsAt - WALLTIME_MARGIN_S } : {}),
-      taskLimit,
-      stopped: false,
-      assigned: retire.assigned ?? 0,
-      pendingEngines: expectedEngines,
-      engines: new Set(),
-    });
+    const { endsAt, ...rest } = retire;
+    const stopAt = endsAt === undefined ? {} : { stopAt: endsAt - WALLTIME_MARGIN_S };
+    this.#c.reg.addContext(newContext(id, label, taskLimit, expectedEngines, { ...rest, ...stopAt }));
     return [];
   }
 
