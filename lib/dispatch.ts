@@ -28,7 +28,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
     const stopAt = core.o.stopAt;
     /** Cannot finish before the walltime (unknown durations are given the benefit of the doubt). */
     const tooLong = (t: Task) => stopAt !== undefined && !endsBy(now, stopAt, () => core.estimate(t));
-    const suspect = (host: string) => core.policy.suspect(host);
+    const suspect = core.suspect;
     let held = false;
     for (;;) {
       let placed = false;

@@ -115,7 +115,8 @@ export function tasksDone(core: SchedulerCore, e: EngineState, outcomes: TaskOut
       out.push(...core.finishRecord(e, t, o, "perEngine"));
       continue;
     }
-    const task = e.outstanding.get(o.id)?.task;
+    const entry = e.outstanding.get(o.id);
+    const task = entry?.task;
     if (task && (o.attempt ?? 0) !== (task.attempt ?? 0)) {
       // An earlier attempt's outcome sent again after a reconnect: this attempt still runs.
       out.push({
@@ -133,7 +134,7 @@ export function tasksDone(core: SchedulerCore, e: EngineState, outcomes: TaskOut
       });
       continue;
     }
-    const entry = core.reg.finish(e, o.id)!;
+    core.reg.finish(e, entry!);
     e.finished++;
     e.meanElapsed = e.meanElapsed === undefined
       ? o.end - o.start
@@ -142,7 +143,7 @@ export function tasksDone(core: SchedulerCore, e: EngineState, outcomes: TaskOut
     const failed = o.returnCode !== 0 || o.timedOut === true;
     if (failed) core.policy.hostFailed(e.host, task.id);
     if (failed && !o.killed && core.phase === "running" && core.policy.retryLeft(task.id)) {
-      out.push(...retry(core, e, entry, o));
+      out.push(...retry(core, e, entry!, o));
       continue;
     }
     if (!failed) {

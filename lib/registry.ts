@@ -311,11 +311,11 @@ export class Registry {
     if (c && reachedLimit(c)) this.touchContext(c.id);
   }
 
-  /** An engine reported `id` ended: it is `done` and leaves the registry. @returns it, if `e` had it */
-  finish(e: EngineState, id: number): TaskEntry | undefined {
-    const entry = this.#take(e, id);
-    if (entry) entry.state = "done";
-    return entry;
+  /** An engine reported a task it has ended: it is `done` and leaves the registry. */
+  finish(e: EngineState, entry: TaskEntry): void {
+    e.outstanding.delete(entry.id);
+    this.#outstanding--;
+    entry.state = "done";
   }
 
   /** An engine handed back `id`, which it had not started: it no longer counts as given to it. */

@@ -70,6 +70,9 @@ export class SchedulerCore {
     return this.holds.get(id) ?? this.reg.onEngine(id) ?? this.queue.find(id);
   }
 
+  /** Hosts that get a task only when no host in good standing can take it (for picking engines). */
+  readonly suspect = (host: string): boolean => this.policy.suspect(host);
+
   /** Tasks on engines, or held for engines of the last driver, that have not ended. */
   anyOutstanding(): boolean {
     return this.reg.outstanding > 0 || this.holds.read > 0;

@@ -81,7 +81,7 @@ Deno.test("Registry: a task's state follows each operation", () => {
       rank: 1,
       outstanding: 1,
     },
-    { name: "finished", run: (r) => void r.finish(r.engine(1)!, 7), state: "done", rank: 1, outstanding: 0 },
+    { name: "finished", run: (r, t) => r.finish(r.engine(1)!, t), state: "done", rank: 1, outstanding: 0 },
   ];
   const reg = registry([1, 1]);
   const t = reg.enqueue(task(7));
@@ -189,7 +189,9 @@ Deno.test("Registry.adopt(): a task an engine came back with is assigned to it, 
   reg.adopt(reg.engine(0)!, task(6));
   assert.equal(reg.onEngine(6)?.state, "assigned");
   assert.deepEqual([reg.outstanding, reg.engine(0)!.assigned, reg.context(0)!.assigned], [1, 1, 0]);
-  assert.equal(reg.finish(reg.engine(0)!, 6)?.state, "done");
+  const six = reg.onEngine(6)!;
+  reg.finish(reg.engine(0)!, six);
+  assert.deepEqual([six.state, reg.outstanding], ["done", 0]);
 });
 
 Deno.test("Registry.setContextStopAt() gives the labelled contexts an end", () => {
