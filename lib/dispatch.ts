@@ -1,0 +1,153 @@
+/**
+ * Handing out work: tasks to run again first (in id order, away from the hosts where they failed,
+ * once their wait is over), then the task file's items in order; a barrier is passed once every
+ * task before it has ended. No task starts that cannot finish before the walltime or before its
+ * engine's allocation ends. Engines of a context at its task limit (`-C`), and idle engines whose
+ * nodes can be given back once the task file is exhausted, are stopped.
+ *
+ * @module
+ */
+
+import type { EngineState, TaskEntry } from "./registry.ts";
+import { reachedLimit } from "./registry.ts";
+import { barrierRecord } from "./run_records.ts";
+import type { SchedulerCore } from "./scheduler_core.ts";
+import type { Action } from "./scheduler_types.ts";
+import { endsBy, taskToSend } from "./time_limits.ts";
+import type { Barrier, Task } from "./types.ts";
+
+/**
+ * Hand out what can start now, then stop the engines that are done and end the run if it is over.
+ * @param core the scheduler's state @param now seconds
+ * @returns actions
+ */
+export function dispatch(core: SchedulerCore, now: number): Action[] {
+  const out: Action[] = [];
+  const { reg, queue } = core;
+  if (core.phase === "running" && core.perEngine) {
+    const stopAt = core.o.stopAt;
+    /** Cannot finish before the walltime (unknown durations are given the benefit of the doubt). */
+    const tooLong = (t: Task) => stopAt !== undefined && !endsBy(now, stopAt, () => core.estimate(t));
+    const suspect = core.suspect;
+    let held = false;
+    for (;;) {
+      let placed = false;
+      const requeued = queue.requeued();
+      const anyRoom = reg.slots.anyRoom;
+      for (let i = 0; anyRoom && i < requeued.length; i++) {
+        const entry = requeued[i]!;
+        const t = entry.task!;
+        if ((entry.notBefore ?? 0) > now) continue;
+        if (tooLong(t)) {
+          held = true;
+          continue;
+        }
+        const e = reg.slots.pick(suspect, core.policy.failedHosts(t.id), (x) => fitsEngine(core, x, t, now));
+        if (!e) continue;
+        queue.takeRequeued(i);
+        out.push(assign(core, e, entry));
+        placed = true;
+        break;
+      }
+      if (placed) continue;
+      const item = queue.head();
+      if (!item) break;
+      if (item.kind === "barrier") {
+        item.reachedAt ??= now;
+        // Tasks before the barrier waiting to run again hold it too.
+        if (core.anyOutstanding() || queue.requeuedCount > 0) break;
+        queue.shift();
+        out.push(...passBarrier(core, item.barrier, item.reachedAt, now));
+        if (core.phase !== "running") break;
+        continue;
+      }
+      const t = item.task!;
+      if (tooLong(t)) {
+        held = true;
+        break;
+      }
+      const e = reg.slots.pick(
+        suspect,
+        undefined,
+        reg.anyEnding ? (x) => fitsEngine(core, x, t, now) : undefined,
+      );
+      if (!e) break;
+      queue.shift();
+      out.push(assign(core, e, item));
+    }
+    // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end.
+    if (held && !core.anyOutstanding() && core.phase === "running") {
+      out.push(...core.walltimeEnd("no task left can finish before it"));
+    }
+    queue.compact();
+  }
+  out.push(...limitStops(core));
+  out.push(...idleStops(core));
+  out.push(...core.maybeEnd());
+  return out;
+}
+
+/** Whether `t` can finish on `e` before the end of its allocation (always, when that is not known). */
+function fitsEngine(core: SchedulerCore, e: EngineState, t: Task, now: number): boolean {
+  return endsBy(now, core.reg.context(e.context)?.stopAt, () => core.estimate(t));
+}
+
+/** Send a task to an engine: with its attempt and time limit. */
+function assign(core: SchedulerCore, e: EngineState, entry: TaskEntry): Action {
+  const task = taskToSend(entry.task!, core.policy.attemptOf(entry.id), core.o.timeout);
+  core.reg.assign(e, entry, task);
+  return { kind: "assign", rank: e.rank, task };
+}
+
+function passBarrier(core: SchedulerCore, b: Barrier, reachedAt: number, now: number): Action[] {
+  core.tally.barriers++;
+  const record = barrierRecord(b, reachedAt, now, { host: core.o.driverHost, pid: core.o.driverPid });
+  const out: Action[] = [{ kind: "record", record }];
+  const failures = core.tally.passSegment();
+  if (b.check && failures.length > 0) {
+    out.push(...core.checkFailed(b.line, failures));
+  } else {
+    out.push({
+      kind: "log",
+      level: "info",
+      message: `Barrier on line ${b.line} passed${b.key ? ` (key ${b.key})` : ""}`,
+    });
+  }
+  return out;
+}
+
+/** Engines of a context at its task limit leave once they have nothing to do. */
+function limitStops(core: SchedulerCore): Action[] {
+  const out: Action[] = [];
+  for (const c of core.reg.contexts()) {
+    if (!reachedLimit(c)) continue;
+    for (const r of c.engines) {
+      const e = core.reg.engine(r)!;
+      if (e.state === "active" && e.outstanding.size === 0) {
+        e.state = "stopping";
+        out.push({
+          kind: "log",
+          level: "info",
+          message: `Context ${c.label} reached its task limit (${c.taskLimit}); stopping engine ${r}`,
+        });
+        out.push({ kind: "stopEngine", rank: r });
+      }
+    }
+  }
+  return out;
+}
+
+/** Once the task file is exhausted, an engine with nothing to do leaves (and its node can be retired). */
+function idleStops(core: SchedulerCore): Action[] {
+  const out: Action[] = [];
+  if (core.phase !== "running" || !core.tasksEnded || !core.queue.empty) return out;
+  // Idle active engines are all in the free-slot set (limited ones stop through limitStops).
+  for (const e of core.reg.slots.withFreeSlot()) {
+    const c = core.reg.context(e.context);
+    if (e.state === "active" && e.outstanding.size === 0 && c?.retires && e.host !== c.keepHost) {
+      core.reg.stop(e);
+      out.push({ kind: "stopEngine", rank: e.rank });
+    }
+  }
+  return out;
+}

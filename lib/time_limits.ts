@@ -1,0 +1,69 @@
+/**
+ * How long a task is expected to take, for the walltime (`stopAt`) and for contexts whose
+ * allocation ends: its time limit (`#DISBATCH TIMEOUT`, `--timeout`), else the median of recent
+ * successful tasks. A task that cannot finish before an end is not started; one whose duration is
+ * unknown is given the benefit of the doubt.
+ *
+ * @module
+ */
+
+import type { Task } from "./types.ts";
+
+/** How many recent durations the median is taken over. */
+const RING = 1001;
+/** The median is sorted again only every this many successes. */
+const RESORT_EVERY = 50;
+
+/** Durations of recent successful tasks, and estimates from them. */
+export class Durations {
+  readonly #ring: number[] = [];
+  #at = 0;
+  #count = 0;
+  #median: number | undefined;
+  #medianOf = -1;
+
+  /** A task succeeded after `elapsed` seconds. */
+  add(elapsed: number): void {
+    this.#count++;
+    this.#ring[this.#at] = elapsed;
+    this.#at = (this.#at + 1) % RING;
+  }
+
+  /**
+   * Seconds `t` is expected to take: its time limit, else the median of recent successes.
+   * @param t the task @param timeout the run's `--timeout` (0 or undefined: none)
+   * @returns seconds, or undefined when nothing is known
+   */
+  estimate(t: Task, timeout: number | undefined): number | undefined {
+    const limit = t.timeout ?? timeout ?? 0;
+    if (limit > 0) return limit;
+    if (this.#ring.length === 0) return undefined;
+    if (this.#medianOf < 0 || this.#count - this.#medianOf >= RESORT_EVERY) {
+      const d = [...this.#ring].sort((a, b) => a - b);
+      this.#median = d[d.length >> 1];
+      this.#medianOf = this.#count;
+    }
+    return this.#median;
+  }
+}
+
+/**
+ * Whether a task started at `now` ends by `end`.
+ * @param now seconds @param end seconds (undefined: no end)
+ * @param estimate its expected duration, asked only when there is an end (undefined: unknown, taken as 0)
+ */
+export function endsBy(now: number, end: number | undefined, estimate: () => number | undefined): boolean {
+  return end === undefined || now + (estimate() ?? 0) <= end;
+}
+
+/**
+ * The task as it is sent: with its attempt (when it runs again) and its time limit (the run's
+ * `--timeout` when the task file gives none).
+ * @param task as read @param attempt which run it is (0: the first) @param timeout `--timeout`
+ */
+export function taskToSend(task: Task, attempt: number, timeout: number | undefined): Task {
+  const limit = task.timeout ?? timeout ?? 0;
+  return attempt > 0 || (limit > 0 && task.timeout === undefined)
+    ? { ...task, ...(attempt > 0 ? { attempt } : {}), ...(limit > 0 ? { timeout: limit } : {}) }
+    : task;
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { dispatch } from "../../lib/dispatch.ts";
+import type { SchedulerCore } from "../../lib/scheduler_core.ts";
+import type { Action } from "../../lib/scheduler_types.ts";
+import { coreWith, kinds, task } from "../helpers/scheduler_core_fixture.ts";
+
+/** Queue a compact file: numbers are tasks, "B" a barrier, "C" a BARRIER CHECK (ids follow position). */
+function feed(c: SchedulerCore, items: (number | "B" | "C")[]): void {
+  items.forEach((it, i) => {
+    if (typeof it === "number") c.queue.push(c.reg.enqueue(task(it)));
+    else {c.queue.push({
+        kind: "barrier",
+        barrier: { id: i, line: i + 1, check: it === "C", text: "#DISBATCH BARRIER" },
+      });}
+  });
+}
+
+function assigned(actions: Action[]): [number, number][] {
+  return actions.flatMap((a) => a.kind === "assign" ? [[a.rank, a.task.id] as [number, number]] : []);
+}
+
+Deno.test("dispatch(): tasks out in order, round robin, up to the slots; barriers wait", () => {
+  const cases: {
+    name: string;
+    slots: number[];
+    items: (number | "B" | "C")[];
+    want: [number, number][];
+    records: number;
+  }[] = [
+    { name: "one slot each", slots: [1, 1], items: [0, 1, 2], want: [[0, 0], [1, 1]], records: 0 },
+    { name: "two slots", slots: [2], items: [0, 1, 2], want: [[0, 0], [0, 1]], records: 0 },
+    {
+      name: "a barrier waits for the task before it",
+      slots: [2],
+      items: [0, "B", 2],
+      want: [[0, 0]],
+      records: 0,
+    },
+    { name: "a barrier first is passed at once", slots: [1], items: ["B", 1], want: [[0, 1]], records: 1 },
+    { name: "no engine", slots: [], items: [0], want: [], records: 0 },
+  ];
+  for (const c of cases) {
+    const s = coreWith({}, c.slots);
+    feed(s, c.items);
+    const out = dispatch(s, 100);
+    assert.deepEqual(assigned(out), c.want, c.name);
+    assert.equal(out.filter((a) => a.kind === "record").length, c.records, c.name);
+  }
+});
+
+Deno.test("dispatch(): nothing goes out before the PERENGINE block is complete, or once the run ends", () => {
+  for (const phase of ["block", "draining", "aborting"] as const) {
+    const s = coreWith({}, [1]);
+    if (phase === "block") s.perEngine = undefined;
+    else s.phase = phase;
+    feed(s, [0]);
+    assert.deepEqual(assigned(dispatch(s, 100)), [], phase);
+  }
+});
+
+Deno.test("dispatch(): a BARRIER CHECK after a failure drains the run", () => {
+  const s = coreWith({}, [1]);
+  s.tally.segmentFailed(0, 1, 2);
+  feed(s, ["C", 1]);
+  const out = dispatch(s, 100);
+  assert.deepEqual(kinds(out), ["record", "stopEngine"]);
+  assert.equal(s.phase, "draining");
+});
+
+Deno.test("dispatch(): a task re-queued waits out its delay, away from the host where it failed", () => {
+  const s = coreWith({ retries: 1 }, [1, 1]);
+  const entry = s.reg.enqueue(task(3));
+  s.policy.failedAttempt(3, "n0");
+  s.requeue(entry, 101);
+  assert.deepEqual(assigned(dispatch(s, 100)), [], "still waiting");
+  assert.equal(entry.state, "waiting");
+  const out = dispatch(s, 101);
+  assert.deepEqual(assigned(out), [[1, 3]]);
+  const sent = out.find((a) => a.kind === "assign");
+  assert.equal(sent?.kind === "assign" ? sent.task.attempt : undefined, 1, "sent as its second attempt");
+});
+
+Deno.test("dispatch(): the walltime and allocation ends", () => {
+  const cases: { name: string; stopAt?: number; ctxStopAt?: number; timeout: number; want: string[] }[] = [
+    { name: "fits", stopAt: 200, timeout: 50, want: ["assign"] },
+    {
+      name: "cannot finish before the walltime, nothing runs: hand off now",
+      stopAt: 120,
+      timeout: 50,
+      want: ["killEngine"],
+    },
+    {
+      name: "cannot finish before its engine's allocation ends: waits",
+      ctxStopAt: 120,
+      timeout: 50,
+      want: [],
+    },
+  ];
+  for (const c of cases) {
+    const s = coreWith({ ...(c.stopAt !== undefined ? { stopAt: c.stopAt } : {}), timeout: c.timeout }, [1]);
+    if (c.ctxStopAt !== undefined) s.reg.setContextStopAt("C", c.ctxStopAt);
+    feed(s, [0]);
+    assert.deepEqual(kinds(dispatch(s, 100)), c.want, c.name);
+  }
+});
+
+Deno.test("dispatch(): engines at a context's task limit, and idle ones of a retiring context, are stopped", () => {
+  const cases: {
+    name: string;
+    ctx: { taskLimit?: number; retires?: boolean; keepHost?: string };
+    ended: boolean;
+    stopped: number[];
+  }[] = [
+    { name: "limit reached: the idle engines stop", ctx: { taskLimit: 1 }, ended: false, stopped: [1, 2] },
+    {
+      name: "retiring, file ended: idle engines leave but the kept host's",
+      ctx: { retires: true, keepHost: "n2" },
+      ended: true,
+      stopped: [1],
+    },
+    { name: "retiring, file not ended: they stay", ctx: { retires: true }, ended: false, stopped: [] },
+    { name: "not retiring: they stay", ctx: {}, ended: true, stopped: [] },
+  ];
+  for (const c of cases) {
+    const s = coreWith({}, [1, 1, 1], c.ctx);
+    feed(s, [0]);
+    s.tasksEnded = c.ended;
+    const out = dispatch(s, 100);
+    assert.deepEqual(assigned(out), [[0, 0]], c.name);
+    assert.deepEqual(
+      out.flatMap((a) => a.kind === "stopEngine" ? [a.rank] : []),
+      c.stopped,
+      c.name,
+    );
+  }
+});
