@@ -100,7 +100,10 @@ Deno.test("ContextRunner: a launcher that cannot start, and one that ends, are r
     "ended 3.1 4 1 last words",
   ]);
   const wrap = Deno.readTextFileSync(`${d.path}/run_T_h1_engine_wrap.log`);
-  assert.match(wrap, /engine args: --engine --contract 1 --connect lc --context 3 --host h1 .*--label T --launch 3\.0/);
+  assert.match(
+    wrap,
+    /engine args: --engine --contract 1 --connect lc --context 3 --host h1 .*--label T --launch 3\.0/,
+  );
 });
 
 Deno.test("ContextRunner: an unreachable host is tried again within --engine-restarts, then reported", async () => {
