@@ -121,6 +121,19 @@ async function runLocked(
       throw new UsageError(`argument --results: can't open '${inv.results}': ${osErrorText(e, inv.results)}`);
     }
   }
+  // A re-attached driver's scheduler starts anew: its events go to a stream of their own.
+  let eventLog: EventLog | undefined;
+  if (inv.eventLog !== undefined) {
+    const path = re ? `${inv.eventLog}.${re.journal.drivers.length + 1}` : inv.eventLog;
+    try {
+      eventLog = new EventLog(path, (m) => {
+        log.warn(m);
+        say(`disbatch: ${m}`);
+      });
+    } catch (e) {
+      throw new UsageError(`argument --event-log: can't open '${path}': ${osErrorText(e, path)}`);
+    }
+  }
   const secret = re?.secret ?? randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
   const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel, re !== undefined);
@@ -191,15 +204,7 @@ async function runLocked(
     },
     sending: (rank, ids) => journal.sent(rank, ids),
   });
-  // A re-attached driver's scheduler starts anew: its events go to a stream of their own.
-  const eventLog = inv.eventLog === undefined ? undefined : new EventLog(
-    re ? `${inv.eventLog}.${re.journal.drivers.length + 1}` : inv.eventLog,
-    schedOptions,
-    (m) => {
-      log.warn(m);
-      say(`disbatch: ${m}`);
-    },
-  );
+  eventLog?.start(schedOptions);
   /** Every change to the run's state goes through here: an event in, the scheduler's actions carried out. */
   const react = (ev: DriverEvent) => {
     const seen = eventLog ? EventLog.encode(ev) : "";

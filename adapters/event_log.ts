@@ -20,13 +20,19 @@ export class EventLog {
   readonly path: string;
 
   /**
-   * @param path the file (made anew) @param options the scheduler's
+   * @param path the file (made anew; opened at once, so that a path that cannot be written is
+   *   refused before the run makes any file)
    * @param warn said once, when a write fails (the run goes on without the log)
+   * @throws the open's error
    */
-  constructor(path: string, options: SchedulerOptions, warn: (m: string) => void) {
+  constructor(path: string, warn: (m: string) => void) {
     this.path = path;
     this.#warn = warn;
     this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  }
+
+  /** @param options the scheduler's, written first: a replay starts from them */
+  start(options: SchedulerOptions): void {
     const head: EventStreamHead = { disbatchEvents: EVENT_STREAM_VERSION, options };
     this.#write(JSON.stringify(head));
   }

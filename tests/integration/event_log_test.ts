@@ -61,11 +61,25 @@ Deno.test("--event-log: a run's events replay to the same actions, and its recor
   assert.ok(steps.some((s) => s.a.some((a) => a.kind === "attempt")), "an attempt run again");
 });
 
-Deno.test("--event-log: an empty file name is a usage error (exit 2), and no run starts", async () => {
-  await using d = await tempDir();
-  Deno.writeTextFileSync(`${d.path}/Tasks`, "touch ran\n");
-  const r = await runCli(["--event-log", "", "-p", "run", "Tasks"], { cwd: d.path });
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /argument --event-log: expected a file name/);
-  assert.throws(() => Deno.statSync(`${d.path}/ran`));
+Deno.test("--event-log: an empty name or a file that cannot be made is a usage error (exit 2); no run starts", async () => {
+  const cases: { arg: string; error: RegExp }[] = [
+    { arg: "", error: /argument --event-log: expected a file name/ },
+    {
+      arg: "no/such/dir/ev.jsonl",
+      error:
+        /argument --event-log: can't open 'no\/such\/dir\/ev.jsonl': \[Errno 2\] No such file or directory/,
+    },
+  ];
+  for (const c of cases) {
+    await using d = await tempDir();
+    Deno.writeTextFileSync(`${d.path}/Tasks`, "touch ran\n");
+    const r = await runCli(["--event-log", c.arg, "-p", "run", "Tasks"], { cwd: d.path });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, c.error);
+    assert.deepEqual(
+      [...Deno.readDirSync(d.path)].map((e) => e.name),
+      ["Tasks"],
+      "no run file made, nothing run",
+    );
+  }
 });
