@@ -17,6 +17,8 @@ import type { RunInfo } from "../lib/protocol.ts";
 import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { Logger } from "./log.ts";
 import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts";
+import { Launcher, processCpuMs } from "./launcher.ts";
+import { bashCommandArg } from "../lib/text.ts";
 import { cpuUsage } from "node:process";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
 
@@ -50,6 +52,8 @@ export class EngineTasks {
   #beat: ReturnType<typeof setInterval> | undefined;
   /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
   #started = 0;
+  /** The process that starts the tasks (undefined: each task is spawned by the engine). */
+  #launcher: Launcher | undefined;
 
   constructor(host: EngineTasksHost) {
     this.#host = host;
@@ -95,8 +99,13 @@ export class EngineTasks {
     for (const k of ENGINE_PRIVATE_ENV) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
     // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
-    this.#reaper = new Reaper(Math.max(5, Math.round(run.driverGrace)));
-    this.#beat = setInterval(() => this.#reaper?.beat(), REAPER_BEAT_MS);
+    const silentS = Math.max(5, Math.round(run.driverGrace));
+    this.#reaper = new Reaper(silentS);
+    this.#startLauncher(silentS);
+    this.#beat = setInterval(() => {
+      this.#reaper?.beat();
+      this.#launcher?.beat();
+    }, REAPER_BEAT_MS);
     const split = splitEnvResources(o.envResource, Deno.env.toObject(), o.slots);
     for (const w of split.warnings) this.#host.log().error(w);
     const slots = o.envResource.length ? split.slots : o.slots;
@@ -105,18 +114,41 @@ export class EngineTasks {
     return slots;
   }
 
+  /**
+   * The task launcher (unless `DISBATCH_LAUNCHER=0`); until it is ready, and where it cannot
+   * start, the engine spawns each task itself.
+   * @param silentS how long the launcher waits for a word from the engine before it kills the tasks
+   */
+  #startLauncher(silentS: number): void {
+    if (Deno.env.get("DISBATCH_LAUNCHER") === "0" || this.#launcher) return;
+    const log = (level: "info" | "warn" | "error", text: string) => this.#host.log()[level](text);
+    try {
+      this.#launcher = new Launcher(silentS, Deno.env.toObject(), log);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      log("warn", `no task launcher (python3: ${why}); the engine spawns each task itself, which is slower`);
+    }
+  }
+
   /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
   cpuText(): string {
     const u = cpuUsage();
     const ms = (u.user + u.system) / 1000;
     const per = this.#started ? ` (${(ms / this.#started).toFixed(3)} ms per task)` : "";
-    return `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
+    let text = `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
+    const l = this.#launcher && processCpuMs(this.#launcher.pid);
+    if (l !== undefined) {
+      const lper = this.#started ? ` (${(l / this.#started).toFixed(3)} ms per task)` : "";
+      text += `; launcher CPU ${(l / 1000).toFixed(2)} s${lper}`;
+    }
+    return text;
   }
 
   /** Stop the reaper (the engine leaves and its tasks are done). */
   close(): void {
     clearInterval(this.#beat);
     this.#reaper?.close();
+    this.#launcher?.close();
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -178,9 +210,34 @@ export class EngineTasks {
     const env = taskEnv(task, slot);
     const extra = this.#slotEnv[slot < 0 ? 0 : slot];
     if (extra) Object.assign(env, extra);
+    if (this.#launcher?.ready) {
+      this.#started++;
+      let settle: (r: ProcessResult) => void = () => {};
+      const result = new Promise<ProcessResult>((r) => settle = r);
+      this.#launcher.start(run, slot, bashCommandArg(task.command), env, {
+        started: (pid) => {
+          this.#results.set(pid, result);
+          this.feed({ kind: "started", run, pid, now: Date.now() });
+        },
+        failed: () => {
+          this.#started--;
+          this.#spawn(run, task.command, env);
+        },
+        exited: (r) => {
+          settle(r);
+          this.feed({ kind: "exited", run, result: r, now: Date.now() });
+        },
+      });
+      return;
+    }
+    this.#spawn(run, task.command, env);
+  }
+
+  /** Spawn a task from the engine itself. */
+  #spawn(run: number, command: string, env: Record<string, string>): void {
     let rt;
     try {
-      rt = spawnTask(task.command, env);
+      rt = spawnTask(command, env);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.feed({ kind: "startFailed", run, message, now: Date.now() });

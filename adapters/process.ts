@@ -176,7 +176,13 @@ export function spawnTask(command: string, env: Record<string, string>): Running
   const drains = Promise.all([pump(child.stdout, out), pump(child.stderr, err)]).then(() => {
     drained = true;
   });
-  const result = child.status.then(async (status) => {
+  // Deno rejects the status of a process killed by a signal it has no name for (real-time ones).
+  const status = child.status.catch((e): Deno.CommandStatus => {
+    const n = Number(/Invalid signal: (\d+)/.exec(String(e))?.[1]);
+    if (!n) throw e;
+    return { success: false, code: 128 + n, signal: `SIG${n}` as Deno.Signal };
+  });
+  const result = status.then(async (status) => {
     const end = Date.now() / 1000;
     if (!drained) {
       // A background child may hold the pipes open; do not wait for it for ever.
@@ -185,7 +191,7 @@ export function spawnTask(command: string, env: Record<string, string>): Running
       clearTimeout(timer);
     }
     // Unknown signal names (real-time signals) still make a non-zero return code.
-    const rc = status.signal ? -(signalNumber(status.signal) || 1) : status.code;
+    const rc = status.signal ? -(signalNumber(status.signal) || status.code - 128) : status.code;
     return {
       pid: child.pid,
       returnCode: rc,

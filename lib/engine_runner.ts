@@ -279,6 +279,11 @@ export class EngineRunner {
     const r = this.#running.get(run);
     if (!r) return;
     r.pid = pid;
+    // A process that reports its start after a kill began (a launcher answers asynchronously) is killed too.
+    if (this.#state === "killing") {
+      this.#out.push({ kind: "killLadder", pids: [pid], graceMs: KILL_GRACE_MS });
+      return;
+    }
     const t = r.task.timeout;
     if (!r.phase && t && t > 0) r.deadline = now + t * 1000;
   }

@@ -1,0 +1,258 @@
+/**
+ * The engine's task launcher: one `python3` process that starts and reaps the engine's tasks (see
+ * `lib/launcher_text.ts` for the program and its protocol). The engine writes one line per task and
+ * reads one or two back, batched per turn of its event loop.
+ *
+ * @module
+ */
+
+import { LAUNCHER_PROGRAM, type OutputSeen, parseLauncherLine, requestLine } from "../lib/launcher_text.ts";
+import { snippetText } from "../lib/pyrepr.ts";
+import { killGroup, type ProcessResult } from "./process.ts";
+
+/** What the launcher tells of one task. */
+export interface LaunchCallbacks {
+  started(pid: number): void;
+  /** It could not be started by the launcher: the engine starts it itself. */
+  failed(message: string): void;
+  exited(result: ProcessResult): void;
+}
+
+function snippet(o: OutputSeen): string {
+  return o.bytes ? snippetText(o.head, o.tail, o.bytes) : "";
+}
+
+/** The engine's launcher process. */
+export class Launcher {
+  readonly #child: Deno.ChildProcess;
+  /** The launcher's private directory (it removes it when it ends). */
+  readonly dir: string;
+  /** The request FIFO, written with plain synchronous writes (no stream, no promise per write). */
+  readonly #requests: Deno.FsFile;
+  readonly #enc = new TextEncoder();
+  readonly #tasks = new Map<number, { cb: LaunchCallbacks; pid?: number }>();
+  readonly #log: (level: "info" | "warn" | "error", text: string) => void;
+  #pending = "";
+  #scheduled = false;
+  #ready = false;
+  #gone = false;
+  #closed = false;
+  #settleReady: (ok: boolean) => void = () => {};
+  /** Settles true once the launcher is ready, false when it will never be. */
+  readonly whenReady: Promise<boolean> = new Promise((r) => this.#settleReady = r);
+
+  /**
+   * Start the launcher. Tasks go to it once it is ready ({@linkcode Launcher.ready}).
+   * @param silentS seconds without a word from the engine after which it kills the tasks
+   * @param env the tasks' base environment
+   * @param log the engine's log
+   * @throws when `python3` cannot be started
+   */
+  constructor(
+    silentS: number,
+    env: Record<string, string>,
+    log: (level: "info" | "warn" | "error", text: string) => void,
+  ) {
+    this.#log = log;
+    const dir = this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
+    const fifo = `${dir}/requests`;
+    try {
+      const made = new Deno.Command("mkfifo", { args: ["-m", "600", fifo], stderr: "piped" }).outputSync();
+      if (!made.success) throw new Error(`mkfifo: ${new TextDecoder().decode(made.stderr).trim()}`);
+      // Read and write: opening never waits for the launcher.
+      this.#requests = Deno.openSync(fifo, { read: true, write: true });
+      this.#child = new Deno.Command("python3", {
+        args: ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(silentS), fifo],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+      }).spawn();
+    } catch (e) {
+      Deno.removeSync(dir, { recursive: true });
+      throw e;
+    }
+    this.#queue(JSON.stringify(env) + "\n");
+    this.#read();
+    this.#stderr();
+  }
+
+  /** Whether tasks can go to it now. */
+  get ready(): boolean {
+    return this.#ready && !this.#gone;
+  }
+
+  /** The launcher's process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /**
+   * Start a task.
+   * @param run the engine's number for this start
+   * @param slot its slot
+   * @param commandArg the `-c` argument
+   * @param env the task's own variables
+   * @param cb what to call as it goes
+   */
+  start(
+    run: number,
+    slot: number,
+    commandArg: string,
+    env: Record<string, string>,
+    cb: LaunchCallbacks,
+  ): void {
+    this.#tasks.set(run, { cb });
+    this.#queue(requestLine(run, slot, commandArg, env));
+  }
+
+  /** Tell the launcher the engine is alive. */
+  beat(): void {
+    this.#queue(".\n");
+  }
+
+  /** No more tasks: the launcher ends once the FIFO is closed (killing what still runs). */
+  close(): void {
+    if (this.#closed) return;
+    this.#flush();
+    this.#gone = true;
+    this.#closed = true;
+    this.#requests.close();
+  }
+
+  // Lines of one event-loop turn go out in one write.
+  #queue(line: string): void {
+    this.#pending += line;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const data = this.#pending;
+    this.#pending = "";
+    if (!data || this.#closed) return;
+    try {
+      const bytes = this.#enc.encode(data);
+      for (let off = 0; off < bytes.length;) off += this.#requests.writeSync(bytes.subarray(off));
+    } catch (e) {
+      this.#log("error", `task launcher: cannot write to it (${e instanceof Error ? e.message : e})`);
+    }
+  }
+
+  async #read(): Promise<void> {
+    const dec = new TextDecoder();
+    let rest = "";
+    try {
+      for await (const chunk of this.#child.stdout) {
+        rest += dec.decode(chunk, { stream: true });
+        let from = 0;
+        for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n", from)) {
+          this.#line(rest.slice(from, nl));
+          from = nl + 1;
+        }
+        rest = rest.slice(from);
+      }
+    } catch {
+      // the pipe broke: handled below as an end
+    }
+    const status = await this.#child.status;
+    this.#ended(status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`);
+  }
+
+  async #stderr(): Promise<void> {
+    const text = new TextDecoder().decode(await new Response(this.#child.stderr).arrayBuffer());
+    const last = text.trim().split("\n").pop();
+    if (last) this.#log("error", `task launcher: ${last}`);
+  }
+
+  #line(line: string): void {
+    const l = parseLauncherLine(line);
+    switch (l.kind) {
+      case "ready":
+        this.#ready = true;
+        this.#settleReady(true);
+        this.#log("info", `task launcher ready (python ${l.version}, pid ${this.#child.pid})`);
+        break;
+      case "unusable":
+        this.#gone = true;
+        this.#settleReady(false);
+        this.#log("warn", `no task launcher: ${l.why}; the engine spawns each task itself, which is slower`);
+        break;
+      case "started": {
+        const t = this.#tasks.get(l.run);
+        if (!t) break;
+        t.pid = l.pid;
+        t.cb.started(l.pid);
+        break;
+      }
+      case "failed": {
+        const t = this.#tasks.get(l.run);
+        this.#tasks.delete(l.run);
+        t?.cb.failed(l.message);
+        break;
+      }
+      case "ended": {
+        const t = this.#tasks.get(l.run);
+        this.#tasks.delete(l.run);
+        t?.cb.exited({
+          pid: l.pid,
+          returnCode: l.returnCode,
+          start: l.start,
+          end: l.end,
+          stdoutBytes: l.stdout.bytes,
+          stdoutSnippet: snippet(l.stdout),
+          stderrBytes: l.stderr.bytes,
+          stderrSnippet: snippet(l.stderr),
+        });
+        break;
+      }
+      case "other":
+        this.#log("warn", `task launcher said: ${line.slice(0, 200)}`);
+        break;
+    }
+  }
+
+  /** The launcher is gone: what it still held is killed (it may have been killed first) and reported so. */
+  #ended(why: string): void {
+    const wasGone = this.#gone;
+    this.#gone = true;
+    this.#settleReady(false);
+    if (!this.#tasks.size) return;
+    if (!wasGone) {
+      this.#log("error", `the task launcher ended (${why}) with ${this.#tasks.size} task(s) running`);
+    }
+    const now = Date.now() / 1000;
+    for (const [run, t] of this.#tasks) {
+      this.#tasks.delete(run);
+      if (t.pid !== undefined) killGroup(t.pid, "SIGKILL");
+      t.cb.exited({
+        pid: t.pid ?? -1,
+        returnCode: -9,
+        start: now,
+        end: now,
+        stdoutBytes: 0,
+        stdoutSnippet: "",
+        stderrBytes: 0,
+        stderrSnippet: "",
+      });
+    }
+  }
+}
+
+/**
+ * A process's own CPU time so far (user + system, from `/proc`), in milliseconds.
+ * @param pid the process
+ * @returns it, or undefined where `/proc` cannot tell
+ */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(f[11]) + Number(f[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}

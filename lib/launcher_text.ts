@@ -1,0 +1,332 @@
+/**
+ * The task launcher's texts: the program that starts an engine's tasks, the requests the engine
+ * sends it and the lines it reports.
+ *
+ * The launcher is one long-lived `python3` per engine (3.8 or newer, which most nodes have). It
+ * starts each task with `posix_spawn` (no copy of any process's memory, no second exec), as
+ * `/bin/bash -c COMMAND` leading a process group of its own, stdin `/dev/null`, signals at their
+ * defaults, and reaps it with `waitpid`, which tells a signal death from an exit code. The engine's
+ * part per task is one line out and one or two lines back, batched per turn of its event loop,
+ * instead of a process spawn with two pipes. Where no such python is found, or before it is ready,
+ * the engine spawns each task itself.
+ *
+ * Requests, one JSON text per line on a FIFO that the engine holds open (so that the launcher sees
+ * its end when the engine is gone): first the tasks' base environment (the engine's own), then
+ * `[RUN, SLOT, COMMAND, {VARIABLES}]` per task, and `.` as a heartbeat.
+ * Reports on its stdout:
+ *
+ * - `R VERSION`: ready; `X WHY`: it cannot work here (and exits);
+ * - `S RUN PID START`: the task runs, as process group PID;
+ * - `F RUN MESSAGE`: it could not be started;
+ * - `E RUN PID RC START END OUT OUTHEAD OUTTAIL ERR ERRHEAD ERRTAIL`: it ended with RC (minus the
+ *   signal number after a signal death); OUT and ERR are the byte counts of its stdout and stderr,
+ *   with the first 40 bytes and the last 40 of what follows them in hex (`-` for none).
+ *
+ * Output goes to per-slot files in the launcher's private directory. When a process of the task's
+ * group outlives it and still holds one of those files open, the end is reported once no process
+ * holds them, 5 s after the exit at most (as the engine waited for pipes to close); a slot whose
+ * files are still held then moves on to new ones, so that a straggler's output never counts for a
+ * later task. When the FIFO ends (the engine is gone) or stays silent for the grace it was given,
+ * the launcher kills every task it started (SIGTERM, SIGKILL 1 s later), removes its directory and
+ * exits.
+ *
+ * @module
+ */
+
+/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S FIFO`. */
+export const LAUNCHER_PROGRAM = String.raw`import json, os, selectors, signal, sys, time
+
+def main():
+    if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
+        os.write(1, b"X python %s has no posix_spawn with process groups (3.8 or newer needed)\n" % sys.version.split()[0].encode())
+        return 3
+    d, silent = sys.argv[1], float(sys.argv[2])
+    req = os.open(sys.argv[3], os.O_RDONLY)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_IGN)
+    dflt = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD]
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.signal(signal.SIGCHLD, lambda *a: None)
+    signal.set_wakeup_fd(wfd)
+    sel = selectors.DefaultSelector()
+    sel.register(req, selectors.EVENT_READ)
+    sel.register(rfd, selectors.EVENT_READ)
+    base = None
+    gen = {}
+    running = {}  # pid -> [run, slot, start, opath, epath]
+    draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until]
+    out = []
+    buf = b""
+    heard = time.monotonic()
+    dying = None
+
+    def hexa(b):
+        return b.hex() if b else "-"
+
+    def snip(path):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return "0 - -"
+        try:
+            n = os.fstat(fd).st_size
+            if n == 0:
+                return "0 - -"
+            head = os.pread(fd, min(40, n), 0)
+            frm = max(40, n - 40)
+            tail = os.pread(fd, n - frm, frm) if n > frm else b""
+            return "%d %s %s" % (n, hexa(head), hexa(tail))
+        finally:
+            os.close(fd)
+
+    def held(paths):
+        want = set()
+        for p in paths:
+            try:
+                st = os.stat(p)
+                want.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                fds = os.listdir("/proc/%s/fd" % pid)
+            except OSError:
+                continue
+            for f in fds:
+                try:
+                    st = os.stat("/proc/%s/fd/%s" % (pid, f))
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) in want:
+                    return True
+        return False
+
+    def report(pid, r):
+        run, slot, start, op, ep, status, end = r[:7]
+        rc = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        out.append("E %s %d %d %.6f %.6f %s %s\n" % (run, pid, rc, start, end, snip(op), snip(ep)))
+
+    def settle(pid, r, now):
+        # A process still in the task's group may hold its output: wait while one does, 5 s at most.
+        try:
+            os.killpg(pid, 0)
+            alive = True
+        except OSError:
+            alive = False
+        if alive and held(r[3:5]):
+            if now < r[7]:
+                draining[pid] = r
+                return
+            gen[r[1]] = gen.get(r[1], 0) + 1
+        draining.pop(pid, None)
+        report(pid, r)
+
+    def reap():
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            r = running.pop(pid, None)
+            if r is None:
+                continue
+            now = time.time()
+            settle(pid, r + [status, now, now + 5], now)
+
+    def kill_all(sig):
+        for pid in list(running) + list(draining):
+            try:
+                os.killpg(pid, sig)
+            except OSError:
+                pass
+
+    def start(line):
+        nonlocal base
+        if base is None:
+            base = json.loads(line)
+            return
+        run, slot, cmd, env = json.loads(line)
+        g = gen.get(slot, 0)
+        op, ep = "%s/o%d.%d" % (d, slot, g), "%s/e%d.%d" % (d, slot, g)
+        e = dict(base)
+        e.update(env)
+        fa = [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, op, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            (os.POSIX_SPAWN_OPEN, 2, ep, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+        ]
+        t = time.time()
+        try:
+            pid = os.posix_spawn("/bin/bash", ["/bin/bash", "-c", cmd], e, file_actions=fa, setpgroup=0, setsigdef=dflt, setsigmask=[])
+        except OSError as x:
+            out.append("F %s %s (os error %d)\n" % (run, (x.strerror or "error").replace("\n", " "), x.errno or 0))
+            return
+        except Exception as x:
+            out.append("F %s %s\n" % (run, str(x).replace("\n", " ")))
+            return
+        running[pid] = [run, slot, t, op, ep]
+        out.append("S %s %d %.6f\n" % (run, pid, t))
+
+    out.append("R %s\n" % sys.version.split()[0])
+    while True:
+        if out:
+            data = "".join(out).encode()
+            out.clear()
+            try:
+                while data:
+                    data = data[os.write(1, data):]
+            except OSError:
+                pass
+        if dying is not None and not running and not draining:
+            break
+        now = time.monotonic()
+        timeout = None
+        if draining:
+            timeout = 0.05
+        if dying is not None:
+            timeout = max(0, dying - now) if timeout is None else min(timeout, max(0, dying - now))
+        elif silent > 0:
+            left = max(0, heard + silent - now)
+            timeout = left if timeout is None else min(timeout, left)
+        for key, _ in sel.select(timeout):
+            if key.fd == rfd:
+                try:
+                    while os.read(rfd, 512):
+                        pass
+                except OSError:
+                    pass
+                continue
+            chunk = os.read(req, 1 << 16)
+            if not chunk:
+                sel.unregister(req)
+                if dying is None:
+                    kill_all(signal.SIGTERM)
+                    dying = time.monotonic() + 1
+                continue
+            heard = time.monotonic()
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for l in lines:
+                if l and l != b".":
+                    start(l)
+        reap()
+        now = time.time()
+        for pid, r in list(draining.items()):
+            settle(pid, r, now)
+        mono = time.monotonic()
+        if dying is None and silent > 0 and mono >= heard + silent:
+            kill_all(signal.SIGTERM)
+            dying = mono + 1
+        elif dying is not None and mono >= dying:
+            kill_all(signal.SIGKILL)
+            if not running:
+                break
+            dying = mono + 1
+    return 0
+
+try:
+    sys.exit(main())
+finally:
+    import shutil
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
+`;
+
+/**
+ * One task's request line.
+ * @param run the engine's number for this start
+ * @param slot the slot it runs in
+ * @param commandArg the task's command as bash's \`-c\` argument
+ * @param env the task's own variables
+ * @returns the line, with its newline
+ */
+export function requestLine(
+  run: number,
+  slot: number,
+  commandArg: string,
+  env: Record<string, string>,
+): string {
+  return JSON.stringify([run, slot, commandArg, env]) + "\n";
+}
+
+/** One line a launcher reports. */
+export type LauncherLine =
+  | { kind: "ready"; version: string }
+  | { kind: "unusable"; why: string }
+  | { kind: "started"; run: number; pid: number; start: number }
+  | { kind: "failed"; run: number; message: string }
+  | {
+    kind: "ended";
+    run: number;
+    pid: number;
+    returnCode: number;
+    start: number;
+    end: number;
+    stdout: OutputSeen;
+    stderr: OutputSeen;
+  }
+  | { kind: "other"; text: string };
+
+/** What a task wrote to one stream: the byte count, the first 40 bytes and the last 40 after them. */
+export interface OutputSeen {
+  bytes: number;
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+
+function unhex(s: string): Uint8Array | undefined {
+  if (s === "-") return new Uint8Array(0);
+  if (!/^(?:[0-9a-f]{2})+$/.test(s)) return undefined;
+  const b = new Uint8Array(s.length / 2);
+  for (let i = 0; i < b.length; i++) b[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return b;
+}
+
+function output(f: string[], at: number): OutputSeen | undefined {
+  const bytes = Number(f[at]);
+  const head = unhex(f[at + 1] ?? "");
+  const tail = unhex(f[at + 2] ?? "");
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || !head || !tail) return undefined;
+  return { bytes, head, tail };
+}
+
+const INT = /^-?\d+$/;
+
+/**
+ * Parse one line of the launcher's report.
+ * @param line the line, without its newline
+ * @returns what it says (\`other\` for anything else)
+ */
+export function parseLauncherLine(line: string): LauncherLine {
+  const f = line.split(" ");
+  const run = Number(f[1]);
+  switch (f[0]) {
+    case "R":
+      return { kind: "ready", version: f.slice(1).join(" ") };
+    case "X":
+      return { kind: "unusable", why: f.slice(1).join(" ") };
+    case "S":
+      if (f.length === 4 && INT.test(f[1]!) && INT.test(f[2]!) && Number.isFinite(Number(f[3]))) {
+        return { kind: "started", run, pid: Number(f[2]), start: Number(f[3]) };
+      }
+      break;
+    case "F":
+      if (f.length >= 3 && INT.test(f[1]!)) return { kind: "failed", run, message: f.slice(2).join(" ") };
+      break;
+    case "E": {
+      if (f.length !== 12 || !INT.test(f[1]!) || !INT.test(f[2]!) || !INT.test(f[3]!)) break;
+      const start = Number(f[4]);
+      const end = Number(f[5]);
+      const stdout = output(f, 6);
+      const stderr = output(f, 9);
+      if (!Number.isFinite(start) || !Number.isFinite(end) || !stdout || !stderr) break;
+      return { kind: "ended", run, pid: Number(f[2]), returnCode: Number(f[3]), start, end, stdout, stderr };
+    }
+  }
+  return { kind: "other", text: line };
+}

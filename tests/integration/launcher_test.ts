@@ -1,0 +1,164 @@
+/**
+ * The task launcher against the engine's own spawn: the same commands through both must give the
+ * same return codes, byte counts and snippets, and the launcher's tasks must lead process groups of
+ * their own, see only `/dev/null` on stdin and die with the engine.
+ */
+import assert from "node:assert/strict";
+import { Launcher } from "../../adapters/launcher.ts";
+import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
+import { bashCommandArg } from "../../lib/text.ts";
+
+function requirePython(): void {
+  const ok = (() => {
+    try {
+      return new Deno.Command("python3", { args: ["-c", "import os; os.posix_spawn"] }).outputSync().success;
+    } catch {
+      return false;
+    }
+  })();
+  if (!ok) {
+    throw new Error("python3 (3.8 or newer) is needed for the launcher tests: apt-get install python3");
+  }
+}
+
+async function launcherFor(): Promise<{ l: Launcher; lines: string[] }> {
+  requirePython();
+  const lines: string[] = [];
+  const l = new Launcher(30, Deno.env.toObject(), (level, text) => lines.push(`${level} ${text}`));
+  assert.equal(await l.whenReady, true, lines.join("\n"));
+  return { l, lines };
+}
+
+/** A process that exists and is not a zombie (an orphan's end may wait for a reaper that never comes). */
+function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+let nextRun = 1;
+function viaLauncher(l: Launcher, command: string, env: Record<string, string> = {}, slot = 0) {
+  let pid: number | undefined;
+  const result = new Promise<ProcessResult>((resolve, reject) => {
+    l.start(nextRun++, slot, bashCommandArg(command), env, {
+      started: (p) => pid = p,
+      failed: (m) => reject(new Error(m)),
+      exited: resolve,
+    });
+  });
+  return { result, pid: () => pid };
+}
+
+const pick = (r: ProcessResult) => ({
+  rc: r.returnCode,
+  out: [r.stdoutBytes, r.stdoutSnippet],
+  err: [r.stderrBytes, r.stderrSnippet],
+});
+
+Deno.test("launcher: the same results as the engine's own spawn", async () => {
+  const { l } = await launcherFor();
+  try {
+    const commands = [
+      "true",
+      "exit 3",
+      "exit 255",
+      "kill -TERM $$",
+      "kill -KILL $$",
+      "kill -SEGV $$",
+      "sleep 0.05; exit 143",
+      "bash -c 'kill -TERM $$'",
+      "printf '%040d' 0",
+      "printf '%041d' 0",
+      "printf '%080d' 0",
+      "printf '%081d' 0",
+      "head -c 100000 /dev/zero | tr '\\0' x; echo tail-end",
+      "printf 'a\\xffb\\x00c\\n'; printf 'é✓' >&2",
+      "echo out; echo err >&2; exit 1",
+      "cat; echo read-$?",
+      "(sleep 0.4; echo late) & echo early",
+      "sleep 30 >/dev/null 2>&1 </dev/null & echo detached",
+      "kill -RTMIN+3 $$",
+      'echo "id=$DISBATCH_TASKID x=$X_VAR"',
+    ];
+    for (const command of commands) {
+      const env = { DISBATCH_TASKID: "12", X_VAR: "a b'c" };
+      const direct = await spawnTask(command, env).result;
+      const launched = await viaLauncher(l, command, env).result;
+      assert.deepEqual(pick(launched), pick(direct), command);
+    }
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("launcher: a task leads its own process group, on its slot's files, tasks of several slots at once", async () => {
+  const { l } = await launcherFor();
+  try {
+    const runs = [0, 1, 2].map((slot) =>
+      viaLauncher(l, `sleep 0.3; echo "$$ $(ps -o pgid= $$ | tr -d ' ') $SLOT"`, { SLOT: String(slot) }, slot)
+    );
+    const results = await Promise.all(runs.map((r) => r.result));
+    for (const [slot, r] of results.entries()) {
+      const [pid, pgid, s] = r.stdoutSnippet.trim().split(" ");
+      assert.equal(Number(pid), r.pid);
+      assert.equal(pgid, pid, "the task leads its process group");
+      assert.equal(s, String(slot));
+    }
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("launcher: a real-time signal's death is minus its number", async () => {
+  const { l } = await launcherFor();
+  try {
+    assert.equal((await viaLauncher(l, "kill -RTMIN+3 $$").result).returnCode, -37);
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("launcher: a group kill reaches the whole tree, and the end is a signal death", async () => {
+  const { l } = await launcherFor();
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = viaLauncher(l, `sleep 60 & echo $! > ${dir}/child; wait`);
+    while (!run.pid() || !(await Deno.stat(`${dir}/child`).then((s) => s.size > 0, () => false))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const child = Number((await Deno.readTextFile(`${dir}/child`)).trim());
+    assert.ok(killGroup(run.pid()!, "SIGTERM"));
+    const r = await run.result;
+    assert.equal(r.returnCode, -15);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!running(child), "the task's child died with it");
+  } finally {
+    l.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launcher: when the engine's side closes, what still runs is killed and the launcher's files go", async () => {
+  const { l } = await launcherFor();
+  const dir = await Deno.makeTempDir();
+  const run = viaLauncher(l, `echo $$ > ${dir}/pid; exec sleep 60`);
+  while (!(await Deno.stat(`${dir}/pid`).then((s) => s.size > 0, () => false))) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const pid = Number((await Deno.readTextFile(`${dir}/pid`)).trim());
+  l.close();
+  const r = await run.result;
+  assert.equal(r.returnCode, -15, "SIGTERM from the launcher");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!running(pid), "the task is gone");
+  let gone = false;
+  for (let i = 0; i < 50 && !gone; i++) {
+    gone = await Deno.stat(l.dir).then(() => false, () => true);
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(gone, "the launcher removed its directory");
+  await Deno.remove(dir, { recursive: true });
+});
