@@ -9,9 +9,15 @@
  *   2. 1,000 x `sleep 0.01`: disbatch wall / xargs wall (goal <= 1.1)
  *   3. median wall time of a 1-task run (goal <= 0.3 s)
  *   4. peak RSS of the driver and the engine over 100,000 `true` tasks
- *   5. the engine's own CPU per task (from its log line at the end), and what the spawn primitives
- *      cost at 2 in flight: the engine's path (`setsid bash -c`, piped output), `bash -c` without a
- *      process group of its own (not usable: no tree kill), Deno's `detached: true`, and xargs
+ *   5. the engine's own CPU per task and its task launcher's (from the engine log's last line), and
+ *      what the spawn primitives cost at 2 in flight: the engine's own path when it has no
+ *      launcher (`setsid bash -c`, piped output), `bash -c` without a process group of its own (not
+ *      usable: no tree kill), Deno's `detached: true`, and xargs
+ *   6. one engine pinned to one CPU (`taskset`): its start rate, and the most it could start per
+ *      second with a CPU of its own (1 / its CPU per task)
+ *
+ * Items 1 and 2 also run disbatch without its task launcher (`DISBATCH_LAUNCHER=0`: the engine
+ * spawns each task itself), alternating with the other runs, as a baseline for the launcher.
  *
  * The baseline is `xargs -P 2 -I{} /bin/bash -c {}`: the same shell per task as disbatch uses.
  *
@@ -58,6 +64,9 @@ const xargs = (file: string) =>
   timeIt(["xargs", "-P", "2", "-d", "\n", "-I{}", "/bin/bash", "-c", "{}"], file);
 const ours = (file: string, extra: string[] = []) =>
   timeIt([...cli, "-q", "-s", "localhost:2", "-p", `${dir}/run`, ...extra, file]);
+/** disbatch with the engine spawning each task itself. */
+const oursNoLauncher = (file: string) =>
+  timeIt(["env", "DISBATCH_LAUNCHER=0", ...cli, "-q", "-s", "localhost:2", "-p", `${dir}/nol`, file]);
 
 function line(s: string): void {
   console.log(s);
@@ -70,15 +79,25 @@ line(
 );
 line(`runner: ${cli.join(" ")}`);
 
-/** The engine's "ms per task" from the last run's engine log (see Engine#cpuText). */
-function engineMsPerTask(prefix: string): number | undefined {
+/** The engine's and its launcher's "ms per task" from the last run's engine log (see EngineTasks#cpuText). */
+function cpuPerTask(prefix: string): { engine?: number; launcher?: number } {
+  let newest: { path: string; at: number } | undefined;
   for (const e of Deno.readDirSync(dir)) {
     if (!e.name.startsWith(prefix + "_") || !e.name.endsWith("_engine_0.log")) continue;
-    const m = /\(([\d.]+) ms per task\)/.exec(Deno.readTextFileSync(`${dir}/${e.name}`));
-    if (m) return Number(m[1]);
+    const path = `${dir}/${e.name}`;
+    const at = Deno.statSync(path).mtime?.getTime() ?? 0;
+    if (!newest || at > newest.at) newest = { path, at };
   }
-  return undefined;
+  if (!newest) return {};
+  const text = Deno.readTextFileSync(newest.path);
+  const engine = /engine CPU [\d.]+ s for \d+ task\(s\) \(([\d.]+) ms per task\)/.exec(text);
+  const launcher = /launcher CPU [\d.]+ s \(([\d.]+) ms per task\)/.exec(text);
+  return {
+    ...(engine ? { engine: Number(engine[1]) } : {}),
+    ...(launcher ? { launcher: Number(launcher[1]) } : {}),
+  };
 }
+const launcherCpu: number[] = [];
 const engineCpu: number[] = [];
 
 // 1. true x N
@@ -87,16 +106,20 @@ const engineCpu: number[] = [];
   const rounds = quick ? 3 : 5;
   const file = writeTasks("true", "true", n);
   const ratios: number[] = [];
+  const baseRatios: number[] = [];
   const oursRates: number[] = [];
   const xRates: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const x = n / await xargs(file);
     const d = n / await ours(file);
-    const ms = engineMsPerTask("run");
-    if (ms !== undefined) engineCpu.push(ms);
+    const cpu = cpuPerTask("run");
+    const b = n / await oursNoLauncher(file);
+    if (cpu.engine !== undefined) engineCpu.push(cpu.engine);
+    if (cpu.launcher !== undefined) launcherCpu.push(cpu.launcher);
     xRates.push(x);
     oursRates.push(d);
     ratios.push(d / x);
+    baseRatios.push(b / x);
   }
   line(
     `1. ${n} x true, 2 slots: disbatch ${median(oursRates).toFixed(0)} tasks/s, xargs -P2 ${
@@ -104,7 +127,7 @@ const engineCpu: number[] = [];
     } tasks/s, ` +
       `ratio median ${median(ratios).toFixed(2)} (rounds: ${
         ratios.map((x) => x.toFixed(2)).join(" ")
-      }; goal >= 0.9)`,
+      }; goal >= 0.9); without the launcher ${median(baseRatios).toFixed(2)}`,
   );
 }
 
@@ -116,16 +139,21 @@ const engineCpu: number[] = [];
   const ratios: number[] = [];
   const ow: number[] = [];
   const xw: number[] = [];
+  const baseRatios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const x = await xargs(file);
     const d = await ours(file);
+    const b = await oursNoLauncher(file);
     xw.push(x);
     ow.push(d);
     ratios.push(d / x);
+    baseRatios.push(b / x);
   }
   line(
     `2. ${n} x sleep 0.01, 2 slots: disbatch ${median(ow).toFixed(2)} s, xargs ${median(xw).toFixed(2)} s, ` +
-      `wall ratio median ${median(ratios).toFixed(2)} (goal <= 1.1)`,
+      `wall ratio median ${median(ratios).toFixed(2)} (goal <= 1.05); without the launcher ${
+        median(baseRatios).toFixed(2)
+      }`,
   );
 }
 
@@ -246,7 +274,9 @@ const engineCpu: number[] = [];
   line(
     `5. engine CPU per task (its own, not the tasks'): median ${
       engineCpu.length ? median(engineCpu).toFixed(3) : "n/a"
-    } ms over the runs of 1. (goal <= 0.3 ms)`,
+    } ms over the runs of 1. (goal <= 0.3 ms); its task launcher's: ${
+      launcherCpu.length ? median(launcherCpu).toFixed(3) + " ms" : "n/a"
+    }`,
   );
   line(
     `   spawning ${n} x bash -c true at 2 in flight: setsid + pipes (the engine's path) ${show("setsid")}, ` +
@@ -255,6 +285,41 @@ const engineCpu: number[] = [];
       }, ` +
       `xargs -P2 ${show("xargs")}`,
   );
+}
+
+// 6. one engine on one CPU
+{
+  const taskset = ["/usr/bin/taskset", "/bin/taskset"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (!taskset) {
+    line("6. taskset not found (util-linux): the pinned run was not measured");
+  } else {
+    const n = quick ? 1000 : 4000;
+    const file = writeTasks("pinned", "true", n);
+    const rates: number[] = [];
+    const cpus: number[] = [];
+    for (let r = 0; r < (quick ? 2 : 3); r++) {
+      rates.push(
+        n / await timeIt([taskset, "-c", "0", ...cli, "-q", "-s", "localhost:2", "-p", `${dir}/pin`, file]),
+      );
+      const cpu = cpuPerTask("pin");
+      if (cpu.engine !== undefined) cpus.push(cpu.engine);
+    }
+    const ms = cpus.length ? median(cpus) : undefined;
+    line(
+      `6. ${n} x true, everything pinned to CPU 0: ${
+        median(rates).toFixed(0)
+      } starts/s for the one engine; ` +
+        `its CPU per task ${ms?.toFixed(3) ?? "n/a"} ms, so with a CPU to itself it could start up to ${
+          ms ? (1000 / ms).toFixed(0) : "n/a"
+        } tasks/s`,
+    );
+  }
 }
 
 await Deno.remove(dir, { recursive: true });
