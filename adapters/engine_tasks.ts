@@ -54,6 +54,8 @@ export class EngineTasks {
   #started = 0;
   /** The process that starts the tasks (undefined: each task is spawned by the engine). */
   #launcher: Launcher | undefined;
+  /** `DISBATCH_LAUNCHER=1`: tasks wait for the launcher rather than start before it is ready. */
+  #waitForLauncher = false;
 
   constructor(host: EngineTasksHost) {
     this.#host = host;
@@ -115,12 +117,15 @@ export class EngineTasks {
   }
 
   /**
-   * The task launcher (unless `DISBATCH_LAUNCHER=0`); until it is ready, and where it cannot
-   * start, the engine spawns each task itself.
+   * The task launcher (unless `DISBATCH_LAUNCHER=0`); until it is ready (unless
+   * `DISBATCH_LAUNCHER=1`: then tasks wait for it), and where it cannot start, the engine spawns
+   * each task itself.
    * @param silentS how long the launcher waits for a word from the engine before it kills the tasks
    */
   #startLauncher(silentS: number): void {
-    if (Deno.env.get("DISBATCH_LAUNCHER") === "0" || this.#launcher) return;
+    const mode = Deno.env.get("DISBATCH_LAUNCHER");
+    if (mode === "0" || this.#launcher) return;
+    this.#waitForLauncher = mode === "1";
     const log = (level: "info" | "warn" | "error", text: string) => this.#host.log()[level](text);
     try {
       this.#launcher = new Launcher(silentS, Deno.env.toObject(), log);
@@ -210,6 +215,11 @@ export class EngineTasks {
     const env = taskEnv(task, slot);
     const extra = this.#slotEnv[slot < 0 ? 0 : slot];
     if (extra) Object.assign(env, extra);
+    if (this.#launcher && !this.#launcher.ready && this.#waitForLauncher) {
+      // Every task through the launcher: wait until it is ready (or surely not coming).
+      this.#launcher.whenReady.then(() => this.#start(run, task, slot));
+      return;
+    }
     if (this.#launcher?.ready) {
       this.#started++;
       let settle: (r: ProcessResult) => void = () => {};
