@@ -8,7 +8,7 @@
 
 import { LAUNCHER_PROGRAM, type OutputSeen, parseLauncherLine, requestLine } from "../lib/launcher_text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
-import { killGroup, type ProcessResult } from "./process.ts";
+import { killGroup, type ProcessResult, SETSID } from "./process.ts";
 
 /** What the launcher tells of one task. */
 export interface LaunchCallbacks {
@@ -27,8 +27,10 @@ export class Launcher {
   readonly #child: Deno.ChildProcess;
   /** The launcher's private directory (it removes it when it ends). */
   readonly dir: string;
+  /** The launcher's stdin: the base environment, then open until the engine is done. */
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** The request FIFO, written with plain synchronous writes (no stream, no promise per write). */
-  readonly #requests: Deno.FsFile;
+  #requests: Deno.FsFile | undefined;
   readonly #enc = new TextEncoder();
   readonly #tasks = new Map<number, { cb: LaunchCallbacks; pid?: number }>();
   readonly #log: (level: "info" | "warn" | "error", text: string) => void;
@@ -55,26 +57,25 @@ export class Launcher {
   ) {
     this.#log = log;
     const dir = this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
-    const fifo = `${dir}/requests`;
+    const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(silentS)];
     try {
-      const made = new Deno.Command("mkfifo", { args: ["-m", "600", fifo], stderr: "piped" }).outputSync();
-      if (!made.success) throw new Error(`mkfifo: ${new TextDecoder().decode(made.stderr).trim()}`);
-      // Read and write: opening never waits for the launcher.
-      this.#requests = Deno.openSync(fifo, { read: true, write: true });
-      this.#child = new Deno.Command("python3", {
-        args: ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(silentS), fifo],
-        stdin: "null",
+      // A session of its own (as each task had with `setsid`): no controlling terminal for the tasks.
+      this.#child = new Deno.Command(SETSID ?? "python3", {
+        args: SETSID ? ["python3", ...args] : args,
+        stdin: "piped",
         stdout: "piped",
         stderr: "piped",
-        detached: true,
+        detached: !SETSID,
       }).spawn();
     } catch (e) {
       Deno.removeSync(dir, { recursive: true });
       throw e;
     }
-    this.#queue(JSON.stringify(env) + "\n");
-    this.#read();
-    this.#stderr();
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#stdin.write(this.#enc.encode(JSON.stringify(env) + "\n")).catch(() => {});
+    Promise.all([this.#read(), this.#stderr()]).then(([why, said]) =>
+      this.#ended(said ? `${why}: ${said}` : why)
+    );
   }
 
   /** Whether tasks can go to it now. */
@@ -111,13 +112,19 @@ export class Launcher {
     this.#queue(".\n");
   }
 
-  /** No more tasks: the launcher ends once the FIFO is closed (killing what still runs). */
+  /** No more tasks: the launcher ends once its stdin is closed (killing what still runs). */
   close(): void {
     if (this.#closed) return;
     this.#flush();
     this.#gone = true;
     this.#closed = true;
-    this.#requests.close();
+    this.#settleReady(false);
+    try {
+      this.#requests?.close();
+    } catch {
+      // already closed
+    }
+    this.#stdin.close().catch(() => {});
   }
 
   // Lines of one event-loop turn go out in one write.
@@ -130,9 +137,10 @@ export class Launcher {
 
   #flush(): void {
     this.#scheduled = false;
+    if (!this.#requests || this.#closed) return; // kept until the FIFO is open
     const data = this.#pending;
     this.#pending = "";
-    if (!data || this.#closed) return;
+    if (!data) return;
     try {
       const bytes = this.#enc.encode(data);
       for (let off = 0; off < bytes.length;) off += this.#requests.writeSync(bytes.subarray(off));
@@ -141,7 +149,8 @@ export class Launcher {
     }
   }
 
-  async #read(): Promise<void> {
+  /** Read the reports to their end. @returns how the launcher ended */
+  async #read(): Promise<string> {
     const dec = new TextDecoder();
     let rest = "";
     try {
@@ -155,25 +164,36 @@ export class Launcher {
         rest = rest.slice(from);
       }
     } catch {
-      // the pipe broke: handled below as an end
+      // the pipe broke: an end like any other
     }
     const status = await this.#child.status;
-    this.#ended(status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`);
+    return status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`;
   }
 
-  async #stderr(): Promise<void> {
+  /** The last line the launcher wrote on stderr (python's error, or setsid's "failed to execute"). */
+  async #stderr(): Promise<string> {
     const text = new TextDecoder().decode(await new Response(this.#child.stderr).arrayBuffer());
-    const last = text.trim().split("\n").pop();
-    if (last) this.#log("error", `task launcher: ${last}`);
+    return text.trim().split("\n").pop() ?? "";
   }
 
   #line(line: string): void {
     const l = parseLauncherLine(line);
     switch (l.kind) {
       case "ready":
+        try {
+          this.#requests = Deno.openSync(l.fifo, { write: true });
+        } catch (e) {
+          this.#log(
+            "warn",
+            `no task launcher: cannot open ${l.fifo} (${e instanceof Error ? e.message : e})`,
+          );
+          this.close();
+          break;
+        }
         this.#ready = true;
         this.#settleReady(true);
         this.#log("info", `task launcher ready (python ${l.version}, pid ${this.#child.pid})`);
+        this.#flush();
         break;
       case "unusable":
         this.#gone = true;
@@ -217,8 +237,15 @@ export class Launcher {
   /** The launcher is gone: what it still held is killed (it may have been killed first) and reported so. */
   #ended(why: string): void {
     const wasGone = this.#gone;
+    const wasReady = this.#ready;
     this.#gone = true;
     this.#settleReady(false);
+    if (!wasGone && !wasReady) {
+      this.#log(
+        "warn",
+        `no task launcher (python3: ${why}); the engine spawns each task itself, which is slower`,
+      );
+    }
     if (!this.#tasks.size) return;
     if (!wasGone) {
       this.#log("error", `the task launcher ended (${why}) with ${this.#tasks.size} task(s) running`);

@@ -24,7 +24,7 @@ const SNIP = 40;
 const DRAIN_MS = 5000;
 
 /** util-linux `setsid`, when present: the task becomes a session and process-group leader. */
-const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
+export const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
   try {
     return Deno.statSync(p).isFile;
   } catch {

@@ -10,12 +10,13 @@
  * instead of a process spawn with two pipes. Where no such python is found, or before it is ready,
  * the engine spawns each task itself.
  *
- * Requests, one JSON text per line on a FIFO that the engine holds open (so that the launcher sees
- * its end when the engine is gone): first the tasks' base environment (the engine's own), then
- * `[RUN, SLOT, COMMAND, {VARIABLES}]` per task, and `.` as a heartbeat.
+ * Its stdin carries the tasks' base environment (the engine's own) as one JSON line, then nothing:
+ * its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory
+ * (named in its `R` line), one JSON text per line: `[RUN, SLOT, COMMAND, {VARIABLES}]` per task,
+ * and `.` as a heartbeat.
  * Reports on its stdout:
  *
- * - `R VERSION`: ready; `X WHY`: it cannot work here (and exits);
+ * - `R VERSION FIFO`: ready, with the path of the request FIFO; `X WHY`: it cannot work here (and exits);
  * - `S RUN PID START`: the task runs, as process group PID;
  * - `F RUN MESSAGE`: it could not be started;
  * - `E RUN PID RC START END OUT OUTHEAD OUTTAIL ERR ERRHEAD ERRTAIL`: it ended with RC (minus the
@@ -26,14 +27,14 @@
  * group outlives it and still holds one of those files open, the end is reported once no process
  * holds them, 5 s after the exit at most (as the engine waited for pipes to close); a slot whose
  * files are still held then moves on to new ones, so that a straggler's output never counts for a
- * later task. When the FIFO ends (the engine is gone) or stays silent for the grace it was given,
+ * later task. When its stdin ends (the engine is gone) or stays silent for the grace it was given,
  * the launcher kills every task it started (SIGTERM, SIGKILL 1 s later), removes its directory and
  * exits.
  *
  * @module
  */
 
-/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S FIFO`. */
+/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S`. */
 export const LAUNCHER_PROGRAM = String.raw`import json, os, selectors, signal, sys, time
 
 def main():
@@ -41,7 +42,17 @@ def main():
         os.write(1, b"X python %s has no posix_spawn with process groups (3.8 or newer needed)\n" % sys.version.split()[0].encode())
         return 3
     d, silent = sys.argv[1], float(sys.argv[2])
-    req = os.open(sys.argv[3], os.O_RDONLY)
+    line = b""
+    while not line.endswith(b"\n"):
+        c = os.read(0, 1 << 16)
+        if not c:
+            return 0
+        line += c
+    base = json.loads(line)
+    fifo = d + "/requests"
+    os.mkfifo(fifo, 0o600)
+    # Read and write: never blocks, never ends; the engine's end is the end of stdin.
+    req = os.open(fifo, os.O_RDWR)
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(s, signal.SIG_IGN)
     dflt = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD]
@@ -52,8 +63,8 @@ def main():
     signal.set_wakeup_fd(wfd)
     sel = selectors.DefaultSelector()
     sel.register(req, selectors.EVENT_READ)
+    sel.register(0, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
-    base = None
     gen = {}
     running = {}  # pid -> [run, slot, start, opath, epath]
     draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until]
@@ -147,10 +158,6 @@ def main():
                 pass
 
     def start(line):
-        nonlocal base
-        if base is None:
-            base = json.loads(line)
-            return
         run, slot, cmd, env = json.loads(line)
         g = gen.get(slot, 0)
         op, ep = "%s/o%d.%d" % (d, slot, g), "%s/e%d.%d" % (d, slot, g)
@@ -173,7 +180,7 @@ def main():
         running[pid] = [run, slot, t, op, ep]
         out.append("S %s %d %.6f\n" % (run, pid, t))
 
-    out.append("R %s\n" % sys.version.split()[0])
+    out.append("R %s %s\n" % (sys.version.split()[0], fifo))
     while True:
         if out:
             data = "".join(out).encode()
@@ -201,6 +208,14 @@ def main():
                         pass
                 except OSError:
                     pass
+                continue
+            if key.fd == 0:
+                if os.read(0, 1 << 16):
+                    continue
+                sel.unregister(0)
+                if dying is None:
+                    kill_all(signal.SIGTERM)
+                    dying = time.monotonic() + 1
                 continue
             chunk = os.read(req, 1 << 16)
             if not chunk:
@@ -256,7 +271,7 @@ export function requestLine(
 
 /** One line a launcher reports. */
 export type LauncherLine =
-  | { kind: "ready"; version: string }
+  | { kind: "ready"; version: string; fifo: string }
   | { kind: "unusable"; why: string }
   | { kind: "started"; run: number; pid: number; start: number }
   | { kind: "failed"; run: number; message: string }
@@ -307,7 +322,8 @@ export function parseLauncherLine(line: string): LauncherLine {
   const run = Number(f[1]);
   switch (f[0]) {
     case "R":
-      return { kind: "ready", version: f.slice(1).join(" ") };
+      if (f.length === 3) return { kind: "ready", version: f[1]!, fifo: f[2]! };
+      break;
     case "X":
       return { kind: "unusable", why: f.slice(1).join(" ") };
     case "S":
