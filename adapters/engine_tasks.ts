@@ -45,6 +45,7 @@ export class EngineTasks {
   #events: RunnerEvent[] = [];
   #busy = false;
   #flushScheduled = false;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt: number | undefined;
   #slotEnv: Record<string, string>[] = [];
@@ -156,6 +157,8 @@ export class EngineTasks {
     this.#launcher?.close();
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
   }
 
   /**
@@ -192,6 +195,13 @@ export class EngineTasks {
         this.#host.send(c.message);
         break;
       case "flushSoon":
+        if (c.afterMs) {
+          this.#flushTimer ??= setTimeout(() => {
+            this.#flushTimer = undefined;
+            this.feed({ kind: "flush" });
+          }, c.afterMs);
+          break;
+        }
         if (this.#flushScheduled) break;
         this.#flushScheduled = true;
         queueMicrotask(() => {

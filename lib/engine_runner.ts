@@ -41,7 +41,7 @@ export type RunnerEvent =
   | { kind: "exited"; run: number; result: ProcessResult; now: number }
   /** The clock reached {@linkcode EngineRunner.nextWake} (or any later time). */
   | { kind: "tick"; now: number }
-  /** The end of an event-loop turn after a `flushSoon`: reported ends go out in one `done`. */
+  /** The time a `flushSoon` asked for: reported ends go out in one `done`. */
   | { kind: "flush" }
   /** The driver has every `done` message up to `seq`. */
   | { kind: "ack"; seq: number }
@@ -68,8 +68,8 @@ export type RunnerCommand =
   /** The process group `pid` is done with (the reaper companion forgets it). */
   | { kind: "untrack"; pid: number }
   | { kind: "send"; message: RunnerMessage }
-  /** Feed a `flush` event at the end of this event-loop turn. */
-  | { kind: "flushSoon" }
+  /** Feed a `flush` event at the end of this event-loop turn, or `afterMs` later (when none is due sooner). */
+  | { kind: "flushSoon"; afterMs?: number }
   | { kind: "log"; level: "debug" | "info" | "warn" | "error"; text: string }
   /** `bye` was sent: close the connection and exit with `code`. */
   | { kind: "leave"; code: number }
@@ -81,6 +81,8 @@ export type RunnerCommand =
  * by HUP/INT/KILL/TERM, or its bash reporting a child killed so (128 + the signal).
  */
 const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
+/** How long ends wait to go out together while the engine holds more tasks than free slots. */
+export const COALESCE_MS = 5;
 /** How long a task's signal death waits for the engine's own signal before it is reported. */
 export const SIGNAL_SETTLE_MS = 300;
 /** When the engine kills its tasks: SIGKILL this long after SIGTERM ... */
@@ -117,6 +119,8 @@ export class EngineRunner {
   #nextStop = 0;
   #startDone = false;
   #outbox: TaskOutcome[] = [];
+  /** A `flush` event asked for and not yet come. */
+  #flushPlanned: "soon" | "later" | undefined;
   #seq = 0;
   /** `done` messages not yet acknowledged by a driver (sent again to the next one). */
   #unacked: { seq: number; outcomes: TaskOutcome[] }[] = [];
@@ -231,6 +235,7 @@ export class EngineRunner {
           this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });
           this.#outbox = [];
         }
+        this.#flushPlanned = undefined;
         this.#pump();
         break;
     }
@@ -381,8 +386,11 @@ export class EngineRunner {
       );
     } else {
       if (!r.phase) this.#unackedTasks.set(task.id, task);
-      if (this.#outbox.length === 0) this.#out.push({ kind: "flushSoon" });
       this.#outbox.push(outcome);
+      // While this engine holds more tasks than it has free slots, nobody waits for this report:
+      // ends of the next few milliseconds go out with it, in one message.
+      const queuedAfter = this.#queue.length - this.#qHead - this.#freeSlots.length - (r.phase ? 0 : 1);
+      this.#planFlush(queuedAfter > 0 && this.#state === "running" ? "later" : "soon");
     }
     if (r.phase === "start") {
       this.#startNext();
@@ -396,7 +404,15 @@ export class EngineRunner {
     this.#killDone(now);
   }
 
+  /** Ask for a `flush` event: at the end of this turn, or {@linkcode COALESCE_MS} later. */
+  #planFlush(when: "soon" | "later"): void {
+    if (this.#flushPlanned === "soon" || this.#flushPlanned === when) return;
+    this.#flushPlanned = when;
+    this.#out.push(when === "soon" ? { kind: "flushSoon" } : { kind: "flushSoon", afterMs: COALESCE_MS });
+  }
+
   #flush(): void {
+    this.#flushPlanned = undefined;
     if (this.#outbox.length === 0) return;
     const outcomes = this.#outbox;
     this.#outbox = [];

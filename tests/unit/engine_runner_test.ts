@@ -55,7 +55,7 @@ function show(c: RunnerCommand): string | undefined {
     case "untrack":
       return `untrack ${c.pid}`;
     case "flushSoon":
-      return "flushSoon";
+      return c.afterMs ? `flushSoon ${c.afterMs}ms` : "flushSoon";
     case "log":
       return c.level === "debug" ? undefined : `${c.level}: ${c.text}`;
     case "leave":
@@ -127,10 +127,13 @@ const cases: Case[] = [
       "start run 2 task 1 slot 1",
       "> exited",
       "untrack 101",
-      "flushSoon",
+      // Task 3 still waits for a slot: the report may wait for the next end ...
+      "flushSoon 5ms",
       "start run 3 task 2 slot 0",
       "> exited",
       "untrack 102",
+      // ... which leaves nothing queued: both go out at the end of the turn.
+      "flushSoon",
       "start run 4 task 3 slot 1",
       "> flush",
       "done seq 1 [0:0 1:3]",
@@ -465,10 +468,11 @@ const cases: Case[] = [
       "start run 1 task 0 slot 0",
       "> startFailed",
       "error: Task 0 could not start: Argument list too long (os error 7)",
-      "flushSoon",
+      "flushSoon 5ms",
       "start run 2 task 1 slot 0",
       "> startFailed",
       "error: Task 1 could not start: no bash",
+      "flushSoon",
       "start run 3 task 2 slot 0",
       "> flush",
       "done seq 1 [0:7 1:200]",
