@@ -225,7 +225,7 @@ export class EngineTasks {
     const env = taskEnv(task, slot);
     const extra = this.#slotEnv[slot < 0 ? 0 : slot];
     if (extra) Object.assign(env, extra);
-    if (this.#launcher && !this.#launcher.ready && this.#waitForLauncher) {
+    if (this.#launcher?.coming && this.#waitForLauncher) {
       // Every task through the launcher: wait until it is ready (or surely not coming).
       this.#launcher.whenReady.then(() => this.#start(run, task, slot));
       return;

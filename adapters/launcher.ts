@@ -78,6 +78,11 @@ export class Launcher {
     );
   }
 
+  /** Whether it may still become ready (it has not said it is, nor ended). */
+  get coming(): boolean {
+    return !this.#ready && !this.#gone;
+  }
+
   /** Whether tasks can go to it now. */
   get ready(): boolean {
     return this.#ready && !this.#gone;
