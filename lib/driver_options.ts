@@ -1,66 +1,22 @@
 /**
  * The driver's command line: every option of the reference's driver and context modes, the
- * help text, and validation into a {@linkcode DriverInvocation}.
+ * help text, and validation into a {@linkcode DriverInvocation}. That type and the scheduler's
+ * settings it gives are in `./driver_invocation.ts`, a context's options in `./context_options.ts`,
+ * what is read from the sbatch options of `--alloc` in `./alloc_options.ts` (all re-exported here).
  *
  * @module
  */
 
-import { floatOption, intOption, type OptionSpec, parseArgv, UsageError } from "./cli.ts";
+import { intOption, type OptionSpec, parseArgv, UsageError } from "./cli.ts";
 import { parseDuration, parsePointInTime } from "./duration.ts";
 import { splitShellWords } from "./text.ts";
-import type { SchedulerOptions } from "./scheduler.ts";
+import { allocNodeCount, allocTimeLimit } from "./alloc_options.ts";
+import { contextOptionsFrom, contextSpecs } from "./context_options.ts";
+import type { DriverInvocation } from "./driver_invocation.ts";
 
-/**
- * The time limit in `--alloc`'s sbatch options (`-t 30` is 30 minutes, as Slurm reads it).
- * @param args the options @returns seconds, or undefined when none is given
- */
-function allocTimeLimit(args: string[]): number | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const v = a === "-t" || a === "--time"
-      ? args[i + 1]
-      : a.startsWith("--time=")
-      ? a.slice(7)
-      : /^-t./.test(a)
-      ? a.slice(2)
-      : undefined;
-    if (v === undefined) continue;
-    return /^\d+$/.test(v) ? Number(v) * 60 : parseDuration(v);
-  }
-  return undefined;
-}
-
-/**
- * The nodes one allocation of `--alloc` asks for: its `-N`/`--nodes` (the most of a range or list,
- * `-N 2-4` is 4), 1 without one.
- * @param args the options of `--alloc` @returns a count of at least 1
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { allocNodeCount } from "./driver_options.ts";
- * assert.equal(allocNodeCount(["-N", "2", "-t", "1:00:00"]), 2);
- * assert.equal(allocNodeCount(["--nodes=2-4"]), 4);
- * assert.equal(allocNodeCount(["-n", "8"]), 1);
- * ```
- */
-export function allocNodeCount(args: readonly string[]): number {
-  let n = 1;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const v = a === "-N" || a === "--nodes"
-      ? args[++i]
-      : a.startsWith("--nodes=")
-      ? a.slice(8)
-      : /^-N./.test(a)
-      ? a.slice(2)
-      : undefined;
-    if (v === undefined) continue;
-    // The last -N wins, as sbatch reads it.
-    n = Math.max(1, ...(v.match(/\d+/g) ?? ["1"]).map(Number));
-  }
-  return n;
-}
+export { allocNodeCount } from "./alloc_options.ts";
+export { type ContextOptions, contextOptionsFrom, contextSpecs } from "./context_options.ts";
+export { type DriverInvocation, schedulerOptions } from "./driver_invocation.ts";
 
 /**
  * A duration option (`90`, `90s`, `10m`, `2h`, `1:30:00`, `1-00:00:00`).
@@ -76,86 +32,6 @@ function durationOption(spec: string, value: string): number {
     );
   }
   return s;
-}
-
-/** Options that describe one resource grant (forwarded to `dbUtil.sh`-added contexts too). */
-export interface ContextOptions {
-  /** `-C`: stop this context's engines after this many tasks (0 = no limit). */
-  taskLimit: number;
-  /** `-c`: cores per task; undefined = 1 (or SLURM_CPUS_PER_TASK). */
-  cpusPerTask?: number;
-  /** `-E`: comma-separated variables split across slots. */
-  envResource: string[];
-  /** `--fill`: Slurm only, ignore SLURM_TASKS_PER_NODE. */
-  fill: boolean;
-  /** `--no-retire`. */
-  noRetire: boolean;
-  /** `-l`. */
-  label?: string;
-  /** `--retire-cmd`. */
-  retireCmd?: string;
-  /** `-s` items (each may hold several `HOST:N`, comma-separated). */
-  sshNodes: string[];
-  /** `-t`: tasks per node. */
-  tasksPerNode?: number;
-}
-
-/** Everything the driver mode needs from the command line. */
-export interface DriverInvocation {
-  /** The task file, `-` for stdin; empty with `--taskcommand`. */
-  taskFile: string;
-  /** `--taskcommand CMD`: tasks are the lines CMD writes; results go to its stdin. */
-  taskCommand?: string;
-  /** `--results FILE|-`: a JSON line per finished item. */
-  results?: string;
-  /** `--event-log FILE`: the scheduler's events and actions, a JSON line each (for replay). */
-  eventLog?: string;
-  /** `--name NAME`: the task stream's name (run files, DISBATCH_NAMETASKS). */
-  name?: string;
-  /** `--alloc ARGS`: sbatch options of the allocations the driver asks for itself. */
-  alloc?: string[];
-  /** `--max-allocs N`: allocations alive at once. */
-  maxAllocs: number;
-  /** `--alloc-backlog N`: allocations pending at once. */
-  allocBacklog: number;
-  /** `--max-alloc-nodes N`: nodes held by the allocations alive at once (no cap without it). */
-  maxAllocNodes?: number;
-  exitCode: boolean;
-  failFast: boolean;
-  forceResume: boolean;
-  logFile?: string;
-  logLevel: string;
-  prefix: string;
-  resumeFrom: string[];
-  retry: boolean;
-  startupOnly: boolean;
-  statusHeader: boolean;
-  useAddress?: string;
-  web: boolean;
-  mailTo?: string;
-  mailFreq?: number;
-  quiet: boolean;
-  /** `--engine-restarts N`: how often a lost local or ssh engine of the driver's context is started again. */
-  engineRestarts: number;
-  /** `--retries N`: how many more times a failed task runs. */
-  retries: number;
-  /** `--crash-limit N`: a task lost with this many engines is recorded failed. */
-  crashLimit: number;
-  /** `--timeout`: seconds a task may run (0: no limit). */
-  timeout: number;
-  /** `--kill-grace`: seconds between SIGTERM and SIGKILL at a time limit. */
-  killGrace: number;
-  /** `--driver-grace`: seconds engines keep running without a driver (and a driver waits for a silent engine). */
-  driverGrace: number;
-  /** `--walltime`: seconds from the start the run may last. */
-  walltime?: number;
-  /** `--end-time`: Unix seconds by which the run must be over. */
-  endTime?: number;
-  /** `--bad-node-after N`: quarantine a host after N failures that succeeded elsewhere (0: never). */
-  badNodeAfter: number;
-  /** `-g`: deprecated in disBatch, accepted with a message. */
-  gpu: boolean;
-  context: ContextOptions;
 }
 
 /** `--driver-grace` when not given: engines keep their tasks 5 minutes without a driver. */
@@ -202,22 +78,6 @@ export const DRIVER_SPECS: readonly OptionSpec[] = [
   ...contextSpecs(),
 ];
 
-/** Options of a context (driver mode and `dbUtil.sh`). */
-export function contextSpecs(): OptionSpec[] {
-  return [
-    { long: "context-task-limit", short: "C", type: "value" },
-    { long: "cpusPerTask", short: "c", type: "value" },
-    { long: "env-resource", short: "E", type: "list" },
-    { long: "fill", type: "flag" },
-    { long: "gpu", short: "g", type: "flag" },
-    { long: "no-retire", type: "flag" },
-    { long: "label", short: "l", type: "value" },
-    { long: "retire-cmd", type: "value" },
-    { long: "ssh-node", short: "s", type: "list" },
-    { long: "tasksPerNode", short: "t", type: "value" },
-  ];
-}
-
 /** One-line usage (argparse style). */
 export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE] [-R]\n" +
   "                [--force-resume] [-p PATH] [--status-header] [--logfile FILE]\n" +
@@ -235,34 +95,6 @@ export const USAGE = "usage: disbatch [-h] [--version] [-e] [-f] [-r STATUSFILE]
   "       disbatch --reattach RUN [taskfile]\n" +
   "       disbatch install [DIR]\n" +
   "       disbatch report STATUSFILE [-o FILE] [--json]";
-
-/**
- * Read the context options out of a parse result.
- * @param o parsed options
- * @returns validated context options
- * @throws {UsageError} for bad numbers
- */
-export function contextOptionsFrom(o: Record<string, string | string[] | true>): ContextOptions {
-  const str = (k: string) => o[k] as string | undefined;
-  const c: ContextOptions = {
-    taskLimit: str("context-task-limit")
-      ? Math.max(0, intOption("-C/--context-task-limit", str("context-task-limit")!, -Infinity))
-      : 0,
-    envResource: (o["env-resource"] as string[] | undefined) ?? [],
-    fill: o.fill === true,
-    noRetire: o["no-retire"] === true,
-    sshNodes: (o["ssh-node"] as string[] | undefined) ?? [],
-  };
-  if (str("cpusPerTask")) c.cpusPerTask = floatOption("-c/--cpusPerTask", str("cpusPerTask")!);
-  if (str("tasksPerNode")) {
-    // As the reference, 0 and negative values (its own default is -1) mean "not given".
-    const t = intOption("-t/--tasksPerNode", str("tasksPerNode")!, -Infinity);
-    if (t > 0) c.tasksPerNode = t;
-  }
-  if (str("label") !== undefined) c.label = str("label")!;
-  if (str("retire-cmd") !== undefined) c.retireCmd = str("retire-cmd")!;
-  return c;
-}
 
 /**
  * Parse and validate the driver's arguments.
@@ -463,30 +295,4 @@ export function parseDriverArgs(
     throw new UsageError(`argument ${inv.retry ? "-R/--retry" : "--force-resume"}: needs -r STATUSFILE`);
   }
   return inv;
-}
-
-/**
- * The scheduler's settings for a run of this command line.
- * @param inv the command line
- * @param at the driver's host and pid (on barrier lines), and when running tasks are stopped for
- *   the run's end (`stopAt`, Unix seconds), if it has one
- * @returns the settings
- */
-export function schedulerOptions(
-  inv: DriverInvocation,
-  at: { host: string; pid: number; stopAt?: number },
-): SchedulerOptions {
-  return {
-    failFast: inv.failFast,
-    // With --alloc engines come and go with the allocations: the run waits for them as with -S.
-    startupOnly: inv.startupOnly || inv.alloc !== undefined,
-    exitCode: inv.exitCode,
-    crashLimit: inv.crashLimit,
-    retries: inv.retries,
-    timeout: inv.timeout,
-    badNodeAfter: inv.badNodeAfter,
-    ...(at.stopAt !== undefined ? { stopAt: at.stopAt } : {}),
-    driverHost: at.host,
-    driverPid: at.pid,
-  };
 }

@@ -1,9 +1,10 @@
 /**
  * The full-screen monitor of `<run>_dbUtil.sh --mon`, as pure functions:
- * {@linkcode renderMonitor} turns a driver snapshot into exactly the lines of the screen,
- * {@linkcode decodeKeys} turns raw terminal input into key names, and {@linkcode monitorKey}
- * decides what a key does (move, ask, stop, quit). `adapters/monitor.ts` owns the terminal and the
- * connection and only paints lines and sends what these functions return.
+ * {@linkcode renderMonitor} turns a driver snapshot into exactly the lines of the screen, and
+ * {@linkcode allocationLines} draws the run's allocations. What a key does is decided in
+ * `./monitor_keys.ts` ({@linkcode decodeKeys}, {@linkcode monitorKey}, re-exported here); widths and
+ * boxes come from `./screen_text.ts`. `adapters/monitor.ts` owns the terminal and the connection and
+ * only paints lines and sends what these functions return.
  *
  * The screen is plain ASCII (HPC login nodes often run with `LANG=C`); the selected engine row is
  * marked with `>` and shown in reverse video.
@@ -15,7 +16,8 @@
  *
  * const state = {
  *   uid: "/scratch/Tasks_disBatch_1", startedAt: 1000, finished: 4, failed: 1, barriers: 0,
- *   skipped: 0, running: 2, queued: 4, slots: 2, phase: "running" as const, tasksEnded: true,
+ *   skipped: 0, retried: 0, timedOut: 0, running: 2, queued: 4, slots: 2, phase: "running" as const,
+ *   tasksEnded: true, quarantined: [],
  *   contexts: [{ id: 0, label: "SSH0", taskLimit: 0, assigned: 6, engines: 1 }],
  *   engines: [{ rank: 0, context: 0, host: "n001", slots: 2, state: "active", running: 2,
  *     assigned: 6, finished: 4, failed: 1 }],
@@ -32,7 +34,20 @@
 import { type Allocation, type AllocationRow, allocationRows } from "./allocator.ts";
 import { formatDuration } from "./progress_view.ts";
 import type { RunState, WireEngine } from "./protocol.ts";
-import type { StopTarget } from "./control.ts";
+import { monitorEngines } from "./monitor_keys.ts";
+import { boxed, clean, fit, overlay, padEnd, padStart, RESET, REVERSE } from "./screen_text.ts";
+
+export {
+  decodeKeys,
+  followSelection,
+  type MonitorDialog,
+  monitorEngines,
+  monitorKey,
+  type MonitorKeyName,
+  type MonitorStep,
+  type MonitorUi,
+} from "./monitor_keys.ts";
+export { visibleLength } from "./screen_text.ts";
 
 /** Smallest usable window (rows × columns). */
 export const MIN_ROWS = 12;
@@ -66,70 +81,6 @@ export interface MonitorView {
   notice?: string;
   /** Unix seconds, for the elapsed time, the ETA and `Last`. */
   now: number;
-}
-
-const REVERSE = "\x1b[7m";
-const RESET = "\x1b[0m";
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
-
-/**
- * The number of columns a line takes (escape sequences take none).
- * @param line a rendered line
- * @returns its width in columns (one per code point)
- * @example Reverse video takes no room
- * ```ts
- * import assert from "node:assert/strict";
- * import { visibleLength } from "./monitor_view.ts";
- *
- * assert.equal(visibleLength("\x1b[7mab\x1b[0m"), 2);
- * ```
- */
-export function visibleLength(line: string): number {
-  return [...line.replace(ANSI, "")].length;
-}
-
-/** Control characters (escape sequences in a label, say) must not reach the terminal. */
-function clean(s: string): string {
-  return s.replace(CONTROL, "?");
-}
-
-/** Cut to `width` code points, ending in `...` when something was cut. */
-function fit(s: string, width: number): string {
-  const cps = [...s];
-  if (cps.length <= width) return s;
-  if (width <= 3) return cps.slice(0, Math.max(0, width)).join("");
-  return cps.slice(0, width - 3).join("") + "...";
-}
-
-function padEnd(s: string, width: number): string {
-  return s + " ".repeat(Math.max(0, width - [...s].length));
-}
-
-function padStart(s: string, width: number): string {
-  return " ".repeat(Math.max(0, width - [...s].length)) + s;
-}
-
-/**
- * The engines the monitor lists, in rank order (engines that have left are not shown, as in
- * disBatch's dbMon).
- * @param state the snapshot
- * @returns the rows' engines; {@linkcode MonitorView.selected} indexes this list
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { monitorEngines } from "./monitor_view.ts";
- *
- * const e = (rank: number, state: string) => ({ rank, context: 0, host: "h", slots: 1, state,
- *   running: 0, assigned: 0, finished: 0, failed: 0 });
- * const rows = monitorEngines({ engines: [e(2, "active"), e(0, "gone"), e(1, "stopping")] });
- * assert.deepEqual(rows.map((r) => r.rank), [1, 2]);
- * ```
- */
-export function monitorEngines(state: Pick<MonitorState, "engines">): MonitorEngine[] {
-  return state.engines.filter((e) => e.state !== "gone").sort((a, b) => a.rank - b.rank);
 }
 
 /**
@@ -249,33 +200,6 @@ function row(cols: Column[], cells: string[], marker: string): string {
     return c.right ? padStart(t, c.width) : padEnd(t, c.width);
   });
   return (marker + parts.join(" ")).trimEnd();
-}
-
-/** Draw `box` (lines of equal width) centred over `lines`. */
-function overlay(lines: string[], box: string[], columns: number): Set<number> {
-  const covered = new Set<number>();
-  const w = box[0]?.length ?? 0;
-  const top = Math.max(0, Math.floor((lines.length - box.length) / 2));
-  const left = Math.max(0, Math.floor((columns - w) / 2));
-  box.forEach((b, i) => {
-    const y = top + i;
-    if (y >= lines.length) return;
-    const under = padEnd([...lines[y]!.replace(ANSI, "")].slice(0, columns).join(""), left);
-    const cps = [...under];
-    lines[y] = (cps.slice(0, left).join("") + b + cps.slice(left + w).join("")).trimEnd();
-    covered.add(y);
-  });
-  return covered;
-}
-
-function boxed(text: string[], columns: number): string[] {
-  const inner = Math.min(columns - 4, Math.max(...text.map((t) => [...t].length)) + 2);
-  const edge = `+${"-".repeat(inner)}+`;
-  return [
-    edge,
-    ...text.map((t) => `|${padEnd(fit(` ${t}`, inner), inner)}|`),
-    edge,
-  ];
 }
 
 /**
@@ -427,159 +351,4 @@ export function renderMonitor(state: MonitorState | undefined, view: MonitorView
     lines[highlight] = REVERSE + padEnd(lines[highlight]!, columns) + RESET;
   }
   return lines;
-}
-
-/** A key the monitor understands: a named key or the typed character. */
-export type MonitorKeyName = "up" | "down" | "escape" | "enter" | "interrupt" | string;
-
-/**
- * Split raw terminal input into keys: arrow keys (`ESC [ A`, `ESC O A`…), Escape, Enter, Ctrl-C,
- * and single characters; other escape sequences are dropped.
- * @param input text read from the terminal in raw mode
- * @returns key names in order
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { decodeKeys } from "./monitor_view.ts";
- *
- * assert.deepEqual(decodeKeys("\x1b[Bj\x1b[1;5Aq\x03"), ["down", "j", "up", "q", "interrupt"]);
- * ```
- */
-export function decodeKeys(input: string): MonitorKeyName[] {
-  const keys: MonitorKeyName[] = [];
-  for (let i = 0; i < input.length;) {
-    const ch = input[i]!;
-    if (ch === "\x1b") {
-      // deno-lint-ignore no-control-regex
-      const m = /^\x1b(?:\[[0-9;]*[A-Za-z~]|O[A-Za-z])/.exec(input.slice(i));
-      if (!m) {
-        keys.push("escape");
-        i++;
-        continue;
-      }
-      const final = m[0].at(-1);
-      if (final === "A") keys.push("up");
-      else if (final === "B") keys.push("down");
-      i += m[0].length;
-      continue;
-    }
-    if (ch === "\x03") keys.push("interrupt");
-    else if (ch === "\r" || ch === "\n") keys.push("enter");
-    else keys.push(ch);
-    i++;
-  }
-  return keys;
-}
-
-/** A yes/no question on screen, and what `y` stops. */
-export interface MonitorDialog {
-  target: StopTarget;
-  text: string;
-}
-
-/** The monitor's own state between frames. */
-export interface MonitorUi {
-  /** Index into {@linkcode monitorEngines}. */
-  selected: number;
-  /** Rank of the selected engine (kept across snapshots in which rows come and go). */
-  rank?: number;
-  dialog?: MonitorDialog;
-  help: boolean;
-  /** Set once the driver is gone. */
-  ended?: string;
-  notice?: string;
-}
-
-/** What a key leads to. */
-export interface MonitorStep {
-  ui: MonitorUi;
-  /** Ask the driver to stop this. */
-  send?: StopTarget;
-  /** Leave the monitor. */
-  quit?: boolean;
-}
-
-/**
- * Keep the selection on the same engine when a new snapshot adds or removes rows (or on the row
- * that took its place when it left).
- * @param ui the monitor state
- * @param state the new snapshot
- * @returns the updated monitor state
- */
-export function followSelection(ui: MonitorUi, state: MonitorState | undefined): MonitorUi {
-  if (!state) return ui;
-  const engines = monitorEngines(state);
-  let selected = ui.rank === undefined ? -1 : engines.findIndex((e) => e.rank === ui.rank);
-  if (selected < 0) selected = Math.min(Math.max(0, ui.selected), Math.max(0, engines.length - 1));
-  return { ...ui, selected, rank: engines[selected]?.rank };
-}
-
-/**
- * What one key does (dbMon's keys: `u`/Up and `d`/Down move, `E` stops the engine, `C` its
- * context, each after a yes/no question; `h`/`?` help; `q` quits).
- * @param ui the monitor state
- * @param key from {@linkcode decodeKeys}
- * @param state the last snapshot (undefined before the first)
- * @returns the next monitor state, and a request to send or a request to quit
- * @example Stop engine 3 after confirming
- * ```ts
- * import assert from "node:assert/strict";
- * import { monitorKey } from "./monitor_view.ts";
- *
- * const state = { uid: "r", startedAt: 0, finished: 0, failed: 0, barriers: 0, skipped: 0,
- *   running: 0, queued: 0, slots: 1, phase: "running" as const, tasksEnded: false,
- *   contexts: [], engines: [{ rank: 3, context: 1, host: "h", slots: 1, state: "active",
- *   running: 0, assigned: 0, finished: 0, failed: 0 }] };
- * const asked = monitorKey({ selected: 0, rank: 3, help: false }, "E", state);
- * assert.equal(asked.ui.dialog?.text, "Stop engine 3 softly? y/n");
- * assert.deepEqual(monitorKey(asked.ui, "y", state).send, { kind: "engine", rank: 3 });
- * ```
- */
-export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: MonitorState | undefined): MonitorStep {
-  if (key === "interrupt") return { ui, quit: true };
-  if (ui.dialog) {
-    const d = ui.dialog;
-    const next: MonitorUi = { ...ui, dialog: undefined };
-    if ((key === "y" || key === "Y") && !ui.ended) {
-      return { ui: { ...next, notice: "Request sent..." }, send: d.target };
-    }
-    return { ui: { ...next, notice: "Cancelled" } };
-  }
-  if (key === "q" || key === "Q") return { ui, quit: true };
-  if (ui.help) return { ui: { ...ui, help: false } };
-  if (key === "h" || key === "?") return { ui: { ...ui, help: true } };
-  const engines = state ? monitorEngines(state) : [];
-  const move = (by: number): MonitorStep => {
-    const selected = Math.min(Math.max(0, ui.selected + by), Math.max(0, engines.length - 1));
-    return { ui: { ...ui, selected, rank: engines[selected]?.rank } };
-  };
-  if (key === "up" || key === "k" || key === "u") return move(-1);
-  if (key === "down" || key === "j" || key === "d") return move(1);
-  if (key === "E" || key === "C") {
-    if (ui.ended) return { ui: { ...ui, notice: undefined } };
-    const e = engines[Math.min(ui.selected, engines.length - 1)];
-    if (!e || !state) return { ui: { ...ui, notice: "No engine to stop" } };
-    if (key === "E") {
-      if (e.state !== "active") return { ui: { ...ui, notice: `Engine ${e.rank} is already ${e.state}` } };
-      return {
-        ui: {
-          ...ui,
-          dialog: { target: { kind: "engine", rank: e.rank }, text: `Stop engine ${e.rank} softly? y/n` },
-        },
-      };
-    }
-    const c = state.contexts.find((x) => x.id === e.context);
-    const n = engines.filter((x) => x.context === e.context).length;
-    const label = c ? `${c.label} (c${e.context})` : `c${e.context}`;
-    return {
-      ui: {
-        ...ui,
-        dialog: {
-          target: { kind: "context", id: e.context },
-          text: `Stop context ${label} and its ${n} engine${n === 1 ? "" : "s"} softly? y/n`,
-        },
-      },
-    };
-  }
-  return { ui };
 }

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import * as driverOptions from "../../lib/driver_options.ts";
+import { type DriverInvocation, schedulerOptions } from "../../lib/driver_invocation.ts";
+import type { SchedulerOptions } from "../../lib/scheduler.ts";
+
+/** A run asked for with nothing but a task file (the parser's defaults). */
+function bare(): DriverInvocation {
+  const parsed = driverOptions.parseDriverArgs(["Tasks"], {});
+  assert.ok(typeof parsed === "object");
+  return parsed;
+}
+
+const AT = { host: "n001", pid: 42 };
+
+const DEFAULTS: SchedulerOptions = {
+  failFast: false,
+  startupOnly: false,
+  exitCode: false,
+  crashLimit: 3,
+  retries: 0,
+  timeout: 0,
+  badNodeAfter: 3,
+  driverHost: "n001",
+  driverPid: 42,
+};
+
+Deno.test("driver_invocation: lib/driver_options.ts re-exports schedulerOptions", () => {
+  assert.equal(driverOptions.schedulerOptions, schedulerOptions);
+});
+
+Deno.test("schedulerOptions() copies what the scheduler needs, nothing else", () => {
+  const cases: [string, Partial<DriverInvocation>, { stopAt?: number }, SchedulerOptions][] = [
+    ["bare", {}, {}, DEFAULTS],
+    ["-f -e", { failFast: true, exitCode: true }, {}, { ...DEFAULTS, failFast: true, exitCode: true }],
+    ["-S", { startupOnly: true }, {}, { ...DEFAULTS, startupOnly: true }],
+    ["--alloc waits for engines as -S", { alloc: ["-N", "1"] }, {}, { ...DEFAULTS, startupOnly: true }],
+    ["--alloc with no option", { alloc: [] }, {}, { ...DEFAULTS, startupOnly: true }],
+    [
+      "limits",
+      { retries: 2, timeout: 60, crashLimit: 5, badNodeAfter: 0 },
+      {},
+      { ...DEFAULTS, retries: 2, timeout: 60, crashLimit: 5, badNodeAfter: 0 },
+    ],
+    ["a run with an end", {}, { stopAt: 1000 }, { ...DEFAULTS, stopAt: 1000 }],
+    ["an end at 0 is an end", {}, { stopAt: 0 }, { ...DEFAULTS, stopAt: 0 }],
+    [
+      "options the scheduler does not take",
+      {
+        quiet: true,
+        web: true,
+        killGrace: 1,
+        driverGrace: 5,
+        engineRestarts: 0,
+        walltime: 60,
+        mailTo: "a@x",
+      },
+      {},
+      DEFAULTS,
+    ],
+  ];
+  for (const [name, over, at, want] of cases) {
+    assert.deepEqual(schedulerOptions({ ...bare(), ...over }, { ...AT, ...at }), want, name);
+  }
+});
