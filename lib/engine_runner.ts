@@ -14,81 +14,33 @@
  * @module
  */
 
-import type { EngineResume, ToDriver } from "./protocol.ts";
+import type { EngineResume } from "./protocol.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
+import { ReportBook } from "./engine_reports.ts";
+import {
+  COALESCE_MS,
+  KILL_GRACE_MS,
+  KILL_WAIT_MS,
+  type ProcessResult,
+  type RunnerCommand,
+  type RunnerEvent,
+  type RunnerMessage,
+  type RunnerState,
+  SIGNAL_RCS,
+  SIGNAL_SETTLE_MS,
+} from "./engine_runner_types.ts";
 
-/** What a finished task process looked like (the process part of a {@linkcode TaskOutcome}). */
-export type ProcessResult = Pick<
-  TaskOutcome,
-  "pid" | "returnCode" | "start" | "end" | "stdoutBytes" | "stdoutSnippet" | "stderrBytes" | "stderrSnippet"
->;
-
-/** Where the runner is: see the module comment. */
-export type RunnerState = "running" | "stopping" | "stopTasks" | "killing" | "left";
-
-/** What happened; `now` is the clock in milliseconds. */
-export type RunnerEvent =
-  /** The driver welcomed the engine: its slots (after `--env-resource` splitting) and `--kill-grace`. */
-  | { kind: "configure"; slots: number; killGraceS: number }
-  /** The PERENGINE blocks (a driver found again sends them once more: ignored then). */
-  | { kind: "perEngine"; start: readonly PerEngineTask[]; stop: readonly PerEngineTask[] }
-  | { kind: "tasks"; tasks: readonly Task[] }
-  /** A `start` command's process runs, as process group `pid`. */
-  | { kind: "started"; run: number; pid: number; now: number }
-  /** A `start` command's process could not be spawned. */
-  | { kind: "startFailed"; run: number; message: string; now: number }
-  /** A started process exited (and its output was drained). */
-  | { kind: "exited"; run: number; result: ProcessResult; now: number }
-  /** The clock reached {@linkcode EngineRunner.nextWake} (or any later time). */
-  | { kind: "tick"; now: number }
-  /** The time a `flushSoon` asked for: reported ends go out in one `done`. */
-  | { kind: "flush" }
-  /** The driver has every `done` message up to `seq`. */
-  | { kind: "ack"; seq: number }
-  /** The driver asks the engine to leave once its running tasks are done. */
-  | { kind: "stop" }
-  /** Kill the running tasks and leave. */
-  | { kind: "kill"; reason: string; now: number }
-  /** The engine received a stopping signal (`number` is its Linux number). */
-  | { kind: "signal"; signal: string; number: number; now: number }
-  /** No driver any more: kill the tasks and exit without a word; `givenUp`: their ends are not reported. */
-  | { kind: "driverLost"; givenUp: boolean; now: number }
-  /** A driver took the engine back: tell it what the engine holds, and go on. */
-  | { kind: "reattached"; killGraceS: number };
-
-/** Messages the runner sends to the driver. */
-export type RunnerMessage = Extract<ToDriver, { kind: "done" | "released" | "resume" | "bye" }>;
-
-/** What to do. */
-export type RunnerCommand =
-  /** Start `task` in its own process group; answer with `started` or `startFailed` for `run`. */
-  | { kind: "start"; run: number; task: Task; slot: number }
-  /** SIGTERM to each process group, SIGKILL after `graceMs` or as soon as its process has exited. */
-  | { kind: "killLadder"; pids: number[]; graceMs: number }
-  /** The process group `pid` is done with (the reaper companion forgets it). */
-  | { kind: "untrack"; pid: number }
-  | { kind: "send"; message: RunnerMessage }
-  /** Feed a `flush` event at the end of this event-loop turn, or `afterMs` later (when none is due sooner). */
-  | { kind: "flushSoon"; afterMs?: number }
-  | { kind: "log"; level: "debug" | "info" | "warn" | "error"; text: string }
-  /** `bye` was sent: close the connection and exit with `code`. */
-  | { kind: "leave"; code: number }
-  /** The tasks of a lost driver are killed: exit (without a `bye`). */
-  | { kind: "lost" };
-
-/**
- * Ends that may come from the same signal as the engine's own (a job-wide SIGTERM): the task killed
- * by HUP/INT/KILL/TERM, or its bash reporting a child killed so (128 + the signal).
- */
-const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
-/** How long ends wait to go out together while the engine holds more tasks than free slots. */
-export const COALESCE_MS = 5;
-/** How long a task's signal death waits for the engine's own signal before it is reported. */
-export const SIGNAL_SETTLE_MS = 300;
-/** When the engine kills its tasks: SIGKILL this long after SIGTERM ... */
-export const KILL_GRACE_MS = 1000;
-/** ... and the engine leaves at the latest this long after the SIGTERM, whatever still runs. */
-export const KILL_WAIT_MS = 2000;
+export {
+  COALESCE_MS,
+  KILL_GRACE_MS,
+  KILL_WAIT_MS,
+  type ProcessResult,
+  type RunnerCommand,
+  type RunnerEvent,
+  type RunnerMessage,
+  type RunnerState,
+  SIGNAL_SETTLE_MS,
+};
 
 interface Run {
   readonly task: Task;
@@ -118,14 +70,9 @@ export class EngineRunner {
   #nextStart = 0;
   #nextStop = 0;
   #startDone = false;
-  #outbox: TaskOutcome[] = [];
+  readonly #reports = new ReportBook();
   /** A `flush` event asked for and not yet come. */
   #flushPlanned: "soon" | "later" | undefined;
-  #seq = 0;
-  /** `done` messages not yet acknowledged by a driver (sent again to the next one). */
-  #unacked: { seq: number; outcomes: TaskOutcome[] }[] = [];
-  /** The tasks of unacknowledged outcomes (a restarted driver needs their text to record them). */
-  #unackedTasks = new Map<number, Task>();
   #signal: { name: string; number: number } | undefined;
   /** The driver gave up this engine: its tasks' ends are not reported. */
   #givenUp = false;
@@ -159,12 +106,8 @@ export class EngineRunner {
   resumeState(): EngineResume {
     const tasks = [...this.#running.values()].filter((r) => r.slot >= 0).map((r) => r.task);
     for (let i = this.#qHead; i < this.#queue.length; i++) tasks.push(this.#queue[i]!);
-    const outcomes = this.#unacked.flatMap((u) => u.outcomes).concat(this.#outbox);
-    for (const o of outcomes) {
-      const t = o.kind === "normal" ? this.#unackedTasks.get(o.id) : undefined;
-      if (t) tasks.push(t);
-    }
-    return { tasks, outcomes, startDone: this.#startDone };
+    const held = this.#reports.held();
+    return { tasks: tasks.concat(held.tasks), outcomes: held.outcomes, startDone: this.#startDone };
   }
 
   /**
@@ -203,11 +146,7 @@ export class EngineRunner {
         this.#flush();
         break;
       case "ack":
-        while (this.#unacked.length > 0 && this.#unacked[0]!.seq <= e.seq) {
-          for (const o of this.#unacked.shift()!.outcomes) {
-            if (o.kind === "normal") this.#unackedTasks.delete(o.id);
-          }
-        }
+        this.#reports.ack(e.seq);
         break;
       case "stop":
         this.#stop();
@@ -231,10 +170,7 @@ export class EngineRunner {
         this.#killGraceS = e.killGraceS;
         // First of all, what it holds; the outcomes in it are kept until acknowledged.
         this.#send({ kind: "resume", ...this.resumeState() });
-        if (this.#outbox.length) {
-          this.#unacked.push({ seq: ++this.#seq, outcomes: this.#outbox });
-          this.#outbox = [];
-        }
+        this.#reports.sealForResume();
         this.#flushPlanned = undefined;
         this.#pump();
         break;
@@ -385,8 +321,7 @@ export class EngineRunner {
         `Task ${task.id} (line ${task.line}) killed: this engine received ${this.#signal?.name}`,
       );
     } else {
-      if (!r.phase) this.#unackedTasks.set(task.id, task);
-      this.#outbox.push(outcome);
+      this.#reports.add(outcome, r.phase ? undefined : task);
       // While this engine holds more tasks than it has free slots, nobody waits for this report:
       // ends of the next few milliseconds go out with it, in one message.
       const queuedAfter = this.#queue.length - this.#qHead - this.#freeSlots.length - (r.phase ? 0 : 1);
@@ -413,12 +348,8 @@ export class EngineRunner {
 
   #flush(): void {
     this.#flushPlanned = undefined;
-    if (this.#outbox.length === 0) return;
-    const outcomes = this.#outbox;
-    this.#outbox = [];
-    const seq = ++this.#seq;
-    this.#unacked.push({ seq, outcomes });
-    this.#send({ kind: "done", outcomes, seq });
+    const done = this.#reports.takeDone();
+    if (done) this.#send({ kind: "done", outcomes: done.outcomes, seq: done.seq });
   }
 
   #stop(): void {
