@@ -33,7 +33,7 @@ pkgs=()
 for p in "${DEBIAN_PKGS[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == 'install ok installed' ]] || pkgs+=("$p")
 done
-# python3 (the Python client's tests): any python3 on PATH will do, else Debian's.
+# python3 (the engines' task launcher and the Python client's tests): any python3 on PATH will do, else Debian's.
 command -v python3 >/dev/null || pkgs+=(python3)
 if ((${#pkgs[@]})) && ((EUID == 0)) && command -v apt-get >/dev/null; then
   say "apt-get install ${pkgs[*]}"
