@@ -67,7 +67,7 @@ def main():
     sel.register(rfd, selectors.EVENT_READ)
     gen = {}
     running = {}  # pid -> [run, slot, start, opath, epath]
-    draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until]
+    draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until, next look]
     out = []
     buf = b""
     heard = time.monotonic()
@@ -130,6 +130,7 @@ def main():
             alive = False
         if alive and held(r[3:5]):
             if now < r[7]:
+                r[8] = now + 0.05
                 draining[pid] = r
                 return
             gen[r[1]] = gen.get(r[1], 0) + 1
@@ -148,7 +149,7 @@ def main():
             if r is None:
                 continue
             now = time.time()
-            settle(pid, r + [status, now, now + 5], now)
+            settle(pid, r + [status, now, now + 5, now], now)
 
     def kill_all(sig):
         for pid in list(running) + list(draining):
@@ -233,7 +234,8 @@ def main():
         reap()
         now = time.time()
         for pid, r in list(draining.items()):
-            settle(pid, r, now)
+            if now >= r[8]:
+                settle(pid, r, now)
         mono = time.monotonic()
         if dying is None and silent > 0 and mono >= heard + silent:
             kill_all(signal.SIGTERM)
