@@ -19,29 +19,13 @@ import {
   type RunInfo,
 } from "../lib/protocol.ts";
 import { type DriverAddress, parseDriverAddress } from "../lib/journal.ts";
+import type { EngineOptions } from "../lib/launch_contract.ts";
 import { EngineTasks } from "./engine_tasks.ts";
 import { Logger } from "./log.ts";
 import { signalNumber } from "./process.ts";
-import { connectWithin, Link, remoteAddress, splitAddress } from "./transport.ts";
+import { connectAny, connectWithin, Link, remoteAddress, splitAddress } from "./transport.ts";
 
-/** How the engine was started. */
-export interface EngineOptions {
-  /** Driver `host:port`. */
-  connect: string;
-  /** Run secret (hex). */
-  secret: string;
-  /** Context id that launched it. */
-  context: number;
-  /** Node column name. */
-  host: string;
-  slots: number;
-  coresPerSlot: number;
-  envResource: string[];
-  /** Context label, for the log file name. */
-  label: string;
-  /** Launch id given by the context. */
-  launch?: string;
-}
+export type { EngineOptions };
 
 /**
  * A driver silent this long is taken as lost: the engine starts looking for a restarted one (in
@@ -76,25 +60,12 @@ export async function runEngine(o: EngineOptions): Promise<number> {
 }
 
 async function connectEngine(o: EngineOptions, deadline: number): Promise<Engine | number> {
-  const candidates = o.connect.split(",").filter(Boolean).map(splitAddress);
-  let conn: Deno.Conn | undefined;
-  let lastError = "";
-  for (let delay = 50; !conn; delay = Math.min(delay * 2, 1000)) {
-    for (const c of candidates) {
-      conn = await connectWithin(c, 3000).catch((e) => {
-        lastError = `${c.hostname}:${c.port}: ${e instanceof Error ? e.message : e}`;
-        return undefined;
-      });
-      if (conn) break;
-    }
-    if (conn) break;
-    if (Date.now() > deadline) {
-      console.error(
-        `disbatch engine on ${o.host}: cannot reach the driver at ${o.connect} (last error: ${lastError})`,
-      );
-      return 1;
-    }
-    await new Promise((r) => setTimeout(r, delay));
+  const conn = await connectAny(o.connect, deadline);
+  if (typeof conn === "string") {
+    console.error(
+      `disbatch engine on ${o.host}: cannot reach the driver at ${o.connect} (last error: ${conn})`,
+    );
+    return 1;
   }
   return new Engine(o, new Link(conn));
 }

@@ -205,3 +205,26 @@ export async function connectWithin(a: { hostname: string; port: number }, ms: n
     clearTimeout(timer);
   }
 }
+
+/**
+ * Connect to the first of several addresses that answers, trying them all again with a growing pause
+ * (50 ms to 1 s) until the deadline.
+ * @param addresses `host:port` items, comma-separated
+ * @param deadline until when (ms since the epoch)
+ * @returns the connection, or the last error when none answered in time
+ */
+export async function connectAny(addresses: string, deadline: number): Promise<Deno.Conn | string> {
+  const candidates = addresses.split(",").filter(Boolean).map(splitAddress);
+  let lastError = "no address";
+  for (let delay = 50;; delay = Math.min(delay * 2, 1000)) {
+    for (const c of candidates) {
+      try {
+        return await connectWithin(c, 3000);
+      } catch (e) {
+        lastError = `${c.hostname}:${c.port}: ${e instanceof Error ? e.message : e}`;
+      }
+    }
+    if (Date.now() > deadline) return lastError;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}

@@ -237,3 +237,22 @@ export function driverEnvOf(env: Record<string, string | undefined>): DriverEnv 
 export function secretInDbUtil(text: string): string | undefined {
   return new RegExp(`^export ${LAUNCH_ENV.secret}='([0-9a-f]+)'$`, "m").exec(text)?.[1];
 }
+
+/** How an engine was started: its launch, with the run's secret and the node it runs on. */
+export interface EngineOptions {
+  /** Driver `host:port`. */
+  connect: string;
+  /** Run secret (hex). */
+  secret: string;
+  /** Context id that launched it. */
+  context: number;
+  /** Node column name. */
+  host: string;
+  slots: number;
+  coresPerSlot: number;
+  envResource: string[];
+  /** Context label, for the log file name. */
+  label: string;
+  /** Launch id given by the context. */
+  launch?: string;
+}
