@@ -10,6 +10,9 @@ import { LAUNCHER_PROGRAM, type OutputSeen, parseLauncherLine, requestLine } fro
 import { snippetText } from "../lib/pyrepr.ts";
 import { killGroup, type ProcessResult, SETSID } from "./process.ts";
 
+/** A task's output file that grows by this much is cut back (its count and snippets are kept). */
+export const CUT_BYTES = 64 << 20;
+
 /** What the launcher tells of one task. */
 export interface LaunchCallbacks {
   started(pid: number): void;
@@ -48,16 +51,18 @@ export class Launcher {
    * @param silentS seconds without a word from the engine after which it kills the tasks
    * @param env the tasks' base environment
    * @param log the engine's log
+   * @param cutBytes how much a task's output file may grow before it is cut back
    * @throws when `python3` cannot be started
    */
   constructor(
     silentS: number,
     env: Record<string, string>,
     log: (level: "info" | "warn" | "error", text: string) => void,
+    cutBytes = CUT_BYTES,
   ) {
     this.#log = log;
     const dir = this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
-    const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(silentS)];
+    const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(silentS), String(cutBytes)];
     try {
       // A session of its own (as each task had with `setsid`): no controlling terminal for the tasks.
       this.#child = new Deno.Command(SETSID ?? "python3", {

@@ -27,21 +27,23 @@
  * group outlives it and still holds one of those files open, the end is reported once no process
  * holds them, 5 s after the exit at most (as the engine waited for pipes to close); a slot whose
  * files are still held then moves on to new ones, so that a straggler's output never counts for a
- * later task. When its stdin ends (the engine is gone) or stays silent for the grace it was given,
+ * later task. A file that grows by CUT_BYTES is cut back to nothing (its first 40 bytes and its last
+ * 40 are kept): the task writes on at its own offset, after a hole that takes no space, so the byte
+ * count stays exact and a task that writes gigabytes does not fill the disk. When its stdin ends (the engine is gone) or stays silent for the grace it was given,
  * the launcher kills every task it started (SIGTERM, SIGKILL 1 s later), removes its directory and
  * exits.
  *
  * @module
  */
 
-/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S`. */
+/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S CUT_BYTES`. */
 export const LAUNCHER_PROGRAM = String.raw`import json, os, selectors, signal, sys, time
 
 def main():
     if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
         os.write(1, b"X python %s has no posix_spawn with process groups (3.8 or newer needed)\n" % sys.version.split()[0].encode())
         return 3
-    d, silent = sys.argv[1], float(sys.argv[2])
+    d, silent, big = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     line = b""
     while not line.endswith(b"\n"):
         c = os.read(0, 1 << 16)
@@ -67,22 +69,50 @@ def main():
     sel.register(rfd, selectors.EVENT_READ)
     gen = {}
     running = {}  # pid -> [run, slot, start, opath, epath]
+    kept = {}  # output path -> (size when cut, first 40 bytes, last 40 bytes before the cut)
     draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until, next look]
     out = []
     buf = b""
     heard = time.monotonic()
+    next_cut = heard + 1
     dying = None
 
     def hexa(b):
         return b.hex() if b else "-"
 
+    def cut(path):
+        # Much output: keep its first 40 bytes and its last 40 so far, and give the space back. The
+        # task writes on at its own offset, after a hole that takes no space, so the size still counts.
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return
+        try:
+            n = os.fstat(fd).st_size
+            k = kept.get(path)
+            if n - (k[0] if k else 0) < big:
+                return
+            head = k[1] if k else os.pread(fd, 40, 0)
+            tail = os.pread(fd, 40, n - 40)
+            os.ftruncate(fd, 0)
+            kept[path] = (n, head, tail)
+        finally:
+            os.close(fd)
+
     def snip(path):
+        k = kept.pop(path, None)
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
             return "0 - -"
         try:
             n = os.fstat(fd).st_size
+            if k:
+                at, head, saved = k
+                n = max(n, at)
+                after = os.pread(fd, min(40, n - at), n - min(40, n - at)) if n > at else b""
+                tail = (saved + after)[-40:]
+                return "%d %s %s" % (n, hexa(head), hexa(tail))
             if n == 0:
                 return "0 - -"
             head = os.pread(fd, min(40, n), 0)
@@ -195,6 +225,8 @@ def main():
             break
         now = time.monotonic()
         timeout = None
+        if running:
+            timeout = 1
         if draining:
             timeout = 0.05
         if dying is not None:
@@ -232,6 +264,11 @@ def main():
                 if l and l != b".":
                     start(l)
         reap()
+        if running and time.monotonic() >= next_cut:
+            next_cut = time.monotonic() + 1
+            for r in running.values():
+                cut(r[3])
+                cut(r[4])
         now = time.time()
         for pid, r in list(draining.items()):
             if now >= r[8]:

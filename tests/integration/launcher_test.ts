@@ -21,10 +21,10 @@ function requirePython(): void {
   }
 }
 
-async function launcherFor(): Promise<{ l: Launcher; lines: string[] }> {
+async function launcherFor(cutBytes?: number): Promise<{ l: Launcher; lines: string[] }> {
   requirePython();
   const lines: string[] = [];
-  const l = new Launcher(30, Deno.env.toObject(), (level, text) => lines.push(`${level} ${text}`));
+  const l = new Launcher(30, Deno.env.toObject(), (level, text) => lines.push(`${level} ${text}`), cutBytes);
   assert.equal(await l.whenReady, true, lines.join("\n"));
   return { l, lines };
 }
@@ -161,4 +161,35 @@ Deno.test("launcher: when the engine's side closes, what still runs is killed an
   }
   assert.ok(gone, "the launcher removed its directory");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("launcher: output that is cut back to save space is still counted exactly, first and last bytes kept", async () => {
+  // Cut at 1 MB: the task writes 6 MB over 3 s, so the launcher cuts its files several times.
+  const { l } = await launcherFor(1 << 20);
+  try {
+    const commands = [
+      "for i in $(seq 1 30); do head -c 200000 /dev/zero | tr '\\0' a; sleep 0.1; done; printf 'THE-END-0123456789-abcdefghijklmnopqrstuvwxyz'",
+      "printf 'HEAD-of-the-output-0123456789-abcdefghijklmnop'; for i in $(seq 1 15); do head -c 400000 /dev/zero >&2; sleep 0.2; done; printf 'x'",
+    ];
+    for (const command of commands) {
+      const direct = await spawnTask(command, {}).result;
+      const run = viaLauncher(l, command);
+      // What the slot's files take on disk while the task runs.
+      let most = 0;
+      let done = false;
+      run.result.finally(() => done = true);
+      while (!done) {
+        for (const e of Deno.readDirSync(l.dir)) {
+          if (/^[oe]0\./.test(e.name)) {
+            most = Math.max(most, (Deno.statSync(`${l.dir}/${e.name}`).blocks ?? 0) * 512);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(pick(await run.result), pick(direct), command);
+      assert.ok(most < 3_000_000, `the files took ${most} bytes for 6 MB written`);
+    }
+  } finally {
+    l.close();
+  }
 });
