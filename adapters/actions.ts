@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { DashboardTracker } from "../lib/dashboard.ts";
 import type { Action, Scheduler } from "../lib/scheduler.ts";
 import type { DriverEvent } from "../lib/reactor.ts";
 import type { StatusRecord, Task } from "../lib/types.ts";
@@ -28,14 +27,12 @@ export interface RunPorts {
 }
 
 /** What {@linkcode ActionRunner} acts on. */
-export interface ActionTargets extends Pick<RunPorts, "now" | "log" | "say"> {
-  /** Connected engines by rank. */
-  engines: ReadonlyMap<number, Peer>;
-  /** The dashboard's bookkeeping, with `--web`. */
-  tracker?: DashboardTracker;
+export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
+  /** The engines' connections by rank (what they are and hold is the scheduler's: `sched.view`). */
+  links: ReadonlyMap<number, Peer>;
   /** Store a record: dashboard, mail, status file, results, in that order (`attempt`: which run it is). */
   record(r: StatusRecord, attempt: number): void;
-  /** Keep an attempt that is run again (the attempts file). */
+  /** Keep an attempt that is run again (the attempts file, the dashboard). */
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
   settled(): void;
@@ -67,7 +64,6 @@ export class ActionRunner {
     for (const a of actions) {
       switch (a.kind) {
         case "assign": {
-          t.tracker?.assigned(a.rank, t.engines.get(a.rank)?.hello.host ?? "", a.task.id, t.now());
           let l = this.#outgoing.get(a.rank);
           if (!l) this.#outgoing.set(a.rank, l = []);
           l.push(a.task);
@@ -78,15 +74,15 @@ export class ActionRunner {
           break;
         }
         case "perEngine":
-          t.engines.get(a.rank)?.link.send({ kind: "perEngine", start: a.start, stop: a.stop });
+          t.links.get(a.rank)?.link.send({ kind: "perEngine", start: a.start, stop: a.stop });
           break;
         case "stopEngine":
           this.flush();
-          t.engines.get(a.rank)?.link.send({ kind: "stop" });
+          t.links.get(a.rank)?.link.send({ kind: "stop" });
           break;
         case "killEngine": {
           this.flush();
-          const p = t.engines.get(a.rank);
+          const p = t.links.get(a.rank);
           p?.link.send({ kind: "kill", reason: "run aborted" });
           if (p && !this.#killTimers.has(a.rank)) {
             this.#killTimers.set(
@@ -104,7 +100,6 @@ export class ActionRunner {
           break;
         case "attempt":
           t.attempt(a.record);
-          t.tracker?.attempt(a.record);
           break;
         case "log":
           if (a.level === "debug") t.log.debug(a.message);
@@ -134,7 +129,7 @@ export class ActionRunner {
     const o = this.#outgoing;
     this.#outgoing = new Map();
     for (const [rank, tasks] of o) {
-      const link = this.#t.engines.get(rank)?.link;
+      const link = this.#t.links.get(rank)?.link;
       if (!link) continue;
       this.#t.sending?.(rank, tasks.map((t) => t.id));
       // Commands can be up to the kernel's 128 KiB argument limit each: keep frames near 1 MiB.

@@ -177,16 +177,16 @@ async function runLocked(
     log.warn(m);
     say(`disbatch: ${m}`);
   }, re !== undefined);
-  const engines = new Map<number, Peer>();
+  /** The engines' connections (sockets) by rank; what engines there are is the scheduler's (`sched.view`). */
+  const links = new Map<number, Peer>();
   const retire = new RetireManager(log, (m) => say(m));
+  /** The dashboard's history (timeline, throughput, failures); what runs now it reads from the registry. */
   const tracker = inv.web ? new DashboardTracker() : undefined;
 
   const actions = new ActionRunner({
-    engines,
+    links,
     log,
     say,
-    tracker,
-    now,
     record(r, attempt) {
       tracker?.record(r);
       mailer?.record(r);
@@ -197,6 +197,7 @@ async function runLocked(
     attempt(r) {
       attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m), re !== undefined);
       attempts.add(r);
+      tracker?.attempt(r);
     },
     settled() {
       progress.update(() => sched.snapshot());
@@ -208,6 +209,10 @@ async function runLocked(
   /** Every change to the run's state goes through here: an event in, the scheduler's actions carried out. */
   const react = (ev: DriverEvent) => {
     const seen = eventLog ? EventLog.encode(ev) : "";
+    if (tracker && ev.kind === "tasksDone") {
+      const host = sched.view.engine(ev.rank)?.host ?? "";
+      for (const o of ev.outcomes) tracker.finished(ev.rank, o, host);
+    }
     const a: Action[] = reactTo(sched, ev);
     eventLog?.step(seen, a);
     actions.apply(a);
@@ -216,8 +221,7 @@ async function runLocked(
   const peers = new DriverPeers({
     ...ports,
     retire,
-    tracker,
-    engines,
+    links,
     engineClosed: (rank) => actions.engineClosed(rank),
     engineLost: (launch): boolean => launch !== undefined && auto.engineLost(launch),
     uid,
@@ -238,8 +242,6 @@ async function runLocked(
     secret,
     retire,
     addContext: (label, info) => peers.addContext(label, info),
-    engineOn: (context, host) =>
-      [...engines.values()].some((p) => p.hello.context === context && p.hello.host === host),
     ...(re ? { restore: restoredAuto(re) } : {}),
     hasJoined: (launchId) => peers.hasJoined(launchId),
   });
@@ -288,7 +290,11 @@ async function runLocked(
       say,
       now,
       state: () =>
-        tracker.state({ ...sched.snapshot(), uid, startedAt, ...(allocator?.state() ?? {}) }, now()),
+        tracker.state(
+          { ...sched.snapshot(), uid, startedAt, ...(allocator?.state() ?? {}) },
+          now(),
+          sched.view.inFlight(),
+        ),
       stop: (t) => peers.stop(t),
     })
     : undefined;
@@ -326,13 +332,13 @@ async function runLocked(
     again(name, n) {
       say(`disbatch: second ${name}: exiting now`);
       // Engines kill their tasks at once rather than wait for a driver that is not coming back.
-      for (const p of engines.values()) {
+      for (const p of links.values()) {
         p.link.send({ kind: "kill", reason: `driver received a second ${name}` });
       }
       allocator?.cancelNow();
       status.close();
       journal.ended(128 + n);
-      const flushed = Promise.all([...engines.values()].map((p) => p.link.flush()));
+      const flushed = Promise.all([...links.values()].map((p) => p.link.flush()));
       Promise.race([flushed, new Promise((r) => setTimeout(r, 300))]).finally(() => {
         auto.kill("SIGKILL");
         exitNow(128 + n);

@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { DashboardTracker } from "../lib/dashboard.ts";
 import { type RunState, runStateOf, type ToDriver } from "../lib/protocol.ts";
 import { answerStop, type StopAnswer, type StopTarget } from "../lib/control.ts";
 import type { RunPorts } from "./actions.ts";
@@ -18,10 +17,11 @@ import { describe, GIVE_UP_MARGIN_S, type Peer, type ServerHandlers } from "./se
 /** What {@linkcode DriverPeers} needs from the driver. */
 export interface PeersHost extends RunPorts {
   retire: RetireManager;
-  /** The dashboard's bookkeeping, with `--web`. */
-  tracker?: DashboardTracker;
-  /** Connected engines by rank; filled and emptied here. */
-  engines: Map<number, Peer>;
+  /**
+   * The engines' connections by rank; filled and emptied here. They are the sockets only: which
+   * engines and contexts the run has, and what they hold, is the scheduler's (`sched.view`).
+   */
+  links: Map<number, Peer>;
   /** An engine's connection ended. */
   engineClosed(rank: number): void;
   /**
@@ -55,7 +55,8 @@ export const RECONNECT_WINDOW_S = 4;
 /** Engines, contexts and monitors connected to the driver. */
 export class DriverPeers implements ServerHandlers {
   readonly #h: PeersHost;
-  readonly #contexts = new Map<number, { label: string; peer?: Peer }>();
+  /** The connections of contexts that registered (`dbUtil.sh`), by id. */
+  readonly #contextLinks = new Map<number, Peer>();
   readonly #joinedLaunches = new Set<string>();
   readonly #watchers = new Set<Peer>();
   /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
@@ -80,22 +81,20 @@ export class DriverPeers implements ServerHandlers {
    */
   addContext(label: string, info: Omit<JournalContext, "label" | "origin">): number {
     const id = this.#nextContext++;
-    this.#contexts.set(id, { label });
     this.#h.journal?.context(id, { label, origin: "auto", ...info });
     return id;
   }
 
   /**
-   * Re-attached: the contexts and engines the last driver had, and where numbering goes on.
-   * @param contexts id → label @param engines rank → what it was, for those that did not leave
+   * Re-attached: the engines the last driver had, and where numbering goes on (its contexts have
+   * joined the scheduler).
+   * @param engines rank → what it was, for those that did not leave
    */
   restore(
-    contexts: ReadonlyMap<number, { label: string }>,
     engines: ReadonlyMap<number, { context: number; host: string }>,
     nextRank: number,
     nextContext: number,
   ): void {
-    for (const [id, c] of contexts) this.#contexts.set(id, { label: c.label });
     for (const [r, e] of engines) this.#expected.set(r, e);
     this.#nextRank = Math.max(this.#nextRank, nextRank);
     this.#nextContext = Math.max(this.#nextContext, nextContext);
@@ -113,7 +112,7 @@ export class DriverPeers implements ServerHandlers {
       if (typeof h.slots !== "number" || h.slots < 1 || typeof h.context !== "number") {
         return { reject: "an engine must say its context and a slot count of at least 1" };
       }
-      if (!this.#contexts.has(h.context)) return { reject: `unknown context ${h.context}` };
+      if (!this.#h.sched.view.context(h.context)) return { reject: `unknown context ${h.context}` };
       if (h.resume) {
         const r = h.resume.rank;
         const mending = this.#mending.get(r);
@@ -122,7 +121,7 @@ export class DriverPeers implements ServerHandlers {
           this.#mending.delete(r);
           return { rank: r };
         }
-        const old = this.#h.engines.get(r);
+        const old = this.#h.links.get(r);
         if (old) {
           // The same engine on a new connection (its old one broke): the old one ends quietly.
           this.#replaced.add(old);
@@ -144,9 +143,8 @@ export class DriverPeers implements ServerHandlers {
   /** @param p a peer that got its `welcome` */
   joined(p: Peer): void {
     if (p.hello.role !== "engine") return;
-    const { engines } = this.#h;
     const h = p.hello;
-    engines.set(p.rank!, p);
+    this.#h.links.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
     this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
     if (h.resume) return; // what it holds comes in its `resume` message
@@ -170,7 +168,6 @@ export class DriverPeers implements ServerHandlers {
       switch (msg.kind) {
         case "done":
           if (typeof msg.seq === "number") peer.ack = msg.seq;
-          if (this.#h.tracker) { for (const o of msg.outcomes) this.#h.tracker.finished(rank, o); }
           react({ kind: "tasksDone", rank, outcomes: msg.outcomes, now: now() });
           return;
         case "resume": {
@@ -216,7 +213,7 @@ export class DriverPeers implements ServerHandlers {
         }
         const id = this.#nextContext++;
         const label = msg.label || `SSH${id}`;
-        this.#contexts.set(id, { label, peer });
+        this.#contextLinks.set(id, peer);
         log.info(
           `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
@@ -262,7 +259,7 @@ export class DriverPeers implements ServerHandlers {
         });
         return;
       case "contextDone":
-        log.info(`Context ${this.#contexts.get(msg.context)?.label ?? msg.context} finished`);
+        log.info(`Context ${sched.view.context(msg.context)?.label ?? msg.context} finished`);
         return;
       case "requestStop":
         peer.link.send({ kind: "ack", answer: this.stop(msg.target) });
@@ -303,7 +300,7 @@ export class DriverPeers implements ServerHandlers {
         // A connection that breaks without a goodbye: a dead engine (its companion has killed its
         // tasks), or a broken link the engine is already mending. Wait a moment for it to come back
         // before its tasks run elsewhere, so that they never run twice at once.
-        this.#h.engines.delete(rank);
+        this.#h.links.delete(rank);
         react({
           kind: "engineAway",
           rank,
@@ -323,12 +320,12 @@ export class DriverPeers implements ServerHandlers {
       this.#engineEnded(peer, reason);
     }
     if (peer.hello.role === "context") {
-      for (const [id, c] of this.#contexts) {
-        if (c.peer === peer) {
-          this.#h.log.info(`Context ${c.label} (${id}) disconnected: ${reason}`);
-          this.#h.contextLeft?.(c.label);
-          react({ kind: "contextGone", id, now: now() });
-        }
+      for (const [id, p] of this.#contextLinks) {
+        if (p !== peer) continue;
+        const label = sched.view.context(id)?.label ?? `${id}`;
+        this.#h.log.info(`Context ${label} (${id}) disconnected: ${reason}`);
+        this.#h.contextLeft?.(label);
+        react({ kind: "contextGone", id, now: now() });
       }
     }
     if (peer.hello.role === "monitor") this.#watchers.delete(peer);
@@ -340,7 +337,7 @@ export class DriverPeers implements ServerHandlers {
     if (peer.rank === undefined) return;
     this.#h.journal?.gone(peer.rank);
     this.#h.engineClosed(peer.rank);
-    this.#h.engines.delete(peer.rank);
+    this.#h.links.delete(peer.rank);
     const clean = this.#saidBye.has(peer);
     const signal = this.#saidBye.get(peer);
     // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
@@ -357,7 +354,6 @@ export class DriverPeers implements ServerHandlers {
       now: now(),
     });
     this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
-    this.#h.tracker?.engineGone(peer.rank);
   }
 
   /**
@@ -366,10 +362,12 @@ export class DriverPeers implements ServerHandlers {
    * @param t the target @returns whether it names something, and what is stopping
    */
   stop(t: StopTarget): StopAnswer {
-    const { react, now, engines } = this.#h;
+    const { react, now, sched, links } = this.#h;
     const answer = answerStop(t, {
-      engines: [...engines].map(([rank, p]) => ({ rank, context: p.hello.context! })),
-      contexts: [...this.#contexts].map(([id, c]) => ({ id, label: c.label })),
+      // Engines connected now (one whose connection broke is not stopped until it is back).
+      engines: sched.view.liveEngines().filter((e) => links.has(e.rank))
+        .map((e) => ({ rank: e.rank, context: e.context })),
+      contexts: sched.view.contexts().map((c) => ({ id: c.id, label: c.label })),
     });
     if (!answer.found) return answer;
     if (t.kind === "engine") react({ kind: "stopEngine", rank: t.rank, now: now() });
@@ -385,7 +383,7 @@ export class DriverPeers implements ServerHandlers {
       ...(this.#h.allocations?.() ?? {}),
     });
     for (const e of snap.engines) {
-      const p = this.#h.engines.get(e.rank);
+      const p = this.#h.links.get(e.rank);
       if (p) e.lastHeard = p.link.lastHeard / 1000;
     }
     return snap;

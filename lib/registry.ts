@@ -37,6 +37,8 @@ export interface TaskEntry {
   rank?: number | undefined;
   /** `waiting`: Unix seconds from which it may run again. */
   notBefore?: number | undefined;
+  /** `assigned`: Unix seconds it was sent (undefined for a task an engine brought back). */
+  sentAt?: number | undefined;
 }
 
 /** Whether an engine takes tasks: `active`; `stopping` (finishes what it has, then leaves); `gone`. */
@@ -287,6 +289,7 @@ export class Registry {
       state: "queued",
       rank: undefined,
       notBefore: undefined,
+      sentAt: undefined,
     };
     return entry;
   }
@@ -296,12 +299,13 @@ export class Registry {
     return this.#outstanding;
   }
 
-  /** Send `entry` to `e` as `task` (the copy with its attempt and time limit). */
-  assign(e: EngineState, entry: TaskEntry, task: Task): void {
+  /** Send `entry` to `e` as `task` (the copy with its attempt and time limit) at `now`. */
+  assign(e: EngineState, entry: TaskEntry, task: Task, now?: number): void {
     entry.state = "assigned";
     entry.task = task;
     entry.rank = e.rank;
     entry.notBefore = undefined;
+    entry.sentAt = now;
     e.outstanding.set(entry.id, entry);
     this.#outstanding++;
     e.assigned++;
@@ -362,6 +366,7 @@ export class Registry {
       state: "assigned",
       rank: e.rank,
       notBefore: undefined,
+      sentAt: undefined,
     };
     e.outstanding.set(task.id, entry);
     this.#outstanding++;

@@ -32,6 +32,7 @@
 import * as engineEvents from "./engine_events.ts";
 import { newContext, type TaskState } from "./registry.ts";
 import { dispatch } from "./dispatch.ts";
+import { RunView } from "./run_view.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import type { Action, EngineEnd, SchedulerOptions, SchedulerSnapshot } from "./scheduler_types.ts";
 import { WALLTIME_MARGIN_S } from "./scheduler_types.ts";
@@ -44,10 +45,13 @@ export type { TaskState } from "./registry.ts";
 /** The controller's state machine. */
 export class Scheduler {
   readonly #c: SchedulerCore;
+  /** The registry's contexts, engines and tasks in flight, for views to read. */
+  readonly view: RunView;
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
     this.#c = new SchedulerCore(options);
+    this.view = new RunView(this.#c.reg);
   }
 
   /** PERENGINE START/STOP tasks, once the block is complete (undefined before). */
