@@ -1,7 +1,7 @@
 /**
  * Carrying out the {@linkcode Scheduler}'s actions: task assignments batched per engine (frames
- * near 1 MiB), stop and kill requests (a killed engine gets 5 s to leave), records, log lines, and
- * the end of the run.
+ * near 1 MiB), stop and kill requests (a killed engine gets 5 s to leave), records, log lines, nodes
+ * to give back, and the end of the run.
  *
  * @module
  */
@@ -36,6 +36,8 @@ export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
   settled(): void;
+  /** A node a context's engines have all left: give it back, or keep it (`holdNode`). */
+  nodeFree(a: Extract<Action, { kind: "retireNode" | "holdNode" }>): void;
   /** Tasks about to be sent to an engine (the journal). */
   sending?(rank: number, ids: number[]): void;
 }
@@ -111,6 +113,10 @@ export class ActionRunner {
             t.log.error(a.message);
             t.say(`disbatch: ${a.message}`);
           }
+          break;
+        case "retireNode":
+        case "holdNode":
+          t.nodeFree(a);
           break;
         case "finish":
           this.flush();

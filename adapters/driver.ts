@@ -179,7 +179,7 @@ async function runLocked(
   }, re !== undefined);
   /** The engines' connections (sockets) by rank; what engines there are is the scheduler's (`sched.view`). */
   const links = new Map<number, Peer>();
-  const retire = new RetireManager(log, (m) => say(m));
+  const retire = new RetireManager(log, (m) => say(m), sched.view);
   /** The dashboard's history (timeline, throughput, failures); what runs now it reads from the registry. */
   const tracker = inv.web ? new DashboardTracker() : undefined;
 
@@ -203,6 +203,7 @@ async function runLocked(
       progress.update(() => sched.snapshot());
       intake.wake();
     },
+    nodeFree: (a) => retire.nodeFree(a),
     sending: (rank, ids) => journal.sent(rank, ids),
   });
   eventLog?.start(schedOptions);
@@ -220,7 +221,6 @@ async function runLocked(
   const ports = { sched, react, now, log, say };
   const peers = new DriverPeers({
     ...ports,
-    retire,
     links,
     engineClosed: (rank) => actions.engineClosed(rank),
     engineLost: (launch): boolean => launch !== undefined && auto.engineLost(launch),

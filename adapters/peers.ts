@@ -9,14 +9,12 @@
 import { type RunState, runStateOf, type ToDriver } from "../lib/protocol.ts";
 import { answerStop, type StopAnswer, type StopTarget } from "../lib/control.ts";
 import type { RunPorts } from "./actions.ts";
-import type { RetireManager } from "./retire.ts";
 import type { JournalContext } from "../lib/journal.ts";
 import type { JournalFile } from "./journal_file.ts";
 import { describe, GIVE_UP_MARGIN_S, type Peer, type ServerHandlers } from "./server.ts";
 
 /** What {@linkcode DriverPeers} needs from the driver. */
 export interface PeersHost extends RunPorts {
-  retire: RetireManager;
   /**
    * The engines' connections by rank; filled and emptied here. They are the sockets only: which
    * engines and contexts the run has, and what they hold, is the scheduler's (`sched.view`).
@@ -146,7 +144,6 @@ export class DriverPeers implements ServerHandlers {
     const h = p.hello;
     this.#h.links.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
-    this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
     if (h.resume) return; // what it holds comes in its `resume` message
     this.#h.journal?.joined(p.rank!, h.context!, h.slots!, h.host);
     this.#h.react({
@@ -353,7 +350,6 @@ export class DriverPeers implements ServerHandlers {
       end: !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
       now: now(),
     });
-    this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
   }
 
   /**

@@ -82,6 +82,20 @@ export class RunView {
     return false;
   }
 
+  /**
+   * @param context context id
+   * @returns every node an engine of the context joined from, in the order first joined, and
+   *   whether an engine of it is there now
+   */
+  hostsOf(context: number): Map<string, boolean> {
+    const out = new Map<string, boolean>();
+    for (const e of this.#reg.engines()) {
+      if (e.context !== context) continue;
+      out.set(e.host, out.get(e.host) === true || e.state !== "gone");
+    }
+    return out;
+  }
+
   /** @param id context id @returns the context */
   context(id: number): ContextView | undefined {
     const c = this.#reg.context(id);

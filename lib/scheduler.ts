@@ -32,6 +32,7 @@
 import * as engineEvents from "./engine_events.ts";
 import { newContext, type TaskState } from "./registry.ts";
 import { dispatch } from "./dispatch.ts";
+import { nodeLeft } from "./retirement.ts";
 import { RunView } from "./run_view.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import type { Action, EngineEnd, SchedulerOptions, SchedulerSnapshot } from "./scheduler_types.ts";
@@ -289,7 +290,12 @@ export class Scheduler {
    */
   engineGone(rank: number, end: EngineEnd, now: number): Action[] {
     const out = engineEvents.engineGone(this.#c, rank, end, now);
-    return out ? out.concat(dispatch(this.#c, now)) : [];
+    if (!out) return [];
+    const after = dispatch(this.#c, now);
+    return out.concat(
+      after,
+      nodeLeft(this.#c.reg, this.#c.reg.engine(rank)!, end, this.#c.phase === "running"),
+    );
   }
 
   /**

@@ -128,3 +128,29 @@ Deno.test("RunView.inFlight(): tasks sent, in order, with when; none of engines 
     );
   }
 });
+
+Deno.test("RunView.hostsOf(): a context's nodes in the order joined, and whether an engine is there", () => {
+  const cases: { name: string; change: (reg: Registry) => void; a: [string, boolean][] }[] = [
+    { name: "as joined", change: () => {}, a: [["n0", true], ["n1", true]] },
+    { name: "n1's engine left", change: (reg) => reg.leave(1), a: [["n0", true], ["n1", false]] },
+    {
+      name: "n1's engine left and another came",
+      change: (reg) => {
+        reg.leave(1);
+        reg.join(5, 0, "n1", 2);
+      },
+      a: [["n0", true], ["n1", true]],
+    },
+    {
+      name: "a new node",
+      change: (reg) => reg.join(6, 0, "n7", 1),
+      a: [["n0", true], ["n1", true], ["n7", true]],
+    },
+  ];
+  for (const c of cases) {
+    const { reg, view } = run();
+    c.change(reg);
+    assert.deepEqual([...view.hostsOf(0)], c.a, c.name);
+    assert.deepEqual([...view.hostsOf(1)], [["n1", true]], c.name);
+  }
+});
