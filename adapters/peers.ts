@@ -1,17 +1,18 @@
 /**
  * The driver's side of its peers, as the {@linkcode DriverServer}'s handlers: engines get ranks
  * and join the {@linkcode Scheduler}, contexts (`dbUtil.sh`) register and report, `--stop` and the
- * dashboard stop engines or contexts, and monitors (`--mon`) get a snapshot every second.
+ * dashboard stop engines or contexts, and monitors (`--mon`) join the {@linkcode Watchers}.
  *
  * @module
  */
 
-import { type RunState, runStateOf, type ToDriver } from "../lib/protocol.ts";
+import type { RunState, ToDriver } from "../lib/protocol.ts";
 import { answerStop, type StopAnswer, type StopTarget } from "../lib/control.ts";
 import type { RunPorts } from "./actions.ts";
 import type { JournalContext } from "../lib/journal.ts";
 import type { JournalFile } from "./journal_file.ts";
 import { describe, GIVE_UP_MARGIN_S, type Peer, type ServerHandlers } from "./server.ts";
+import { monitorState, Watchers } from "./watchers.ts";
 
 /** What {@linkcode DriverPeers} needs from the driver. */
 export interface PeersHost extends RunPorts {
@@ -38,7 +39,7 @@ export interface PeersHost extends RunPorts {
   contextLeft?(label: string): void;
   /** The run's allocations, for monitors and `--status`. */
   allocations?(): Pick<RunState, "allocations" | "allocatorPaused">;
-  /** The run journal (for a driver restarted with `--reattach`). */
+  /** The run journal (for a driver restarted with `--reattach`): the contexts here, the rest from the events. */
   journal?: JournalFile;
   /** `--driver-grace` in seconds (how long a silent engine keeps its tasks). */
   driverGrace: number;
@@ -56,7 +57,8 @@ export class DriverPeers implements ServerHandlers {
   /** The connections of contexts that registered (`dbUtil.sh`), by id. */
   readonly #contextLinks = new Map<number, Peer>();
   readonly #joinedLaunches = new Set<string>();
-  readonly #watchers = new Set<Peer>();
+  /** Monitors (`--mon`) watching the run. */
+  readonly watchers: Watchers;
   /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
   readonly #saidBye = new WeakMap<Peer, string | undefined>();
   /** Engines whose connection broke without a goodbye, waited for a moment (rank → timer). */
@@ -71,6 +73,7 @@ export class DriverPeers implements ServerHandlers {
   /** @param host what the handlers act on */
   constructor(host: PeersHost) {
     this.#h = host;
+    this.watchers = new Watchers(() => monitorState(host));
   }
 
   /**
@@ -145,7 +148,6 @@ export class DriverPeers implements ServerHandlers {
     this.#h.links.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
     if (h.resume) return; // what it holds comes in its `resume` message
-    this.#h.journal?.joined(p.rank!, h.context!, h.slots!, h.host);
     this.#h.react({
       kind: "engineJoined",
       rank: p.rank!,
@@ -187,7 +189,6 @@ export class DriverPeers implements ServerHandlers {
           return;
         }
         case "released":
-          this.#h.journal?.returned(rank, msg.ids);
           react({ kind: "released", rank, ids: msg.ids, now: now() });
           return;
         case "bye":
@@ -262,8 +263,7 @@ export class DriverPeers implements ServerHandlers {
         peer.link.send({ kind: "ack", answer: this.stop(msg.target) });
         return;
       case "watch":
-        this.#watchers.add(peer);
-        peer.link.send({ kind: "snapshot", state: this.watchState() });
+        this.watchers.add(peer);
         return;
     }
     log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
@@ -325,14 +325,13 @@ export class DriverPeers implements ServerHandlers {
         react({ kind: "contextGone", id, now: now() });
       }
     }
-    if (peer.hello.role === "monitor") this.#watchers.delete(peer);
+    if (peer.hello.role === "monitor") this.watchers.remove(peer);
   }
 
   /** An engine's connection ended for good. */
   #engineEnded(peer: Peer, reason: string): void {
     const { sched, react, now } = this.#h;
     if (peer.rank === undefined) return;
-    this.#h.journal?.gone(peer.rank);
     this.#h.engineClosed(peer.rank);
     this.#h.links.delete(peer.rank);
     const clean = this.#saidBye.has(peer);
@@ -369,37 +368,5 @@ export class DriverPeers implements ServerHandlers {
     if (t.kind === "engine") react({ kind: "stopEngine", rank: t.rank, now: now() });
     else for (const c of answer.contexts) react({ kind: "stopContext", id: c.id, now: now() });
     return answer;
-  }
-
-  /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */
-  watchState(): RunState {
-    const snap = runStateOf(this.#h.sched.snapshot(), {
-      uid: this.#h.uid,
-      startedAt: this.#h.startedAt,
-      ...(this.#h.allocations?.() ?? {}),
-    });
-    for (const e of snap.engines) {
-      const p = this.#h.links.get(e.rank);
-      if (p) e.lastHeard = p.link.lastHeard / 1000;
-    }
-    return snap;
-  }
-
-  /** Send every monitor a snapshot (the driver does so every second). */
-  sendSnapshots(): void {
-    if (this.#watchers.size === 0) return;
-    const snap = this.watchState();
-    for (const w of this.#watchers) w.link.send({ kind: "snapshot", state: snap });
-  }
-
-  /** Show monitors the final counts and give their connections up to 0.5 s to drain. */
-  async farewell(): Promise<void> {
-    if (this.#watchers.size === 0) return;
-    const last = this.watchState();
-    for (const w of this.#watchers) w.link.send({ kind: "snapshot", state: { ...last, phase: "done" } });
-    await Promise.race([
-      Promise.all([...this.#watchers].map((w) => w.link.flush())),
-      new Promise((r) => setTimeout(r, 500)),
-    ]);
   }
 }

@@ -84,11 +84,7 @@ export class Scheduler {
     return taskStream.perEngineBlock(this.#c, { start, stop }, now);
   }
 
-  /**
-   * A task or barrier read from the task file.
-   * @param item the item @param now seconds
-   * @returns actions
-   */
+  /** A task or barrier read from the task file. @param item the item @param now seconds @returns actions */
   addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
     return taskStream.addItem(this.#c, item, now);
   }
@@ -153,11 +149,7 @@ export class Scheduler {
     return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
-  /**
-   * An engine that was silent is heard again.
-   * @param rank engine @param now seconds
-   * @returns actions
-   */
+  /** An engine that was silent is heard again. @param rank engine @param now seconds @returns actions */
   engineBack(rank: number, now: number): Action[] {
     const out = engineEvents.engineBack(this.#c, rank);
     return out ? out.concat(dispatch(this.#c, now)) : [];
@@ -192,11 +184,7 @@ export class Scheduler {
     return out.concat(this.tasksDone(rank, fresh, now));
   }
 
-  /**
-   * The task file has no more items.
-   * @param now seconds
-   * @returns actions
-   */
+  /** The task file has no more items. @param now seconds @returns actions */
   endOfTasks(now: number): Action[] {
     return taskStream.endOfTasks(this.#c, now);
   }
@@ -312,11 +300,7 @@ export class Scheduler {
     }, ...dispatch(this.#c, now)];
   }
 
-  /**
-   * Soft stop of every engine of a context.
-   * @param id context @param now seconds
-   * @returns actions
-   */
+  /** Soft stop of every engine of a context. @param id context @param now seconds @returns actions */
   stopContext(id: number, now: number): Action[] {
     const c = this.#c.reg.stopContext(id);
     if (!c) return [];
