@@ -1,12 +1,11 @@
 /**
  * Carrying out the {@linkcode Scheduler}'s actions: task assignments batched per engine (frames
- * near 1 MiB), stop and kill requests (a killed engine gets 5 s to leave), records, log lines, and
- * the end of the run.
+ * near 1 MiB), stop and kill requests (a killed engine gets 5 s to leave), records, log lines, nodes
+ * to give back, and the end of the run.
  *
  * @module
  */
 
-import type { DashboardTracker } from "../lib/dashboard.ts";
 import type { Action, Scheduler } from "../lib/scheduler.ts";
 import type { DriverEvent } from "../lib/reactor.ts";
 import type { StatusRecord, Task } from "../lib/types.ts";
@@ -28,17 +27,17 @@ export interface RunPorts {
 }
 
 /** What {@linkcode ActionRunner} acts on. */
-export interface ActionTargets extends Pick<RunPorts, "now" | "log" | "say"> {
-  /** Connected engines by rank. */
-  engines: ReadonlyMap<number, Peer>;
-  /** The dashboard's bookkeeping, with `--web`. */
-  tracker?: DashboardTracker;
+export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
+  /** The engines' connections by rank (what they are and hold is the scheduler's: `sched.view`). */
+  links: ReadonlyMap<number, Peer>;
   /** Store a record: dashboard, mail, status file, results, in that order (`attempt`: which run it is). */
   record(r: StatusRecord, attempt: number): void;
-  /** Keep an attempt that is run again (the attempts file). */
+  /** Keep an attempt that is run again (the attempts file, the dashboard). */
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
   settled(): void;
+  /** A node a context's engines have all left: give it back, or keep it (`holdNode`). */
+  nodeFree(a: Extract<Action, { kind: "retireNode" | "holdNode" }>): void;
   /** Tasks about to be sent to an engine (the journal). */
   sending?(rank: number, ids: number[]): void;
 }
@@ -67,7 +66,6 @@ export class ActionRunner {
     for (const a of actions) {
       switch (a.kind) {
         case "assign": {
-          t.tracker?.assigned(a.rank, t.engines.get(a.rank)?.hello.host ?? "", a.task.id, t.now());
           let l = this.#outgoing.get(a.rank);
           if (!l) this.#outgoing.set(a.rank, l = []);
           l.push(a.task);
@@ -78,15 +76,15 @@ export class ActionRunner {
           break;
         }
         case "perEngine":
-          t.engines.get(a.rank)?.link.send({ kind: "perEngine", start: a.start, stop: a.stop });
+          t.links.get(a.rank)?.link.send({ kind: "perEngine", start: a.start, stop: a.stop });
           break;
         case "stopEngine":
           this.flush();
-          t.engines.get(a.rank)?.link.send({ kind: "stop" });
+          t.links.get(a.rank)?.link.send({ kind: "stop" });
           break;
         case "killEngine": {
           this.flush();
-          const p = t.engines.get(a.rank);
+          const p = t.links.get(a.rank);
           p?.link.send({ kind: "kill", reason: "run aborted" });
           if (p && !this.#killTimers.has(a.rank)) {
             this.#killTimers.set(
@@ -104,7 +102,6 @@ export class ActionRunner {
           break;
         case "attempt":
           t.attempt(a.record);
-          t.tracker?.attempt(a.record);
           break;
         case "log":
           if (a.level === "debug") t.log.debug(a.message);
@@ -116,6 +113,10 @@ export class ActionRunner {
             t.log.error(a.message);
             t.say(`disbatch: ${a.message}`);
           }
+          break;
+        case "retireNode":
+        case "holdNode":
+          t.nodeFree(a);
           break;
         case "finish":
           this.flush();
@@ -134,7 +135,7 @@ export class ActionRunner {
     const o = this.#outgoing;
     this.#outgoing = new Map();
     for (const [rank, tasks] of o) {
-      const link = this.#t.engines.get(rank)?.link;
+      const link = this.#t.links.get(rank)?.link;
       if (!link) continue;
       this.#t.sending?.(rank, tasks.map((t) => t.id));
       // Commands can be up to the kernel's 128 KiB argument limit each: keep frames near 1 MiB.

@@ -32,8 +32,6 @@ export interface AutoContextHost extends RunPorts {
   addContext(label: string, info: { taskLimit: number; engines: number; retires: boolean }): number;
   /** Whether the engine of a launch id has joined the run. */
   hasJoined(launchId: string): boolean;
-  /** Whether an engine of this context on this host is connected. */
-  engineOn(context: number, host: string): boolean;
   /**
    * Re-attached: this context's id under the last driver, and the hosts whose engines may come back
    * (an engine is started there only if none did within {@linkcode REATTACH_WAIT_S}).
@@ -168,7 +166,7 @@ export class AutoContext {
       // unless its grace is over (then it surely killed its tasks and left).
       const wait = Math.max(0, Math.min(REATTACH_WAIT_S, restore.holdUntil - Date.now() / 1000 - 1));
       runner.later(wait * 1000, () => {
-        if (sched.phase !== "running" || this.#h.engineOn(id, e.host)) return;
+        if (sched.phase !== "running" || sched.view.engineOn(id, e.host)) return;
         ctxLog.info(`No engine came back from ${e.host} within ${Math.round(wait)} s; starting one`);
         react({ kind: "engineComing", context: id, now: now() });
         runner.launch(e);

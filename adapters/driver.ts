@@ -3,21 +3,23 @@
  * server, the engines' launchers, the status file, signals and the terminal together. The parts
  * are adapters of their own: {@linkcode preflight} and {@linkcode prescan} check the command line
  * and the task file, {@linkcode listenForPeers} binds the listener, {@linkcode ActionRunner}
- * carries out the scheduler's actions, {@linkcode DriverPeers} handles what peers say, and
- * {@linkcode AutoContext} starts the driver's own engines.
+ * carries out the scheduler's actions, {@linkcode DriverPeers} handles what peers say,
+ * {@linkcode eventViews} keeps the journal and the dashboard's history from the events,
+ * {@linkcode AutoContext} starts the driver's own engines, and `driver_parts.ts` opens the outputs,
+ * runs `--alloc` and handles signals. The run's state is the scheduler's alone: the driver keeps
+ * only the engines' connections (`links`) and reads the rest through `sched.view`.
  *
  * @module
  */
 
 import { DashboardTracker } from "../lib/dashboard.ts";
-import { allocNodeCount, type DriverInvocation, schedulerOptions } from "../lib/driver_options.ts";
-import { capacityByLabel } from "../lib/allocator.ts";
+import { type DriverInvocation, schedulerOptions } from "../lib/driver_options.ts";
 import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
 import { type DriverEvent, react as reactTo } from "../lib/reactor.ts";
 import { EventLog } from "./event_log.ts";
+import { eventViews } from "./event_views.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
-import { Allocator, checkAllocArgs } from "./allocator.ts";
-import { ResultsFile } from "./results_out.ts";
+import { checkAllocArgs } from "./allocator.ts";
 import { TaskCommand } from "./task_command.ts";
 import { UsageError } from "../lib/cli.ts";
 import { ActionRunner } from "./actions.ts";
@@ -34,10 +36,10 @@ import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { resolve } from "node:path";
 import { RunMailer } from "./run_mail.ts";
 import { DriverServer, type Peer } from "./server.ts";
-import { trapSignals } from "./signals.ts";
 import { TaskIntake } from "./task_intake.ts";
-import { isRegularFile, openTaskFile, osErrorText, prescan } from "./task_source.ts";
+import { isRegularFile, openTaskFile, prescan } from "./task_source.ts";
 import { openRunDashboard } from "./web.ts";
+import { openOutputs, runAllocator, trapDriverSignals } from "./driver_parts.ts";
 import {
   clearDeadDriversLock,
   randomHex,
@@ -102,7 +104,6 @@ async function runLocked(
     : inv.taskFile === "-"
     ? "stdin"
     : inv.taskFile;
-  let results: ResultsFile | undefined;
   let taskCommand: TaskCommand | undefined;
   const { printed, empty: knownEmpty, total } = inv.taskCommand === undefined && isRegularFile(inv.taskFile)
     ? await prescan(inv, displayName, table)
@@ -111,29 +112,8 @@ async function runLocked(
   // When the run must be over (--end-time, --walltime, the Slurm job's limit): checked before any file is made.
   const endNotes: string[] = [];
   const runEnd = await runEndOf(inv, (m) => endNotes.push(m));
-  if (inv.results !== undefined) {
-    try {
-      results = new ResultsFile(inv.results, (m) => {
-        log.warn(m);
-        say(`disbatch: ${m}`);
-      }, re !== undefined);
-    } catch (e) {
-      throw new UsageError(`argument --results: can't open '${inv.results}': ${osErrorText(e, inv.results)}`);
-    }
-  }
   // A re-attached driver's scheduler starts anew: its events go to a stream of their own.
-  let eventLog: EventLog | undefined;
-  if (inv.eventLog !== undefined) {
-    const path = re ? `${inv.eventLog}.${re.journal.drivers.length + 1}` : inv.eventLog;
-    try {
-      eventLog = new EventLog(path, (m) => {
-        log.warn(m);
-        say(`disbatch: ${m}`);
-      });
-    } catch (e) {
-      throw new UsageError(`argument --event-log: can't open '${path}': ${osErrorText(e, path)}`);
-    }
-  }
+  const { results, eventLog } = openOutputs(inv, re, (m) => warnUser(m));
   const secret = re?.secret ?? randomHex(32);
   const { listener, addresses, connect, localConnect } = listenForPeers(inv.useAddress, hostname);
   const log = new Logger(inv.logFile ?? `${uid}_driver.log`, inv.logLevel, re !== undefined);
@@ -172,21 +152,23 @@ async function runLocked(
     : undefined;
   const now = () => Date.now() / 1000;
   const say = (line: string) => progress.message(line);
-  // Trouble writing the status file (a full disk) is said once, and its end too; the run goes on.
-  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader, (m) => {
+  /** A warning for the log and the user. */
+  function warnUser(m: string): void {
     log.warn(m);
     say(`disbatch: ${m}`);
-  }, re !== undefined);
-  const engines = new Map<number, Peer>();
-  const retire = new RetireManager(log, (m) => say(m));
+  }
+  // Trouble writing the status file (a full disk) is said once, and its end too; the run goes on.
+  const status = new StatusWriter(`${uid}_status.txt`, inv.statusHeader, warnUser, re !== undefined);
+  /** The engines' connections (sockets) by rank; what engines there are is the scheduler's (`sched.view`). */
+  const links = new Map<number, Peer>();
+  const retire = new RetireManager(log, (m) => say(m), sched.view);
+  /** The dashboard's history (timeline, throughput, failures); what runs now it reads from the registry. */
   const tracker = inv.web ? new DashboardTracker() : undefined;
 
   const actions = new ActionRunner({
-    engines,
+    links,
     log,
     say,
-    tracker,
-    now,
     record(r, attempt) {
       tracker?.record(r);
       mailer?.record(r);
@@ -197,17 +179,21 @@ async function runLocked(
     attempt(r) {
       attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m), re !== undefined);
       attempts.add(r);
+      tracker?.attempt(r);
     },
     settled() {
       progress.update(() => sched.snapshot());
       intake.wake();
     },
+    nodeFree: (a) => retire.nodeFree(a),
     sending: (rank, ids) => journal.sent(rank, ids),
   });
   eventLog?.start(schedOptions);
+  const keep = eventViews({ sched, journal, tracker });
   /** Every change to the run's state goes through here: an event in, the scheduler's actions carried out. */
   const react = (ev: DriverEvent) => {
     const seen = eventLog ? EventLog.encode(ev) : "";
+    keep(ev);
     const a: Action[] = reactTo(sched, ev);
     eventLog?.step(seen, a);
     actions.apply(a);
@@ -215,9 +201,7 @@ async function runLocked(
   const ports = { sched, react, now, log, say };
   const peers = new DriverPeers({
     ...ports,
-    retire,
-    tracker,
-    engines,
+    links,
     engineClosed: (rank) => actions.engineClosed(rank),
     engineLost: (launch): boolean => launch !== undefined && auto.engineLost(launch),
     uid,
@@ -238,8 +222,6 @@ async function runLocked(
     secret,
     retire,
     addContext: (label, info) => peers.addContext(label, info),
-    engineOn: (context, host) =>
-      [...engines.values()].some((p) => p.hello.context === context && p.hello.host === host),
     ...(re ? { restore: restoredAuto(re) } : {}),
     hasJoined: (launchId) => peers.hasJoined(launchId),
   });
@@ -260,27 +242,8 @@ async function runLocked(
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
   const allocator = inv.alloc
-    ? new Allocator({
-      args: inv.alloc,
-      maxAllocs: inv.maxAllocs,
-      backlog: inv.allocBacklog,
-      nodesPerAlloc: allocNodeCount(inv.alloc),
-      ...(inv.maxAllocNodes !== undefined ? { maxNodes: inv.maxAllocNodes } : {}),
-      uid,
-      dbUtilPath: resolve(dbUtilPath),
-      log,
-      say,
-      now,
-      work: () => {
-        const snap = sched.snapshot();
-        const { freeSlots, slots } = capacityByLabel(snap);
-        for (const [l, x] of slots) allocator?.slots(l, x.n, x.nodes.join(","));
-        return { ready: sched.readyWork(), freeSlots, over: snap.phase !== "running" };
-      },
-      endMoved: (label, endsAt) => react({ kind: "contextEnd", label, endsAt, now: now() }),
-    })
+    ? runAllocator(inv, inv.alloc, { uid, dbUtilPath: resolve(dbUtilPath), log, say, now, sched, react })
     : undefined;
-  allocator?.start();
   const web = inv.web && tracker
     ? openRunDashboard({
       uid,
@@ -288,14 +251,18 @@ async function runLocked(
       say,
       now,
       state: () =>
-        tracker.state({ ...sched.snapshot(), uid, startedAt, ...(allocator?.state() ?? {}) }, now()),
+        tracker.state(
+          { ...sched.snapshot(), uid, startedAt, ...(allocator?.state() ?? {}) },
+          now(),
+          sched.view.inFlight(),
+        ),
       stop: (t) => peers.stop(t),
     })
     : undefined;
   const mailer = inv.mailTo ? new RunMailer(inv.mailTo, inv.mailFreq ?? 1, uid, log, say) : undefined;
   let attempts: StatusWriter | undefined;
   const joinWatcher = setInterval(() => {
-    peers.sendSnapshots();
+    peers.watchers.send();
     // Re-queued tasks of a lost engine start when their wait is over; the walltime is watched.
     react({ kind: "tick", now: now() });
   }, 1000);
@@ -311,33 +278,17 @@ async function runLocked(
     }, 60_000)
     : undefined;
 
-  const untrapSignals = trapSignals({
-    first(name, n) {
-      log.info(`Received ${name}: killing running tasks`);
-      react({
-        kind: "abort",
-        exitCode: 128 + n,
-        message:
-          `disbatch: received ${name}: the run was stopped; the tasks it killed are flagged K in the ` +
-          `status file or not recorded, and a plain -r runs them again`,
-        now: now(),
-      });
-    },
-    again(name, n) {
-      say(`disbatch: second ${name}: exiting now`);
-      // Engines kill their tasks at once rather than wait for a driver that is not coming back.
-      for (const p of engines.values()) {
-        p.link.send({ kind: "kill", reason: `driver received a second ${name}` });
-      }
-      allocator?.cancelNow();
-      status.close();
-      journal.ended(128 + n);
-      const flushed = Promise.all([...engines.values()].map((p) => p.link.flush()));
-      Promise.race([flushed, new Promise((r) => setTimeout(r, 300))]).finally(() => {
-        auto.kill("SIGKILL");
-        exitNow(128 + n);
-      });
-    },
+  const untrapSignals = trapDriverSignals({
+    log,
+    say,
+    now,
+    react,
+    links,
+    allocator,
+    status,
+    journal,
+    auto,
+    exitNow,
   });
 
   // ---- the feeder: the task stream, read as fast as the scheduler asks for work ----
@@ -411,7 +362,7 @@ async function runLocked(
     await retire.flush();
     await web?.close();
     if (ran) await mailer?.end(sched.snapshot(), code, actions.finishMessages);
-    await peers.farewell(); // monitors see the final counts before the connection closes
+    await peers.watchers.farewell(); // monitors see the final counts before the connection closes
     server.close();
     // Contexts of running allocations see the run end and leave (their jobs complete); pending ones
     // and any still there after a few seconds are cancelled.

@@ -115,7 +115,7 @@ export function restoreRun(
   }
   const maxRank = Math.max(-1, ...j.engines.keys());
   const maxContext = Math.max(-1, ...j.contexts.keys());
-  peers.restore(j.contexts, alive, maxRank + 1, maxContext + 1);
+  peers.restore(alive, maxRank + 1, maxContext + 1);
   react({
     kind: "held",
     sent: [...re.inFlight],

@@ -1,27 +1,26 @@
 /**
  * The driver's side of its peers, as the {@linkcode DriverServer}'s handlers: engines get ranks
  * and join the {@linkcode Scheduler}, contexts (`dbUtil.sh`) register and report, `--stop` and the
- * dashboard stop engines or contexts, and monitors (`--mon`) get a snapshot every second.
+ * dashboard stop engines or contexts, and monitors (`--mon`) join the {@linkcode Watchers}.
  *
  * @module
  */
 
-import type { DashboardTracker } from "../lib/dashboard.ts";
-import { type RunState, runStateOf, type ToDriver } from "../lib/protocol.ts";
+import type { RunState, ToDriver } from "../lib/protocol.ts";
 import { answerStop, type StopAnswer, type StopTarget } from "../lib/control.ts";
 import type { RunPorts } from "./actions.ts";
-import type { RetireManager } from "./retire.ts";
 import type { JournalContext } from "../lib/journal.ts";
 import type { JournalFile } from "./journal_file.ts";
 import { describe, GIVE_UP_MARGIN_S, type Peer, type ServerHandlers } from "./server.ts";
+import { monitorState, Watchers } from "./watchers.ts";
 
 /** What {@linkcode DriverPeers} needs from the driver. */
 export interface PeersHost extends RunPorts {
-  retire: RetireManager;
-  /** The dashboard's bookkeeping, with `--web`. */
-  tracker?: DashboardTracker;
-  /** Connected engines by rank; filled and emptied here. */
-  engines: Map<number, Peer>;
+  /**
+   * The engines' connections by rank; filled and emptied here. They are the sockets only: which
+   * engines and contexts the run has, and what they hold, is the scheduler's (`sched.view`).
+   */
+  links: Map<number, Peer>;
   /** An engine's connection ended. */
   engineClosed(rank: number): void;
   /**
@@ -40,7 +39,7 @@ export interface PeersHost extends RunPorts {
   contextLeft?(label: string): void;
   /** The run's allocations, for monitors and `--status`. */
   allocations?(): Pick<RunState, "allocations" | "allocatorPaused">;
-  /** The run journal (for a driver restarted with `--reattach`). */
+  /** The run journal (for a driver restarted with `--reattach`): the contexts here, the rest from the events. */
   journal?: JournalFile;
   /** `--driver-grace` in seconds (how long a silent engine keeps its tasks). */
   driverGrace: number;
@@ -55,9 +54,11 @@ export const RECONNECT_WINDOW_S = 4;
 /** Engines, contexts and monitors connected to the driver. */
 export class DriverPeers implements ServerHandlers {
   readonly #h: PeersHost;
-  readonly #contexts = new Map<number, { label: string; peer?: Peer }>();
+  /** The connections of contexts that registered (`dbUtil.sh`), by id. */
+  readonly #contextLinks = new Map<number, Peer>();
   readonly #joinedLaunches = new Set<string>();
-  readonly #watchers = new Set<Peer>();
+  /** Monitors (`--mon`) watching the run. */
+  readonly watchers: Watchers;
   /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
   readonly #saidBye = new WeakMap<Peer, string | undefined>();
   /** Engines whose connection broke without a goodbye, waited for a moment (rank → timer). */
@@ -72,6 +73,7 @@ export class DriverPeers implements ServerHandlers {
   /** @param host what the handlers act on */
   constructor(host: PeersHost) {
     this.#h = host;
+    this.watchers = new Watchers(() => monitorState(host));
   }
 
   /**
@@ -80,22 +82,20 @@ export class DriverPeers implements ServerHandlers {
    */
   addContext(label: string, info: Omit<JournalContext, "label" | "origin">): number {
     const id = this.#nextContext++;
-    this.#contexts.set(id, { label });
     this.#h.journal?.context(id, { label, origin: "auto", ...info });
     return id;
   }
 
   /**
-   * Re-attached: the contexts and engines the last driver had, and where numbering goes on.
-   * @param contexts id → label @param engines rank → what it was, for those that did not leave
+   * Re-attached: the engines the last driver had, and where numbering goes on (its contexts have
+   * joined the scheduler).
+   * @param engines rank → what it was, for those that did not leave
    */
   restore(
-    contexts: ReadonlyMap<number, { label: string }>,
     engines: ReadonlyMap<number, { context: number; host: string }>,
     nextRank: number,
     nextContext: number,
   ): void {
-    for (const [id, c] of contexts) this.#contexts.set(id, { label: c.label });
     for (const [r, e] of engines) this.#expected.set(r, e);
     this.#nextRank = Math.max(this.#nextRank, nextRank);
     this.#nextContext = Math.max(this.#nextContext, nextContext);
@@ -113,7 +113,7 @@ export class DriverPeers implements ServerHandlers {
       if (typeof h.slots !== "number" || h.slots < 1 || typeof h.context !== "number") {
         return { reject: "an engine must say its context and a slot count of at least 1" };
       }
-      if (!this.#contexts.has(h.context)) return { reject: `unknown context ${h.context}` };
+      if (!this.#h.sched.view.context(h.context)) return { reject: `unknown context ${h.context}` };
       if (h.resume) {
         const r = h.resume.rank;
         const mending = this.#mending.get(r);
@@ -122,7 +122,7 @@ export class DriverPeers implements ServerHandlers {
           this.#mending.delete(r);
           return { rank: r };
         }
-        const old = this.#h.engines.get(r);
+        const old = this.#h.links.get(r);
         if (old) {
           // The same engine on a new connection (its old one broke): the old one ends quietly.
           this.#replaced.add(old);
@@ -144,13 +144,10 @@ export class DriverPeers implements ServerHandlers {
   /** @param p a peer that got its `welcome` */
   joined(p: Peer): void {
     if (p.hello.role !== "engine") return;
-    const { engines } = this.#h;
     const h = p.hello;
-    engines.set(p.rank!, p);
+    this.#h.links.set(p.rank!, p);
     if (h.launch) this.#joinedLaunches.add(h.launch);
-    this.#h.retire.engineJoined(p.rank!, h.context!, h.host);
     if (h.resume) return; // what it holds comes in its `resume` message
-    this.#h.journal?.joined(p.rank!, h.context!, h.slots!, h.host);
     this.#h.react({
       kind: "engineJoined",
       rank: p.rank!,
@@ -170,7 +167,6 @@ export class DriverPeers implements ServerHandlers {
       switch (msg.kind) {
         case "done":
           if (typeof msg.seq === "number") peer.ack = msg.seq;
-          if (this.#h.tracker) { for (const o of msg.outcomes) this.#h.tracker.finished(rank, o); }
           react({ kind: "tasksDone", rank, outcomes: msg.outcomes, now: now() });
           return;
         case "resume": {
@@ -193,7 +189,6 @@ export class DriverPeers implements ServerHandlers {
           return;
         }
         case "released":
-          this.#h.journal?.returned(rank, msg.ids);
           react({ kind: "released", rank, ids: msg.ids, now: now() });
           return;
         case "bye":
@@ -216,7 +211,7 @@ export class DriverPeers implements ServerHandlers {
         }
         const id = this.#nextContext++;
         const label = msg.label || `SSH${id}`;
-        this.#contexts.set(id, { label, peer });
+        this.#contextLinks.set(id, peer);
         log.info(
           `Context ${label} (${id}, ${msg.contextKind}) registered from ${peer.hello.host}: ${msg.engines} engine(s), task limit ${msg.taskLimit}`,
         );
@@ -262,14 +257,13 @@ export class DriverPeers implements ServerHandlers {
         });
         return;
       case "contextDone":
-        log.info(`Context ${this.#contexts.get(msg.context)?.label ?? msg.context} finished`);
+        log.info(`Context ${sched.view.context(msg.context)?.label ?? msg.context} finished`);
         return;
       case "requestStop":
         peer.link.send({ kind: "ack", answer: this.stop(msg.target) });
         return;
       case "watch":
-        this.#watchers.add(peer);
-        peer.link.send({ kind: "snapshot", state: this.watchState() });
+        this.watchers.add(peer);
         return;
     }
     log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
@@ -303,7 +297,7 @@ export class DriverPeers implements ServerHandlers {
         // A connection that breaks without a goodbye: a dead engine (its companion has killed its
         // tasks), or a broken link the engine is already mending. Wait a moment for it to come back
         // before its tasks run elsewhere, so that they never run twice at once.
-        this.#h.engines.delete(rank);
+        this.#h.links.delete(rank);
         react({
           kind: "engineAway",
           rank,
@@ -323,24 +317,23 @@ export class DriverPeers implements ServerHandlers {
       this.#engineEnded(peer, reason);
     }
     if (peer.hello.role === "context") {
-      for (const [id, c] of this.#contexts) {
-        if (c.peer === peer) {
-          this.#h.log.info(`Context ${c.label} (${id}) disconnected: ${reason}`);
-          this.#h.contextLeft?.(c.label);
-          react({ kind: "contextGone", id, now: now() });
-        }
+      for (const [id, p] of this.#contextLinks) {
+        if (p !== peer) continue;
+        const label = sched.view.context(id)?.label ?? `${id}`;
+        this.#h.log.info(`Context ${label} (${id}) disconnected: ${reason}`);
+        this.#h.contextLeft?.(label);
+        react({ kind: "contextGone", id, now: now() });
       }
     }
-    if (peer.hello.role === "monitor") this.#watchers.delete(peer);
+    if (peer.hello.role === "monitor") this.watchers.remove(peer);
   }
 
   /** An engine's connection ended for good. */
   #engineEnded(peer: Peer, reason: string): void {
     const { sched, react, now } = this.#h;
     if (peer.rank === undefined) return;
-    this.#h.journal?.gone(peer.rank);
     this.#h.engineClosed(peer.rank);
-    this.#h.engines.delete(peer.rank);
+    this.#h.links.delete(peer.rank);
     const clean = this.#saidBye.has(peer);
     const signal = this.#saidBye.get(peer);
     // Before the scheduler hears of it: a restart on its way keeps the run from ending for want of engines.
@@ -356,8 +349,6 @@ export class DriverPeers implements ServerHandlers {
       end: !clean ? { kind: "lost", reason } : signal ? { kind: "signalled", signal } : { kind: "finished" },
       now: now(),
     });
-    this.#h.retire.engineLeft(peer.rank, sched.phase === "running", clean);
-    this.#h.tracker?.engineGone(peer.rank);
   }
 
   /**
@@ -366,46 +357,16 @@ export class DriverPeers implements ServerHandlers {
    * @param t the target @returns whether it names something, and what is stopping
    */
   stop(t: StopTarget): StopAnswer {
-    const { react, now, engines } = this.#h;
+    const { react, now, sched, links } = this.#h;
     const answer = answerStop(t, {
-      engines: [...engines].map(([rank, p]) => ({ rank, context: p.hello.context! })),
-      contexts: [...this.#contexts].map(([id, c]) => ({ id, label: c.label })),
+      // Engines connected now (one whose connection broke is not stopped until it is back).
+      engines: sched.view.liveEngines().filter((e) => links.has(e.rank))
+        .map((e) => ({ rank: e.rank, context: e.context })),
+      contexts: sched.view.contexts().map((c) => ({ id: c.id, label: c.label })),
     });
     if (!answer.found) return answer;
     if (t.kind === "engine") react({ kind: "stopEngine", rank: t.rank, now: now() });
     else for (const c of answer.contexts) react({ kind: "stopContext", id: c.id, now: now() });
     return answer;
-  }
-
-  /** @returns the state monitors see: the scheduler's snapshot, the run, and when engines were last heard */
-  watchState(): RunState {
-    const snap = runStateOf(this.#h.sched.snapshot(), {
-      uid: this.#h.uid,
-      startedAt: this.#h.startedAt,
-      ...(this.#h.allocations?.() ?? {}),
-    });
-    for (const e of snap.engines) {
-      const p = this.#h.engines.get(e.rank);
-      if (p) e.lastHeard = p.link.lastHeard / 1000;
-    }
-    return snap;
-  }
-
-  /** Send every monitor a snapshot (the driver does so every second). */
-  sendSnapshots(): void {
-    if (this.#watchers.size === 0) return;
-    const snap = this.watchState();
-    for (const w of this.#watchers) w.link.send({ kind: "snapshot", state: snap });
-  }
-
-  /** Show monitors the final counts and give their connections up to 0.5 s to drain. */
-  async farewell(): Promise<void> {
-    if (this.#watchers.size === 0) return;
-    const last = this.watchState();
-    for (const w of this.#watchers) w.link.send({ kind: "snapshot", state: { ...last, phase: "done" } });
-    await Promise.race([
-      Promise.all([...this.#watchers].map((w) => w.link.flush())),
-      new Promise((r) => setTimeout(r, 500)),
-    ]);
   }
 }

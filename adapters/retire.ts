@@ -1,6 +1,6 @@
 /**
  * Node retirement: when every engine on a node of a context has left while the
- * run goes on, give the node back — by default, for a Slurm context, by shrinking the job with
+ * run goes on (in the driver: the scheduler's `retireNode` action), give the node back — by default, for a Slurm context, by shrinking the job with
  * `scontrol update JobId=… NodeList=<driver node + active nodes>` — or run `--retire-cmd` with
  * `NODE`, `NODES`, `RETCODES`, `ACTIVE`, `RETIRED` and `DRIVER_NODE` set. Requests within one
  * second are batched into one command. scontrol writes `slurm_job_<id>_resize.*` into its current
@@ -12,14 +12,18 @@
 import { type ContextPlan, retireCommand } from "../lib/context_plan.ts";
 import type { ContextOptions } from "../lib/driver_options.ts";
 import { LAUNCH_ENV } from "../lib/launch_contract.ts";
+import type { RunView } from "../lib/run_view.ts";
 import { DEFAULT_RETIRE_CMD, retireCommandEnv } from "../lib/slurm.ts";
 import type { Logger } from "./log.ts";
 
 interface Ctx {
+  id: number;
   command: string | undefined;
   driverNode?: string;
   jobId?: string;
-  /** live engine ranks per host */
+  /** The nodes of its plan that have slots, in order. */
+  planned: string[];
+  /** Live engine ranks per host (without a registry to read: `dbUtil.sh`'s context). */
   hosts: Map<string, Set<number>>;
   /** Hosts whose engine was lost: kept in the job (never retired), their processes may live on. */
   held: Set<string>;
@@ -28,18 +32,28 @@ interface Ctx {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** Tracks engines per node and retires nodes that have nothing left to do. */
+/**
+ * Retires nodes that have nothing left to do. In the driver, the scheduler says which
+ * ({@linkcode nodeFree}) and the registry which nodes are still busy; `dbUtil.sh`'s context, which
+ * has no registry, tells it of the engines it started ({@linkcode engineJoined},
+ * {@linkcode engineLeft}).
+ */
 export class RetireManager {
   #contexts = new Map<number, Ctx>();
   #engines = new Map<number, { context: number; host: string }>();
   #log: Logger;
   #say: (m: string) => void;
+  #view: RunView | undefined;
   #running: Promise<void>[] = [];
 
-  /** @param log driver/context log @param say print a line for the user */
-  constructor(log: Logger, say: (m: string) => void) {
+  /**
+   * @param log driver/context log @param say print a line for the user
+   * @param view the run's registry (the driver's), for the nodes still busy
+   */
+  constructor(log: Logger, say: (m: string) => void, view?: RunView) {
     this.#log = log;
     this.#say = say;
+    this.#view = view;
   }
 
   /**
@@ -48,10 +62,13 @@ export class RetireManager {
    */
   contextPlanned(id: number, plan: ContextPlan, o: ContextOptions): void {
     const command = retireCommand(plan, o);
-    const c: Ctx = { command, hosts: new Map(), held: new Set(), retired: [], pending: [] };
+    const c: Ctx = { id, command, planned: [], hosts: new Map(), held: new Set(), retired: [], pending: [] };
     if (plan.driverNode) c.driverNode = plan.driverNode;
     if (plan.jobId) c.jobId = plan.jobId;
-    for (const e of plan.engines) if (e.slots > 0) c.hosts.set(e.host, new Set());
+    for (const e of plan.engines) {
+      if (e.slots > 0 && !c.planned.includes(e.host)) c.planned.push(e.host);
+      if (e.slots > 0) c.hosts.set(e.host, new Set());
+    }
     this.#contexts.set(id, c);
   }
 
@@ -82,18 +99,42 @@ export class RetireManager {
     set?.delete(rank);
     if (set && set.size > 0) return;
     c.hosts.delete(e.host);
-    if (!c.command || !runGoesOn || e.host === c.driverNode) return;
+    if (!runGoesOn) return;
+    this.#free(c, e.host, clean);
+  }
+
+  /**
+   * The scheduler's word: every engine of a context has left a node (`retireNode`: with a goodbye;
+   * `holdNode`: lost). Only contexts planned here retire nodes, never the driver's node.
+   */
+  nodeFree(a: { kind: "retireNode" | "holdNode"; context: number; host: string }): void {
+    const c = this.#contexts.get(a.context);
+    if (c) this.#free(c, a.host, a.kind === "retireNode");
+  }
+
+  #free(c: Ctx, host: string, clean: boolean): void {
+    if (!c.command || host === c.driverNode) return;
     if (!clean) {
-      c.held.add(e.host);
+      c.held.add(host);
       this.#log.info(
-        `Not retiring ${e.host}: its engine was lost and processes of it may still run there ` +
+        `Not retiring ${host}: its engine was lost and processes of it may still run there ` +
           `(a node whose step cannot be killed is drained); it is given back when the job ends`,
       );
       return;
     }
-    c.pending.push(e.host);
+    c.pending.push(host);
     clearTimeout(c.timer);
     c.timer = setTimeout(() => this.#run(c), 1000);
+  }
+
+  /** The context's nodes still busy: planned ones not left by their engines, then those held. */
+  #active(c: Ctx): string[] {
+    const view = this.#view;
+    if (!view) return [...c.hosts.keys(), ...c.held];
+    const seen = view.hostsOf(c.id);
+    const busy = c.planned.filter((h) => seen.get(h) !== false);
+    for (const [h, live] of seen) if (live && !busy.includes(h)) busy.push(h);
+    return [...busy, ...[...c.held].filter((h) => seen.get(h) !== true)];
   }
 
   #run(c: Ctx): void {
@@ -102,7 +143,7 @@ export class RetireManager {
     c.retired.push(...retiring);
     // ACTIVE = nodes with live engines, the driver's node included (as the reference); Slurm
     // accepts the driver node twice in the default NodeList.
-    const active = [...c.hosts.keys(), ...c.held];
+    const active = this.#active(c);
     if (!c.driverNode && active.length === 0 && c.command === DEFAULT_RETIRE_CMD) {
       this.#log.info(
         `Not shrinking the job to zero nodes (retiring ${retiring.join(",")}); it ends with the run`,

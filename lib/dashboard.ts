@@ -27,6 +27,7 @@
  */
 
 import { type Allocation, type AllocationRow, allocationRows } from "./allocator.ts";
+import type { EngineTasks } from "./run_view.ts";
 import type { SchedulerSnapshot } from "./scheduler.ts";
 import type { StatusRecord } from "./types.ts";
 
@@ -82,8 +83,10 @@ export interface DashboardTrackerOptions {
 }
 
 /**
- * Builds {@linkcode DashboardState} from what the driver already sees: `assign` actions, engine
- * outcomes and status records. Memory is bounded; the clock is a parameter.
+ * Builds {@linkcode DashboardState} from what the driver already sees: engine outcomes and status
+ * records (the history), and the tasks engines hold now — read from the registry
+ * ({@linkcode RunView.inFlight}) when {@linkcode state} is given them, else kept from
+ * {@linkcode assigned} and {@linkcode engineGone} calls. Memory is bounded; the clock is a parameter.
  */
 export class DashboardTracker {
   readonly #maxTimeline: number;
@@ -117,14 +120,16 @@ export class DashboardTracker {
   /**
    * A task ended (an engine outcome). PERENGINE outcomes (slot −1) are not drawn.
    * @param engine Rank. @param o The outcome's id, slot, start, end and return code.
+   * @param host The engine's host (else the one it was {@linkcode assigned} with).
    */
   finished(
     engine: number,
     o: { id: number; slot: number; start: number; end: number; returnCode: number },
+    host?: string,
   ): void {
     if (o.slot < 0) return;
     const key = `${engine}:${o.id}`;
-    const host = this.#running.get(key)?.host ?? "";
+    host ??= this.#running.get(key)?.host ?? "";
     this.#running.delete(key);
     this.#ended.push({ engine, slot: o.slot, host, id: o.id, start: o.start, end: o.end, rc: o.returnCode });
     if (this.#ended.length > this.#maxTimeline * 1.25) this.#ended = this.#ended.slice(-this.#maxTimeline);
@@ -167,14 +172,29 @@ export class DashboardTracker {
   /**
    * The state for `GET /api/state` (also records a throughput point).
    * @param snapshot The scheduler snapshot with uid and start. @param now Unix seconds.
+   * @param inFlight The tasks engines hold now, from the registry (each drawn from its send time, on
+   *   a provisional slot in the order sent); without it, those {@linkcode assigned} to engines.
    * @returns A fresh object (safe to serialize while the run goes on).
    */
-  state(snapshot: DashboardState["snapshot"], now: number): DashboardState {
+  state(snapshot: DashboardState["snapshot"], now: number, inFlight?: EngineTasks[]): DashboardState {
     this.sample(now, snapshot.finished, snapshot.failed);
+    const running = inFlight
+      ? inFlight.flatMap((e) =>
+        e.tasks.map((t, slot) => ({
+          engine: e.rank,
+          slot,
+          host: e.host,
+          id: t.id,
+          start: t.sentAt,
+          end: 0,
+          rc: 0,
+        }))
+      )
+      : [...this.#running.values()];
     return {
       snapshot,
       now,
-      timeline: [...this.#ended.slice(-this.#maxTimeline), ...this.#running.values()].map((e) => ({ ...e })),
+      timeline: [...this.#ended.slice(-this.#maxTimeline), ...running].map((e) => ({ ...e })),
       throughput: this.#samples.map((s) => ({ ...s })),
       failures: [...this.#failures],
       attempts: [...this.#attempts],

@@ -45,7 +45,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
         const e = reg.slots.pick(suspect, core.policy.failedHosts(t.id), (x) => fitsEngine(core, x, t, now));
         if (!e) continue;
         queue.takeRequeued(i);
-        out.push(assign(core, e, entry));
+        out.push(assign(core, e, entry, now));
         placed = true;
         break;
       }
@@ -73,7 +73,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
       );
       if (!e) break;
       queue.shift();
-      out.push(assign(core, e, item));
+      out.push(assign(core, e, item, now));
     }
     // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end.
     if (held && !core.anyOutstanding() && core.phase === "running") {
@@ -93,9 +93,9 @@ function fitsEngine(core: SchedulerCore, e: EngineState, t: Task, now: number): 
 }
 
 /** Send a task to an engine: with its attempt and time limit. */
-function assign(core: SchedulerCore, e: EngineState, entry: TaskEntry): Action {
+function assign(core: SchedulerCore, e: EngineState, entry: TaskEntry, now: number): Action {
   const task = taskToSend(entry.task!, core.policy.attemptOf(entry.id), core.o.timeout);
-  core.reg.assign(e, entry, task);
+  core.reg.assign(e, entry, task, now);
   return { kind: "assign", rank: e.rank, task };
 }
 

@@ -40,6 +40,7 @@ export class Holds {
         state: "held",
         rank,
         notBefore: undefined,
+        sentAt: undefined,
       };
       this.#held.set(id, entry);
     }

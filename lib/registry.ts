@@ -6,79 +6,18 @@
  * of the scheduler reads it. An engine leaving is one operation ({@linkcode Registry.leave}).
  *
  * Engines with room for a task are indexed for picking one in O(1) (`slot_index.ts`): every
- * change to an engine refreshes its place ({@linkcode Registry.touch}).
+ * change to an engine refreshes its place ({@linkcode Registry.touch}). What it holds (task, engine
+ * and context states) is in `registry_types.ts`, re-exported here.
  *
  * @module
  */
 
 import { SlotIndex } from "./slot_index.ts";
 import type { Task } from "./types.ts";
+import type { ContextState, EngineState, TaskEntry } from "./registry_types.ts";
+import { reachedLimit } from "./registry_types.ts";
 
-/**
- * Where a task the scheduler holds stands:
- * - `queued`: read from the task file, waiting its turn (file order, behind barriers);
- * - `requeued`: to run again (it failed with retries left, was lost or handed back), ready now;
- * - `waiting`: to run again once `notBefore` has passed (the copy lost with its engine is surely dead);
- * - `held`: a re-attached driver's: on an engine of the last driver that has not come back yet;
- * - `assigned`: sent to an engine, which runs its tasks in the order sent (the first `slots` run,
- *   the others wait there for a free slot);
- * - `done`: recorded (or given up with the run); it has left the registry.
- */
-export type TaskState = "queued" | "requeued" | "waiting" | "held" | "assigned" | "done";
-
-/** A task the scheduler holds (in the queue, an item of `kind` "task"). */
-export interface TaskEntry {
-  readonly kind: "task";
-  readonly id: number;
-  /** The task as read (as sent, once assigned); undefined for a held task the feeder has not read yet. */
-  task: Task | undefined;
-  state: TaskState;
-  /** `assigned`: the engine it was sent to; `held`: the engine it is held for. */
-  rank?: number | undefined;
-  /** `waiting`: Unix seconds from which it may run again. */
-  notBefore?: number | undefined;
-}
-
-/** Whether an engine takes tasks: `active`; `stopping` (finishes what it has, then leaves); `gone`. */
-export type EngineStatus = "active" | "stopping" | "gone";
-
-/** An engine the run has seen. */
-export interface EngineState {
-  readonly rank: number;
-  readonly context: number;
-  readonly host: string;
-  readonly slots: number;
-  /** Its tasks in the order they were sent. */
-  readonly outstanding: Map<number, TaskEntry>;
-  state: EngineStatus;
-  /** Silent (network cut, host frozen, driver lost): its tasks are kept, it gets no new ones. */
-  away: boolean;
-  assigned: number;
-  finished: number;
-  failed: number;
-  /** Moving mean of its tasks' durations (seconds), once one has finished. */
-  meanElapsed: number | undefined;
-}
-
-/** A context (a grant of resources) and its engines. */
-export interface ContextState {
-  readonly id: number;
-  readonly label: string;
-  /** `-C`: how many tasks its engines may be given in all (0: no limit). */
-  readonly taskLimit: number;
-  assigned: number;
-  /** Engines it started (or restarts) that have not joined yet. */
-  pendingEngines: number;
-  readonly engines: Set<number>;
-  /** Its nodes are given back when idle (Slurm, --retire-cmd): its idle engines leave early. */
-  readonly retires: boolean;
-  /** The node that is never given back (the driver's or the context's own): its engine stays. */
-  readonly keepHost: string | undefined;
-  /** When its allocation ends, minus the hand-off margin (Unix seconds): no task starts that cannot finish by then. */
-  stopAt?: number;
-  /** Stopped (`--stop`, the dashboard): its engines get no more tasks, late ones leave at once. */
-  stopped: boolean;
-}
+export * from "./registry_types.ts";
 
 /** Contexts, engines, slots and tasks in flight. */
 export class Registry {
@@ -287,6 +226,7 @@ export class Registry {
       state: "queued",
       rank: undefined,
       notBefore: undefined,
+      sentAt: undefined,
     };
     return entry;
   }
@@ -296,12 +236,13 @@ export class Registry {
     return this.#outstanding;
   }
 
-  /** Send `entry` to `e` as `task` (the copy with its attempt and time limit). */
-  assign(e: EngineState, entry: TaskEntry, task: Task): void {
+  /** Send `entry` to `e` as `task` (the copy with its attempt and time limit) at `now`. */
+  assign(e: EngineState, entry: TaskEntry, task: Task, now?: number): void {
     entry.state = "assigned";
     entry.task = task;
     entry.rank = e.rank;
     entry.notBefore = undefined;
+    entry.sentAt = now;
     e.outstanding.set(entry.id, entry);
     this.#outstanding++;
     e.assigned++;
@@ -362,41 +303,10 @@ export class Registry {
       state: "assigned",
       rank: e.rank,
       notBefore: undefined,
+      sentAt: undefined,
     };
     e.outstanding.set(task.id, entry);
     this.#outstanding++;
     e.assigned++;
   }
-}
-
-/**
- * A context's state as it joins.
- * @param id context id @param label for logs @param taskLimit `-C` (0: none) @param engines engines it will start
- * @param o whether it retires nodes (and the one it keeps), when its allocation ends (hand-off margin
- *   taken off), and tasks its engines were given before a driver's restart
- */
-export function newContext(
-  id: number,
-  label: string,
-  taskLimit: number,
-  engines: number,
-  o: { retires: boolean; keepHost?: string | undefined; stopAt?: number; assigned?: number },
-): ContextState {
-  return {
-    id,
-    label,
-    retires: o.retires,
-    keepHost: o.keepHost,
-    ...(o.stopAt !== undefined ? { stopAt: o.stopAt } : {}),
-    taskLimit,
-    stopped: false,
-    assigned: o.assigned ?? 0,
-    pendingEngines: engines,
-    engines: new Set(),
-  };
-}
-
-/** Its engines have been given as many tasks as `-C` allows. */
-export function reachedLimit(c: ContextState): boolean {
-  return c.taskLimit > 0 && c.assigned >= c.taskLimit;
 }

@@ -32,6 +32,8 @@
 import * as engineEvents from "./engine_events.ts";
 import { newContext, type TaskState } from "./registry.ts";
 import { dispatch } from "./dispatch.ts";
+import { nodeLeft } from "./retirement.ts";
+import { RunView } from "./run_view.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import type { Action, EngineEnd, SchedulerOptions, SchedulerSnapshot } from "./scheduler_types.ts";
 import { WALLTIME_MARGIN_S } from "./scheduler_types.ts";
@@ -44,10 +46,13 @@ export type { TaskState } from "./registry.ts";
 /** The controller's state machine. */
 export class Scheduler {
   readonly #c: SchedulerCore;
+  /** The registry's contexts, engines and tasks in flight, for views to read. */
+  readonly view: RunView;
 
   /** @param options behaviour switches */
   constructor(options: SchedulerOptions) {
     this.#c = new SchedulerCore(options);
+    this.view = new RunView(this.#c.reg);
   }
 
   /** PERENGINE START/STOP tasks, once the block is complete (undefined before). */
@@ -79,11 +84,7 @@ export class Scheduler {
     return taskStream.perEngineBlock(this.#c, { start, stop }, now);
   }
 
-  /**
-   * A task or barrier read from the task file.
-   * @param item the item @param now seconds
-   * @returns actions
-   */
+  /** A task or barrier read from the task file. @param item the item @param now seconds @returns actions */
   addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
     return taskStream.addItem(this.#c, item, now);
   }
@@ -148,11 +149,7 @@ export class Scheduler {
     return out ? out.concat(dispatch(this.#c, now)) : [];
   }
 
-  /**
-   * An engine that was silent is heard again.
-   * @param rank engine @param now seconds
-   * @returns actions
-   */
+  /** An engine that was silent is heard again. @param rank engine @param now seconds @returns actions */
   engineBack(rank: number, now: number): Action[] {
     const out = engineEvents.engineBack(this.#c, rank);
     return out ? out.concat(dispatch(this.#c, now)) : [];
@@ -187,11 +184,7 @@ export class Scheduler {
     return out.concat(this.tasksDone(rank, fresh, now));
   }
 
-  /**
-   * The task file has no more items.
-   * @param now seconds
-   * @returns actions
-   */
+  /** The task file has no more items. @param now seconds @returns actions */
   endOfTasks(now: number): Action[] {
     return taskStream.endOfTasks(this.#c, now);
   }
@@ -285,7 +278,12 @@ export class Scheduler {
    */
   engineGone(rank: number, end: EngineEnd, now: number): Action[] {
     const out = engineEvents.engineGone(this.#c, rank, end, now);
-    return out ? out.concat(dispatch(this.#c, now)) : [];
+    if (!out) return [];
+    const after = dispatch(this.#c, now);
+    return out.concat(
+      after,
+      nodeLeft(this.#c.reg, this.#c.reg.engine(rank)!, end, this.#c.phase === "running"),
+    );
   }
 
   /**
@@ -302,11 +300,7 @@ export class Scheduler {
     }, ...dispatch(this.#c, now)];
   }
 
-  /**
-   * Soft stop of every engine of a context.
-   * @param id context @param now seconds
-   * @returns actions
-   */
+  /** Soft stop of every engine of a context. @param id context @param now seconds @returns actions */
   stopContext(id: number, now: number): Action[] {
     const c = this.#c.reg.stopContext(id);
     if (!c) return [];

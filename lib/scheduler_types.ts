@@ -24,6 +24,10 @@ export type Action =
   | { kind: "log"; level: "debug" | "info" | "warn" | "error"; message: string }
   /** Send an engine the PERENGINE block (START tasks run before any other; STOP tasks when it leaves). */
   | { kind: "perEngine"; rank: number; start: PerEngineTask[]; stop: PerEngineTask[] }
+  /** Every engine of a context that retires nodes has left this node, with a goodbye: give it back. */
+  | { kind: "retireNode"; context: number; host: string }
+  /** The same, but its engine was lost: keep the node in the job (processes of it may still run there). */
+  | { kind: "holdNode"; context: number; host: string }
   /** Start no more contexts or engines; the run is ending. */
   | { kind: "finish"; exitCode: number; messages: string[] };
 

@@ -165,3 +165,37 @@ Deno.test("the dashboard page draws the allocations as a table, or hides the pan
     }
   }
 });
+
+Deno.test("DashboardTracker.state() draws what engines hold from the registry's tasks in flight", () => {
+  const cases: {
+    name: string;
+    inFlight: { rank: number; host: string; tasks: { id: number; sentAt: number }[] }[];
+    /** [engine, slot, host, id, start] of the running entries */
+    running: [number, number, string, number, number][];
+  }[] = [
+    { name: "nothing in flight", inFlight: [], running: [] },
+    { name: "an idle engine", inFlight: [{ rank: 0, host: "n1", tasks: [] }], running: [] },
+    {
+      name: "tasks in the order sent, on slots from 0",
+      inFlight: [
+        { rank: 0, host: "n1", tasks: [{ id: 4, sentAt: 1990 }, { id: 2, sentAt: 1991 }] },
+        { rank: 2, host: "n2", tasks: [{ id: 7, sentAt: 1995 }] },
+      ],
+      running: [[0, 0, "n1", 4, 1990], [0, 1, "n1", 2, 1991], [2, 0, "n2", 7, 1995]],
+    },
+  ];
+  for (const c of cases) {
+    const t = new DashboardTracker();
+    // What was assigned by hand is not drawn when the registry's view is given.
+    t.assigned(5, "old", 99, 1000);
+    t.finished(0, { id: 1, slot: 1, start: 1980, end: 1985, returnCode: 0 }, "n1");
+    const s = t.state(snapshot(), NOW, c.inFlight);
+    const running = s.timeline.filter((e) => e.end === 0);
+    assert.deepEqual(running.map((e) => [e.engine, e.slot, e.host, e.id, e.start]), c.running, c.name);
+    assert.deepEqual(s.timeline.filter((e) => e.end !== 0).map((e) => [e.id, e.host, e.slot]), [[
+      1,
+      "n1",
+      1,
+    ]]);
+  }
+});

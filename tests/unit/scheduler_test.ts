@@ -318,6 +318,7 @@ Deno.test("Scheduler re-queues a lost engine's tasks on another engine, then rec
   h.tasks("sleep 20\nsleep 1\nlast");
   assert.deepEqual(h.assigned(2), [[0, 0], [1, 1]]);
   h.gone(0, "connection lost");
+  h.take("holdNode", 1); // its node stays in the job: the engine was lost
   h.assertQuiet(); // engine 1 is busy
   assert.ok(
     h.logs.some((l) =>
@@ -390,6 +391,7 @@ Deno.test("Scheduler with crashLimit 1 writes a lost task off at once", () => {
   h.gone(0, "crashed");
   assert.deepEqual(h.records(1).map((r) => [r.flags, r.taskId, r.returnCode]), [["R   ", 0, -100]]);
   assert.equal(h.scheduler.snapshot().failed, 1);
+  h.take("holdNode", 1); // its node stays in the job: the engine was lost
   h.assertQuiet();
 });
 
@@ -457,6 +459,7 @@ Deno.test("Scheduler with -S waits for another context after a -C limit", () => 
   h.assigned(2);
   h.take("stopEngine", 1);
   h.gone(0);
+  h.take("retireNode", 1); // its node is given back
   h.assertQuiet();
   assert.equal(h.scheduler.phase, "running");
   const c2 = h.context({ engines: 1, label: "mylabel" });
@@ -533,6 +536,7 @@ Deno.test("Scheduler waits while a context still expects engines, and until any 
   h.engine(1, { context: c });
   h.assigned(1);
   h.gone(0, "crashed");
+  h.take("holdNode", 1); // its node stays in the job: the engine was lost
   h.assertQuiet(); // one engine of the context is still to come
   h.apply(h.scheduler.engineNotComing(c, h.now));
   const [fin] = h.take("finish", 1);
@@ -557,6 +561,7 @@ Deno.test("Scheduler with -S waits for engines instead of ending", () => {
   h.assigned(1);
   h.gone(0, "crashed");
   h.records(1);
+  h.take("holdNode", 1); // its node stays in the job: the engine was lost
   h.assertQuiet();
   assert.equal(h.scheduler.phase, "running");
   h.context({ engines: 1 });
