@@ -37,6 +37,8 @@ export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
   /** Called after each batch of actions (repaint, wake the feeder). */
   settled(): void;
   /** A node a context's engines have all left: give it back, or keep it (`holdNode`). */
+  /** Plan the driver's own context and launch its engines. */
+  launchContext(): void;
   nodeFree(a: Extract<Action, { kind: "retireNode" | "holdNode" }>): void;
   /** Tasks about to be sent to an engine (the journal). */
   sending?(rank: number, ids: number[]): void;
@@ -117,6 +119,9 @@ export class ActionRunner {
         case "retireNode":
         case "holdNode":
           t.nodeFree(a);
+          break;
+        case "launchContext":
+          t.launchContext();
           break;
         case "finish":
           this.flush();

@@ -186,6 +186,7 @@ async function runLocked(
       intake.wake();
     },
     nodeFree: (a) => retire.nodeFree(a),
+    launchContext: () => auto.start(),
     sending: (rank, ids) => journal.sent(rank, ids),
   });
   eventLog?.start(schedOptions);
@@ -231,11 +232,6 @@ async function runLocked(
     resume: { retry: inv.retry, force: inv.forceResume },
     ...(re ? { recorded: re.recorded } : {}),
     printed,
-    startContext() {
-      // -S: contexts come from dbUtil.sh (the path was printed at start); --alloc: from the
-      // allocations, plus -s hosts when given.
-      if (!inv.startupOnly && (inv.alloc === undefined || inv.context.sshNodes.length > 0)) auto.start();
-    },
   });
 
   if (re) restoreRun(re, react, peers, say);

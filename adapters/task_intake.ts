@@ -24,8 +24,6 @@ export interface IntakeHost extends RunPorts {
   recorded?: ReadonlyMap<number, StatusRecord>;
   /** Warnings the prescan already printed. */
   printed: ReadonlySet<string>;
-  /** Called before each task or barrier is handed over (the first one starts the context). */
-  startContext(): void;
 }
 
 /**
@@ -129,13 +127,11 @@ export class TaskIntake {
         this.closePerEngine();
         return false;
       case "barrier": {
-        this.#h.startContext();
         const r = this.#h.recorded?.get(item.barrier.id);
         react(r ? { kind: "recorded", record: r, now: now() } : { kind: "item", item, now: now() });
         return true;
       }
       case "task": {
-        this.#h.startContext();
         const r = this.#h.recorded?.get(item.task.id);
         if (r) {
           react({ kind: "recorded", record: r, now: now() });

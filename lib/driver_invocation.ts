@@ -82,6 +82,9 @@ export function schedulerOptions(
     failFast: inv.failFast,
     // With --alloc engines come and go with the allocations: the run waits for them as with -S.
     startupOnly: inv.startupOnly || inv.alloc !== undefined,
+    // -S: contexts come from dbUtil.sh (its path is printed at start); --alloc: from the
+    // allocations, plus the -s hosts when given.
+    launchContext: !inv.startupOnly && (inv.alloc === undefined || inv.context.sshNodes.length > 0),
     exitCode: inv.exitCode,
     crashLimit: inv.crashLimit,
     retries: inv.retries,

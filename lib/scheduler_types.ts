@@ -28,6 +28,8 @@ export type Action =
   | { kind: "retireNode"; context: number; host: string }
   /** The same, but its engine was lost: keep the node in the job (processes of it may still run there). */
   | { kind: "holdNode"; context: number; host: string }
+  /** Start the driver's own context (its plan, its engines): the first task or barrier was read. */
+  | { kind: "launchContext" }
   /** Start no more contexts or engines; the run is ending. */
   | { kind: "finish"; exitCode: number; messages: string[] };
 
@@ -46,6 +48,8 @@ export interface SchedulerOptions {
   failFast: boolean;
   /** `-S`: keep waiting for engines when none is left. */
   startupOnly: boolean;
+  /** The driver has a context of its own (`-s`, Slurm, local cores): launch it at the first item read. */
+  launchContext?: boolean;
   /** `-e`: exit 1 when any task failed. */
   exitCode: boolean;
   /** A task lost with this many engines is recorded failed (rc -100) instead of run again. */

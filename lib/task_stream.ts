@@ -30,13 +30,26 @@ export function perEngineBlock(
   return c.announcePerEngine().concat(dispatch(c, now));
 }
 
+/** One more item read; the first one launches the driver's own context, when it has one. */
+function seen(c: SchedulerCore): Action[] {
+  c.itemsSeen++;
+  return c.itemsSeen === 1 && c.o.launchContext ? [{ kind: "launchContext" }] : [];
+}
+
 /** A task or barrier read from the task file. @returns actions */
 export function addItem(
   c: SchedulerCore,
   item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier },
   now: number,
 ): Action[] {
-  c.itemsSeen++;
+  return seen(c).concat(takeItem(c, item, now));
+}
+
+function takeItem(
+  c: SchedulerCore,
+  item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier },
+  now: number,
+): Action[] {
   if (item.kind === "barrier") {
     c.queue.push({ ...item });
     return dispatch(c, now);
@@ -51,7 +64,10 @@ export function addItem(
 
 /** A task skipped because an earlier status file recorded it (`-r`; `record` is flagged `S`). @returns actions */
 export function addSkipped(c: SchedulerCore, record: StatusRecord, now: number): Action[] {
-  c.itemsSeen++;
+  return seen(c).concat(takeSkipped(c, record, now));
+}
+
+function takeSkipped(c: SchedulerCore, record: StatusRecord, now: number): Action[] {
   c.tally.skipped++;
   const out: Action[] = [{ kind: "record", record }];
   if (record.returnCode !== 0) {
@@ -70,7 +86,10 @@ export function addSkipped(c: SchedulerCore, record: StatusRecord, now: number):
  * @returns actions
  */
 export function addRecorded(c: SchedulerCore, record: StatusRecord, now: number): Action[] {
-  c.itemsSeen++;
+  return seen(c).concat(takeRecorded(c, record, now));
+}
+
+function takeRecorded(c: SchedulerCore, record: StatusRecord, now: number): Action[] {
   if (record.flags.startsWith("B") || record.flags.startsWith("C")) {
     c.tally.barriers++;
     // Failures before it were judged by it; those after it (reported early by an engine back) stay.

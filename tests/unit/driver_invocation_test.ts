@@ -15,6 +15,7 @@ const AT = { host: "n001", pid: 42 };
 const DEFAULTS: SchedulerOptions = {
   failFast: false,
   startupOnly: false,
+  launchContext: true,
   exitCode: false,
   crashLimit: 3,
   retries: 0,
@@ -32,9 +33,26 @@ Deno.test("schedulerOptions() copies what the scheduler needs, nothing else", ()
   const cases: [string, Partial<DriverInvocation>, { stopAt?: number }, SchedulerOptions][] = [
     ["bare", {}, {}, DEFAULTS],
     ["-f -e", { failFast: true, exitCode: true }, {}, { ...DEFAULTS, failFast: true, exitCode: true }],
-    ["-S", { startupOnly: true }, {}, { ...DEFAULTS, startupOnly: true }],
-    ["--alloc waits for engines as -S", { alloc: ["-N", "1"] }, {}, { ...DEFAULTS, startupOnly: true }],
-    ["--alloc with no option", { alloc: [] }, {}, { ...DEFAULTS, startupOnly: true }],
+    ["-S: no context of its own", { startupOnly: true }, {}, {
+      ...DEFAULTS,
+      startupOnly: true,
+      launchContext: false,
+    }],
+    ["--alloc waits for engines as -S", { alloc: ["-N", "1"] }, {}, {
+      ...DEFAULTS,
+      startupOnly: true,
+      launchContext: false,
+    }],
+    ["--alloc with no option", { alloc: [] }, {}, { ...DEFAULTS, startupOnly: true, launchContext: false }],
+    [
+      "--alloc with -s hosts: those are its own context",
+      {
+        alloc: [],
+        context: { ...bare().context, sshNodes: ["n1:2"] },
+      },
+      {},
+      { ...DEFAULTS, startupOnly: true },
+    ],
     [
       "limits",
       { retries: 2, timeout: 60, crashLimit: 5, badNodeAfter: 0 },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addItem, addRecorded, endOfTasks, tick } from "../../lib/task_stream.ts";
+import { addItem, addRecorded, addSkipped, endOfTasks, tick } from "../../lib/task_stream.ts";
 import type { StatusRecord } from "../../lib/types.ts";
 import { coreWith, kinds, task } from "../helpers/scheduler_core_fixture.ts";
 
@@ -108,4 +108,32 @@ Deno.test("endOfTasks() forgets holds never read; tick() gives up the others at 
   assert.equal(s.policy.attemptOf(0), 1, "counted as lost with its engine");
   assert.equal(s.holds.count, 0);
   assert.equal(s.reg.enginesComing(), false);
+});
+
+Deno.test("the first item read, whatever it is, launches the driver's own context, once; without one, never", () => {
+  type Feed = (c: ReturnType<typeof coreWith>, i: number) => ReturnType<typeof addItem>;
+  const feeds: [string, Feed][] = [
+    ["a task", (c, i) => addItem(c, { kind: "task", task: task(i) }, 100)],
+    [
+      "a barrier",
+      (c, i) => addItem(c, { kind: "barrier", barrier: { id: i, line: i + 1, check: false } } as never, 100),
+    ],
+    ["a task skipped by -r", (c, i) => addSkipped(c, { ...recorded(i, "S", 0) }, 100)],
+    ["a task recorded before a restart", (c, i) => addRecorded(c, recorded(i, "  ", 0), 100)],
+  ];
+  for (const [name, feed] of feeds) {
+    for (const launchContext of [true, false]) {
+      const c = coreWith({ launchContext }, []);
+      const launches = [0, 1, 2].map((i) => kinds(feed(c, i)).filter((k) => k === "launchContext").length);
+      assert.deepEqual(
+        launches,
+        launchContext ? [1, 0, 0] : [0, 0, 0],
+        `${name}, launchContext ${launchContext}`,
+      );
+      if (launchContext) assert.equal(kinds(feed(c, 3))[0] === "launchContext", false, name);
+    }
+  }
+  // It comes before what the item itself asks for.
+  const c = coreWith({ launchContext: true }, []);
+  assert.equal(kinds(addSkipped(c, recorded(0, "S", 0), 100))[0], "launchContext");
 });
