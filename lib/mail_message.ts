@@ -90,31 +90,6 @@ export function checkAddress(address: string): void {
   }
 }
 
-/**
- * Parse `DISBATCH_SMTP` (`HOST:PORT`, `HOST`, `[v6]:PORT`); unset means localhost:25.
- * @param text the variable's value
- * @returns host and port
- * @throws {TypeError} when it is malformed
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseSmtpServer } from "./mail_message.ts";
- *
- * assert.deepEqual(parseSmtpServer(undefined), { host: "localhost", port: 25 });
- * assert.deepEqual(parseSmtpServer("mail.example.org:2525"), { host: "mail.example.org", port: 2525 });
- * ```
- */
-export function parseSmtpServer(text: string | undefined): { host: string; port: number } {
-  const t = (text ?? "").trim();
-  if (t === "") return { host: "localhost", port: 25 };
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(t);
-  const port = m?.[3] === undefined ? 25 : Number(m[3]);
-  if (!m || port < 1 || port > 65535) {
-    throw new TypeError(`DISBATCH_SMTP must be HOST or HOST:PORT (e.g. mail.example.org:25), got "${t}"`);
-  }
-  return { host: m[1] ?? m[2]!, port };
-}
-
 function isAscii(s: string): boolean {
   // deno-lint-ignore no-control-regex
   return /^[\x00-\x7f]*$/.test(s);
