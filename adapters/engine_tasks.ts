@@ -50,6 +50,8 @@ export class EngineTasks {
   #timerAt: number | undefined;
   #slotEnv: Record<string, string>[] = [];
   #reaper: Reaper | undefined;
+  /** Process groups the reaper was told of: those the engine spawned itself (the launcher kills its own). */
+  #reaperGroups = new Set<number>();
   #beat: ReturnType<typeof setInterval> | undefined;
   /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
   #started = 0;
@@ -189,7 +191,7 @@ export class EngineTasks {
         break;
       case "untrack":
         this.#results.delete(c.pid);
-        this.#reaper?.remove(c.pid);
+        if (this.#reaperGroups.delete(c.pid)) this.#reaper?.remove(c.pid);
         break;
       case "send":
         this.#host.send(c.message);
@@ -235,9 +237,10 @@ export class EngineTasks {
       let settle: (r: ProcessResult) => void = () => {};
       const result = new Promise<ProcessResult>((r) => settle = r);
       this.#launcher.start(run, slot, bashCommandArg(task.command), env, {
-        started: (pid) => {
+        started: (pid, startMs) => {
           this.#results.set(pid, result);
-          this.feed({ kind: "started", run, pid, now: Date.now() });
+          // Its time limit counts from its start, which the launcher may tell a little later.
+          this.feed({ kind: "started", run, pid, now: Math.min(startMs, Date.now()) });
         },
         failed: () => {
           this.#started--;
@@ -265,6 +268,7 @@ export class EngineTasks {
     }
     this.#started++;
     this.#results.set(rt.pid, rt.result);
+    this.#reaperGroups.add(rt.pid);
     this.#reaper?.add(rt.pid);
     this.feed({ kind: "started", run, pid: rt.pid, now: Date.now() });
     rt.result.then((result) => this.feed({ kind: "exited", run, result, now: Date.now() }));

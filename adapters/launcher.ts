@@ -15,7 +15,8 @@ export const CUT_BYTES = 64 << 20;
 
 /** What the launcher tells of one task. */
 export interface LaunchCallbacks {
-  started(pid: number): void;
+  /** It runs as process group `pid` since `startMs` (the launcher's clock, in ms). */
+  started(pid: number, startMs: number): void;
   /** It could not be started by the launcher: the engine starts it itself. */
   failed(message: string): void;
   exited(result: ProcessResult): void;
@@ -34,6 +35,8 @@ export class Launcher {
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** The request FIFO, written with plain synchronous writes (no stream, no promise per write). */
   #requests: Deno.FsFile | undefined;
+  /** The reports socket (read with plain reads). */
+  #reports: Deno.UnixConn | undefined;
   readonly #enc = new TextEncoder();
   readonly #tasks = new Map<number, { cb: LaunchCallbacks; pid?: number }>();
   readonly #log: (level: "info" | "warn" | "error", text: string) => void;
@@ -135,6 +138,7 @@ export class Launcher {
       // already closed
     }
     this.#stdin.close().catch(() => {});
+    // The reports socket is left to end with the launcher (it still reports the tasks it kills).
   }
 
   // Lines of one event-loop turn go out in one write.
@@ -159,25 +163,52 @@ export class Launcher {
     }
   }
 
-  /** Read the reports to their end. @returns how the launcher ended */
+  /** Read what the launcher says on stdout (`R` or `X`) to its end. @returns how the launcher ended */
   async #read(): Promise<string> {
-    const dec = new TextDecoder();
-    let rest = "";
+    const lines = new LineReader((l) => this.#line(l));
     try {
-      for await (const chunk of this.#child.stdout) {
-        rest += dec.decode(chunk, { stream: true });
-        let from = 0;
-        for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n", from)) {
-          this.#line(rest.slice(from, nl));
-          from = nl + 1;
-        }
-        rest = rest.slice(from);
-      }
+      for await (const chunk of this.#child.stdout) lines.push(chunk);
     } catch {
       // the pipe broke: an end like any other
     }
+    // Reports written before it ended are read before its end is taken.
+    await this.#reportsDone;
     const status = await this.#child.status;
     return status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`;
+  }
+
+  #reportsDone: Promise<void> = Promise.resolve();
+
+  /** Read the reports socket to its end, with plain reads. */
+  async #readReports(conn: Deno.UnixConn): Promise<void> {
+    const lines = new LineReader((l) => this.#line(l));
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        lines.push(buf.subarray(0, n));
+      }
+    } catch {
+      // the launcher is gone: its end is taken from its stdout and status
+    }
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Open the request FIFO and connect to the reports socket. @returns why not, or undefined */
+  async #connect(): Promise<string | undefined> {
+    try {
+      this.#requests = Deno.openSync(`${this.dir}/requests`, { write: true });
+      this.#reports = await Deno.connect({ transport: "unix", path: `${this.dir}/reports` });
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    this.#reportsDone = this.#readReports(this.#reports);
+    return undefined;
   }
 
   /** The last line the launcher wrote on stderr (python's error, or setsid's "failed to execute"). */
@@ -190,20 +221,25 @@ export class Launcher {
     const l = parseLauncherLine(line);
     switch (l.kind) {
       case "ready":
-        try {
-          this.#requests = Deno.openSync(l.fifo, { write: true });
-        } catch (e) {
-          this.#log(
-            "warn",
-            `no task launcher: cannot open ${l.fifo} (${e instanceof Error ? e.message : e})`,
-          );
-          this.close();
-          break;
-        }
-        this.#ready = true;
-        this.#settleReady(true);
-        this.#log("info", `task launcher ready (python ${l.version}, pid ${this.#child.pid})`);
-        this.#flush();
+        this.#connect().then((why) => {
+          if (this.#gone) {
+            try {
+              this.#requests?.close();
+            } catch {
+              // closed by close()
+            }
+            return;
+          }
+          if (why !== undefined) {
+            this.#log("warn", `no task launcher: cannot reach it in ${this.dir} (${why})`);
+            this.close();
+            return;
+          }
+          this.#ready = true;
+          this.#settleReady(true);
+          this.#log("info", `task launcher ready (python ${l.version}, pid ${this.#child.pid})`);
+          this.#flush();
+        });
         break;
       case "unusable":
         this.#gone = true;
@@ -214,7 +250,7 @@ export class Launcher {
         const t = this.#tasks.get(l.run);
         if (!t) break;
         t.pid = l.pid;
-        t.cb.started(l.pid);
+        t.cb.started(l.pid, l.start * 1000);
         break;
       }
       case "failed": {
@@ -291,5 +327,22 @@ export function processCpuMs(pid: number): number | undefined {
     return Number.isFinite(ticks) ? ticks * 10 : undefined; // USER_HZ is 100 on Linux
   } catch {
     return undefined;
+  }
+}
+
+/** Splits bytes into lines (UTF-8, without their newlines) and hands each to `line`. */
+class LineReader {
+  readonly #dec = new TextDecoder();
+  #rest = "";
+  constructor(readonly line: (l: string) => void) {}
+
+  push(chunk: Uint8Array): void {
+    const text = this.#rest + this.#dec.decode(chunk, { stream: true });
+    let from = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
+      this.line(text.slice(from, nl));
+      from = nl + 1;
+    }
+    this.#rest = text.slice(from);
   }
 }

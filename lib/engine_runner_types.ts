@@ -73,7 +73,7 @@ export type RunnerCommand =
  */
 export const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
 /** How long ends wait to go out together while the engine holds more tasks than free slots. */
-export const COALESCE_MS = 5;
+export const COALESCE_MS = 20;
 /** How long a task's signal death waits for the engine's own signal before it is reported. */
 export const SIGNAL_SETTLE_MS = 300;
 /** When the engine kills its tasks: SIGKILL this long after SIGTERM ... */

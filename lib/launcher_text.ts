@@ -11,13 +11,14 @@
  * the engine spawns each task itself.
  *
  * Its stdin carries the tasks' base environment (the engine's own) as one JSON line, then nothing:
- * its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory
- * (named in its `R` line), one JSON text per line: `[RUN, SLOT, COMMAND, {VARIABLES}]` per task,
- * and `.` as a heartbeat.
- * Reports on its stdout:
+ * its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory,
+ * one JSON text per line: `[RUN, SLOT, COMMAND, {VARIABLES}]` per task, and `.` as a heartbeat.
+ * On its stdout it says `R VERSION` when it is ready, or `X WHY` when it cannot work here (and
+ * exits). Ready, its directory holds the request FIFO (`requests`) and a Unix socket (`reports`)
+ * that the engine connects to for the reports, which it reads with plain reads (no stream):
  *
- * - `R VERSION FIFO`: ready, with the path of the request FIFO; `X WHY`: it cannot work here (and exits);
- * - `S RUN PID START`: the task runs, as process group PID;
+ * - `S RUN PID START`: the task runs, as process group PID; these lines wait up to 50 ms for other
+ *   news to go with (the previous task's end, typically), so that the engine wakes once per task;
  * - `F RUN MESSAGE`: it could not be started;
  * - `E RUN PID RC START END OUT OUTHEAD OUTTAIL ERR ERRHEAD ERRTAIL`: it ended with RC (minus the
  *   signal number after a signal death); OUT and ERR are the byte counts of its stdout and stderr,
@@ -37,7 +38,9 @@
  */
 
 /** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S CUT_BYTES`. */
-export const LAUNCHER_PROGRAM = String.raw`import json, os, selectors, signal, sys, time
+export const LAUNCHER_PROGRAM = String.raw`import json, os, selectors, signal, socket, sys, time
+
+START_WAIT = 0.05
 
 def main():
     if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
@@ -55,6 +58,11 @@ def main():
     os.mkfifo(fifo, 0o600)
     # Read and write: never blocks, never ends; the engine's end is the end of stdin.
     req = os.open(fifo, os.O_RDWR)
+    # Reports go to the engine over a socket it connects to (it reads those with plain reads).
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(d + "/reports")
+    srv.listen(1)
+    rep = None
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(s, signal.SIG_IGN)
     dflt = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD]
@@ -67,11 +75,16 @@ def main():
     sel.register(req, selectors.EVENT_READ)
     sel.register(0, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
+    sel.register(srv, selectors.EVENT_READ)
     gen = {}
     running = {}  # pid -> [run, slot, start, opath, epath]
     kept = {}  # output path -> (size when cut, first 40 bytes, last 40 bytes before the cut)
     draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until, next look]
     out = []
+    # Start lines wait up to START_WAIT s for other news (the end of the task before, typically), so
+    # that the engine wakes once per task rather than twice.
+    started = []
+    started_due = 0
     buf = b""
     heard = time.monotonic()
     next_cut = heard + 1
@@ -212,16 +225,20 @@ def main():
             out.append("F %s %s\n" % (run, str(x).replace("\n", " ")))
             return
         running[pid] = [run, slot, t, op, ep]
-        out.append("S %s %d %.6f\n" % (run, pid, t))
+        if not started:
+            started_due = time.monotonic() + START_WAIT
+        started.append("S %s %d %.6f\n" % (run, pid, t))
 
-    out.append("R %s %s\n" % (sys.version.split()[0], fifo))
+    os.write(1, ("R %s\n" % sys.version.split()[0]).encode())
     while True:
-        if out:
-            data = "".join(out).encode()
+        if rep is not None and (out or (started and time.monotonic() >= started_due)):
+            # Starts first: a task's start line always comes before its end line.
+            data = "".join(started + out).encode()
+            started.clear()
             out.clear()
             try:
                 while data:
-                    data = data[os.write(1, data):]
+                    data = data[os.write(rep, data):]
             except OSError:
                 pass
         if dying is not None and not running and not draining:
@@ -232,12 +249,21 @@ def main():
             timeout = 1
         if draining:
             timeout = 0.05
+        if started and rep is not None:
+            timeout = max(0, min(timeout if timeout is not None else 1, started_due - now))
         if dying is not None:
             timeout = max(0, dying - now) if timeout is None else min(timeout, max(0, dying - now))
         elif silent > 0:
             left = max(0, heard + silent - now)
             timeout = left if timeout is None else min(timeout, left)
         for key, _ in sel.select(timeout):
+            if key.fileobj is srv:
+                conn, _ = srv.accept()
+                conn.setblocking(True)
+                rep = conn.detach()
+                sel.unregister(srv)
+                srv.close()
+                continue
             if key.fd == rfd:
                 try:
                     while os.read(rfd, 512):
@@ -313,7 +339,7 @@ export function requestLine(
 
 /** One line a launcher reports. */
 export type LauncherLine =
-  | { kind: "ready"; version: string; fifo: string }
+  | { kind: "ready"; version: string }
   | { kind: "unusable"; why: string }
   | { kind: "started"; run: number; pid: number; start: number }
   | { kind: "failed"; run: number; message: string }
@@ -364,7 +390,7 @@ export function parseLauncherLine(line: string): LauncherLine {
   const run = Number(f[1]);
   switch (f[0]) {
     case "R":
-      if (f.length === 3) return { kind: "ready", version: f[1]!, fifo: f[2]! };
+      if (f.length === 2) return { kind: "ready", version: f[1]! };
       break;
     case "X":
       return { kind: "unusable", why: f.slice(1).join(" ") };
