@@ -131,7 +131,10 @@ export class EngineTasks {
     this.#waitForLauncher = mode === "1";
     const log = (level: "info" | "warn" | "error", text: string) => this.#host.log()[level](text);
     try {
-      this.#launcher = new Launcher(silentS, Deno.env.toObject(), log);
+      const l = this.#launcher = new Launcher(silentS, Deno.env.toObject(), log);
+      // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again.
+      l.whenReady.then((ok) => ok && this.feed({ kind: "poolReady" }));
+      l.onEnded = () => this.feed({ kind: "poolLost" });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       log("warn", `no task launcher (python3: ${why}); the engine spawns each task itself, which is slower`);
@@ -185,6 +188,18 @@ export class EngineTasks {
     switch (c.kind) {
       case "start":
         this.#start(c.run, c.task, c.slot);
+        break;
+      case "queue":
+        this.#queue(c.run, c.task);
+        break;
+      case "pool": {
+        const slots = new Map<number, Record<string, string>>();
+        for (const s of c.slots) slots.set(s, { DISBATCH_CYLINDER_RANK: String(s), ...this.#slotEnv[s] });
+        this.#launcher?.pool(slots);
+        break;
+      }
+      case "withdraw":
+        this.#launcher?.withdraw(c.runs);
         break;
       case "killLadder":
         for (const pid of c.pids) killLadder(pid, c.graceMs, this.#results.get(pid) ?? Promise.resolve());
@@ -250,10 +265,43 @@ export class EngineTasks {
           settle(r);
           this.feed({ kind: "exited", run, result: r, now: Date.now() });
         },
+        withdrawn: () => {},
       });
       return;
     }
     this.#spawn(run, task.command, env);
+  }
+
+  /** Hand a task to the launcher's queue (its slot's variables are the launcher's to add). */
+  #queue(run: number, task: Parameters<typeof taskEnv>[0]): void {
+    const launcher = this.#launcher;
+    const env = taskEnv(task, -1);
+    delete (env as Record<string, string>).DISBATCH_CYLINDER_RANK;
+    if (!launcher) {
+      this.feed({ kind: "startFailed", run, message: "no task launcher", now: Date.now() });
+      return;
+    }
+    this.#started++;
+    let settle: (r: ProcessResult) => void = () => {};
+    const result = new Promise<ProcessResult>((r) => settle = r);
+    launcher.start(run, null, bashCommandArg(task.command), env, {
+      started: (pid, startMs, slot) => {
+        this.#results.set(pid, result);
+        this.feed({ kind: "started", run, pid, now: Math.min(startMs, Date.now()), slot });
+      },
+      failed: (message, slot) => {
+        this.#started--;
+        this.feed({ kind: "startFailed", run, message, now: Date.now(), slot });
+      },
+      exited: (r) => {
+        settle(r);
+        this.feed({ kind: "exited", run, result: r, now: Date.now() });
+      },
+      withdrawn: () => {
+        this.#started--;
+        this.feed({ kind: "withdrawn", run, now: Date.now() });
+      },
+    });
   }
 
   /** Spawn a task from the engine itself. */

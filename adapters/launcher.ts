@@ -6,7 +6,14 @@
  * @module
  */
 
-import { LAUNCHER_PROGRAM, type OutputSeen, parseLauncherLine, requestLine } from "../lib/launcher_text.ts";
+import {
+  LAUNCHER_PROGRAM,
+  type OutputSeen,
+  parseLauncherLine,
+  poolLine,
+  requestLine,
+  withdrawLine,
+} from "../lib/launcher_text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
 import { killGroup, type ProcessResult, SETSID } from "./process.ts";
 
@@ -15,11 +22,13 @@ export const CUT_BYTES = 64 << 20;
 
 /** What the launcher tells of one task. */
 export interface LaunchCallbacks {
-  /** It runs as process group `pid` since `startMs` (the launcher's clock, in ms). */
-  started(pid: number, startMs: number): void;
-  /** It could not be started by the launcher: the engine starts it itself. */
-  failed(message: string): void;
+  /** It runs in `slot` as process group `pid` since `startMs` (the launcher's clock, in ms). */
+  started(pid: number, startMs: number, slot: number): void;
+  /** The launcher could not start it (in `slot`). */
+  failed(message: string, slot: number): void;
   exited(result: ProcessResult): void;
+  /** A queued task was taken back before it started. */
+  withdrawn(): void;
 }
 
 function snippet(o: OutputSeen): string {
@@ -46,6 +55,8 @@ export class Launcher {
   #gone = false;
   #closed = false;
   #settleReady: (ok: boolean) => void = () => {};
+  /** Called once the launcher has ended (after the tasks it held were reported). */
+  onEnded: () => void = () => {};
   /** Settles true once the launcher is ready, false when it will never be. */
   readonly whenReady: Promise<boolean> = new Promise((r) => this.#settleReady = r);
 
@@ -102,22 +113,38 @@ export class Launcher {
   }
 
   /**
-   * Start a task.
+   * Start a task, or queue it.
    * @param run the engine's number for this start
-   * @param slot its slot
+   * @param slot its slot, or null: the first of the queue's slots to be free
    * @param commandArg the `-c` argument
    * @param env the task's own variables
    * @param cb what to call as it goes
    */
   start(
     run: number,
-    slot: number,
+    slot: number | null,
     commandArg: string,
     env: Record<string, string>,
     cb: LaunchCallbacks,
   ): void {
     this.#tasks.set(run, { cb });
     this.#queue(requestLine(run, slot, commandArg, env));
+  }
+
+  /**
+   * Give free slots to the launcher's queue.
+   * @param slots each slot with its own variables
+   */
+  pool(slots: ReadonlyMap<number, Record<string, string>>): void {
+    this.#queue(poolLine(slots));
+  }
+
+  /**
+   * Take queued tasks back (each one not yet started is answered `withdrawn`).
+   * @param runs their run numbers
+   */
+  withdraw(runs: readonly number[]): void {
+    this.#queue(withdrawLine(runs));
   }
 
   /** Tell the launcher the engine is alive. */
@@ -250,13 +277,19 @@ export class Launcher {
         const t = this.#tasks.get(l.run);
         if (!t) break;
         t.pid = l.pid;
-        t.cb.started(l.pid, l.start * 1000);
+        t.cb.started(l.pid, l.start * 1000, l.slot);
         break;
       }
       case "failed": {
         const t = this.#tasks.get(l.run);
         this.#tasks.delete(l.run);
-        t?.cb.failed(l.message);
+        t?.cb.failed(l.message, l.slot);
+        break;
+      }
+      case "withdrawn": {
+        const t = this.#tasks.get(l.run);
+        this.#tasks.delete(l.run);
+        t?.cb.withdrawn();
         break;
       }
       case "ended": {
@@ -292,6 +325,14 @@ export class Launcher {
         `no task launcher (python3: ${why}); the engine spawns each task itself, which is slower`,
       );
     }
+    try {
+      this.#lostTasks(wasGone, why);
+    } finally {
+      this.onEnded();
+    }
+  }
+
+  #lostTasks(wasGone: boolean, why: string): void {
     if (!this.#tasks.size) return;
     if (!wasGone) {
       this.#log("error", `the task launcher ended (${why}) with ${this.#tasks.size} task(s) running`);

@@ -141,6 +141,7 @@ export function tasksDone(core: SchedulerCore, e: EngineState, outcomes: TaskOut
       : 0.8 * e.meanElapsed + 0.2 * (o.end - o.start);
     if (o.timedOut) core.tally.timedOut++;
     const failed = o.returnCode !== 0 || o.timedOut === true;
+    e.okStreak = failed ? 0 : e.okStreak + 1;
     if (failed) core.policy.hostFailed(e.host, task.id);
     if (failed && !o.killed && core.phase === "running" && core.policy.retryLeft(task.id)) {
       out.push(...retry(core, e, entry!, o));

@@ -44,7 +44,10 @@ export {
 
 interface Run {
   readonly task: Task;
-  readonly slot: number;
+  /** Its slot (-1 for PERENGINE tasks); undefined while it waits in the launcher's queue. */
+  slot: number | undefined;
+  /** Handed to the launcher's queue: its slot is the launcher's. */
+  readonly queued: boolean;
   readonly phase: "start" | "stop" | undefined;
   pid?: number;
   /** When its time limit is reached (ms). */
@@ -64,6 +67,9 @@ export class EngineRunner {
   #queue: Task[] = [];
   #qHead = 0;
   #freeSlots: number[] = [];
+  #slots = 0;
+  /** The launcher fills the free slots from its own queue ({@linkcode RunnerEvent} `poolReady`). */
+  #pool = false;
   #running = new Map<number, Run>();
   #nextRun = 1;
   #perEngine: { start: readonly PerEngineTask[]; stop: readonly PerEngineTask[] } | undefined;
@@ -104,7 +110,7 @@ export class EngineRunner {
 
   /** What this engine holds, for a driver it reaches again. */
   resumeState(): EngineResume {
-    const tasks = [...this.#running.values()].filter((r) => r.slot >= 0).map((r) => r.task);
+    const tasks = [...this.#running.values()].filter((r) => !r.phase).map((r) => r.task);
     for (let i = this.#qHead; i < this.#queue.length; i++) tasks.push(this.#queue[i]!);
     const held = this.#reports.held();
     return { tasks: tasks.concat(held.tasks), outcomes: held.outcomes, startDone: this.#startDone };
@@ -119,7 +125,21 @@ export class EngineRunner {
     switch (e.kind) {
       case "configure":
         this.#killGraceS = e.killGraceS;
+        this.#slots = e.slots;
         for (let s = e.slots - 1; s >= 0; s--) this.#freeSlots.push(s);
+        if (this.#pool) this.#givePool();
+        break;
+      case "poolReady":
+        if (this.#pool || this.#state === "killing" || this.#state === "left") break;
+        this.#pool = true;
+        this.#givePool();
+        this.#pump();
+        break;
+      case "poolLost":
+        this.#poolLost();
+        break;
+      case "withdrawn":
+        this.#withdrawn(e.run, e.now);
         break;
       case "perEngine":
         if (this.#perEngine) break;
@@ -131,10 +151,10 @@ export class EngineRunner {
         this.#pump();
         break;
       case "started":
-        this.#started(e.run, e.pid, e.now);
+        this.#started(e.run, e.pid, e.now, e.slot);
         break;
       case "startFailed":
-        this.#startFailed(e.run, e.message, e.now);
+        this.#startFailed(e.run, e.message, e.now, e.slot);
         break;
       case "exited":
         this.#exited(e.run, e.result, e.now);
@@ -188,8 +208,51 @@ export class EngineRunner {
 
   #launch(task: Task, slot: number, phase: "start" | "stop" | undefined): void {
     const run = this.#nextRun++;
-    this.#running.set(run, { task, slot, phase, timedOut: false });
+    this.#running.set(run, { task, slot, queued: false, phase, timedOut: false });
     this.#out.push({ kind: "start", run, task, slot });
+  }
+
+  /** Hand a task to the launcher's queue. */
+  #queueRun(task: Task): void {
+    const run = this.#nextRun++;
+    this.#running.set(run, { task, slot: undefined, queued: true, phase: undefined, timedOut: false });
+    this.#out.push({ kind: "queue", run, task });
+  }
+
+  /** The free slots become the launcher's. */
+  #givePool(): void {
+    if (!this.#freeSlots.length) return;
+    this.#out.push({ kind: "pool", slots: this.#freeSlots.splice(0).reverse() });
+  }
+
+  /** Queued runs that have not started. */
+  #unstarted(): number[] {
+    const runs: number[] = [];
+    for (const [run, r] of this.#running) if (r.queued && r.pid === undefined) runs.push(run);
+    return runs;
+  }
+
+  /** The launcher is gone (what it ran was reported): the slots no task holds are free again. */
+  #poolLost(): void {
+    if (!this.#pool) return;
+    this.#pool = false;
+    const held = new Set<number>();
+    for (const r of this.#running.values()) if (!r.phase && r.slot !== undefined) held.add(r.slot);
+    this.#freeSlots = [];
+    for (let s = this.#slots - 1; s >= 0; s--) if (!held.has(s)) this.#freeSlots.push(s);
+    this.#pump();
+  }
+
+  #withdrawn(run: number, now: number): void {
+    const r = this.#running.get(run);
+    if (!r || !r.queued || r.pid !== undefined) return;
+    this.#running.delete(run);
+    // Not started: the driver has it back (a killing engine leaves it to the driver as lost).
+    if (this.#state !== "killing" && this.#state !== "left") {
+      this.#send({ kind: "released", ids: [r.task.id] });
+    }
+    this.#maybeStopped();
+    this.#killDone(now);
   }
 
   /** The next PERENGINE START task, one at a time; then the queued tasks. */
@@ -207,6 +270,8 @@ export class EngineRunner {
 
   #pump(): void {
     if (!this.#startDone || (this.#state !== "running" && this.#state !== "stopping")) return;
+    // The launcher takes every task held: it starts each the moment a slot is free.
+    if (this.#pool) { while (this.#qHead < this.#queue.length) this.#queueRun(this.#queue[this.#qHead++]!); }
     while (this.#freeSlots.length > 0 && this.#qHead < this.#queue.length) {
       this.#launch(this.#queue[this.#qHead++]!, this.#freeSlots.pop()!, undefined);
     }
@@ -216,10 +281,11 @@ export class EngineRunner {
     }
   }
 
-  #started(run: number, pid: number, now: number): void {
+  #started(run: number, pid: number, now: number, slot: number | undefined): void {
     const r = this.#running.get(run);
     if (!r) return;
     r.pid = pid;
+    if (r.queued && slot !== undefined) r.slot = slot;
     // A process that reports its start after a kill began (a launcher answers asynchronously) is killed too.
     if (this.#state === "killing") {
       this.#out.push({ kind: "killLadder", pids: [pid], graceMs: KILL_GRACE_MS });
@@ -229,16 +295,17 @@ export class EngineRunner {
     if (!r.phase && t && t > 0) r.deadline = now + t * 1000;
   }
 
-  #startFailed(run: number, msg: string, now: number): void {
+  #startFailed(run: number, msg: string, now: number, slot: number | undefined): void {
     const r = this.#running.get(run);
     if (!r) return;
     this.#running.delete(run);
+    if (r.queued && slot !== undefined) r.slot = slot;
     this.#log("error", `Task ${r.task.id} could not start: ${msg}`);
     const at = now / 1000;
     const outcome: TaskOutcome = {
       id: r.task.id,
       kind: r.phase ? "perEngine" : "normal",
-      slot: r.slot,
+      slot: r.slot ?? -1,
       pid: -1,
       // The reference reports errno (7 for a command over the kernel's argument limit), else 200.
       returnCode: Number(/os error (\d+)/.exec(msg)?.[1] ?? 200),
@@ -295,7 +362,7 @@ export class EngineRunner {
     const outcome: TaskOutcome = {
       id: r.task.id,
       kind: r.phase ? "perEngine" : "normal",
-      slot: r.slot,
+      slot: r.slot ?? -1,
       ...result,
       killed: this.#state === "killing" && result.returnCode !== 0, // a task that ended well while we killed is a success
     };
@@ -324,7 +391,9 @@ export class EngineRunner {
       this.#reports.add(outcome, r.phase ? undefined : task);
       // While this engine holds more tasks than it has free slots, nobody waits for this report:
       // ends of the next few milliseconds go out with it, in one message.
-      const queuedAfter = this.#queue.length - this.#qHead - this.#freeSlots.length - (r.phase ? 0 : 1);
+      const queuedAfter = this.#pool
+        ? this.#running.size - this.#slots
+        : this.#queue.length - this.#qHead - this.#freeSlots.length - (r.phase ? 0 : 1);
       this.#planFlush(queuedAfter > 0 && this.#state === "running" ? "later" : "soon");
     }
     if (r.phase === "start") {
@@ -332,7 +401,11 @@ export class EngineRunner {
     } else if (r.phase === "stop") {
       if (this.#state === "stopTasks") this.#stopNext();
     } else {
-      this.#freeSlots.push(r.slot);
+      // A queued task's slot is the launcher's, which fills it itself.
+      if (!r.queued && r.slot !== undefined) {
+        if (this.#pool) this.#out.push({ kind: "pool", slots: [r.slot] });
+        else this.#freeSlots.push(r.slot);
+      }
       this.#pump();
       this.#maybeStopped();
     }
@@ -359,7 +432,14 @@ export class EngineRunner {
     this.#queue = [];
     this.#qHead = 0;
     if (ids.length > 0) this.#send({ kind: "released", ids });
-    this.#log("info", `Stopping: ${ids.length} queued task(s) handed back, ${this.#running.size} running`);
+    const back = this.#unstarted();
+    if (back.length) this.#out.push({ kind: "withdraw", runs: back });
+    this.#log(
+      "info",
+      `Stopping: ${ids.length} queued task(s) handed back, ` +
+        (back.length ? `${back.length} asked back from the launcher, ` : "") +
+        `${this.#running.size - back.length} running`,
+    );
     this.#maybeStopped();
   }
 
@@ -381,7 +461,12 @@ export class EngineRunner {
     if (this.#state === "killing" || this.#state === "left") return;
     this.#state = "killing";
     this.#killCause = "kill";
-    this.#log("info", `Killing ${this.#running.size} running task(s): ${reason}`);
+    const queued = this.#unstarted().length;
+    this.#log(
+      "info",
+      `Killing ${this.#running.size - queued} running task(s)` +
+        (queued ? ` (${queued} queued in the launcher asked back)` : "") + `: ${reason}`,
+    );
     this.#killAll(now);
   }
 
@@ -389,6 +474,8 @@ export class EngineRunner {
     const pids: number[] = [];
     for (const r of this.#running.values()) if (r.pid !== undefined) pids.push(r.pid);
     if (pids.length) this.#out.push({ kind: "killLadder", pids, graceMs: KILL_GRACE_MS });
+    const back = this.#unstarted();
+    if (back.length) this.#out.push({ kind: "withdraw", runs: back });
     this.#leaveBy = now + KILL_WAIT_MS;
     this.#killDone(now);
   }

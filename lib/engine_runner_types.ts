@@ -24,10 +24,16 @@ export type RunnerEvent =
   /** The PERENGINE blocks (a driver found again sends them once more: ignored then). */
   | { kind: "perEngine"; start: readonly PerEngineTask[]; stop: readonly PerEngineTask[] }
   | { kind: "tasks"; tasks: readonly Task[] }
-  /** A `start` command's process runs, as process group `pid`. */
-  | { kind: "started"; run: number; pid: number; now: number }
-  /** A `start` command's process could not be spawned. */
-  | { kind: "startFailed"; run: number; message: string; now: number }
+  /** A `start` or `queue` command's process runs, as process group `pid` (a queued one in `slot`). */
+  | { kind: "started"; run: number; pid: number; now: number; slot?: number }
+  /** A `start` or `queue` command's process could not be spawned (a queued one in `slot`). */
+  | { kind: "startFailed"; run: number; message: string; now: number; slot?: number }
+  /** The launcher can take queued tasks: from now on it fills the free slots itself. */
+  | { kind: "poolReady" }
+  /** The launcher is gone: the engine starts each task itself again (its tasks were reported). */
+  | { kind: "poolLost" }
+  /** A queued task was taken back from the launcher before it started (after a `withdraw`). */
+  | { kind: "withdrawn"; run: number; now: number }
   /** A started process exited (and its output was drained). */
   | { kind: "exited"; run: number; result: ProcessResult; now: number }
   /** The clock reached {@linkcode EngineRunner.nextWake} (or any later time). */
@@ -54,6 +60,12 @@ export type RunnerMessage = Extract<ToDriver, { kind: "done" | "released" | "res
 export type RunnerCommand =
   /** Start `task` in its own process group; answer with `started` or `startFailed` for `run`. */
   | { kind: "start"; run: number; task: Task; slot: number }
+  /** Hand `task` to the launcher, which starts it in the first of its slots to be free. */
+  | { kind: "queue"; run: number; task: Task }
+  /** These free slots are the launcher's to fill from now on. */
+  | { kind: "pool"; slots: number[] }
+  /** Take these queued runs back from the launcher if they have not started (`withdrawn` answers). */
+  | { kind: "withdraw"; runs: number[] }
   /** SIGTERM to each process group, SIGKILL after `graceMs` or as soon as its process has exited. */
   | { kind: "killLadder"; pids: number[]; graceMs: number }
   /** The process group `pid` is done with (the reaper companion forgets it). */

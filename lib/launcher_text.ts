@@ -5,24 +5,36 @@
  * The launcher is one long-lived `python3` per engine (3.8 or newer, which most nodes have). It
  * starts each task with `posix_spawn` (no copy of any process's memory, no second exec), as
  * `/bin/bash -c COMMAND` leading a process group of its own, stdin `/dev/null`, signals at their
- * defaults, and reaps it with `waitpid`, which tells a signal death from an exit code. The engine's
- * part per task is one line out and one or two lines back, batched per turn of its event loop,
- * instead of a process spawn with two pipes. Where no such python is found, or before it is ready,
- * the engine spawns each task itself.
+ * defaults, and reaps it with `waitpid`, which tells a signal death from an exit code. The engine
+ * hands it every task it holds: the launcher keeps a queue and starts the next task the moment a
+ * slot is free, without a round trip to the engine, and its reports go out in batches, so that the
+ * engine's part per task is a fraction of a wake-up. Where no such python is found, or before it is
+ * ready, the engine spawns each task itself.
  *
  * Its stdin carries the tasks' base environment (the engine's own) as one JSON line, then nothing:
  * its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory,
- * one JSON text per line: `[RUN, SLOT, COMMAND, {VARIABLES}]` per task, and `.` as a heartbeat.
+ * one JSON text per line:
+ *
+ * - `[RUN, SLOT, COMMAND, {VARIABLES}]`: start this task now in SLOT (-1 for PERENGINE tasks);
+ * - `[RUN, null, COMMAND, {VARIABLES}]`: queue it, for the first of the queue's slots to be free;
+ * - `["pool", {SLOT: {VARIABLES}, ...}]`: these free slots are the queue's, each with its own
+ *   variables (`DISBATCH_CYLINDER_RANK`, `--env-resource` values);
+ * - `["withdraw", [RUN, ...]]`: take these out of the queue if they have not started;
+ * - `.`: a heartbeat.
+ *
  * On its stdout it says `R VERSION` when it is ready, or `X WHY` when it cannot work here (and
  * exits). Ready, its directory holds the request FIFO (`requests`) and a Unix socket (`reports`)
  * that the engine connects to for the reports, which it reads with plain reads (no stream):
  *
- * - `S RUN PID START`: the task runs, as process group PID; these lines wait up to 50 ms for other
- *   news to go with (the previous task's end, typically), so that the engine wakes once per task;
- * - `F RUN MESSAGE`: it could not be started;
+ * - `S RUN PID START SLOT`: the task runs, as process group PID; these lines wait up to 50 ms for
+ *   other news to go with (the previous task's end, typically), so that the engine wakes once per
+ *   task at most;
+ * - `F RUN SLOT MESSAGE`: it could not be started;
+ * - `W RUN`: a queued task taken back (it never started);
  * - `E RUN PID RC START END OUT OUTHEAD OUTTAIL ERR ERRHEAD ERRTAIL`: it ended with RC (minus the
  *   signal number after a signal death); OUT and ERR are the byte counts of its stdout and stderr,
- *   with the first 40 bytes and the last 40 of what follows them in hex (`-` for none).
+ *   with the first 40 bytes and the last 40 of what follows them in hex (`-` for none). While
+ *   tasks wait in the queue, nobody waits for an end: these lines wait up to 20 ms to go together.
  *
  * Output goes to per-slot files in the launcher's private directory. When a process of the task's
  * group outlives it and still holds one of those files open, the end is reported once no process
@@ -30,17 +42,18 @@
  * files are still held then moves on to new ones, so that a straggler's output never counts for a
  * later task. A file that grows by CUT_BYTES is cut back to nothing (its first 40 bytes and its last
  * 40 are kept): the task writes on at its own offset, after a hole that takes no space, so the byte
- * count stays exact and a task that writes gigabytes does not fill the disk. When its stdin ends (the engine is gone) or stays silent for the grace it was given,
- * the launcher kills every task it started (SIGTERM, SIGKILL 1 s later), removes its directory and
- * exits.
+ * count stays exact and a task that writes gigabytes does not fill the disk. When its stdin ends
+ * (the engine is gone) or stays silent for the grace it was given, the launcher kills every task it
+ * started (SIGTERM, SIGKILL 1 s later), starts nothing more, removes its directory and exits.
  *
  * @module
  */
 
 /** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S CUT_BYTES`. */
-export const LAUNCHER_PROGRAM = String.raw`import json, os, selectors, signal, socket, sys, time
+export const LAUNCHER_PROGRAM = String.raw`import collections, json, os, selectors, signal, socket, sys, time
 
 START_WAIT = 0.05
+END_WAIT = 0.02
 
 def main():
     if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
@@ -82,9 +95,14 @@ def main():
     draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until, next look]
     out = []
     # Start lines wait up to START_WAIT s for other news (the end of the task before, typically), so
-    # that the engine wakes once per task rather than twice.
+    # that the engine wakes once per task rather than twice. While tasks wait in the queue, nobody
+    # waits for an end: end lines wait up to END_WAIT s to go out together.
     started = []
-    started_due = 0
+    due = [0.0, 0.0]  # when the start lines must go out; when the end lines must
+    waiting = collections.deque()  # queued tasks: (run, command, variables)
+    pool = []  # free slots that the queue fills
+    pool_env = {}  # slot -> its own variables
+    pooled = set()  # pids of tasks started from the queue
     buf = b""
     heard = time.monotonic()
     next_cut = heard + 1
@@ -162,10 +180,19 @@ def main():
                     return True
         return False
 
+    def say(line, wait):
+        now = time.monotonic()
+        if not out or now + wait < due[1]:
+            due[1] = now + wait
+        out.append(line)
+
     def report(pid, r):
         run, slot, start, op, ep, status, end = r[:7]
         rc = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        out.append("E %s %d %d %.6f %.6f %s %s\n" % (run, pid, rc, start, end, snip(op), snip(ep)))
+        say("E %s %d %d %.6f %.6f %s %s\n" % (run, pid, rc, start, end, snip(op), snip(ep)), END_WAIT)
+        if pid in pooled:
+            pooled.discard(pid)
+            pool.append(slot)
 
     def settle(pid, r, now):
         # A process still in the task's group may hold its output: wait while one does, 5 s at most.
@@ -204,12 +231,37 @@ def main():
             except OSError:
                 pass
 
-    def start(line):
-        run, slot, cmd, env = json.loads(line)
+    def fill():
+        while pool and waiting:
+            run, cmd, env = waiting.popleft()
+            start(run, pool.pop(), cmd, env, True)
+
+    def request(line):
+        x = json.loads(line)
+        if x[0] == "pool":
+            for k, v in x[1].items():
+                pool_env[int(k)] = v
+                pool.append(int(k))
+        elif x[0] == "withdraw":
+            back = set(x[1])
+            keep = [w for w in waiting if w[0] not in back]
+            for w in waiting:
+                if w[0] in back:
+                    say("W %d\n" % w[0], 0)
+            waiting.clear()
+            waiting.extend(keep)
+        elif x[1] is None:
+            waiting.append((x[0], x[2], x[3]))
+        else:
+            start(x[0], x[1], x[2], x[3], False)
+
+    def start(run, slot, cmd, env, queued):
         g = gen.get(slot, 0)
         op, ep = "%s/o%d.%d" % (d, slot, g), "%s/e%d.%d" % (d, slot, g)
         e = dict(base)
         e.update(env)
+        if queued:
+            e.update(pool_env[slot])
         fa = [
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, op, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
@@ -218,20 +270,23 @@ def main():
         t = time.time()
         try:
             pid = os.posix_spawn("/bin/bash", ["/bin/bash", "-c", cmd], e, file_actions=fa, setpgroup=0, setsigdef=dflt, setsigmask=[])
-        except OSError as x:
-            out.append("F %s %s (os error %d)\n" % (run, (x.strerror or "error").replace("\n", " "), x.errno or 0))
-            return
         except Exception as x:
-            out.append("F %s %s\n" % (run, str(x).replace("\n", " ")))
+            why = "%s (os error %d)" % (x.strerror or "error", x.errno or 0) if isinstance(x, OSError) else str(x)
+            say("F %s %d %s\n" % (run, slot, why.replace("\n", " ")), 0)
+            if queued:
+                pool.append(slot)
             return
         running[pid] = [run, slot, t, op, ep]
+        if queued:
+            pooled.add(pid)
         if not started:
-            started_due = time.monotonic() + START_WAIT
-        started.append("S %s %d %.6f\n" % (run, pid, t))
+            due[0] = time.monotonic() + START_WAIT
+        started.append("S %s %d %.6f %d\n" % (run, pid, t, slot))
 
     os.write(1, ("R %s\n" % sys.version.split()[0]).encode())
     while True:
-        if rep is not None and (out or (started and time.monotonic() >= started_due)):
+        now = time.monotonic()
+        if rep is not None and ((out and (not waiting or now >= due[1])) or (started and now >= due[0])):
             # Starts first: a task's start line always comes before its end line.
             data = "".join(started + out).encode()
             started.clear()
@@ -249,8 +304,9 @@ def main():
             timeout = 1
         if draining:
             timeout = 0.05
-        if started and rep is not None:
-            timeout = max(0, min(timeout if timeout is not None else 1, started_due - now))
+        if rep is not None:
+            for at in ([due[0]] if started else []) + ([due[1]] if out else []):
+                timeout = max(0, min(timeout if timeout is not None else 1, at - now))
         if dying is not None:
             timeout = max(0, dying - now) if timeout is None else min(timeout, max(0, dying - now))
         elif silent > 0:
@@ -291,7 +347,7 @@ def main():
             *lines, buf = buf.split(b"\n")
             for l in lines:
                 if l and l != b".":
-                    start(l)
+                    request(l)
         reap()
         if running and time.monotonic() >= next_cut:
             next_cut = time.monotonic() + 1
@@ -302,6 +358,8 @@ def main():
         for pid, r in list(draining.items()):
             if now >= r[8]:
                 settle(pid, r, now)
+        if dying is None:
+            fill()
         mono = time.monotonic()
         if dying is None and silent > 0 and mono >= heard + silent:
             kill_all(signal.SIGTERM)
@@ -323,26 +381,45 @@ finally:
 /**
  * One task's request line.
  * @param run the engine's number for this start
- * @param slot the slot it runs in
+ * @param slot the slot it runs in (-1 for PERENGINE tasks), or null: the queue's first free slot
  * @param commandArg the task's command as bash's \`-c\` argument
  * @param env the task's own variables
  * @returns the line, with its newline
  */
 export function requestLine(
   run: number,
-  slot: number,
+  slot: number | null,
   commandArg: string,
   env: Record<string, string>,
 ): string {
   return JSON.stringify([run, slot, commandArg, env]) + "\n";
 }
 
+/**
+ * The line that gives free slots to the launcher's queue.
+ * @param slots each slot with its own variables
+ * @returns the line, with its newline
+ */
+export function poolLine(slots: ReadonlyMap<number, Record<string, string>>): string {
+  return JSON.stringify(["pool", Object.fromEntries(slots)]) + "\n";
+}
+
+/**
+ * The line that takes queued tasks back.
+ * @param runs their run numbers
+ * @returns the line, with its newline
+ */
+export function withdrawLine(runs: readonly number[]): string {
+  return JSON.stringify(["withdraw", runs]) + "\n";
+}
+
 /** One line a launcher reports. */
 export type LauncherLine =
   | { kind: "ready"; version: string }
   | { kind: "unusable"; why: string }
-  | { kind: "started"; run: number; pid: number; start: number }
-  | { kind: "failed"; run: number; message: string }
+  | { kind: "started"; run: number; pid: number; start: number; slot: number }
+  | { kind: "failed"; run: number; slot: number; message: string }
+  | { kind: "withdrawn"; run: number }
   | {
     kind: "ended";
     run: number;
@@ -395,12 +472,20 @@ export function parseLauncherLine(line: string): LauncherLine {
     case "X":
       return { kind: "unusable", why: f.slice(1).join(" ") };
     case "S":
-      if (f.length === 4 && INT.test(f[1]!) && INT.test(f[2]!) && Number.isFinite(Number(f[3]))) {
-        return { kind: "started", run, pid: Number(f[2]), start: Number(f[3]) };
+      if (
+        f.length === 5 && INT.test(f[1]!) && INT.test(f[2]!) && Number.isFinite(Number(f[3])) &&
+        INT.test(f[4]!)
+      ) {
+        return { kind: "started", run, pid: Number(f[2]), start: Number(f[3]), slot: Number(f[4]) };
       }
       break;
     case "F":
-      if (f.length >= 3 && INT.test(f[1]!)) return { kind: "failed", run, message: f.slice(2).join(" ") };
+      if (f.length >= 4 && INT.test(f[1]!) && INT.test(f[2]!)) {
+        return { kind: "failed", run, slot: Number(f[2]), message: f.slice(3).join(" ") };
+      }
+      break;
+    case "W":
+      if (f.length === 2 && INT.test(f[1]!)) return { kind: "withdrawn", run };
       break;
     case "E": {
       if (f.length !== 12 || !INT.test(f[1]!) || !INT.test(f[2]!) || !INT.test(f[3]!)) break;

@@ -154,6 +154,7 @@ export class Registry {
       finished: 0,
       failed: 0,
       meanElapsed: undefined,
+      okStreak: 0,
     };
     this.#engines.set(rank, e);
     return e;

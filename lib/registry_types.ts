@@ -66,6 +66,8 @@ export interface EngineState {
   failed: number;
   /** Moving mean of its tasks' durations (seconds), once one has finished. */
   meanElapsed: number | undefined;
+  /** Its tasks that succeeded in a row, up to now. */
+  okStreak: number;
 }
 
 /** A context (a grant of resources) and its engines. */

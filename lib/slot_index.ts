@@ -17,6 +17,8 @@ export interface SlotHolder {
   readonly outstanding: { readonly size: number };
   /** Moving mean of its tasks' durations (seconds), once one has finished. */
   readonly meanElapsed: number | undefined;
+  /** Its tasks that succeeded in a row, up to now. */
+  readonly okStreak: number;
 }
 
 /** What the index asks of the engines' owner. */
@@ -28,6 +30,11 @@ export interface SlotSource<E extends SlotHolder> {
   /** Engines are still on their way. */
   enginesComing(): boolean;
 }
+
+/** Seconds of work per slot that an engine of very short tasks is handed ahead. */
+export const PREFETCH_COVER_S = 0.05;
+/** Tasks per slot handed ahead at most. */
+export const PREFETCH_MAX = 8;
 
 /** Engines with room for a task, in round-robin order. */
 export class SlotIndex<E extends SlotHolder> {
@@ -45,9 +52,15 @@ export class SlotIndex<E extends SlotHolder> {
     this.#freeSlot.delete(e);
     this.#prefetchRoom.delete(e);
     if (!this.#takes(e)) return;
-    // Prefetch (one queued task per slot) only once the engine's tasks are known to be short:
-    // it hides the round trip for tiny tasks and never holds long tasks back from idle engines.
-    const prefetch = e.meanElapsed !== undefined && e.meanElapsed < 1 ? e.slots : 0;
+    // Prefetch only once the engine's tasks are known to be short: it hides the round trip for tiny
+    // tasks and never holds long tasks back from idle engines. One task per slot; when tasks are
+    // shorter still, as many as cover PREFETCH_COVER_S of work (at most PREFETCH_MAX per slot), so
+    // that the engine reports and is refilled in batches rather than task by task — but only while
+    // its last tasks succeeded: a node that fails everything at once is not handed a pile of tasks.
+    const perSlot = e.okStreak >= 2 * e.slots && e.meanElapsed !== undefined
+      ? Math.min(PREFETCH_MAX, Math.max(1, Math.floor(PREFETCH_COVER_S / e.meanElapsed)))
+      : 1;
+    const prefetch = e.meanElapsed === undefined || e.meanElapsed >= 1 ? 0 : e.slots * perSlot;
     const n = e.outstanding.size;
     if (n < e.slots) this.#freeSlot.add(e);
     else if (n < e.slots + prefetch) this.#prefetchRoom.add(e);

@@ -84,3 +84,56 @@ Deno.test("launcher run: without python3 the engine says so and spawns each task
   check(dir, n);
   assert.match(engineLog(dir), /no task launcher \(python3: .*\); the engine spawns each task itself/);
 });
+
+Deno.test("launcher run: every task through the launcher's queue gets its own slot's variables, each once, never more than the slots at once", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const n = 120;
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(`echo ran >> done_${i}; echo "$DISBATCH_CYLINDER_RANK $GPU"; sleep 0.0${i % 4}`);
+  }
+  const taskFile = writeText(dir, "Tasks", lines.join("\n") + "\n");
+  // DISBATCH_LAUNCHER=1: no task is started by the engine itself, so every one goes through the queue.
+  const r = await runCli(["-s", "localhost:3", "-E", "GPU", taskFile], {
+    cwd: dir,
+    env: { GPU: "g0,g1,g2", DISBATCH_LAUNCHER: "1" },
+  });
+  assert.equal(r.code, 0, show(r));
+  const rows = readRows(statusFileIn(dir)).filter((x) => x.id >= 0);
+  assert.equal(rows.length, n);
+  assert.deepEqual(doneCounts(dir, n), Array(n).fill(1), "each task ran once");
+  for (const x of rows) assert.match(x.outSnip, /^'([012]) g\1\\n'$/, `task ${x.id}: ${x.outSnip}`);
+  const edges = rows.flatMap((x) => [[x.start, 1], [x.end, -1]] as [number, number][])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, now += d);
+  assert.ok(most <= 3, `at most 3 tasks at once, saw ${most}`);
+  assert.doesNotMatch(engineLog(dir), /spawns each task itself/);
+});
+
+Deno.test("launcher run: --fail-fast with tasks queued in the launcher: it stops at once, nothing left running, none twice", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const n = 200;
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(i === 60 ? "echo ran >> done_60; exit 3" : `echo ran >> done_${i}; sleep 0.02`);
+  }
+  const taskFile = writeText(dir, "Tasks", lines.join("\n") + "\n");
+  const r = await runCli(["-s", "localhost:2", "-f", taskFile], {
+    cwd: dir,
+    env: { DISBATCH_LAUNCHER: "1" },
+  });
+  assert.equal(r.code, 1, show(r));
+  const counts = doneCounts(dir, n);
+  assert.ok(counts.every((c) => c <= 1), "no task ran twice");
+  assert.equal(counts[60], 1);
+  const ran = counts.filter((c) => c === 1).length;
+  assert.ok(ran < n, `the run stopped early (${ran} of ${n} ran)`);
+  const rows = readRows(statusFileIn(dir)).filter((x) => x.id >= 0);
+  assert.ok(rows.length <= ran, "a recorded task is one that ran");
+  const orphans = new Deno.Command("pgrep", { args: ["-f", `done_`] }).outputSync();
+  assert.equal(new TextDecoder().decode(orphans.stdout).trim(), "", "no task left running");
+});

@@ -40,16 +40,26 @@ function running(pid: number): boolean {
 }
 
 let nextRun = 1;
-function viaLauncher(l: Launcher, command: string, env: Record<string, string> = {}, slot = 0) {
+function viaLauncher(
+  l: Launcher,
+  command: string,
+  env: Record<string, string> = {},
+  slot: number | null = 0,
+) {
   let pid: number | undefined;
-  const result = new Promise<ProcessResult>((resolve, reject) => {
+  let ranIn: number | undefined;
+  const result = new Promise<ProcessResult | "withdrawn">((resolve, reject) => {
     l.start(nextRun++, slot, bashCommandArg(command), env, {
-      started: (p) => pid = p,
+      started: (p, _at, s) => {
+        pid = p;
+        ranIn = s;
+      },
       failed: (m) => reject(new Error(m)),
       exited: resolve,
+      withdrawn: () => resolve("withdrawn"),
     });
   });
-  return { result, pid: () => pid };
+  return { result: result as Promise<ProcessResult>, withdrawn: result, pid: () => pid, slot: () => ranIn };
 }
 
 const pick = (r: ProcessResult) => ({
@@ -189,6 +199,41 @@ Deno.test("launcher: output that is cut back to save space is still counted exac
       assert.deepEqual(pick(await run.result), pick(direct), command);
       assert.ok(most < 3_000_000, `the files took ${most} bytes for 6 MB written`);
     }
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("launcher: queued tasks fill the pool's slots as they free, with each slot's variables; unstarted ones can be taken back", async () => {
+  const { l } = await launcherFor();
+  try {
+    l.pool(
+      new Map([[4, { DISBATCH_CYLINDER_RANK: "4", GPU: "a" }], [7, {
+        DISBATCH_CYLINDER_RANK: "7",
+        GPU: "b",
+      }]]),
+    );
+    const cmd = 'echo "$DISBATCH_CYLINDER_RANK $GPU $DISBATCH_TASKID"; sleep 0.3';
+    const runs = [0, 1, 2, 3, 4, 5].map((i) => viaLauncher(l, cmd, { DISBATCH_TASKID: String(i) }, null));
+    // Two slots, each task 0.3 s: the last two are still queued when asked back.
+    await new Promise((r) => setTimeout(r, 100));
+    l.withdraw([nextRun - 2, nextRun - 1]);
+    const ends = await Promise.all(runs.map((r) => r.withdrawn));
+    assert.deepEqual(ends.slice(4), ["withdrawn", "withdrawn"]);
+    const done = ends.slice(0, 4) as ProcessResult[];
+    for (const [i, r] of done.entries()) {
+      const slot = runs[i]!.slot();
+      assert.ok(slot === 4 || slot === 7, `task ${i} ran in slot ${slot}`);
+      assert.equal(r.returnCode, 0);
+      assert.equal(r.stdoutSnippet, `${slot} ${slot === 4 ? "a" : "b"} ${i}\n`);
+    }
+    // Never more at once than the pool's two slots.
+    const edges = done.flatMap((r) => [[r.start, 1], [r.end, -1]] as [number, number][])
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let now = 0;
+    let most = 0;
+    for (const [, d] of edges) most = Math.max(most, now += d);
+    assert.equal(most, 2);
   } finally {
     l.close();
   }

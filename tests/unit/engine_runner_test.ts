@@ -43,6 +43,16 @@ const exited = (run: number, rc = 0, now = 0): RunnerEvent => ({
   now,
 });
 const flush: RunnerEvent = { kind: "flush" };
+const poolReady: RunnerEvent = { kind: "poolReady" };
+/** A queued run started by the launcher in `slot`. */
+const startedIn = (run: number, slot: number, now = 0): RunnerEvent => ({
+  kind: "started",
+  run,
+  pid: 100 + run,
+  now,
+  slot,
+});
+const withdrawn = (run: number, now = 0): RunnerEvent => ({ kind: "withdrawn", run, now });
 const tick = (now: number): RunnerEvent => ({ kind: "tick", now });
 
 /** One command as a short line (debug log lines are left out: see the case that checks one). */
@@ -50,6 +60,12 @@ function show(c: RunnerCommand): string | undefined {
   switch (c.kind) {
     case "start":
       return `start run ${c.run} task ${c.task.id} slot ${c.slot}`;
+    case "queue":
+      return `queue run ${c.run} task ${c.task.id}`;
+    case "pool":
+      return `pool slots ${c.slots.join(",")}`;
+    case "withdraw":
+      return `withdraw runs ${c.runs.join(",")}`;
     case "killLadder":
       return `ladder ${c.pids.join(",")} grace ${c.graceMs}`;
     case "untrack":
@@ -102,6 +118,178 @@ interface Case {
 
 const cases: Case[] = [
   {
+    name: "launcher ready: the free slots become its pool and every task held is queued to it",
+    events: [configure(2), noPerEngine, tasks(0), started(1), poolReady, tasks(1, 2, 3), startedIn(2, 1)],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> poolReady",
+      "pool slots 1",
+      "> tasks",
+      "queue run 2 task 1",
+      "queue run 3 task 2",
+      "queue run 4 task 3",
+    ],
+    state: "running",
+    running: 4,
+  },
+  {
+    name: "pool: a task the engine started gives its slot to the pool; queued ones report their slot",
+    events: [
+      configure(2),
+      noPerEngine,
+      tasks(0),
+      started(1),
+      poolReady,
+      tasks(1, 2),
+      startedIn(2, 1),
+      exited(1),
+      startedIn(3, 0),
+      exited(2),
+      exited(3),
+      flush,
+    ],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> poolReady",
+      "pool slots 1",
+      "> tasks",
+      "queue run 2 task 1",
+      "queue run 3 task 2",
+      "> exited",
+      "untrack 101",
+      // Two runs held for two slots: nothing queued behind them, the report goes at once.
+      "flushSoon",
+      "pool slots 0",
+      "> exited",
+      "untrack 102",
+      "> exited",
+      "untrack 103",
+      "> flush",
+      "done seq 1 [0:0 1:0 2:0]",
+    ],
+    running: 0,
+  },
+  {
+    name: "pool: while the launcher still holds queued tasks, ends wait to go out together",
+    events: [configure(1), noPerEngine, poolReady, tasks(0, 1, 2), startedIn(1, 0), exited(1)],
+    expect: [
+      "> poolReady",
+      "pool slots 0",
+      "> tasks",
+      "queue run 1 task 0",
+      "queue run 2 task 1",
+      "queue run 3 task 2",
+      "> exited",
+      "untrack 101",
+      "flushSoon 20ms",
+    ],
+    running: 2,
+  },
+  {
+    name: "pool: stop asks back what has not started; what comes back is released, then the engine leaves",
+    events: [
+      configure(1),
+      noPerEngine,
+      poolReady,
+      tasks(0, 1, 2),
+      startedIn(1, 0),
+      { kind: "stop" },
+      // Run 2 started before the request reached the launcher: it runs to its end.
+      startedIn(2, 0),
+      withdrawn(3),
+      withdrawn(2),
+      exited(1),
+      exited(2),
+    ],
+    expect: [
+      "> poolReady",
+      "pool slots 0",
+      "> tasks",
+      "queue run 1 task 0",
+      "queue run 2 task 1",
+      "queue run 3 task 2",
+      "> stop",
+      "withdraw runs 2,3",
+      "info: Stopping: 0 queued task(s) handed back, 2 asked back from the launcher, 1 running",
+      "> withdrawn",
+      "released [2]",
+      "> exited",
+      "untrack 101",
+      "flushSoon",
+      "> exited",
+      "untrack 102",
+      "done seq 1 [0:0 1:0]",
+      "bye",
+      "leave 0",
+    ],
+    state: "left",
+  },
+  {
+    name: "pool: a kill asks back what has not started and leaves once nothing runs; a late start is killed",
+    events: [
+      configure(1),
+      noPerEngine,
+      poolReady,
+      tasks(0, 1, 2),
+      startedIn(1, 0),
+      { kind: "kill", reason: "asked", now: 0 },
+      startedIn(2, 0),
+      withdrawn(3),
+      exited(1, -15),
+      exited(2, -15),
+    ],
+    expect: [
+      "> poolReady",
+      "pool slots 0",
+      "> tasks",
+      "queue run 1 task 0",
+      "queue run 2 task 1",
+      "queue run 3 task 2",
+      "> kill",
+      "info: Killing 1 running task(s) (2 queued in the launcher asked back): asked",
+      "ladder 101 grace 1000",
+      "withdraw runs 2,3",
+      "> started",
+      "ladder 102 grace 1000",
+      "> exited",
+      "untrack 101",
+      "flushSoon",
+      "> exited",
+      "untrack 102",
+      "done seq 1 [0:-15K 1:-15K]",
+      "bye",
+      "leave 0",
+    ],
+    state: "left",
+  },
+  {
+    name: "pool lost: the slots no task holds are the engine's again and what it holds starts there",
+    events: [
+      configure(3),
+      noPerEngine,
+      tasks(0),
+      started(1),
+      poolReady,
+      tasks(1, 2, 3, 4),
+      startedIn(2, 2),
+      { kind: "poolLost" },
+    ],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> poolReady",
+      "pool slots 1,2",
+      "> tasks",
+      "queue run 2 task 1",
+      "queue run 3 task 2",
+      "queue run 4 task 3",
+      "queue run 5 task 4",
+    ],
+    running: 5,
+  },
+  {
     name: "tasks wait for the PERENGINE block, then fill the slots lowest first; the rest queue",
     events: [configure(2), tasks(0, 1, 2), noPerEngine, started(1), started(2)],
     expect: ["> perEngine", "start run 1 task 0 slot 0", "start run 2 task 1 slot 1"],
@@ -128,7 +316,7 @@ const cases: Case[] = [
       "> exited",
       "untrack 101",
       // Task 3 still waits for a slot: the report may wait for the next end ...
-      "flushSoon 5ms",
+      "flushSoon 20ms",
       "start run 3 task 2 slot 0",
       "> exited",
       "untrack 102",
@@ -468,7 +656,7 @@ const cases: Case[] = [
       "start run 1 task 0 slot 0",
       "> startFailed",
       "error: Task 0 could not start: Argument list too long (os error 7)",
-      "flushSoon 5ms",
+      "flushSoon 20ms",
       "start run 2 task 1 slot 0",
       "> startFailed",
       "error: Task 1 could not start: no bash",

@@ -3,7 +3,9 @@ import {
   LAUNCHER_PROGRAM,
   type LauncherLine,
   parseLauncherLine,
+  poolLine,
   requestLine,
+  withdrawLine,
 } from "../../lib/launcher_text.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -14,12 +16,22 @@ Deno.test("parseLauncherLine(): every report, and anything else as other", () =>
     ["R 3.11.7", { kind: "ready", version: "3.11.7" }],
     ["R 3.11.7 /tmp/d/requests", { kind: "other", text: "R 3.11.7 /tmp/d/requests" }],
     ["X python 3.6.8 has no posix_spawn", { kind: "unusable", why: "python 3.6.8 has no posix_spawn" }],
-    ["S 12 4242 1796392753.350831", { kind: "started", run: 12, pid: 4242, start: 1796392753.350831 }],
-    ["F 3 Argument list too long (os error 7)", {
+    ["S 12 4242 1796392753.350831 3", {
+      kind: "started",
+      run: 12,
+      pid: 4242,
+      start: 1796392753.350831,
+      slot: 3,
+    }],
+    ["S 12 4242 1796392753.350831", { kind: "other", text: "S 12 4242 1796392753.350831" }],
+    ["F 3 -1 Argument list too long (os error 7)", {
       kind: "failed",
       run: 3,
+      slot: -1,
       message: "Argument list too long (os error 7)",
     }],
+    ["W 17", { kind: "withdrawn", run: 17 }],
+    ["W 17 x", { kind: "other", text: "W 17 x" }],
     ["E 2 21199 -15 1.5 2.25 0 - - 0 - -", {
       kind: "ended",
       run: 2,
@@ -60,6 +72,26 @@ Deno.test("requestLine(): one JSON line per task, whatever the command holds", (
     const line = requestLine(7, 1, command, env);
     assert.equal(line.indexOf("\n"), line.length - 1, "exactly one newline, at the end");
     assert.deepEqual(JSON.parse(line), [7, 1, command, env]);
+  }
+});
+
+Deno.test("poolLine(), withdrawLine(), a queued request: the JSON the launcher's queue reads", () => {
+  const cases: [string, unknown][] = [
+    [
+      poolLine(
+        new Map<number, Record<string, string>>([[0, { DISBATCH_CYLINDER_RANK: "0", GPU: "a" }], [3, {
+          DISBATCH_CYLINDER_RANK: "3",
+        }]]),
+      ),
+      ["pool", { "0": { DISBATCH_CYLINDER_RANK: "0", GPU: "a" }, "3": { DISBATCH_CYLINDER_RANK: "3" } }],
+    ],
+    [poolLine(new Map()), ["pool", {}]],
+    [withdrawLine([4, 9]), ["withdraw", [4, 9]]],
+    [requestLine(5, null, "echo 'a b'", { X: "1" }), [5, null, "echo 'a b'", { X: "1" }]],
+  ];
+  for (const [line, want] of cases) {
+    assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"), line);
+    assert.deepEqual(JSON.parse(line), want);
   }
 });
 

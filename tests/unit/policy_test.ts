@@ -206,6 +206,7 @@ Deno.test("quarantine: a host where N tasks in a row failed and then succeeded e
       let failedThere = 0;
       for (let step = 0; step < 40 && !h.scheduler.quarantined("bad"); step++) {
         h.assigned();
+        h.advance(0.5); // tasks of half a second: "good" is handed one ahead, not the whole file
         for (const id of h.running(bad)) {
           h.finish(id, 1);
           failedThere++;

@@ -7,6 +7,7 @@ interface E extends SlotHolder {
   away: boolean;
   outstanding: { size: number };
   meanElapsed: number | undefined;
+  okStreak: number;
   limited?: boolean;
 }
 
@@ -19,6 +20,7 @@ function engines(spec: Partial<E>[]): E[] {
     away: false,
     outstanding: { size: 0 },
     meanElapsed: undefined,
+    okStreak: 0,
     ...s,
   }));
 }
@@ -63,6 +65,36 @@ Deno.test("SlotIndex.pick(): free slots first, then prefetch room; never an engi
   ];
   for (const c of cases) {
     assert.equal(index(engines(c.spec)).pick(none)?.rank, c.want, c.name);
+  }
+});
+
+Deno.test("SlotIndex: how many tasks an engine is handed ahead, by its tasks' length and its success streak", () => {
+  const cases: { name: string; spec: Partial<E>; ahead: number }[] = [
+    { name: "no task finished yet", spec: { slots: 2 }, ahead: 0 },
+    { name: "long tasks", spec: { slots: 2, meanElapsed: 1, okStreak: 10 }, ahead: 0 },
+    { name: "short tasks: one per slot", spec: { slots: 2, meanElapsed: 0.5, okStreak: 10 }, ahead: 2 },
+    {
+      name: "very short tasks: 50 ms of work per slot",
+      spec: { slots: 2, meanElapsed: 0.01, okStreak: 10 },
+      ahead: 10,
+    },
+    { name: "tiny tasks: 8 per slot at most", spec: { slots: 2, meanElapsed: 0, okStreak: 4 }, ahead: 16 },
+    {
+      name: "tiny tasks that failed lately: one per slot",
+      spec: { slots: 2, meanElapsed: 0, okStreak: 3 },
+      ahead: 2,
+    },
+  ];
+  for (const c of cases) {
+    const [e] = engines([{ ...c.spec, outstanding: { size: 2 } }]);
+    const ix = index([e!]);
+    let ahead = 0;
+    while (ix.pick(none)) {
+      e!.outstanding.size++;
+      ix.refresh(e!);
+      ahead++;
+    }
+    assert.equal(ahead, c.ahead, c.name);
   }
 });
 
