@@ -3,6 +3,7 @@
  *
  *   deno task bench                 # all measurements (about 3 minutes on 2 cores)
  *   deno task bench -- --quick      # smaller sizes
+ *   deno task bench -- --only 1,6   # just those measurements
  *
  * Prints, with medians of several rounds (the machine is noisy, so ratios matter):
  *   1. N x `true` at -s localhost:2: disbatch tasks/s / xargs -P2 tasks/s (goal >= 0.9)
@@ -13,8 +14,9 @@
  *      what the spawn primitives cost at 2 in flight: the engine's own path when it has no
  *      launcher (`setsid bash -c`, piped output), `bash -c` without a process group of its own (not
  *      usable: no tree kill), Deno's `detached: true`, and xargs
- *   6. one engine pinned to one CPU (`taskset`): its start rate, and the most it could start per
- *      second with a CPU of its own (1 / its CPU per task)
+ *   6. one engine alone on a CPU (`taskset`), at 2, 8 and 32 slots: its start rate, its CPU and its
+ *      launcher's per task, and the starts/s each could sustain with a CPU of its own (1 / CPU per
+ *      task); more slots, bigger batches
  *
  * Items 1 and 2 also run disbatch without its task launcher (`DISBATCH_LAUNCHER=0`: the engine
  * spawns each task itself), alternating with the other runs, as a baseline for the launcher.
@@ -27,6 +29,11 @@
 import { cliCommand } from "../../tests/helpers/run_cli.ts";
 
 const quick = Deno.args.includes("--quick");
+/** `--only 1,6`: just those measurements. */
+const only = Deno.args.includes("--only")
+  ? Deno.args[Deno.args.indexOf("--only") + 1]?.split(",").map(Number)
+  : undefined;
+const want = (item: number) => !only || only.includes(item);
 const dir = await Deno.makeTempDir({ prefix: "disbatch_bench_" });
 const cli = cliCommand();
 
@@ -101,7 +108,7 @@ const launcherCpu: number[] = [];
 const engineCpu: number[] = [];
 
 // 1. true x N
-{
+if (want(1)) {
   const n = quick ? 2000 : 10000;
   const rounds = quick ? 3 : 5;
   const file = writeTasks("true", "true", n);
@@ -132,7 +139,7 @@ const engineCpu: number[] = [];
 }
 
 // 2. sleep 0.01 x 1000
-{
+if (want(2)) {
   const n = 1000;
   const rounds = quick ? 2 : 3;
   const file = writeTasks("sleep", "sleep 0.01", n);
@@ -158,7 +165,7 @@ const engineCpu: number[] = [];
 }
 
 // 3. one task
-{
+if (want(3)) {
   const file = writeTasks("one", "true", 1);
   const walls: number[] = [];
   for (let r = 0; r < 7; r++) walls.push(await ours(file));
@@ -170,7 +177,7 @@ const engineCpu: number[] = [];
 }
 
 // 4. memory over 100,000 tasks
-{
+if (want(4)) {
   const n = quick ? 20000 : 100000;
   const file = writeTasks("mem", "true", n);
   const t0 = performance.now();
@@ -226,7 +233,7 @@ const engineCpu: number[] = [];
 }
 
 // 5. engine CPU per task, and the spawn primitives
-{
+if (want(5)) {
   const n = quick ? 300 : 1000;
   const run = async (make: () => Deno.ChildProcess): Promise<number> => {
     const t0 = performance.now();
@@ -287,8 +294,8 @@ const engineCpu: number[] = [];
   );
 }
 
-// 6. one engine on one CPU
-{
+// 6. one engine on a CPU of its own
+if (want(6)) {
   const taskset = ["/usr/bin/taskset", "/bin/taskset"].find((p) => {
     try {
       return Deno.statSync(p).isFile;
@@ -296,29 +303,78 @@ const engineCpu: number[] = [];
       return false;
     }
   });
-  if (!taskset) {
-    line("6. taskset not found (util-linux): the pinned run was not measured");
+  if (!taskset || navigator.hardwareConcurrency < 2) {
+    line("6. needs taskset (util-linux) and 2 CPUs: the pinned runs were not measured");
   } else {
-    const n = quick ? 1000 : 4000;
+    const n = quick ? 2000 : 6000;
     const file = writeTasks("pinned", "true", n);
-    const rates: number[] = [];
-    const cpus: number[] = [];
-    for (let r = 0; r < (quick ? 2 : 3); r++) {
-      rates.push(
-        n / await timeIt([taskset, "-c", "0", ...cli, "-q", "-s", "localhost:2", "-p", `${dir}/pin`, file]),
-      );
-      const cpu = cpuPerTask("pin");
-      if (cpu.engine !== undefined) cpus.push(cpu.engine);
-    }
-    const ms = cpus.length ? median(cpus) : undefined;
+    /** Children of `ppid` whose command line has `needle`. */
+    const childrenOf = (ppid: number, needle: string): number[] => {
+      const out: number[] = [];
+      for (const ent of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(ent.name)) continue;
+        try {
+          const st = Deno.readTextFileSync(`/proc/${ent.name}/stat`);
+          if (Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]) !== ppid) continue;
+          if (Deno.readTextFileSync(`/proc/${ent.name}/cmdline`).includes(needle)) out.push(Number(ent.name));
+        } catch { /* gone */ }
+      }
+      return out;
+    };
+    const pin = (cpu: number, pid: number) =>
+      new Deno.Command(taskset, {
+        args: ["-a", "-p", "-c", String(cpu), String(pid)],
+        stdout: "null",
+        stderr: "null",
+      })
+        .outputSync();
     line(
-      `6. ${n} x true, everything pinned to CPU 0: ${
-        median(rates).toFixed(0)
-      } starts/s for the one engine; ` +
-        `its CPU per task ${ms?.toFixed(3) ?? "n/a"} ms, so with a CPU to itself it could start up to ${
-          ms ? (1000 / ms).toFixed(0) : "n/a"
-        } tasks/s`,
+      `6. ${n} x true, the engine alone on CPU 0; the driver, the launcher and the tasks on CPU 1 ` +
+        `(capacity: the starts/s its CPU per task allows with a CPU to itself)`,
     );
+    for (const slots of [2, 8, 32]) {
+      const rates: number[] = [];
+      const eng: number[] = [];
+      const lau: number[] = [];
+      for (let r = 0; r < (quick ? 1 : 2); r++) {
+        const t0 = performance.now();
+        const child = new Deno.Command(taskset, {
+          args: ["-c", "1", ...cli, "-q", "-s", `localhost:${slots}`, "-p", `${dir}/pin`, file],
+          cwd: dir,
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        let engine: number | undefined;
+        let launcherPinned = false;
+        const poll = setInterval(() => {
+          engine ??= childrenOf(child.pid, "--engine")[0];
+          if (engine === undefined || launcherPinned) return;
+          const launcher = childrenOf(engine, "python3")[0];
+          if (launcher === undefined) return;
+          pin(0, engine);
+          pin(1, launcher);
+          launcherPinned = true;
+        }, 20);
+        const st = await child.status;
+        clearInterval(poll);
+        if (!st.success) throw new Error(`pinned run failed (exit ${st.code})`);
+        rates.push(n / ((performance.now() - t0) / 1000));
+        const cpu = cpuPerTask("pin");
+        if (cpu.engine !== undefined) eng.push(cpu.engine);
+        if (cpu.launcher !== undefined) lau.push(cpu.launcher);
+      }
+      const e = eng.length ? median(eng) : undefined;
+      const l = lau.length ? median(lau) : undefined;
+      const cap = (ms: number | undefined) => ms ? (1000 / ms).toFixed(0) : "n/a";
+      line(
+        `   ${String(slots).padStart(2)} slots: ${median(rates).toFixed(0)} starts/s; engine CPU ${
+          e?.toFixed(3) ?? "n/a"
+        } ms/task (capacity ${cap(e)}/s), launcher CPU ${l?.toFixed(3) ?? "n/a"} ms/task (capacity ${
+          cap(l)
+        }/s)`,
+      );
+    }
   }
 }
 
