@@ -133,7 +133,16 @@ export class EngineTasks {
     try {
       const l = this.#launcher = new Launcher(silentS, Deno.env.toObject(), log);
       // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again.
-      l.whenReady.then((ok) => ok && this.feed({ kind: "poolReady" }));
+      l.whenReady.then((ok) => {
+        if (!ok) return;
+        const u = cpuUsage();
+        this.#poolSince = {
+          started: this.#started,
+          cpuMs: (u.user + u.system) / 1000,
+          launcherMs: processCpuMs(l.pid),
+        };
+        this.feed({ kind: "poolReady" });
+      });
       l.onEnded = () => this.feed({ kind: "poolLost" });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
@@ -152,8 +161,23 @@ export class EngineTasks {
       const lper = this.#started ? ` (${(l / this.#started).toFixed(3)} ms per task)` : "";
       text += `; launcher CPU ${(l / 1000).toFixed(2)} s${lper}`;
     }
+    // The start (the engine spawning tasks itself until the launcher is ready) aside.
+    const since = this.#poolSince;
+    const n = this.#started - (since?.started ?? 0);
+    if (since && n > 0) {
+      text += `; since the launcher took the tasks: engine ${
+        ((ms - since.cpuMs) / n).toFixed(3)
+      } ms per task`;
+      if (l !== undefined && since.launcherMs !== undefined) {
+        text += `, launcher ${((l - since.launcherMs) / n).toFixed(3)} ms per task`;
+      }
+      text += ` over ${n} task(s)`;
+    }
     return text;
   }
+
+  /** Tasks started, the engine's CPU and the launcher's (ms) when the launcher took the tasks over. */
+  #poolSince: { started: number; cpuMs: number; launcherMs: number | undefined } | undefined;
 
   /** Stop the reaper (the engine leaves and its tasks are done). */
   close(): void {

@@ -87,7 +87,9 @@ line(
 line(`runner: ${cli.join(" ")}`);
 
 /** The engine's and its launcher's "ms per task" from the last run's engine log (see EngineTasks#cpuText). */
-function cpuPerTask(prefix: string): { engine?: number; launcher?: number } {
+function cpuPerTask(
+  prefix: string,
+): { engine?: number; launcher?: number; engineSteady?: number; launcherSteady?: number } {
   let newest: { path: string; at: number } | undefined;
   for (const e of Deno.readDirSync(dir)) {
     if (!e.name.startsWith(prefix + "_") || !e.name.endsWith("_engine_0.log")) continue;
@@ -99,9 +101,13 @@ function cpuPerTask(prefix: string): { engine?: number; launcher?: number } {
   const text = Deno.readTextFileSync(newest.path);
   const engine = /engine CPU [\d.]+ s for \d+ task\(s\) \(([\d.]+) ms per task\)/.exec(text);
   const launcher = /launcher CPU [\d.]+ s \(([\d.]+) ms per task\)/.exec(text);
+  const steady = /since the launcher took the tasks: engine ([\d.]+) ms per task, launcher ([\d.]+) ms/.exec(
+    text,
+  );
   return {
     ...(engine ? { engine: Number(engine[1]) } : {}),
     ...(launcher ? { launcher: Number(launcher[1]) } : {}),
+    ...(steady ? { engineSteady: Number(steady[1]), launcherSteady: Number(steady[2]) } : {}),
   };
 }
 const launcherCpu: number[] = [];
@@ -336,6 +342,8 @@ if (want(6)) {
       const rates: number[] = [];
       const eng: number[] = [];
       const lau: number[] = [];
+      const engS: number[] = [];
+      const lauS: number[] = [];
       for (let r = 0; r < (quick ? 1 : 2); r++) {
         const t0 = performance.now();
         const child = new Deno.Command(taskset, {
@@ -363,16 +371,19 @@ if (want(6)) {
         const cpu = cpuPerTask("pin");
         if (cpu.engine !== undefined) eng.push(cpu.engine);
         if (cpu.launcher !== undefined) lau.push(cpu.launcher);
+        if (cpu.engineSteady !== undefined) engS.push(cpu.engineSteady);
+        if (cpu.launcherSteady !== undefined) lauS.push(cpu.launcherSteady);
       }
-      const e = eng.length ? median(eng) : undefined;
-      const l = lau.length ? median(lau) : undefined;
-      const cap = (ms: number | undefined) => ms ? (1000 / ms).toFixed(0) : "n/a";
+      const m = (xs: number[]) => xs.length ? median(xs) : undefined;
+      const ms = (x: number | undefined) => x?.toFixed(3) ?? "n/a";
+      const cap = (x: number | undefined) => x ? (1000 / x).toFixed(0) : "n/a";
+      const [e, l, es, ls] = [m(eng), m(lau), m(engS), m(lauS)];
       line(
-        `   ${String(slots).padStart(2)} slots: ${median(rates).toFixed(0)} starts/s; engine CPU ${
-          e?.toFixed(3) ?? "n/a"
-        } ms/task (capacity ${cap(e)}/s), launcher CPU ${l?.toFixed(3) ?? "n/a"} ms/task (capacity ${
-          cap(l)
-        }/s)`,
+        `   ${String(slots).padStart(2)} slots: ${
+          median(rates).toFixed(0)
+        } starts/s; ms/task over the whole run: ` +
+          `engine ${ms(e)}, launcher ${ms(l)}; once the launcher took the tasks: engine ${ms(es)} ` +
+          `(capacity ${cap(es)}/s), launcher ${ms(ls)} (capacity ${cap(ls)}/s)`,
       );
     }
   }
