@@ -103,6 +103,8 @@ class Engine {
   }
 
   async run(): Promise<number> {
+    // Python starts while the driver and the engine shake hands.
+    this.#tasks.startLauncher();
     this.#attach(this.#link);
     const watchdog = setInterval(() => this.#watch(), 1000);
     // Slurm's SIGTERM at the job's time limit or on scancel, a SIGTERM/SIGHUP from anyone: the tasks are

@@ -57,6 +57,12 @@ export class EngineTasks {
   #started = 0;
   /** The process that starts the tasks (undefined: each task is spawned by the engine). */
   #launcher: Launcher | undefined;
+  /** The driver welcomed the engine: its log is the run's. */
+  #configured = false;
+  /** What the launcher said before that. */
+  #launcherSaid: ["info" | "warn" | "error", string][] = [];
+  /** A launcher was started (or could not be): once per engine. */
+  #launcherTried = false;
   /** `DISBATCH_LAUNCHER=1`: tasks wait for the launcher rather than start before it is ready. */
   #waitForLauncher = false;
 
@@ -106,7 +112,12 @@ export class EngineTasks {
     // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
     const silentS = Math.max(5, Math.round(run.driverGrace));
     this.#reaper = new Reaper(silentS);
-    this.#startLauncher(silentS);
+    this.startLauncher();
+    // The engine is in the run's directory now (the launcher was started before it moved there).
+    this.#launcher?.configure(silentS, Deno.cwd(), Deno.env.toObject());
+    // What the launcher said before the engine's log was the run's.
+    for (const [level, text] of this.#launcherSaid.splice(0)) this.#host.log()[level](text);
+    this.#configured = true;
     this.#beat = setInterval(() => {
       this.#reaper?.beat();
       this.#launcher?.beat();
@@ -120,18 +131,22 @@ export class EngineTasks {
   }
 
   /**
-   * The task launcher (unless `DISBATCH_LAUNCHER=0`); until it is ready (unless
-   * `DISBATCH_LAUNCHER=1`: then tasks wait for it), and where it cannot start, the engine spawns
-   * each task itself.
-   * @param silentS how long the launcher waits for a word from the engine before it kills the tasks
+   * Start the task launcher (unless `DISBATCH_LAUNCHER=0`), as soon as the engine runs: it is ready
+   * once {@linkcode EngineTasks.configure} gave it the tasks' environment. Until then (unless
+   * `DISBATCH_LAUNCHER=1`: tasks wait for it), and where it cannot start, the engine spawns each
+   * task itself.
    */
-  #startLauncher(silentS: number): void {
+  startLauncher(): void {
     const mode = Deno.env.get("DISBATCH_LAUNCHER");
-    if (mode === "0" || this.#launcher) return;
+    if (mode === "0" || this.#launcher || this.#launcherTried) return;
+    this.#launcherTried = true;
     this.#waitForLauncher = mode === "1";
-    const log = (level: "info" | "warn" | "error", text: string) => this.#host.log()[level](text);
+    const log = (level: "info" | "warn" | "error", text: string) => {
+      if (this.#configured) this.#host.log()[level](text);
+      else this.#launcherSaid.push([level, text]);
+    };
     try {
-      const l = this.#launcher = new Launcher(silentS, Deno.env.toObject(), log);
+      const l = this.#launcher = new Launcher(log);
       // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again.
       l.whenReady.then((ok) => {
         if (!ok) return;

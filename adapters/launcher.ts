@@ -16,6 +16,7 @@ import {
 } from "../lib/launcher_text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
 import { killGroup, type ProcessResult, SETSID } from "./process.ts";
+import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
 
 /** A task's output file that grows by this much is cut back (its count and snippets are kept). */
 export const CUT_BYTES = 64 << 20;
@@ -61,26 +62,28 @@ export class Launcher {
   readonly whenReady: Promise<boolean> = new Promise((r) => this.#settleReady = r);
 
   /**
-   * Start the launcher. Tasks go to it once it is ready ({@linkcode Launcher.ready}).
-   * @param silentS seconds without a word from the engine after which it kills the tasks
-   * @param env the tasks' base environment
+   * Start the launcher (python starts while the engine meets the driver); it is ready once
+   * {@linkcode Launcher.configure} gave it what the driver said ({@linkcode Launcher.ready}).
    * @param log the engine's log
    * @param cutBytes how much a task's output file may grow before it is cut back
    * @throws when `python3` cannot be started
    */
   constructor(
-    silentS: number,
-    env: Record<string, string>,
     log: (level: "info" | "warn" | "error", text: string) => void,
     cutBytes = CUT_BYTES,
   ) {
     this.#log = log;
     const dir = this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
-    const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(silentS), String(cutBytes)];
+    const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(cutBytes)];
+    // The engine's own secrets are not the launcher's (its tasks get the base environment only).
+    const env = Deno.env.toObject();
+    for (const k of ENGINE_PRIVATE_ENV) delete env[k];
     try {
       // A session of its own (as each task had with `setsid`): no controlling terminal for the tasks.
       this.#child = new Deno.Command(SETSID ?? "python3", {
         args: SETSID ? ["python3", ...args] : args,
+        clearEnv: true,
+        env,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -91,11 +94,24 @@ export class Launcher {
       throw e;
     }
     this.#stdin = this.#child.stdin.getWriter();
-    this.#stdin.write(this.#enc.encode(JSON.stringify(env) + "\n")).catch(() => {});
     Promise.all([this.#read(), this.#stderr()]).then(([why, said]) =>
       this.#ended(said ? `${why}: ${said}` : why)
     );
   }
+
+  /**
+   * What the launcher needs from the driver's welcome; it is ready soon after.
+   * @param silentS seconds without a word from the engine after which it kills the tasks
+   * @param cwd the tasks' working directory
+   * @param env the tasks' base environment
+   */
+  configure(silentS: number, cwd: string, env: Record<string, string>): void {
+    if (this.#configured || this.#closed) return;
+    this.#configured = true;
+    this.#stdin.write(this.#enc.encode(JSON.stringify([silentS, cwd, env]) + "\n")).catch(() => {});
+  }
+
+  #configured = false;
 
   /** Whether it may still become ready (it has not said it is, nor ended). */
   get coming(): boolean {

@@ -11,8 +11,11 @@
  * engine's part per task is a fraction of a wake-up. Where no such python is found, or before it is
  * ready, the engine spawns each task itself.
  *
- * Its stdin carries the tasks' base environment (the engine's own) as one JSON line, then nothing:
- * its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory,
+ * It is started with the engine, so that python's start overlaps the engine's handshake with the
+ * driver. Its stdin then carries one JSON line, `[SILENT_S, CWD, {BASE_ENVIRONMENT}]` (the grace for a
+ * silent engine, the tasks' working directory and their base environment, known once the driver
+ * welcomed the engine),
+ * then nothing: its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory,
  * one JSON text per line:
  *
  * - `[RUN, SLOT, COMMAND, {VARIABLES}]`: start this task now in SLOT (-1 for PERENGINE tasks);
@@ -49,7 +52,7 @@
  * @module
  */
 
-/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR SILENT_S CUT_BYTES`. */
+/** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR CUT_BYTES`. */
 export const LAUNCHER_PROGRAM = String.raw`import collections, json, os, selectors, signal, socket, sys, time
 
 START_WAIT = 0.05
@@ -59,14 +62,19 @@ def main():
     if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
         os.write(1, b"X python %s has no posix_spawn with process groups (3.8 or newer needed)\n" % sys.version.split()[0].encode())
         return 3
-    d, silent, big = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+    d, big = sys.argv[1], int(sys.argv[2])
     line = b""
     while not line.endswith(b"\n"):
         c = os.read(0, 1 << 16)
         if not c:
             return 0
         line += c
-    base = json.loads(line)
+    silent, cwd, base = json.loads(line)
+    silent = float(silent)
+    try:
+        os.chdir(cwd)
+    except OSError:
+        pass
     fifo = d + "/requests"
     os.mkfifo(fifo, 0o600)
     # Read and write: never blocks, never ends; the engine's end is the end of stdin.

@@ -24,7 +24,8 @@ function requirePython(): void {
 async function launcherFor(cutBytes?: number): Promise<{ l: Launcher; lines: string[] }> {
   requirePython();
   const lines: string[] = [];
-  const l = new Launcher(30, Deno.env.toObject(), (level, text) => lines.push(`${level} ${text}`), cutBytes);
+  const l = new Launcher((level, text) => lines.push(`${level} ${text}`), cutBytes);
+  l.configure(30, Deno.cwd(), Deno.env.toObject());
   assert.equal(await l.whenReady, true, lines.join("\n"));
   return { l, lines };
 }
@@ -236,5 +237,19 @@ Deno.test("launcher: queued tasks fill the pool's slots as they free, with each 
     assert.equal(most, 2);
   } finally {
     l.close();
+  }
+});
+
+Deno.test("launcher: tasks run in the directory it is given, not the one it was started in", async () => {
+  const where = Deno.makeTempDirSync({ prefix: "launcher_cwd_" });
+  const l = new Launcher(() => {});
+  try {
+    l.configure(30, where, Deno.env.toObject());
+    assert.ok(await l.whenReady);
+    const r = await viaLauncher(l, "pwd").result;
+    assert.equal(r.stdoutSnippet, `${Deno.realPathSync(where)}\n`);
+  } finally {
+    l.close();
+    Deno.removeSync(where, { recursive: true });
   }
 });
