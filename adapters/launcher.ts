@@ -17,6 +17,7 @@ import {
 import { snippetText } from "../lib/pyrepr.ts";
 import { killGroup, type ProcessResult, SETSID } from "./process.ts";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
+import { resolve } from "node:path";
 
 /** A task's output file that grows by this much is cut back (its count and snippets are kept). */
 export const CUT_BYTES = 64 << 20;
@@ -48,7 +49,8 @@ export class Launcher {
   /** The reports socket (read with plain reads). */
   #reports: Deno.UnixConn | undefined;
   readonly #enc = new TextEncoder();
-  readonly #tasks = new Map<number, { cb: LaunchCallbacks; pid?: number }>();
+  /** Tasks handed to it and not yet ended (`queued`: handed to its queue, without a slot). */
+  readonly #tasks = new Map<number, { cb: LaunchCallbacks; queued: boolean; pid?: number }>();
   readonly #log: (level: "info" | "warn" | "error", text: string) => void;
   #pending = "";
   #scheduled = false;
@@ -73,7 +75,8 @@ export class Launcher {
     cutBytes = CUT_BYTES,
   ) {
     this.#log = log;
-    const dir = this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
+    // Absolute: the launcher moves to the run's directory before it makes its files there.
+    const dir = this.dir = resolve(Deno.makeTempDirSync({ prefix: "disbatch-tasks-" }));
     const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(cutBytes)];
     // The engine's own secrets are not the launcher's (its tasks get the base environment only).
     const env = Deno.env.toObject();
@@ -143,7 +146,7 @@ export class Launcher {
     env: Record<string, string>,
     cb: LaunchCallbacks,
   ): void {
-    this.#tasks.set(run, { cb });
+    this.#tasks.set(run, { cb, queued: slot === null });
     this.#queue(requestLine(run, slot, commandArg, env));
   }
 
@@ -194,6 +197,10 @@ export class Launcher {
 
   #flush(): void {
     this.#scheduled = false;
+    if (this.#gone) {
+      this.#pending = "";
+      return;
+    }
     if (!this.#requests || this.#closed) return; // kept until the FIFO is open
     const data = this.#pending;
     this.#pending = "";
@@ -353,10 +360,18 @@ export class Launcher {
     if (!wasGone) {
       this.#log("error", `the task launcher ended (${why}) with ${this.#tasks.size} task(s) running`);
     }
+    // A launcher killed outright could not kill what it started, including tasks it had not yet
+    // told of: every process group of its session goes.
+    for (const pgid of sessionGroups(this.#child.pid)) killGroup(pgid, "SIGKILL");
     const now = Date.now() / 1000;
     for (const [run, t] of this.#tasks) {
       this.#tasks.delete(run);
       if (t.pid !== undefined) killGroup(t.pid, "SIGKILL");
+      // Not known to have started (still queued, or its start line not yet sent): taken back, not failed.
+      if (t.pid === undefined && t.queued) {
+        t.cb.withdrawn();
+        continue;
+      }
       t.cb.exited({
         pid: t.pid ?? -1,
         returnCode: -9,
@@ -402,4 +417,24 @@ class LineReader {
     }
     this.#rest = text.slice(from);
   }
+}
+
+/**
+ * The process groups of the processes in a session (from `/proc`).
+ * @param sid the session (its leader's pid)
+ * @returns their process group ids
+ */
+export function sessionGroups(sid: number): number[] {
+  const groups = new Set<number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[3]) === sid && Number(f[2]) > 1) groups.add(Number(f[2]));
+    } catch {
+      // gone
+    }
+  }
+  return [...groups];
 }

@@ -70,6 +70,8 @@ export class EngineRunner {
   #slots = 0;
   /** The launcher fills the free slots from its own queue ({@linkcode RunnerEvent} `poolReady`). */
   #pool = false;
+  /** Queued tasks taken back from the launcher, to hand back to the driver. */
+  #releasing: number[] = [];
   #running = new Map<number, Run>();
   #nextRun = 1;
   #perEngine: { start: readonly PerEngineTask[]; stop: readonly PerEngineTask[] } | undefined;
@@ -247,9 +249,11 @@ export class EngineRunner {
     const r = this.#running.get(run);
     if (!r || !r.queued || r.pid !== undefined) return;
     this.#running.delete(run);
-    // Not started: the driver has it back (a killing engine leaves it to the driver as lost).
+    // Not started: the driver has it back (a killing engine leaves it to the driver as lost), with
+    // the others of this turn in one message.
     if (this.#state !== "killing" && this.#state !== "left") {
-      this.#send({ kind: "released", ids: [r.task.id] });
+      this.#releasing.push(r.task.id);
+      this.#planFlush("soon");
     }
     this.#maybeStopped();
     this.#killDone(now);
@@ -390,9 +394,10 @@ export class EngineRunner {
     } else {
       this.#reports.add(outcome, r.phase ? undefined : task);
       // While this engine holds more tasks than it has free slots, nobody waits for this report:
-      // ends of the next few milliseconds go out with it, in one message.
+      // ends of the next few milliseconds go out with it, in one message. (The launcher's queue
+      // already sends its ends in batches: those go on at once.)
       const queuedAfter = this.#pool
-        ? this.#running.size - this.#slots
+        ? 0
         : this.#queue.length - this.#qHead - this.#freeSlots.length - (r.phase ? 0 : 1);
       this.#planFlush(queuedAfter > 0 && this.#state === "running" ? "later" : "soon");
     }
@@ -401,8 +406,8 @@ export class EngineRunner {
     } else if (r.phase === "stop") {
       if (this.#state === "stopTasks") this.#stopNext();
     } else {
-      // A queued task's slot is the launcher's, which fills it itself.
-      if (!r.queued && r.slot !== undefined) {
+      // A queued task's slot is the launcher's, which fills it itself (unless the launcher is gone).
+      if (r.slot !== undefined && (!r.queued || !this.#pool)) {
         if (this.#pool) this.#out.push({ kind: "pool", slots: [r.slot] });
         else this.#freeSlots.push(r.slot);
       }
@@ -421,6 +426,7 @@ export class EngineRunner {
 
   #flush(): void {
     this.#flushPlanned = undefined;
+    if (this.#releasing.length) this.#send({ kind: "released", ids: this.#releasing.splice(0) });
     const done = this.#reports.takeDone();
     if (done) this.#send({ kind: "done", outcomes: done.outcomes, seq: done.seq });
   }

@@ -73,8 +73,9 @@ def main():
     silent = float(silent)
     try:
         os.chdir(cwd)
-    except OSError:
-        pass
+    except OSError as x:
+        os.write(1, ("X cannot change to the run's directory %s: %s\n" % (cwd, x.strerror)).encode())
+        return 3
     fifo = d + "/requests"
     os.mkfifo(fifo, 0o600)
     # Read and write: never blocks, never ends; the engine's end is the end of stdin.
@@ -101,6 +102,7 @@ def main():
     running = {}  # pid -> [run, slot, start, opath, epath]
     kept = {}  # output path -> (size when cut, first 40 bytes, last 40 bytes before the cut)
     draining = {}  # pid -> [run, slot, start, opath, epath, status, end, until, next look]
+    GROUPS.extend((running, draining))
     out = []
     # Start lines wait up to START_WAIT s for other news (the end of the task before, typically), so
     # that the engine wakes once per task rather than twice. While tasks wait in the queue, nobody
@@ -291,20 +293,52 @@ def main():
             due[0] = time.monotonic() + START_WAIT
         started.append("S %s %d %.6f %d\n" % (run, pid, t, slot))
 
+    unsent = [b""]  # reports the socket did not take yet (it never blocks the launcher)
+
+    def send(everything, wait_s=0):
+        # Starts first: a task's start line always comes before its end line.
+        now = time.monotonic()
+        if everything or (out and (not waiting or now >= due[1])) or (started and now >= due[0]):
+            if started or out:
+                unsent[0] += "".join(started + out).encode()
+                started.clear()
+                out.clear()
+        until = now + wait_s
+        while unsent[0]:
+            try:
+                unsent[0] = unsent[0][os.write(rep, unsent[0]):]
+            except BlockingIOError:
+                if time.monotonic() >= until:
+                    break
+                select_write(until - time.monotonic())
+            except OSError:
+                unsent[0] = b""
+        if unsent[0] and not writing[0]:
+            sel.register(rep, selectors.EVENT_WRITE)
+            writing[0] = True
+        elif not unsent[0] and writing[0]:
+            sel.unregister(rep)
+            writing[0] = False
+
+    writing = [False]
+
+    def select_write(t):
+        w = selectors.DefaultSelector()
+        w.register(rep, selectors.EVENT_WRITE)
+        w.select(max(0, t))
+        w.close()
+
+    def leave():
+        # What is still to say goes out before the launcher ends (1 s at most: the engine may be frozen).
+        if rep is not None:
+            send(True, 1)
+
     os.write(1, ("R %s\n" % sys.version.split()[0]).encode())
     while True:
-        now = time.monotonic()
-        if rep is not None and ((out and (not waiting or now >= due[1])) or (started and now >= due[0])):
-            # Starts first: a task's start line always comes before its end line.
-            data = "".join(started + out).encode()
-            started.clear()
-            out.clear()
-            try:
-                while data:
-                    data = data[os.write(rep, data):]
-            except OSError:
-                pass
+        if rep is not None:
+            send(False)
         if dying is not None and not running and not draining:
+            leave()
             break
         now = time.monotonic()
         timeout = None
@@ -323,10 +357,12 @@ def main():
         for key, _ in sel.select(timeout):
             if key.fileobj is srv:
                 conn, _ = srv.accept()
-                conn.setblocking(True)
+                conn.setblocking(False)
                 rep = conn.detach()
                 sel.unregister(srv)
                 srv.close()
+                continue
+            if key.fd == rep:
                 continue
             if key.fd == rfd:
                 try:
@@ -375,13 +411,22 @@ def main():
         elif dying is not None and mono >= dying:
             kill_all(signal.SIGKILL)
             if not running:
+                leave()
                 break
             dying = mono + 1
     return 0
 
+GROUPS = []  # the running and draining tables: whatever is in them when the launcher ends is killed
+
 try:
     sys.exit(main())
 finally:
+    for table in GROUPS:
+        for pid in list(table):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
     import shutil
     shutil.rmtree(sys.argv[1], ignore_errors=True)
 `;

@@ -116,12 +116,14 @@ Deno.test("launcher run: every task through the launcher's queue gets its own sl
 Deno.test("launcher run: --fail-fast with tasks queued in the launcher: it stops at once, nothing left running, none twice", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;
+  // This run's tasks, told apart from other tests' by their command line.
+  const mark = `failfast_${crypto.randomUUID().slice(0, 8)}`;
   const n = 300;
   const lines = [];
   // Tasks this short and all succeeding: the engine is handed several per slot, which wait in the
   // launcher's queue when task 150 fails (the engine log says how many were asked back).
   for (let i = 0; i < n; i++) {
-    lines.push(i === 150 ? "echo ran >> done_150; exit 3" : `echo ran >> done_${i}`);
+    lines.push(i === 150 ? "echo ran >> done_150; exit 3" : `echo ran >> done_${i}; : ${mark}`);
   }
   const taskFile = writeText(dir, "Tasks", lines.join("\n") + "\n");
   const r = await runCli(["-s", "localhost:2", "-f", taskFile], {
@@ -140,6 +142,6 @@ Deno.test("launcher run: --fail-fast with tasks queued in the launcher: it stops
   // what was still queued never ran.
   counts.forEach((c, id) => c && assert.ok(recorded.has(id), `task ${id} ran and is recorded`));
   for (const x of rows) if (x.rc === 0) assert.equal(counts[x.id], 1, `task ${x.id} succeeded once`);
-  const orphans = new Deno.Command("pgrep", { args: ["-f", `done_`] }).outputSync();
+  const orphans = new Deno.Command("pgrep", { args: ["-f", mark] }).outputSync();
   assert.equal(new TextDecoder().decode(orphans.stdout).trim(), "", "no task left running");
 });

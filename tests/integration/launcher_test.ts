@@ -4,7 +4,7 @@
  * their own, see only `/dev/null` on stdin and die with the engine.
  */
 import assert from "node:assert/strict";
-import { Launcher } from "../../adapters/launcher.ts";
+import { Launcher, sessionGroups } from "../../adapters/launcher.ts";
 import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
 import { bashCommandArg } from "../../lib/text.ts";
 
@@ -252,4 +252,35 @@ Deno.test("launcher: tasks run in the directory it is given, not the one it was 
     l.close();
     Deno.removeSync(where, { recursive: true });
   }
+});
+
+Deno.test("launcher: killed outright, what it ran is killed (none left behind) and what it had not started comes back", async () => {
+  const { l } = await launcherFor();
+  let ended = false;
+  l.onEnded = () => ended = true;
+  l.pool(new Map([[0, { DISBATCH_CYLINDER_RANK: "0" }]]));
+  // The first runs (its start line may still be held back when the launcher dies); the others wait.
+  const runs = [0, 1, 2].map(() => viaLauncher(l, "sleep 31.7", {}, null));
+  await new Promise((r) => setTimeout(r, 300));
+  // Its tasks are in its session: found even before it told their pids.
+  assert.ok(
+    sessionGroups(l.pid).includes(runs[0]!.pid()!),
+    "the running task's group is in the launcher's session",
+  );
+  Deno.kill(l.pid, "SIGKILL");
+  const ends = await Promise.all(runs.map((r) => r.withdrawn));
+  assert.equal((ends[0] as ProcessResult).returnCode, -9);
+  assert.deepEqual(ends.slice(1), ["withdrawn", "withdrawn"]);
+  assert.ok(ended, "the engine is told the launcher is gone");
+  // SIGKILL takes a moment to land.
+  let left = "";
+  for (let i = 0; i < 30; i++) {
+    const out = new Deno.Command("pgrep", { args: ["-f", "^sleep 31.7$"] }).outputSync();
+    left = new TextDecoder().decode(out.stdout).trim().split("\n").filter((p) => p && running(Number(p)))
+      .join(" ");
+    if (!left) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(left, "", "no task left running");
+  l.close();
 });
