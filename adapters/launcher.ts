@@ -146,6 +146,11 @@ export class Launcher {
     env: Record<string, string>,
     cb: LaunchCallbacks,
   ): void {
+    if (this.#gone) {
+      // Too late (it ended): a queued task goes back, a direct one is started by the engine.
+      queueMicrotask(() => slot === null ? cb.withdrawn() : cb.failed("the task launcher is gone", slot));
+      return;
+    }
     this.#tasks.set(run, { cb, queued: slot === null });
     this.#queue(requestLine(run, slot, commandArg, env));
   }
@@ -361,8 +366,9 @@ export class Launcher {
       this.#log("error", `the task launcher ended (${why}) with ${this.#tasks.size} task(s) running`);
     }
     // A launcher killed outright could not kill what it started, including tasks it had not yet
-    // told of: every process group of its session goes.
-    for (const pgid of sessionGroups(this.#child.pid)) killGroup(pgid, "SIGKILL");
+    // told of (their start lines wait 50 ms at most): the process groups of its session that started
+    // in the last seconds go too. (Older ones are daemons that finished tasks left on purpose.)
+    for (const pgid of sessionGroups(this.#child.pid, 3)) killGroup(pgid, "SIGKILL");
     const now = Date.now() / 1000;
     for (const [run, t] of this.#tasks) {
       this.#tasks.delete(run);
@@ -422,16 +428,26 @@ class LineReader {
 /**
  * The process groups of the processes in a session (from `/proc`).
  * @param sid the session (its leader's pid)
+ * @param maxAgeS only processes started at most this many seconds ago
  * @returns their process group ids
  */
-export function sessionGroups(sid: number): number[] {
+export function sessionGroups(sid: number, maxAgeS = Infinity): number[] {
   const groups = new Set<number>();
+  let uptime = Infinity;
+  try {
+    uptime = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+  } catch {
+    // no /proc/uptime: no age limit
+  }
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(f[3]) === sid && Number(f[2]) > 1) groups.add(Number(f[2]));
+      if (Number(f[3]) !== sid || Number(f[2]) <= 1) continue;
+      // Its start, in clock ticks after boot (USER_HZ is 100 on Linux).
+      if (uptime - Number(f[19]) / 100 > maxAgeS) continue;
+      groups.add(Number(f[2]));
     } catch {
       // gone
     }

@@ -264,7 +264,7 @@ Deno.test("launcher: killed outright, what it ran is killed (none left behind) a
   await new Promise((r) => setTimeout(r, 300));
   // Its tasks are in its session: found even before it told their pids.
   assert.ok(
-    sessionGroups(l.pid).includes(runs[0]!.pid()!),
+    sessionGroups(l.pid, 3).includes(runs[0]!.pid()!),
     "the running task's group is in the launcher's session",
   );
   Deno.kill(l.pid, "SIGKILL");
@@ -272,6 +272,8 @@ Deno.test("launcher: killed outright, what it ran is killed (none left behind) a
   assert.equal((ends[0] as ProcessResult).returnCode, -9);
   assert.deepEqual(ends.slice(1), ["withdrawn", "withdrawn"]);
   assert.ok(ended, "the engine is told the launcher is gone");
+  // A task handed to it now goes back at once.
+  assert.equal(await viaLauncher(l, "true", {}, null).withdrawn, "withdrawn");
   // SIGKILL takes a moment to land.
   let left = "";
   for (let i = 0; i < 30; i++) {
