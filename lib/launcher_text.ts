@@ -12,11 +12,10 @@
  * ready, the engine spawns each task itself.
  *
  * It is started with the engine, so that python's start overlaps the engine's handshake with the
- * driver. Its stdin then carries one JSON line, `[SILENT_S, CWD, {BASE_ENVIRONMENT}]` (the grace for a
- * silent engine, the tasks' working directory and their base environment, known once the driver
- * welcomed the engine),
- * then nothing: its end means the engine is gone. Requests come on a FIFO the launcher makes in its directory,
- * one JSON text per line:
+ * driver. Its stdin then carries one JSON line, `[SILENT_S, CWD, {BASE_ENVIRONMENT}]` (the grace for
+ * a silent engine, the tasks' working directory and their base environment, known once the driver
+ * welcomed the engine), then nothing: its end means the engine is gone. Requests come on a FIFO the
+ * launcher makes in its directory, one JSON text per line:
  *
  * - `[RUN, SLOT, COMMAND, {VARIABLES}]`: start this task now in SLOT (-1 for PERENGINE tasks);
  * - `[RUN, null, COMMAND, {VARIABLES}]`: queue it, for the first of the queue's slots to be free;
