@@ -287,25 +287,15 @@ export class EngineTasks {
       return;
     }
     if (this.#launcher?.ready) {
-      this.#started++;
-      let settle: (r: ProcessResult) => void = () => {};
-      const result = new Promise<ProcessResult>((r) => settle = r);
-      this.#launcher.start(run, slot, bashCommandArg(task.command), env, {
-        started: (pid, startMs) => {
-          this.#results.set(pid, result);
-          // Its time limit counts from its start, which the launcher may tell a little later.
-          this.feed({ kind: "started", run, pid, now: Math.min(startMs, Date.now()) });
-        },
-        failed: () => {
-          this.#started--;
-          this.#spawn(run, task.command, env);
-        },
-        exited: (r) => {
-          settle(r);
-          this.feed({ kind: "exited", run, result: r, now: Date.now() });
-        },
-        withdrawn: () => {},
-      });
+      // Where the launcher cannot start it, the engine does.
+      this.#viaLauncher(
+        this.#launcher,
+        run,
+        slot,
+        task.command,
+        env,
+        () => this.#spawn(run, task.command, env),
+      );
       return;
     }
     this.#spawn(run, task.command, env);
@@ -313,24 +303,46 @@ export class EngineTasks {
 
   /** Hand a task to the launcher's queue (its slot's variables are the launcher's to add). */
   #queue(run: number, task: Parameters<typeof taskEnv>[0]): void {
-    const launcher = this.#launcher;
     const env = taskEnv(task, -1);
     delete (env as Record<string, string>).DISBATCH_CYLINDER_RANK;
-    if (!launcher) {
+    if (!this.#launcher) {
       this.feed({ kind: "startFailed", run, message: "no task launcher", now: Date.now() });
       return;
     }
+    this.#viaLauncher(
+      this.#launcher,
+      run,
+      null,
+      task.command,
+      env,
+      (message, slot) => this.feed({ kind: "startFailed", run, message, now: Date.now(), slot }),
+    );
+  }
+
+  /**
+   * Start a task through the launcher (`slot` null: its queue), its news fed to the runner.
+   * @param failed what to do when the launcher cannot start it
+   */
+  #viaLauncher(
+    launcher: Launcher,
+    run: number,
+    slot: number | null,
+    command: string,
+    env: Record<string, string>,
+    failed: (message: string, slot: number) => void,
+  ): void {
     this.#started++;
     let settle: (r: ProcessResult) => void = () => {};
     const result = new Promise<ProcessResult>((r) => settle = r);
-    launcher.start(run, null, bashCommandArg(task.command), env, {
-      started: (pid, startMs, slot) => {
+    launcher.start(run, slot, bashCommandArg(command), env, {
+      started: (pid, startMs, ranIn) => {
         this.#results.set(pid, result);
-        this.feed({ kind: "started", run, pid, now: Math.min(startMs, Date.now()), slot });
+        // Its time limit counts from its start, which the launcher may tell a little later.
+        this.feed({ kind: "started", run, pid, now: Math.min(startMs, Date.now()), slot: ranIn });
       },
-      failed: (message, slot) => {
+      failed: (message, ranIn) => {
         this.#started--;
-        this.feed({ kind: "startFailed", run, message, now: Date.now(), slot });
+        failed(message, ranIn);
       },
       exited: (r) => {
         settle(r);

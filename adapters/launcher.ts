@@ -398,11 +398,21 @@ export class Launcher {
  * @returns it, or undefined where `/proc` cannot tell
  */
 export function processCpuMs(pid: number): number | undefined {
+  const f = procStat(String(pid));
+  const ticks = f ? Number(f[11]) + Number(f[12]) : NaN;
+  return Number.isFinite(ticks) ? ticks * 10 : undefined; // USER_HZ is 100 on Linux
+}
+
+/**
+ * A process's `/proc/PID/stat` fields after its name: the state is [0], the parent [1], the
+ * process group [2], the session [3], utime [11], stime [12], the start [19] (clock ticks).
+ * @param pid the process
+ * @returns them, or undefined when it is gone
+ */
+function procStat(pid: string): string[] | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(f[11]) + Number(f[12]);
-    return Number.isFinite(ticks) ? ticks * 10 : undefined; // USER_HZ is 100 on Linux
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
@@ -441,16 +451,11 @@ export function sessionGroups(sid: number, maxAgeS = Infinity): number[] {
   }
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(f[3]) !== sid || Number(f[2]) <= 1) continue;
-      // Its start, in clock ticks after boot (USER_HZ is 100 on Linux).
-      if (uptime - Number(f[19]) / 100 > maxAgeS) continue;
-      groups.add(Number(f[2]));
-    } catch {
-      // gone
-    }
+    const f = procStat(e.name);
+    if (!f || Number(f[3]) !== sid || Number(f[2]) <= 1) continue;
+    // Its start, in clock ticks after boot (USER_HZ is 100 on Linux).
+    if (uptime - Number(f[19]) / 100 > maxAgeS) continue;
+    groups.add(Number(f[2]));
   }
   return [...groups];
 }

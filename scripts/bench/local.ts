@@ -110,6 +110,20 @@ function cpuPerTask(
     ...(steady ? { engineSteady: Number(steady[1]), launcherSteady: Number(steady[2]) } : {}),
   };
 }
+/** Children of `ppid` whose command line has `needle`. */
+function childrenOf(ppid: number, needle: string): number[] {
+  const out: number[] = [];
+  for (const ent of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(ent.name)) continue;
+    try {
+      const st = Deno.readTextFileSync(`/proc/${ent.name}/stat`);
+      if (Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]) !== ppid) continue;
+      if (Deno.readTextFileSync(`/proc/${ent.name}/cmdline`).includes(needle)) out.push(Number(ent.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 const launcherCpu: number[] = [];
 const engineCpu: number[] = [];
 
@@ -208,17 +222,7 @@ if (want(4)) {
   const timer = setInterval(() => {
     const d = rss(child.pid);
     let e = 0;
-    for (const ent of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(ent.name)) continue;
-      try {
-        const cmd = Deno.readTextFileSync(`/proc/${ent.name}/cmdline`);
-        if (cmd.includes("--engine")) {
-          const st = Deno.readTextFileSync(`/proc/${ent.name}/stat`);
-          const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
-          if (ppid === child.pid) e = Math.max(e, rss(Number(ent.name)));
-        }
-      } catch { /* gone */ }
-    }
+    for (const pid of childrenOf(child.pid, "--engine")) e = Math.max(e, rss(pid));
     driverPeak = Math.max(driverPeak, d);
     enginePeak = Math.max(enginePeak, e);
     samples.push({ t: (performance.now() - t0) / 1000, d, e });
@@ -314,19 +318,6 @@ if (want(6)) {
   } else {
     const n = quick ? 2000 : 6000;
     const file = writeTasks("pinned", "true", n);
-    /** Children of `ppid` whose command line has `needle`. */
-    const childrenOf = (ppid: number, needle: string): number[] => {
-      const out: number[] = [];
-      for (const ent of Deno.readDirSync("/proc")) {
-        if (!/^\d+$/.test(ent.name)) continue;
-        try {
-          const st = Deno.readTextFileSync(`/proc/${ent.name}/stat`);
-          if (Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]) !== ppid) continue;
-          if (Deno.readTextFileSync(`/proc/${ent.name}/cmdline`).includes(needle)) out.push(Number(ent.name));
-        } catch { /* gone */ }
-      }
-      return out;
-    };
     const pin = (cpu: number, pid: number) =>
       new Deno.Command(taskset, {
         args: ["-a", "-p", "-c", String(cpu), String(pid)],
