@@ -616,7 +616,9 @@ Deno.test({
     `if [ "$(echo $SSH_CONNECTION | cut -d' ' -f3)" = 127.0.0.2 ] && mkdir long 2>/dev/null; then ` +
     `echo $DISBATCH_TASKID > victim; trap '' TERM; while :; do date +%s.%N >> alive; sleep 0.05; done; fi; ` +
     `date +%s.%N > copy_$DISBATCH_TASKID; sleep 0.5`;
-  writeText(d.path, "T", `${task}\n`.repeat(6));
+  // Enough tasks that localhost cannot run them all (6 s) before otherhost's engine has joined, even
+  // when ssh is slow under load.
+  writeText(d.path, "T", `${task}\n`.repeat(12));
   const drv = start(["-s", "localhost:1,otherhost:1", "-p", pp, "T"], { cwd: d.path });
   let port = 0;
   try {
