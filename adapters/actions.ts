@@ -42,6 +42,8 @@ export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
   nodeFree(a: Extract<Action, { kind: "retireNode" | "holdNode" }>): void;
   /** Tasks about to be sent to an engine (the journal). */
   sending?(rank: number, ids: number[]): void;
+  /** Write the records taken so far (the status file): before an engine is told it may forget them. */
+  persist?(): void;
 }
 
 /** Executes scheduler actions against the engines, the status file, the log and the terminal. */
@@ -139,10 +141,19 @@ export class ActionRunner {
     this.#flushQueued = false;
     const o = this.#outgoing;
     this.#outgoing = new Map();
+    let persisted = false;
     for (const [rank, tasks] of o) {
-      const link = this.#t.links.get(rank)?.link;
+      const peer = this.#t.links.get(rank);
+      const link = peer?.link;
       if (!link) continue;
       this.#t.sending?.(rank, tasks.map((t) => t.id));
+      // The engine's `done` messages so far are acknowledged with its next tasks, once their records
+      // are written, rather than with the next ping: the outcomes it keeps till then die young.
+      const ack = peer.ack;
+      if (ack !== undefined && !persisted) {
+        this.#t.persist?.();
+        persisted = true;
+      }
       // Commands can be up to the kernel's 128 KiB argument limit each: keep frames near 1 MiB.
       let batch: Task[] = [];
       let size = 0;
@@ -155,7 +166,9 @@ export class ActionRunner {
         batch.push(t);
         size += t.command.length + 64;
       }
-      if (batch.length > 0) link.send({ kind: "tasks", tasks: batch });
+      if (batch.length > 0) {
+        link.send(ack === undefined ? { kind: "tasks", tasks: batch } : { kind: "tasks", tasks: batch, ack });
+      }
     }
   }
 

@@ -176,6 +176,9 @@ async function runLocked(
       results?.add(r, attempt);
       taskCommand?.sendResult(r, attempt);
     },
+    persist() {
+      status.flush();
+    },
     attempt(r) {
       attempts ??= new StatusWriter(`${uid}_attempts.txt`, false, (m) => log.warn(m), re !== undefined);
       attempts.add(r);

@@ -325,6 +325,7 @@ class Engine {
         this.#tasks.feed({ kind: "perEngine", start: m.start, stop: m.stop });
         break;
       case "tasks":
+        if (m.ack !== undefined) this.#tasks.feed({ kind: "ack", seq: m.ack });
         this.#tasks.feed({ kind: "tasks", tasks: m.tasks });
         break;
       case "stop":

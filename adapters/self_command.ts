@@ -9,8 +9,16 @@
 import { fileURLToPath } from "node:url";
 
 /**
+ * What V8 starts with in every disbatch process: `--optimize-for-size` keeps the heap near its live
+ * size, so that a driver's and an engine's memory stay flat over a run of 100,000 short tasks (they
+ * grew by half again without it, from garbage kept between full collections), at no cost in CPU.
+ * Baked into the compiled binary (`deno compile --v8-flags`); from source, `deno run --v8-flags`.
+ */
+export const V8_FLAGS = "--optimize-for-size";
+
+/**
  * The argv prefix that runs this program.
- * @returns e.g. `["/home/u/bin/disbatch"]` or `["/usr/bin/deno", "run", "-A", "/src/main.ts"]`
+ * @returns e.g. `["/home/u/bin/disbatch"]` or `["/usr/bin/deno", "run", "-A", …, "/src/main.ts"]`
  */
 export function selfCommand(): string[] {
   // A compiled binary is never a Slurm batch script itself (sbatch refuses it): `sbatch disbatch`
@@ -18,7 +26,7 @@ export function selfCommand(): string[] {
   // path, so this path is valid on every node that shares the file system.
   if (Deno.build.standalone) return [Deno.execPath()];
   const main = fileURLToPath(new URL("../main.ts", import.meta.url));
-  return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", main];
+  return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", `--v8-flags=${V8_FLAGS}`, main];
 }
 
 export { shellQuote } from "../lib/text.ts";

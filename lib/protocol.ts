@@ -224,7 +224,11 @@ export type FromDriver =
   /** `gone`: an engine coming back whose tasks were given to others (it must kill its copies). */
   | { kind: "rejected"; reason: string; gone?: boolean }
   | { kind: "perEngine"; start: PerEngineTask[]; stop: PerEngineTask[] }
-  | { kind: "tasks"; tasks: Task[] }
+  /**
+   * `ack`: as in `ping`, the last `done` message the driver has of this engine, its records written:
+   * the engine may forget those outcomes at once rather than at the next ping (they die young).
+   */
+  | { kind: "tasks"; tasks: Task[]; ack?: number }
   | { kind: "stop" }
   | { kind: "kill"; reason: string }
   /** `ack`: the last `done` message (its `seq`) the driver has of this engine. */

@@ -239,7 +239,7 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
     to: "peer",
     fields: { start: list(perEngineTask, "task"), stop: list(perEngineTask, "task") },
   },
-  tasks: { to: "peer", fields: { tasks: list(task, "task") } },
+  tasks: { to: "peer", fields: { tasks: list(task, "task"), ack: opt(num) } },
   stop: { to: "peer", fields: {} },
   kill: { to: "peer", fields: { reason: str } },
   ping: { to: "peer", fields: { ack: opt(num) } },

@@ -1,6 +1,7 @@
 // deno-lint-ignore-file no-console
 /**
- * Build the single-file binary: `deno compile -A --no-lock --output dist/disbatch main.ts`.
+ * Build the single-file binary: `deno compile -A --no-lock --v8-flags=--optimize-for-size --output
+ * dist/disbatch main.ts` (the V8 flags every disbatch process starts with: `V8_FLAGS`).
  *
  * Usage: `deno run -A scripts/compile.ts [--target TRIPLE] [--output PATH]`
  * (`--target` is `x86_64-unknown-linux-gnu` or `aarch64-unknown-linux-gnu`; with a target and
@@ -25,6 +26,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { VERSION } from "../lib/version.ts";
+import { V8_FLAGS } from "../adapters/self_command.ts";
 
 /** Exit status when the runtime could not be downloaded (distinct from other failures). */
 const EXIT_NO_DENORT = 3;
@@ -141,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const root = fileURLToPath(new URL("..", import.meta.url));
   const output = values.output ?? (values.target ? `dist/disbatch-${values.target}` : "dist/disbatch");
-  const args = ["compile", "-A", "--no-lock", "--output", output];
+  const args = ["compile", "-A", "--no-lock", `--v8-flags=${V8_FLAGS}`, "--output", output];
   if (values.target) args.push("--target", values.target);
   args.push("main.ts");
   await Deno.mkdir(dirname(resolve(root, output)), { recursive: true });

@@ -6,6 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "../../adapters/self_command.ts";
 
 /** Path of the repository's main.ts. */
 export const MAIN_TS = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -14,7 +15,7 @@ export const MAIN_TS = fileURLToPath(new URL("../../main.ts", import.meta.url));
 export function cliCommand(): string[] {
   const bin = Deno.env.get("DISBATCH_BIN");
   if (bin) return [bin];
-  return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", MAIN_TS];
+  return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", `--v8-flags=${V8_FLAGS}`, MAIN_TS];
 }
 
 /** Result of one CLI run. */

@@ -13,7 +13,15 @@ Deno.test("renderLauncher() writes a small text script that sbatch accepts", () 
   for (
     const exec of [
       ["/home/u/.local/share/disbatch/0.2.0/disbatch"],
-      ["/usr/bin/deno", "run", "-A", "--no-lock", "--quiet", "/src/it's here/main.ts"],
+      [
+        "/usr/bin/deno",
+        "run",
+        "-A",
+        "--no-lock",
+        "--quiet",
+        "--v8-flags=--optimize-for-size",
+        "/src/it's here/main.ts",
+      ],
       ["/opt/with space/disbatch"],
     ]
   ) {

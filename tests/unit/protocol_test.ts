@@ -387,6 +387,7 @@ const EVERY: (FromDriver | ToDriver)[] = [
   { kind: "done", outcomes: [{ ...OUTCOME, timedOut: true, attempt: 2 }], seq: 3 },
   { kind: "rejected", reason: "tasks given to others", gone: true },
   { kind: "ping", ack: 3 },
+  { kind: "tasks", tasks: [{ id: 7, line: 8, repeatIndex: -1, command: "true" }], ack: 3 },
   { kind: "bye", signal: "SIGTERM" },
   {
     kind: "registerContext",
@@ -444,7 +445,7 @@ Deno.test("a field of the wrong type, or a required one missing, is named with i
       "hello.resume",
       "engineFailed.launch",
     ],
-    ...["done.seq", "rejected.gone", "ping.ack", "bye.signal"],
+    ...["done.seq", "rejected.gone", "ping.ack", "tasks.ack", "bye.signal"],
     ...["registerContext.retires", "registerContext.keepHost", "registerContext.endsAt"],
   ]);
   let checked = 0;
