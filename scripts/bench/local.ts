@@ -9,7 +9,8 @@
  *   1. N x `true` at -s localhost:2: disbatch tasks/s / xargs -P2 tasks/s (goal >= 0.9)
  *   2. 1,000 x `sleep 0.01`: disbatch wall / xargs wall (goal <= 1.1)
  *   3. median wall time of a 1-task run (goal <= 0.3 s)
- *   4. peak RSS of the driver and the engine over 100,000 `true` tasks
+ *   4. peak RSS of the driver and the engine over 100,000 `true` tasks, and how much either grew after
+ *      the first 10 % of the run (goal: not at all)
  *   5. the engine's own CPU per task and its task launcher's (from the engine log's last line), and
  *      what the spawn primitives cost at 2 in flight: the engine's own path when it has no
  *      launcher (`setsid bash -c`, piped output), `bash -c` without a process group of its own (not
@@ -231,6 +232,12 @@ if (want(4)) {
   clearInterval(timer);
   const wall = (performance.now() - t0) / 1000;
   const q = (f: number) => samples[Math.min(samples.length - 1, Math.floor(samples.length * f))]!;
+  /** The peak after the first 10% of the run, above the RSS at 10%. */
+  const grow = (k: "d" | "e") => {
+    const from = Math.floor(samples.length * 0.1);
+    const later = samples.slice(from).map((x) => x[k]).filter((v) => v > 0);
+    return `${Math.max(0, Math.max(...later) - samples[from]![k]).toFixed(0)} MB`;
+  };
   line(
     `4. ${n} x true: ${wall.toFixed(1)} s (${
       (n / wall).toFixed(0)
@@ -238,7 +245,8 @@ if (want(4)) {
       `engine ${enginePeak.toFixed(0)} MB; RSS at 10%/50%/90% of the run: driver ${
         [0.1, 0.5, 0.9].map((f) => q(f).d.toFixed(0)).join("/")
       } MB, ` +
-      `engine ${[0.1, 0.5, 0.9].map((f) => q(f).e.toFixed(0)).join("/")} MB`,
+      `engine ${[0.1, 0.5, 0.9].map((f) => q(f).e.toFixed(0)).join("/")} MB; ` +
+      `growth after the first 10% (goal: none): driver ${grow("d")}, engine ${grow("e")}`,
   );
 }
 
