@@ -168,7 +168,10 @@ export class Launcher {
    * @param runs their run numbers
    */
   withdraw(runs: readonly number[]): void {
+    // Written now, not at the end of the turn: the launcher must read it before the end of any task
+    // the engine kills next, or it would fill the freed slot from the queue on the way out.
     this.#queue(withdrawLine(runs));
+    this.#flush();
   }
 
   /** Tell the launcher the engine is alive. */

@@ -477,11 +477,12 @@ export class EngineRunner {
   }
 
   #killAll(now: number): void {
+    // The queue first: a slot that a killed task frees must not start a queued task on the way out.
+    const back = this.#unstarted();
+    if (back.length) this.#out.push({ kind: "withdraw", runs: back });
     const pids: number[] = [];
     for (const r of this.#running.values()) if (r.pid !== undefined) pids.push(r.pid);
     if (pids.length) this.#out.push({ kind: "killLadder", pids, graceMs: KILL_GRACE_MS });
-    const back = this.#unstarted();
-    if (back.length) this.#out.push({ kind: "withdraw", runs: back });
     this.#leaveBy = now + KILL_WAIT_MS;
     this.#killDone(now);
   }

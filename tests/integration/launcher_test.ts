@@ -240,6 +240,28 @@ Deno.test("launcher: queued tasks fill the pool's slots as they free, with each 
   }
 });
 
+Deno.test("launcher: queued tasks taken back, then the running one killed: the freed slot starts none of them", async () => {
+  const { l } = await launcherFor();
+  try {
+    l.pool(new Map([[0, { DISBATCH_CYLINDER_RANK: "0" }]]));
+    const runs = [0, 1, 2].map(() => viaLauncher(l, "sleep 30.9", {}, null));
+    for (let i = 0; i < 100 && runs[0]!.pid() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    const pid = runs[0]!.pid();
+    assert.ok(pid !== undefined, "the first task started");
+    // What an engine that is killed does, in one turn: take the queue back, then kill what runs. The
+    // engine stays busy for a while after (the launcher sees the end long before the turn is over).
+    l.withdraw([nextRun - 2, nextRun - 1]);
+    killGroup(pid, "SIGKILL");
+    const until = Date.now() + 300;
+    while (Date.now() < until) { /* busy */ }
+    const ends = await Promise.all(runs.map((r) => r.withdrawn));
+    assert.equal((ends[0] as ProcessResult).returnCode, -9);
+    assert.deepEqual(ends.slice(1), ["withdrawn", "withdrawn"], "a queued task started in the freed slot");
+  } finally {
+    l.close();
+  }
+});
+
 Deno.test("launcher: tasks run in the directory it is given, not the one it was started in", async () => {
   const where = Deno.makeTempDirSync({ prefix: "launcher_cwd_" });
   const l = new Launcher(() => {});

@@ -230,7 +230,8 @@ const cases: Case[] = [
     state: "left",
   },
   {
-    name: "pool: a kill asks back what has not started and leaves once nothing runs; a late start is killed",
+    name:
+      "pool: a kill asks back what has not started (before any signal) and leaves once nothing runs; a late start is killed",
     events: [
       configure(1),
       noPerEngine,
@@ -252,8 +253,8 @@ const cases: Case[] = [
       "queue run 3 task 2",
       "> kill",
       "info: Killing 1 running task(s) (2 queued in the launcher asked back): asked",
-      "ladder 101 grace 1000",
       "withdraw runs 2,3",
+      "ladder 101 grace 1000",
       "> started",
       "ladder 102 grace 1000",
       "> exited",
