@@ -105,9 +105,12 @@ def main():
     out = []
     # Start lines wait up to START_WAIT s for other news (the end of the task before, typically), so
     # that the engine wakes once per task rather than twice. While tasks wait in the queue, nobody
-    # waits for an end: end lines wait up to END_WAIT s to go out together.
+    # waits for an end: end lines wait up to END_WAIT s to go out together, or until the queue is down
+    # to half of what it held after the last ones went (the engine's refill then comes before it runs
+    # dry, and the slots never wait for the round trip).
     started = []
     due = [0.0, 0.0]  # when the start lines must go out; when the end lines must
+    high = [0]  # the most tasks queued since end lines last went out
     waiting = collections.deque()  # queued tasks: (run, command, variables)
     pool = []  # free slots that the queue fills
     pool_env = {}  # slot -> its own variables
@@ -261,6 +264,7 @@ def main():
             waiting.extend(keep)
         elif x[1] is None:
             waiting.append((x[0], x[2], x[3]))
+            high[0] = max(high[0], len(waiting))
         else:
             start(x[0], x[1], x[2], x[3], False)
 
@@ -297,7 +301,9 @@ def main():
     def send(everything, wait_s=0):
         # Starts first: a task's start line always comes before its end line.
         now = time.monotonic()
-        if everything or (out and (not waiting or now >= due[1])) or (started and now >= due[0]):
+        if everything or (out and (2 * len(waiting) <= high[0] or now >= due[1])) or (started and now >= due[0]):
+            if out:
+                high[0] = len(waiting)
             if started or out:
                 unsent[0] += "".join(started + out).encode()
                 started.clear()

@@ -34,7 +34,7 @@ export interface SlotSource<E extends SlotHolder> {
 /** Seconds of work per slot that an engine of very short tasks is handed ahead. */
 export const PREFETCH_COVER_S = 0.05;
 /** Tasks per slot handed ahead at most. */
-export const PREFETCH_MAX = 8;
+export const PREFETCH_MAX = 32;
 
 /** Engines with room for a task, in round-robin order. */
 export class SlotIndex<E extends SlotHolder> {

@@ -78,7 +78,7 @@ Deno.test("SlotIndex: how many tasks an engine is handed ahead, by its tasks' le
       spec: { slots: 2, meanElapsed: 0.01, okStreak: 10 },
       ahead: 10,
     },
-    { name: "tiny tasks: 8 per slot at most", spec: { slots: 2, meanElapsed: 0, okStreak: 4 }, ahead: 16 },
+    { name: "tiny tasks: 32 per slot at most", spec: { slots: 2, meanElapsed: 0, okStreak: 4 }, ahead: 64 },
     {
       name: "tiny tasks that failed lately: one per slot",
       spec: { slots: 2, meanElapsed: 0, okStreak: 3 },
