@@ -303,8 +303,7 @@ export class EngineTasks {
 
   /** Hand a task to the launcher's queue (its slot's variables are the launcher's to add). */
   #queue(run: number, task: Parameters<typeof taskEnv>[0]): void {
-    const env = taskEnv(task, -1);
-    delete (env as Record<string, string>).DISBATCH_CYLINDER_RANK;
+    const env = taskEnv(task, null);
     if (!this.#launcher) {
       this.feed({ kind: "startFailed", run, message: "no task launcher", now: Date.now() });
       return;

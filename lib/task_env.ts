@@ -24,12 +24,12 @@ export function zeroPad(x: number): string {
 /**
  * Variables that change per task.
  * @param task the task (per-engine tasks use their per-engine index as id)
- * @param slot the cylinder rank (-1 for PERENGINE tasks)
+ * @param slot the cylinder rank (-1 for PERENGINE tasks); null when the slot is not known yet (a task
+ * for the launcher's queue, which adds its slot's variables): no `DISBATCH_CYLINDER_RANK` then
  * @returns variables to add to the engine's environment
  */
-export function taskEnv(task: Task, slot: number): Record<string, string> {
-  return {
-    DISBATCH_CYLINDER_RANK: String(slot),
+export function taskEnv(task: Task, slot: number | null): Record<string, string> {
+  const vars = {
     DISBATCH_TASKID: String(task.id),
     DISBATCH_TASKID_ZP: zeroPad(task.id),
     DISBATCH_STREAM_INDEX: String(task.line),
@@ -38,6 +38,7 @@ export function taskEnv(task: Task, slot: number): Record<string, string> {
     DISBATCH_REPEAT_INDEX_ZP: zeroPad(task.repeatIndex),
     DISBATCH_ATTEMPT: String(task.attempt ?? 0),
   };
+  return slot === null ? vars : { DISBATCH_CYLINDER_RANK: String(slot), ...vars };
 }
 
 /** Variables that are the same for every task of one engine. */

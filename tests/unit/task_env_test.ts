@@ -44,6 +44,10 @@ Deno.test("taskEnv() gives the per-task DISBATCH_ variables", () => {
   assert.equal(big.DISBATCH_STREAM_INDEX_ZP, "1234568");
   assert.equal(big.DISBATCH_REPEAT_INDEX_ZP, "000015");
   assert.equal(big.DISBATCH_CYLINDER_RANK, "3");
+  // For the launcher's queue: the slot (and its DISBATCH_CYLINDER_RANK) comes with the slot it runs in.
+  const queued = taskEnv({ id: 2, line: 4, repeatIndex: -1, command: "x" }, null);
+  assert.ok(!("DISBATCH_CYLINDER_RANK" in queued));
+  assert.equal(queued.DISBATCH_TASKID, "2");
 });
 
 Deno.test("engineEnv() gives the per-engine DISBATCH_ variables", () => {
