@@ -18,6 +18,7 @@ import { engineEnv, splitEnvResources, taskEnv } from "../lib/task_env.ts";
 import type { Logger } from "./log.ts";
 import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts";
 import { Launcher, processCpuMs } from "./launcher.ts";
+import { NativeSpawner } from "./native_spawn.ts";
 import { bashCommandArg } from "../lib/text.ts";
 import { cpuUsage } from "node:process";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
@@ -63,6 +64,8 @@ export class EngineTasks {
   #launcherSaid: ["info" | "warn" | "error", string][] = [];
   /** A launcher was started (or could not be): once per engine. */
   #launcherTried = false;
+  /** The engine's own `posix_spawn` (undefined: the launcher, or `Deno.Command`). */
+  #native: NativeSpawner | undefined;
   /** `DISBATCH_LAUNCHER=1`: tasks wait for the launcher rather than start before it is ready. */
   #waitForLauncher = false;
 
@@ -111,12 +114,18 @@ export class EngineTasks {
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
     // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
     const silentS = Math.max(5, Math.round(run.driverGrace));
-    this.#reaper = new Reaper(silentS);
     this.startLauncher();
+    this.#reaper = new Reaper(silentS, this.#native?.dir);
     // The engine is in the run's directory now (the launcher was started before it moved there).
     this.#launcher?.configure(silentS, Deno.cwd(), Deno.env.toObject());
+    this.#native?.setBase(Deno.env.toObject());
     // What the launcher said before the engine's log was the run's.
     for (const [level, text] of this.#launcherSaid.splice(0)) this.#host.log()[level](text);
+    this.#host.log().info(
+      `Tasks the engine starts itself (without a task launcher, or before it is ready): ${
+        this.#native ? "posix_spawn through the C library" : "setsid through Deno.Command"
+      }`,
+    );
     this.#configured = true;
     this.#beat = setInterval(() => {
       this.#reaper?.beat();
@@ -134,17 +143,30 @@ export class EngineTasks {
    * Start the task launcher (unless `DISBATCH_LAUNCHER=0`), as soon as the engine runs: it is ready
    * once {@linkcode EngineTasks.configure} gave it the tasks' environment. Until then (unless
    * `DISBATCH_LAUNCHER=1`: tasks wait for it), and where it cannot start, the engine spawns each
-   * task itself.
+   * task itself: with the C library's `posix_spawn` (unless `DISBATCH_POSIX_SPAWN=0`), else with
+   * `Deno.Command`.
    */
   startLauncher(): void {
-    const mode = Deno.env.get("DISBATCH_LAUNCHER");
-    if (mode === "0" || this.#launcher || this.#launcherTried) return;
+    if (this.#launcher || this.#launcherTried) return;
     this.#launcherTried = true;
+    const mode = Deno.env.get("DISBATCH_LAUNCHER");
     this.#waitForLauncher = mode === "1";
     const log = (level: "info" | "warn" | "error", text: string) => {
       if (this.#configured) this.#host.log()[level](text);
       else this.#launcherSaid.push([level, text]);
     };
+    if (Deno.env.get("DISBATCH_POSIX_SPAWN") !== "0") {
+      const native = NativeSpawner.open();
+      if (typeof native === "string") {
+        log(
+          "warn",
+          `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`,
+        );
+      } else {
+        this.#native = native;
+      }
+    }
+    if (mode === "0") return;
     try {
       const l = this.#launcher = new Launcher(log);
       // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again.
@@ -161,7 +183,7 @@ export class EngineTasks {
       l.onEnded = () => this.feed({ kind: "poolLost" });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      log("warn", `no task launcher (python3: ${why}); the engine spawns each task itself, which is slower`);
+      log("warn", `no task launcher (python3: ${why}); the engine spawns each task itself`);
     }
   }
 
@@ -199,6 +221,7 @@ export class EngineTasks {
     clearInterval(this.#beat);
     this.#reaper?.close();
     this.#launcher?.close();
+    this.#native?.close();
     clearTimeout(this.#timer);
     this.#timer = undefined;
     clearTimeout(this.#flushTimer);
@@ -294,11 +317,11 @@ export class EngineTasks {
         slot,
         task.command,
         env,
-        () => this.#spawn(run, task.command, env),
+        () => this.#spawn(run, task.command, env, slot),
       );
       return;
     }
-    this.#spawn(run, task.command, env);
+    this.#spawn(run, task.command, env, slot);
   }
 
   /** Hand a task to the launcher's queue (its slot's variables are the launcher's to add). */
@@ -355,10 +378,10 @@ export class EngineTasks {
   }
 
   /** Spawn a task from the engine itself. */
-  #spawn(run: number, command: string, env: Record<string, string>): void {
+  #spawn(run: number, command: string, env: Record<string, string>, slot: number): void {
     let rt;
     try {
-      rt = spawnTask(command, env);
+      rt = this.#native ? this.#native.spawn(command, env, slot) : spawnTask(command, env);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.feed({ kind: "startFailed", run, message, now: Date.now() });

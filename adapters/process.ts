@@ -249,29 +249,47 @@ export function killLadder(pgid: number, graceMs: number, exited: Promise<unknow
 }
 
 /**
- * A companion process that outlives the engine only to clean up: the engine tells it each task's
- * process group on its stdin (`+PGID` / `-PGID`, and `.` every second); when that pipe closes —
- * the engine exited, even by SIGKILL — or stays silent for `silentS` — the engine hangs or is
- * stopped longer than `--driver-grace`, after which the driver runs its tasks elsewhere — it kills
- * the groups still listed, by the same ladder as {@linkcode killLadder} (SIGTERM, SIGKILL 1 s later).
+ * A companion process that outlives the engine only to clean up: the engine keeps the list of its
+ * tasks' process groups in a file (`+PGID` / `-PGID` lines, appended with plain writes, so a task
+ * costs the engine no message), and beats on the companion's stdin (`.` every second). When that pipe
+ * closes — the engine exited, even by SIGKILL — or stays silent for `silentS` — the engine hangs or
+ * is stopped longer than `--driver-grace`, after which the driver runs its tasks elsewhere — it reads
+ * the list and kills the groups still in it, by the same ladder as {@linkcode killLadder} (SIGTERM,
+ * SIGKILL 1 s later), then removes the list and the engine's directory of task output (`alsoRemove`).
  * So a lost engine leaves no orphaned task and no second copy of a re-queued one, and an engine
  * frozen for less than the grace loses nothing.
  */
 export class Reaper {
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #enc = new TextEncoder();
+  /** The list of groups. */
+  readonly #path: string;
+  #file: Deno.FsFile | undefined;
   #pending = "";
   #scheduled = false;
+  /** Groups listed now, and bytes written to the file: it is written anew once mostly stale. */
+  readonly #groups = new Set<number>();
+  #written = 0;
 
-  /** @param silentS seconds without a word from the engine after which it kills the groups */
-  constructor(silentS: number) {
-    const script =
-      `declare -A g; while read -t ${silentS} -r l; do case $l in +*) g[\${l:1}]=1;; -*) unset "g[\${l:1}]";; esac; done; ` +
-      '[ ${#g[@]} -eq 0 ] && exit 0; for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
-      'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done';
+  /**
+   * @param silentS seconds without a word from the engine after which it kills the groups
+   * @param alsoRemove a directory the engine's tasks wrote to, removed once they are dead
+   */
+  constructor(silentS: number, alsoRemove?: string) {
+    try {
+      this.#path = Deno.makeTempFileSync({ prefix: "disbatch-groups-" });
+      this.#file = Deno.openSync(this.#path, { append: true });
+    } catch {
+      // No temporary directory to write to: nothing to list, so nothing the reaper could kill.
+      this.#path = "";
+    }
+    const script = `while read -t ${silentS} -r l; do :; done; declare -A g; [ -n "$1" ] && ` +
+      'while read -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done < "$1"; ' +
+      'if [ ${#g[@]} -gt 0 ]; then for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
+      'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done; fi; rm -rf -- ${1:+"$1"} ${2:+"$2"}';
     try {
       const child = new Deno.Command("/bin/bash", {
-        args: ["-c", script],
+        args: ["-c", script, "disbatch-reaper", this.#path, ...(alsoRemove ? [alsoRemove] : [])],
         stdin: "piped",
         stdout: "null",
         stderr: "null",
@@ -286,16 +304,18 @@ export class Reaper {
 
   /** Tell the reaper the engine is alive. */
   beat(): void {
-    this.#queue(".\n");
+    this.#writer?.write(this.#enc.encode(".\n")).catch(() => {});
   }
 
   /** @param pgid a task's process group, now running */
   add(pgid: number): void {
+    this.#groups.add(pgid);
     this.#queue(`+${pgid}\n`);
   }
 
   /** @param pgid a task's process group, now finished */
   remove(pgid: number): void {
+    this.#groups.delete(pgid);
     this.#queue(`-${pgid}\n`);
   }
 
@@ -304,15 +324,47 @@ export class Reaper {
     this.#pending += line;
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      const data = this.#pending;
-      this.#pending = "";
-      if (data) this.#writer?.write(this.#enc.encode(data)).catch(() => {});
-    });
+    queueMicrotask(() => this.#flush());
   }
 
+  #flush(): void {
+    this.#scheduled = false;
+    const data = this.#pending;
+    this.#pending = "";
+    if (!data || !this.#file) return;
+    try {
+      if (this.#written > 65536 && this.#written > 64 * this.#groups.size) {
+        // Mostly lines of groups long done: the file is written anew with those still running.
+        const fresh = `${this.#path}.new`;
+        Deno.writeTextFileSync(fresh, [...this.#groups].map((g) => `+${g}\n`).join(""));
+        Deno.renameSync(fresh, this.#path);
+        this.#file.close();
+        this.#file = Deno.openSync(this.#path, { append: true });
+        this.#written = 0;
+        return;
+      }
+      const bytes = this.#enc.encode(data);
+      let n = 0;
+      while (n < bytes.length) n += this.#file.writeSync(bytes.subarray(n));
+      this.#written += bytes.length;
+    } catch {
+      // A full disk: the groups are still the engine's to kill while it lives.
+    }
+  }
+
+  /** The engine is done: the reaper kills what is still listed (nothing, normally) and cleans up. */
   close(): void {
+    this.#flush();
+    this.#file?.close();
+    this.#file = undefined;
+    if (!this.#groups.size && this.#path) {
+      // Nothing left to kill: the list goes now, even if the reaper does not live to remove it.
+      try {
+        Deno.removeSync(this.#path);
+      } catch {
+        // gone already
+      }
+    }
     this.#writer?.close().catch(() => {});
     this.#writer = undefined;
   }

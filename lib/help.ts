@@ -160,8 +160,9 @@ tasks see DISBATCH_TASKID, DISBATCH_STREAM_INDEX (line), DISBATCH_REPEAT_INDEX
 DISBATCH_ENGINE_RANK, DISBATCH_CYLINDER_RANK, DISBATCH_CORES_PER_TASK and
 DISBATCH_ATTEMPT (0, then 1, 2, ... when run again); stdin is /dev/null and the
 working directory is the driver's. Engines start tasks through python3 (3.8 or
-newer) when the node has it, else by themselves (slower for tiny tasks; the
-engine log says which); DISBATCH_LAUNCHER=0 in the environment turns it off.
+newer) when the node has it, else by themselves with posix_spawn (slower for
+tiny tasks; the engine log says which); DISBATCH_LAUNCHER=0 in the environment
+makes engines start every task themselves.
 
 exit status: 0 when the run ended normally (failed tasks do not count without
 -e); 1 with -e and a failure, on --fail-fast, on a failed BARRIER CHECK, or

@@ -20,7 +20,8 @@
  *      task); more slots, bigger batches
  *
  * Items 1 and 2 also run disbatch without its task launcher (`DISBATCH_LAUNCHER=0`: the engine
- * spawns each task itself), alternating with the other runs, as a baseline for the launcher.
+ * starts each task itself with `posix_spawn`, as on a node without python3), and without that
+ * either (`DISBATCH_POSIX_SPAWN=0`: `Deno.Command`), alternating with the other runs.
  *
  * The baseline is `xargs -P 2 -I{} /bin/bash -c {}`: the same shell per task as disbatch uses.
  *
@@ -72,9 +73,20 @@ const xargs = (file: string) =>
   timeIt(["xargs", "-P", "2", "-d", "\n", "-I{}", "/bin/bash", "-c", "{}"], file);
 const ours = (file: string, extra: string[] = []) =>
   timeIt([...cli, "-q", "-s", "localhost:2", "-p", `${dir}/run`, ...extra, file]);
-/** disbatch with the engine spawning each task itself. */
-const oursNoLauncher = (file: string) =>
-  timeIt(["env", "DISBATCH_LAUNCHER=0", ...cli, "-q", "-s", "localhost:2", "-p", `${dir}/nol`, file]);
+/** disbatch with the engine starting each task itself: `posix_spawn`, or with `Deno.Command`. */
+const oursNoLauncher = (file: string, command = false) =>
+  timeIt([
+    "env",
+    "DISBATCH_LAUNCHER=0",
+    ...(command ? ["DISBATCH_POSIX_SPAWN=0"] : []),
+    ...cli,
+    "-q",
+    "-s",
+    "localhost:2",
+    "-p",
+    `${dir}/nol`,
+    file,
+  ]);
 
 function line(s: string): void {
   console.log(s);
@@ -135,6 +147,7 @@ if (want(1)) {
   const file = writeTasks("true", "true", n);
   const ratios: number[] = [];
   const baseRatios: number[] = [];
+  const commandRatios: number[] = [];
   const oursRates: number[] = [];
   const xRates: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -142,12 +155,14 @@ if (want(1)) {
     const d = n / await ours(file);
     const cpu = cpuPerTask("run");
     const b = n / await oursNoLauncher(file);
+    const c = n / await oursNoLauncher(file, true);
     if (cpu.engine !== undefined) engineCpu.push(cpu.engine);
     if (cpu.launcher !== undefined) launcherCpu.push(cpu.launcher);
     xRates.push(x);
     oursRates.push(d);
     ratios.push(d / x);
     baseRatios.push(b / x);
+    commandRatios.push(c / x);
   }
   line(
     `1. ${n} x true, 2 slots: disbatch ${median(oursRates).toFixed(0)} tasks/s, xargs -P2 ${
@@ -155,7 +170,9 @@ if (want(1)) {
     } tasks/s, ` +
       `ratio median ${median(ratios).toFixed(2)} (rounds: ${
         ratios.map((x) => x.toFixed(2)).join(" ")
-      }; goal >= 0.9); without the launcher ${median(baseRatios).toFixed(2)}`,
+      }; goal >= 0.9); without the launcher: posix_spawn ${median(baseRatios).toFixed(2)}, Deno.Command ${
+        median(commandRatios).toFixed(2)
+      }`,
   );
 }
 
@@ -168,20 +185,23 @@ if (want(2)) {
   const ow: number[] = [];
   const xw: number[] = [];
   const baseRatios: number[] = [];
+  const commandRatios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const x = await xargs(file);
     const d = await ours(file);
     const b = await oursNoLauncher(file);
+    const c = await oursNoLauncher(file, true);
     xw.push(x);
     ow.push(d);
     ratios.push(d / x);
     baseRatios.push(b / x);
+    commandRatios.push(c / x);
   }
   line(
     `2. ${n} x sleep 0.01, 2 slots: disbatch ${median(ow).toFixed(2)} s, xargs ${median(xw).toFixed(2)} s, ` +
-      `wall ratio median ${median(ratios).toFixed(2)} (goal <= 1.05); without the launcher ${
+      `wall ratio median ${median(ratios).toFixed(2)} (goal <= 1.05); without the launcher: posix_spawn ${
         median(baseRatios).toFixed(2)
-      }`,
+      }, Deno.Command ${median(commandRatios).toFixed(2)}`,
   );
 }
 

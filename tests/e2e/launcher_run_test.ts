@@ -83,6 +83,33 @@ Deno.test("launcher run: without python3 the engine says so and spawns each task
   assert.equal(r.code, 0, show(r));
   check(dir, n);
   assert.match(engineLog(dir), /no task launcher \(python3: .*\); the engine spawns each task itself/);
+  assert.match(
+    engineLog(dir),
+    /Tasks the engine starts itself \(without a task launcher, or before it is ready\): posix_spawn through the C library/,
+  );
+});
+
+Deno.test("launcher run: the engine's own ways (posix_spawn, and Deno.Command where it is turned off) give the same results", async () => {
+  for (
+    const [env, way] of [
+      [{ DISBATCH_LAUNCHER: "0" }, "posix_spawn through the C library"],
+      [{ DISBATCH_LAUNCHER: "0", DISBATCH_POSIX_SPAWN: "0" }, "setsid through Deno.Command"],
+    ] as const
+  ) {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    const n = 30;
+    const taskFile = writeText(dir, "Tasks", tasks(n));
+    const r = await runCli(["-s", "localhost:2", taskFile], { cwd: dir, env });
+    assert.equal(r.code, 0, show(r));
+    check(dir, n);
+    const log = engineLog(dir);
+    assert.ok(
+      log.includes(`Tasks the engine starts itself (without a task launcher, or before it is ready): ${way}`),
+      log,
+    );
+    assert.doesNotMatch(log, /task launcher ready/);
+  }
 });
 
 Deno.test("launcher run: every task through the launcher's queue gets its own slot's variables, each once, never more than the slots at once", async () => {

@@ -1,0 +1,183 @@
+/**
+ * The engine's `posix_spawn` (through the C library) against its `Deno.Command` spawn: the same
+ * commands through both must give the same return codes, byte counts and snippets; its tasks must
+ * lead sessions and process groups of their own, inherit no descriptor, signal disposition or mask
+ * of the engine's, and a straggler holding a task's output must neither be cut short nor count for
+ * the slot's next task.
+ */
+import assert from "node:assert/strict";
+import { NativeSpawner } from "../../adapters/native_spawn.ts";
+import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
+
+function spawner(cutBytes?: number): NativeSpawner {
+  const s = NativeSpawner.open(cutBytes);
+  if (typeof s === "string") throw new Error(`posix_spawn through the C library: ${s}`);
+  s.setBase(Deno.env.toObject());
+  return s;
+}
+
+const pick = (r: ProcessResult) => ({
+  rc: r.returnCode,
+  out: [r.stdoutBytes, r.stdoutSnippet],
+  err: [r.stderrBytes, r.stderrSnippet],
+});
+
+function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("native spawn: the same results as Deno.Command's, for exits, signals, output and environment", async () => {
+  const s = spawner();
+  try {
+    const commands = [
+      "true",
+      "exit 3",
+      "exit 255",
+      "kill -TERM $$",
+      "kill -KILL $$",
+      "kill -SEGV $$",
+      "kill -RTMIN+3 $$",
+      "sleep 0.05; exit 143",
+      "bash -c 'kill -TERM $$'",
+      "printf '%040d' 0",
+      "printf '%041d' 0",
+      "printf '%080d' 0",
+      "printf '%081d' 0",
+      "head -c 100000 /dev/zero | tr '\\0' x; echo tail-end",
+      "printf 'a\\xffb\\x00c\\n'; printf 'é✓' >&2",
+      "echo out; echo err >&2; exit 1",
+      "cat; echo read-$?",
+      "(sleep 0.4; echo late) & echo early",
+      "sleep 30 >/dev/null 2>&1 </dev/null & echo detached",
+      'echo "id=$DISBATCH_TASKID x=$X_VAR home=${HOME:+set}"',
+      "ls /proc/self/fd | tr '\\n' ' '",
+      "grep -E '^Sig(Blk|Ign)' /proc/self/status | tr '\\n' ' '",
+      'ps -o sid=,pgid= $$ | tr -s " " | sed "s/^ //"; echo $$',
+      "echo \udcff-byte",
+    ];
+    for (const command of commands) {
+      const env = { DISBATCH_TASKID: "12", X_VAR: "a b'c" };
+      const direct = await spawnTask(command, env).result;
+      const native = await s.spawn(command, env, 0).result;
+      if (command.startsWith("ps ")) {
+        // Session and group are the task's own pid both ways.
+        for (const r of [direct, native]) {
+          const [sid, pgid, pid] = r.stdoutSnippet.trim().split(/\s+/);
+          assert.equal(sid, pid, "session leader");
+          assert.equal(pgid, pid, "group leader");
+          assert.equal(Number(pid), r.pid);
+        }
+        continue;
+      }
+      assert.deepEqual(pick(native), pick(direct), command);
+    }
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("native spawn: tasks of several slots at once, each ended when it ends", async () => {
+  const s = spawner();
+  try {
+    const t0 = Date.now();
+    const runs = [0.6, 0.1, 0.3].map((d, slot) => s.spawn(`sleep ${d}; echo ${slot}`, {}, slot));
+    const ends: number[] = [];
+    await Promise.all(runs.map((r, i) => r.result.then((x) => (ends[i] = Date.now() - t0, x))));
+    assert.ok(ends[1]! < ends[2]! && ends[2]! < ends[0]!, `ends in order of duration: ${ends}`);
+    for (const [slot, r] of runs.entries()) assert.equal((await r.result).stdoutSnippet, `${slot}\n`);
+    assert.equal(s.running, 0);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("native spawn: a group kill reaches the whole tree, and the end is a signal death", async () => {
+  const s = spawner();
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = s.spawn(`sleep 60 & echo $! > ${dir}/child; wait`, {}, 0);
+    while (!(await Deno.stat(`${dir}/child`).then((s) => s.size > 0, () => false))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const child = Number((await Deno.readTextFile(`${dir}/child`)).trim());
+    assert.ok(killGroup(run.pid, "SIGTERM"));
+    assert.equal((await run.result).returnCode, -15);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!running(child), "the task's child died with it");
+  } finally {
+    s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("native spawn: a start that fails says why, and nothing is left running", async () => {
+  const s = spawner();
+  try {
+    assert.throws(
+      () => s.spawn("echo " + "x".repeat(200_000), {}, 0),
+      /Argument list too long \(os error 7\)/,
+    );
+    assert.throws(() => s.spawn("echo a\0b", {}, 0), /NUL/);
+    assert.equal(s.running, 0);
+    assert.equal((await s.spawn("echo fine", {}, 0).result).stdoutSnippet, "fine\n");
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("native spawn: output that is cut back to save space is still counted exactly, first and last bytes kept", async () => {
+  // Cut at 1 MB: the task writes 6 MB over 3 s, so its files are cut several times.
+  const s = spawner(1 << 20);
+  try {
+    const commands = [
+      "for i in $(seq 1 30); do head -c 200000 /dev/zero | tr '\\0' a; sleep 0.1; done; printf 'THE-END-0123456789-abcdefghijklmnopqrstuvwxyz'",
+      "printf 'HEAD-of-the-output-0123456789-abcdefghijklmnop'; for i in $(seq 1 15); do head -c 400000 /dev/zero >&2; sleep 0.2; done; printf 'x'",
+    ];
+    for (const command of commands) {
+      const direct = await spawnTask(command, {}).result;
+      const run = s.spawn(command, {}, 0);
+      let most = 0;
+      let done = false;
+      run.result.finally(() => done = true);
+      while (!done) {
+        for (const e of Deno.readDirSync(s.dir)) {
+          most = Math.max(most, (Deno.statSync(`${s.dir}/${e.name}`).blocks ?? 0) * 512);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(pick(await run.result), pick(direct), command);
+      assert.ok(most < 3_000_000, `the files took ${most} bytes for 6 MB written`);
+    }
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("native spawn: a straggler that holds the output past 5 s ends the wait, and the slot's next task counts only its own", async () => {
+  const s = spawner();
+  try {
+    const t0 = Date.now();
+    const first = await s.spawn("(sleep 7; echo straggler) & echo first", {}, 0).result;
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 4900 && waited < 6500, `waited ${waited} ms for the straggler`);
+    assert.equal(first.stdoutSnippet, "first\n");
+    const second = await s.spawn("sleep 2.5; echo second", {}, 0).result;
+    assert.equal(second.stdoutSnippet, "second\n", "the straggler's late line is not the next task's");
+    assert.equal(second.stdoutBytes, 7);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("native spawn: closing removes the output files", () => {
+  const s = spawner();
+  const dir = s.dir;
+  assert.ok(Deno.statSync(dir).isDirectory);
+  s.close();
+  assert.throws(() => Deno.statSync(dir));
+});
