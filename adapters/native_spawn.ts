@@ -65,18 +65,20 @@ const SYMBOLS = {
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+/** A buffer handed to C (never a shared one). */
+type Buf = Uint8Array<ArrayBuffer>;
 
 /** Room for glibc's opaque structures (posix_spawnattr_t is 336 bytes, file actions 80, sigset_t 128). */
 const OPAQUE_BYTES = 1024;
 
 const enc = new TextEncoder();
 
-function cString(text: string): Uint8Array<ArrayBuffer> {
-  return enc.encode(text + "\0") as Uint8Array<ArrayBuffer>;
+function cString(text: string): Buf {
+  return enc.encode(text + "\0") as Buf;
 }
 
-function address(buf: Uint8Array): bigint {
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+function address(buf: Buf): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }
 
 /** What is known of one output file of a running task. */
@@ -105,23 +107,23 @@ export class NativeSpawner {
   /** The private directory of the tasks' output files (removed by {@linkcode NativeSpawner.close}). */
   readonly dir: string;
   readonly #cutBytes: number;
-  readonly #attr = new Uint8Array(OPAQUE_BYTES);
-  readonly #sigs: Uint8Array[] = [];
+  readonly #attr: Buf = new Uint8Array(OPAQUE_BYTES);
+  readonly #sigs: Buf[] = [];
   readonly #bash = cString("/bin/bash");
   readonly #dashC = cString("-c");
   /** The base environment, encoded once: name → `NAME=value` as a C string. */
-  #base = new Map<string, Uint8Array>();
+  #base = new Map<string, Buf>();
   #baseAddr = new Map<string, bigint>();
   /** File actions per output file pair (stdin /dev/null, stdout, stderr), made once per pair. */
-  readonly #actions = new Map<string, Uint8Array>();
+  readonly #actions = new Map<string, Buf>();
   /** Each slot's file generation: a slot whose files a straggler still holds moves to new ones. */
   readonly #gen = new Map<number, number>();
   #oneOff = 0;
   readonly #running = new Map<number, Child>();
   readonly #draining = new Map<number, Child & { status: number; end: number; until: number }>();
-  readonly #pid = new Int32Array(1);
-  readonly #status = new Int32Array(1);
-  readonly #info = new Uint8Array(128);
+  readonly #pid: Int32Array<ArrayBuffer> = new Int32Array(1);
+  readonly #status: Int32Array<ArrayBuffer> = new Int32Array(1);
+  readonly #info: Buf = new Uint8Array(128);
   #look: ReturnType<typeof setInterval> | undefined;
   #drain: ReturnType<typeof setTimeout> | undefined;
   readonly #onChild = () => this.#reap();
@@ -133,8 +135,8 @@ export class NativeSpawner {
     this.#cutBytes = cutBytes;
     const c = this.#c;
     c.posix_spawnattr_init(this.#attr);
-    const all = new Uint8Array(OPAQUE_BYTES);
-    const none = new Uint8Array(OPAQUE_BYTES);
+    const all: Buf = new Uint8Array(OPAQUE_BYTES);
+    const none: Buf = new Uint8Array(OPAQUE_BYTES);
     c.sigfillset(all);
     c.sigemptyset(none);
     this.#sigs.push(all, none);
@@ -198,7 +200,7 @@ export class NativeSpawner {
     if (this.#closed) throw new Error("the engine is closing");
     const arg = bashCommandArg(command);
     if (arg.includes("\0")) throw new Error("the command holds a NUL byte, which no argument can");
-    const keep: Uint8Array[] = [];
+    const keep: Buf[] = [];
     const argBuf = cString(arg);
     const argv = new BigUint64Array([address(this.#bash), address(this.#dashC), address(argBuf), 0n]);
     const own = Object.keys(env);
@@ -259,13 +261,13 @@ export class NativeSpawner {
   }
 
   /** The output files of a task in `slot`, and the file actions that open them. */
-  #files(slot: number): { out: string; err: string; actions: Uint8Array } {
+  #files(slot: number): { out: string; err: string; actions: Buf } {
     const name = slot < 0 ? `p${this.#oneOff++}` : `${slot}.${this.#gen.get(slot) ?? 0}`;
     const out = `${this.dir}/o${name}`;
     const err = `${this.dir}/e${name}`;
     let actions = this.#actions.get(name);
     if (!actions) {
-      actions = new Uint8Array(OPAQUE_BYTES);
+      actions = new Uint8Array(OPAQUE_BYTES) as Buf;
       const c = this.#c;
       c.posix_spawn_file_actions_init(actions);
       c.posix_spawn_file_actions_addopen(actions, 0, cString("/dev/null"), O_RDONLY, 0);
