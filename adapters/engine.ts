@@ -116,6 +116,8 @@ class Engine {
       return () => Deno.removeSignalListener(sig, h);
     });
     const code = await this.#finished;
+    // Whichever way the engine ends: its launcher, its reaper and its files of task output go.
+    this.#tasks.close();
     clearInterval(watchdog);
     for (const remove of handlers) remove();
     return code;

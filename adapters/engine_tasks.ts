@@ -115,10 +115,16 @@ export class EngineTasks {
     // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
     const silentS = Math.max(5, Math.round(run.driverGrace));
     this.startLauncher();
-    this.#reaper = new Reaper(silentS, this.#native?.dir);
     // The engine is in the run's directory now (the launcher was started before it moved there).
     this.#launcher?.configure(silentS, Deno.cwd(), Deno.env.toObject());
-    this.#native?.setBase(Deno.env.toObject());
+    try {
+      this.#native?.setBase(Deno.env.toObject());
+    } catch (e) {
+      this.#host.log().warn(`no posix_spawn: ${e instanceof Error ? e.message : e}`);
+      this.#native?.close();
+      this.#native = undefined;
+    }
+    this.#reaper = new Reaper(silentS, this.#native?.dir);
     // What the launcher said before the engine's log was the run's.
     for (const [level, text] of this.#launcherSaid.splice(0)) this.#host.log()[level](text);
     this.#host.log().info(

@@ -104,8 +104,8 @@ interface Child {
 export class NativeSpawner {
   readonly #c: Libc;
   readonly #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-  /** The private directory of the tasks' output files (removed by {@linkcode NativeSpawner.close}). */
-  readonly dir: string;
+  /** The private directory of the tasks' output files, made by {@linkcode NativeSpawner.setBase}. */
+  dir: string | undefined;
   readonly #cutBytes: number;
   readonly #attr: Buf = new Uint8Array(OPAQUE_BYTES);
   readonly #sigs: Buf[] = [];
@@ -146,7 +146,6 @@ export class NativeSpawner {
       this.#attr,
       POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK,
     );
-    this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
     Deno.addSignalListener("SIGCHLD", this.#onChild);
   }
 
@@ -170,10 +169,13 @@ export class NativeSpawner {
   }
 
   /**
-   * The tasks' base environment (the engine's, merged under each task's own variables).
+   * The tasks' base environment (the engine's, merged under each task's own variables); the first
+   * call makes the directory of the tasks' output files.
    * @param env name → value
+   * @throws when the directory cannot be made (no writable `$TMPDIR`)
    */
   setBase(env: Record<string, string>): void {
+    this.dir ??= Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
     this.#base = new Map();
     this.#baseAddr = new Map();
     for (const [k, v] of Object.entries(env)) {
@@ -198,6 +200,7 @@ export class NativeSpawner {
    */
   spawn(command: string, env: Record<string, string>, slot: number): RunningTask {
     if (this.#closed) throw new Error("the engine is closing");
+    if (!this.dir) throw new Error("no directory for the tasks' output (the engine was not configured)");
     const arg = bashCommandArg(command);
     if (arg.includes("\0")) throw new Error("the command holds a NUL byte, which no argument can");
     const keep: Buf[] = [];
@@ -247,6 +250,7 @@ export class NativeSpawner {
     clearTimeout(this.#drain);
     for (const a of this.#actions.values()) this.#c.posix_spawn_file_actions_destroy(a);
     this.#actions.clear();
+    if (!this.dir) return;
     try {
       Deno.removeSync(this.dir, { recursive: true });
     } catch {

@@ -354,7 +354,7 @@ export class Reaper {
 
   /** The engine is done: the reaper kills what is still listed (nothing, normally) and cleans up. */
   close(): void {
-    this.#flush();
+    if (this.#file) this.#flush();
     this.#file?.close();
     this.#file = undefined;
     if (!this.#groups.size && this.#path) {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, statusFileIn, tempDir } from "../helpers/run_cli.ts";
+import { outputWithin, runCli, spawnCli, statusFileIn, tempDir } from "../helpers/run_cli.ts";
 import { doneCounts, readRows, show, writeText } from "./e2e_helpers.ts";
 
 function engineLog(dir: string): string {
@@ -171,4 +171,68 @@ Deno.test("launcher run: --fail-fast with tasks queued in the launcher: it stops
   for (const x of rows) if (x.rc === 0) assert.equal(counts[x.id], 1, `task ${x.id} succeeded once`);
   const orphans = new Deno.Command("pgrep", { args: ["-f", mark] }).outputSync();
   assert.equal(new TextDecoder().decode(orphans.stdout).trim(), "", "no task left running");
+});
+
+/** Live processes (not zombies) whose command line holds `needle`. */
+function livePids(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(needle)) out.push(Number(e.name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+Deno.test("launcher run: an engine killed outright while running tasks it started itself leaves no task and no file behind", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const scratch = `${dir}/tmp`;
+  Deno.mkdirSync(scratch);
+  // Each task runs long the first time only: the engine started again after the kill finishes the run.
+  const tag = `native-kill-${crypto.randomUUID().slice(0, 8)}`;
+  const lines = [0, 1].map((i) => `[ -e ran_${i} ] && exit 0; touch ran_${i}; exec -a ${tag} sleep 60`);
+  const taskFile = writeText(dir, "Tasks", lines.join("\n") + "\n");
+  const child = spawnCli(["-s", "localhost:2", taskFile], {
+    cwd: dir,
+    env: { DISBATCH_LAUNCHER: "0", TMPDIR: scratch },
+  });
+  try {
+    for (let i = 0; i < 300 && livePids(tag).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(livePids(tag).length, 2, "both tasks run");
+    const engines = livePids("--engine").filter((pid) => {
+      try {
+        return Deno.readLinkSync(`/proc/${pid}/cwd`) === Deno.realPathSync(dir);
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(engines.length, 1, "one engine in the run's directory");
+    assert.ok([...Deno.readDirSync(scratch)].some((e) => e.name.startsWith("disbatch-tasks-")));
+    Deno.kill(engines[0]!, "SIGKILL");
+    const out = await outputWithin(child, 60_000);
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.deepEqual(livePids(tag), [], "the tasks of the killed engine were killed");
+    let left: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      left = [...Deno.readDirSync(scratch)].map((e) => e.name);
+      if (!left.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(left, [], "no task output directory or process-group list left behind");
+    const rows = readRows(statusFileIn(dir)).filter((r) => r.id >= 0);
+    assert.deepEqual(rows.map((r) => r.rc).sort(), [0, 0], "both ran again and succeeded");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // ended
+    }
+    for (const pid of livePids(tag)) Deno.kill(pid, "SIGKILL");
+  }
 });

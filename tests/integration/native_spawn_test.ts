@@ -145,7 +145,7 @@ Deno.test("native spawn: output that is cut back to save space is still counted 
       let done = false;
       run.result.finally(() => done = true);
       while (!done) {
-        for (const e of Deno.readDirSync(s.dir)) {
+        for (const e of Deno.readDirSync(s.dir!)) {
           most = Math.max(most, (Deno.statSync(`${s.dir}/${e.name}`).blocks ?? 0) * 512);
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -176,7 +176,7 @@ Deno.test("native spawn: a straggler that holds the output past 5 s ends the wai
 
 Deno.test("native spawn: closing removes the output files", () => {
   const s = spawner();
-  const dir = s.dir;
+  const dir = s.dir!;
   assert.ok(Deno.statSync(dir).isDirectory);
   s.close();
   assert.throws(() => Deno.statSync(dir));
