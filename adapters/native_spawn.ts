@@ -203,8 +203,9 @@ export class NativeSpawner {
     if (!this.dir) throw new Error("no directory for the tasks' output (the engine was not configured)");
     const arg = bashCommandArg(command);
     if (arg.includes("\0")) throw new Error("the command holds a NUL byte, which no argument can");
-    const keep: Buf[] = [];
+    // Every buffer whose address C is given stays referenced until the call returns.
     const argBuf = cString(arg);
+    const keep: Buf[] = [argBuf];
     const argv = new BigUint64Array([address(this.#bash), address(this.#dashC), address(argBuf), 0n]);
     const own = Object.keys(env);
     const envp = new BigUint64Array(this.#baseAddr.size + own.length + 1);
