@@ -120,7 +120,10 @@ export class EngineTasks {
     try {
       this.#native?.setBase(Deno.env.toObject());
     } catch (e) {
-      this.#host.log().warn(`no posix_spawn: ${e instanceof Error ? e.message : e}`);
+      const why = e instanceof Error ? e.message : String(e);
+      this.#host.log().warn(
+        `no posix_spawn (no directory for the tasks' output: ${why}); the engine spawns tasks with Deno, which is slower`,
+      );
       this.#native?.close();
       this.#native = undefined;
     }

@@ -254,7 +254,8 @@ export function killLadder(pgid: number, graceMs: number, exited: Promise<unknow
  * costs the engine no message), and beats on the companion's stdin (`.` every second). When that pipe
  * closes — the engine exited, even by SIGKILL — or stays silent for `silentS` — the engine hangs or
  * is stopped longer than `--driver-grace`, after which the driver runs its tasks elsewhere — it reads
- * the list and kills the groups still in it, by the same ladder as {@linkcode killLadder} (SIGTERM,
+ * the list (or, where no file could be made, what came on its stdin) and kills the groups still in
+ * it, by the same ladder as {@linkcode killLadder} (SIGTERM,
  * SIGKILL 1 s later), then removes the list and the engine's directory of task output (`alsoRemove`).
  * So a lost engine leaves no orphaned task and no second copy of a re-queued one, and an engine
  * frozen for less than the grace loses nothing.
@@ -280,11 +281,13 @@ export class Reaper {
       this.#path = Deno.makeTempFileSync({ prefix: "disbatch-groups-" });
       this.#file = Deno.openSync(this.#path, { append: true });
     } catch {
-      // No temporary directory to write to: nothing to list, so nothing the reaper could kill.
+      // No temporary directory to write to: the groups go to the reaper on its stdin instead.
       this.#path = "";
     }
-    const script = `while read -t ${silentS} -r l; do :; done; declare -A g; [ -n "$1" ] && ` +
-      'while read -r l; do case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; done < "$1"; ' +
+    // Where no file could be made, the groups come on stdin with the heartbeat (read a byte at a time).
+    const script = 'declare -A g; f() { case $l in +*) g[${l:1}]=1;; -*) unset "g[${l:1}]";; esac; }; ' +
+      `while read -t ${silentS} -r l; do f; done; ` +
+      '[ -n "$1" ] && while read -r l; do f; done < "$1"; ' +
       'if [ ${#g[@]} -gt 0 ]; then for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
       'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done; fi; rm -rf -- ${1:+"$1"} ${2:+"$2"}';
     try {
@@ -331,7 +334,11 @@ export class Reaper {
     this.#scheduled = false;
     const data = this.#pending;
     this.#pending = "";
-    if (!data || !this.#file) return;
+    if (!data) return;
+    if (!this.#file) {
+      this.#writer?.write(this.#enc.encode(data)).catch(() => {});
+      return;
+    }
     try {
       if (this.#written > 65536 && this.#written > 64 * this.#groups.size) {
         // Mostly lines of groups long done: the file is written anew with those still running.
@@ -354,7 +361,7 @@ export class Reaper {
 
   /** The engine is done: the reaper kills what is still listed (nothing, normally) and cleans up. */
   close(): void {
-    if (this.#file) this.#flush();
+    this.#flush();
     this.#file?.close();
     this.#file = undefined;
     if (!this.#groups.size && this.#path) {
