@@ -102,8 +102,8 @@ interface Child {
  * C library cannot be reached (the engine then starts tasks another way).
  */
 export class NativeSpawner {
+  /** The C library's functions (the library stays loaded for the engine's life). */
   readonly #c: Libc;
-  readonly #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   /** The private directory of the tasks' output files, made by {@linkcode NativeSpawner.setBase}. */
   dir: string | undefined;
   readonly #cutBytes: number;
@@ -130,7 +130,6 @@ export class NativeSpawner {
   #closed = false;
 
   private constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>, cutBytes: number) {
-    this.#lib = lib;
     this.#c = lib.symbols;
     this.#cutBytes = cutBytes;
     const c = this.#c;
