@@ -275,10 +275,14 @@ export class Reaper {
   /**
    * @param silentS seconds without a word from the engine after which it kills the groups
    * @param alsoRemove a directory the engine's tasks wrote to, removed once they are dead
+   * @param listDir where the list is made (default: `$TMPDIR`, else `/tmp`)
    */
-  constructor(silentS: number, alsoRemove?: string) {
+  constructor(silentS: number, alsoRemove?: string, listDir?: string) {
     try {
-      this.#path = Deno.makeTempFileSync({ prefix: "disbatch-groups-" });
+      this.#path = Deno.makeTempFileSync({
+        prefix: "disbatch-groups-",
+        ...(listDir ? { dir: listDir } : {}),
+      });
       this.#file = Deno.openSync(this.#path, { append: true });
     } catch {
       // No temporary directory to write to: the groups go to the reaper on its stdin instead.
