@@ -231,7 +231,8 @@ async function killEngineMidRun(writableTmp: boolean): Promise<void> {
     if (writableTmp) {
       let left: string[] = [];
       for (let i = 0; i < 50; i++) {
-        left = [...Deno.readDirSync(scratch)].map((e) => e.name);
+        // Ours only: a compiled binary keeps a code cache there too (`deno-compile-*`).
+        left = [...Deno.readDirSync(scratch)].map((e) => e.name).filter((n) => n.startsWith("disbatch-"));
         if (!left.length) break;
         await new Promise((r) => setTimeout(r, 100));
       }
