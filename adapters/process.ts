@@ -359,7 +359,16 @@ export class Reaper {
       while (n < bytes.length) n += this.#file.writeSync(bytes.subarray(n));
       this.#written += bytes.length;
     } catch {
-      // A full disk: the groups are still the engine's to kill while it lives.
+      // A full disk: the list is emptied and the reaper hears of the running groups on its stdin from now on.
+      try {
+        this.#file.close();
+        Deno.truncateSync(this.#path, 0);
+      } catch {
+        // as it is
+      }
+      this.#file = undefined;
+      const all = [...this.#groups].map((g) => `+${g}\n`).join("");
+      if (all) this.#writer?.write(this.#enc.encode(all)).catch(() => {});
     }
   }
 
