@@ -108,7 +108,6 @@ export class NativeSpawner {
   dir: string | undefined;
   readonly #cutBytes: number;
   readonly #attr: Buf = new Uint8Array(OPAQUE_BYTES);
-  readonly #sigs: Buf[] = [];
   readonly #bash = cString("/bin/bash");
   readonly #dashC = cString("-c");
   /** The base environment, encoded once: name → `NAME=value` as a C string. */
@@ -138,7 +137,7 @@ export class NativeSpawner {
     const none: Buf = new Uint8Array(OPAQUE_BYTES);
     c.sigfillset(all);
     c.sigemptyset(none);
-    this.#sigs.push(all, none);
+    // The attributes keep copies of both sets.
     c.posix_spawnattr_setsigdefault(this.#attr, all);
     c.posix_spawnattr_setsigmask(this.#attr, none);
     c.posix_spawnattr_setflags(

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { outputWithin, runCli, spawnCli, statusFileIn, tempDir } from "../helpers/run_cli.ts";
 import { doneCounts, readRows, show, writeText } from "./e2e_helpers.ts";
+import { isLive } from "../helpers/spawn_cases.ts";
 
 function engineLog(dir: string): string {
   return [...Deno.readDirSync(dir)].filter((e) => /_engine_\d+\.log$/.test(e.name))
@@ -179,8 +180,7 @@ function livePids(needle: string): number[] {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (!isLive(Number(e.name))) continue;
       if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(needle)) out.push(Number(e.name));
     } catch {
       // gone

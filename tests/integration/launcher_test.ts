@@ -7,6 +7,14 @@ import assert from "node:assert/strict";
 import { Launcher, sessionGroups } from "../../adapters/launcher.ts";
 import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
 import { bashCommandArg } from "../../lib/text.ts";
+import {
+  CUT_COMMANDS,
+  isLive as running,
+  peakDiskWhile,
+  pick,
+  SAME_RESULT_COMMANDS,
+  SAME_RESULT_ENV,
+} from "../helpers/spawn_cases.ts";
 
 function requirePython(): void {
   const ok = (() => {
@@ -28,16 +36,6 @@ async function launcherFor(cutBytes?: number): Promise<{ l: Launcher; lines: str
   l.configure(30, Deno.cwd(), Deno.env.toObject());
   assert.equal(await l.whenReady, true, lines.join("\n"));
   return { l, lines };
-}
-
-/** A process that exists and is not a zombie (an orphan's end may wait for a reaper that never comes). */
-function running(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 let nextRun = 1;
@@ -63,39 +61,11 @@ function viaLauncher(
   return { result: result as Promise<ProcessResult>, withdrawn: result, pid: () => pid, slot: () => ranIn };
 }
 
-const pick = (r: ProcessResult) => ({
-  rc: r.returnCode,
-  out: [r.stdoutBytes, r.stdoutSnippet],
-  err: [r.stderrBytes, r.stderrSnippet],
-});
-
 Deno.test("launcher: the same results as the engine's own spawn", async () => {
   const { l } = await launcherFor();
   try {
-    const commands = [
-      "true",
-      "exit 3",
-      "exit 255",
-      "kill -TERM $$",
-      "kill -KILL $$",
-      "kill -SEGV $$",
-      "sleep 0.05; exit 143",
-      "bash -c 'kill -TERM $$'",
-      "printf '%040d' 0",
-      "printf '%041d' 0",
-      "printf '%080d' 0",
-      "printf '%081d' 0",
-      "head -c 100000 /dev/zero | tr '\\0' x; echo tail-end",
-      "printf 'a\\xffb\\x00c\\n'; printf 'é✓' >&2",
-      "echo out; echo err >&2; exit 1",
-      "cat; echo read-$?",
-      "(sleep 0.4; echo late) & echo early",
-      "sleep 30 >/dev/null 2>&1 </dev/null & echo detached",
-      "kill -RTMIN+3 $$",
-      'echo "id=$DISBATCH_TASKID x=$X_VAR"',
-    ];
-    for (const command of commands) {
-      const env = { DISBATCH_TASKID: "12", X_VAR: "a b'c" };
+    for (const command of SAME_RESULT_COMMANDS) {
+      const env = { ...SAME_RESULT_ENV };
       const direct = await spawnTask(command, env).result;
       const launched = await viaLauncher(l, command, env).result;
       assert.deepEqual(pick(launched), pick(direct), command);
@@ -178,25 +148,11 @@ Deno.test("launcher: output that is cut back to save space is still counted exac
   // Cut at 1 MB: the task writes 6 MB over 3 s, so the launcher cuts its files several times.
   const { l } = await launcherFor(1 << 20);
   try {
-    const commands = [
-      "for i in $(seq 1 30); do head -c 200000 /dev/zero | tr '\\0' a; sleep 0.1; done; printf 'THE-END-0123456789-abcdefghijklmnopqrstuvwxyz'",
-      "printf 'HEAD-of-the-output-0123456789-abcdefghijklmnop'; for i in $(seq 1 15); do head -c 400000 /dev/zero >&2; sleep 0.2; done; printf 'x'",
-    ];
-    for (const command of commands) {
+    for (const command of CUT_COMMANDS) {
       const direct = await spawnTask(command, {}).result;
       const run = viaLauncher(l, command);
       // What the slot's files take on disk while the task runs.
-      let most = 0;
-      let done = false;
-      run.result.finally(() => done = true);
-      while (!done) {
-        for (const e of Deno.readDirSync(l.dir)) {
-          if (/^[oe]0\./.test(e.name)) {
-            most = Math.max(most, (Deno.statSync(`${l.dir}/${e.name}`).blocks ?? 0) * 512);
-          }
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const most = await peakDiskWhile(l.dir, run.result, /^[oe]0\./);
       assert.deepEqual(pick(await run.result), pick(direct), command);
       assert.ok(most < 3_000_000, `the files took ${most} bytes for 6 MB written`);
     }

@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { NativeSpawner } from "../../adapters/native_spawn.ts";
-import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
+import { killGroup, spawnTask } from "../../adapters/process.ts";
+import {
+  CUT_COMMANDS,
+  isLive as running,
+  peakDiskWhile,
+  pick,
+  SAME_RESULT_COMMANDS,
+  SAME_RESULT_ENV,
+} from "../helpers/spawn_cases.ts";
 
 function spawner(cutBytes?: number): NativeSpawner {
   const s = NativeSpawner.open(cutBytes);
@@ -16,44 +24,11 @@ function spawner(cutBytes?: number): NativeSpawner {
   return s;
 }
 
-const pick = (r: ProcessResult) => ({
-  rc: r.returnCode,
-  out: [r.stdoutBytes, r.stdoutSnippet],
-  err: [r.stderrBytes, r.stderrSnippet],
-});
-
-function running(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("native spawn: the same results as Deno.Command's, for exits, signals, output and environment", async () => {
   const s = spawner();
   try {
     const commands = [
-      "true",
-      "exit 3",
-      "exit 255",
-      "kill -TERM $$",
-      "kill -KILL $$",
-      "kill -SEGV $$",
-      "kill -RTMIN+3 $$",
-      "sleep 0.05; exit 143",
-      "bash -c 'kill -TERM $$'",
-      "printf '%040d' 0",
-      "printf '%041d' 0",
-      "printf '%080d' 0",
-      "printf '%081d' 0",
-      "head -c 100000 /dev/zero | tr '\\0' x; echo tail-end",
-      "printf 'a\\xffb\\x00c\\n'; printf 'é✓' >&2",
-      "echo out; echo err >&2; exit 1",
-      "cat; echo read-$?",
-      "(sleep 0.4; echo late) & echo early",
-      "sleep 30 >/dev/null 2>&1 </dev/null & echo detached",
+      ...SAME_RESULT_COMMANDS,
       'echo "id=$DISBATCH_TASKID x=$X_VAR home=${HOME:+set}"',
       "ls /proc/self/fd | tr '\\n' ' '",
       "grep -E '^Sig(Blk|Ign)' /proc/self/status | tr '\\n' ' '",
@@ -61,7 +36,7 @@ Deno.test("native spawn: the same results as Deno.Command's, for exits, signals,
       "echo \udcff-byte",
     ];
     for (const command of commands) {
-      const env = { DISBATCH_TASKID: "12", X_VAR: "a b'c" };
+      const env = { ...SAME_RESULT_ENV };
       const direct = await spawnTask(command, env).result;
       const native = await s.spawn(command, env, 0).result;
       if (command.startsWith("ps ")) {
@@ -134,22 +109,10 @@ Deno.test("native spawn: output that is cut back to save space is still counted 
   // Cut at 1 MB: the task writes 6 MB over 3 s, so its files are cut several times.
   const s = spawner(1 << 20);
   try {
-    const commands = [
-      "for i in $(seq 1 30); do head -c 200000 /dev/zero | tr '\\0' a; sleep 0.1; done; printf 'THE-END-0123456789-abcdefghijklmnopqrstuvwxyz'",
-      "printf 'HEAD-of-the-output-0123456789-abcdefghijklmnop'; for i in $(seq 1 15); do head -c 400000 /dev/zero >&2; sleep 0.2; done; printf 'x'",
-    ];
-    for (const command of commands) {
+    for (const command of CUT_COMMANDS) {
       const direct = await spawnTask(command, {}).result;
       const run = s.spawn(command, {}, 0);
-      let most = 0;
-      let done = false;
-      run.result.finally(() => done = true);
-      while (!done) {
-        for (const e of Deno.readDirSync(s.dir!)) {
-          most = Math.max(most, (Deno.statSync(`${s.dir}/${e.name}`).blocks ?? 0) * 512);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const most = await peakDiskWhile(s.dir!, run.result);
       assert.deepEqual(pick(await run.result), pick(direct), command);
       assert.ok(most < 3_000_000, `the files took ${most} bytes for 6 MB written`);
     }

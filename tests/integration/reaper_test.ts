@@ -5,15 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Reaper } from "../../adapters/process.ts";
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+import { isLive as alive } from "../helpers/spawn_cases.ts";
 
 /** A process leading a session and group of its own (util-linux `setsid` execs it: its pid is the group). */
 function groupLeader(): Deno.ChildProcess {
