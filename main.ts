@@ -34,6 +34,7 @@ function exitNow(code: number): never {
 
 async function main(args: string[]): Promise<number> {
   const mode = args[0];
+  let standby: typeof import("./adapters/standby.ts") | undefined;
   try {
     // Each mode loads only its own modules: an engine, started once per node, starts sooner.
     if (mode === ENGINE_MODE) {
@@ -60,6 +61,9 @@ async function main(args: string[]): Promise<number> {
       console.log(versionLine());
       return 0;
     }
+    // The local engine starts now, while the driver loads and reads (see adapters/standby.ts).
+    standby = await import("./adapters/standby.ts");
+    standby.startStandby(inv, Deno.hostname());
     return await (await import("./adapters/driver.ts")).runDriver(inv, exitNow);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -91,6 +95,9 @@ async function main(args: string[]): Promise<number> {
     }
     console.error(`disbatch: internal error (please report): ${e instanceof Error ? e.stack : e}`);
     return 70;
+  } finally {
+    // A standby the run did not take (it ended before its context started an engine here).
+    standby?.dropStandby();
   }
 }
 

@@ -10,6 +10,7 @@ import { describeEngines, type PlannedEngine } from "../lib/context_plan.ts";
 import type { DriverInvocation } from "../lib/driver_options.ts";
 import type { RunPorts } from "./actions.ts";
 import { ContextRunner, planHere } from "./context_runner.ts";
+import { dropStandby } from "./standby.ts";
 import { Logger } from "./log.ts";
 import type { RetireManager } from "./retire.ts";
 
@@ -172,6 +173,8 @@ export class AutoContext {
         runner.launch(e);
       });
     }
+    // The context started its engine here from the standby, or needs none.
+    dropStandby();
   }
 
   /**

@@ -5,8 +5,18 @@
  * @module
  */
 
-import { LAUNCH_ENV, LaunchContractError, parseEngineArgv } from "../lib/launch_contract.ts";
+import {
+  LAUNCH_ENV,
+  LaunchContractError,
+  parseEngineArgv,
+  parseStandbyLine,
+  STANDBY_FLAG,
+  STANDBY_LINE_MAX,
+  type StandbyLaunch,
+} from "../lib/launch_contract.ts";
 import { runEngine } from "./engine.ts";
+import { discardPreparedTasks, prepareTasks } from "./engine_tasks.ts";
+import { authMac } from "../lib/protocol.ts";
 
 /**
  * Parse the engine's arguments and run it.
@@ -14,6 +24,19 @@ import { runEngine } from "./engine.ts";
  * @returns exit status (2, with one line on stderr, when started for another launch contract)
  */
 export async function engineMain(args: string[]): Promise<number> {
+  if (args[0] === STANDBY_FLAG && args.length === 1) {
+    // Started ahead by a driver (see adapters/standby.ts): the launch comes on stdin, or nothing does.
+    // Meanwhile, what an engine starts before it can take tasks: python, the C library, the HMAC code.
+    prepareTasks();
+    authMac("-", "peer", "-");
+    const launch = await readLaunch();
+    if (!launch) {
+      discardPreparedTasks();
+      return 0;
+    }
+    for (const [k, v] of Object.entries(launch.env)) Deno.env.set(k, v);
+    args = launch.argv.slice(1);
+  }
   let started;
   try {
     started = parseEngineArgv(args, Deno.env.toObject());
@@ -34,4 +57,29 @@ export async function engineMain(args: string[]): Promise<number> {
     envResource: l.envResource,
     ...(l.launch !== undefined ? { launch: l.launch } : {}),
   });
+}
+
+/** A standby's launch: one line on stdin (undefined at its end, or for anything else). */
+async function readLaunch(): Promise<StandbyLaunch | undefined> {
+  const buf = new Uint8Array(1 << 16);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  while (size <= STANDBY_LINE_MAX) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) return undefined;
+    const chunk = buf.slice(0, n);
+    const nl = chunk.indexOf(10);
+    parts.push(nl < 0 ? chunk : chunk.subarray(0, nl));
+    size += n;
+    if (nl >= 0) {
+      const line = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      let off = 0;
+      for (const p of parts) {
+        line.set(p, off);
+        off += p.length;
+      }
+      return parseStandbyLine(new TextDecoder().decode(line));
+    }
+  }
+  return undefined;
 }

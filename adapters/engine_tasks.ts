@@ -158,42 +158,32 @@ export class EngineTasks {
   startLauncher(): void {
     if (this.#launcher || this.#launcherTried) return;
     this.#launcherTried = true;
-    const mode = Deno.env.get("DISBATCH_LAUNCHER");
-    this.#waitForLauncher = mode === "1";
     const log = (level: "info" | "warn" | "error", text: string) => {
       if (this.#configured) this.#host.log()[level](text);
       else this.#launcherSaid.push([level, text]);
     };
-    if (Deno.env.get("DISBATCH_POSIX_SPAWN") !== "0") {
-      const native = NativeSpawner.open();
-      if (typeof native === "string") {
-        log(
-          "warn",
-          `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`,
-        );
-      } else {
-        this.#native = native;
-      }
-    }
-    if (mode === "0") return;
-    try {
-      const l = this.#launcher = new Launcher(log);
-      // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again.
-      l.whenReady.then((ok) => {
-        if (!ok) return;
-        const u = cpuUsage();
-        this.#poolSince = {
-          started: this.#started,
-          cpuMs: (u.user + u.system) / 1000,
-          launcherMs: processCpuMs(l.pid),
-        };
-        this.feed({ kind: "poolReady" });
-      });
-      l.onEnded = () => this.feed({ kind: "poolLost" });
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      log("warn", `no task launcher (python3: ${why}); the engine spawns each task itself`);
-    }
+    // A standby engine started them while it waited for its launch.
+    const p = prepared ?? startSpawners();
+    prepared = undefined;
+    for (const [level, text] of p.said.splice(0)) log(level, text);
+    p.sink = log;
+    this.#waitForLauncher = p.waitForLauncher;
+    this.#native = p.native;
+    const l = this.#launcher = p.launcher;
+    if (!l) return;
+    // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again
+    // (a prepared one may have ended before this engine took it).
+    l.whenReady.then((ok) => {
+      if (!ok || !l.ready) return;
+      const u = cpuUsage();
+      this.#poolSince = {
+        started: this.#started,
+        cpuMs: (u.user + u.system) / 1000,
+        launcherMs: processCpuMs(l.pid),
+      };
+      this.feed({ kind: "poolReady" });
+    });
+    l.onEnded = () => this.feed({ kind: "poolLost" });
   }
 
   /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
@@ -419,4 +409,65 @@ export class EngineTasks {
       else this.feed({ kind: "tick", now: Date.now() });
     }, Math.min(wait, 2 ** 30));
   }
+}
+
+/** What starts an engine's tasks, started before the engine has a run (see {@linkcode prepareTasks}). */
+interface Spawners {
+  /** The engine's own `posix_spawn` (undefined: `Deno.Command`). */
+  native?: NativeSpawner;
+  /** The task launcher (undefined: none). */
+  launcher?: Launcher;
+  /** `DISBATCH_LAUNCHER=1`: tasks wait for the launcher rather than start before it is ready. */
+  waitForLauncher: boolean;
+  /** What they said before an engine took them. */
+  said: ["info" | "warn" | "error", string][];
+  /** Where they say it once an engine took them. */
+  sink?: (level: "info" | "warn" | "error", text: string) => void;
+}
+
+/** Started by {@linkcode prepareTasks}, until an engine takes them. */
+let prepared: Spawners | undefined;
+
+/** Open the C library's `posix_spawn` and start the python launcher, as the environment says. */
+function startSpawners(): Spawners {
+  const mode = Deno.env.get("DISBATCH_LAUNCHER");
+  const s: Spawners = { waitForLauncher: mode === "1", said: [] };
+  const log = (level: "info" | "warn" | "error", text: string) => {
+    if (s.sink) s.sink(level, text);
+    else s.said.push([level, text]);
+  };
+  if (Deno.env.get("DISBATCH_POSIX_SPAWN") !== "0") {
+    const native = NativeSpawner.open();
+    if (typeof native === "string") {
+      log(
+        "warn",
+        `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`,
+      );
+    } else {
+      s.native = native;
+    }
+  }
+  if (mode === "0") return s;
+  try {
+    s.launcher = new Launcher(log);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log("warn", `no task launcher (python3: ${why}); the engine spawns each task itself`);
+  }
+  return s;
+}
+
+/**
+ * Start what starts the tasks before the engine knows its run: a standby engine does this while it
+ * waits for its launch (python's start, the C library's, off the engine's way into the run).
+ */
+export function prepareTasks(): void {
+  prepared ??= startSpawners();
+}
+
+/** Stop what {@linkcode prepareTasks} started (the standby was not used). */
+export function discardPreparedTasks(): void {
+  prepared?.launcher?.close();
+  prepared?.native?.close();
+  prepared = undefined;
 }

@@ -10,6 +10,8 @@
 import { type EngineStarter, engineStarter, type PlannedEngine } from "../lib/context_plan.ts";
 import { selfCommand } from "./self_command.ts";
 import { engineArgv } from "../lib/launch_contract.ts";
+import { LOCAL_STARTER } from "../lib/context_local.ts";
+import { takeStandby } from "./standby.ts";
 
 /** One engine to start (see `lib/context_plan.ts`). */
 export type EnginePlan = PlannedEngine;
@@ -71,14 +73,16 @@ export function launchEngine(
   });
   const env = { ...(p.env ?? {}), ...own };
   const file = Deno.openSync(wrapLog, { write: true, create: true, append: true });
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
+  // A local engine started ahead (see standby.ts) is handed its launch rather than started now.
+  const child = (starter.via === LOCAL_STARTER.via ? takeStandby(args, env) : undefined) ??
+    new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
   const w = file.writable.getWriter();
   const copy = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s) await w.write(chunk);

@@ -149,6 +149,10 @@ export class Link {
     if (this.#isClosed) return;
     this.#isClosed = true;
     try {
+      // The peer hears the end now, not when this process lets go of the socket.
+      this.conn.closeWrite();
+    } catch { /* not connected any more */ }
+    try {
       this.conn.close();
     } catch { /* already closed */ }
     const why: CloseReason = typeof reason === "string" ? { kind: "local", text: reason } : reason;

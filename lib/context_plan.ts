@@ -94,3 +94,23 @@ export function retireCommand(
 export function describeEngines(engines: readonly PlannedEngine[], via = false): string {
   return engines.map((e) => `${e.host}:${e.slots}${via ? ` via ${e.via}` : ""}`).join(", ");
 }
+
+/**
+ * Whether a context planned here would start an engine on this machine (the local cores, or
+ * `localhost` or this host in `-s`).
+ * @param o context options @param f host facts @param kinds the registry
+ * @returns false also when the plan is malformed (the driver reports that itself)
+ */
+export function plansEngineHere(
+  o: ContextOptions,
+  f: HostFacts,
+  kinds: readonly ContextKind[] = CONTEXT_KINDS,
+): boolean {
+  try {
+    return planContext(o, f, kinds).engines.some((e) =>
+      e.slots > 0 && engineStarter(e.via, kinds).onThisMachine
+    );
+  } catch {
+    return false;
+  }
+}

@@ -68,6 +68,16 @@ export interface DriverInvocation {
 }
 
 /**
+ * Whether the driver starts a context of its own (once the first task is read).
+ * @param inv the command line
+ * @returns false with -S (contexts come from dbUtil.sh, whose path is printed at start), and with
+ *   --alloc without -s (they come from the allocations)
+ */
+export function launchesOwnContext(inv: DriverInvocation): boolean {
+  return !inv.startupOnly && (inv.alloc === undefined || inv.context.sshNodes.length > 0);
+}
+
+/**
  * The scheduler's settings for a run of this command line.
  * @param inv the command line
  * @param at the driver's host and pid (on barrier lines), and when running tasks are stopped for
@@ -82,9 +92,7 @@ export function schedulerOptions(
     failFast: inv.failFast,
     // With --alloc engines come and go with the allocations: the run waits for them as with -S.
     startupOnly: inv.startupOnly || inv.alloc !== undefined,
-    // -S: contexts come from dbUtil.sh (its path is printed at start); --alloc: from the
-    // allocations, plus the -s hosts when given.
-    launchContext: !inv.startupOnly && (inv.alloc === undefined || inv.context.sshNodes.length > 0),
+    launchContext: launchesOwnContext(inv),
     exitCode: inv.exitCode,
     crashLimit: inv.crashLimit,
     retries: inv.retries,

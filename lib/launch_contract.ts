@@ -7,6 +7,10 @@
  * - The engine's command line: `disbatch --engine --contract N --connect ADDRS --context ID
  *   --host HOST --slots N --cores N --label LABEL [--launch ID] [-E VAR=VALUE]…`, built by
  *   {@linkcode engineArgv} and read back by {@linkcode parseEngineArgv}.
+ * - A standby: `disbatch --engine --standby`, started by a driver as it starts, reads that command
+ *   line (and the variables above) from one line of its stdin ({@linkcode standbyLine}) when the
+ *   driver's own context needs an engine on the driver's machine. Driver and standby are always the
+ *   same executable (the driver starts it), so the standby adds nothing to the contract's version.
  * - The environment: {@linkcode LAUNCH_ENV} — the secret always (a local engine gets it in its
  *   environment, a remote one from `<run>_dbUtil.sh`, never on a command line), and, set by
  *   `<run>_dbUtil.sh`, the driver's addresses and the run's uid ({@linkcode dbUtilExports}).
@@ -29,6 +33,50 @@ export const LAUNCH_CONTRACT_VERSION = 1;
 
 /** The mode word that makes disbatch an engine (first argument). */
 export const ENGINE_MODE = "--engine";
+
+/** The word after {@linkcode ENGINE_MODE} that makes an engine a standby (see {@linkcode standbyLine}). */
+export const STANDBY_FLAG = "--standby";
+
+/** The longest launch line a standby reads (a command line and a few variables). */
+export const STANDBY_LINE_MAX = 1 << 20;
+
+/** What a standby engine is handed: its command line and the variables to add to its environment. */
+export interface StandbyLaunch {
+  /** The engine's command line from {@linkcode ENGINE_MODE} on (see {@linkcode engineArgv}). */
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * The line that hands a standby engine its launch.
+ * @param l its command line and variables
+ * @returns one JSON text and a newline
+ */
+export function standbyLine(l: StandbyLaunch): string {
+  return JSON.stringify({ argv: l.argv, env: l.env }) + "\n";
+}
+
+/**
+ * Read a standby's launch line back.
+ * @param line the line, without its newline
+ * @returns the launch, or undefined for anything else (a standby given nothing usable exits quietly)
+ */
+export function parseStandbyLine(line: string): StandbyLaunch | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const { argv, env } = v as { argv?: unknown; env?: unknown };
+  if (!Array.isArray(argv) || argv[0] !== ENGINE_MODE || !argv.every((a) => typeof a === "string")) {
+    return undefined;
+  }
+  if (typeof env !== "object" || env === null || Array.isArray(env)) return undefined;
+  if (!Object.values(env).every((x) => typeof x === "string")) return undefined;
+  return { argv: argv as string[], env: env as Record<string, string> };
+}
 
 /** The environment variables of the contract. */
 export const LAUNCH_ENV = {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type HostFacts, planContext } from "../../lib/context_plan.ts";
+import { type HostFacts, planContext, plansEngineHere } from "../../lib/context_plan.ts";
 import type { ContextOptions } from "../../lib/driver_options.ts";
 
 const FIXTURES = new URL("../fixtures/slurm/", import.meta.url);
@@ -183,4 +183,30 @@ Deno.test("planContext() falls back to every local core with a note", () => {
     assert.ok(plan.notes[0]!.includes(`(vm) with ${slots} slot(s)`), plan.notes[0]);
     assert.match(plan.notes[0]!, /-s localhost:N/, label);
   }
+});
+
+Deno.test("plansEngineHere(): whether the context would start an engine on this machine", () => {
+  const slurm = {
+    SLURM_JOB_ID: "12",
+    SLURM_NODELIST: "c01",
+    SLURM_TASKS_PER_NODE: "2",
+    SLURM_JOB_CPUS_PER_NODE: "2",
+  };
+  const cases: [string, Partial<ContextOptions>, Partial<HostFacts>, boolean][] = [
+    ["no -s, no Slurm: the local cores", {}, {}, true],
+    ["-s localhost", { sshNodes: ["localhost:2"] }, {}, true],
+    ["-s this host, by its short name", { sshNodes: ["vm:2"] }, { hostname: "vm.example.org" }, true],
+    ["-s another host and localhost", { sshNodes: ["n1:3", "localhost:1"] }, {}, true],
+    ["-s other hosts only", { sshNodes: ["n1:3", "n2:1"] }, {}, false],
+    ["a Slurm allocation", {}, { env: slurm }, false],
+    ["-s localhost inside a Slurm allocation", { sshNodes: ["localhost:2"] }, { env: slurm }, true],
+    [
+      "-s localhost with no slot for -c 4 on 2 cores",
+      { sshNodes: ["localhost:2"], cpusPerTask: 4 },
+      {},
+      false,
+    ],
+    ["a malformed -s (the driver reports it)", { sshNodes: ["localhost:x"] }, {}, false],
+  ];
+  for (const [label, o, f, want] of cases) assert.equal(plansEngineHere(opts(o), facts(f)), want, label);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as driverOptions from "../../lib/driver_options.ts";
-import { type DriverInvocation, schedulerOptions } from "../../lib/driver_invocation.ts";
+import { type DriverInvocation, launchesOwnContext, schedulerOptions } from "../../lib/driver_invocation.ts";
 import type { SchedulerOptions } from "../../lib/scheduler.ts";
 
 /** A run asked for with nothing but a task file (the parser's defaults). */
@@ -78,5 +78,21 @@ Deno.test("schedulerOptions() copies what the scheduler needs, nothing else", ()
   ];
   for (const [name, over, at, want] of cases) {
     assert.deepEqual(schedulerOptions({ ...bare(), ...over }, { ...AT, ...at }), want, name);
+  }
+});
+
+Deno.test("launchesOwnContext(): the driver starts a context itself unless -S, or --alloc without -s", () => {
+  const ssh = { ...bare().context, sshNodes: ["n1:2"] };
+  const cases: [string, Partial<DriverInvocation>, boolean][] = [
+    ["bare", {}, true],
+    ["-S", { startupOnly: true }, false],
+    ["--alloc", { alloc: ["-n", "4"] }, false],
+    ["--alloc and -s", { alloc: ["-n", "4"], context: ssh }, true],
+    ["-S and -s", { startupOnly: true, context: ssh }, false],
+  ];
+  for (const [label, o, want] of cases) {
+    const inv = { ...bare(), ...o };
+    assert.equal(launchesOwnContext(inv), want, label);
+    assert.equal(schedulerOptions(inv, AT).launchContext, want, label);
   }
 });

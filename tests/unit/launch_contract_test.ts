@@ -13,7 +13,9 @@ import {
   LaunchContractError,
   localEngineEnv,
   parseEngineArgv,
+  parseStandbyLine,
   secretInDbUtil,
+  standbyLine,
 } from "../../lib/launch_contract.ts";
 
 const SECRET = "0123456789abcdef".repeat(4);
@@ -215,3 +217,38 @@ function exportedBy(script: string): Record<string, string> {
   }
   return env;
 }
+
+Deno.test("standbyLine(): a standby engine's launch goes over one line and back", () => {
+  const argv = engineArgv({
+    connect: "127.0.0.1:4,vm:4",
+    context: 0,
+    host: "vm",
+    slots: 2,
+    coresPerSlot: 1,
+    label: "SSH0",
+    launch: "0.0",
+    envResource: ["GPU=0,1", "a b\nc"],
+  });
+  const env = { ...localEngineEnv(SECRET), ODD: "line\nbreak \u00e9" };
+  const line = standbyLine({ argv, env });
+  assert.ok(line.endsWith("\n"));
+  assert.equal(line.indexOf("\n"), line.length - 1, "one line, whatever the values hold");
+  assert.deepEqual(parseStandbyLine(line.slice(0, -1)), { argv, env });
+  const back = parseStandbyLine(line.slice(0, -1))!;
+  assert.deepEqual(parseEngineArgv(back.argv.slice(1), back.env).secret, SECRET);
+});
+
+Deno.test("parseStandbyLine(): anything but a launch is nothing (the standby exits quietly)", () => {
+  const bad = [
+    "",
+    "not json",
+    "null",
+    "[]",
+    JSON.stringify({ argv: ["--context"], env: {} }),
+    JSON.stringify({ argv: [ENGINE_MODE, 3], env: {} }),
+    JSON.stringify({ argv: [ENGINE_MODE], env: [] }),
+    JSON.stringify({ argv: [ENGINE_MODE], env: { A: 1 } }),
+    JSON.stringify({ argv: [ENGINE_MODE] }),
+  ];
+  for (const b of bad) assert.equal(parseStandbyLine(b), undefined, b);
+});
