@@ -52,7 +52,7 @@
  */
 
 /** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR CUT_BYTES`. */
-export const LAUNCHER_PROGRAM = String.raw`import collections, json, os, selectors, signal, socket, sys, time
+export const LAUNCHER_PROGRAM = String.raw`import collections, json, os, select, signal, socket, sys, time
 
 START_WAIT = 0.05
 END_WAIT = 0.02
@@ -92,11 +92,12 @@ def main():
     os.set_blocking(wfd, False)
     signal.signal(signal.SIGCHLD, lambda *a: None)
     signal.set_wakeup_fd(wfd)
-    sel = selectors.DefaultSelector()
-    sel.register(req, selectors.EVENT_READ)
-    sel.register(0, selectors.EVENT_READ)
-    sel.register(rfd, selectors.EVENT_READ)
-    sel.register(srv, selectors.EVENT_READ)
+    sel = select.epoll()
+    sel.register(req, select.EPOLLIN)
+    sel.register(0, select.EPOLLIN)
+    sel.register(rfd, select.EPOLLIN)
+    srvfd = srv.fileno()
+    sel.register(srvfd, select.EPOLLIN)
     gen = {}
     running = {}  # pid -> [run, slot, start, opath, epath]
     kept = {}  # output path -> (size when cut, first 40 bytes, last 40 bytes before the cut)
@@ -248,8 +249,7 @@ def main():
             run, cmd, env = waiting.popleft()
             start(run, pool.pop(), cmd, env, True)
 
-    def request(line):
-        x = json.loads(line)
+    def request(x):
         if x[0] == "pool":
             for k, v in x[1].items():
                 pool_env[int(k)] = v
@@ -268,18 +268,27 @@ def main():
         else:
             start(x[0], x[1], x[2], x[3], False)
 
+    files = {}  # (slot, generation) -> (stdout path, stderr path, file actions)
+    wr = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+    def slot_files(slot):
+        k = (slot, gen.get(slot, 0))
+        f = files.get(k)
+        if f is None:
+            op, ep = "%s/o%d.%d" % (d, slot, k[1]), "%s/e%d.%d" % (d, slot, k[1])
+            f = files[k] = (op, ep, [
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, op, wr, 0o600),
+                (os.POSIX_SPAWN_OPEN, 2, ep, wr, 0o600),
+            ])
+        return f
+
     def start(run, slot, cmd, env, queued):
-        g = gen.get(slot, 0)
-        op, ep = "%s/o%d.%d" % (d, slot, g), "%s/e%d.%d" % (d, slot, g)
-        e = dict(base)
+        op, ep, fa = slot_files(slot)
+        e = base.copy()
         e.update(env)
         if queued:
             e.update(pool_env[slot])
-        fa = [
-            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, op, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-            (os.POSIX_SPAWN_OPEN, 2, ep, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-        ]
         t = time.time()
         try:
             pid = os.posix_spawn("/bin/bash", ["/bin/bash", "-c", cmd], e, file_actions=fa, setpgroup=0, setsigdef=dflt, setsigmask=[])
@@ -319,7 +328,7 @@ def main():
             except OSError:
                 unsent[0] = b""
         if unsent[0] and not writing[0]:
-            sel.register(rep, selectors.EVENT_WRITE)
+            sel.register(rep, select.EPOLLOUT)
             writing[0] = True
         elif not unsent[0] and writing[0]:
             sel.unregister(rep)
@@ -328,10 +337,7 @@ def main():
     writing = [False]
 
     def select_write(t):
-        w = selectors.DefaultSelector()
-        w.register(rep, selectors.EVENT_WRITE)
-        w.select(max(0, t))
-        w.close()
+        select.select([], [rep], [], max(0, t))
 
     def leave():
         # What is still to say goes out before the launcher ends (1 s at most: the engine may be frozen).
@@ -352,31 +358,33 @@ def main():
         if draining:
             timeout = 0.05
         if rep is not None:
-            for at in ([due[0]] if started else []) + ([due[1]] if out else []):
-                timeout = max(0, min(timeout if timeout is not None else 1, at - now))
+            if started:
+                timeout = max(0, min(timeout if timeout is not None else 1, due[0] - now))
+            if out:
+                timeout = max(0, min(timeout if timeout is not None else 1, due[1] - now))
         if dying is not None:
             timeout = max(0, dying - now) if timeout is None else min(timeout, max(0, dying - now))
         elif silent > 0:
             left = max(0, heard + silent - now)
             timeout = left if timeout is None else min(timeout, left)
-        for key, _ in sel.select(timeout):
-            if key.fileobj is srv:
+        for fd, _ in sel.poll(-1 if timeout is None else timeout):
+            if fd == srvfd:
                 conn, _ = srv.accept()
                 conn.setblocking(False)
                 rep = conn.detach()
-                sel.unregister(srv)
+                sel.unregister(srvfd)
                 srv.close()
                 continue
-            if key.fd == rep:
+            if fd == rep:
                 continue
-            if key.fd == rfd:
+            if fd == rfd:
                 try:
                     while os.read(rfd, 512):
                         pass
                 except OSError:
                     pass
                 continue
-            if key.fd == 0:
+            if fd == 0:
                 if os.read(0, 1 << 16):
                     continue
                 sel.unregister(0)
@@ -394,19 +402,22 @@ def main():
             heard = time.monotonic()
             buf += chunk
             *lines, buf = buf.split(b"\n")
-            for l in lines:
-                if l and l != b".":
-                    request(l)
+            lines = [l for l in lines if l and l != b"."]
+            if lines:
+                # One parse for what came together (a batch of tasks, typically).
+                for x in json.loads(b"[" + b",".join(lines) + b"]"):
+                    request(x)
         reap()
         if running and time.monotonic() >= next_cut:
             next_cut = time.monotonic() + 1
             for r in running.values():
                 cut(r[3])
                 cut(r[4])
-        now = time.time()
-        for pid, r in list(draining.items()):
-            if now >= r[8]:
-                settle(pid, r, now)
+        if draining:
+            now = time.time()
+            for pid, r in list(draining.items()):
+                if now >= r[8]:
+                    settle(pid, r, now)
         if dying is None:
             fill()
         mono = time.monotonic()
