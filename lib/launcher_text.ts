@@ -374,6 +374,7 @@ def main():
                 rep = conn.detach()
                 sel.unregister(srvfd)
                 srv.close()
+                srvfd = -1  # its number may be a later descriptor's
                 continue
             if fd == rep:
                 continue
