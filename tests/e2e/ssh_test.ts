@@ -499,25 +499,26 @@ Deno.test({
   await using d = await sharedDir("disbatch_ssh_stop_");
   const pp = `${d.path}/run`;
   writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
-  // Tasks 0 and 1 meet (one per engine), then run 3 s: the stop lands while both run.
+  // Tasks 0 and 1 meet (one per engine), say so in a file, then run 4 s: the stop lands while
+  // both run. The driver counts a task as running once it is sent, so the test waits for the
+  // tasks' own word that they have started.
   writeText(
     d.path,
     "T",
-    "bash rdv.sh 2 && sleep 3 && hostname\n".repeat(2) + "sleep 0.2; hostname\n".repeat(4),
+    "bash rdv.sh 2 && touch met_$DISBATCH_TASKID && sleep 4 && hostname\n".repeat(2) +
+      "sleep 0.2; hostname\n".repeat(4),
   );
   const drv = start(["-s", "n1:1,n2:1", "-p", pp, "T"], { cwd: d.path });
   try {
     const dbu = await waitDbUtil(pp);
-    const engines = await pollUntil(
-      "both engines running a task",
-      async () => {
-        const st = await dbUtilRun(dbu, ["--status"], d.path);
-        const e = parseStatus(st.stdout).filter((x) => x.state === "active" && x.running === 1);
-        return e.length === 2 ? e : undefined;
-      },
+    await pollUntil(
+      "tasks 0 and 1 running, one on each engine",
+      () => exists(`${d.path}/met_0`) && exists(`${d.path}/met_1`),
       30_000,
-      100,
+      50,
     );
+    const st = await dbUtilRun(dbu, ["--status"], d.path);
+    const engines = parseStatus(st.stdout).filter((x) => x.state === "active" && x.running === 1);
     const victim = engines.find((e) => e.host === "n1");
     assert.ok(victim, JSON.stringify(engines));
     const tSent = Date.now() / 1000;
