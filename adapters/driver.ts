@@ -33,7 +33,7 @@ import { RetireManager } from "./retire.ts";
 import { planUid, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
-import { resolve } from "node:path";
+import { resolvePath } from "../lib/paths.ts";
 import { RunMailer } from "./run_mail.ts";
 import { DriverServer, type Peer } from "./server.ts";
 import { TaskIntake } from "./task_intake.ts";
@@ -75,7 +75,7 @@ export async function runDriver(
       uid: re.uid,
       jobId: jobIdOf(re.uid),
       nameTasks: taskFileName(streamName(inv)),
-      prefixNamesFiles: re.uid === resolve(inv.prefix),
+      prefixNamesFiles: re.uid === resolvePath(Deno.cwd(), inv.prefix),
     }
     : planUid(inv.prefix, streamName(inv));
   refuseOwnStatusFile(inv, plan.uid);
@@ -241,7 +241,15 @@ async function runLocked(
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
   const allocator = inv.alloc
-    ? runAllocator(inv, inv.alloc, { uid, dbUtilPath: resolve(dbUtilPath), log, say, now, sched, react })
+    ? runAllocator(inv, inv.alloc, {
+      uid,
+      dbUtilPath: resolvePath(Deno.cwd(), dbUtilPath),
+      log,
+      say,
+      now,
+      sched,
+      react,
+    })
     : undefined;
   const web = inv.web && tracker
     ? openRunDashboard({

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolvePath } from "../lib/paths.ts";
 import type { DriverInvocation } from "../lib/driver_options.ts";
 import { parseDriverAddress } from "../lib/journal.ts";
 import type { DriverEvent } from "../lib/reactor.ts";
@@ -52,7 +52,7 @@ export function refuseOwnStatusFile(inv: DriverInvocation, uid: string): void {
     try {
       return Deno.realPathSync(p);
     } catch {
-      return resolve(p);
+      return resolvePath(Deno.cwd(), p);
     }
   };
   const own = real(`${uid}_status.txt`);

@@ -20,7 +20,6 @@ import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts"
 import { Launcher, processCpuMs } from "./launcher.ts";
 import { NativeSpawner } from "./native_spawn.ts";
 import { bashCommandArg } from "../lib/text.ts";
-import { cpuUsage } from "node:process";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
 
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
@@ -175,10 +174,9 @@ export class EngineTasks {
     // (a prepared one may have ended before this engine took it).
     l.whenReady.then((ok) => {
       if (!ok || !l.ready) return;
-      const u = cpuUsage();
       this.#poolSince = {
         started: this.#started,
-        cpuMs: (u.user + u.system) / 1000,
+        cpuMs: processCpuMs(Deno.pid) ?? 0,
         launcherMs: processCpuMs(l.pid),
       };
       this.feed({ kind: "poolReady" });
@@ -188,8 +186,7 @@ export class EngineTasks {
 
   /** The engine's own CPU time (not its tasks'), in total and per task started: what the spawn path costs. */
   cpuText(): string {
-    const u = cpuUsage();
-    const ms = (u.user + u.system) / 1000;
+    const ms = processCpuMs(Deno.pid) ?? 0;
     const per = this.#started ? ` (${(ms / this.#started).toFixed(3)} ms per task)` : "";
     let text = `engine CPU ${(ms / 1000).toFixed(2)} s for ${this.#started} task(s)${per}`;
     const l = this.#launcher && processCpuMs(this.#launcher.pid);

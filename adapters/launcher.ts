@@ -17,7 +17,7 @@ import {
 import { snippetText } from "../lib/pyrepr.ts";
 import { killGroup, type ProcessResult, SETSID } from "./process.ts";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
-import { resolve } from "node:path";
+import { resolvePath } from "../lib/paths.ts";
 
 /** A task's output file that grows by this much is cut back (its count and snippets are kept). */
 export const CUT_BYTES = 64 << 20;
@@ -117,7 +117,7 @@ export class Launcher {
   ) {
     this.#log = log;
     // Absolute: the launcher moves to the run's directory before it makes its files there.
-    const dir = this.dir = resolve(Deno.makeTempDirSync({ prefix: "disbatch-tasks-" }));
+    const dir = this.dir = resolvePath(Deno.cwd(), Deno.makeTempDirSync({ prefix: "disbatch-tasks-" }));
     const args = ["-I", "-S", "-c", LAUNCHER_PROGRAM, dir, String(cutBytes)];
     // The engine's own secrets are not the launcher's (its tasks get the base environment only).
     const env = Deno.env.toObject();

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolvePath } from "../lib/paths.ts";
 import { UsageError } from "../lib/cli.ts";
 import { type DriverInvocation, parseDriverArgs } from "../lib/driver_options.ts";
 import { type JournalState, replayJournal } from "../lib/journal.ts";
@@ -67,7 +67,7 @@ export function planReattach(
   }
   let given = args[0]!;
   for (const s of SUFFIXES) if (given.endsWith(s)) given = given.slice(0, -s.length);
-  const uid = resolve(given);
+  const uid = resolvePath(Deno.cwd(), given);
   let text: string;
   try {
     text = Deno.readTextFileSync(`${uid}_journal`);
@@ -113,14 +113,14 @@ export function planReattach(
       try {
         return Deno.realPathSync(p);
       } catch {
-        return resolve(p);
+        return resolvePath(Deno.cwd(), p);
       }
     };
-    if (real(resolve(here, args[1])) !== real(inv.taskFile)) {
+    if (real(resolvePath(Deno.cwd(), here, args[1])) !== real(inv.taskFile)) {
       throw new UsageError(
-        `argument taskfile: the run was started with ${resolve(first.cwd, inv.taskFile)}, not ${
-          resolve(here, args[1])
-        }`,
+        `argument taskfile: the run was started with ${
+          resolvePath(Deno.cwd(), first.cwd, inv.taskFile)
+        }, not ${resolvePath(Deno.cwd(), here, args[1])}`,
       );
     }
   }

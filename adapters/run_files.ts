@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { parentDir, resolvePath } from "../lib/paths.ts";
 import { jobIdOf, makeUid, type PrefixPlan, stampYmdHms, taskFileName } from "../lib/naming.ts";
 import { ResumeTable } from "../lib/resume.ts";
 import { UsageError } from "../lib/cli.ts";
@@ -111,7 +111,7 @@ export function planUid(
   prefix: string,
   taskFile: string,
 ): { uid: string; jobId: string; nameTasks: string; prefixNamesFiles: boolean } {
-  const abs = resolve(prefix);
+  const abs = resolvePath(Deno.cwd(), prefix);
   let plan: PrefixPlan;
   let isDir = false;
   try {
@@ -119,7 +119,7 @@ export function planUid(
   } catch { /* not there */ }
   if (isDir) plan = { kind: "dir", dir: Deno.realPathSync(abs) };
   else {
-    const parent = prefix.endsWith("/") ? abs : dirname(abs);
+    const parent = prefix.endsWith("/") ? abs : parentDir(abs);
     let kind: "dir" | "other" | "missing" = "missing";
     try {
       kind = Deno.statSync(parent).isDirectory ? "dir" : "other";

@@ -6,8 +6,6 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
-
 /**
  * What V8 starts with in every disbatch process: `--optimize-for-size` keeps the heap near its live
  * size, so that a driver's and an engine's memory stay flat over a run of 100,000 short tasks (they
@@ -25,7 +23,8 @@ export function selfCommand(): string[] {
   // runs the launcher written by `disbatch install`, which execs the kept executable by its real
   // path, so this path is valid on every node that shares the file system.
   if (Deno.build.standalone) return [Deno.execPath()];
-  const main = fileURLToPath(new URL("../main.ts", import.meta.url));
+  // A file URL's path, its %-escapes decoded (no Node layer for it: see lib/paths.ts).
+  const main = decodeURIComponent(new URL("../main.ts", import.meta.url).pathname);
   return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", `--v8-flags=${V8_FLAGS}`, main];
 }
 

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { constantTimeEqual, hmacSha256, toHex } from "./sha256.ts";
 import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 import type { StopAnswer, StopTarget } from "./control.ts";
 import { ProtocolError } from "./protocol_table.ts";
@@ -366,7 +366,9 @@ function parseMessage(bytes: Uint8Array): { kind: string } {
  * @returns hex HMAC-SHA256
  */
 export function authMac(secret: string, who: "peer" | "driver", nonce: string): string {
-  return createHmac("sha256", secret).update(`disbatch/${PROTOCOL_VERSION}/${who}:${nonce}`).digest("hex");
+  return toHex(
+    hmacSha256(encoder.encode(secret), encoder.encode(`disbatch/${PROTOCOL_VERSION}/${who}:${nonce}`)),
+  );
 }
 
 /**
@@ -377,5 +379,5 @@ export function authMac(secret: string, who: "peer" | "driver", nonce: string): 
 export function checkMac(secret: string, who: "peer" | "driver", nonce: string, mac: string): boolean {
   const want = encoder.encode(authMac(secret, who, nonce));
   const got = encoder.encode(mac);
-  return want.length === got.length && timingSafeEqual(want, got);
+  return constantTimeEqual(want, got);
 }
