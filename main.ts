@@ -8,13 +8,12 @@
 
 import { UsageError } from "./lib/cli.ts";
 import { parseDriverArgs, USAGE } from "./lib/driver_options.ts";
-import { HELP } from "./lib/help.ts";
+import { HELP, INSTALL_USAGE } from "./lib/help.ts";
 import { TaskFileSyntaxError } from "./lib/task_file.ts";
 import { ResumeMismatchError } from "./lib/resume.ts";
 import { RunFileError } from "./adapters/run_files.ts";
 import { TaskFileChangedError } from "./adapters/task_source.ts";
 import { ENGINE_MODE } from "./lib/launch_contract.ts";
-import { INSTALL_USAGE } from "./adapters/install.ts";
 import { VERSION } from "./lib/version.ts";
 
 export { VERSION };

@@ -13,6 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { INSTALL_USAGE } from "../lib/help.ts";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "../lib/cli.ts";
 import { onPath, parseLauncher, renderLauncher, storePath } from "../lib/launcher.ts";
@@ -21,7 +22,6 @@ import { selfCommand } from "./self_command.ts";
 import { stderrLine as say } from "./stderr.ts";
 
 /** Usage line of the install command. */
-export const INSTALL_USAGE = "usage: disbatch install [DIR]    (default DIR: $HOME/bin)";
 
 function realOrSelf(p: string): string {
   try {

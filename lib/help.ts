@@ -191,3 +191,6 @@ other commands:
   <run>_dbUtil.sh --mon | --stop ENGINE|CONTEXT | --status
                         watch, soft-stop or query a running run
 `;
+
+/** The usage line of `disbatch install`. */
+export const INSTALL_USAGE = "usage: disbatch install [DIR]    (default DIR: $HOME/bin)";
