@@ -6,13 +6,8 @@
  * @module
  */
 
-import { UsageError } from "./lib/cli.ts";
-import { parseDriverArgs, USAGE } from "./lib/driver_options.ts";
-import { HELP, INSTALL_USAGE } from "./lib/help.ts";
-import { TaskFileSyntaxError } from "./lib/task_file.ts";
-import { ResumeMismatchError } from "./lib/resume.ts";
-import { RunFileError } from "./adapters/run_files.ts";
-import { TaskFileChangedError } from "./adapters/task_source.ts";
+// Only what picks the mode is loaded before it: an engine loads the engine's modules and no
+// others, and the driver starts its standby engine (adapters/standby.ts) before it loads its own.
 import { ENGINE_MODE } from "./lib/launch_contract.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -51,9 +46,10 @@ async function main(args: string[]): Promise<number> {
       const { inv, re } = planReattach(args.slice(1), Deno.env.toObject(), new Date().getTimezoneOffset());
       return await (await import("./adapters/driver.ts")).runDriver(inv, exitNow, re);
     }
+    const { parseDriverArgs } = await import("./lib/driver_options.ts");
     const inv = parseDriverArgs(args, Deno.env.toObject(), new Date().getTimezoneOffset());
     if (inv === "help") {
-      console.log(HELP.trimEnd());
+      console.log((await import("./lib/help.ts")).HELP.trimEnd());
       return 0;
     }
     if (inv === "version") {
@@ -65,6 +61,19 @@ async function main(args: string[]): Promise<number> {
     standby.startStandby(inv, Deno.hostname());
     return await (await import("./adapters/driver.ts")).runDriver(inv, exitNow);
   } catch (e) {
+    // The error kinds are loaded once there is an error (the modules are those that threw it).
+    const [{ UsageError }, { USAGE }, { INSTALL_USAGE }, { TaskFileSyntaxError }, { ResumeMismatchError }] =
+      await Promise.all([
+        import("./lib/cli.ts"),
+        import("./lib/driver_options.ts"),
+        import("./lib/help.ts"),
+        import("./lib/task_file.ts"),
+        import("./lib/resume.ts"),
+      ]);
+    const [{ RunFileError }, { TaskFileChangedError }] = await Promise.all([
+      import("./adapters/run_files.ts"),
+      import("./adapters/task_source.ts"),
+    ]);
     if (e instanceof UsageError) {
       console.error(
         `${

@@ -4,8 +4,8 @@
  * that process as it starts itself, as `disbatch --engine --standby`, so that this time passes
  * while the driver reads its options and opens its run files. When the context starts its local
  * engine, it hands the standby its command line and variables on stdin ({@linkcode takeStandby})
- * rather than start a process then. A standby that is not taken is killed ({@linkcode dropStandby});
- * one whose driver is gone reads the end of its stdin and exits.
+ * rather than start a process then. A standby that is not taken ({@linkcode dropStandby}), or whose
+ * driver is gone, reads the end of its stdin and exits.
  *
  * @module
  */
@@ -91,14 +91,15 @@ export function takeStandby(argv: string[], env: Record<string, string>): Deno.C
   return s.child;
 }
 
-/** Kill a standby that was not taken (its context started no local engine, or the run ended first). */
+/**
+ * Let go of a standby that was not taken (its context started no local engine, or the run ended
+ * first): the end of its stdin tells it to stop what it started (its task launcher, whose directory
+ * goes with it) and exit. It is not killed: killed while it made them, it would leave them behind.
+ */
 export function dropStandby(): void {
   const s = standby;
   standby = undefined;
   if (!s) return;
-  try {
-    s.child.kill("SIGKILL");
-  } catch { /* already gone */ }
   settle(s);
 }
 
