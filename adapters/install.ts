@@ -13,15 +13,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { INSTALL_USAGE } from "../lib/help.ts";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "../lib/cli.ts";
+import { INSTALL_USAGE } from "../lib/help.ts";
 import { onPath, parseLauncher, renderLauncher, storePath } from "../lib/launcher.ts";
 import { VERSION } from "../lib/version.ts";
 import { selfCommand } from "./self_command.ts";
 import { stderrLine as say } from "./stderr.ts";
-
-/** Usage line of the install command. */
 
 function realOrSelf(p: string): string {
   try {

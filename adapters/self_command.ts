@@ -23,7 +23,7 @@ export function selfCommand(): string[] {
   // runs the launcher written by `disbatch install`, which execs the kept executable by its real
   // path, so this path is valid on every node that shares the file system.
   if (Deno.build.standalone) return [Deno.execPath()];
-  // A file URL's path, its %-escapes decoded (no Node layer for it: see lib/paths.ts).
+  // A file URL's path, its %-escapes decoded (node:url would load the runtime's Node layer).
   const main = decodeURIComponent(new URL("../main.ts", import.meta.url).pathname);
   return [Deno.execPath(), "run", "-A", "--no-lock", "--quiet", `--v8-flags=${V8_FLAGS}`, main];
 }
