@@ -337,7 +337,10 @@ export class Launcher {
           }
           this.#ready = true;
           this.#settleReady(true);
-          this.#log("info", `task launcher ready (${this.#python} ${l.version}, pid ${this.#child.pid})`);
+          this.#log(
+            "info",
+            `task launcher ready (${this.#python} ${l.version}, pid ${this.#child.pid}; ${l.spawn})`,
+          );
           this.#flush();
         });
         break;
@@ -411,7 +414,7 @@ export class Launcher {
       this.#log("error", `the task launcher ended (${why}) with ${this.#tasks.size} task(s) running`);
     }
     // A launcher killed outright could not kill what it started, including tasks it had not yet
-    // told of (their start lines wait 50 ms at most): the process groups of its session that started
+    // told of (their start lines wait 100 ms at most): the process groups of its session that started
     // in the last seconds go too. (Older ones are daemons that finished tasks left on purpose.)
     for (const pgid of sessionGroups(this.#child.pid, 3)) killGroup(pgid, "SIGKILL");
     const now = Date.now() / 1000;

@@ -24,11 +24,11 @@
  * - `["withdraw", [RUN, ...]]`: take these out of the queue if they have not started;
  * - `.`: a heartbeat.
  *
- * On its stdout it says `R VERSION` when it is ready, or `X WHY` when it cannot work here (and
+ * On its stdout it says `R VERSION SPAWN` when it is ready (SPAWN: how it starts tasks), or `X WHY` when it cannot work here (and
  * exits). Ready, its directory holds the request FIFO (`requests`) and a Unix socket (`reports`)
  * that the engine connects to for the reports, which it reads with plain reads (no stream):
  *
- * - `S RUN PID START SLOT`: the task runs, as process group PID; these lines wait up to 50 ms for
+ * - `S RUN PID START SLOT`: the task runs, as process group PID; these lines wait up to 100 ms for
  *   other news to go with (the previous task's end, typically), so that the engine wakes once per
  *   task at most;
  * - `F RUN SLOT MESSAGE`: it could not be started;
@@ -36,7 +36,7 @@
  * - `E RUN PID RC START END OUT OUTHEAD OUTTAIL ERR ERRHEAD ERRTAIL`: it ended with RC (minus the
  *   signal number after a signal death); OUT and ERR are the byte counts of its stdout and stderr,
  *   with the first 40 bytes and the last 40 of what follows them in hex (`-` for none). While
- *   tasks wait in the queue, nobody waits for an end: these lines wait up to 20 ms to go together.
+ *   tasks wait in the queue, nobody waits for an end: these lines wait up to 100 ms to go together.
  *
  * Output goes to per-slot files in the launcher's private directory. When a process of the task's
  * group outlives it and still holds one of those files open, the end is reported once no process
@@ -54,14 +54,96 @@
 /** The launcher program: `python3 -I -S -c LAUNCHER_PROGRAM DIR CUT_BYTES`. */
 export const LAUNCHER_PROGRAM = String.raw`import collections, json, os, select, signal, socket, sys, time
 
-START_WAIT = 0.05
-END_WAIT = 0.02
+START_WAIT = 0.1
+END_WAIT = 0.1
+
+class Native:
+    """posix_spawn called through ctypes, with its attributes, each slot's file actions and the base
+    environment made once: os.posix_spawn makes all of them again at every start, and encodes every
+    variable of the environment each time."""
+
+    def __init__(self, dflt):
+        import ctypes
+        c = self.c = ctypes
+        libc = self.libc = c.CDLL(None, use_errno=True)
+        self.spawn = libc.posix_spawn
+        self.attr = c.create_string_buffer(1024)  # posix_spawnattr_t: 336 bytes in glibc
+        sigs, none = c.create_string_buffer(256), c.create_string_buffer(256)
+        libc.sigemptyset(sigs)
+        libc.sigemptyset(none)
+        for s in dflt:
+            libc.sigaddset(sigs, int(s))
+        self.check(libc.posix_spawnattr_init(self.attr))
+        self.check(libc.posix_spawnattr_setsigdefault(self.attr, sigs))
+        self.check(libc.posix_spawnattr_setsigmask(self.attr, none))
+        self.check(libc.posix_spawnattr_setpgroup(self.attr, 0))
+        # POSIX_SPAWN_SETPGROUP | SETSIGDEF | SETSIGMASK, as glibc and musl number them.
+        self.check(libc.posix_spawnattr_setflags(self.attr, c.c_short(2 | 4 | 8)))
+        self.argv = (c.c_char_p * 4)(b"/bin/bash", b"-c", None, None)
+        self.pid = c.c_int()
+        self.keep = []  # paths the file actions point to
+
+    @staticmethod
+    def check(r):
+        if r:
+            raise OSError(r, os.strerror(r))
+
+    @staticmethod
+    def entry(k, v):
+        if "=" in k or not k:
+            raise ValueError("illegal environment variable name")
+        e = k + "=" + v
+        if "\0" in e:
+            raise ValueError("embedded null byte")
+        return os.fsencode(e)
+
+    def environ(self, base):
+        self.base, self.keys = base, set(base)
+        entries = [self.entry(k, v) for k, v in base.items()]
+        self.n, self.room = len(entries), 64
+        self.envp = (self.c.c_char_p * (self.n + self.room + 1))(*entries)
+
+    def actions(self, op, ep, wr):
+        fa = self.c.create_string_buffer(1024)  # posix_spawn_file_actions_t: 80 bytes in glibc
+        self.check(self.libc.posix_spawn_file_actions_init(fa))
+        for fd, path, flags in ((0, b"/dev/null", os.O_RDONLY), (1, os.fsencode(op), wr), (2, os.fsencode(ep), wr)):
+            self.keep.append(path)
+            self.check(self.libc.posix_spawn_file_actions_addopen(fa, fd, path, flags, 0o600))
+        return fa
+
+    def __call__(self, cmd, env, fa):
+        if "\0" in cmd:
+            raise ValueError("embedded null byte")
+        self.argv[2] = os.fsencode(cmd)
+        if len(env) <= self.room and self.keys.isdisjoint(env):
+            envp, i = self.envp, self.n
+            for k, v in env.items():
+                envp[i] = self.entry(k, v)
+                i += 1
+            envp[i] = None
+        else:
+            # A variable of the base environment set again: one entry for it, the task's.
+            e = self.base.copy()
+            e.update(env)
+            envp = (self.c.c_char_p * (len(e) + 1))(*[self.entry(k, v) for k, v in e.items()])
+        r = self.spawn(self.c.byref(self.pid), b"/bin/bash", fa, self.attr, self.argv, envp)
+        if r:
+            raise OSError(r, os.strerror(r))
+        return self.pid.value
 
 def main():
     if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
         os.write(1, b"X python %s has no posix_spawn with process groups (3.8 or newer needed)\n" % sys.version.split()[0].encode())
         return 3
     d, big = sys.argv[1], int(sys.argv[2])
+    dflt = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD]
+    # Made before the engine's first line comes (it waits for the driver's welcome).
+    native, way = None, "os.posix_spawn (DISBATCH_LAUNCHER_CTYPES=0)"
+    if os.environ.get("DISBATCH_LAUNCHER_CTYPES") != "0":
+        try:
+            native, way = Native(dflt), "posix_spawn through ctypes"
+        except Exception as x:
+            way = "os.posix_spawn (no ctypes: %s)" % str(x).replace("\n", " ")
     line = b""
     while not line.endswith(b"\n"):
         c = os.read(0, 1 << 16)
@@ -70,6 +152,11 @@ def main():
         line += c
     silent, cwd, base = json.loads(line)
     silent = float(silent)
+    if native is not None:
+        try:
+            native.environ(base)
+        except ValueError as x:
+            native, way = None, "os.posix_spawn (%s in the environment)" % x
     try:
         os.chdir(cwd)
     except OSError as x:
@@ -86,7 +173,6 @@ def main():
     rep = None
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(s, signal.SIG_IGN)
-    dflt = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD]
     rfd, wfd = os.pipe()
     os.set_blocking(rfd, False)
     os.set_blocking(wfd, False)
@@ -276,7 +362,7 @@ def main():
         f = files.get(k)
         if f is None:
             op, ep = "%s/o%d.%d" % (d, slot, k[1]), "%s/e%d.%d" % (d, slot, k[1])
-            f = files[k] = (op, ep, [
+            f = files[k] = (op, ep, native.actions(op, ep, wr) if native is not None else [
                 (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_OPEN, 1, op, wr, 0o600),
                 (os.POSIX_SPAWN_OPEN, 2, ep, wr, 0o600),
@@ -284,14 +370,17 @@ def main():
         return f
 
     def start(run, slot, cmd, env, queued):
-        op, ep, fa = slot_files(slot)
-        e = base.copy()
-        e.update(env)
-        if queued:
-            e.update(pool_env[slot])
         t = time.time()
         try:
-            pid = os.posix_spawn("/bin/bash", ["/bin/bash", "-c", cmd], e, file_actions=fa, setpgroup=0, setsigdef=dflt, setsigmask=[])
+            op, ep, fa = slot_files(slot)
+            if queued:
+                env = dict(env, **pool_env[slot])
+            if native is not None:
+                pid = native(cmd, env, fa)
+            else:
+                e = base.copy()
+                e.update(env)
+                pid = os.posix_spawn("/bin/bash", ["/bin/bash", "-c", cmd], e, file_actions=fa, setpgroup=0, setsigdef=dflt, setsigmask=[])
         except Exception as x:
             why = "%s (os error %d)" % (x.strerror or "error", x.errno or 0) if isinstance(x, OSError) else str(x)
             say("F %s %d %s\n" % (run, slot, why.replace("\n", " ")), 0)
@@ -344,7 +433,7 @@ def main():
         if rep is not None:
             send(True, 1)
 
-    os.write(1, ("R %s\n" % sys.version.split()[0]).encode())
+    os.write(1, ("R %s %s\n" % (sys.version.split()[0], way)).encode())
     while True:
         if rep is not None:
             send(False)
@@ -485,7 +574,7 @@ export function withdrawLine(runs: readonly number[]): string {
 
 /** One line a launcher reports. */
 export type LauncherLine =
-  | { kind: "ready"; version: string }
+  | { kind: "ready"; version: string; spawn: string }
   | { kind: "unusable"; why: string }
   | { kind: "started"; run: number; pid: number; start: number; slot: number }
   | { kind: "failed"; run: number; slot: number; message: string }
@@ -537,7 +626,7 @@ export function parseLauncherLine(line: string): LauncherLine {
   const run = Number(f[1]);
   switch (f[0]) {
     case "R":
-      if (f.length === 2) return { kind: "ready", version: f[1]! };
+      if (f.length >= 3) return { kind: "ready", version: f[1]!, spawn: f.slice(2).join(" ") };
       break;
     case "X":
       return { kind: "unusable", why: f.slice(1).join(" ") };

@@ -32,7 +32,7 @@ export interface SlotSource<E extends SlotHolder> {
 }
 
 /** Seconds of work per slot that an engine of very short tasks is handed ahead. */
-export const PREFETCH_COVER_S = 0.05;
+export const PREFETCH_COVER_S = 0.25;
 /** Tasks per slot handed ahead at most. */
 export const PREFETCH_MAX = 32;
 

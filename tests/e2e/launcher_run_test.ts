@@ -58,8 +58,22 @@ Deno.test("launcher run: 40 tasks at -s localhost:2 through the launcher, each o
   assert.equal(r.code, 0, show(r));
   check(dir, n);
   const log = engineLog(dir);
-  assert.match(log, /task launcher ready \(\S*python\S* [\d.]+/);
+  assert.match(log, /task launcher ready \(\S*python\S* [\d.]+, pid \d+; posix_spawn through ctypes\)/);
   assert.match(log, /launcher CPU/);
+});
+
+Deno.test("launcher run: with DISBATCH_LAUNCHER_CTYPES=0 the launcher uses os.posix_spawn, with the same results", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const n = 30;
+  const taskFile = writeText(dir, "Tasks", tasks(n));
+  const r = await runCli(["-s", "localhost:2", taskFile], {
+    cwd: dir,
+    env: { DISBATCH_LAUNCHER: "1", DISBATCH_LAUNCHER_CTYPES: "0" },
+  });
+  assert.equal(r.code, 0, show(r));
+  check(dir, n);
+  assert.match(engineLog(dir), /task launcher ready .*; os\.posix_spawn \(DISBATCH_LAUNCHER_CTYPES=0\)\)/);
 });
 
 Deno.test("launcher run: without python3 the engine says so and spawns each task itself, with the same results", async () => {

@@ -29,10 +29,21 @@ function requirePython(): void {
   }
 }
 
-async function launcherFor(cutBytes?: number): Promise<{ l: Launcher; lines: string[] }> {
+/**
+ * A ready launcher.
+ * @param cutBytes where it cuts output files back
+ * @param ctypes false: it starts tasks with os.posix_spawn (`DISBATCH_LAUNCHER_CTYPES=0`)
+ */
+async function launcherFor(cutBytes?: number, ctypes = true): Promise<{ l: Launcher; lines: string[] }> {
   requirePython();
   const lines: string[] = [];
-  const l = new Launcher((level, text) => lines.push(`${level} ${text}`), cutBytes);
+  if (!ctypes) Deno.env.set("DISBATCH_LAUNCHER_CTYPES", "0");
+  let l: Launcher;
+  try {
+    l = new Launcher((level, text) => lines.push(`${level} ${text}`), cutBytes);
+  } finally {
+    Deno.env.delete("DISBATCH_LAUNCHER_CTYPES");
+  }
   l.configure(30, Deno.cwd(), Deno.env.toObject());
   assert.equal(await l.whenReady, true, lines.join("\n"));
   return { l, lines };
@@ -74,6 +85,56 @@ Deno.test("launcher: the same results as the engine's own spawn", async () => {
     l.close();
   }
 });
+
+Deno.test("launcher: posix_spawn through ctypes and os.posix_spawn give the same results, and the log says which ran", async () => {
+  const viaCtypes = await launcherFor();
+  const viaOs = await launcherFor(undefined, false);
+  try {
+    assert.match(viaCtypes.lines.join("\n"), /task launcher ready .*; posix_spawn through ctypes\)/);
+    assert.match(
+      viaOs.lines.join("\n"),
+      /task launcher ready .*; os\.posix_spawn \(DISBATCH_LAUNCHER_CTYPES=0\)\)/,
+    );
+    for (const command of SAME_RESULT_COMMANDS) {
+      const env = { ...SAME_RESULT_ENV };
+      const a = await viaLauncher(viaCtypes.l, command, env).result;
+      const b = await viaLauncher(viaOs.l, command, env).result;
+      assert.deepEqual(pick(a), pick(b), command);
+    }
+  } finally {
+    viaCtypes.l.close();
+    viaOs.l.close();
+  }
+});
+
+for (const ctypes of [true, false]) {
+  const way = ctypes ? "ctypes" : "os.posix_spawn";
+  Deno.test(`launcher (${way}): a task's variable replaces the base environment's, a pool slot's the task's; one entry each`, async () => {
+    const { l } = await launcherFor(undefined, ctypes);
+    try {
+      const count = `$(tr '\\0' '\\n' < /proc/$$/environ | grep -c -e '^HOME=' -e '^GPU=')`;
+      const direct = await viaLauncher(l, `echo "$HOME $GPU ${count}"`, { HOME: "/elsewhere", GPU: "task" })
+        .result;
+      assert.equal(direct.stdoutSnippet, "/elsewhere task 2\n");
+      l.pool(new Map([[3, { DISBATCH_CYLINDER_RANK: "3", GPU: "slot" }]]));
+      const queued = await viaLauncher(l, `echo "$HOME $GPU ${count}"`, { GPU: "task" }, null).result;
+      assert.equal(queued.stdoutSnippet, `${Deno.env.get("HOME")} slot 2\n`);
+    } finally {
+      l.close();
+    }
+  });
+
+  Deno.test(`launcher (${way}): a NUL in the command or a variable fails that start, and the next one runs`, async () => {
+    const { l } = await launcherFor(undefined, ctypes);
+    try {
+      await assert.rejects(viaLauncher(l, "echo a\0b").result, /embedded null byte/);
+      await assert.rejects(viaLauncher(l, "echo a", { X: "a\0b" }).result, /embedded null byte/);
+      assert.equal((await viaLauncher(l, "echo fine").result).stdoutSnippet, "fine\n");
+    } finally {
+      l.close();
+    }
+  });
+}
 
 Deno.test("launcher: a task leads its own process group, on its slot's files, tasks of several slots at once", async () => {
   const { l } = await launcherFor();

@@ -13,8 +13,12 @@ const none = { bytes: 0, head: new Uint8Array(0), tail: new Uint8Array(0) };
 
 Deno.test("parseLauncherLine(): every report, and anything else as other", () => {
   const cases: [string, LauncherLine][] = [
-    ["R 3.11.7", { kind: "ready", version: "3.11.7" }],
-    ["R 3.11.7 /tmp/d/requests", { kind: "other", text: "R 3.11.7 /tmp/d/requests" }],
+    ["R 3.11.7 posix_spawn through ctypes", {
+      kind: "ready",
+      version: "3.11.7",
+      spawn: "posix_spawn through ctypes",
+    }],
+    ["R 3.11.7", { kind: "other", text: "R 3.11.7" }],
     ["X python 3.6.8 has no posix_spawn", { kind: "unusable", why: "python 3.6.8 has no posix_spawn" }],
     ["S 12 4242 1796392753.350831 3", {
       kind: "started",

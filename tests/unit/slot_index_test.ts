@@ -74,9 +74,14 @@ Deno.test("SlotIndex: how many tasks an engine is handed ahead, by its tasks' le
     { name: "long tasks", spec: { slots: 2, meanElapsed: 1, okStreak: 10 }, ahead: 0 },
     { name: "short tasks: one per slot", spec: { slots: 2, meanElapsed: 0.5, okStreak: 10 }, ahead: 2 },
     {
-      name: "very short tasks: 50 ms of work per slot",
+      name: "very short tasks: 250 ms of work per slot",
       spec: { slots: 2, meanElapsed: 0.01, okStreak: 10 },
-      ahead: 10,
+      ahead: 50,
+    },
+    {
+      name: "tasks of a tenth of a second: two per slot",
+      spec: { slots: 2, meanElapsed: 0.1, okStreak: 10 },
+      ahead: 4,
     },
     { name: "tiny tasks: 32 per slot at most", spec: { slots: 2, meanElapsed: 0, okStreak: 4 }, ahead: 64 },
     {
