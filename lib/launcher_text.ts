@@ -36,7 +36,8 @@
  * - `E RUN PID RC START END OUT OUTHEAD OUTTAIL ERR ERRHEAD ERRTAIL`: it ended with RC (minus the
  *   signal number after a signal death); OUT and ERR are the byte counts of its stdout and stderr,
  *   with the first 40 bytes and the last 40 of what follows them in hex (`-` for none). While
- *   tasks wait in the queue, nobody waits for an end: these lines wait up to 100 ms to go together.
+ *   tasks wait in the queue, nobody waits for a success: these lines wait up to 100 ms to go together
+ *   (a failure's line goes at once, with those waiting).
  *
  * Output goes to per-slot files in the launcher's private directory. When a process of the task's
  * group outlives it and still holds one of those files open, the end is reported once no process
@@ -288,6 +289,7 @@ def main():
     def report(pid, r):
         run, slot, start, op, ep, status, end = r[:7]
         rc = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        # A failure goes out at once: the driver's retries, --fail-fast and its view of the node act on it.
         say("E %s %d %d %.6f %.6f %s %s\n" % (run, pid, rc, start, end, snip(op), snip(ep)), END_WAIT)
         if pid in pooled:
             pooled.discard(pid)

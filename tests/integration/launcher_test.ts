@@ -257,6 +257,29 @@ Deno.test("launcher: queued tasks fill the pool's slots as they free, with each 
   }
 });
 
+Deno.test("launcher: while tasks wait in its queue, a failure's end is reported at once, not with the next batch", async () => {
+  const { l } = await launcherFor();
+  try {
+    l.pool(new Map([[0, { DISBATCH_CYLINDER_RANK: "0" }]]));
+    const heard: number[] = [];
+    const fails = [3, 4, 5].map((rc) => viaLauncher(l, `exit ${rc}`, {}, null));
+    const rest = Array.from({ length: 12 }, () => viaLauncher(l, "sleep 0.5", {}, null));
+    for (const f of fails) {
+      const r = await f.result;
+      heard.push(Date.now() / 1000 - r.end);
+    }
+    // Successes wait up to 100 ms to go out together while the queue is full; failures do not.
+    assert.ok(
+      Math.min(...heard) < 0.05,
+      `ends heard ${heard.map((s) => (s * 1000).toFixed(0)).join(", ")} ms late`,
+    );
+    l.withdraw(Array.from({ length: 12 }, (_, i) => nextRun - 12 + i));
+    await Promise.all(rest.map((r) => r.withdrawn));
+  } finally {
+    l.close();
+  }
+});
+
 Deno.test("launcher: queued tasks taken back, then the running one killed: the freed slot starts none of them", async () => {
   const { l } = await launcherFor();
   try {
