@@ -290,7 +290,7 @@ def main():
         run, slot, start, op, ep, status, end = r[:7]
         rc = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         # A failure goes out at once: the driver's retries, --fail-fast and its view of the node act on it.
-        say("E %s %d %d %.6f %.6f %s %s\n" % (run, pid, rc, start, end, snip(op), snip(ep)), END_WAIT)
+        say("E %s %d %d %.6f %.6f %s %s\n" % (run, pid, rc, start, end, snip(op), snip(ep)), END_WAIT if rc == 0 else 0)
         if pid in pooled:
             pooled.discard(pid)
             pool.append(slot)
