@@ -13,6 +13,9 @@
 import { bashCommandArg } from "../lib/text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
 import type { ProcessResult } from "../lib/engine_runner.ts";
+import { ownSessionCommand, SETSID } from "./session.ts";
+
+export { SETSID };
 
 export type { ProcessResult };
 
@@ -22,15 +25,6 @@ const SNIP = 40;
  * them): the reference waits up to 5 s for its output collectors.
  */
 const DRAIN_MS = 5000;
-
-/** util-linux `setsid`, when present: the task becomes a session and process-group leader. */
-export const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
 
 /** A leaked-output counter keeping the first and last 40 bytes. */
 class OutputTap {
@@ -295,12 +289,11 @@ export class Reaper {
       'if [ ${#g[@]} -gt 0 ]; then for p in "${!g[@]}"; do kill -TERM -- -$p 2>/dev/null; done; sleep 1; ' +
       'for p in "${!g[@]}"; do kill -KILL -- -$p 2>/dev/null; done; fi; rm -rf -- ${1:+"$1"} ${2:+"$2"}';
     try {
-      const child = new Deno.Command("/bin/bash", {
+      const child = ownSessionCommand("/bin/bash", {
         args: ["-c", script, "disbatch-reaper", this.#path, ...(alsoRemove ? [alsoRemove] : [])],
         stdin: "piped",
         stdout: "null",
         stderr: "null",
-        detached: true,
       }).spawn();
       child.unref();
       this.#writer = child.stdin.getWriter();

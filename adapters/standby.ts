@@ -16,6 +16,7 @@ import { launchesOwnContext } from "../lib/driver_invocation.ts";
 import type { DriverInvocation } from "../lib/driver_options.ts";
 import { ENGINE_MODE, STANDBY_FLAG, standbyLine } from "../lib/launch_contract.ts";
 import { selfCommand } from "./self_command.ts";
+import { ownSessionCommand } from "./session.ts";
 
 interface Standby {
   child: Deno.ChildProcess;
@@ -54,12 +55,11 @@ export function startStandby(inv: DriverInvocation, hostname: string): void {
   });
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(argv[0]!, {
+    child = ownSessionCommand(argv[0]!, {
       args: argv.slice(1),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
     }).spawn();
   } catch {
     return; // the context starts its engine the usual way, and reports what fails then
