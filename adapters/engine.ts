@@ -289,6 +289,8 @@ class Engine {
           ...(this.#o.launch ? { launch: this.#o.launch } : {}),
           ...(this.#rank >= 0 ? { resume: { rank: this.#rank } } : {}),
         });
+        // While the driver checks the hello and welcomes the engine.
+        this.#tasks.openNative();
       } else if (m.kind === "welcome") {
         if (!checkMac(this.#o.secret, "driver", this.#nonce, m.mac)) {
           console.error(

@@ -26,7 +26,7 @@ import { authMac } from "../lib/protocol.ts";
 export async function engineMain(args: string[]): Promise<number> {
   if (args[0] === STANDBY_FLAG && args.length === 1) {
     // Started ahead by a driver (see adapters/standby.ts): the launch comes on stdin, or nothing does.
-    // Meanwhile, what an engine starts before it can take tasks: python, the C library, the HMAC code.
+    // Meanwhile, what an engine starts before it can take tasks: python, and the HMAC code.
     prepareTasks();
     authMac("-", "peer", "-");
     const launch = await readLaunch();

@@ -114,6 +114,7 @@ export class EngineTasks {
     // Frozen longer than the grace, the driver gives this engine up: its tasks must be dead by then.
     const silentS = Math.max(5, Math.round(run.driverGrace));
     this.startLauncher();
+    this.openNative();
     // The engine is in the run's directory now (the launcher was started before it moved there).
     this.#launcher?.configure(silentS, Deno.cwd(), Deno.env.toObject());
     try {
@@ -167,7 +168,6 @@ export class EngineTasks {
     for (const [level, text] of p.said.splice(0)) log(level, text);
     p.sink = log;
     this.#waitForLauncher = p.waitForLauncher;
-    this.#native = p.native;
     const l = this.#launcher = p.launcher;
     if (!l) return;
     // Ready, it takes the tasks held and fills the free slots itself; gone, the engine does again
@@ -211,6 +211,29 @@ export class EngineTasks {
 
   /** Tasks started, the engine's CPU and the launcher's (ms) when the launcher took the tasks over. */
   #poolSince: { started: number; cpuMs: number; launcherMs: number | undefined } | undefined;
+
+  /**
+   * Open the C library's `posix_spawn` for the tasks the engine starts itself (unless
+   * `DISBATCH_POSIX_SPAWN=0`; where it cannot load, `Deno.Command`). The engine calls this while it
+   * waits for the driver's welcome (9-14 ms of loading, which the wait hides); at the latest, the
+   * welcome does.
+   */
+  openNative(): void {
+    if (this.#nativeTried) return;
+    this.#nativeTried = true;
+    if (Deno.env.get("DISBATCH_POSIX_SPAWN") === "0") return;
+    const native = NativeSpawner.open();
+    if (typeof native !== "string") {
+      this.#native = native;
+      return;
+    }
+    const text =
+      `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`;
+    if (this.#configured) this.#host.log().warn(text);
+    else this.#launcherSaid.push(["warn", text]);
+  }
+
+  #nativeTried = false;
 
   /** Stop the reaper (the engine leaves and its tasks are done). */
   close(): void {
@@ -410,8 +433,6 @@ export class EngineTasks {
 
 /** What starts an engine's tasks, started before the engine has a run (see {@linkcode prepareTasks}). */
 interface Spawners {
-  /** The engine's own `posix_spawn` (undefined: `Deno.Command`). */
-  native?: NativeSpawner;
   /** The task launcher (undefined: none). */
   launcher?: Launcher;
   /** `DISBATCH_LAUNCHER=1`: tasks wait for the launcher rather than start before it is ready. */
@@ -425,7 +446,7 @@ interface Spawners {
 /** Started by {@linkcode prepareTasks}, until an engine takes them. */
 let prepared: Spawners | undefined;
 
-/** Open the C library's `posix_spawn` and start the python launcher, as the environment says. */
+/** Start the python launcher, as the environment says (the C library's spawn is opened later). */
 function startSpawners(): Spawners {
   const mode = Deno.env.get("DISBATCH_LAUNCHER");
   const s: Spawners = { waitForLauncher: mode === "1", said: [] };
@@ -433,17 +454,6 @@ function startSpawners(): Spawners {
     if (s.sink) s.sink(level, text);
     else s.said.push([level, text]);
   };
-  if (Deno.env.get("DISBATCH_POSIX_SPAWN") !== "0") {
-    const native = NativeSpawner.open();
-    if (typeof native === "string") {
-      log(
-        "warn",
-        `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`,
-      );
-    } else {
-      s.native = native;
-    }
-  }
   if (mode === "0") return s;
   try {
     s.launcher = new Launcher(log);
@@ -456,7 +466,7 @@ function startSpawners(): Spawners {
 
 /**
  * Start what starts the tasks before the engine knows its run: a standby engine does this while it
- * waits for its launch (python's start, the C library's, off the engine's way into the run).
+ * waits for its launch (python's start, off the engine's way into the run).
  */
 export function prepareTasks(): void {
   prepared ??= startSpawners();
@@ -465,6 +475,5 @@ export function prepareTasks(): void {
 /** Stop what {@linkcode prepareTasks} started (the standby was not used). */
 export function discardPreparedTasks(): void {
   prepared?.launcher?.close();
-  prepared?.native?.close();
   prepared = undefined;
 }
