@@ -25,8 +25,9 @@
  * - `.`: a heartbeat.
  *
  * On its stdout it says `R VERSION SPAWN` when it is ready (SPAWN: how it starts tasks), or
- * `X WHY` when it cannot work here (and exits). Ready, its directory holds the request FIFO (`requests`) and a Unix socket (`reports`)
- * that the engine connects to for the reports, which it reads with plain reads (no stream):
+ * `X WHY` when it cannot work here (and exits). Ready, its directory holds the request FIFO
+ * (`requests`) and a Unix socket (`reports`) that the engine connects to for the reports, which it
+ * reads with plain reads (no stream):
  *
  * - `S RUN PID START SLOT`: the task runs, as process group PID; these lines wait up to 100 ms for
  *   other news to go with (the previous task's end, typically), so that the engine wakes once per
