@@ -350,7 +350,7 @@ export async function runWithPid(
 }
 
 /**
- * Shell script that makes tasks meet: each task creates `go_<id>` and waits (up to ~8 s) until
+ * Shell script that makes tasks meet: each task creates `go_<id>` and waits (up to ~60 s) until
  * `$1` such files exist, so `$1` tasks succeed only if they ran at the same time. It also records
  * in `n_<id>` how many tasks were live when it started (an upper bound check on concurrency).
  */
@@ -358,7 +358,7 @@ export const RENDEZVOUS_SH = `id=$DISBATCH_TASKID
 touch live_$id go_$id
 ls live_* | wc -l > n_$id.tmp && mv n_$id.tmp n_$id
 ok=1
-for i in $(seq 160); do
+for i in $(seq 1200); do
   if [ "$(ls go_* | wc -l)" -ge "$1" ]; then ok=0; break; fi
   sleep 0.05
 done
