@@ -158,10 +158,7 @@ export class EngineTasks {
   startLauncher(): void {
     if (this.#launcher || this.#launcherTried) return;
     this.#launcherTried = true;
-    const log = (level: "info" | "warn" | "error", text: string) => {
-      if (this.#configured) this.#host.log()[level](text);
-      else this.#launcherSaid.push([level, text]);
-    };
+    const log = (level: "info" | "warn" | "error", text: string) => this.#say(level, text);
     // A standby engine started them while it waited for its launch.
     const p = prepared ?? startSpawners();
     prepared = undefined;
@@ -227,10 +224,16 @@ export class EngineTasks {
       this.#native = native;
       return;
     }
-    const text =
-      `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`;
-    if (this.#configured) this.#host.log().warn(text);
-    else this.#launcherSaid.push(["warn", text]);
+    this.#say(
+      "warn",
+      `no posix_spawn through the C library (${native}); the engine spawns tasks with Deno, which is slower`,
+    );
+  }
+
+  /** Log, in the run's log once the driver welcomed the engine (kept until then). */
+  #say(level: "info" | "warn" | "error", text: string): void {
+    if (this.#configured) this.#host.log()[level](text);
+    else this.#launcherSaid.push([level, text]);
   }
 
   #nativeTried = false;

@@ -15,7 +15,8 @@ import {
   withdrawLine,
 } from "../lib/launcher_text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
-import { killGroup, type ProcessResult, SETSID } from "./process.ts";
+import { killGroup, type ProcessResult } from "./process.ts";
+import { ownSessionCommand } from "./session.ts";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
 import { resolvePath } from "../lib/paths.ts";
 
@@ -125,14 +126,13 @@ export class Launcher {
     try {
       // A session of its own (as each task had with `setsid`): no controlling terminal for the tasks.
       const python = this.#python = findPython3(env.PATH ?? "");
-      this.#child = new Deno.Command(SETSID ?? python, {
-        args: SETSID ? [python, ...args] : args,
+      this.#child = ownSessionCommand(python, {
+        args,
         clearEnv: true,
         env,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
-        detached: !SETSID,
       }).spawn();
     } catch (e) {
       Deno.removeSync(dir, { recursive: true });

@@ -13,9 +13,7 @@
 import { bashCommandArg } from "../lib/text.ts";
 import { snippetText } from "../lib/pyrepr.ts";
 import type { ProcessResult } from "../lib/engine_runner.ts";
-import { ownSessionCommand, SETSID } from "./session.ts";
-
-export { SETSID };
+import { ownSessionCommand } from "./session.ts";
 
 export type { ProcessResult };
 
@@ -148,22 +146,13 @@ export function spawnTask(command: string, env: Record<string, string>): Running
   const start = Date.now() / 1000;
   // `setsid bash -c …` (setsid execs, so the PID is bash's) is ~1.8x cheaper than Deno's own
   // `detached: true`, which takes a slow fork path on Deno 2.9 (measured: scripts/bench/local.ts).
-  const child = (SETSID
-    ? new Deno.Command(SETSID, {
-      args: ["/bin/bash", "-c", bashCommandArg(command)],
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    })
-    : new Deno.Command("/bin/bash", {
-      args: ["-c", bashCommandArg(command)],
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    })).spawn();
+  const child = ownSessionCommand("/bin/bash", {
+    args: ["-c", bashCommandArg(command)],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const out = new OutputTap();
   const err = new OutputTap();
   let drained = false;
