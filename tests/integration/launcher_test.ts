@@ -130,11 +130,21 @@ for (const ctypes of [true, false]) {
     }
   });
 
-  Deno.test(`launcher (${way}): a NUL in the command or a variable fails that start, and the next one runs`, async () => {
+  Deno.test(`launcher (${way}): a NUL in the command or a variable, or a name with "=", fails that start, and the next one runs`, async () => {
     const { l } = await launcherFor(undefined, ctypes);
     try {
       await assert.rejects(viaLauncher(l, "echo a\0b").result, /embedded null byte/);
       await assert.rejects(viaLauncher(l, "echo a", { X: "a\0b" }).result, /embedded null byte/);
+      await assert.rejects(viaLauncher(l, "echo a", { Y: "1", "X\0": "b" }).result, /embedded null byte/);
+      await assert.rejects(
+        viaLauncher(l, "echo a", { "A=B": "1" }).result,
+        /illegal environment variable name/,
+      );
+      await assert.rejects(viaLauncher(l, "echo a", { "": "1" }).result, /illegal environment variable name/);
+      assert.equal(
+        (await viaLauncher(l, "echo \u00e9t\u00e9", { V: "\u00e9" }).result).stdoutSnippet,
+        "\u00e9t\u00e9\n",
+      );
       assert.equal((await viaLauncher(l, "echo fine").result).stdoutSnippet, "fine\n");
     } finally {
       l.close();
