@@ -174,7 +174,8 @@ Deno.test("api: a generator that crashes, writes nothing or writes binary ends t
       assert.equal(r.code, code, show(r));
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /Uncaught|\n\s+at /);
-      assert.ok(wall < 2 + 1.5, `ended ${wall.toFixed(1)} s after it started`); // + the CLI's own start
+      // At once rather than hanging (the CLI's own start included, on a loaded machine).
+      assert.ok(wall < 8, `ended ${wall.toFixed(1)} s after it started`);
     });
   }
 });

@@ -12,7 +12,9 @@ import { pollUntil, readRows, show, start } from "./e2e_helpers.ts";
 
 Deno.test("collision: a second driver with the same -p is refused and the first run is untouched", async () => {
   await using d = await tempDir();
-  Deno.writeTextFileSync(`${d.path}/Tasks`, "sleep 0.3; echo $DISBATCH_TASKID >> done\n".repeat(8));
+  // The first run's tasks wait for the test (60 s at most): it is surely running when the second starts.
+  const held = "for i in $(seq 600); do [ -e release ] && break; sleep 0.1; done";
+  Deno.writeTextFileSync(`${d.path}/Tasks`, `${held}; echo $DISBATCH_TASKID >> done\n`.repeat(8));
   const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
   await pollUntil("the first run's lock", () => {
     try {
@@ -34,6 +36,7 @@ Deno.test("collision: a second driver with the same -p is refused and the first 
     second.stderr,
     /^disbatch: Another disbatch run uses -p run: the driver pid \d+ on \S+ holds .*run_lock\./,
   );
+  Deno.writeTextFileSync(`${d.path}/release`, "");
   const r = await first.done;
   assert.equal(r.code, 0, show(r));
   assert.equal(Deno.readTextFileSync(`${d.path}/run_dbUtil.sh`), dbUtil, "dbUtil.sh (and its secret) kept");

@@ -82,7 +82,7 @@ Deno.test("policies: --timeout stops the whole process tree within the grace; fl
     const t = rows.find((x) => x.id === 0)!;
     assert.equal(t.flags, "R  T");
     assert.ok(t.rc === -15 || t.rc === -9, `rc ${t.rc}`);
-    assert.ok(t.elapsed >= 1 && t.elapsed < 2.5, `elapsed ${t.elapsed}`);
+    assert.ok(t.elapsed >= 1 && t.elapsed < 4, `elapsed ${t.elapsed}`);
     assert.match(r.stderr, /failed: task 0 line 1 timed out/);
     // A plain -r skips it (a failure); -R runs it again.
     const again = await runCli(["-r", "run_status.txt", "-s", "localhost:1", "-p", "run2", "Tasks"], {

@@ -105,7 +105,7 @@ Deno.test("progress: never more running than slots; a total and an ETA early for
 Deno.test("progress: the message of a SIGINT starts on a line of its own", async () => {
   await using dir = await tempDir();
   Deno.writeTextFileSync(`${dir.path}/Tasks`, "sleep 30\n".repeat(4));
-  const cmd = ["timeout", "-s", "INT", "2", ...cliCommand(), "-s", "localhost:2", "Tasks"].map(shellQuote)
+  const cmd = ["timeout", "-s", "INT", "6", ...cliCommand(), "-s", "localhost:2", "Tasks"].map(shellQuote)
     .join(" ");
   const out = await new Deno.Command("script", {
     args: ["-qfec", cmd, "/dev/null"],

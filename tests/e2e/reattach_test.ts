@@ -86,8 +86,10 @@ Deno.test("reattach: after --driver-grace without a driver the engines kill thei
     async () => (await enginesOf(d.path)).length === 0,
     20_000,
   );
-  const left = (await workingIn(d.path)).filter((p) => p.args.includes("sleep 4"));
-  assert.deepEqual(left.map((p) => p.args), [], "no task left running");
+  // Its launcher kills their groups as it ends: gone at once (well before their 4 s are up).
+  const sleepers = async () => (await workingIn(d.path)).filter((p) => p.args.includes("sleep 4"));
+  await pollUntil("the tasks to be gone", async () => (await sleepers()).length === 0, 1_000).catch(() => {});
+  assert.deepEqual((await sleepers()).map((p) => p.args), [], "no task left running");
   assert.match(Deno.readTextFileSync(`${d.path}/run_SSH0_${Deno.hostname()}_engine_0.log`), /--driver-grace/);
   const again = await runCli(["--reattach", `${d.path}/run_status.txt`], { cwd: "/", timeoutMs: 120_000 });
   assert.equal(again.code, 0, show(again));

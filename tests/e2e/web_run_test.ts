@@ -36,7 +36,9 @@ Deno.test({
 }, async () => {
   await using dir = await tempDir();
   const tasks = Array.from({ length: 12 }, (_, i) => `sleep 0.${i % 3 + 2}; echo t${i}`).join("\n") + "\n";
-  Deno.writeTextFileSync(`${dir.path}/Tasks`, tasks + "sleep 3\n".repeat(4));
+  // The last tasks wait for the test (60 s at most): the run cannot end before Stop, however slow the page is.
+  const held = "for i in $(seq 600); do [ -e release ] && break; sleep 0.1; done\n";
+  Deno.writeTextFileSync(`${dir.path}/Tasks`, tasks + held.repeat(8));
   const child = spawnCli(["-w", "-s", "localhost:2", "-p", `${dir.path}/run`, "Tasks"], { cwd: dir.path });
   try {
     const url = await waitFor("run_url", () => {
@@ -79,6 +81,16 @@ Deno.test({
     });
     assert.equal(stop.status, 200);
     assert.match(await stop.text(), /stopping engine 0/);
+    // The two running ones end; the queued ones do not start.
+    await waitFor(
+      "the stop in the engine's log",
+      () =>
+        [...Deno.readDirSync(dir.path)].some((e) =>
+          e.name.endsWith("_engine_0.log") &&
+          /Stopping: /.test(Deno.readTextFileSync(`${dir.path}/${e.name}`))
+        ) || undefined,
+    );
+    Deno.writeTextFileSync(`${dir.path}/release`, "");
     const out = await child.output();
     // The only engine left softly with tasks queued: the run ends non-zero, listing what did not run.
     const err = new TextDecoder().decode(out.stderr);

@@ -191,7 +191,8 @@ Deno.test("launcher: a group kill reaches the whole tree, and the end is a signa
     assert.ok(killGroup(run.pid()!, "SIGTERM"));
     const r = await run.result;
     assert.equal(r.returnCode, -15);
-    await new Promise((r) => setTimeout(r, 200));
+    // Dead at once (it would sleep 60 s otherwise); a busy machine may take a moment to reap it.
+    for (let i = 0; i < 250 && running(child); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(!running(child), "the task's child died with it");
   } finally {
     l.close();
@@ -210,7 +211,7 @@ Deno.test("launcher: when the engine's side closes, what still runs is killed an
   l.close();
   const r = await run.result;
   assert.equal(r.returnCode, -15, "SIGTERM from the launcher");
-  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 250 && running(pid); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(!running(pid), "the task is gone");
   let gone = false;
   for (let i = 0; i < 50 && !gone; i++) {
@@ -247,9 +248,9 @@ Deno.test("launcher: queued tasks fill the pool's slots as they free, with each 
         GPU: "b",
       }]]),
     );
-    const cmd = 'echo "$DISBATCH_CYLINDER_RANK $GPU $DISBATCH_TASKID"; sleep 0.3';
+    const cmd = 'echo "$DISBATCH_CYLINDER_RANK $GPU $DISBATCH_TASKID"; sleep 2';
     const runs = [0, 1, 2, 3, 4, 5].map((i) => viaLauncher(l, cmd, { DISBATCH_TASKID: String(i) }, null));
-    // Two slots, each task 0.3 s: the last two are still queued when asked back.
+    // Two slots, each task 2 s: the last two are still queued when asked back.
     await new Promise((r) => setTimeout(r, 100));
     l.withdraw([nextRun - 2, nextRun - 1]);
     const ends = await Promise.all(runs.map((r) => r.withdrawn));
@@ -301,7 +302,7 @@ Deno.test("launcher: queued tasks taken back, then the running one killed: the f
   try {
     l.pool(new Map([[0, { DISBATCH_CYLINDER_RANK: "0" }]]));
     const runs = [0, 1, 2].map(() => viaLauncher(l, "sleep 30.9", {}, null));
-    for (let i = 0; i < 100 && runs[0]!.pid() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && runs[0]!.pid() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
     const pid = runs[0]!.pid();
     assert.ok(pid !== undefined, "the first task started");
     // What an engine that is killed does, in one turn: take the queue back, then kill what runs. The
