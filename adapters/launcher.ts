@@ -404,6 +404,12 @@ export class Launcher {
     try {
       this.#lostTasks(wasGone, why);
     } finally {
+      // A launcher that exits removes its directory; one killed outright leaves it to the engine.
+      try {
+        Deno.removeSync(this.dir, { recursive: true });
+      } catch {
+        // removed already
+      }
       this.onEnded();
     }
   }

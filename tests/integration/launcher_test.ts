@@ -363,5 +363,6 @@ Deno.test("launcher: killed outright, what it ran is killed (none left behind) a
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(left, "", "no task left running");
+  assert.throws(() => Deno.statSync(l.dir), Deno.errors.NotFound, `its directory ${l.dir} is removed`);
   l.close();
 });
