@@ -62,6 +62,17 @@ export function findPython3(path: string): string {
   return script ?? old ?? "python3";
 }
 
+/**
+ * How the launcher is started: `sh` execs python with SIGHUP, SIGINT, SIGQUIT and SIGTERM ignored
+ * (the pid stays python's). The launcher ignores them itself once configured; before that — a
+ * standby's python waits for its launch, an engine's for the driver's welcome — a signal to every
+ * process of the user or the job (`pkill -f disbatch`, a logout, Slurm's) would end it without
+ * removing its directory, and end its engine too, which would have removed it. Ignoring them, it
+ * lives until its stdin ends (its engine is gone) and removes its directory itself. Its tasks get
+ * every signal at its default (its spawn attributes say so).
+ */
+const IGNORING_SIGNALS = 'trap "" HUP INT QUIT TERM; exec "$0" "$@"';
+
 /** What the launcher tells of one task. */
 export interface LaunchCallbacks {
   /** It runs in `slot` as process group `pid` since `startMs` (the launcher's clock, in ms). */
@@ -126,8 +137,8 @@ export class Launcher {
     try {
       // A session of its own (as each task had with `setsid`): no controlling terminal for the tasks.
       const python = this.#python = findPython3(env.PATH ?? "");
-      this.#child = ownSessionCommand(python, {
-        args,
+      this.#child = ownSessionCommand("/bin/sh", {
+        args: ["-c", IGNORING_SIGNALS, python, ...args],
         clearEnv: true,
         env,
         stdin: "piped",

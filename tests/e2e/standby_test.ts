@@ -91,6 +91,36 @@ Deno.test("standby: a driver killed while its standby waits leaves no process an
   }
 });
 
+Deno.test("standby: SIGTERM to the driver, its standby and the python at once (pkill -f disbatch) leaves no file", async () => {
+  await using d = await tempDir();
+  await using tmp = await tempDir("disbatch_tmp_");
+  const run = startReading(["-s", "localhost:2", "-p", "run", "-"], d.path, { TMPDIR: tmp.path });
+  try {
+    const [standby, python] = await pollUntil("the standby and the python it started", () => {
+      const here = workingIn(d.path);
+      const s = here.find((p) => p.cmdline.includes("--engine --standby"));
+      // python itself, not the shell that execs it
+      const py = here.find((p) => /^\S*python3? -I -S -c/.test(p.cmdline));
+      return s && py ? [s.pid, py.pid] : undefined;
+    }, 30_000);
+    assert.ok([...Deno.readDirSync(tmp.path)].some((e) => e.name.startsWith("disbatch-tasks-")));
+    // As a signal to every process of the user or the job: the python gets it before any welcome.
+    for (const pid of [python, standby, run.child.pid]) Deno.kill(pid, "SIGTERM");
+    await run.done;
+    await pollUntil("the standby and its python gone", () => workingIn(d.path).length === 0, 10_000);
+    await pollUntil(
+      "the python launcher's directory removed",
+      () => [...Deno.readDirSync(tmp.path)].filter((e) => e.name.startsWith("disbatch-")).length === 0,
+      5_000,
+    );
+  } finally {
+    try {
+      run.child.kill("SIGKILL");
+    } catch { /* gone */ }
+    for (const p of workingIn(d.path)) Deno.kill(p.pid, "SIGKILL");
+  }
+});
+
 Deno.test("standby: a run that ends before its first task drops the standby at once", async () => {
   await using d = await tempDir();
   await using tmp = await tempDir("disbatch_tmp_");

@@ -222,6 +222,30 @@ Deno.test("launcher: when the engine's side closes, what still runs is killed an
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("launcher: before it is configured, SIGTERM, SIGINT, SIGHUP and SIGQUIT do not end it; its stdin's end does, and its directory goes", async () => {
+  requirePython();
+  const l = new Launcher(() => {});
+  try {
+    // Signalled once python runs (not the shell that execs it), as a job-wide signal would find it.
+    const deadline = Date.now() + 10_000;
+    while (!/python3?$/.test(Deno.readTextFileSync(`/proc/${l.pid}/cmdline`).split("\0")[0]!)) {
+      assert.ok(Date.now() < deadline, "python runs");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const sig of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"] as const) Deno.kill(l.pid, sig);
+    l.configure(30, Deno.cwd(), Deno.env.toObject());
+    assert.equal(await l.whenReady, true, "it lived on to be configured");
+  } finally {
+    l.close();
+  }
+  let gone = false;
+  for (let i = 0; i < 50 && !gone; i++) {
+    gone = await Deno.stat(l.dir).then(() => false, () => true);
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(gone, "the launcher removed its directory");
+});
+
 Deno.test("launcher: output that is cut back to save space is still counted exactly, first and last bytes kept", async () => {
   // Cut at 1 MB: the task writes 6 MB over 3 s, so the launcher cuts its files several times.
   const { l } = await launcherFor(1 << 20);
