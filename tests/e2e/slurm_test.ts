@@ -699,7 +699,11 @@ Deno.test({
       const line = port === undefined
         ? undefined
         : ps.stdout.split("\n").find((l) =>
-          / --engine /.test(l) && l.includes(" --host n3 ") && new RegExp(`--connect \\S*:${port}\\b`).test(l)
+          / --engine /.test(l) && l.includes(" --host n3 ") &&
+          new RegExp(`--connect \\S*:${port}\\b`).test(l) &&
+          // The engine, not the srun that started it (whose arguments are the same): killing srun
+          // would end the whole step, the engine's reaper with it.
+          !/^\s*\d+\s+\S*\bsrun\s/.test(l)
         );
       const startedOnN3 = [...Deno.readDirSync(d.path)].some((e) =>
         e.name.startsWith("started_") && readOr(`${d.path}/${e.name}`)?.trim() === "n3"
