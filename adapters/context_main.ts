@@ -10,6 +10,7 @@
 import { parseArgv, UsageError } from "../lib/cli.ts";
 import { describeEngines } from "../lib/context_plan.ts";
 import { contextOptionsFrom, contextSpecs } from "../lib/driver_options.ts";
+import { withDriverDefaults } from "../lib/context_options.ts";
 import { ClientError, connectToDriver } from "./client.ts";
 import { ContextRunner, planHere } from "./context_runner.ts";
 import { Logger } from "./log.ts";
@@ -32,7 +33,7 @@ export async function contextMain(args: string[]): Promise<number> {
   const { options, positionals } = parseArgv(rest, contextSpecs());
   if (positionals.length > 0) throw new UsageError(`unrecognized arguments: ${positionals.join(" ")}`);
   if (options.gpu) say("-g/--gpu is deprecated. It is no longer needed and will be ignored.");
-  const o = contextOptionsFrom(options);
+  const own = contextOptionsFrom(options);
   let session;
   try {
     session = await connectToDriver("context");
@@ -41,6 +42,8 @@ export async function contextMain(args: string[]): Promise<number> {
     return 1;
   }
   const run = session.run;
+  // -c, -t and -E not given here are the driver's.
+  const o = withDriverDefaults(own, run.contextDefaults);
   Deno.chdir(run.cwd);
   const env = Deno.env.toObject();
   const { plan, kind, usable, slotless, retires } = planHere(o, Deno.hostname());

@@ -222,6 +222,11 @@ export function writeRunFiles(o: {
     killGrace: inv.killGrace,
     driverGrace: inv.driverGrace,
     epoch,
+    contextDefaults: {
+      ...(inv.context.cpusPerTask !== undefined ? { cpusPerTask: inv.context.cpusPerTask } : {}),
+      ...(inv.context.tasksPerNode !== undefined ? { tasksPerNode: inv.context.tasksPerNode } : {}),
+      ...(inv.context.envResource.length ? { envResource: inv.context.envResource } : {}),
+    },
   };
   // What a driver restarted with --reattach needs: where this one listens, and what it sent where.
   publishAddress(uid, { epoch, host: hostname, pid: Deno.pid, addresses });

@@ -30,6 +30,26 @@ export interface ContextOptions {
   /** `-t`: tasks per node. */
   tasksPerNode?: number;
 }
+/**
+ * A `dbUtil.sh` context's options completed with the driver's: each of `-c`, `-t` and `-E` that the
+ * context's command line does not give is the driver's, as the driver's command line gave it.
+ * @param o the context's own options
+ * @param driver the driver's (undefined: a driver that gave none)
+ * @returns the options the context runs with
+ */
+export function withDriverDefaults(
+  o: ContextOptions,
+  driver: { cpusPerTask?: number; tasksPerNode?: number; envResource?: string[] } | undefined,
+): ContextOptions {
+  const c = { ...o };
+  if (c.cpusPerTask === undefined && driver?.cpusPerTask !== undefined) c.cpusPerTask = driver.cpusPerTask;
+  if (c.tasksPerNode === undefined && driver?.tasksPerNode !== undefined) {
+    c.tasksPerNode = driver.tasksPerNode;
+  }
+  if (c.envResource.length === 0 && driver?.envResource?.length) c.envResource = [...driver.envResource];
+  return c;
+}
+
 /** Options of a context (driver mode and `dbUtil.sh`). */
 export function contextSpecs(): OptionSpec[] {
   return [

@@ -60,6 +60,18 @@ export interface RunInfo {
   driverGrace: number;
   /** This driver's start (a driver restarted with `--reattach` has another; see `<uid>_driver`). */
   epoch: string;
+  /**
+   * The driver's own `-c`, `-t` and `-E`, where its command line gave them: a context added with
+   * `dbUtil.sh` takes each of these that its own command line does not give.
+   */
+  contextDefaults?: ContextDefaults;
+}
+
+/** The per-context options a `dbUtil.sh` context takes from the driver's command line. */
+export interface ContextDefaults {
+  cpusPerTask?: number;
+  tasksPerNode?: number;
+  envResource?: string[];
 }
 
 /**

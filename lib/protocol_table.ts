@@ -9,6 +9,7 @@
 
 import { isStopAnswer, isStopTarget } from "./control.ts";
 import type {
+  ContextDefaults,
   FromDriver,
   RunInfo,
   RunState,
@@ -150,6 +151,13 @@ const runInfo = record(
     killGrace: num,
     driverGrace: num,
     epoch: str,
+    contextDefaults: opt(record(
+      {
+        cpusPerTask: opt(num),
+        tasksPerNode: opt(num),
+        envResource: opt(list(str, "variable names")),
+      } satisfies { [F in keyof ContextDefaults]-?: Check },
+    )),
   } satisfies { [F in keyof RunInfo]-?: Check },
 );
 const runState = record(

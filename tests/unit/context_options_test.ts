@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { parseArgv, UsageError } from "../../lib/cli.ts";
 import * as driverOptions from "../../lib/driver_options.ts";
-import { type ContextOptions, contextOptionsFrom, contextSpecs } from "../../lib/context_options.ts";
+import {
+  type ContextOptions,
+  contextOptionsFrom,
+  contextSpecs,
+  withDriverDefaults,
+} from "../../lib/context_options.ts";
 
 /** The context options of a command line, read as `dbUtil.sh` reads them. */
 function read(args: string[]): ContextOptions {
@@ -71,5 +76,33 @@ Deno.test("contextOptionsFrom() refuses bad numbers with the option's name", () 
       (e: unknown) => e instanceof UsageError && want.test(e.message),
       args.join(" "),
     );
+  }
+});
+
+Deno.test("withDriverDefaults() fills each of -c, -t and -E the context does not give from the driver's", () => {
+  const cases: {
+    own: string[];
+    driver: { cpusPerTask?: number; tasksPerNode?: number; envResource?: string[] } | undefined;
+    want: Partial<ContextOptions>;
+  }[] = [
+    { own: [], driver: undefined, want: {} },
+    { own: [], driver: {}, want: {} },
+    { own: [], driver: { cpusPerTask: 2 }, want: { cpusPerTask: 2 } },
+    { own: ["-c", "1"], driver: { cpusPerTask: 2 }, want: { cpusPerTask: 1 } },
+    { own: ["-t", "3"], driver: { cpusPerTask: 2 }, want: { cpusPerTask: 2, tasksPerNode: 3 } },
+    { own: ["-c", "4"], driver: { tasksPerNode: 5 }, want: { cpusPerTask: 4, tasksPerNode: 5 } },
+    { own: [], driver: { envResource: ["A", "B"] }, want: { envResource: ["A", "B"] } },
+    { own: ["-E", "C"], driver: { envResource: ["A"] }, want: { envResource: ["C"] } },
+    {
+      own: ["-s", "h:2", "-C", "3"],
+      driver: { tasksPerNode: 1 },
+      want: { sshNodes: ["h:2"], taskLimit: 3, tasksPerNode: 1 },
+    },
+  ];
+  for (const c of cases) {
+    const own = read(c.own);
+    const before = structuredClone(own);
+    assert.deepEqual(withDriverDefaults(own, c.driver), { ...NONE, ...c.want }, JSON.stringify(c));
+    assert.deepEqual(own, before, "the context's own options are not changed");
   }
 });

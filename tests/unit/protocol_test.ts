@@ -116,6 +116,25 @@ const FROM_DRIVER: FromDriver[] = [
   { kind: "ack", answer: { found: false, target: { kind: "context", id: 7 } } },
   { kind: "registered", context: 2, label: "J1234" },
   { kind: "runOver" },
+  // Last, so that the indices above stay as the tests below use them.
+  {
+    kind: "welcome",
+    version: PROTOCOL_VERSION,
+    mac: "cd".repeat(32),
+    rank: 3,
+    run: {
+      jobId: "J",
+      nameTasks: "Tasks",
+      cwd: "/w",
+      uid: "/w/J",
+      address: "10.0.0.1:1",
+      logLevel: "INFO",
+      killGrace: 10,
+      driverGrace: 300,
+      epoch: "h:1:2",
+      contextDefaults: { cpusPerTask: 2.5, tasksPerNode: 3, envResource: ["GPU", "PORT"] },
+    },
+  },
 ];
 
 /** One message of every kind the driver receives. */
