@@ -39,7 +39,16 @@ export const LOCAL_KIND: ContextKind = {
       engines: [{ host: f.hostname, slots: s.slots, coresPerSlot: s.coresPerSlot, via: "local" }],
       notes: [
         `disbatch: no -s and no Slurm allocation: running on this machine (${f.hostname}) with ${s.slots} slot(s), ` +
-        `one per core; use -s localhost:N to choose`,
+        (o.cpusPerTask === undefined && o.tasksPerNode === undefined
+          ? "one per core"
+          : `on its ${f.cores} core(s) (${
+            [
+              o.tasksPerNode !== undefined ? `-t ${o.tasksPerNode}` : "",
+              o.cpusPerTask !== undefined ? `-c ${o.cpusPerTask}` : "",
+            ]
+              .filter(Boolean).join(", ")
+          })`) +
+        `; use -s localhost:N to choose`,
       ],
       warnings: [],
     };

@@ -76,17 +76,19 @@ export function summaryLines(
   const rate = o.wall > 0 ? s.finished / o.wall : 0;
   const lines = [
     `disbatch: ${s.finished} task(s) run, ${s.failed} failed${
-      s.skipped ? `, ${s.skipped} skipped (resume)` : ""
-    }` +
+      s.killed ? `, ${s.killed} killed as the run ended (a resume runs them again)` : ""
+    }${s.skipped ? `, ${s.skipped} skipped (resume)` : ""}` +
     `${s.barriers ? `, ${s.barriers} barrier(s)` : ""} in ${formatDuration(o.wall)} (${
-      rate.toFixed(rate < 10 ? 2 : 0)
+      rate.toFixed(rate < 9.995 ? 2 : 0)
     } tasks/s)`,
   ];
   if (s.retried || s.timedOut) {
     lines.push(
-      `disbatch: ${s.retried} attempt(s) run again (retries, lost engines)${
-        s.timedOut ? `, ${s.timedOut} stopped at their time limit` : ""
-      }${s.retried ? `; earlier attempts: ${o.statusPath.replace(/_status\.txt$/, "_attempts.txt")}` : ""}`,
+      "disbatch: " + [
+        s.retried ? `${s.retried} attempt(s) run again (retries, lost engines)` : "",
+        s.timedOut ? `${s.timedOut} stopped at their time limit` : "",
+      ].filter(Boolean).join(", ") +
+        (s.retried ? `; earlier attempts: ${o.statusPath.replace(/_status\.txt$/, "_attempts.txt")}` : ""),
     );
   }
   for (const q of s.quarantined) lines.push(paint(o.color, "33", `  quarantined: ${q.host}: ${q.reason}`));
@@ -95,7 +97,8 @@ export function summaryLines(
     const how = recordKind(f.flags) === "timeout"
       ? `timed out (exit ${f.returnCode})`
       : `exit ${f.returnCode}`;
-    lines.push(paint(o.color, "31", `  failed: task ${f.taskId} line ${f.line} ${how}: ${cmd}`));
+    const which = recordKind(f.flags) === "perEngine" ? "PERENGINE task" : "task";
+    lines.push(paint(o.color, "31", `  failed: ${which} ${f.taskId} line ${f.line} ${how}: ${cmd}`));
   }
   if (s.failed > 3) lines.push(`  … and ${s.failed - 3} more (flag R in the status file)`);
   lines.push(`disbatch: status file ${o.statusPath}`);

@@ -23,6 +23,8 @@ const FIRST_FAILURES = 5;
 export class Tally {
   finished = 0;
   failed = 0;
+  /** Tasks killed because the run was ending (`K`): not their own failures. */
+  killed = 0;
   barriers = 0;
   skipped = 0;
   /** Attempts stopped at their time limit (retried ones included). */

@@ -105,7 +105,10 @@ export class SchedulerCore {
       this.tally.finished++;
       this.policy.forget(t.id);
     }
-    if (record.returnCode !== 0) {
+    if (record.returnCode !== 0 && o.killed && !o.timedOut && kind === "normal") {
+      // Killed because the run was ending: not a failure of its own (a resume runs it again).
+      this.tally.killed++;
+    } else if (record.returnCode !== 0) {
       e.failed++;
       this.tally.countFailure(record);
       // Any failed report counts for BARRIER CHECK, PERENGINE tasks included (as the reference).
@@ -256,6 +259,7 @@ function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
   return {
     finished: c.tally.finished,
     failed: c.tally.failed,
+    killed: c.tally.killed,
     barriers: c.tally.barriers,
     skipped: c.tally.skipped,
     running,

@@ -82,7 +82,10 @@ export const TIMEOUT_RC = 124;
 /** Public counters for progress, the monitor and the end-of-run summary. */
 export interface SchedulerSnapshot {
   finished: number;
+  /** Tasks that failed on their own (not those killed because the run was ending). */
   failed: number;
+  /** Tasks killed because the run was ending (flag `K`: a resume runs them again). */
+  killed?: number;
   barriers: number;
   skipped: number;
   running: number;

@@ -165,13 +165,28 @@ Deno.test("planContext() accepts the old SLURM_JOBID and SLURM_NODELIST names", 
 });
 
 Deno.test("planContext() falls back to every local core with a note", () => {
-  const cases: { o: Partial<ContextOptions>; cores: number; slots: number; coresPerSlot: number }[] = [
-    { o: {}, cores: 8, slots: 8, coresPerSlot: 1 },
-    { o: {}, cores: 1, slots: 1, coresPerSlot: 1 },
-    { o: { cpusPerTask: 2 }, cores: 8, slots: 4, coresPerSlot: 2 },
-    { o: { tasksPerNode: 3 }, cores: 8, slots: 3, coresPerSlot: 2 },
+  const cases: {
+    o: Partial<ContextOptions>;
+    cores: number;
+    slots: number;
+    coresPerSlot: number;
+    how: string;
+  }[] = [
+    { o: {}, cores: 8, slots: 8, coresPerSlot: 1, how: "one per core" },
+    { o: {}, cores: 1, slots: 1, coresPerSlot: 1, how: "one per core" },
+    { o: { cpusPerTask: 2 }, cores: 8, slots: 4, coresPerSlot: 2, how: "on its 8 core(s) (-c 2)" },
+    { o: { tasksPerNode: 3 }, cores: 8, slots: 3, coresPerSlot: 2, how: "on its 8 core(s) (-t 3)" },
+    { o: { tasksPerNode: 3 }, cores: 2, slots: 3, coresPerSlot: 0, how: "on its 2 core(s) (-t 3)" },
+    { o: { cpusPerTask: 0.5 }, cores: 2, slots: 4, coresPerSlot: 0, how: "on its 2 core(s) (-c 0.5)" },
+    {
+      o: { cpusPerTask: 2, tasksPerNode: 1 },
+      cores: 2,
+      slots: 1,
+      coresPerSlot: 2,
+      how: "on its 2 core(s) (-t 1, -c 2)",
+    },
   ];
-  for (const { o, cores, slots, coresPerSlot } of cases) {
+  for (const { o, cores, slots, coresPerSlot, how } of cases) {
     const label = `${JSON.stringify(o)} on ${cores} cores`;
     const plan = planContext(opts(o), facts({ cores, env: { DISBATCH_SSH_NODELIST: "ignored:1" } }));
     assert.equal(plan.kind, "local", label);
@@ -180,7 +195,7 @@ Deno.test("planContext() falls back to every local core with a note", () => {
     assert.deepEqual(plan.warnings, [], label);
     assert.equal(plan.notes.length, 1, label);
     assert.match(plan.notes[0]!, /no -s and no Slurm allocation/, label);
-    assert.ok(plan.notes[0]!.includes(`(vm) with ${slots} slot(s)`), plan.notes[0]);
+    assert.ok(plan.notes[0]!.includes(`(vm) with ${slots} slot(s), ${how}; `), plan.notes[0]);
     assert.match(plan.notes[0]!, /-s localhost:N/, label);
   }
 });

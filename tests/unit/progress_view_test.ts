@@ -154,6 +154,29 @@ Deno.test("summaryLines() sums up the run and lists the first failures", () => {
     }),
     ["disbatch: 5 task(s) run, 0 failed in 2.50s (2.00 tasks/s)", "disbatch: status file /w/T_status.txt"],
   );
+  // Killed tasks are not failures; time limits without retries say nothing of attempts.
+  assert.deepEqual(
+    summaryLines(snap({ failed: 1, killed: 2, timedOut: 1, retried: 0 }), {
+      wall: 2.5,
+      statusPath: "/w/T_status.txt",
+      failures: [],
+      color: false,
+    }).slice(0, 2),
+    [
+      "disbatch: 5 task(s) run, 1 failed, 2 killed as the run ended (a resume runs them again) in 2.50s (2.00 tasks/s)",
+      "disbatch: 1 stopped at their time limit",
+    ],
+  );
+  // Just under 10 tasks/s rounds to 10, as 10 and above are written.
+  assert.match(
+    summaryLines(snap({ failed: 0, finished: 9996 }), {
+      wall: 1000,
+      statusPath: "/w/T_status.txt",
+      failures: [],
+      color: false,
+    })[0]!,
+    / \(10 tasks\/s\)$/,
+  );
   const failures = [
     failure(0, "exit 2"),
     failure(3, "x".repeat(70)),

@@ -234,6 +234,9 @@ Deno.test("Scheduler with --fail-fast kills every engine at the first failure an
   // The killed task is reported as killed (flag K) and does not count as a second trigger.
   h.finish(0, -9, { killed: true });
   assert.deepEqual(h.records(1).map((r) => [r.flags, r.returnCode]), [["R  K", -9]]);
+  // Counted as killed, not as a failure of its own (the summary tells the two apart).
+  const s = h.scheduler.snapshot();
+  assert.deepEqual([s.finished, s.failed, s.killed], [2, 1, 1]);
   h.gone(0);
   h.assertQuiet();
   h.gone(1);
@@ -866,6 +869,7 @@ Deno.test("Scheduler.snapshot() counts engines, slots and queue", () => {
     {
       finished: 1,
       failed: 1,
+      killed: 0,
       barriers: 0,
       skipped: 0,
       running: 3,
