@@ -285,6 +285,9 @@ export class EngineTasks {
       case "withdraw":
         this.#launcher?.withdraw(c.runs);
         break;
+      case "release":
+        this.#launcher?.release();
+        break;
       case "killLadder":
         for (const pid of c.pids) killLadder(pid, c.graceMs, this.#results.get(pid) ?? Promise.resolve());
         break;
@@ -337,7 +340,7 @@ export class EngineTasks {
         this.#launcher,
         run,
         slot,
-        task.command,
+        task,
         env,
         () => this.#spawn(run, task.command, env, slot),
       );
@@ -357,7 +360,7 @@ export class EngineTasks {
       this.#launcher,
       run,
       null,
-      task.command,
+      task,
       env,
       (message, slot) => this.feed({ kind: "startFailed", run, message, now: Date.now(), slot }),
     );
@@ -371,14 +374,14 @@ export class EngineTasks {
     launcher: Launcher,
     run: number,
     slot: number | null,
-    command: string,
+    task: Parameters<typeof taskEnv>[0],
     env: Record<string, string>,
     failed: (message: string, slot: number) => void,
   ): void {
     this.#started++;
     let settle: (r: ProcessResult) => void = () => {};
     const result = new Promise<ProcessResult>((r) => settle = r);
-    launcher.start(run, slot, bashCommandArg(command), env, {
+    launcher.start(run, slot, bashCommandArg(task.command), env, task.stopsRun === true, {
       started: (pid, startMs, ranIn) => {
         this.#results.set(pid, result);
         // Its time limit counts from its start, which the launcher may tell a little later.

@@ -11,6 +11,7 @@ import {
   type OutputSeen,
   parseLauncherLine,
   poolLine,
+  RELEASE_LINE,
   requestLine,
   withdrawLine,
 } from "../lib/launcher_text.ts";
@@ -190,6 +191,8 @@ export class Launcher {
    * @param slot its slot, or null: the first of the queue's slots to be free
    * @param commandArg the `-c` argument
    * @param env the task's own variables
+   * @param stopsRun its failure ends the run (`--fail-fast`): the launcher then starts nothing
+   *   more from its queue until {@linkcode release}
    * @param cb what to call as it goes
    */
   start(
@@ -197,6 +200,7 @@ export class Launcher {
     slot: number | null,
     commandArg: string,
     env: Record<string, string>,
+    stopsRun: boolean,
     cb: LaunchCallbacks,
   ): void {
     if (this.#gone) {
@@ -205,7 +209,7 @@ export class Launcher {
       return;
     }
     this.#tasks.set(run, { cb, queued: slot === null });
-    this.#queue(requestLine(run, slot, commandArg, env));
+    this.#queue(requestLine(run, slot, commandArg, env, stopsRun));
   }
 
   /**
@@ -225,6 +229,11 @@ export class Launcher {
     // the engine kills next, or it would fill the freed slot from the queue on the way out.
     this.#queue(withdrawLine(runs));
     this.#flush();
+  }
+
+  /** The queue may start tasks again after a failure that was to end the run (and did not). */
+  release(): void {
+    this.#queue(RELEASE_LINE);
   }
 
   /** Tell the launcher the engine is alive. */

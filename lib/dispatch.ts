@@ -94,7 +94,9 @@ function fitsEngine(core: SchedulerCore, e: EngineState, t: Task, now: number): 
 
 /** Send a task to an engine: with its attempt and time limit. */
 function assign(core: SchedulerCore, e: EngineState, entry: TaskEntry, now: number): Action {
-  const task = taskToSend(entry.task!, core.policy.attemptOf(entry.id), core.o.timeout);
+  const sent = taskToSend(entry.task!, core.policy.attemptOf(entry.id), core.o.timeout);
+  // Its failure would end the run: its engine must not start another task meanwhile.
+  const task = core.o.failFast && !core.policy.retryLeft(entry.id) ? { ...sent, stopsRun: true } : sent;
   core.reg.assign(e, entry, task, now);
   return { kind: "assign", rank: e.rank, task };
 }

@@ -19,6 +19,7 @@ import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
 import { ReportBook } from "./engine_reports.ts";
 import {
   COALESCE_MS,
+  HOLD_MS,
   KILL_GRACE_MS,
   KILL_WAIT_MS,
   type ProcessResult,
@@ -32,6 +33,7 @@ import {
 
 export {
   COALESCE_MS,
+  HOLD_MS,
   KILL_GRACE_MS,
   KILL_WAIT_MS,
   type ProcessResult,
@@ -78,6 +80,8 @@ export class EngineRunner {
   #nextStart = 0;
   #nextStop = 0;
   #startDone = false;
+  /** When a task whose failure ends the run failed (`Task.stopsRun`): nothing starts meanwhile. */
+  #heldSince: number | undefined;
   readonly #reports = new ReportBook();
   /** A `flush` event asked for and not yet come. */
   #flushPlanned: "soon" | "later" | undefined;
@@ -274,6 +278,7 @@ export class EngineRunner {
 
   #pump(): void {
     if (!this.#startDone || (this.#state !== "running" && this.#state !== "stopping")) return;
+    if (this.#heldSince !== undefined) return;
     // The launcher takes every task held: it starts each the moment a slot is free.
     if (this.#pool) { while (this.#qHead < this.#queue.length) this.#queueRun(this.#queue[this.#qHead++]!); }
     while (this.#freeSlots.length > 0 && this.#qHead < this.#queue.length) {
@@ -327,6 +332,12 @@ export class EngineRunner {
   #exited(run: number, result: ProcessResult, now: number): void {
     const r = this.#running.get(run);
     if (!r || r.exit) return;
+    if (result.returnCode !== 0 && r.task.stopsRun && this.#heldSince === undefined) {
+      // --fail-fast: this failure ends the run; nothing more starts here (the launcher holds its
+      // queue too) until the driver's kill comes, or HOLD_MS pass without it.
+      this.#heldSince = now;
+      this.#log("info", `Task ${r.task.id} failed with --fail-fast: starting nothing more`);
+    }
     r.deadline = undefined;
     if (r.timedOut) {
       this.#log(
@@ -345,6 +356,15 @@ export class EngineRunner {
   }
 
   #tick(now: number): void {
+    if (this.#heldSince !== undefined && now - this.#heldSince >= HOLD_MS && this.#state === "running") {
+      this.#heldSince = undefined;
+      this.#log(
+        "warn",
+        `No end of the run came ${HOLD_MS / 1000} s after a failure with --fail-fast; going on`,
+      );
+      this.#out.push({ kind: "release" });
+      this.#pump();
+    }
     for (const [run, r] of this.#running) {
       if (r.exit) {
         if (now >= r.exit.settleUntil) this.#report(run, r, r.exit.result, now);
@@ -399,7 +419,9 @@ export class EngineRunner {
       const queuedAfter = this.#pool
         ? 0
         : this.#queue.length - this.#qHead - this.#freeSlots.length - (r.phase ? 0 : 1);
-      this.#planFlush(queuedAfter > 0 && this.#state === "running" ? "later" : "soon");
+      // A failure that ends the run goes at once: the driver's kill is what the engine waits for.
+      const held = this.#heldSince !== undefined && outcome.returnCode !== 0;
+      this.#planFlush(queuedAfter > 0 && this.#state === "running" && !held ? "later" : "soon");
     }
     if (r.phase === "start") {
       this.#startNext();

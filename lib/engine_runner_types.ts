@@ -66,6 +66,8 @@ export type RunnerCommand =
   | { kind: "pool"; slots: number[] }
   /** Take these queued runs back from the launcher if they have not started (`withdrawn` answers). */
   | { kind: "withdraw"; runs: number[] }
+  /** The launcher may start queued tasks again (it holds its queue after a `stopsRun` task failed). */
+  | { kind: "release" }
   /** SIGTERM to each process group, SIGKILL after `graceMs` or as soon as its process has exited. */
   | { kind: "killLadder"; pids: number[]; graceMs: number }
   /** The process group `pid` is done with (the reaper companion forgets it). */
@@ -88,6 +90,11 @@ export const SIGNAL_RCS = new Set([-1, -2, -9, -15, 129, 130, 137, 143]);
 export const COALESCE_MS = 20;
 /** How long a task's signal death waits for the engine's own signal before it is reported. */
 export const SIGNAL_SETTLE_MS = 300;
+/**
+ * How long an engine starts nothing after a failure that ends the run (`--fail-fast`), waiting for
+ * the driver's kill; past it (a driver that did not end the run after all) it goes on.
+ */
+export const HOLD_MS = 5000;
 /** When the engine kills its tasks: SIGKILL this long after SIGTERM ... */
 export const KILL_GRACE_MS = 1000;
 /** ... and the engine leaves at the latest this long after the SIGTERM, whatever still runs. */

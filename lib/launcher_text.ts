@@ -22,6 +22,8 @@
  * - `["pool", {SLOT: {VARIABLES}, ...}]`: these free slots are the queue's, each with its own
  *   variables (`DISBATCH_CYLINDER_RANK`, `--env-resource` values);
  * - `["withdraw", [RUN, ...]]`: take these out of the queue if they have not started;
+ * - a fifth item `1` on a task's line: its failure ends the run (`--fail-fast`); once it has failed,
+ *   the queue starts nothing more until `["release"]` (the engine's kill comes first, normally);
  * - `.`: a heartbeat.
  *
  * On its stdout it says `R VERSION SPAWN` when it is ready (SPAWN: how it starts tasks), or
@@ -206,6 +208,8 @@ def main():
     pool = []  # free slots that the queue fills
     pool_env = {}  # slot -> its own variables
     pooled = set()  # pids of tasks started from the queue
+    stops = set()  # pids of tasks whose failure ends the run (--fail-fast)
+    holding = [False]  # one of those failed: the queue starts nothing until the engine's release
     buf = b""
     heard = time.monotonic()
     next_cut = heard + 1
@@ -325,6 +329,11 @@ def main():
             r = running.pop(pid, None)
             if r is None:
                 continue
+            if pid in stops:
+                stops.discard(pid)
+                # Its failure ends the run (--fail-fast): no queued task starts before the engine says.
+                if status:
+                    holding[0] = True
             now = time.time()
             settle(pid, r + [status, now, now + 5, now], now)
 
@@ -336,15 +345,17 @@ def main():
                 pass
 
     def fill():
-        while pool and waiting:
-            run, cmd, env = waiting.popleft()
-            start(run, pool.pop(), cmd, env, True)
+        while pool and waiting and not holding[0]:
+            run, cmd, env, stop = waiting.popleft()
+            start(run, pool.pop(), cmd, env, True, stop)
 
     def request(x):
         if x[0] == "pool":
             for k, v in x[1].items():
                 pool_env[int(k)] = v
                 pool.append(int(k))
+        elif x[0] == "release":
+            holding[0] = False
         elif x[0] == "withdraw":
             back = set(x[1])
             keep = [w for w in waiting if w[0] not in back]
@@ -354,10 +365,10 @@ def main():
             waiting.clear()
             waiting.extend(keep)
         elif x[1] is None:
-            waiting.append((x[0], x[2], x[3]))
+            waiting.append((x[0], x[2], x[3], len(x) > 4))
             high[0] = max(high[0], len(waiting))
         else:
-            start(x[0], x[1], x[2], x[3], False)
+            start(x[0], x[1], x[2], x[3], False, len(x) > 4)
 
     files = {}  # (slot, generation) -> (stdout path, stderr path, file actions)
     wr = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -374,7 +385,7 @@ def main():
             ])
         return f
 
-    def start(run, slot, cmd, env, queued):
+    def start(run, slot, cmd, env, queued, stop):
         t = time.time()
         try:
             op, ep, fa = slot_files(slot)
@@ -395,6 +406,8 @@ def main():
         running[pid] = [run, slot, t, op, ep]
         if queued:
             pooled.add(pid)
+        if stop:
+            stops.add(pid)
         if not started:
             due[0] = time.monotonic() + START_WAIT
         started.append("S %s %d %.6f %d\n" % (run, pid, t, slot))
@@ -548,6 +561,8 @@ finally:
  * @param slot the slot it runs in (-1 for PERENGINE tasks), or null: the queue's first free slot
  * @param commandArg the task's command as bash's \`-c\` argument
  * @param env the task's own variables
+ * @param stopsRun its failure ends the run (\`--fail-fast\`): once it fails, the launcher's queue
+ *   starts nothing more until a release line
  * @returns the line, with its newline
  */
 export function requestLine(
@@ -555,9 +570,13 @@ export function requestLine(
   slot: number | null,
   commandArg: string,
   env: Record<string, string>,
+  stopsRun = false,
 ): string {
-  return JSON.stringify([run, slot, commandArg, env]) + "\n";
+  return JSON.stringify(stopsRun ? [run, slot, commandArg, env, 1] : [run, slot, commandArg, env]) + "\n";
 }
+
+/** The queue may start tasks again (it held them after the failure of a task marked `stopsRun`). */
+export const RELEASE_LINE = JSON.stringify(["release"]) + "\n";
 
 /**
  * The line that gives free slots to the launcher's queue.

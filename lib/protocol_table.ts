@@ -116,6 +116,7 @@ const TASK_FIELDS = {
   command: str,
   timeout: opt(num),
   attempt: opt(num),
+  stopsRun: opt(bool),
 } satisfies { [F in keyof Task]-?: Check };
 const task = record(TASK_FIELDS);
 const perEngineTask = record(

@@ -24,6 +24,11 @@ export interface Task {
   readonly timeout?: number;
   /** Which run of the task this is (`DISBATCH_ATTEMPT`): 0 first, 1 the first retry, ... */
   readonly attempt?: number;
+  /**
+   * With `--fail-fast`, a failure of this run ends the run (no retry is left): the engine starts
+   * nothing more once it has failed, until the driver's kill comes.
+   */
+  readonly stopsRun?: boolean;
 }
 
 /** A `#DISBATCH BARRIER [CHECK] [key]` line. */

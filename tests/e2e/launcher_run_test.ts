@@ -184,6 +184,12 @@ Deno.test("launcher run: --fail-fast with tasks queued in the launcher: it stops
   // what was still queued never ran.
   counts.forEach((c, id) => c && assert.ok(recorded.has(id), `task ${id} ran and is recorded`));
   for (const x of rows) if (x.rc === 0) assert.equal(counts[x.id], 1, `task ${x.id} succeeded once`);
+  // As disBatch: once the failure has ended, no task starts, although slots and queued tasks wait.
+  const failure = rows.find((x) => x.id === 150)!;
+  const late = rows.filter((x) => x.start > failure.end).map((x) =>
+    `${x.id} at +${(x.start - failure.end).toFixed(4)} s`
+  );
+  assert.deepEqual(late, [], "tasks started after the failure");
   const orphans = new Deno.Command("pgrep", { args: ["-f", mark] }).outputSync();
   assert.equal(new TextDecoder().decode(orphans.stdout).trim(), "", "no task left running");
 });

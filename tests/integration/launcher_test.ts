@@ -61,11 +61,12 @@ function viaLauncher(
   command: string,
   env: Record<string, string> = {},
   slot: number | null = 0,
+  stopsRun = false,
 ) {
   let pid: number | undefined;
   let ranIn: number | undefined;
   const result = new Promise<ProcessResult | "withdrawn">((resolve, reject) => {
-    l.start(nextRun++, slot, bashCommandArg(command), env, {
+    l.start(nextRun++, slot, bashCommandArg(command), env, stopsRun, {
       started: (p, _at, s) => {
         pid = p;
         ranIn = s;
@@ -391,4 +392,34 @@ Deno.test("launcher: killed outright, what it ran is killed (none left behind) a
   assert.equal(left, "", "no task left running");
   assert.throws(() => Deno.statSync(l.dir), Deno.errors.NotFound, `its directory ${l.dir} is removed`);
   l.close();
+});
+
+Deno.test("launcher: after a failure that ends the run (--fail-fast) its queue starts nothing until released", async () => {
+  const where = Deno.makeTempDirSync({ prefix: "launcher_hold_" });
+  const l = new Launcher(() => {});
+  try {
+    l.configure(30, where, Deno.env.toObject());
+    assert.ok(await l.whenReady);
+    l.pool(new Map([[0, { DISBATCH_CYLINDER_RANK: "0" }]]));
+    // A success of a marked task holds nothing; a failure of an unmarked one neither.
+    const ok = viaLauncher(l, "true", {}, null, true);
+    const plain = viaLauncher(l, "exit 4", {}, null);
+    const failing = viaLauncher(l, "exit 3", {}, null, true);
+    const after = [0, 1].map((i) => viaLauncher(l, `touch after_${i}`, {}, null));
+    assert.equal((await ok.result).returnCode, 0);
+    assert.equal((await plain.result).returnCode, 4);
+    assert.equal((await failing.result).returnCode, 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(
+      [...Deno.readDirSync(where)].map((e) => e.name),
+      [],
+      "nothing started after the failure",
+    );
+    l.release();
+    for (const a of after) assert.equal((await a.result).returnCode, 0);
+    assert.deepEqual([...Deno.readDirSync(where)].map((e) => e.name).sort(), ["after_0", "after_1"]);
+  } finally {
+    l.close();
+    Deno.removeSync(where, { recursive: true });
+  }
 });

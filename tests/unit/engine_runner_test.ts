@@ -78,6 +78,8 @@ function show(c: RunnerCommand): string | undefined {
       return `leave ${c.code}`;
     case "lost":
       return "lost";
+    case "release":
+      return "release";
     case "send": {
       const m = c.message;
       if (m.kind === "done") {
@@ -117,6 +119,65 @@ interface Case {
 }
 
 const cases: Case[] = [
+  {
+    name:
+      "--fail-fast: after the failure of a task that ends the run nothing starts, until the kill or HOLD_MS",
+    events: [
+      configure(1),
+      noPerEngine,
+      { kind: "tasks", tasks: [task(0, { stopsRun: true }), task(1), task(2, { stopsRun: true })] },
+      started(1),
+      exited(1, 3, 1000),
+      tick(5999),
+      tick(6000),
+      started(2, 6000),
+      exited(2, 0, 6001),
+    ],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> exited",
+      "info: Task 0 failed with --fail-fast: starting nothing more",
+      "untrack 101",
+      "flushSoon",
+      "> tick",
+      "warn: No end of the run came 5 s after a failure with --fail-fast; going on",
+      "release",
+      "start run 2 task 1 slot 0",
+      "> exited",
+      "untrack 102", // its end goes with the flush asked for before
+      "start run 3 task 2 slot 0",
+    ],
+    state: "running",
+    running: 1,
+  },
+  {
+    name:
+      "--fail-fast: a task that ends the run and succeeds, or one that may be retried and fails, holds nothing",
+    events: [
+      configure(1),
+      noPerEngine,
+      { kind: "tasks", tasks: [task(0, { stopsRun: true }), task(1), task(2)] },
+      started(1),
+      exited(1, 0),
+      started(2),
+      exited(2, 1),
+    ],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> exited",
+      "untrack 101",
+      "flushSoon 20ms",
+      "start run 2 task 1 slot 0",
+      "> exited",
+      "untrack 102",
+      "flushSoon",
+      "start run 3 task 2 slot 0",
+    ],
+    state: "running",
+    running: 1,
+  },
   {
     name: "launcher ready: the free slots become its pool and every task held is queued to it",
     events: [configure(2), noPerEngine, tasks(0), started(1), poolReady, tasks(1, 2, 3), startedIn(2, 1)],

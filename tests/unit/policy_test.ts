@@ -440,3 +440,26 @@ Deno.test("retries: while engines are still starting, a retry waits for them rat
   const good = h.engine(1, { host: "good" });
   assert.deepEqual(h.assigned(), [[good, 0]], "the retry runs on the engine that joined");
 });
+
+Deno.test("--fail-fast: a task is sent marked stopsRun when its failure would end the run (no retry left)", () => {
+  const cases: { failFast: boolean; retries: number; marks: boolean[] }[] = [
+    { failFast: false, retries: 0, marks: [false] },
+    { failFast: true, retries: 0, marks: [true] },
+    { failFast: false, retries: 2, marks: [false, false, false] },
+    { failFast: true, retries: 2, marks: [false, false, true] },
+  ];
+  for (const c of cases) {
+    const h = new SchedulerHarness({ failFast: c.failFast, retries: c.retries });
+    h.context({ engines: 1 });
+    h.engine(1);
+    h.tasks("exit 3");
+    const marks: boolean[] = [];
+    for (;;) {
+      const [a] = h.take("assign");
+      if (!a) break;
+      marks.push(a.task.stopsRun === true);
+      h.finish(0, 3);
+    }
+    assert.deepEqual(marks, c.marks, JSON.stringify(c));
+  }
+});
