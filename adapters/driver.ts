@@ -32,6 +32,7 @@ import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
 import { planUid, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
+import { type EarlierRuns, earlierRuns } from "./predecessor.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { RunMailer } from "./run_mail.ts";
@@ -80,10 +81,12 @@ export async function runDriver(
     : planUid(inv.prefix, streamName(inv));
   refuseOwnStatusFile(inv, plan.uid);
   if (re) await clearDeadDriversLock(re.uid, hostname);
+  // An earlier run of these tasks whose driver died: what its engines may still run waits for them.
+  const earlier = re ? undefined : earlierRuns(inv.resumeFrom, plan.uid, hostname);
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
   try {
-    return await runLocked(inv, hostname, table, taskSource, plan, re, exitNow);
+    return await runLocked(inv, hostname, table, taskSource, plan, re, exitNow, earlier);
   } finally {
     lock.release();
   }
@@ -97,6 +100,7 @@ async function runLocked(
   plan: ReturnType<typeof planUid>,
   re: Reattach | undefined,
   exitNow: (code: number) => never,
+  earlier: EarlierRuns | undefined,
 ): Promise<number> {
   const { uid, jobId, nameTasks } = plan;
   const displayName = inv.taskCommand !== undefined
@@ -238,6 +242,16 @@ async function runLocked(
   });
 
   if (re) restoreRun(re, react, peers, say);
+  if (earlier) {
+    react({
+      kind: "held",
+      sent: [...earlier.sent],
+      until: earlier.until,
+      expected: [],
+      now: Date.now() / 1000,
+    });
+    for (const n of earlier.notes) say(n);
+  }
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
   const allocator = inv.alloc

@@ -15,6 +15,19 @@ import { formatLock, LOCK_BEAT_S, lockIsStale, parseLock } from "../lib/run_lock
 import { osErrorReason, osErrorText } from "./task_source.ts";
 
 /**
+ * Whether process `pid` lives on this host.
+ * @param pid process id @returns false for a zombie too: a killed driver not yet reaped is dead all the same
+ */
+export function pidLives(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) [ZX]/s.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The lock a running driver holds on its prefix (`<uid>_lock`, see `lib/run_lock.ts`): a second
  * driver with the same `-p` meets it before it touches any file.
  */
@@ -41,6 +54,7 @@ export class RunLock {
    * @throws {RunFileError} naming the driver that holds it (exit 2)
    */
   static acquire(uid: string, host: string, prefix: string): RunLock {
+    const pidAlive = pidLives;
     const path = `${uid}_lock`;
     for (let attempt = 0;; attempt++) {
       try {
@@ -57,15 +71,6 @@ export class RunLock {
         ageS = (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now())) / 1000;
       } catch { /* vanished meanwhile: try again */ }
       const owner = parseLock(text);
-      const pidAlive = (pid: number) => {
-        try {
-          // A killed driver not yet reaped by its parent is a zombie: dead all the same.
-          const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-          return !/^\d+ \(.*\) [ZX]/s.test(stat);
-        } catch {
-          return false;
-        }
-      };
       if (text !== "" && !lockIsStale(owner, { host, ageS, pidAlive })) {
         throw new RunFileError(
           `Another disbatch run uses -p ${prefix}: ${

@@ -157,3 +157,53 @@ Deno.test("reattach: a driver stopped for 7 s (Ctrl-Z) is heard again; its engin
   assert.match(engineLog, /The driver is heard again after/);
   assert.doesNotMatch(engineLog, /Killing|--driver-grace/);
 });
+
+Deno.test("reattach: -r from the status file of a SIGKILLed run waits for what its engines may still run; nothing twice at once", async () => {
+  await using d = await tempDir();
+  const n = 6;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 4));
+  const first = start(["-s", "localhost:2", "-p", "run", "--driver-grace", "3s", "Tasks"], { cwd: d.path });
+  await pollUntil(
+    "two tasks running",
+    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
+    30_000,
+  );
+  Deno.kill(first.pid, "SIGKILL");
+  await first.done;
+  // A disBatch user resumes with -r: the first copies of tasks 0 and 1 still run on the engine.
+  const again = await runCli(["-s", "localhost:2", "-p", "run2", "-r", "run_status.txt", "Tasks"], {
+    cwd: d.path,
+    timeoutMs: 90_000,
+  });
+  assert.equal(again.code, 0, show(again));
+  assert.match(
+    again.stderr,
+    /the run \S*run did not end \(its driver died\); its engines may still be running 2 of its task\(s\) until \d\d:\d\d:\d\d .*disbatch --reattach \S*run\n/,
+  );
+  const dups = [...Deno.readDirSync(d.path)].filter((e) => e.name.startsWith("dup_")).map((e) => e.name);
+  assert.deepEqual(dups, [], "a task ran twice at once");
+  assert.ok(doneCounts(d.path, n).every((c) => c >= 1), JSON.stringify(doneCounts(d.path, n)));
+  const rows = readRows(`${d.path}/run2_status.txt`);
+  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [...Array(n).keys()], show(again));
+});
+
+Deno.test("reattach: -r from the status file of a run that is still going is refused (exit 2), nothing runs", async () => {
+  await using d = await tempDir();
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(2, 20));
+  const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  try {
+    await pollUntil("its tasks running", () => exists(`${d.path}/running_0`), 30_000);
+    const r = await runCli(["-s", "localhost:1", "-p", "run2", "-r", "run_status.txt", "Tasks"], {
+      cwd: d.path,
+    });
+    assert.equal(r.code, 2, show(r));
+    assert.match(
+      r.stderr,
+      /-r run_status\.txt: that run is still going \(its driver, pid \d+ on \S+, holds \S*run_lock\)/,
+    );
+    assert.equal(exists(`${d.path}/run2_status.txt`), false, "the refused run made no file");
+  } finally {
+    Deno.kill(first.pid, "SIGTERM");
+    await first.done;
+  }
+});

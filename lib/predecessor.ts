@@ -1,0 +1,71 @@
+/**
+ * An earlier run of the same tasks whose driver died without ending it: its engines keep running
+ * its tasks for its `--driver-grace`, waiting for a driver to re-attach. A run that resumes from
+ * its status file (`-r`), or starts afresh on its prefix, must not start those tasks again while
+ * their first copies may still run: it holds them until that grace is surely over.
+ *
+ * @module
+ */
+
+import type { JournalState } from "./journal.ts";
+import { LOCK_BEAT_S, lockIsStale, type LockOwner } from "./run_lock.ts";
+
+/** What the files of an earlier run say. */
+export interface Predecessor {
+  /** Its journal, read back. */
+  journal: JournalState;
+  /** Its lock file, when there is one: the holder (undefined: unreadable) and its age in seconds. */
+  lock?: { owner: LockOwner | undefined; ageS: number };
+  /** The last sign of its driver's life (Unix seconds): its lock's heartbeat, else its journal's last write. */
+  lastAliveS: number;
+  /** Its `--driver-grace` in seconds. */
+  graceS: number;
+  /** Task ids its status file records as finished. */
+  recorded: ReadonlySet<number>;
+}
+
+/** What to do about it. */
+export type PredecessorVerdict =
+  /** Nothing: it ended, or nothing of it may still run. */
+  | { kind: "none" }
+  /** Its driver still runs (it holds the lock). */
+  | { kind: "live"; owner: LockOwner | undefined }
+  /** Its engines may still run these tasks (id → engine rank) until `until` (Unix seconds). */
+  | { kind: "hold"; sent: Map<number, number>; until: number };
+
+/**
+ * Judge an earlier run.
+ * @param p what its files say
+ * @param o this host, the time (Unix seconds), whether a pid lives here, and the margin (s) past
+ *   the grace after which an engine has surely given up
+ * @returns the verdict
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { judgePredecessor } from "./predecessor.ts";
+ * import { replayJournal } from "./journal.ts";
+ * const journal = replayJournal("");
+ * const v = judgePredecessor(
+ *   { journal, lastAliveS: 0, graceS: 300, recorded: new Set() },
+ *   { host: "h", now: 1, pidAlive: () => false, marginS: 10 },
+ * );
+ * assert.equal(v.kind, "none");
+ * ```
+ */
+export function judgePredecessor(
+  p: Predecessor,
+  o: { host: string; now: number; pidAlive: (pid: number) => boolean; marginS: number },
+): PredecessorVerdict {
+  if (p.journal.first === undefined || p.journal.ended !== undefined) return { kind: "none" };
+  if (p.lock && !lockIsStale(p.lock.owner, { host: o.host, ageS: p.lock.ageS, pidAlive: o.pidAlive })) {
+    return { kind: "live", owner: p.lock.owner };
+  }
+  // Its engines' grace began when its driver died: by its last heartbeat and the next one missed.
+  const diedBy = Math.min(o.now, p.lastAliveS + LOCK_BEAT_S + 1);
+  const until = diedBy + p.graceS + o.marginS;
+  if (o.now >= until) return { kind: "none" };
+  const sent = new Map<number, number>();
+  for (const [id, rank] of p.journal.sent) if (!p.recorded.has(id)) sent.set(id, rank);
+  return sent.size ? { kind: "hold", sent, until } : { kind: "none" };
+}
