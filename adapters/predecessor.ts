@@ -7,7 +7,7 @@
  */
 
 import { DEFAULT_DRIVER_GRACE_S, parseDriverArgs } from "../lib/driver_options.ts";
-import { replayJournal } from "../lib/journal.ts";
+import { type JournalState, replayJournal } from "../lib/journal.ts";
 import { judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
@@ -28,7 +28,7 @@ export interface EarlierRuns {
  * Read the files of the run `uid` (nothing when it has no journal).
  * @returns what they say, or undefined
  */
-function readPredecessor(uid: string, now: number): Predecessor | undefined {
+function readPredecessor(uid: string, now: number, host: string): Predecessor | undefined {
   let text: string;
   let journalMtime: number;
   try {
@@ -57,7 +57,48 @@ function readPredecessor(uid: string, now: number): Predecessor | undefined {
       if (typeof r !== "string") recorded.add(r.taskId);
     }
   } catch { /* no status file: nothing finished */ }
-  return { journal, ...(lock ? { lock } : {}), lastAliveS, graceS, recorded };
+  return {
+    journal,
+    ...(lock ? { lock } : {}),
+    lastAliveS,
+    graceS,
+    recorded,
+    enginesGone: enginesGone(journal, host),
+  };
+}
+
+/**
+ * Whether every engine the journal has alive was on this host and no engine process works in the
+ * run's directory here any more (an engine chdirs there). Another run's engine in the same
+ * directory keeps the answer false: on the safe side.
+ */
+function enginesGone(journal: JournalState, host: string): boolean {
+  const cwd = journal.first?.cwd;
+  if (cwd === undefined) return false;
+  for (const e of journal.engines.values()) if (e.alive && e.host !== host) return false;
+  let real: string;
+  try {
+    real = Deno.realPathSync(cwd);
+  } catch {
+    return false;
+  }
+  try {
+    for (const p of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(p.name)) continue;
+      try {
+        if (!Deno.readTextFileSync(`/proc/${p.name}/cmdline`).split("\0").includes("--engine")) continue;
+        // This driver's own standby engine is not one of them.
+        const ppid = Number(
+          /^\d+ \(.*\) \S+ (\d+)/s.exec(Deno.readTextFileSync(`/proc/${p.name}/stat`))?.[1],
+        );
+        if (ppid === Deno.pid) continue;
+        if (Deno.readLinkSync(`/proc/${p.name}/cwd`) === real && pidLives(Number(p.name))) return false;
+      } catch { /* gone, or not ours */ }
+    }
+  } catch {
+    return false; // no /proc: cannot tell
+  }
+  return true;
 }
 
 /**
@@ -83,7 +124,7 @@ export function earlierRuns(
   let until = 0;
   const notes: string[] = [];
   for (const [u, from] of uids) {
-    const p = readPredecessor(u, now);
+    const p = readPredecessor(u, now, host);
     if (!p) continue;
     const v = judgePredecessor(p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S });
     if (v.kind === "live" && from !== undefined) {

@@ -17,7 +17,7 @@ cores, ssh hosts or the nodes of a Slurm allocation, and record every task in
   sbatch -N 3 -n 6 disbatch Tasks            Slurm: one engine per node (srun)
   disbatch Tasks                             no -s, no Slurm: every local core
   cat Tasks | disbatch -s localhost:2 -      tasks from stdin, as lines arrive
-  disbatch -r Tasks_disBatch_*_status.txt Tasks   resume: skip what ran (-R: run failures again)
+  disbatch -r Tasks_disBatch_*_status.txt Tasks   resume: skip what ran
 
 positional arguments:
   taskfile              file of tasks, one bash command per line, or - for

@@ -207,3 +207,28 @@ Deno.test("reattach: -r from the status file of a run that is still going is ref
     await first.done;
   }
 });
+
+Deno.test("reattach: -r from a run killed whole (driver and engines) does not wait for its engines' grace", async () => {
+  await using d = await tempDir();
+  const n = 4;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 3));
+  const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil(
+    "two tasks running",
+    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
+    30_000,
+  );
+  // As `pkill -9 -f disbatch` would: the driver and its engine (their task groups die with the engine's reaper).
+  for (const pid of [first.pid, ...await enginesOf(d.path)]) Deno.kill(pid, "SIGKILL");
+  await first.done;
+  await pollUntil("the engine gone", async () => (await enginesOf(d.path)).length === 0, 10_000);
+  const t0 = Date.now();
+  const again = await runCli(["-s", "localhost:2", "-p", "run2", "-r", "run_status.txt", "Tasks"], {
+    cwd: d.path,
+    timeoutMs: 90_000,
+  });
+  assert.equal(again.code, 0, show(again));
+  assert.doesNotMatch(again.stderr, /did not end/, show(again));
+  assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms: it waited for the default 300 s grace`);
+  assert.ok(doneCounts(d.path, n).every((c) => c >= 1), JSON.stringify(doneCounts(d.path, n)));
+});
