@@ -16,8 +16,17 @@ import { ContextRunner, planHere } from "./context_runner.ts";
 import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
 import { findRunEnd } from "./walltime.ts";
-import { parseDriverAddress } from "../lib/journal.ts";
+import { parseDriverAddress, replayJournal } from "../lib/journal.ts";
 import { LAUNCH_ENV } from "../lib/launch_contract.ts";
+
+/** The exit status the run `uid` ended with, from its journal; undefined while it has not ended. */
+function endedWith(uid: string): number | undefined {
+  try {
+    return replayJournal(Deno.readTextFileSync(`${uid}_journal`)).ended;
+  } catch {
+    return undefined;
+  }
+}
 
 function say(m: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
@@ -38,6 +47,13 @@ export async function contextMain(args: string[]): Promise<number> {
   try {
     session = await connectToDriver("context");
   } catch (e) {
+    // A run that ended (its journal says so): nothing to add to, as a late `sbatch dbUtil.sh` finds.
+    const uid = Deno.env.get(LAUNCH_ENV.uid);
+    const ended = uid === undefined ? undefined : endedWith(uid);
+    if (ended !== undefined) {
+      say(`Run done (exit status ${ended}), context not registering.`);
+      return 0;
+    }
     say(`disbatch: ${e instanceof ClientError ? e.message : e}`);
     return 1;
   }

@@ -31,6 +31,19 @@ export interface DbUtilInput {
 export function renderDbUtil(i: DbUtilInput): string {
   const self = i.self.map(q).join(" ");
   const script = `${i.uid}_dbUtil.sh`;
+  const usage = [
+    `usage: ${script} [CONTEXT OPTIONS]`,
+    `       sbatch [SBATCH OPTIONS] ${script} [CONTEXT OPTIONS]`,
+    `       ${script} --mon | --status | --stop ENGINE|cID|LABEL`,
+    "",
+    "Adds resources to the running run: the hosts of -s (ssh, or localhost), or the nodes of the Slurm",
+    "allocation it runs in. Context options: -s HOST:N[,HOST:N...], -c CORES_PER_TASK,",
+    "-t TASKS_PER_NODE, -E VAR, -C TASK_LIMIT, -l LABEL, --fill, --retire-cmd CMD, --no-retire;",
+    "-c, -t and -E not given are the driver's.",
+    "  --mon      watch the run full-screen (q quits)",
+    "  --status   print the run's state and exit",
+    "  --stop     let an engine (rank), a context (c1) or the contexts of a label finish softly",
+  ];
   return `#!/bin/bash
 # disbatch run ${i.uid}
 #   sbatch -n 10 ${script}            add the nodes of a Slurm allocation
@@ -40,6 +53,7 @@ export function renderDbUtil(i: DbUtilInput): string {
 #   ${script} --status                print the run's state and exit
 # This file holds the run's secret: keep it private (mode 0700).
 ${vmemGuard()}${dbUtilExports({ addresses: i.addresses, secret: i.secret, uid: i.uid })}case "$1" in
+  -h|--help) printf '%s\\n' ${usage.map(q).join(" ")}; exit 0 ;;
   --mon) shift; exec ${self} --mon "$@" ;;
   ${ENGINE_MODE}) exec ${self} "$@" ;;
   --stop|--status) exec ${self} --control "$@" ;;

@@ -106,3 +106,20 @@ Deno.test("dbUtil.sh context: -E not given is the driver's, split over the conte
   for (const l of seen) assert.match(l, /^(0 0 1 p|1 0 1 x|1 1 1 y)$/, seen.join("\n"));
   assert.ok(seen.some((l) => l.startsWith("1 ")), seen.join("\n"));
 });
+
+Deno.test("dbUtil.sh context after the run ended: 'Run done', exit 0 (a late sbatch job is not a failure)", async () => {
+  await using d = await tempDir("disbatch_ctxdone_");
+  Deno.writeTextFileSync(`${d.path}/Tasks`, "true\n");
+  const driver = spawnCli(["-s", "localhost:1", "-p", "run", "Tasks"], { cwd: d.path });
+  assert.equal((await driver.output()).code, 0);
+  const ctx = await new Deno.Command(`${d.path}/run_dbUtil.sh`, {
+    args: ["-s", "localhost:1"],
+    cwd: d.path,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(ctx.stderr);
+  assert.equal(ctx.code, 0, err);
+  assert.equal(err, "Run done (exit status 0), context not registering.\n");
+});

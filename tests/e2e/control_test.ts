@@ -127,6 +127,13 @@ Deno.test({
       assert.ok(Date.now() < deadline, `engines still listed:\n${status.stdout}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    for (const flag of ["--help", "-h"]) {
+      const help = await dbUtil(script, [flag], d.path);
+      assert.equal(help.code, 0, help.stderr);
+      assert.equal(help.stderr, "");
+      assert.match(help.stdout, new RegExp(`^usage: \\S+run_dbUtil\\.sh \\[CONTEXT OPTIONS\\]\n`));
+      assert.match(help.stdout, /--stop +let an engine/);
+    }
     const gone = await dbUtil(script, ["--stop", "1"], d.path);
     assert.deepEqual([gone.code, gone.stdout], [1, "no engine 1\n"], "an engine that has left");
   } finally {
