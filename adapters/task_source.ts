@@ -147,7 +147,7 @@ export async function prescan(
   const f = await openTaskFile(inv.taskFile);
   const printed = new Set<string>();
   let empty = true;
-  let same = 0, differ = 0, barriers = 0;
+  let same = 0, differ = 0, moved = 0, barriers = 0;
   const ids = { next: 0 };
   let first: { task: Task; record: StatusRecord; source: string } | undefined;
   try {
@@ -164,13 +164,17 @@ export async function prescan(
         if (d.action === "mismatch") {
           first ??= { task: item.task, record: d.record, source: d.source };
           differ++;
+          // Only its line moved (lines added or removed above it): same command, same repeat index.
+          if (d.record.command === item.task.command && d.record.repeatIndex === item.task.repeatIndex) {
+            moved++;
+          }
         } else if (d.action === "skip") same++;
       }
     }
   } finally {
     f.close();
   }
-  if (first) throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ });
+  if (first) throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ, moved });
   return { printed, empty, total: ids.next - barriers };
 }
 

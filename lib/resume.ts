@@ -44,21 +44,29 @@ export class ResumeMismatchError extends Error {
    * @param task the task as the file now says @param record what the status file says
    * @param source status file name
    * @param counts over the whole task file (when it was read whole): recorded tasks that still
-   * match and that differ. None matching means the status file is another task file's.
+   * match, that differ, and of those that differ, how many differ in their line alone (lines were
+   * added or removed above them). None matching means the status file is another task file's, unless
+   * every difference is a moved line.
    */
   constructor(
     readonly task: Task,
     readonly record: StatusRecord,
     readonly source: string,
-    readonly counts?: { same: number; differ: number },
+    readonly counts?: { same: number; differ: number; moved?: number },
   ) {
     const here = `task ${task.id} is line ${task.line}${repeatText(task.repeatIndex)} "${task.command}" here`;
     const there = `${source} recorded it as line ${record.line}${
       repeatText(record.repeatIndex)
     } "${record.command}"`;
-    const other = counts !== undefined && counts.same === 0;
+    const moved = counts !== undefined && counts.moved === counts.differ;
+    const other = counts !== undefined && counts.same === 0 && !moved;
     super(
-      other
+      moved
+        ? `Cannot resume: lines were added or removed in the task file since ${source} was written: ` +
+          `${counts!.differ} recorded task(s) have the same command on another line (${here}; ${there}). ` +
+          `If only comments or blank lines changed, --force-resume skips the recorded tasks by id; ` +
+          `else restore the task file, or start a fresh run without -r`
+        : other
         ? `Cannot resume: ${source} is the status file of another task file: none of its ${counts.differ} ` +
           `recorded task(s) matches this one (${here}; ${there}). Give the status file of this task file, ` +
           `or run without -r`

@@ -272,4 +272,18 @@ Deno.test("ResumeMismatchError tells another task file's status file from an edi
     /task file changed since a_status\.txt was written: .*\(1 of 6 recorded tasks differ\)/,
   );
   assert.match(edited.message, /--force-resume would skip the changed tasks by id without running them$/);
+  // A comment added at the top: every recorded task is there, one line further down.
+  const shifted = new ResumeMismatchError(task(0, 2, "echo a", -1), r, "a_status.txt", {
+    same: 0,
+    differ: 3,
+    moved: 3,
+  });
+  assert.match(
+    shifted.message,
+    /^Cannot resume: lines were added or removed in the task file since a_status\.txt was written: 3 recorded task\(s\) have the same command on another line \(task 0 is line 2 "echo a" here; a_status\.txt recorded it as line 1 "echo a"\)\. If only comments or blank lines changed, --force-resume skips/,
+  );
+  assert.doesNotMatch(shifted.message, /another task file/);
+  // Some moved, some changed: an edited file.
+  const mixed = new ResumeMismatchError(t, r, "a_status.txt", { same: 0, differ: 3, moved: 2 });
+  assert.match(mixed.message, /another task file/);
 });
