@@ -363,6 +363,17 @@ async function runLocked(
       say(`disbatch: ${m}`);
     }
     for (const m of actions.finishMessages) say(m);
+    const since = ran ? fileSource?.since?.() : undefined;
+    if (since && since.kind !== "same") {
+      const m = since.kind === "grown"
+        ? `the task file ${inv.taskFile} grew by ${since.grewBy} byte(s) during the run; a run reads its task ` +
+          `file as it was when it started, so what was added did not run. To run it (what ran is skipped): ` +
+          resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles)
+        : `the task file ${inv.taskFile} was changed during the run, after the run had read it: the run ran it ` +
+          `as it was (edit a copy of a task file, never the one a run is reading)`;
+      log.warn(m);
+      say(`disbatch: warning: ${m}`);
+    }
     if (sched.endedByWalltime) {
       const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
       log.info(`To resume: ${again}`);

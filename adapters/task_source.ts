@@ -19,6 +19,11 @@ import { binaryKind } from "../lib/text.ts";
 export interface TaskSource {
   read(p: Uint8Array): Promise<number | null>;
   close(): void;
+  /**
+   * A regular task file, at the end of the run: whether it is still what the run read, or grew
+   * (lines appended: `grewBy` bytes), or was changed (rewritten after the run had read it).
+   */
+  since?(): { kind: "same" } | { kind: "grown"; grewBy: number } | { kind: "changed" };
 }
 
 /**
@@ -87,21 +92,82 @@ export class TaskFileChangedError extends Error {
 }
 
 /**
- * A regular task file, pinned: after every read its size and modification time must still be
- * those it had when it was opened (`cat new > Tasks` mid-run changes both), else the read fails
- * with {@linkcode TaskFileChangedError} before any item of the new text is used.
+ * A regular task file, pinned: the run reads it as it was when it was opened. After every read its
+ * size and modification time must still be those it had (`cat new > Tasks` mid-run changes both),
+ * else the read fails with {@linkcode TaskFileChangedError} before any item of the new text is used —
+ * unless the file only grew and what was read is still there (lines appended): the appended bytes are
+ * not read ({@linkcode TaskSource.grown} tells how many there are, for the end of the run).
  */
 function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): TaskSource {
   const mtime = at.mtime?.getTime();
+  let offset = 0;
+  let last: Uint8Array = new Uint8Array(0); // the last bytes read, at offset - last.length
+  /** Whether `bytes`, read before, are still in the file where they ended at `end`. */
+  const unchanged = async (bytes: Uint8Array, end: number): Promise<boolean> => {
+    if (bytes.length === 0) return true;
+    const again = new Uint8Array(bytes.length);
+    await file.seek(end - bytes.length, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < again.length) {
+      const r = await file.read(again.subarray(got));
+      if (r === null || r === 0) break;
+      got += r;
+    }
+    await file.seek(offset, Deno.SeekMode.Start);
+    return got === again.length && again.every((b, i) => b === bytes[i]);
+  };
+  let seen = { size: at.size, mtime };
   return {
     async read(p: Uint8Array): Promise<number | null> {
-      const n = await file.read(p);
+      if (offset >= at.size) return null;
+      // What was read before this read: checked below if the file changed meanwhile.
+      const before = last, end = offset;
+      const r = await file.read(p.subarray(0, Math.min(p.length, at.size - offset)));
+      const n = r ?? 0;
+      offset += n;
+      if (n > 0) last = p.slice(Math.max(0, n - 4096), n);
       const now = await file.stat();
-      if (now.size !== at.size) throw new TaskFileChangedError(path, `size ${at.size} → ${now.size} bytes`);
-      if (now.mtime?.getTime() !== mtime) throw new TaskFileChangedError(path, "modified");
-      return n;
+      if (now.size !== seen.size || now.mtime?.getTime() !== seen.mtime) {
+        // Lines appended leave what was read in place, and make the file longer; anything else stops the run.
+        if (now.size <= at.size) {
+          throw new TaskFileChangedError(
+            path,
+            now.size === at.size ? "modified" : `size ${at.size} → ${now.size} bytes`,
+          );
+        }
+        if (!(await unchanged(before, end))) {
+          throw new TaskFileChangedError(path, `size ${at.size} → ${now.size} bytes`);
+        }
+        seen = { size: now.size, mtime: now.mtime?.getTime() };
+      }
+      return n === 0 ? null : n;
     },
     close: () => file.close(),
+    since() {
+      try {
+        const now = Deno.statSync(path);
+        if (now.size === at.size && now.mtime?.getTime() === mtime) return { kind: "same" as const };
+        if (now.size <= at.size) return { kind: "changed" as const };
+        // What was read last is still in its place: lines were appended.
+        const f = Deno.openSync(path);
+        try {
+          const again = new Uint8Array(last.length);
+          f.seekSync(offset - last.length, Deno.SeekMode.Start);
+          let got = 0;
+          while (got < again.length) {
+            const r = f.readSync(again.subarray(got));
+            if (r === null || r === 0) break;
+            got += r;
+          }
+          const same = got === again.length && again.every((b, i) => b === last[i]);
+          return same ? { kind: "grown" as const, grewBy: now.size - at.size } : { kind: "changed" as const };
+        } finally {
+          f.close();
+        }
+      } catch {
+        return { kind: "changed" as const };
+      }
+    },
   };
 }
 
