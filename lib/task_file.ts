@@ -75,6 +75,8 @@ export class TaskFileParser {
   #perEngineStart = 0;
   #perEngineStop = 0;
   #perEngineOpen = true;
+  /** The line that closed the PERENGINE block (the first task, barrier or other directive). */
+  #closedBy: { line: number; text: string } | undefined;
   readonly #expand: boolean;
 
   /**
@@ -110,10 +112,12 @@ export class TaskFileParser {
     let m = PERENGINE_RE.exec(text);
     if (m) {
       if (!this.#perEngineOpen) {
+        const by = this.#closedBy;
         throw new TaskFileSyntaxError(
           this.fileName,
           lineNo,
-          "#DISBATCH PERENGINE must come before the first task or barrier; move it to the top of the file",
+          "#DISBATCH PERENGINE must come before the first task, barrier or other directive" +
+            (by ? ` (line ${by.line} is one: "${clip(by.text)}")` : "") + "; move it above that line",
         );
       }
       const phase = m[1]!.toUpperCase() === "START" ? "start" : "stop";
@@ -145,6 +149,7 @@ export class TaskFileParser {
     }
     if (this.#perEngineOpen) {
       this.#perEngineOpen = false;
+      this.#closedBy = { line: lineNo, text };
       yield { kind: "perEngineDone" };
     }
     if ((m = REPEAT_RE.exec(text))) {

@@ -316,14 +316,27 @@ Deno.test("TaskFileParser.feed() closes the per-engine block once, at the first 
 });
 
 Deno.test("TaskFileParser.feed() rejects PERENGINE after a task with file:line", () => {
-  const cases: { text: string; line: number }[] = [
-    { text: "echo a\n#DISBATCH PERENGINE START echo late", line: 2 },
-    { text: "#DISBATCH BARRIER\n\n#DISBATCH PERENGINE STOP echo late", line: 3 },
-    { text: "#DISBATCH REPEAT 0\n#DISBATCH PERENGINE START x", line: 2 },
-    { text: "#DISBATCH FOO\n#DISBATCH PERENGINE START x", line: 2 },
-    { text: "#DISBATCH PERENGINE START ok\necho a\n#DISBATCH perengine stop x", line: 3 },
+  // The line that closed the PERENGINE block is named.
+  const cases: { text: string; line: number; by: string }[] = [
+    { text: "echo a\n#DISBATCH PERENGINE START echo late", line: 2, by: 'line 1 is one: "echo a"' },
+    {
+      text: "#DISBATCH BARRIER\n\n#DISBATCH PERENGINE STOP echo late",
+      line: 3,
+      by: 'line 1 is one: "#DISBATCH BARRIER"',
+    },
+    {
+      text: "#DISBATCH REPEAT 0\n#DISBATCH PERENGINE START x",
+      line: 2,
+      by: 'line 1 is one: "#DISBATCH REPEAT 0"',
+    },
+    { text: "#DISBATCH FOO\n#DISBATCH PERENGINE START x", line: 2, by: 'line 1 is one: "#DISBATCH FOO"' },
+    {
+      text: "#DISBATCH PERENGINE START ok\necho a\n#DISBATCH perengine stop x",
+      line: 3,
+      by: 'line 2 is one: "echo a"',
+    },
   ];
-  for (const { text, line } of cases) {
+  for (const { text, line, by } of cases) {
     assert.throws(() => parse(text, "dir/MyTasks"), (e: unknown) => {
       assert.ok(e instanceof TaskFileSyntaxError, text);
       assert.ok(e instanceof SyntaxError);
@@ -331,7 +344,8 @@ Deno.test("TaskFileParser.feed() rejects PERENGINE after a task with file:line",
       assert.equal(e.file, "dir/MyTasks");
       assert.equal(e.line, line);
       assert.ok(e.message.startsWith(`dir/MyTasks:${line}: `), e.message);
-      assert.match(e.message, /PERENGINE/);
+      assert.match(e.message, /PERENGINE must come before the first task, barrier or other directive/);
+      assert.ok(e.message.includes(`(${by}); move it above that line`), e.message);
       return true;
     }, text);
   }
