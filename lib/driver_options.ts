@@ -108,7 +108,12 @@ export function parseDriverArgs(
   env: Record<string, string | undefined>,
   tzOffsetMinutes = 0,
 ): DriverInvocation | "help" | "version" {
-  const { options: o, positionals } = parseArgv(args, DRIVER_SPECS);
+  // disBatch takes these with or without a value: either way, the same answer (not "expected one argument").
+  const end = args.indexOf("--");
+  const server = (end < 0 ? args : args.slice(0, end)).find((a) => /^--(kvsserver|taskserver)(=|$)/.test(a));
+  const { options: o, positionals } = server === undefined
+    ? parseArgv(args, DRIVER_SPECS)
+    : { options: { [server.slice(2).split("=")[0]!]: "" } as Record<string, string>, positionals: [] };
   if (o.help) return "help";
   for (const k of ["kvsserver", "taskserver"]) {
     if (o[k] !== undefined) {

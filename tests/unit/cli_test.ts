@@ -261,7 +261,15 @@ Deno.test("parseDriverArgs() takes --taskcommand, --results and --name; refuses 
   usageError([], /one of the arguments taskfile --taskcommand --version is required/);
   usageError(["--results", "", "Tasks"], /argument --results: expected a file name or - for stdout/);
   usageError(["--name", "a/b", "-"], /argument --name: expected a name without '\/' or blanks/);
-  for (const args of [["--taskserver", "host:1234"], ["--kvsserver", "host:1234", "Tasks"]]) {
+  for (
+    const args of [
+      ["--taskserver", "host:1234"],
+      ["--kvsserver", "host:1234", "Tasks"],
+      ["--taskserver"], // disBatch takes them without a value too
+      ["-s", "localhost:2", "--kvsserver"],
+      ["--taskserver=h:1", "Tasks"],
+    ]
+  ) {
     usageError(
       args,
       /key-value server is not part of disbatch; feed tasks from a program with --taskcommand/,
