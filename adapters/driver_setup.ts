@@ -128,7 +128,11 @@ export function restoreRun(
   say(
     `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +
       `in flight on ${alive.size} engine(s) of the last driver` +
-      (re.inFlight.size ? `, held for them for up to ${wait} s` : ""),
+      (re.inFlight.size
+        ? wait > 0
+          ? `, held for them for up to ${wait} s`
+          : ": none of those engines is left, they run again now"
+        : ""),
   );
 }
 

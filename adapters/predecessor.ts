@@ -72,7 +72,7 @@ function readPredecessor(uid: string, now: number, host: string): Predecessor | 
  * run's directory here any more (an engine chdirs there). Another run's engine in the same
  * directory keeps the answer false: on the safe side.
  */
-function enginesGone(journal: JournalState, host: string): boolean {
+export function enginesGone(journal: JournalState, host: string): boolean {
   const cwd = journal.first?.cwd;
   if (cwd === undefined) return false;
   for (const e of journal.engines.values()) if (e.alive && e.host !== host) return false;

@@ -232,3 +232,27 @@ Deno.test("reattach: -r from a run killed whole (driver and engines) does not wa
   assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms: it waited for the default 300 s grace`);
   assert.ok(doneCounts(d.path, n).every((c) => c >= 1), JSON.stringify(doneCounts(d.path, n)));
 });
+
+Deno.test("reattach: --reattach after the run was killed whole (driver and engines) does not wait for the grace", async () => {
+  await using d = await tempDir();
+  const n = 4;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 3));
+  const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
+  await pollUntil(
+    "two tasks running",
+    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
+    30_000,
+  );
+  for (const pid of [first.pid, ...await enginesOf(d.path)]) Deno.kill(pid, "SIGKILL");
+  await first.done;
+  await pollUntil("the engine gone", async () => (await enginesOf(d.path)).length === 0, 10_000);
+  const t0 = Date.now();
+  const again = await runCli(["--reattach", "run"], { cwd: d.path, timeoutMs: 90_000 });
+  assert.equal(again.code, 0, show(again));
+  assert.match(
+    again.stderr,
+    /2 task\(s\) in flight on 1 engine\(s\) of the last driver: none of those engines is left/,
+  );
+  assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms: it waited for the default 300 s grace`);
+  assert.ok(doneCounts(d.path, n).every((c) => c >= 1), JSON.stringify(doneCounts(d.path, n)));
+});
