@@ -59,9 +59,19 @@ export async function openTaskFile(path: string): Promise<TaskSource> {
     // Linux opens a directory for reading without complaint; argparse's FileType does not.
     const st = await Deno.stat(path);
     if (st.isDirectory) throw new Deno.errors.IsADirectory();
-    // Opening a FIFO waits for its writer: say so rather than hang without a word.
-    if (st.isFifo) stderrLine(`disbatch: ${path} is a FIFO: waiting for a program to write tasks into it`);
-    file = await Deno.open(path, { read: true });
+    // Opening a FIFO waits for its writer: when none comes within a second, say so rather than hang
+    // without a word (`disbatch <(program)` has one at once).
+    const note = st.isFifo
+      ? setTimeout(
+        () => stderrLine(`disbatch: ${path} is a FIFO: waiting for a program to write tasks into it`),
+        1000,
+      )
+      : undefined;
+    try {
+      file = await Deno.open(path, { read: true });
+    } finally {
+      clearTimeout(note);
+    }
   } catch (e) {
     throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);
   }

@@ -139,12 +139,20 @@ Deno.test("careless: a FIFO with no writer says it waits for one, then runs what
   const mk = await new Deno.Command("mkfifo", { args: [`${d.path}/fifo`] }).output();
   assert.ok(mk.success);
   const run = start(["-s", "localhost:1", "-p", "run", "fifo"], { cwd: d.path });
-  await new Promise((r) => setTimeout(r, 1000)); // no writer for a while
+  await new Promise((r) => setTimeout(r, 3000)); // no writer for a while (it speaks after a second)
   Deno.writeTextFileSync(`${d.path}/fifo`, "echo hi > out\n");
   const r = await run.done;
   assert.equal(r.code, 0, show(r));
   assert.equal(Deno.readTextFileSync(`${d.path}/out`), "hi\n");
   assert.match(r.stderr, /^disbatch: fifo is a FIFO: waiting for a program to write tasks into it\n/);
+  // A writer already there (`disbatch <(program)`): nothing to say.
+  const writer = new Deno.Command("bash", { args: ["-c", "echo 'echo again > out2' > fifo"], cwd: d.path })
+    .spawn();
+  const r2 = await start(["-s", "localhost:1", "-p", "run2", "fifo"], { cwd: d.path }).done;
+  await writer.status;
+  assert.equal(r2.code, 0, show(r2));
+  assert.equal(Deno.readTextFileSync(`${d.path}/out2`), "again\n");
+  assert.doesNotMatch(r2.stderr, /FIFO/);
 });
 
 Deno.test("careless: a file where a directory belongs (-p FILE/x, install FILE, report DIR) is named as such", async () => {
