@@ -82,7 +82,12 @@ export async function runDriver(
   refuseOwnStatusFile(inv, plan.uid);
   if (re) await clearDeadDriversLock(re.uid, hostname);
   // An earlier run of these tasks whose driver died: what its engines may still run waits for them.
-  const earlier = re ? undefined : earlierRuns(inv.resumeFrom, plan.uid, hostname);
+  const earlier = re ? undefined : earlierRuns(
+    inv.resumeFrom,
+    plan.uid,
+    hostname,
+    inv.taskCommand === undefined ? inv.taskFile : undefined,
+  );
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
   try {
@@ -242,6 +247,7 @@ async function runLocked(
   });
 
   if (re) restoreRun(re, react, peers, say);
+  let earlierWatch: ReturnType<typeof setInterval> | undefined;
   if (earlier) {
     react({
       kind: "held",
@@ -249,8 +255,24 @@ async function runLocked(
       until: earlier.until,
       expected: [],
       now: Date.now() / 1000,
+      earlier: true,
     });
     for (const n of earlier.notes) say(n);
+    // Its tasks left behind on this host (their engine and reaper killed outright) may end before the
+    // grace: once nothing of it is left, the held tasks run.
+    earlierWatch = setInterval(() => {
+      if (!earlier.gone()) return;
+      clearInterval(earlierWatch);
+      log.info("Nothing of the earlier run is left on this host: its held tasks run now");
+      react({
+        kind: "held",
+        sent: [],
+        until: Date.now() / 1000,
+        expected: [],
+        now: Date.now() / 1000,
+        earlier: true,
+      });
+    }, 2000);
   }
   const server = new DriverServer(listener, secret, log, () => run);
   server.start(peers);
@@ -347,6 +369,7 @@ async function runLocked(
    * @returns the driver's exit status
    */
   async function shutDown(code: number, ran: boolean): Promise<number> {
+    clearInterval(earlierWatch);
     clearInterval(joinWatcher);
     clearInterval(endWatcher);
     clearInterval(repaint);

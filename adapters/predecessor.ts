@@ -12,6 +12,8 @@ import { judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
 import { pidLives, RunFileError } from "./run_files.ts";
+import { jobIdOf } from "../lib/naming.ts";
+import { resolvePath } from "../lib/paths.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
 
 /** Tasks held for the engines of earlier runs, and what to tell the user. */
@@ -22,13 +24,28 @@ export interface EarlierRuns {
   until: number;
   /** One line per earlier run that holds tasks. */
   notes: string[];
+  /** Whether nothing of those runs is left on this host now (their held tasks can run at once). */
+  gone(): boolean;
+}
+
+/** Whether the run of `journal` read the task file `taskFile` (both as real paths). */
+function sameTaskFile(journal: JournalState, taskFile: string | undefined): boolean {
+  const first = journal.first;
+  if (!first || taskFile === undefined || taskFile === "-") return false;
+  try {
+    const inv = parseDriverArgs(first.argv, {}, 0);
+    if (typeof inv !== "object" || inv.taskCommand !== undefined || inv.taskFile === "-") return false;
+    return Deno.realPathSync(resolvePath(first.cwd, inv.taskFile)) === Deno.realPathSync(taskFile);
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Read the files of the run `uid` (nothing when it has no journal).
  * @returns what they say, or undefined
  */
-function readPredecessor(uid: string, now: number, host: string): Predecessor | undefined {
+function readPredecessor(uid: string, now: number): Predecessor | undefined {
   let text: string;
   let journalMtime: number;
   try {
@@ -63,16 +80,19 @@ function readPredecessor(uid: string, now: number, host: string): Predecessor | 
     lastAliveS,
     graceS,
     recorded,
-    enginesGone: enginesGone(journal, host),
   };
 }
 
 /**
- * Whether every engine the journal has alive was on this host and no engine process works in the
- * run's directory here any more (an engine chdirs there). Another run's engine in the same
- * directory keeps the answer false: on the safe side.
+ * Whether nothing of the run `uid` is left: every engine the journal has alive was on this host, and
+ * no process here is one of its engines (an engine process working in its directory) or one of its
+ * tasks (a process whose environment has its `DISBATCH_JOBID` and a `DISBATCH_TASKID`: the task
+ * groups of an engine killed outright outlive it when its reaper was killed too). Another run's
+ * process that looks the same keeps the answer false: on the safe side.
+ * @param uid the run @param journal its journal @param host this host
+ * @returns true when it surely runs nothing any more
  */
-export function enginesGone(journal: JournalState, host: string): boolean {
+export function nothingLeft(uid: string, journal: JournalState, host: string): boolean {
   const cwd = journal.first?.cwd;
   if (cwd === undefined) return false;
   for (const e of journal.engines.values()) if (e.alive && e.host !== host) return false;
@@ -82,17 +102,20 @@ export function enginesGone(journal: JournalState, host: string): boolean {
   } catch {
     return false;
   }
+  const job = `DISBATCH_JOBID=${jobIdOf(uid)}`;
   try {
     for (const p of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(p.name)) continue;
+      if (!/^\d+$/.test(p.name) || Number(p.name) === Deno.pid) continue;
       try {
-        if (!Deno.readTextFileSync(`/proc/${p.name}/cmdline`).split("\0").includes("--engine")) continue;
+        const stat = Deno.readTextFileSync(`/proc/${p.name}/stat`);
         // This driver's own standby engine is not one of them.
-        const ppid = Number(
-          /^\d+ \(.*\) \S+ (\d+)/s.exec(Deno.readTextFileSync(`/proc/${p.name}/stat`))?.[1],
-        );
-        if (ppid === Deno.pid) continue;
-        if (Deno.readLinkSync(`/proc/${p.name}/cwd`) === real && pidLives(Number(p.name))) return false;
+        if (Number(/^\d+ \(.*\) \S+ (\d+)/s.exec(stat)?.[1]) === Deno.pid) continue;
+        const env = Deno.readTextFileSync(`/proc/${p.name}/environ`).split("\0");
+        const task = env.includes(job) && env.some((v) => v.startsWith("DISBATCH_TASKID="));
+        const engine = !task &&
+          Deno.readTextFileSync(`/proc/${p.name}/cmdline`).split("\0").includes("--engine") &&
+          Deno.readLinkSync(`/proc/${p.name}/cwd`) === real;
+        if ((task || engine) && pidLives(Number(p.name))) return false;
       } catch { /* gone, or not ours */ }
     }
   } catch {
@@ -107,6 +130,7 @@ export function enginesGone(journal: JournalState, host: string): boolean {
  * @param resumeFrom the `-r` files
  * @param uid the new run's uid
  * @param host this host
+ * @param taskFile the new run's task file (undefined: tasks from a program)
  * @returns tasks to hold, or undefined when there are none
  * @throws {RunFileError} (exit 2) when a `-r` file belongs to a run whose driver still runs
  */
@@ -114,6 +138,7 @@ export function earlierRuns(
   resumeFrom: readonly string[],
   uid: string,
   host: string,
+  taskFile: string | undefined,
 ): EarlierRuns | undefined {
   const now = Date.now() / 1000;
   const uids = new Map<string, string | undefined>([[uid, undefined]]);
@@ -123,8 +148,9 @@ export function earlierRuns(
   const sent = new Map<number, number>();
   let until = 0;
   const notes: string[] = [];
+  const holding: { uid: string; journal: JournalState }[] = [];
   for (const [u, from] of uids) {
-    const p = readPredecessor(u, now, host);
+    const p = readPredecessor(u, now);
     if (!p) continue;
     const v = judgePredecessor(p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S });
     if (v.kind === "live" && from !== undefined) {
@@ -135,8 +161,12 @@ export function earlierRuns(
         2,
       );
     }
-    if (v.kind !== "hold") continue;
+    // Looked for only now (a scan of /proc): most earlier runs ended.
+    if (v.kind !== "hold" || nothingLeft(u, p.journal, host)) continue;
+    // A fresh run on the prefix of a run of other tasks: their ids are not these tasks'.
+    if (from === undefined && !sameTaskFile(p.journal, taskFile)) continue;
     for (const [id, rank] of v.sent) sent.set(id, rank);
+    holding.push({ uid: u, journal: p.journal });
     until = Math.max(until, v.until);
     const at = new Date(v.until * 1000).toTimeString().slice(0, 8);
     notes.push(
@@ -145,5 +175,6 @@ export function earlierRuns(
         `To go on with that run instead: disbatch --reattach ${u}`,
     );
   }
-  return sent.size ? { sent, until, notes } : undefined;
+  const gone = () => holding.every((h) => nothingLeft(h.uid, h.journal, host));
+  return sent.size ? { sent, until, notes, gone } : undefined;
 }

@@ -18,7 +18,7 @@ import { statusLines } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { RunFileError } from "./run_files.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
-import { enginesGone } from "./predecessor.ts";
+import { nothingLeft } from "./predecessor.ts";
 
 /** What a re-attaching driver starts from. */
 export interface Reattach {
@@ -155,7 +155,7 @@ export function planReattach(
     if (m) diedBy = Math.min(now, m.getTime() / 1000 + LOCK_BEAT_S + 1);
   } catch { /* no lock: assume it just died */ }
   // Its engines all ran here and none is left (killed with it): nothing to wait for.
-  const gone = enginesGone(journal, Deno.hostname());
+  const gone = nothingLeft(uid, journal, Deno.hostname());
   if (gone && inFlight.size) {
     notes.push("its engines were all on this host and none is left: nothing is held for them");
   }

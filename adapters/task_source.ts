@@ -47,6 +47,37 @@ export function osErrorReason(e: unknown): string {
 }
 
 /**
+ * Whether a process of this user holds the FIFO `st` open for writing, or this process holds it
+ * (read from /proc: a writer of another user is not seen).
+ * @param st the FIFO's stat @returns true when one does
+ */
+function fifoHasWriter(st: Deno.FileInfo): boolean {
+  try {
+    for (const p of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(p.name)) continue;
+      let fds: Deno.DirEntry[];
+      try {
+        fds = [...Deno.readDirSync(`/proc/${p.name}/fd`)];
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          const f = Deno.statSync(`/proc/${p.name}/fd/${fd.name}`);
+          if (f.ino !== st.ino || f.dev !== st.dev) continue;
+          // Held by this process already (`<(program)`: the shell passed it): opening it does not wait.
+          if (Number(p.name) === Deno.pid) return true;
+          const flags = /flags:\s*([0-7]+)/.exec(Deno.readTextFileSync(`/proc/${p.name}/fdinfo/${fd.name}`))
+            ?.[1];
+          if (flags !== undefined && (parseInt(flags, 8) & 3) !== 0) return true;
+        } catch { /* gone */ }
+      }
+    }
+  } catch { /* no /proc */ }
+  return false;
+}
+
+/**
  * Open the task file the way argparse's FileType does, with its message on failure.
  * @param path task file path, or `-` for stdin (never closed)
  * @returns the open source
@@ -59,19 +90,12 @@ export async function openTaskFile(path: string): Promise<TaskSource> {
     // Linux opens a directory for reading without complaint; argparse's FileType does not.
     const st = await Deno.stat(path);
     if (st.isDirectory) throw new Deno.errors.IsADirectory();
-    // Opening a FIFO waits for its writer: when none comes within a second, say so rather than hang
-    // without a word (`disbatch <(program)` has one at once).
-    const note = st.isFifo
-      ? setTimeout(
-        () => stderrLine(`disbatch: ${path} is a FIFO: waiting for a program to write tasks into it`),
-        1000,
-      )
-      : undefined;
-    try {
-      file = await Deno.open(path, { read: true });
-    } finally {
-      clearTimeout(note);
+    // Opening a FIFO waits for its writer: with none there yet, say so rather than hang without a
+    // word (`disbatch <(program)` has one). Asked of /proc: an open may hold the event loop.
+    if (st.isFifo && !fifoHasWriter(st)) {
+      stderrLine(`disbatch: ${path} is a FIFO: waiting for a program to write tasks into it`);
     }
+    file = await Deno.open(path, { read: true });
   } catch (e) {
     throw new UsageError(`argument taskfile: can't open '${path}': ${osErrorText(e, path)}`);
   }
@@ -79,7 +103,7 @@ export async function openTaskFile(path: string): Promise<TaskSource> {
     const st = await file.stat();
     if (st.isFile) {
       await refuseBinary(file, path);
-      return pinned(file, path, st);
+      return await pinned(file, path, st);
     }
   } catch (e) {
     file.close();
@@ -108,24 +132,30 @@ export class TaskFileChangedError extends Error {
  * unless the file only grew and what was read is still there (lines appended): the appended bytes are
  * not read ({@linkcode TaskSource.grown} tells how many there are, for the end of the run).
  */
-function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): TaskSource {
+async function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): Promise<TaskSource> {
   const mtime = at.mtime?.getTime();
   let offset = 0;
   let last: Uint8Array = new Uint8Array(0); // the last bytes read, at offset - last.length
-  /** Whether `bytes`, read before, are still in the file where they ended at `end`. */
-  const unchanged = async (bytes: Uint8Array, end: number): Promise<boolean> => {
-    if (bytes.length === 0) return true;
-    const again = new Uint8Array(bytes.length);
-    await file.seek(end - bytes.length, Deno.SeekMode.Start);
+  /** The bytes in the file from `end - length` to `end` (fewer at its end). */
+  const bytesAt = async (end: number, length: number): Promise<Uint8Array> => {
+    const buf = new Uint8Array(length);
+    await file.seek(end - length, Deno.SeekMode.Start);
     let got = 0;
-    while (got < again.length) {
-      const r = await file.read(again.subarray(got));
+    while (got < buf.length) {
+      const r = await file.read(buf.subarray(got));
       if (r === null || r === 0) break;
       got += r;
     }
     await file.seek(offset, Deno.SeekMode.Start);
-    return got === again.length && again.every((b, i) => b === bytes[i]);
+    return buf.subarray(0, got);
   };
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  // The file's last bytes when it was opened: still there, at the same place, in a file that grew
+  // means lines were appended (a rewrite would have to repeat them exactly).
+  const tail = await bytesAt(at.size, Math.min(4096, at.size));
+  /** Whether `bytes`, read before, are still in the file where they ended at `end`. */
+  const unchanged = async (bytes: Uint8Array, end: number): Promise<boolean> =>
+    bytes.length === 0 || same(await bytesAt(end, bytes.length), bytes);
   let seen = { size: at.size, mtime };
   return {
     async read(p: Uint8Array): Promise<number | null> {
@@ -134,6 +164,8 @@ function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): TaskSource 
       const before = last, end = offset;
       const r = await file.read(p.subarray(0, Math.min(p.length, at.size - offset)));
       const n = r ?? 0;
+      // Its end before the size it had: it was cut (a rewrite under way).
+      if (n === 0) throw new TaskFileChangedError(path, `it ends at byte ${offset} of ${at.size}`);
       offset += n;
       if (n > 0) last = p.slice(Math.max(0, n - 4096), n);
       const now = await file.stat();
@@ -145,7 +177,7 @@ function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): TaskSource 
             now.size === at.size ? "modified" : `size ${at.size} → ${now.size} bytes`,
           );
         }
-        if (!(await unchanged(before, end))) {
+        if (!(await unchanged(before, end)) || !(await unchanged(tail, at.size))) {
           throw new TaskFileChangedError(path, `size ${at.size} → ${now.size} bytes`);
         }
         seen = { size: now.size, mtime: now.mtime?.getTime() };
@@ -158,19 +190,20 @@ function pinned(file: Deno.FsFile, path: string, at: Deno.FileInfo): TaskSource 
         const now = Deno.statSync(path);
         if (now.size === at.size && now.mtime?.getTime() === mtime) return { kind: "same" as const };
         if (now.size <= at.size) return { kind: "changed" as const };
-        // What was read last is still in its place: lines were appended.
+        // Its last bytes at the start are still in their place: lines were appended.
         const f = Deno.openSync(path);
         try {
-          const again = new Uint8Array(last.length);
-          f.seekSync(offset - last.length, Deno.SeekMode.Start);
+          const again = new Uint8Array(tail.length);
+          f.seekSync(at.size - tail.length, Deno.SeekMode.Start);
           let got = 0;
           while (got < again.length) {
             const r = f.readSync(again.subarray(got));
             if (r === null || r === 0) break;
             got += r;
           }
-          const same = got === again.length && again.every((b, i) => b === last[i]);
-          return same ? { kind: "grown" as const, grewBy: now.size - at.size } : { kind: "changed" as const };
+          return got === again.length && same(again, tail)
+            ? { kind: "grown" as const, grewBy: now.size - at.size }
+            : { kind: "changed" as const };
         } finally {
           f.close();
         }

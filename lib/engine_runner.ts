@@ -100,7 +100,10 @@ export class EngineRunner {
     return this.#running.size;
   }
 
-  /** The earliest time a `tick` is due (a time limit, a signal death settling, the end of a kill). */
+  /**
+   * The earliest time a `tick` is due (a time limit, a signal death settling, the end of a kill, the
+   * end of a `--fail-fast` hold).
+   */
   get nextWake(): number | undefined {
     let at: number | undefined;
     const take = (t: number) => {
@@ -111,6 +114,7 @@ export class EngineRunner {
       else if (r.deadline !== undefined) take(r.deadline);
     }
     if (this.#state === "killing" && this.#running.size > 0) take(this.#leaveBy);
+    if (this.#heldSince !== undefined && this.#state === "running") take(this.#heldSince + HOLD_MS);
     return at;
   }
 
@@ -310,6 +314,11 @@ export class EngineRunner {
     this.#running.delete(run);
     if (r.queued && slot !== undefined) r.slot = slot;
     this.#log("error", `Task ${r.task.id} could not start: ${msg}`);
+    if (r.task.stopsRun && this.#heldSince === undefined) {
+      // A failure too (--fail-fast): nothing more starts here until the driver's kill.
+      this.#heldSince = now;
+      this.#log("info", `Task ${r.task.id} failed with --fail-fast: starting nothing more`);
+    }
     const at = now / 1000;
     const outcome: TaskOutcome = {
       id: r.task.id,
@@ -332,7 +341,7 @@ export class EngineRunner {
   #exited(run: number, result: ProcessResult, now: number): void {
     const r = this.#running.get(run);
     if (!r || r.exit) return;
-    if (result.returnCode !== 0 && r.task.stopsRun && this.#heldSince === undefined) {
+    if ((result.returnCode !== 0 || r.timedOut) && r.task.stopsRun && this.#heldSince === undefined) {
       // --fail-fast: this failure ends the run; nothing more starts here (the launcher holds its
       // queue too) until the driver's kill comes, or HOLD_MS pass without it.
       this.#heldSince = now;

@@ -20,6 +20,8 @@ export class Holds {
   #read = 0;
   /** When the held tasks run again (Unix seconds). */
   until = 0;
+  /** Held for an earlier run (a `-r` of a run whose driver died), not for this run's own engines. */
+  earlier = false;
 
   /** @param reg the registry whose contexts count the engines to come */
   constructor(reg: Registry) {
@@ -30,8 +32,15 @@ export class Holds {
    * The last driver's journal: tasks on its engines, and those engines.
    * @param sent task id → engine rank @param until Unix seconds
    * @param expected rank → context of the engines that may come back (each counted as coming)
+   * @param earlier held for an earlier run's engines: released, they run as first attempts
    */
-  hold(sent: ReadonlyMap<number, number>, until: number, expected: ReadonlyMap<number, number>): void {
+  hold(
+    sent: ReadonlyMap<number, number>,
+    until: number,
+    expected: ReadonlyMap<number, number>,
+    earlier = false,
+  ): void {
+    this.earlier = earlier;
     for (const [id, rank] of sent) {
       const entry: TaskEntry = {
         kind: "task",

@@ -402,6 +402,8 @@ def main():
             say("F %s %d %s\n" % (run, slot, why.replace("\n", " ")), 0)
             if queued:
                 pool.append(slot)
+            if stop:
+                holding[0] = True
             return
         running[pid] = [run, slot, t, op, ep]
         if queued:

@@ -22,11 +22,6 @@ export interface Predecessor {
   graceS: number;
   /** Task ids its status file records as finished. */
   recorded: ReadonlySet<number>;
-  /**
-   * Every engine it had alive was on this host, and no engine process works in its directory here
-   * any more: nothing of it runs (they were killed with it).
-   */
-  enginesGone?: boolean;
 }
 
 /** What to do about it. */
@@ -66,7 +61,6 @@ export function judgePredecessor(
   if (p.lock && !lockIsStale(p.lock.owner, { host: o.host, ageS: p.lock.ageS, pidAlive: o.pidAlive })) {
     return { kind: "live", owner: p.lock.owner };
   }
-  if (p.enginesGone) return { kind: "none" };
   // Its engines' grace began when its driver died: by its last heartbeat and the next one missed.
   const diedBy = Math.min(o.now, p.lastAliveS + LOCK_BEAT_S + 1);
   const until = diedBy + p.graceS + o.marginS;

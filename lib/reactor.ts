@@ -87,7 +87,15 @@ export type DriverEvent =
   | { kind: "stopAt"; stopAt: number; now: number }
   // -- a re-attached driver's inheritance
   /** Tasks the last driver had sent (id → rank), held until `until` for engines that may come back (rank → context). */
-  | { kind: "held"; sent: [number, number][]; until: number; expected: [number, number][]; now: number }
+  | {
+    kind: "held";
+    sent: [number, number][];
+    until: number;
+    expected: [number, number][];
+    now: number;
+    /** For an earlier run's engines (`-r` of a run whose driver died), not this run's. */
+    earlier?: boolean;
+  }
   /** Earlier attempts of unfinished tasks (task id → rc and host of each). */
   | { kind: "attempts"; attempts: [number, { rc: number; host: string }[]][]; now: number };
 
@@ -157,7 +165,7 @@ export function react(s: Scheduler, ev: DriverEvent): Action[] {
       s.setStopAt(ev.stopAt);
       return [];
     case "held":
-      s.holdForEngines(new Map(ev.sent), ev.until, new Map(ev.expected));
+      s.holdForEngines(new Map(ev.sent), ev.until, new Map(ev.expected), ev.earlier === true);
       return [];
     case "attempts":
       s.restoreAttempts(new Map(ev.attempts));

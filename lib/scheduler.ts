@@ -114,13 +114,15 @@ export class Scheduler {
    * surely over, its copies are dead, and they run again.
    * @param sent task id → engine rank @param until Unix seconds
    * @param expected rank → context of the engines that may come back (each counted as coming)
+   * @param earlier held for an earlier run's engines: released, they run as first attempts
    */
   holdForEngines(
     sent: ReadonlyMap<number, number>,
     until: number,
     expected: ReadonlyMap<number, number>,
+    earlier = false,
   ): void {
-    this.#c.holds.hold(sent, until, expected);
+    this.#c.holds.hold(sent, until, expected, earlier);
   }
 
   /**

@@ -126,7 +126,8 @@ export function releaseHeld(c: SchedulerCore, now: number): Action[] {
     c.holds.release(h);
     if (!h.task) continue;
     n++;
-    c.policy.lostAttempt(h.id, true);
+    // An earlier run's task is this run's first attempt; a re-attached run's was lost with its engine.
+    if (!c.holds.earlier) c.policy.lostAttempt(h.id, true);
     c.requeue(h);
   }
   c.holds.giveUpEngines();
@@ -134,7 +135,9 @@ export function releaseHeld(c: SchedulerCore, now: number): Action[] {
     ? [{
       kind: "log",
       level: "warn",
-      message: `${n} task(s) of engines that did not come back within --driver-grace run again`,
+      message: c.holds.earlier
+        ? `${n} task(s) the earlier run's engines may have run until now run here`
+        : `${n} task(s) of engines that did not come back within --driver-grace run again`,
     }]
     : [];
   return out.concat(dispatch(c, now));

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { runCli, tempDir } from "../helpers/run_cli.ts";
-import { readRows, show, start, writeText } from "./e2e_helpers.ts";
+import { pollUntil, readRows, show, start, writeText } from "./e2e_helpers.ts";
 
 /** Names in dir other than those given. */
 function leftovers(dir: string, keep: string[]): string[] {
@@ -145,9 +145,18 @@ Deno.test("careless: a FIFO with no writer says it waits for one, then runs what
   assert.equal(r.code, 0, show(r));
   assert.equal(Deno.readTextFileSync(`${d.path}/out`), "hi\n");
   assert.match(r.stderr, /^disbatch: fifo is a FIFO: waiting for a program to write tasks into it\n/);
-  // A writer already there (`disbatch <(program)`): nothing to say.
-  const writer = new Deno.Command("bash", { args: ["-c", "echo 'echo again > out2' > fifo"], cwd: d.path })
-    .spawn();
+  // A writer already there (it holds the FIFO open, as a running program does): nothing to say.
+  const writer = new Deno.Command("bash", {
+    args: ["-c", "exec 3<>fifo; echo 'echo again > out2' >&3; sleep 2; exec 3>&-"],
+    cwd: d.path,
+  }).spawn();
+  await pollUntil("the writer holds the FIFO", () => {
+    try {
+      return Deno.readLinkSync(`/proc/${writer.pid}/fd/3`).length > 0;
+    } catch {
+      return false;
+    }
+  }, 10_000);
   const r2 = await start(["-s", "localhost:1", "-p", "run2", "fifo"], { cwd: d.path }).done;
   await writer.status;
   assert.equal(r2.code, 0, show(r2));

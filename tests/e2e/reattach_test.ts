@@ -208,7 +208,7 @@ Deno.test("reattach: -r from the status file of a run that is still going is ref
   }
 });
 
-Deno.test("reattach: -r from a run killed whole (driver and engines) does not wait for its engines' grace", async () => {
+Deno.test("reattach: -r from a run killed whole (as pkill -9 -f disbatch) waits only while its orphaned tasks run", async () => {
   await using d = await tempDir();
   const n = 4;
   Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 3));
@@ -218,19 +218,32 @@ Deno.test("reattach: -r from a run killed whole (driver and engines) does not wa
     () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
     30_000,
   );
-  // As `pkill -9 -f disbatch` would: the driver and its engine (their task groups die with the engine's reaper).
-  for (const pid of [first.pid, ...await enginesOf(d.path)]) Deno.kill(pid, "SIGKILL");
+  // Every process of it whose command line names disbatch: the driver, its engine, the engine's task
+  // launcher and reaper. The two tasks' groups live on, orphaned, until their sleep ends.
+  // The reaper and the launcher first: the reaper would kill the task groups once the engine is gone.
+  const ours = (await workingIn(d.path)).filter((p) => /disbatch|--engine|main\.ts/.test(p.args));
+  const last = (p: { args: string }) => /--engine|main\.ts/.test(p.args) ? 1 : 0;
+  for (const pid of [...ours.sort((a, b) => last(a) - last(b)).map((p) => p.pid), first.pid]) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
   await first.done;
   await pollUntil("the engine gone", async () => (await enginesOf(d.path)).length === 0, 10_000);
+  const orphans = (await workingIn(d.path)).filter((p) => /^sleep 3/.test(p.args)).length;
   const t0 = Date.now();
   const again = await runCli(["-s", "localhost:2", "-p", "run2", "-r", "run_status.txt", "Tasks"], {
     cwd: d.path,
     timeoutMs: 90_000,
   });
   assert.equal(again.code, 0, show(again));
-  assert.doesNotMatch(again.stderr, /did not end/, show(again));
+  // With orphans left, their tasks wait for them (not for the 300 s grace); without, nothing waits.
+  if (orphans > 0) assert.match(again.stderr, /did not end \(its driver died\)/, show(again));
+  else assert.doesNotMatch(again.stderr, /did not end/, show(again));
   assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms: it waited for the default 300 s grace`);
   assert.ok(doneCounts(d.path, n).every((c) => c >= 1), JSON.stringify(doneCounts(d.path, n)));
+  const dups = [...Deno.readDirSync(d.path)].filter((e) => e.name.startsWith("dup_")).map((e) => e.name);
+  assert.deepEqual(dups, [], "a task ran again while its orphaned first copy still ran");
 });
 
 Deno.test("reattach: --reattach after the run was killed whole (driver and engines) does not wait for the grace", async () => {

@@ -153,6 +153,28 @@ const cases: Case[] = [
   },
   {
     name:
+      "--fail-fast: while held, the engine asks for a tick when the hold ends (nothing else would wake it)",
+    events: [
+      configure(1),
+      noPerEngine,
+      { kind: "tasks", tasks: [task(0, { stopsRun: true }), task(1)] },
+      started(1),
+      exited(1, 3, 1000),
+    ],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> exited",
+      "info: Task 0 failed with --fail-fast: starting nothing more",
+      "untrack 101",
+      "flushSoon",
+    ],
+    state: "running",
+    running: 0,
+    nextWake: 6000,
+  },
+  {
+    name:
       "--fail-fast: a task that ends the run and succeeds, or one that may be retried and fails, holds nothing",
     events: [
       configure(1),

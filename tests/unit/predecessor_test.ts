@@ -41,12 +41,6 @@ Deno.test("judgePredecessor(): an earlier run's tasks are held while its engines
     { name: "dead, no lock", p: base({}), now: 2100, want: "hold 2,3 until 2326" },
     { name: "dead, grace over", p: base({}), now: 2326, want: "none" },
     {
-      name: "dead, in its grace, its engines gone too",
-      p: base({ enginesGone: true }),
-      now: 2100,
-      want: "none",
-    },
-    {
       name: "dead, everything sent recorded",
       p: base({ recorded: new Set([0, 1, 2, 3]) }),
       now: 2001,
