@@ -69,14 +69,15 @@ const CLIENT_JS = `
     var s = st.snapshot, elapsed = st.now - s.startedAt;
     document.title = "disBatch: " + s.uid;
     set("uid", esc(s.uid));
-    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : ""));
+    set("phase", '<span class="pill ' + esc(s.phase) + '">' + esc(s.phase) + "</span> elapsed " + dur(elapsed) + (s.tasksEnded ? " · task list complete" : " · task list still open") + (s.stopAt ? " · walltime hand-off in " + dur(Math.max(0, s.stopAt - st.now)) : "") + (s.retried ? " · " + num(s.retried) + " attempt(s) run again" : "") + (s.timedOut ? " · " + num(s.timedOut) + " stopped at their time limit" : "") + (s.killed ? " · " + num(s.killed) + " killed as the run ended" : "") + (s.quarantined.length ? ' · <span class="rc" id="quarantined">quarantined: ' + s.quarantined.map(function (q) { return esc(vis(q.host)) + " (" + esc(vis(q.reason)) + ")"; }).join("; ") + "</span>" : ""));
     var engines = s.engines.filter(function (e) { return e.state !== "gone"; }).length;
-    set("cards", [card("Done", num(s.finished - s.failed), "good"), card("Failed", num(s.failed), s.failed ? "bad" : ""),
+    var ok = s.finished - s.failed - (s.killed || 0);
+    set("cards", [card("Done", num(ok), "good"), card("Failed", num(s.failed), s.failed ? "bad" : ""),
       card("Running", num(s.running)), card("Queued", num(s.queued) + (s.tasksEnded ? "" : "<small>+</small>")),
       card("Slots", num(s.slots)), card("Engines", num(engines))].join(""));
     var total = s.finished + s.running + s.queued, r = rate(st);
     var pct = function (n) { return total ? (100 * n / total).toFixed(2) + "%" : "0"; };
-    set("bar", '<span style="width:' + pct(s.finished - s.failed) + ";background:" + COLORS.ok + '"></span><span style="width:' + pct(s.failed) + ";background:" + COLORS.failed + '"></span><span style="width:' + pct(s.running) + ";background:" + COLORS.running + '"></span>');
+    set("bar", '<span style="width:' + pct(ok) + ";background:" + COLORS.ok + '"></span><span style="width:' + pct(s.failed) + ";background:" + COLORS.failed + '"></span><span style="width:' + pct(s.running) + ";background:" + COLORS.running + '"></span>');
     var eta = s.phase === "done" ? "finished" : !s.tasksEnded ? "ETA unknown until the task list is complete" : r > 0 ? "ETA " + dur((s.queued + s.running) / r) : "ETA —";
     set("pmeta", "<span><b>" + num(s.finished) + "</b> of <b>" + num(total) + (s.tasksEnded ? "" : "+") + "</b> tasks (" + (total ? (100 * s.finished / total).toFixed(1) : "0") + "%)" + (s.skipped ? " · " + num(s.skipped) + " skipped" : "") + (s.barriers ? " · " + num(s.barriers) + " barrier(s)" : "") + "</span><span><b>" + r.toFixed(r < 10 ? 2 : 0) + "</b> tasks/s · " + eta + "</span>");
     renderAllocations(st); renderEngines(s); renderTimeline(st); renderThroughput(st); renderFailures(st);

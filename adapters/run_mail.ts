@@ -48,7 +48,8 @@ export class RunMailer {
     const f = r.flags;
     if (f.length !== 4 || f[3] === "S" || f[3] === "P") return;
     this.#done++;
-    if (r.returnCode !== 0) this.#failed++;
+    // Killed as the run ended (K): not a failure of its own, as the end-of-run summary counts.
+    if (r.returnCode !== 0 && f[3] !== "K") this.#failed++;
     this.#recent.push(r);
     if (this.#recent.length > 10) this.#recent.shift();
     if (this.#done % this.#every === 0) {
@@ -81,7 +82,8 @@ export class RunMailer {
    */
   async end(s: SchedulerSnapshot, code: number, messages: string[]): Promise<void> {
     this.#mailer.notify(
-      `disbatch ${this.#label}: run ended (exit ${code}), ${s.finished} tasks, ${s.failed} failed`,
+      `disbatch ${this.#label}: run ended (exit ${code}), ${s.finished} tasks, ${s.failed} failed` +
+        (s.killed ? `, ${s.killed} killed as the run ended` : ""),
       [`Run ${this.#label} ended with exit status ${code}.`, ...messages, "", this.#body()].join("\n"),
     );
     // Give the last mail a moment; a slow server must not hold the run's exit for long.

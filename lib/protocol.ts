@@ -137,6 +137,8 @@ export interface WireAllocation {
 export interface WireSnapshot {
   finished: number;
   failed: number;
+  /** Tasks killed as the run ended (flag `K`), when there are any: neither done nor failed. */
+  killed?: number;
   barriers: number;
   skipped: number;
   running: number;
@@ -192,6 +194,7 @@ export function runStateOf(
   return {
     finished: s.finished,
     failed: s.failed,
+    ...(s.killed ? { killed: s.killed } : {}),
     barriers: s.barriers,
     skipped: s.skipped,
     running: s.running,

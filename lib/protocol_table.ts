@@ -165,6 +165,7 @@ const runState = record(
   {
     finished: num,
     failed: num,
+    killed: opt(num),
     barriers: num,
     skipped: num,
     running: num,

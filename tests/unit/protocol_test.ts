@@ -117,6 +117,7 @@ const FROM_DRIVER: FromDriver[] = [
   { kind: "registered", context: 2, label: "J1234" },
   { kind: "runOver" },
   // Last, so that the indices above stay as the tests below use them.
+  { kind: "snapshot", state: { ...SNAPSHOT, killed: 2, uid: "/w/J", startedAt: 1795621000.5 } },
   {
     kind: "welcome",
     version: PROTOCOL_VERSION,
