@@ -7,12 +7,13 @@
  */
 
 import { DEFAULT_DRIVER_GRACE_S, parseDriverArgs } from "../lib/driver_options.ts";
-import { type JournalState, replayJournal } from "../lib/journal.ts";
+import { type JournalState, parseDriverAddress, replayJournal } from "../lib/journal.ts";
 import { judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
 import { pidLives, RunFileError } from "./run_files.ts";
 import { jobIdOf } from "../lib/naming.ts";
+import { LAUNCH_ENV, secretInDbUtil } from "../lib/launch_contract.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
 
@@ -103,6 +104,18 @@ export function nothingLeft(uid: string, journal: JournalState, host: string): b
     return false;
   }
   const job = `DISBATCH_JOBID=${jobIdOf(uid)}`;
+  const kvs = new Set<string>();
+  try {
+    for (const a of parseDriverAddress(Deno.readTextFileSync(`${uid}_address`))?.addresses ?? []) {
+      kvs.add(`DISBATCH_KVSSTCP_HOST=${a}`);
+    }
+  } catch { /* none published */ }
+  // Its engines started through srun or ssh have its secret in their environment.
+  let secret: string | undefined;
+  try {
+    const s = secretInDbUtil(Deno.readTextFileSync(`${uid}_dbUtil.sh`));
+    if (s) secret = `${LAUNCH_ENV.secret}=${s}`;
+  } catch { /* none: engines are told by their command line and directory */ }
   try {
     for (const p of Deno.readDirSync("/proc")) {
       if (!/^\d+$/.test(p.name) || Number(p.name) === Deno.pid) continue;
@@ -111,10 +124,15 @@ export function nothingLeft(uid: string, journal: JournalState, host: string): b
         // This driver's own standby engine is not one of them.
         if (Number(/^\d+ \(.*\) \S+ (\d+)/s.exec(stat)?.[1]) === Deno.pid) continue;
         const env = Deno.readTextFileSync(`/proc/${p.name}/environ`).split("\0");
-        const task = env.includes(job) && env.some((v) => v.startsWith("DISBATCH_TASKID="));
-        const engine = !task &&
+        // One of its tasks: its job id (other runs may share it: -p run), and its driver's address or,
+        // unless it moved, its directory.
+        const task = env.includes(job) && env.some((v) => v.startsWith("DISBATCH_TASKID=")) &&
+          (env.some((v) => kvs.has(v)) || Deno.readLinkSync(`/proc/${p.name}/cwd`) === real);
+        // An engine of it: one given its secret (srun and ssh pass it in the environment), or one
+        // working in its directory (a local one gets it on its stdin).
+        const engine = !task && (secret !== undefined && env.includes(secret) ||
           Deno.readTextFileSync(`/proc/${p.name}/cmdline`).split("\0").includes("--engine") &&
-          Deno.readLinkSync(`/proc/${p.name}/cwd`) === real;
+            Deno.readLinkSync(`/proc/${p.name}/cwd`) === real);
         if ((task || engine) && pidLives(Number(p.name))) return false;
       } catch { /* gone, or not ours */ }
     }
