@@ -249,14 +249,9 @@ async function runLocked(
   if (re) restoreRun(re, react, peers, say);
   let earlierWatch: ReturnType<typeof setInterval> | undefined;
   if (earlier) {
-    react({
-      kind: "held",
-      sent: [...earlier.sent],
-      until: earlier.until,
-      expected: [],
-      now: Date.now() / 1000,
-      earlier: true,
-    });
+    const holdEarlier = (sent: [number, number][], until: number) =>
+      react({ kind: "held", sent, until, expected: [], now: Date.now() / 1000, earlier: true });
+    holdEarlier([...earlier.sent], earlier.until);
     for (const n of earlier.notes) say(n);
     // Its tasks left behind on this host (their engine and reaper killed outright) may end before the
     // grace: once nothing of it is left, the held tasks run.
@@ -264,14 +259,7 @@ async function runLocked(
       if (!earlier.gone()) return;
       clearInterval(earlierWatch);
       log.info("Nothing of the earlier run is left on this host: its held tasks run now");
-      react({
-        kind: "held",
-        sent: [],
-        until: Date.now() / 1000,
-        expected: [],
-        now: Date.now() / 1000,
-        earlier: true,
-      });
+      holdEarlier([], Date.now() / 1000); // nothing more held, and until now
     }, 2000);
   }
   const server = new DriverServer(listener, secret, log, () => run);

@@ -20,6 +20,7 @@ import { killGroup, type ProcessResult } from "./process.ts";
 import { ownSessionCommand } from "./session.ts";
 import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
 import { resolvePath } from "../lib/paths.ts";
+import { procPids, procStat } from "./procfs.ts";
 
 /** A task's output file that grows by this much is cut back (its count and snippets are kept). */
 export const CUT_BYTES = 64 << 20;
@@ -472,24 +473,9 @@ export class Launcher {
  * @returns it, or undefined where `/proc` cannot tell
  */
 export function processCpuMs(pid: number): number | undefined {
-  const f = procStat(String(pid));
+  const f = procStat(pid);
   const ticks = f ? Number(f[11]) + Number(f[12]) : NaN;
   return Number.isFinite(ticks) ? ticks * 10 : undefined; // USER_HZ is 100 on Linux
-}
-
-/**
- * A process's `/proc/PID/stat` fields after its name: the state is [0], the parent [1], the
- * process group [2], the session [3], utime [11], stime [12], the start [19] (clock ticks).
- * @param pid the process
- * @returns them, or undefined when it is gone
- */
-function procStat(pid: string): string[] | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
 }
 
 /** Splits bytes into lines (UTF-8, without their newlines) and hands each to `line`. */
@@ -523,9 +509,8 @@ export function sessionGroups(sid: number, maxAgeS = Infinity): number[] {
   } catch {
     // no /proc/uptime: no age limit
   }
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const f = procStat(e.name);
+  for (const pid of procPids()) {
+    const f = procStat(pid);
     if (!f || Number(f[3]) !== sid || Number(f[2]) <= 1) continue;
     // Its start, in clock ticks after boot (USER_HZ is 100 on Linux).
     if (uptime - Number(f[19]) / 100 > maxAgeS) continue;

@@ -23,6 +23,7 @@ import { snippetText } from "../lib/pyrepr.ts";
 import type { ProcessResult } from "../lib/engine_runner.ts";
 import type { RunningTask } from "./process.ts";
 import { CUT_BYTES } from "./launcher.ts";
+import { heldOpen } from "./procfs.ts";
 
 const SNIP = 40;
 /** After a task's exit, how long a straggler of its group may hold its output files. */
@@ -437,29 +438,5 @@ function held(paths: string[]): boolean {
       // not there
     }
   }
-  if (!want.size) return false;
-  let procs;
-  try {
-    procs = [...Deno.readDirSync("/proc")];
-  } catch {
-    return false;
-  }
-  for (const e of procs) {
-    if (!/^\d+$/.test(e.name)) continue;
-    let fds;
-    try {
-      fds = [...Deno.readDirSync(`/proc/${e.name}/fd`)];
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const st = Deno.statSync(`/proc/${e.name}/fd/${fd.name}`);
-        if (want.has(`${st.dev}:${st.ino}`)) return true;
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return false;
+  return heldOpen(want);
 }

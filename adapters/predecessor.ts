@@ -11,7 +11,8 @@ import { type JournalState, parseDriverAddress, replayJournal } from "../lib/jou
 import { judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
-import { pidLives, RunFileError } from "./run_files.ts";
+import { RunFileError } from "./run_files.ts";
+import { pidLives, procPids, procStat } from "./procfs.ts";
 import { jobIdOf } from "../lib/naming.ts";
 import { LAUNCH_ENV, secretInDbUtil } from "../lib/launch_contract.ts";
 import { resolvePath } from "../lib/paths.ts";
@@ -29,14 +30,11 @@ export interface EarlierRuns {
   gone(): boolean;
 }
 
-/** Whether the run of `journal` read the task file `taskFile` (both as real paths). */
-function sameTaskFile(journal: JournalState, taskFile: string | undefined): boolean {
-  const first = journal.first;
-  if (!first || taskFile === undefined || taskFile === "-") return false;
+/** Whether `a` and `b` name one file (false when either is missing). */
+function sameFile(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
   try {
-    const inv = parseDriverArgs(first.argv, {}, 0);
-    if (typeof inv !== "object" || inv.taskCommand !== undefined || inv.taskFile === "-") return false;
-    return Deno.realPathSync(resolvePath(first.cwd, inv.taskFile)) === Deno.realPathSync(taskFile);
+    return Deno.realPathSync(a) === Deno.realPathSync(b);
   } catch {
     return false;
   }
@@ -44,9 +42,9 @@ function sameTaskFile(journal: JournalState, taskFile: string | undefined): bool
 
 /**
  * Read the files of the run `uid` (nothing when it has no journal).
- * @returns what they say, or undefined
+ * @returns what they say, and the task file it read (undefined: stdin or a program), or undefined
  */
-function readPredecessor(uid: string, now: number): Predecessor | undefined {
+function readPredecessor(uid: string, now: number): { p: Predecessor; taskFile?: string } | undefined {
   let text: string;
   let journalMtime: number;
   try {
@@ -65,9 +63,16 @@ function readPredecessor(uid: string, now: number): Predecessor | undefined {
     lastAliveS = mtime;
   } catch { /* no lock: its driver ended, or died and the lock was removed */ }
   let graceS = DEFAULT_DRIVER_GRACE_S;
+  let taskFile: string | undefined;
   try {
-    const inv = journal.first && parseDriverArgs(journal.first.argv, {}, 0);
-    if (inv && typeof inv === "object") graceS = inv.driverGrace;
+    const first = journal.first;
+    const inv = first && parseDriverArgs(first.argv, {}, 0);
+    if (inv && typeof inv === "object") {
+      graceS = inv.driverGrace;
+      if (inv.taskCommand === undefined && inv.taskFile !== "-") {
+        taskFile = resolvePath(first.cwd, inv.taskFile);
+      }
+    }
   } catch { /* its arguments do not parse here: the default grace */ }
   const recorded = new Set<number>();
   try {
@@ -75,13 +80,7 @@ function readPredecessor(uid: string, now: number): Predecessor | undefined {
       if (typeof r !== "string") recorded.add(r.taskId);
     }
   } catch { /* no status file: nothing finished */ }
-  return {
-    journal,
-    ...(lock ? { lock } : {}),
-    lastAliveS,
-    graceS,
-    recorded,
-  };
+  return { p: { journal, ...(lock ? { lock } : {}), lastAliveS, graceS, recorded }, taskFile };
 }
 
 /**
@@ -116,28 +115,24 @@ export function nothingLeft(uid: string, journal: JournalState, host: string): b
     const s = secretInDbUtil(Deno.readTextFileSync(`${uid}_dbUtil.sh`));
     if (s) secret = `${LAUNCH_ENV.secret}=${s}`;
   } catch { /* none: engines are told by their command line and directory */ }
-  try {
-    for (const p of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(p.name) || Number(p.name) === Deno.pid) continue;
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${p.name}/stat`);
-        // This driver's own standby engine is not one of them.
-        if (Number(/^\d+ \(.*\) \S+ (\d+)/s.exec(stat)?.[1]) === Deno.pid) continue;
-        const env = Deno.readTextFileSync(`/proc/${p.name}/environ`).split("\0");
-        // One of its tasks: its job id (other runs may share it: -p run), and its driver's address or,
-        // unless it moved, its directory.
-        const task = env.includes(job) && env.some((v) => v.startsWith("DISBATCH_TASKID=")) &&
-          (env.some((v) => kvs.has(v)) || Deno.readLinkSync(`/proc/${p.name}/cwd`) === real);
-        // An engine of it: one given its secret (srun and ssh pass it in the environment), or one
-        // working in its directory (a local one gets it on its stdin).
-        const engine = !task && (secret !== undefined && env.includes(secret) ||
-          Deno.readTextFileSync(`/proc/${p.name}/cmdline`).split("\0").includes("--engine") &&
-            Deno.readLinkSync(`/proc/${p.name}/cwd`) === real);
-        if ((task || engine) && pidLives(Number(p.name))) return false;
-      } catch { /* gone, or not ours */ }
-    }
-  } catch {
-    return false; // no /proc: cannot tell
+  const pids = procPids();
+  if (!pids.length) return false; // no /proc: cannot tell
+  for (const pid of pids) {
+    // Neither this driver nor its own standby engine.
+    if (Number(pid) === Deno.pid || Number(procStat(pid)?.[1]) === Deno.pid) continue;
+    try {
+      const env = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      // One of its tasks: its job id (other runs may share it: -p run), and its driver's address or,
+      // unless it moved, its directory.
+      const task = env.includes(job) && env.some((v) => v.startsWith("DISBATCH_TASKID=")) &&
+        (env.some((v) => kvs.has(v)) || Deno.readLinkSync(`/proc/${pid}/cwd`) === real);
+      // An engine of it: one given its secret (srun and ssh pass it in the environment), or one
+      // working in its directory (a local one gets it on its stdin).
+      const engine = !task && (secret !== undefined && env.includes(secret) ||
+        Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("--engine") &&
+          Deno.readLinkSync(`/proc/${pid}/cwd`) === real);
+      if ((task || engine) && pidLives(Number(pid))) return false;
+    } catch { /* gone, or not ours */ }
   }
   return true;
 }
@@ -168,8 +163,9 @@ export function earlierRuns(
   const notes: string[] = [];
   const holding: { uid: string; journal: JournalState }[] = [];
   for (const [u, from] of uids) {
-    const p = readPredecessor(u, now);
-    if (!p) continue;
+    const read = readPredecessor(u, now);
+    if (!read) continue;
+    const { p } = read;
     const v = judgePredecessor(p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S });
     if (v.kind === "live" && from !== undefined) {
       const who = v.owner ? `its driver, pid ${v.owner.pid} on ${v.owner.host}` : "its driver";
@@ -182,7 +178,7 @@ export function earlierRuns(
     // Looked for only now (a scan of /proc): most earlier runs ended.
     if (v.kind !== "hold" || nothingLeft(u, p.journal, host)) continue;
     // A fresh run on the prefix of a run of other tasks: their ids are not these tasks'.
-    if (from === undefined && !sameTaskFile(p.journal, taskFile)) continue;
+    if (from === undefined && !sameFile(read.taskFile, taskFile)) continue;
     for (const [id, rank] of v.sent) sent.set(id, rank);
     holding.push({ uid: u, journal: p.journal });
     until = Math.max(until, v.until);

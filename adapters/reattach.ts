@@ -13,12 +13,12 @@ import { UsageError } from "../lib/cli.ts";
 import { type DriverInvocation, parseDriverArgs } from "../lib/driver_options.ts";
 import { type JournalState, replayJournal } from "../lib/journal.ts";
 import { secretInDbUtil } from "../lib/launch_contract.ts";
-import { LOCK_BEAT_S } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { RunFileError } from "./run_files.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
 import { nothingLeft } from "./predecessor.ts";
+import { enginesGiveUpBy } from "../lib/predecessor.ts";
 
 /** What a re-attaching driver starts from. */
 export interface Reattach {
@@ -147,12 +147,12 @@ export function planReattach(
   }
   const inFlight = new Map<number, number>();
   for (const [id, rank] of journal.sent) if (!recorded.has(id)) inFlight.set(id, rank);
-  // The last driver beat its lock every LOCK_BEAT_S until it died: its engines' grace started by then.
+  // The last driver beat its lock until it died: its engines' grace started by then.
   const now = Date.now() / 1000;
-  let diedBy = now;
+  let lastAlive = now;
   try {
     const m = Deno.statSync(`${uid}_lock`).mtime;
-    if (m) diedBy = Math.min(now, m.getTime() / 1000 + LOCK_BEAT_S + 1);
+    if (m) lastAlive = m.getTime() / 1000;
   } catch { /* no lock: assume it just died */ }
   // Its engines all ran here and none is left (killed with it): nothing to wait for.
   const gone = nothingLeft(uid, journal, Deno.hostname());
@@ -167,7 +167,7 @@ export function planReattach(
       journal,
       recorded,
       inFlight,
-      holdUntil: gone ? now : diedBy + inv.driverGrace + GIVE_UP_MARGIN_S,
+      holdUntil: gone ? now : enginesGiveUpBy(lastAlive, now, inv.driverGrace, GIVE_UP_MARGIN_S),
       attempts,
       notes,
     },

@@ -13,19 +13,7 @@ import { formatStatusRecord, STATUS_HEADER, statusLines } from "../lib/status_re
 import type { StatusRecord } from "../lib/types.ts";
 import { formatLock, LOCK_BEAT_S, lockIsStale, parseLock } from "../lib/run_lock.ts";
 import { osErrorReason, osErrorText } from "./task_source.ts";
-
-/**
- * Whether process `pid` lives on this host.
- * @param pid process id @returns false for a zombie too: a killed driver not yet reaped is dead all the same
- */
-export function pidLives(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return false;
-  }
-}
+import { pidLives } from "./procfs.ts";
 
 /**
  * The lock a running driver holds on its prefix (`<uid>_lock`, see `lib/run_lock.ts`): a second
@@ -54,7 +42,6 @@ export class RunLock {
    * @throws {RunFileError} naming the driver that holds it (exit 2)
    */
   static acquire(uid: string, host: string, prefix: string): RunLock {
-    const pidAlive = pidLives;
     const path = `${uid}_lock`;
     for (let attempt = 0;; attempt++) {
       try {
@@ -71,7 +58,7 @@ export class RunLock {
         ageS = (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now())) / 1000;
       } catch { /* vanished meanwhile: try again */ }
       const owner = parseLock(text);
-      if (text !== "" && !lockIsStale(owner, { host, ageS, pidAlive })) {
+      if (text !== "" && !lockIsStale(owner, { host, ageS, pidAlive: pidLives })) {
         throw new RunFileError(
           `Another disbatch run uses -p ${prefix}: ${
             owner ? `the driver pid ${owner.pid} on ${owner.host}` : "a driver"

@@ -14,6 +14,7 @@ import { splitPhysicalLine, type TaskFileItem, TaskFileParser } from "../lib/tas
 import type { StatusRecord, Task } from "../lib/types.ts";
 import { stderrLine } from "./stderr.ts";
 import { binaryKind } from "../lib/text.ts";
+import { heldOpen } from "./procfs.ts";
 
 /** An open task stream: a file, or stdin for `-`. */
 export interface TaskSource {
@@ -52,29 +53,16 @@ export function osErrorReason(e: unknown): string {
  * @param st the FIFO's stat @returns true when one does
  */
 function fifoHasWriter(st: Deno.FileInfo): boolean {
-  try {
-    for (const p of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(p.name)) continue;
-      let fds: Deno.DirEntry[];
-      try {
-        fds = [...Deno.readDirSync(`/proc/${p.name}/fd`)];
-      } catch {
-        continue;
-      }
-      for (const fd of fds) {
-        try {
-          const f = Deno.statSync(`/proc/${p.name}/fd/${fd.name}`);
-          if (f.ino !== st.ino || f.dev !== st.dev) continue;
-          // Held by this process already (`<(program)`: the shell passed it): opening it does not wait.
-          if (Number(p.name) === Deno.pid) return true;
-          const flags = /flags:\s*([0-7]+)/.exec(Deno.readTextFileSync(`/proc/${p.name}/fdinfo/${fd.name}`))
-            ?.[1];
-          if (flags !== undefined && (parseInt(flags, 8) & 3) !== 0) return true;
-        } catch { /* gone */ }
-      }
+  return heldOpen(new Set([`${st.dev}:${st.ino}`]), (pid, fd) => {
+    // Held by this process already (`<(program)`: the shell passed it): opening it does not wait.
+    if (Number(pid) === Deno.pid) return true;
+    try {
+      const flags = /flags:\s*([0-7]+)/.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd}`))?.[1];
+      return flags !== undefined && (parseInt(flags, 8) & 3) !== 0;
+    } catch {
+      return false;
     }
-  } catch { /* no /proc */ }
-  return false;
+  });
 }
 
 /**

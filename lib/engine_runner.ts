@@ -314,11 +314,7 @@ export class EngineRunner {
     this.#running.delete(run);
     if (r.queued && slot !== undefined) r.slot = slot;
     this.#log("error", `Task ${r.task.id} could not start: ${msg}`);
-    if (r.task.stopsRun && this.#heldSince === undefined) {
-      // A failure too (--fail-fast): nothing more starts here until the driver's kill.
-      this.#heldSince = now;
-      this.#log("info", `Task ${r.task.id} failed with --fail-fast: starting nothing more`);
-    }
+    this.#holdAfter(r.task, now);
     const at = now / 1000;
     const outcome: TaskOutcome = {
       id: r.task.id,
@@ -341,12 +337,7 @@ export class EngineRunner {
   #exited(run: number, result: ProcessResult, now: number): void {
     const r = this.#running.get(run);
     if (!r || r.exit) return;
-    if ((result.returnCode !== 0 || r.timedOut) && r.task.stopsRun && this.#heldSince === undefined) {
-      // --fail-fast: this failure ends the run; nothing more starts here (the launcher holds its
-      // queue too) until the driver's kill comes, or HOLD_MS pass without it.
-      this.#heldSince = now;
-      this.#log("info", `Task ${r.task.id} failed with --fail-fast: starting nothing more`);
-    }
+    if (result.returnCode !== 0 || r.timedOut) this.#holdAfter(r.task, now);
     r.deadline = undefined;
     if (r.timedOut) {
       this.#log(
@@ -362,6 +353,16 @@ export class EngineRunner {
       return;
     }
     this.#report(run, r, result, now);
+  }
+
+  /**
+   * `task` failed (or could not start). If that ends the run (`--fail-fast`), nothing more starts
+   * here (the launcher holds its queue too) until the driver's kill comes, or HOLD_MS pass without it.
+   */
+  #holdAfter(task: Task, now: number): void {
+    if (!task.stopsRun || this.#heldSince !== undefined) return;
+    this.#heldSince = now;
+    this.#log("info", `Task ${task.id} failed with --fail-fast: starting nothing more`);
   }
 
   #tick(now: number): void {

@@ -34,6 +34,17 @@ export type PredecessorVerdict =
   | { kind: "hold"; sent: Map<number, number>; until: number };
 
 /**
+ * When the engines of a driver that died have surely given up: their grace began when it died, by
+ * its last lock heartbeat and the next one missed.
+ * @param lastAliveS the last sign of the driver's life (Unix seconds) @param now the time
+ * @param graceS its `--driver-grace` @param marginS the margin past the grace
+ * @returns Unix seconds
+ */
+export function enginesGiveUpBy(lastAliveS: number, now: number, graceS: number, marginS: number): number {
+  return Math.min(now, lastAliveS + LOCK_BEAT_S + 1) + graceS + marginS;
+}
+
+/**
  * Judge an earlier run.
  * @param p what its files say
  * @param o this host, the time (Unix seconds), whether a pid lives here, and the margin (s) past
@@ -61,9 +72,7 @@ export function judgePredecessor(
   if (p.lock && !lockIsStale(p.lock.owner, { host: o.host, ageS: p.lock.ageS, pidAlive: o.pidAlive })) {
     return { kind: "live", owner: p.lock.owner };
   }
-  // Its engines' grace began when its driver died: by its last heartbeat and the next one missed.
-  const diedBy = Math.min(o.now, p.lastAliveS + LOCK_BEAT_S + 1);
-  const until = diedBy + p.graceS + o.marginS;
+  const until = enginesGiveUpBy(p.lastAliveS, o.now, p.graceS, o.marginS);
   if (o.now >= until) return { kind: "none" };
   const sent = new Map<number, number>();
   for (const [id, rank] of p.journal.sent) if (!p.recorded.has(id)) sent.set(id, rank);

@@ -8,22 +8,7 @@
 
 import assert from "node:assert/strict";
 import { spawnCli, tempDir } from "../helpers/run_cli.ts";
-
-function readOr(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
-}
-
-async function waitFor(what: string, probe: () => boolean, last: () => string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; last seen:\n${last()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { pollUntil, readOr } from "./e2e_helpers.ts";
 
 /**
  * Run `Tasks` with the driver's `args`, add one context `dbUtil.sh ctxArgs` (with `ctxEnv` in its
@@ -43,10 +28,10 @@ async function runWithContext(
   const driverOut = driver.output();
   let ctx: Deno.ChildProcess | undefined;
   try {
-    await waitFor(
+    await pollUntil(
       "the run's dbUtil.sh",
-      () => /DISBATCH_DRIVER='[^']+'/.test(readOr(`${run}_dbUtil.sh`)),
-      () => readOr(`${run}_driver.log`),
+      () => /DISBATCH_DRIVER='[^']+'/.test(readOr(`${run}_dbUtil.sh`) ?? ""),
+      30_000,
     );
     ctx = new Deno.Command(`${run}_dbUtil.sh`, {
       args: ctxArgs,
@@ -57,9 +42,9 @@ async function runWithContext(
       stderr: "null",
     }).spawn();
     const out = await driverOut;
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + readOr(`${run}_driver.log`));
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + (readOr(`${run}_driver.log`) ?? ""));
     await ctx.status;
-    return readOr(`${d.path}/seen`).split("\n").filter(Boolean).sort();
+    return (readOr(`${d.path}/seen`) ?? "").split("\n").filter(Boolean).sort();
   } finally {
     try {
       driver.kill("SIGKILL");
