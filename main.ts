@@ -43,7 +43,11 @@ async function main(args: string[]): Promise<number> {
     if (mode === "install") return await (await import("./adapters/install.ts")).installMain(args.slice(1));
     if (mode === "--reattach") {
       const { planReattach } = await import("./adapters/reattach.ts");
-      const { inv, re } = planReattach(args.slice(1), Deno.env.toObject(), new Date().getTimezoneOffset());
+      const { inv, re } = await planReattach(
+        args.slice(1),
+        Deno.env.toObject(),
+        new Date().getTimezoneOffset(),
+      );
       return await (await import("./adapters/driver.ts")).runDriver(inv, exitNow, re);
     }
     const { parseDriverArgs } = await import("./lib/driver_options.ts");

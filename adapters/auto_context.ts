@@ -30,7 +30,10 @@ export interface AutoContextHost extends RunPorts {
   secret: string;
   retire: RetireManager;
   /** Register a context by label; returns its id. */
-  addContext(label: string, info: { taskLimit: number; engines: number; retires: boolean }): number;
+  addContext(
+    label: string,
+    info: { taskLimit: number; engines: number; retires: boolean; jobId?: string },
+  ): number;
   /** Whether the engine of a launch id has joined the run. */
   hasJoined(launchId: string): boolean;
   /**
@@ -71,6 +74,7 @@ export class AutoContext {
       taskLimit: inv.context.taskLimit,
       engines: usable.length,
       retires,
+      ...(plan.jobId ? { jobId: plan.jobId } : {}),
     });
     for (const e of slotless) {
       const msg = `${e.host} has no slot for tasks with -c ${

@@ -89,6 +89,7 @@ export async function contextMain(args: string[]): Promise<number> {
     taskLimit: o.taskLimit,
     retires,
     ...(plan.driverNode ? { keepHost: plan.driverNode } : {}),
+    ...(plan.jobId ? { jobId: plan.jobId } : {}),
     engines: usable.length,
   });
   const deadline = Date.now() + 15000;

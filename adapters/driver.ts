@@ -82,7 +82,7 @@ export async function runDriver(
   refuseOwnStatusFile(inv, plan.uid);
   if (re) await clearDeadDriversLock(re.uid, hostname);
   // An earlier run of these tasks whose driver died: what its engines may still run waits for them.
-  const earlier = re ? undefined : earlierRuns(
+  const earlier = re ? undefined : await earlierRuns(
     inv.resumeFrom,
     plan.uid,
     hostname,
@@ -254,11 +254,19 @@ async function runLocked(
     holdEarlier([...earlier.sent], earlier.until);
     for (const n of earlier.notes) say(n);
     // Its tasks left behind on this host (their engine and reaper killed outright) may end before the
-    // grace: once nothing of it is left, the held tasks run.
-    earlierWatch = setInterval(() => {
-      if (!earlier.gone()) return;
+    // grace, and its Slurm jobs may end: once nothing of it is left, the held tasks run.
+    let looking = false;
+    earlierWatch = setInterval(async () => {
+      if (looking) return;
+      looking = true;
+      try {
+        if (!await earlier.gone() || earlierWatch === undefined) return;
+      } finally {
+        looking = false;
+      }
       clearInterval(earlierWatch);
-      log.info("Nothing of the earlier run is left on this host: its held tasks run now");
+      earlierWatch = undefined;
+      log.info("Nothing of the earlier run is left: its held tasks run now");
       holdEarlier([], Date.now() / 1000); // nothing more held, and until now
     }, 2000);
   }
@@ -358,6 +366,7 @@ async function runLocked(
    */
   async function shutDown(code: number, ran: boolean): Promise<number> {
     clearInterval(earlierWatch);
+    earlierWatch = undefined;
     clearInterval(joinWatcher);
     clearInterval(endWatcher);
     clearInterval(repaint);

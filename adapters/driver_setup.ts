@@ -20,6 +20,7 @@ import { renderDbUtil } from "../lib/dbutil.ts";
 import { RUN_NOTE_VAR } from "../lib/launcher.ts";
 import type { RunInfo } from "../lib/protocol.ts";
 import { WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
+import { slurmJobOfDriver } from "../lib/slurm.ts";
 import { JournalFile, publishAddress } from "./journal_file.ts";
 import type { Logger } from "./log.ts";
 import { selfCommand } from "./self_command.ts";
@@ -245,6 +246,7 @@ export function writeRunFiles(o: {
     host: hostname,
     pid: Deno.pid,
     at: Date.now() / 1000,
+    ...slurmJobOfDriver(Deno.env.toObject()),
   });
   return { dbUtilPath, journal, run };
 }

@@ -224,6 +224,7 @@ export class DriverPeers implements ServerHandlers {
           retires: msg.retires === true,
           ...(msg.keepHost ? { keepHost: msg.keepHost } : {}),
           ...(endsAt !== undefined ? { endsAt } : {}),
+          ...(msg.jobId ? { jobId: msg.jobId } : {}),
         });
         react({
           kind: "contextJoined",

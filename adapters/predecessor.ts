@@ -8,7 +8,8 @@
 
 import { DEFAULT_DRIVER_GRACE_S, parseDriverArgs } from "../lib/driver_options.ts";
 import { type JournalState, parseDriverAddress, replayJournal } from "../lib/journal.ts";
-import { judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
+import { jobsElsewhere, judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
+import { jobsOver, jobsOverQuery } from "../lib/slurm.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
 import { RunFileError } from "./run_files.ts";
@@ -18,6 +19,9 @@ import { LAUNCH_ENV, secretInDbUtil } from "../lib/launch_contract.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
 
+/** How often a run that holds tasks for an earlier run's Slurm jobs asks squeue whether they are over. */
+const SQUEUE_EVERY_MS = 10_000;
+
 /** Tasks held for the engines of earlier runs, and what to tell the user. */
 export interface EarlierRuns {
   /** Task id → engine rank of an earlier run. */
@@ -26,8 +30,8 @@ export interface EarlierRuns {
   until: number;
   /** One line per earlier run that holds tasks. */
   notes: string[];
-  /** Whether nothing of those runs is left on this host now (their held tasks can run at once). */
-  gone(): boolean;
+  /** Whether nothing of those runs is left now (their held tasks can run at once). */
+  gone(): Promise<boolean>;
 }
 
 /** Whether `a` and `b` name one file (false when either is missing). */
@@ -84,18 +88,47 @@ function readPredecessor(uid: string, now: number): { p: Predecessor; taskFile?:
 }
 
 /**
- * Whether nothing of the run `uid` is left: every engine the journal has alive was on this host, and
- * no process here is one of its engines (an engine process working in its directory) or one of its
+ * Which of the Slurm jobs `ids` are over, by `squeue` (none when it cannot say: not a Slurm cluster,
+ * the controller does not answer within 30 s).
+ * @param ids job ids @returns those that are over
+ */
+export async function slurmJobsOver(ids: readonly string[]): Promise<ReadonlySet<string>> {
+  if (!ids.length) return new Set();
+  try {
+    const out = await new Deno.Command("squeue", {
+      args: jobsOverQuery(ids),
+      stdin: "null",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return jobsOver(ids, { success: out.success, stdout: text(out.stdout), stderr: text(out.stderr) }) ??
+      new Set();
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * Whether nothing of the run `uid` is left: every engine the journal has alive on another host ran
+ * in a Slurm job that is over (all of them, when it ran here only), and no process here is one of
+ * its engines (an engine process working in its directory) or one of its
  * tasks (a process whose environment has its `DISBATCH_JOBID` and a `DISBATCH_TASKID`: the task
  * groups of an engine killed outright outlive it when its reaper was killed too). Another run's
  * process that looks the same keeps the answer false: on the safe side.
  * @param uid the run @param journal its journal @param host this host
+ * @param over Slurm jobs known to be over (see {@linkcode slurmJobsOver})
  * @returns true when it surely runs nothing any more
  */
-export function nothingLeft(uid: string, journal: JournalState, host: string): boolean {
+export function nothingLeft(
+  uid: string,
+  journal: JournalState,
+  host: string,
+  over: ReadonlySet<string> = new Set(),
+): boolean {
   const cwd = journal.first?.cwd;
   if (cwd === undefined) return false;
-  for (const e of journal.engines.values()) if (e.alive && e.host !== host) return false;
+  const jobs = jobsElsewhere(journal, host);
+  if (jobs === undefined || jobs.some((j) => !over.has(j))) return false;
   let real: string;
   try {
     real = Deno.realPathSync(cwd);
@@ -147,12 +180,12 @@ export function nothingLeft(uid: string, journal: JournalState, host: string): b
  * @returns tasks to hold, or undefined when there are none
  * @throws {RunFileError} (exit 2) when a `-r` file belongs to a run whose driver still runs
  */
-export function earlierRuns(
+export async function earlierRuns(
   resumeFrom: readonly string[],
   uid: string,
   host: string,
   taskFile: string | undefined,
-): EarlierRuns | undefined {
+): Promise<EarlierRuns | undefined> {
   const now = Date.now() / 1000;
   const uids = new Map<string, string | undefined>([[uid, undefined]]);
   for (const r of resumeFrom) {
@@ -162,11 +195,22 @@ export function earlierRuns(
   let until = 0;
   const notes: string[] = [];
   const holding: { uid: string; journal: JournalState }[] = [];
+  // Slurm jobs known to be over (they stay over); squeue is asked again at most every SQUEUE_EVERY_MS.
+  const over = new Set<string>();
+  let asked = Date.now();
   for (const [u, from] of uids) {
     const read = readPredecessor(u, now);
     if (!read) continue;
     const { p } = read;
-    const v = judgePredecessor(p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S });
+    // Slurm jobs of a run that did not end: its driver's, and those of its engines elsewhere.
+    if (p.journal.first !== undefined && p.journal.ended === undefined) {
+      const jobs = new Set([
+        ...p.journal.drivers.flatMap((h) => h.slurmJob ?? []),
+        ...jobsElsewhere(p.journal, host) ?? [],
+      ]);
+      for (const j of await slurmJobsOver([...jobs])) over.add(j);
+    }
+    const v = judgePredecessor(p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S, over });
     if (v.kind === "live" && from !== undefined) {
       const who = v.owner ? `its driver, pid ${v.owner.pid} on ${v.owner.host}` : "its driver";
       throw new RunFileError(
@@ -175,8 +219,8 @@ export function earlierRuns(
         2,
       );
     }
-    // Looked for only now (a scan of /proc): most earlier runs ended.
-    if (v.kind !== "hold" || nothingLeft(u, p.journal, host)) continue;
+    // Looked for only now (squeue, a scan of /proc): most earlier runs ended.
+    if (v.kind !== "hold" || nothingLeft(u, p.journal, host, over)) continue;
     // A fresh run on the prefix of a run of other tasks: their ids are not these tasks'.
     if (from === undefined && !sameFile(read.taskFile, taskFile)) continue;
     for (const [id, rank] of v.sent) sent.set(id, rank);
@@ -189,6 +233,15 @@ export function earlierRuns(
         `To go on with that run instead: disbatch --reattach ${u}`,
     );
   }
-  const gone = () => holding.every((h) => nothingLeft(h.uid, h.journal, host));
+  const gone = async () => {
+    const want = new Set(
+      holding.flatMap((h) => jobsElsewhere(h.journal, host) ?? []).filter((j) => !over.has(j)),
+    );
+    if (want.size && Date.now() - asked >= SQUEUE_EVERY_MS) {
+      asked = Date.now();
+      for (const j of await slurmJobsOver([...want])) over.add(j);
+    }
+    return holding.every((h) => nothingLeft(h.uid, h.journal, host, over));
+  };
   return sent.size ? { sent, until, notes, gone } : undefined;
 }

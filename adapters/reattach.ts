@@ -17,8 +17,8 @@ import { statusLines } from "../lib/status_record.ts";
 import type { StatusRecord } from "../lib/types.ts";
 import { RunFileError } from "./run_files.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
-import { nothingLeft } from "./predecessor.ts";
-import { enginesGiveUpBy } from "../lib/predecessor.ts";
+import { nothingLeft, slurmJobsOver } from "./predecessor.ts";
+import { enginesGiveUpBy, jobsElsewhere } from "../lib/predecessor.ts";
 
 /** What a re-attaching driver starts from. */
 export interface Reattach {
@@ -55,11 +55,11 @@ const SUFFIXES = [
  * @returns the run's invocation and state
  * @throws {UsageError} for bad arguments, {RunFileError} when there is nothing to re-attach to
  */
-export function planReattach(
+export async function planReattach(
   args: string[],
   env: Record<string, string | undefined>,
   tz: number,
-): { inv: DriverInvocation; re: Reattach } {
+): Promise<{ inv: DriverInvocation; re: Reattach }> {
   if (args.length < 1 || args.length > 2 || args.some((a) => a.startsWith("-") && a !== "-")) {
     throw new UsageError(
       "--reattach RUN [taskfile]: RUN is the run's -p prefix or one of its files (e.g. X_status.txt); " +
@@ -154,10 +154,18 @@ export function planReattach(
     const m = Deno.statSync(`${uid}_lock`).mtime;
     if (m) lastAlive = m.getTime() / 1000;
   } catch { /* no lock: assume it just died */ }
-  // Its engines all ran here and none is left (killed with it): nothing to wait for.
-  const gone = nothingLeft(uid, journal, Deno.hostname());
+  // None of its engines is left (they ran here and were killed with it, or their Slurm jobs are
+  // over): nothing to wait for.
+  const host = Deno.hostname();
+  const elsewhere = jobsElsewhere(journal, host);
+  const gone = nothingLeft(uid, journal, host, await slurmJobsOver(elsewhere ?? []));
   if (gone && inFlight.size) {
-    notes.push("its engines were all on this host and none is left: nothing is held for them");
+    notes.push(
+      elsewhere?.length
+        ? `the Slurm job(s) its engines ran in (${elsewhere.join(", ")}) are over and none is left here: ` +
+          "nothing is held for them"
+        : "its engines were all on this host and none is left: nothing is held for them",
+    );
   }
   return {
     inv,

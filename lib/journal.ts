@@ -30,6 +30,8 @@ export interface JournalHeader {
   pid: number;
   /** Unix seconds it started. */
   at: number;
+  /** The Slurm job it runs in (a batch script or a step of it): once that job is over, it is gone. */
+  slurmJob?: string;
 }
 
 /** A context as registered. */
@@ -42,6 +44,8 @@ export interface JournalContext {
   retires: boolean;
   keepHost?: string;
   endsAt?: number;
+  /** The Slurm job its engines run in, when they run in one: once the job is over, none is left. */
+  jobId?: string;
 }
 
 /** An engine as the journal knows it. */

@@ -47,8 +47,8 @@ export function enginesGiveUpBy(lastAliveS: number, now: number, graceS: number,
 /**
  * Judge an earlier run.
  * @param p what its files say
- * @param o this host, the time (Unix seconds), whether a pid lives here, and the margin (s) past
- *   the grace after which an engine has surely given up
+ * @param o this host, the time (Unix seconds), whether a pid lives here, the margin (s) past the
+ *   grace after which an engine has surely given up, and the Slurm jobs known to be over
  * @returns the verdict
  *
  * @example
@@ -66,10 +66,21 @@ export function enginesGiveUpBy(lastAliveS: number, now: number, graceS: number,
  */
 export function judgePredecessor(
   p: Predecessor,
-  o: { host: string; now: number; pidAlive: (pid: number) => boolean; marginS: number },
+  o: {
+    host: string;
+    now: number;
+    pidAlive: (pid: number) => boolean;
+    marginS: number;
+    over?: ReadonlySet<string>;
+  },
 ): PredecessorVerdict {
   if (p.journal.first === undefined || p.journal.ended !== undefined) return { kind: "none" };
-  if (p.lock && !lockIsStale(p.lock.owner, { host: o.host, ageS: p.lock.ageS, pidAlive: o.pidAlive })) {
+  // The lock is its last driver's; a driver whose Slurm job is over is gone, whatever its heartbeat says.
+  const job = p.journal.drivers.at(-1)?.slurmJob;
+  if (
+    p.lock && !lockIsStale(p.lock.owner, { host: o.host, ageS: p.lock.ageS, pidAlive: o.pidAlive }) &&
+    !(job !== undefined && o.over?.has(job))
+  ) {
     return { kind: "live", owner: p.lock.owner };
   }
   const until = enginesGiveUpBy(p.lastAliveS, o.now, p.graceS, o.marginS);
@@ -77,4 +88,31 @@ export function judgePredecessor(
   const sent = new Map<number, number>();
   for (const [id, rank] of p.journal.sent) if (!p.recorded.has(id)) sent.set(id, rank);
   return sent.size ? { kind: "hold", sent, until } : { kind: "none" };
+}
+
+/**
+ * The Slurm jobs that an earlier run's engines on other hosts run in: once those jobs are over, none
+ * of those engines (nor their tasks) is left.
+ * @param journal its journal @param host this host
+ * @returns the job ids (none: no engine of it elsewhere), or undefined when an engine elsewhere
+ *   runs in no known job (ssh, or a journal written before contexts named their job)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jobsElsewhere } from "./predecessor.ts";
+ * import { replayJournal } from "./journal.ts";
+ * const j = replayJournal('C 0 {"label":"J7","origin":"auto","taskLimit":0,"engines":2,"retires":false,"jobId":"7"}\nJ 0 0 4 n1\nJ 1 0 4 n2\n');
+ * assert.deepEqual(jobsElsewhere(j, "n1"), ["7"]);
+ * ```
+ */
+export function jobsElsewhere(journal: JournalState, host: string): string[] | undefined {
+  const jobs = new Set<string>();
+  for (const e of journal.engines.values()) {
+    if (!e.alive || e.host === host) continue;
+    const job = journal.contexts.get(e.context)?.jobId;
+    if (job === undefined) return undefined;
+    jobs.add(job);
+  }
+  return [...jobs];
 }

@@ -296,6 +296,8 @@ export type ToDriver =
     keepHost?: string;
     /** When its Slurm allocation ends (Unix seconds), when it has a time limit. */
     endsAt?: number;
+    /** The Slurm job its engines run in, when they run in one. */
+    jobId?: string;
   }
   /** A launcher ended; if its engine never joined, it will not come. */
   | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }

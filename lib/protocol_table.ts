@@ -292,6 +292,7 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
       retires: opt(bool),
       keepHost: opt(str),
       endsAt: opt(num),
+      jobId: opt(str),
     },
   },
   engineFailed: {

@@ -366,3 +366,77 @@ export function retireCommandEnv(state: RetireState): Record<string, string> {
     DRIVER_NODE: state.driverNode ?? "",
   };
 }
+
+/** Job states after which none of the job's processes runs any more (`COMPLETING` is not one). */
+const OVER_STATES = new Set([
+  "BOOT_FAIL",
+  "CANCELLED",
+  "COMPLETED",
+  "DEADLINE",
+  "FAILED",
+  "NODE_FAIL",
+  "OUT_OF_MEMORY",
+  "PREEMPTED",
+  "REVOKED",
+  "SPECIAL_EXIT",
+  "TIMEOUT",
+]);
+
+/** The arguments of the `squeue` call that {@linkcode jobsOver} reads. */
+export function jobsOverQuery(ids: readonly string[]): string[] {
+  return ["-h", "-j", ids.join(","), "-o", "%A %T"];
+}
+
+/**
+ * Which of the jobs `ids` are over, from what `squeue -h -j IDS -o "%A %T"` answered: a job it lists
+ * in a final state, or does not list (it forgot the job, or never had it). A failed squeue says
+ * nothing, unless its error is that it knows none of them.
+ * @param ids Slurm job ids (as in `SLURM_JOB_ID`)
+ * @param answer squeue's exit and output
+ * @returns the ids that are over, or undefined when squeue could not say
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jobsOver } from "./slurm.ts";
+ * const over = jobsOver(["7", "8", "9"], { success: true, stdout: "7 RUNNING\n8 TIMEOUT\n", stderr: "" });
+ * assert.deepEqual([...over!].sort(), ["8", "9"]);
+ * ```
+ */
+export function jobsOver(
+  ids: readonly string[],
+  answer: { success: boolean; stdout: string; stderr: string },
+): Set<string> | undefined {
+  if (!answer.success) {
+    return /invalid job id/i.test(answer.stderr) ? new Set(ids) : undefined;
+  }
+  const state = new Map<string, string>();
+  for (const line of answer.stdout.split("\n")) {
+    const [id, st] = line.trim().split(/\s+/);
+    if (id && st) state.set(id, st);
+  }
+  return new Set(ids.filter((id) => {
+    const st = state.get(id);
+    return st === undefined || OVER_STATES.has(st);
+  }));
+}
+
+/**
+ * The Slurm job a process runs inside, for the journal: set when slurmd started it (a batch script or
+ * a step: `SLURMD_NODENAME` is set), so that the job's end ends it. A process under `salloc` on a
+ * login host has the job's id but is not the job's: it is not named.
+ * @param env its environment
+ * @returns `{ slurmJob }` or nothing
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { slurmJobOfDriver } from "./slurm.ts";
+ * assert.deepEqual(slurmJobOfDriver({ SLURM_JOB_ID: "7", SLURMD_NODENAME: "n1" }), { slurmJob: "7" });
+ * assert.deepEqual(slurmJobOfDriver({ SLURM_JOB_ID: "7" }), {});
+ * ```
+ */
+export function slurmJobOfDriver(env: SlurmEnv): { slurmJob?: string } {
+  const job = env.SLURM_JOB_ID?.trim();
+  return job && env.SLURMD_NODENAME ? { slurmJob: job } : {};
+}

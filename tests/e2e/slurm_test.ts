@@ -402,6 +402,69 @@ Deno.test({
   assert.match(readOr(`${d.path}/run_driver.log`) ?? "", /Engine \d+ on n\d reconnected from/);
 });
 
+Deno.test({
+  name:
+    "slurm: a job killed outright and resumed at once with -r in a new job: its tasks that were running " +
+    "run again without waiting out the grace",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_resume_killed_");
+  const n = 6;
+  writeText(d.path, "T", onceTasks(n, 3));
+  const first = runJob(["-N", "2", "-n", "4", "-o", "job1.out", "disbatch", "-p", "run", "T"], d.path);
+  const job = await pollUntil(
+    "the journal names the driver's job",
+    () => /"slurmJob":"(\d+)"/.exec(readOr(`${d.path}/run_journal`) ?? "")?.[1],
+    60_000,
+  );
+  await pollUntil(
+    "three tasks running",
+    () => range(n).filter((i) => exists(`${d.path}/running_${i}`)).length >= 3 || undefined,
+    60_000,
+  );
+  // A node failure, say: every process of the job dies at once, the driver's journal has no end.
+  // (The rig's nodes share one process table; scancel would give the driver a SIGTERM first.)
+  const real = Deno.realPathSync(d.path);
+  await pollUntil(
+    "nothing of the job left",
+    () => {
+      let left = 0;
+      for (const e of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        try {
+          if (Deno.readLinkSync(`/proc/${e.name}/cwd`) !== real) continue;
+          Deno.kill(Number(e.name), "SIGKILL");
+          left++;
+        } catch { /* gone, or not ours */ }
+      }
+      return left === 0 || undefined;
+    },
+    30_000,
+    50,
+  );
+  const ended = await first;
+  const journal = readOr(`${d.path}/run_journal`) ?? "";
+  assert.doesNotMatch(journal, /^E /m, `the first run did not end\n${journal}`);
+  assert.match(journal, new RegExp(`"jobId":"${job}"`), "the journal names the engines' job");
+  const t0 = performance.now();
+  const second = await completedJob(
+    ["-n", "2", "-o", "job2.out", "disbatch", "-r", "run_status.txt", "-p", "run2", "T"],
+    d.path,
+  );
+  const took = (performance.now() - t0) / 1000;
+  const out = readOr(`${d.path}/job2.out`) ?? "";
+  const detail = `first job ${JSON.stringify(ended)}\n${second.report}`;
+  // Its grace is 300 s: nothing waits for engines whose job is over.
+  assert.doesNotMatch(out, /did not end \(its driver died\)|still going/, detail);
+  assert.ok(took < 120, `the resumed job took ${took.toFixed(0)} s\n${detail}`);
+  const before = new Set(ids(readRows(`${d.path}/run_status.txt`).filter(isTaskRow)));
+  const after = ids(readRows(`${d.path}/run2_status.txt`).filter(isTaskRow));
+  assert.deepEqual([...after].sort((a, b) => a - b), range(n).filter((i) => !before.has(i)), detail);
+  assert.ok(doneCounts(d.path, n).every((c) => c >= 1), `every task finished\n${detail}`);
+  const dups = range(n).filter((i) => exists(`${d.path}/dup_${i}`));
+  assert.deepEqual(dups, [], `no task ran twice at the same time\n${detail}`);
+});
+
 // ---------------------------------------------------------------------------------------------
 // srun options and task environment
 

@@ -4,6 +4,8 @@ import {
   DEFAULT_RETIRE_CMD,
   expandCountList,
   expandHostList,
+  jobsOver,
+  jobsOverQuery,
   parseSrunOptionsFile,
   retireCommandEnv,
   type SlurmSlotOptions,
@@ -314,4 +316,71 @@ Deno.test("DEFAULT_RETIRE_CMD is disBatch's scontrol shrink command", () => {
     DEFAULT_RETIRE_CMD,
     'scontrol update JobId="$SLURM_JOBID" NodeList="${DRIVER_NODE:+$DRIVER_NODE,}$ACTIVE"',
   );
+});
+
+Deno.test("jobsOver() reads squeue's answer about earlier jobs", () => {
+  const cases: {
+    name: string;
+    ids: string[];
+    answer: { success: boolean; stdout: string; stderr: string };
+    over: string[] | undefined;
+  }[] = [
+    {
+      name: "running and pending jobs go on",
+      ids: ["1", "2"],
+      answer: { success: true, stdout: "1 RUNNING\n2 PENDING\n", stderr: "" },
+      over: [],
+    },
+    {
+      name: "a completing job may still have processes",
+      ids: ["1"],
+      answer: { success: true, stdout: "1 COMPLETING\n", stderr: "" },
+      over: [],
+    },
+    {
+      name: "final states are over",
+      ids: ["1", "2", "3"],
+      answer: { success: true, stdout: "1 TIMEOUT\n2 CANCELLED\n3 NODE_FAIL\n", stderr: "" },
+      over: ["1", "2", "3"],
+    },
+    {
+      name: "a job squeue no longer lists is over",
+      ids: ["1", "2"],
+      answer: { success: true, stdout: "2 RUNNING\n", stderr: "" },
+      over: ["1"],
+    },
+    {
+      name: "an empty answer: all over",
+      ids: ["5"],
+      answer: { success: true, stdout: "", stderr: "" },
+      over: ["5"],
+    },
+    {
+      name: "squeue knows none of them",
+      ids: ["5"],
+      answer: { success: false, stdout: "", stderr: "slurm_load_jobs error: Invalid job id specified\n" },
+      over: ["5"],
+    },
+    {
+      name: "squeue failed otherwise: cannot say",
+      ids: ["5"],
+      answer: {
+        success: false,
+        stdout: "",
+        stderr: "slurm_load_jobs error: Unable to contact slurm controller\n",
+      },
+      over: undefined,
+    },
+    {
+      name: "padded columns",
+      ids: ["12"],
+      answer: { success: true, stdout: "  12   RUNNING  \n", stderr: "" },
+      over: [],
+    },
+  ];
+  for (const c of cases) {
+    const got = jobsOver(c.ids, c.answer);
+    assert.deepEqual(got === undefined ? undefined : [...got].sort(), c.over, c.name);
+  }
+  assert.deepEqual(jobsOverQuery(["3", "4"]), ["-h", "-j", "3,4", "-o", "%A %T"]);
 });
