@@ -45,6 +45,10 @@ const WNOHANG = 1;
 const WEXITED = 4;
 const WNOWAIT = 0x01000000;
 const P_ALL = 0;
+const O_CLOEXEC = 0o2000000;
+const F_SETLEASE = 1024;
+const F_RDLCK = 0;
+const EAGAIN = 11;
 /** `si_pid` in a `siginfo_t` (after `si_signo`, `si_errno`, `si_code` and padding). */
 const SI_PID_OFFSET = 16;
 
@@ -63,6 +67,10 @@ const SYMBOLS = {
   waitid: { parameters: ["i32", "u32", "buffer", "i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -88,6 +96,17 @@ interface OutputFile {
   /** Set once the file was cut back: its size then, its first 40 bytes, its last 40 before the cut. */
   kept?: { at: number; head: Uint8Array; tail: Uint8Array };
 }
+
+/** A task that exited, waiting for its output files to be let go. */
+type Draining = Child & {
+  status: number;
+  /** Its exit (Unix seconds). */
+  end: number;
+  /** Until when it may wait (ms). */
+  until: number;
+  /** When to look again (ms). */
+  next?: number;
+};
 
 interface Child {
   pid: number;
@@ -120,7 +139,7 @@ export class NativeSpawner {
   readonly #gen = new Map<number, number>();
   #oneOff = 0;
   readonly #running = new Map<number, Child>();
-  readonly #draining = new Map<number, Child & { status: number; end: number; until: number }>();
+  readonly #draining = new Map<number, Draining>();
   readonly #pid: Int32Array<ArrayBuffer> = new Int32Array(1);
   readonly #status: Int32Array<ArrayBuffer> = new Int32Array(1);
   readonly #info: Buf = new Uint8Array(128);
@@ -314,9 +333,13 @@ export class NativeSpawner {
   }
 
   /** Report a task's end, unless a straggler of its group still holds its files (5 s at most). */
-  #settle(d: Child & { status: number; end: number; until: number }, now: number): void {
-    if (this.#c.kill(-d.pid, 0) === 0 && held([d.out.path, d.err.path])) {
+  #settle(d: Draining, now: number): void {
+    const how = this.#c.kill(-d.pid, 0) === 0 ? this.#held([d.out.path, d.err.path]) : 0;
+    if (how) {
       if (now < d.until) {
+        // Every 50 ms; a scan of /proc costs, so a long wait is scanned less often.
+        const end = d.end * 1000;
+        d.next = now + (how === 1 ? DRAIN_LOOK_MS : Math.min(500, Math.max(DRAIN_LOOK_MS, (now - end) / 4)));
         this.#draining.set(d.pid, d);
         this.#drain ??= setTimeout(() => this.#drainAgain(), DRAIN_LOOK_MS);
         return;
@@ -345,10 +368,32 @@ export class NativeSpawner {
     });
   }
 
+  /**
+   * Whether a process still has one of these files open for writing: a read lease is refused
+   * (EAGAIN) exactly then, one call per file. Where the file system has no leases (NFS, say), every
+   * process's descriptors are looked through instead.
+   * @returns 0: none; 1: one is (leases told); 2: one is (the scan told)
+   */
+  #held(paths: string[]): 0 | 1 | 2 {
+    const c = this.#c;
+    const unsure: string[] = [];
+    for (const p of paths) {
+      const fd = c.open(cString(p), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      // Closing the descriptor gives the lease back.
+      const r = c.fcntl(fd, F_SETLEASE, F_RDLCK);
+      const errno = r < 0 ? new Deno.UnsafePointerView(c.__errno_location()!).getInt32() : 0;
+      c.close(fd);
+      if (errno === EAGAIN) return 1;
+      if (r < 0) unsure.push(p);
+    }
+    return unsure.length && scanHeld(unsure) ? 2 : 0;
+  }
+
   #drainAgain(): void {
     this.#drain = undefined;
     const now = Date.now();
-    for (const d of [...this.#draining.values()]) this.#settle(d, now);
+    for (const d of [...this.#draining.values()]) if (now >= (d.next ?? 0)) this.#settle(d, now);
     if (this.#draining.size) this.#drain = setTimeout(() => this.#drainAgain(), DRAIN_LOOK_MS);
   }
 
@@ -427,8 +472,8 @@ function snip(o: OutputFile): { bytes: number; snippet: string } {
   }
 }
 
-/** Whether any process of the machine holds one of these files open. */
-function held(paths: string[]): boolean {
+/** Whether any process of the machine holds one of these files open (a scan of /proc). */
+function scanHeld(paths: string[]): boolean {
   const want = new Set<string>();
   for (const p of paths) {
     try {

@@ -4,7 +4,7 @@
  * their own, see only `/dev/null` on stdin and die with the engine.
  */
 import assert from "node:assert/strict";
-import { Launcher, sessionGroups } from "../../adapters/launcher.ts";
+import { Launcher, processCpuMs, sessionGroups } from "../../adapters/launcher.ts";
 import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
 import { bashCommandArg } from "../../lib/text.ts";
 import {
@@ -166,6 +166,31 @@ Deno.test("launcher: a task leads its own process group, on its slot's files, ta
       assert.equal(pgid, pid, "the task leads its process group");
       assert.equal(s, String(slot));
     }
+  } finally {
+    l.close();
+  }
+});
+
+Deno.test("launcher: a straggler holding a task's output is waited for without keeping the launcher busy; its late output counts and the other slot goes on", async () => {
+  const { l } = await launcherFor();
+  try {
+    const cpu0 = processCpuMs(l.pid)!;
+    const t0 = Date.now();
+    const first = viaLauncher(l, "(sleep 2; echo late) & echo first", {}, 0);
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await viaLauncher(l, "echo other", {}, 1).result).returnCode, 0);
+    }
+    const othersMs = Date.now() - t0;
+    const r = await first.result;
+    const waited = Date.now() - t0;
+    const cpu = processCpuMs(l.pid)! - cpu0;
+    assert.ok(othersMs < 1500, `the other slot's 10 tasks took ${othersMs} ms`);
+    assert.ok(
+      waited >= 1900 && waited < 3500,
+      `the end came ${waited} ms after the start (the straggler lets go at 2 s)`,
+    );
+    assert.equal(r.stdoutBytes, "first\nlate\n".length, "the straggler's output counts for its task");
+    assert.ok(cpu < 0.05 * waited, `the launcher used ${cpu} ms of CPU in ${waited} ms`);
   } finally {
     l.close();
   }

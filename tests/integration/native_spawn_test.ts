@@ -138,6 +138,36 @@ Deno.test("native spawn: a straggler that holds the output past 5 s ends the wai
   }
 });
 
+/** This process's CPU time so far (ms). */
+function ownCpuMs(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+Deno.test("native spawn: a straggler holding a task's output is waited for without keeping the engine busy; its late output counts and the other slot goes on", async () => {
+  const s = spawner();
+  try {
+    const cpu0 = ownCpuMs();
+    const t0 = Date.now();
+    const first = s.spawn("(sleep 2; echo late) & echo first", {}, 0).result;
+    for (let i = 0; i < 10; i++) assert.equal((await s.spawn("echo other", {}, 1).result).returnCode, 0);
+    const othersMs = Date.now() - t0;
+    const r = await first;
+    const waited = Date.now() - t0;
+    const cpu = ownCpuMs() - cpu0;
+    assert.ok(othersMs < 1500, `the other slot's 10 tasks took ${othersMs} ms`);
+    assert.ok(
+      waited >= 1900 && waited < 3500,
+      `the end came ${waited} ms after the start (the straggler lets go at 2 s)`,
+    );
+    assert.equal(r.stdoutBytes, "first\nlate\n".length, "the straggler's output counts for its task");
+    assert.ok(cpu < 0.25 * waited, `this process used ${cpu} ms of CPU in ${waited} ms`);
+  } finally {
+    s.close();
+  }
+});
+
 Deno.test("native spawn: closing removes the output files", () => {
   const s = spawner();
   const dir = s.dir!;
