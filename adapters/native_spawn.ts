@@ -47,6 +47,9 @@ const WNOWAIT = 0x01000000;
 const P_ALL = 0;
 const O_CLOEXEC = 0o2000000;
 const F_SETLEASE = 1024;
+const F_SETSIG = 10;
+/** SIGCHLD's number on x86-64 and AArch64. */
+const SIGCHLD = 17;
 const F_RDLCK = 0;
 const EAGAIN = 11;
 /** `si_pid` in a `siginfo_t` (after `si_signo`, `si_errno`, `si_code` and padding). */
@@ -380,7 +383,9 @@ export class NativeSpawner {
     for (const p of paths) {
       const fd = c.open(cString(p), O_RDONLY | O_CLOEXEC);
       if (fd < 0) continue;
-      // Closing the descriptor gives the lease back.
+      // Should a writer open it while the lease is held, the break is told by SIGCHLD (a look for
+      // exits), not SIGIO (which would end the engine). Closing the descriptor gives the lease back.
+      c.fcntl(fd, F_SETSIG, SIGCHLD);
       const r = c.fcntl(fd, F_SETLEASE, F_RDLCK);
       const errno = r < 0 ? new Deno.UnsafePointerView(c.__errno_location()!).getInt32() : 0;
       c.close(fd);

@@ -63,8 +63,9 @@ export const LAUNCHER_PROGRAM = String
 START_WAIT = END_WAIT = float(os.environ.get("DISBATCH_LAUNCHER_WAIT_S") or 0.1)
 try:
     import fcntl
-    # F_SETLEASE (Linux; python has the name from 3.9 only).
+    # F_SETLEASE and F_SETSIG (Linux; python has the names from 3.9 only).
     F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
+    F_SETSIG = getattr(fcntl, "F_SETSIG", 10)
 except ImportError:
     fcntl = None
 # os.fsencode's encoding, without its two python calls per string.
@@ -284,6 +285,9 @@ def main():
             except OSError:
                 continue
             try:
+                # Should a writer open it while the lease is held, the break is told by SIGCHLD (which
+                # wakes the launcher for nothing), not SIGIO (which would end it).
+                fcntl.fcntl(fd, F_SETSIG, signal.SIGCHLD)
                 fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)  # closing the descriptor gives it back
             except OSError as x:
                 if x.errno == errno.EAGAIN:
