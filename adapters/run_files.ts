@@ -302,13 +302,23 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
     }
     let good = 0, bad = 0;
     let firstBad = "";
-    for (const r of statusLines(text)) {
+    // A last line without its newline: a write cut short may have cut its command (see ResumeTable.add).
+    const lastStart = text.endsWith("\n") ? text.length : text.lastIndexOf("\n") + 1;
+    const whole = text.slice(0, lastStart);
+    for (const r of statusLines(whole)) {
       if (typeof r === "string") {
         bad++;
         firstBad ||= r;
       } else {
         good++;
         table.add(r, p);
+      }
+    }
+    for (const r of statusLines(text.slice(lastStart))) {
+      if (typeof r === "string") bad++;
+      else {
+        good++;
+        table.add(r, p, true);
       }
     }
     if (good === 0 && bad > 0) {

@@ -258,6 +258,7 @@ export async function prescan(
       if (item.kind === "task" && table) {
         // Compare every recorded task (not -R's reruns) to tell an edited file from another one.
         const d = table.decide(item.task, { retry: false, force: inv.forceResume });
+        if (d.action === "run" && d.torn) warnTorn(item.task, d.torn.source);
         if (d.action === "mismatch") {
           first ??= { task: item.task, record: d.record, source: d.source };
           differ++;
@@ -273,6 +274,14 @@ export async function prescan(
   }
   if (first) throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ, moved });
   return { printed, empty, total: ids.next - barriers };
+}
+
+/** A status file's last line was cut short (a crash, a full disk) in a way that leaves its task unknown. */
+function warnTorn(task: Task, source: string): void {
+  stderrLine(
+    `disbatch: warning: the last line of ${source} has no newline and its command does not match task ` +
+      `${task.id} (line ${task.line}): a write cut short, ignored; the task runs again`,
+  );
 }
 
 /**

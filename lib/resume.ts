@@ -24,7 +24,8 @@ import type { StatusRecord, Task } from "./types.ts";
 
 /** What to do with one task of the new run. */
 export type ResumeDecision =
-  | { action: "run" }
+  /** Run it; `torn`: the record of it was a last line cut short that does not match it (it is ignored). */
+  | { action: "run"; torn?: { record: StatusRecord; source: string } }
   /** Skip it; `record` is the old line to re-record with flag `S`. */
   | { action: "skip"; record: StatusRecord; mismatch: boolean }
   /** The id was recorded for a different line or command: the task file changed. */
@@ -94,18 +95,25 @@ function better(rc: number, oldRc: number): boolean {
   return rc < oldRc;
 }
 
+/** One task's record, where it came from, and whether it was a last line cut short. */
+interface Entry {
+  record: StatusRecord;
+  source: string;
+  cut?: boolean;
+}
+
 /** Task ids below this are kept in an array (no file has more tasks; larger ids go to a Map). */
 const DENSE_IDS = 1 << 26;
 
 /** Recorded outcomes per task id, from one or more status files. */
 export class ResumeTable {
   // Task ids are dense from 0: an array is several times faster than a Map for a million of them.
-  #byId: ({ record: StatusRecord; source: string } | undefined)[] = [];
+  #byId: (Entry | undefined)[] = [];
   /** Ids beyond DENSE_IDS (a hand-edited file): kept in a Map so the array stays dense. */
-  #far = new Map<number, { record: StatusRecord; source: string }>();
+  #far = new Map<number, Entry>();
   #size = 0;
 
-  #get(id: number): { record: StatusRecord; source: string } | undefined {
+  #get(id: number): Entry | undefined {
     return id >= 0 && id < DENSE_IDS ? this.#byId[id] : this.#far.get(id);
   }
 
@@ -120,17 +128,20 @@ export class ResumeTable {
    *
    * @param record a parsed line
    * @param source the status file's name, for messages
+   * @param cut the file's last line, without its newline: a write cut short (a crash, a full disk)
+   *   may have cut its command, the last field (the fields before it are whole, or it would not parse)
    * @returns true when the record was used
    */
-  add(record: StatusRecord, source: string): boolean {
+  add(record: StatusRecord, source: string, cut = false): boolean {
     const kind = recordKind(record.flags);
     if (kind !== "normal" && kind !== "skip" && kind !== "timeout") return false;
     const old = this.#get(record.taskId);
     if (old && !better(record.returnCode, old.record.returnCode)) return false;
     if (!old) this.#size++;
     const id = record.taskId;
-    if (id >= 0 && id < DENSE_IDS) this.#byId[id] = { record, source };
-    else this.#far.set(id, { record, source });
+    const entry: Entry = cut ? { record, source, cut } : { record, source };
+    if (id >= 0 && id < DENSE_IDS) this.#byId[id] = entry;
+    else this.#far.set(id, entry);
     return true;
   }
 
@@ -146,8 +157,12 @@ export class ResumeTable {
     if (!entry) return { action: "run" };
     const { record, source } = entry;
     if (opts.retry && record.returnCode !== 0) return { action: "run" };
-    const same = record.line === task.line && record.repeatIndex === task.repeatIndex &&
-      (record.command === task.command || record.commandText === task.command);
+    const sameCommand = entry.cut
+      ? task.command.startsWith(record.command) || task.command.startsWith(record.commandText ?? "\0")
+      : record.command === task.command || record.commandText === task.command;
+    const same = record.line === task.line && record.repeatIndex === task.repeatIndex && sameCommand;
+    // A cut line that is not this task's says nothing of it.
+    if (!same && entry.cut) return { action: "run", torn: { record, source } };
     if (!same && !opts.force) return { action: "mismatch", record, source };
     if (!same) return { action: "skip", record, mismatch: true };
     const { commandText: _, ...plain } = record;

@@ -123,6 +123,35 @@ Deno.test("disbatch: a resume mismatch is exit 2 before any task runs, naming th
   }
 });
 
+Deno.test("disbatch: -r from a status file whose last line was cut short in its command (a crash) skips that task; one cut into another command runs it again with a warning", async () => {
+  await using d = await tempDir();
+  await firstRun(d.path);
+  const text = Deno.readTextFileSync(statusOf(d.path, "r1"));
+  const last = text.slice(text.lastIndexOf("\n", text.length - 2) + 1, -1);
+  const lastId = Number(last.split("\t")[1]);
+  // Cut 4 bytes into the command, and the newline.
+  Deno.writeTextFileSync(`${d.path}/cut_status.txt`, text.slice(0, -5));
+  const r = await runCli(["-s", "localhost:2", "-p", "r2", "-r", "cut_status.txt", "Tasks"], { cwd: d.path });
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(ran(d.path), [], `no task ran again\n${show(r)}`);
+  const rows = taskRowsById(readRows(statusOf(d.path, "r2")));
+  assert.deepEqual([...rows.keys()].sort(), [0, 1, 2]);
+  assert.equal(rows.get(lastId)!.cmd, BASE[lastId], "re-recorded with its whole command");
+  assert.ok(rows.get(lastId)!.flags.endsWith("S"));
+  // A cut line whose command is not its task's: the task file did not change, the line is unreadable.
+  const other = text.slice(0, text.length - 1 - last.length) + last.replace(/\t[^\t]*$/, "\techo zz");
+  Deno.writeTextFileSync(`${d.path}/other_status.txt`, other);
+  const r3 = await runCli(["-s", "localhost:2", "-p", "r3", "-r", "other_status.txt", "Tasks"], {
+    cwd: d.path,
+  });
+  assert.equal(r3.code, 0, show(r3));
+  assert.match(
+    r3.stderr,
+    new RegExp(`last line of other_status.txt has no newline .* task ${lastId} .* runs again`),
+  );
+  assert.deepEqual(ran(d.path), lastId === 1 ? ["t1"] : [`t${lastId}`], show(r3));
+});
+
 Deno.test("disbatch: --force-resume skips by task id after a line was edited", async () => {
   await using d = await tempDir();
   await firstRun(d.path);

@@ -92,6 +92,47 @@ Deno.test("ResumeTable.decide() reports a mismatch when line, repeat index or co
   }
 });
 
+Deno.test("ResumeTable.decide() reads a last line cut short in its command as its task's, and ignores one that is not", () => {
+  const cases: {
+    name: string;
+    cut: string;
+    task: Task;
+    opts?: ResumeOptions;
+    want: "skip" | "run" | "torn";
+  }[] = [
+    { name: "cut inside the command", cut: "echo c >> ", task: task(2, 3, "echo c >> tc"), want: "skip" },
+    { name: "cut before the command", cut: "", task: task(2, 3, "echo c >> tc"), want: "skip" },
+    { name: "only the newline missing", cut: "echo c >> tc", task: task(2, 3, "echo c >> tc"), want: "skip" },
+    { name: "another command", cut: "echo d", task: task(2, 3, "echo c >> tc"), want: "torn" },
+    { name: "another line", cut: "echo c", task: task(2, 4, "echo c >> tc"), want: "torn" },
+    {
+      name: "another command, --force-resume",
+      cut: "echo d",
+      task: task(2, 3, "echo c"),
+      opts: FORCE,
+      want: "torn",
+    },
+    { name: "a failure under -R", cut: "exit", task: task(2, 3, "exit 3"), opts: RETRY, want: "run" },
+  ];
+  for (const c of cases) {
+    const t = new ResumeTable();
+    const record = rec(line(c.want === "run" ? "R   " : "    ", 2, 3, -1, c.want === "run" ? 3 : 0, c.cut));
+    t.add(record, "old_status.txt", true);
+    const d = t.decide(c.task, c.opts ?? PLAIN);
+    if (c.want === "skip") {
+      assert.equal(d.action, "skip", c.name);
+      assert.equal(d.action === "skip" && d.record.command, c.task.command, `${c.name}: re-recorded whole`);
+    } else if (c.want === "torn") {
+      assert.deepEqual(d, { action: "run", torn: { record, source: "old_status.txt" } }, c.name);
+    } else assert.deepEqual(d, { action: "run" }, c.name);
+  }
+  // A whole line (not the last, or with its newline) that differs is still a changed task file.
+  const t = new ResumeTable();
+  const record = rec(line("    ", 2, 3, -1, 0, "echo c >> "));
+  t.add(record, "old_status.txt");
+  assert.equal(t.decide(task(2, 3, "echo c >> tc"), PLAIN).action, "mismatch");
+});
+
 Deno.test("ResumeTable.decide() with -R re-runs a changed failed task instead of reporting a mismatch", () => {
   const t = new ResumeTable();
   t.add(rec(line("R   ", 0, 1, -1, 1, "exit 1")), "s");
