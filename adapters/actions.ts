@@ -31,7 +31,7 @@ export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
   /** The engines' connections by rank (what they are and hold is the scheduler's: `sched.view`). */
   links: ReadonlyMap<number, Peer>;
   /** Store a record: dashboard, mail, status file, results, in that order (`attempt`: which run it is). */
-  record(r: StatusRecord, attempt: number): void;
+  record(r: StatusRecord, attempt: number, failedCheck: boolean): void;
   /** Keep an attempt that is run again (the attempts file, the dashboard). */
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
@@ -99,7 +99,7 @@ export class ActionRunner {
           break;
         }
         case "record":
-          t.record(a.record, a.attempt ?? 0);
+          t.record(a.record, a.attempt ?? 0, a.failedCheck === true);
           if (t.log.debugEnabled) {
             t.log.debug(`Recorded task ${a.record.taskId} rc ${a.record.returnCode} on ${a.record.host}`);
           }

@@ -178,12 +178,12 @@ async function runLocked(
     links,
     log,
     say,
-    record(r, attempt) {
+    record(r, attempt, failedCheck) {
       tracker?.record(r);
       mailer?.record(r);
       status.add(r);
-      results?.add(r, attempt);
-      taskCommand?.sendResult(r, attempt);
+      results?.add(r, attempt, failedCheck);
+      taskCommand?.sendResult(r, attempt, failedCheck);
     },
     persist() {
       status.flush();

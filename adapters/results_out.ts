@@ -49,10 +49,13 @@ export class ResultsFile {
     }
   }
 
-  /** @param r a finished item's record @param attempt which run of the task it is */
-  add(r: StatusRecord, attempt: number): void {
+  /**
+   * @param r a finished item's record @param attempt which run of the task it is
+   * @param failedCheck a `BARRIER CHECK` that found failures
+   */
+  add(r: StatusRecord, attempt: number, failedCheck = false): void {
     if (this.#broken) return;
-    this.#pending.push(resultLine(r, attempt));
+    this.#pending.push(resultLine(r, attempt, failedCheck));
     if (!this.#scheduled) {
       this.#scheduled = true;
       setTimeout(() => this.flush(), 0); // one write per turn of the event loop

@@ -83,10 +83,15 @@ export class TaskCommand {
     },
   };
 
-  /** @param r a finished item's record @param attempt which run it is; written to the program's stdin */
-  sendResult(r: StatusRecord, attempt: number): void {
+  /**
+   * @param r a finished item's record @param attempt which run it is; written to the program's stdin
+   * @param failedCheck a `BARRIER CHECK` that found failures
+   */
+  sendResult(r: StatusRecord, attempt: number, failedCheck = false): void {
     if (!this.#inputOpen) return;
-    this.#writer.write(encoder.encode(resultLine(r, attempt))).catch(() => this.#inputOpen = false);
+    this.#writer.write(encoder.encode(resultLine(r, attempt, failedCheck))).catch(() =>
+      this.#inputOpen = false
+    );
   }
 
   /**

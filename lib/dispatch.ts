@@ -104,9 +104,10 @@ function assign(core: SchedulerCore, e: EngineState, entry: TaskEntry, now: numb
 function passBarrier(core: SchedulerCore, b: Barrier, reachedAt: number, now: number): Action[] {
   core.tally.barriers++;
   const record = barrierRecord(b, reachedAt, now, { host: core.o.driverHost, pid: core.o.driverPid });
-  const out: Action[] = [{ kind: "record", record }];
   const failures = core.tally.passSegment();
-  if (b.check && failures.length > 0) {
+  const failed = b.check && failures.length > 0;
+  const out: Action[] = [failed ? { kind: "record", record, failedCheck: true } : { kind: "record", record }];
+  if (failed) {
     out.push(...core.checkFailed(b.line, failures));
   } else {
     out.push({

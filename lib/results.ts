@@ -24,6 +24,7 @@
  * | `TaskCmd`         | string | the command as run (PREFIX and SUFFIX included)                           |
  * | `Kind`            | string | `task`, `barrier` or `perEngine`                                          |
  * | `Reason`          | string | `succeeded`, `failed`, `timeout`, `killed`, `lost`, `skipped`, `passed`   |
+ * |                   |        | (a barrier; `failed` for a `BARRIER CHECK` that stopped the run)          |
  * | `Attempt`         | number | which run of the task this outcome is (`DISBATCH_ATTEMPT`), 0 the first   |
  *
  * @example
@@ -75,13 +76,15 @@ function ms(x: number): number {
 
 /**
  * @param r a status record @param attempt which run of the task it is
+ * @param failedCheck a `BARRIER CHECK` that found failures (its record is a passed one's, as disBatch
+ *   writes it): `Reason` is `failed`
  * @returns the result object
  */
-export function resultObject(r: StatusRecord, attempt: number): TaskResult {
+export function resultObject(r: StatusRecord, attempt: number, failedCheck = false): TaskResult {
   const k = recordKind(r.flags);
   const kind = k === "barrier" ? "barrier" : k === "perEngine" ? "perEngine" : "task";
   const reason: TaskResult["Reason"] = k === "barrier"
-    ? "passed"
+    ? failedCheck ? "failed" : "passed"
     : k === "skip"
     ? "skipped"
     : k === "timeout"
@@ -117,8 +120,9 @@ export function resultObject(r: StatusRecord, attempt: number): TaskResult {
 
 /**
  * @param r a status record @param attempt which run of the task it is
+ * @param failedCheck a `BARRIER CHECK` that found failures
  * @returns one JSON line, newline included
  */
-export function resultLine(r: StatusRecord, attempt: number): string {
-  return JSON.stringify(resultObject(r, attempt)) + "\n";
+export function resultLine(r: StatusRecord, attempt: number, failedCheck = false): string {
+  return JSON.stringify(resultObject(r, attempt, failedCheck)) + "\n";
 }

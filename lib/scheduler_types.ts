@@ -17,7 +17,8 @@ export type Action =
   /** Tell an engine to kill its running tasks now and leave. */
   | { kind: "killEngine"; rank: number }
   /** Append a line to the status file (`attempt`: which run of the task it records, 0 the first). */
-  | { kind: "record"; record: StatusRecord; attempt?: number }
+  /** `failedCheck`: a `BARRIER CHECK` that found failures (its record is a passed one's, as disBatch writes it). */
+  | { kind: "record"; record: StatusRecord; attempt?: number; failedCheck?: true }
   /** An attempt that is not the task's last (it is run again): the attempts file, not the status file. */
   | { kind: "attempt"; record: StatusRecord; attempt: number }
   /** Write to the driver log (and, for `warn`, to stderr). */

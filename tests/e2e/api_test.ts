@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { cliCommand, runCli, tempDir } from "../helpers/run_cli.ts";
 import { sh, showRan } from "../helpers/rig_helpers.ts";
-import { readRows, show } from "./e2e_helpers.ts";
+import { exists, readRows, show } from "./e2e_helpers.ts";
 import { DisBatcher, DisBatchError } from "../../mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -103,6 +103,22 @@ Deno.test("api: --results writes one JSON line per item, field by field the stat
     x.Reason === "skipped"
   );
   assert.equal(skipped.length, 5, again.stdout);
+});
+
+Deno.test("api: --results tells a BARRIER CHECK that stopped the run (Reason failed) from one that passed", async () => {
+  await using d = await tempDir();
+  Deno.writeTextFileSync(
+    `${d.path}/Tasks`,
+    "true\n#DISBATCH BARRIER CHECK\nexit 4\n#DISBATCH BARRIER CHECK\ntouch after\n",
+  );
+  const r = await runCli(["--results", "res.jsonl", "-s", "localhost:2", "-p", "run", "Tasks"], {
+    cwd: d.path,
+  });
+  assert.equal(r.code, 1, show(r));
+  const barriers = Deno.readTextFileSync(`${d.path}/res.jsonl`).trim().split("\n").map((l) => JSON.parse(l))
+    .filter((x) => x.Kind === "barrier").map((x) => [x.TaskStreamIndex, x.ReturnCode, x.Reason]);
+  assert.deepEqual(barriers, [[2, 0, "passed"], [4, 0, "failed"]]);
+  assert.equal(exists(`${d.path}/after`), false);
 });
 
 Deno.test("api: a --taskcommand generator reads results on its stdin and submits more based on them", async () => {

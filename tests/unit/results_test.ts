@@ -64,6 +64,9 @@ Deno.test("resultObject() tells the kind and the reason from the flags and the r
     const r = resultObject({ ...base, ...over }, 0);
     assert.deepEqual([r.Kind, r.Reason], [kind, reason], JSON.stringify(over));
   }
+  // A BARRIER CHECK that found failures: the status file's line is a passed one's, the result says so.
+  const check = resultObject({ ...base, flags: "C    " }, 0, true);
+  assert.deepEqual([check.Kind, check.Reason, check.ReturnCode], ["barrier", "failed", 0]);
 });
 
 Deno.test("resultLine() is one JSON line; undecodable bytes of a command survive as escapes", () => {
