@@ -20,7 +20,7 @@ import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts"
 import { Launcher, processCpuMs } from "./launcher.ts";
 import { NativeSpawner } from "./native_spawn.ts";
 import { bashCommandArg } from "../lib/text.ts";
-import { ENGINE_PRIVATE_ENV } from "../lib/launch_contract.ts";
+import { ENGINE_PRIVATE_ENV, softVmemOf } from "../lib/launch_contract.ts";
 
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
 const REAPER_BEAT_MS = 1000;
@@ -55,6 +55,8 @@ export class EngineTasks {
   #beat: ReturnType<typeof setInterval> | undefined;
   /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
   #started = 0;
+  /** `ulimit -S -v N; ` before the commands of tasks the engine starts itself (empty: none to set). */
+  #vmemPrefix = "";
   /** The process that starts the tasks (undefined: each task is spawned by the engine). */
   #launcher: Launcher | undefined;
   /** The driver welcomed the engine: its log is the run's. */
@@ -108,6 +110,9 @@ export class EngineTasks {
       coresPerSlot: o.coresPerSlot,
       address,
     });
+    // The soft `ulimit -v` that disbatch's launcher lifted for the runtime: tasks get it back.
+    const softVmem = softVmemOf(Deno.env.toObject());
+    if (softVmem !== undefined) this.#vmemPrefix = `ulimit -S -v ${softVmem} 2>/dev/null; `;
     // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
     for (const k of ENGINE_PRIVATE_ENV) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
@@ -116,7 +121,7 @@ export class EngineTasks {
     this.startLauncher();
     this.openNative();
     // The engine is in the run's directory now (the launcher was started before it moved there).
-    this.#launcher?.configure(silentS, Deno.cwd(), Deno.env.toObject());
+    this.#launcher?.configure(silentS, Deno.cwd(), Deno.env.toObject(), softVmem);
     try {
       this.#native?.setBase(Deno.env.toObject());
     } catch (e) {
@@ -406,7 +411,9 @@ export class EngineTasks {
   #spawn(run: number, command: string, env: Record<string, string>, slot: number): void {
     let rt;
     try {
-      rt = this.#native ? this.#native.spawn(command, env, slot) : spawnTask(command, env);
+      // The launcher sets the tasks' soft ulimit -v itself; a task started here sets it first.
+      const cmd = this.#vmemPrefix + command;
+      rt = this.#native ? this.#native.spawn(cmd, env, slot) : spawnTask(cmd, env);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.feed({ kind: "startFailed", run, message, now: Date.now() });

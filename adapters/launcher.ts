@@ -162,11 +162,13 @@ export class Launcher {
    * @param silentS seconds without a word from the engine after which it kills the tasks
    * @param cwd the tasks' working directory
    * @param env the tasks' base environment
+   * @param softVmemKiB the tasks' soft `ulimit -v`, when one is to be set
    */
-  configure(silentS: number, cwd: string, env: Record<string, string>): void {
+  configure(silentS: number, cwd: string, env: Record<string, string>, softVmemKiB?: number): void {
     if (this.#configured || this.#closed) return;
     this.#configured = true;
-    this.#stdin.write(this.#enc.encode(JSON.stringify([silentS, cwd, env]) + "\n")).catch(() => {});
+    const line = JSON.stringify([silentS, cwd, env, softVmemKiB ?? 0]) + "\n";
+    this.#stdin.write(this.#enc.encode(line)).catch(() => {});
   }
 
   #configured = false;

@@ -90,10 +90,26 @@ export const LAUNCH_ENV = {
   uid: "DISBATCH_UID",
   /** Set by Slurm on a node: an engine started with an empty `--host` takes it as its host name. */
   slurmNode: "SLURMD_NODENAME",
+  /** The soft `ulimit -v` (KiB) that the launcher of `disbatch install` lifted: tasks get it back. */
+  softVmem: "DISBATCH_SOFT_VMEM_KIB",
 } as const;
 
 /** Variables an engine removes from its own environment before it starts tasks (the run's keys). */
-export const ENGINE_PRIVATE_ENV: readonly string[] = [LAUNCH_ENV.secret, LAUNCH_ENV.driver, LAUNCH_ENV.uid];
+export const ENGINE_PRIVATE_ENV: readonly string[] = [
+  LAUNCH_ENV.secret,
+  LAUNCH_ENV.driver,
+  LAUNCH_ENV.uid,
+  LAUNCH_ENV.softVmem,
+];
+
+/**
+ * The soft `ulimit -v` to give tasks back, from an engine's environment.
+ * @param env the environment @returns KiB, or undefined when none was lifted
+ */
+export function softVmemOf(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  const v = env[LAUNCH_ENV.softVmem]?.trim();
+  return v && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : undefined;
+}
 
 /** What an engine is told on its command line. */
 export interface EngineLaunch {

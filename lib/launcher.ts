@@ -10,6 +10,7 @@
  * @module
  */
 
+import { LAUNCH_ENV } from "./launch_contract.ts";
 import { shellQuote } from "./text.ts";
 
 /**
@@ -34,14 +35,19 @@ export const LAUNCHER_MARK = "# disbatch launcher";
  * ```
  */
 export function vmemGuard(): string {
-  return `disbatch_vm=$(ulimit -H -v 2>/dev/null)
+  return `disbatch_vs=$(ulimit -S -v 2>/dev/null)
+disbatch_vm=$(ulimit -H -v 2>/dev/null)
 ulimit -S -v "\${disbatch_vm:-unlimited}" 2>/dev/null
 disbatch_vm=$(ulimit -S -v 2>/dev/null)
+# The tasks get the user's soft limit back (the engine sets it for them).
+if [ "$disbatch_vs" != unlimited ] && [ "$disbatch_vs" != "$disbatch_vm" ]; then
+  ${LAUNCH_ENV.softVmem}=$disbatch_vs; export ${LAUNCH_ENV.softVmem}
+fi
 if [ "$disbatch_vm" -lt ${MIN_VMEM_KIB} ] 2>/dev/null; then
   echo "disbatch: the hard virtual memory limit on $(uname -n) is $disbatch_vm KiB (ulimit -H -v); disbatch needs at least ${MIN_VMEM_KIB} KiB (about 34 GB) of address space, which its runtime reserves but does not use: ask the cluster's admins to raise or remove that limit" >&2
   exit 2
 fi
-unset disbatch_vm
+unset disbatch_vm disbatch_vs
 `;
 }
 

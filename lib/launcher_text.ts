@@ -164,8 +164,16 @@ def main():
         if not c:
             return 0
         line += c
-    silent, cwd, base = json.loads(line)
+    silent, cwd, base, vmem = json.loads(line)
     silent = float(silent)
+    if vmem:
+        # The soft ulimit -v that disbatch's launcher lifted for its runtime: the tasks' again.
+        import resource
+        try:
+            hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+            resource.setrlimit(resource.RLIMIT_AS, (vmem * 1024, hard))
+        except (OSError, ValueError) as x:
+            way += "; the tasks' soft ulimit -v %d could not be set: %s" % (vmem, str(x).replace("\n", " "))
     if native is not None:
         try:
             native.environ(base)

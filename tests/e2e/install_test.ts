@@ -117,17 +117,45 @@ Deno.test("install: a compiled binary copied to DIR/disbatch installs itself the
   assert.doesNotMatch(again.stdout, /replaced/);
 });
 
-Deno.test("install: under a low soft ulimit -v the launcher lifts it; a low hard limit is one clear line, exit 2", async () => {
+Deno.test("install: under a low soft ulimit -v the launcher lifts it for disbatch and the tasks get it back; a low hard limit is one clear line, exit 2", async () => {
   await using d = await tempDir();
   const env = { HOME: d.path, PATH: `${d.path}/bin:/usr/bin:/bin` };
   const r = await runCli(["install"], { cwd: d.path, env });
   assert.equal(r.code, 0, show(r));
-  writeText(d.path, "T", "ulimit -S -v > soft_$DISBATCH_TASKID\n".repeat(2));
-  const hard = (await shell("ulimit -H -v", d.path, env)).stdout.trim();
+  const n = 6;
+  writeText(d.path, "T", "ulimit -S -v > soft_$DISBATCH_TASKID; env > env_$DISBATCH_TASKID\n".repeat(n));
   // A soft limit far below what the runtime reserves: without the launcher this crashes (exit 133).
-  const ok = await shell("ulimit -S -v 4000000 && disbatch -q -s localhost:2 T", d.path, env);
-  assert.equal(ok.code, 0, showRan(ok));
-  assert.equal(Deno.readTextFileSync(`${d.path}/soft_0`).trim(), hard, "tasks run with the lifted limit");
+  // Each way of starting tasks: the task launcher, the engine's posix_spawn, Deno.Command.
+  for (
+    const [prefix, extra] of [["a", "DISBATCH_LAUNCHER=1 "], ["b", "DISBATCH_LAUNCHER=0 "], [
+      "c",
+      "DISBATCH_LAUNCHER=0 DISBATCH_POSIX_SPAWN=0 ",
+    ]]
+  ) {
+    const ok = await shell(
+      `ulimit -S -v 4000000 && ${extra}disbatch -q -s localhost:2 -p ${prefix} T`,
+      d.path,
+      env,
+    );
+    assert.equal(ok.code, 0, showRan(ok));
+    for (let i = 0; i < n; i++) {
+      assert.equal(
+        Deno.readTextFileSync(`${d.path}/soft_${i}`).trim(),
+        "4000000",
+        `${prefix}: task ${i} runs with the user's soft limit`,
+      );
+      assert.doesNotMatch(
+        Deno.readTextFileSync(`${d.path}/env_${i}`),
+        /DISBATCH_SOFT_VMEM/,
+        "no plumbing in the tasks' environment",
+      );
+    }
+  }
+  // Without a lowered soft limit nothing is set.
+  const hard = (await shell("ulimit -H -v", d.path, env)).stdout.trim();
+  const plain = await shell("disbatch -q -s localhost:2 -p p T", d.path, env);
+  assert.equal(plain.code, 0, showRan(plain));
+  assert.equal(Deno.readTextFileSync(`${d.path}/soft_0`).trim(), hard);
   // A hard limit that low cannot be lifted: one line, exit 2, nothing written.
   const low = await shell("ulimit -v 4000000 && disbatch -q -s localhost:2 -p low T", d.path, env);
   assert.equal(low.code, 2, showRan(low));

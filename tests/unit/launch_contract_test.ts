@@ -15,6 +15,7 @@ import {
   parseEngineArgv,
   parseStandbyLine,
   secretInDbUtil,
+  softVmemOf,
   standbyLine,
 } from "../../lib/launch_contract.ts";
 
@@ -203,8 +204,29 @@ Deno.test("secretInDbUtil() reads only a hex secret on its own export line", () 
 });
 
 Deno.test("the run's keys are the variables an engine keeps from its tasks; a local engine gets the secret", () => {
-  assert.deepEqual([...ENGINE_PRIVATE_ENV].sort(), ["DISBATCH_DRIVER", "DISBATCH_SECRET", "DISBATCH_UID"]);
+  assert.deepEqual([...ENGINE_PRIVATE_ENV].sort(), [
+    "DISBATCH_DRIVER",
+    "DISBATCH_SECRET",
+    "DISBATCH_SOFT_VMEM_KIB",
+    "DISBATCH_UID",
+  ]);
   assert.deepEqual(localEngineEnv(SECRET), { DISBATCH_SECRET: SECRET });
+});
+
+Deno.test("softVmemOf() reads the soft ulimit -v the launcher lifted, and nothing else", () => {
+  const cases: [string | undefined, number | undefined][] = [
+    [undefined, undefined],
+    ["", undefined],
+    ["4000000", 4000000],
+    [" 4000000\n", 4000000],
+    ["0", undefined],
+    ["unlimited", undefined],
+    ["-5", undefined],
+    ["12abc", undefined],
+  ];
+  for (const [v, want] of cases) {
+    assert.equal(softVmemOf(v === undefined ? {} : { DISBATCH_SOFT_VMEM_KIB: v }), want, String(v));
+  }
 });
 
 /** The variables a script of `export NAME='value'` lines sets (single quotes as POSIX sh reads them). */
