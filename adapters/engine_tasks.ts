@@ -20,7 +20,7 @@ import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts"
 import { Launcher, processCpuMs } from "./launcher.ts";
 import { NativeSpawner } from "./native_spawn.ts";
 import { bashCommandArg } from "../lib/text.ts";
-import { ENGINE_PRIVATE_ENV, softVmemOf } from "../lib/launch_contract.ts";
+import { ENGINE_PRIVATE_ENV, LAUNCH_ENV, softVmemOf } from "../lib/launch_contract.ts";
 
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
 const REAPER_BEAT_MS = 1000;
@@ -109,6 +109,7 @@ export class EngineTasks {
       rank,
       coresPerSlot: o.coresPerSlot,
       address,
+      srunStep: Deno.env.get(LAUNCH_ENV.srunStep) === "1",
     });
     // The soft `ulimit -v` that disbatch's launcher lifted for the runtime: tasks get it back.
     const softVmem = softVmemOf(Deno.env.toObject());

@@ -6,6 +6,7 @@
  */
 
 import type { ContextKind, ContextPlan, EngineStarter, PlannedEngine } from "./context_kind.ts";
+import { LAUNCH_ENV } from "./launch_contract.ts";
 import {
   DEFAULT_RETIRE_CMD,
   expandCountList,
@@ -36,7 +37,7 @@ export const SRUN_STARTER: EngineStarter = {
       i.dbUtil,
       ...i.engineArgs,
     ],
-    env: {},
+    env: { [LAUNCH_ENV.srunStep]: "1" },
   }),
 };
 

@@ -92,6 +92,8 @@ export const LAUNCH_ENV = {
   slurmNode: "SLURMD_NODENAME",
   /** The soft `ulimit -v` (KiB) that the launcher of `disbatch install` lifted: tasks get it back. */
   softVmem: "DISBATCH_SOFT_VMEM_KIB",
+  /** Set (`1`) for an engine that srun started in its node's step (see `engineEnv`'s `srunStep`). */
+  srunStep: "DISBATCH_SRUN_STEP",
 } as const;
 
 /** Variables an engine removes from its own environment before it starts tasks (the run's keys). */
@@ -100,6 +102,7 @@ export const ENGINE_PRIVATE_ENV: readonly string[] = [
   LAUNCH_ENV.driver,
   LAUNCH_ENV.uid,
   LAUNCH_ENV.softVmem,
+  LAUNCH_ENV.srunStep,
 ];
 
 /**

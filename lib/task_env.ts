@@ -48,6 +48,12 @@ export interface EngineEnvInput {
   rank: number;
   coresPerSlot: number;
   address: string;
+  /**
+   * The engine runs in its node's srun step (one task with the CPUs of all its slots): its tasks'
+   * `SLURM_CPUS_PER_TASK` is one slot's cores, as in disBatch's step of one srun task per slot, so
+   * that `OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK` and an `srun` inside a task ask for a slot's share.
+   */
+  srunStep?: boolean;
 }
 
 /**
@@ -56,13 +62,15 @@ export interface EngineEnvInput {
  * @returns variables
  */
 export function engineEnv(e: EngineEnvInput): Record<string, string> {
-  return {
+  const vars: Record<string, string> = {
     DISBATCH_JOBID: e.jobId,
     DISBATCH_NAMETASKS: e.nameTasks,
     DISBATCH_ENGINE_RANK: String(e.rank),
     DISBATCH_CORES_PER_TASK: String(e.coresPerSlot),
     DISBATCH_KVSSTCP_HOST: e.address,
   };
+  if (e.srunStep) vars.SLURM_CPUS_PER_TASK = String(Math.max(1, Math.floor(e.coresPerSlot)));
+  return vars;
 }
 
 /**

@@ -510,7 +510,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "slurm: sbatch -n 6 -c 2: 2 slots per node, DISBATCH_CORES_PER_TASK=2",
+  name: "slurm: sbatch -n 6 -c 2: 2 slots per node, DISBATCH_CORES_PER_TASK=2 and SLURM_CPUS_PER_TASK=2",
   ignore: IGNORE,
 }, async () => {
   await using d = await jobDir("disbatch_slurm_cores_");
@@ -519,8 +519,8 @@ Deno.test({
   writeText(
     d.path,
     "T",
-    'bash rdv.sh 6 && echo "$(hostname) $DISBATCH_CORES_PER_TASK $DISBATCH_ENGINE_RANK $DISBATCH_CYLINDER_RANK"\n'
-      .repeat(6),
+    ('bash rdv.sh 6 && echo "$(hostname) $DISBATCH_CORES_PER_TASK $DISBATCH_ENGINE_RANK $DISBATCH_CYLINDER_RANK ' +
+      '$SLURM_CPUS_PER_TASK"\n').repeat(6),
   );
   const r = await sbatchWait(["-n", "6", "-c", "2", "disbatch", "T"], d.path, ENV);
   assertJobOk(r, d.path);
@@ -532,9 +532,11 @@ Deno.test({
       0,
       `6 slots were not busy at once: ${JSON.stringify(row.fields)}\n${dirReport(d.path)}`,
     );
-    const [host, cores, engine, cyl] = snippet(row).split(" ");
+    const [host, cores, engine, cyl, slurmCpus] = snippet(row).trim().split(" ");
     assert.equal(host, row.node);
     assert.equal(cores, "2", `task ${row.id}: DISBATCH_CORES_PER_TASK`);
+    // One slot's cores, as `srun -n SLOTS -c 2` would give (OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK).
+    assert.equal(slurmCpus, "2", `task ${row.id}: SLURM_CPUS_PER_TASK`);
     return { host: host!, engine: engine!, cyl: cyl! };
   });
   assert.deepEqual(countBy(seen, (x) => x.host), { n1: 2, n2: 2, n3: 2 }, "2 slots on each node");

@@ -213,7 +213,8 @@ Deno.test("the starters build the launcher's command", () => {
         "--host",
         "h",
       ],
-      env: {},
+      // The engine tells its tasks one slot's SLURM_CPUS_PER_TASK.
+      env: { DISBATCH_SRUN_STEP: "1" },
       here: false,
     })),
   ];

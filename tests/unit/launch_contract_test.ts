@@ -208,6 +208,7 @@ Deno.test("the run's keys are the variables an engine keeps from its tasks; a lo
     "DISBATCH_DRIVER",
     "DISBATCH_SECRET",
     "DISBATCH_SOFT_VMEM_KIB",
+    "DISBATCH_SRUN_STEP",
     "DISBATCH_UID",
   ]);
   assert.deepEqual(localEngineEnv(SECRET), { DISBATCH_SECRET: SECRET });
