@@ -252,7 +252,10 @@ async function runLocked(
     const holdEarlier = (sent: [number, number][], until: number) =>
       react({ kind: "held", sent, until, expected: [], now: Date.now() / 1000, earlier: true });
     holdEarlier([...earlier.sent], earlier.until);
-    for (const n of earlier.notes) say(n);
+    for (const n of earlier.notes) {
+      say(n);
+      log.warn(n.replace(/^disbatch: /, ""));
+    }
     // Its tasks left behind on this host (their engine and reaper killed outright) may end before the
     // grace, and its Slurm jobs may end: once nothing of it is left, the held tasks run.
     let looking = false;

@@ -3,7 +3,7 @@
  * once their wait is over), then the task file's items in order; a barrier is passed once every
  * task before it has ended. No task starts that cannot finish before the walltime or before its
  * engine's allocation ends. Engines of a context at its task limit (`-C`), and idle engines whose
- * nodes can be given back once the task file is exhausted, are stopped.
+ * nodes can be given back once the task file is exhausted and no task is held, are stopped.
  *
  * @module
  */
@@ -143,7 +143,8 @@ function limitStops(core: SchedulerCore): Action[] {
 /** Once the task file is exhausted, an engine with nothing to do leaves (and its node can be retired). */
 function idleStops(core: SchedulerCore): Action[] {
   const out: Action[] = [];
-  if (core.phase !== "running" || !core.tasksEnded || !core.queue.empty) return out;
+  // Held tasks (for engines of a driver that died) run here once released: keep the engines for them.
+  if (core.phase !== "running" || !core.tasksEnded || !core.queue.empty || core.holds.count > 0) return out;
   // Idle active engines are all in the free-slot set (limited ones stop through limitStops).
   for (const e of core.reg.slots.withFreeSlot()) {
     const c = core.reg.context(e.context);

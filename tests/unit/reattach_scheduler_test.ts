@@ -165,3 +165,23 @@ Deno.test("re-attached: a recorded BARRIER CHECK after a recorded failure ends t
   assert.equal(s.phase, "draining");
   h.take("stopEngine", 1);
 });
+
+Deno.test("held tasks keep the idle engines of a context that gives nodes back: released, they run there", () => {
+  const h = new SchedulerHarness();
+  const s = h.scheduler;
+  h.apply(s.contextJoined(0, "J7", 0, 2, { retires: true }));
+  // An earlier run's engines may still run task 1 until h.now + 100 (a -r of a run whose driver died).
+  s.holdForEngines(new Map([[1, 9]]), h.now + 100, new Map(), true);
+  h.engine(1, { context: 0, host: "n1" });
+  h.engine(1, { context: 0, host: "n2" });
+  h.tasks("a\nb");
+  assert.deepEqual(h.take("assign").map((a) => a.task.id), [0]);
+  h.finish(0, 0);
+  h.take("record", 1);
+  assert.deepEqual(h.take("stopEngine"), [], "no engine leaves while a task is held");
+  h.tick(101);
+  assert.deepEqual(h.take("assign").map((a) => a.task.id), [1], "the held task runs once released");
+  h.finish(1, 0);
+  h.take("record", 1);
+  assert.equal(h.take("stopEngine").length, 2, "then the idle engines leave");
+});
