@@ -72,6 +72,7 @@ export function refuseOwnStatusFile(inv: DriverInvocation, uid: string): void {
 export function restoredAuto(
   re: Reattach,
 ): { id: number; hosts: Set<string>; holdUntil: number } | undefined {
+  if (re.enginesGone) return undefined; // it starts as a fresh run's
   for (const [id, c] of re.journal.contexts) {
     if (c.origin !== "auto") continue;
     const hosts = new Set<string>();
@@ -100,7 +101,9 @@ export function restoreRun(
     alive.set(rank, e);
     coming.set(e.context, (coming.get(e.context) ?? 0) + 1);
   }
-  for (const [id, c] of j.contexts) {
+  // None of its engines is left: its contexts are over, and this run's own starts anew (as a fresh
+  // run's, at its first task); contexts added later get new numbers.
+  for (const [id, c] of re.enginesGone ? [] : j.contexts) {
     react({
       kind: "contextJoined",
       id,
@@ -116,6 +119,8 @@ export function restoreRun(
   }
   const maxRank = Math.max(-1, ...j.engines.keys());
   const maxContext = Math.max(-1, ...j.contexts.keys());
+  const lastEngines = alive.size;
+  if (re.enginesGone) alive.clear();
   peers.restore(alive, maxRank + 1, maxContext + 1);
   react({
     kind: "held",
@@ -123,12 +128,13 @@ export function restoreRun(
     until: re.holdUntil,
     expected: [...alive].map(([r, e]) => [r, e.context]),
     now,
+    ...(re.enginesGone ? { gone: true } : {}),
   });
   react({ kind: "attempts", attempts: [...re.attempts], now });
   const wait = Math.max(0, Math.round(re.holdUntil - now));
   say(
     `disbatch: re-attaching to ${re.uid}: ${re.recorded.size} finished item(s) kept, ${re.inFlight.size} task(s) ` +
-      `in flight on ${alive.size} engine(s) of the last driver` +
+      `in flight on ${lastEngines} engine(s) of the last driver` +
       (re.inFlight.size
         ? wait > 0
           ? `, held for them for up to ${wait} s`

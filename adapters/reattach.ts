@@ -31,6 +31,8 @@ export interface Reattach {
   inFlight: Map<number, number>;
   /** Unix seconds by which engines that did not come back have surely killed their tasks. */
   holdUntil: number;
+  /** None of the last driver's engines is left (killed with it, or their Slurm jobs are over). */
+  enginesGone: boolean;
   /** Earlier attempts of tasks not recorded yet (the attempts file). */
   attempts: Map<number, { rc: number; host: string }[]>;
   /** What was repaired or noticed in the files, for the log. */
@@ -176,6 +178,7 @@ export async function planReattach(
       recorded,
       inFlight,
       holdUntil: gone ? now : enginesGiveUpBy(lastAlive, now, inv.driverGrace, GIVE_UP_MARGIN_S),
+      enginesGone: gone,
       attempts,
       notes,
     },

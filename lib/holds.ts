@@ -22,6 +22,8 @@ export class Holds {
   until = 0;
   /** Held for an earlier run (a `-r` of a run whose driver died), not for this run's own engines. */
   earlier = false;
+  /** None of the engines held for is left (known when the hold was set). */
+  gone = false;
 
   /** @param reg the registry whose contexts count the engines to come */
   constructor(reg: Registry) {
@@ -33,14 +35,17 @@ export class Holds {
    * @param sent task id → engine rank @param until Unix seconds
    * @param expected rank → context of the engines that may come back (each counted as coming)
    * @param earlier held for an earlier run's engines: released, they run as first attempts
+   * @param gone none of those engines is left (known now)
    */
   hold(
     sent: ReadonlyMap<number, number>,
     until: number,
     expected: ReadonlyMap<number, number>,
     earlier = false,
+    gone = false,
   ): void {
     this.earlier = earlier;
+    this.gone = gone;
     for (const [id, rank] of sent) {
       const entry: TaskEntry = {
         kind: "task",

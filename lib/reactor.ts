@@ -95,6 +95,8 @@ export type DriverEvent =
     now: number;
     /** For an earlier run's engines (`-r` of a run whose driver died), not this run's. */
     earlier?: boolean;
+    /** None of those engines is left (known at once): the tasks run again now, as lost. */
+    gone?: boolean;
   }
   /** Earlier attempts of unfinished tasks (task id → rc and host of each). */
   | { kind: "attempts"; attempts: [number, { rc: number; host: string }[]][]; now: number };
@@ -165,7 +167,13 @@ export function react(s: Scheduler, ev: DriverEvent): Action[] {
       s.setStopAt(ev.stopAt);
       return [];
     case "held":
-      s.holdForEngines(new Map(ev.sent), ev.until, new Map(ev.expected), ev.earlier === true);
+      s.holdForEngines(
+        new Map(ev.sent),
+        ev.until,
+        new Map(ev.expected),
+        ev.earlier === true,
+        ev.gone === true,
+      );
       return [];
     case "attempts":
       s.restoreAttempts(new Map(ev.attempts));

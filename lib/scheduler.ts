@@ -115,14 +115,16 @@ export class Scheduler {
    * @param sent task id → engine rank @param until Unix seconds
    * @param expected rank → context of the engines that may come back (each counted as coming)
    * @param earlier held for an earlier run's engines: released, they run as first attempts
+   * @param gone none of those engines is left (known at once): released at `until`, said so
    */
   holdForEngines(
     sent: ReadonlyMap<number, number>,
     until: number,
     expected: ReadonlyMap<number, number>,
     earlier = false,
+    gone = false,
   ): void {
-    this.#c.holds.hold(sent, until, expected, earlier);
+    this.#c.holds.hold(sent, until, expected, earlier, gone);
   }
 
   /**

@@ -137,6 +137,8 @@ export function releaseHeld(c: SchedulerCore, now: number): Action[] {
       level: "warn",
       message: c.holds.earlier
         ? `${n} task(s) the earlier run's engines may have run until now run here`
+        : c.holds.gone
+        ? `${n} task(s) in flight on the last driver's engines run again (none of those engines is left)`
         : `${n} task(s) of engines that did not come back within --driver-grace run again`,
     }]
     : [];
