@@ -407,12 +407,19 @@ async function runLocked(
           `from ${Deno.cwd()}:\n  ${again}`,
       );
     }
+    const left = sched.snapshot();
+    if (code > 128 && code < 160 && (left.queued > 0 || !left.tasksEnded || (left.killed ?? 0) > 0)) {
+      // Stopped by a signal (Ctrl-C, a TERM): the command that runs what it did not.
+      const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
+      log.info(`To resume: ${again}`);
+      say(`disbatch: to run what is left, from ${Deno.cwd()}:\n  ${again}`);
+    }
     if (ran) {
-      progress.done(sched.snapshot(), {
+      progress.done(left, {
         startedAt,
         statusPath: `${uid}_status.txt`,
         failures: sched.firstFailures,
-      });
+      }, (l) => log.info(l.replace(/^disbatch: /, "")));
     }
     await retire.flush();
     await web?.close();

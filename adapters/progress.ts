@@ -95,24 +95,19 @@ export class Progress {
   /**
    * Clear the line and print the summary (always, unless `--quiet`).
    * @param s final state @param info run facts
+   * @param log where the summary is kept too (the driver log), `--quiet` or not
    */
   done(
     s: SchedulerSnapshot,
     info: { startedAt: number; statusPath: string; failures: readonly StatusRecord[] },
+    log?: (line: string) => void,
   ): void {
     if (this.#shown) this.#write("\r\x1b[2K");
     this.#shown = false;
-    if (this.#quiet) return;
     const wall = Date.now() / 1000 - info.startedAt;
-    for (
-      const l of summaryLines(s, {
-        wall,
-        statusPath: info.statusPath,
-        failures: info.failures,
-        color: this.#color,
-      })
-    ) {
-      this.#write(l + "\n");
-    }
+    const o = { wall, statusPath: info.statusPath, failures: info.failures };
+    if (log) { for (const l of summaryLines(s, { ...o, color: false })) log(l); }
+    if (this.#quiet) return;
+    for (const l of summaryLines(s, { ...o, color: this.#color })) this.#write(l + "\n");
   }
 }

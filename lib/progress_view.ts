@@ -74,10 +74,17 @@ export function summaryLines(
   o: { wall: number; statusPath: string; failures: readonly StatusRecord[]; color: boolean },
 ): string[] {
   const rate = o.wall > 0 ? s.finished / o.wall : 0;
+  // A run stopped early (a signal, --fail-fast, a failed BARRIER CHECK): what never started.
+  const unstarted = s.tasksSeen === undefined
+    ? s.queued
+    : Math.max(0, s.tasksSeen - s.finished - s.skipped - s.running);
+  const notStarted = unstarted > 0 || !s.tasksEnded
+    ? `, ${unstarted}${s.tasksEnded ? "" : "+"} not started (a resume runs them)`
+    : "";
   const lines = [
     `disbatch: ${s.finished} task(s) run, ${s.failed} failed${
       s.killed ? `, ${s.killed} killed as the run ended (a resume runs them again)` : ""
-    }${s.skipped ? `, ${s.skipped} skipped (resume)` : ""}` +
+    }${notStarted}${s.skipped ? `, ${s.skipped} skipped (resume)` : ""}` +
     `${s.barriers ? `, ${s.barriers} barrier(s)` : ""} in ${formatDuration(o.wall)} (${
       rate.toFixed(rate < 9.995 ? 2 : 0)
     } tasks/s)`,

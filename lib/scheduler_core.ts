@@ -42,6 +42,8 @@ export class SchedulerCore {
   tasksEnded = false;
   /** Items read from the task file (tasks, barriers, skipped and recorded lines). */
   itemsSeen = 0;
+  /** Of those, tasks (run, skipped by a resume or recorded before a re-attach). */
+  tasksSeen = 0;
   /** PERENGINE START/STOP tasks, once the block is complete. */
   perEngine: { start: PerEngineTask[]; stop: PerEngineTask[] } | undefined;
   /** The signal that made engines leave (SIGTERM from Slurm at the time limit, say), for the end message. */
@@ -128,8 +130,8 @@ export class SchedulerCore {
   abort(exitCode: number, message: string): Action[] {
     this.phase = "aborting";
     this.#exitCode = exitCode;
-    this.#endMessages.push(message);
-    const out: Action[] = [{ kind: "log", level: "info", message }];
+    this.#endMessages.push(message); // logged with the run's end
+    const out: Action[] = [];
     for (const e of this.reg.engines()) {
       if (e.state !== "gone") {
         e.state = "stopping";
@@ -196,8 +198,9 @@ export class SchedulerCore {
       let code = this.#exitCode;
       const messages = [...this.#endMessages];
       const broken = this.brokenEngines;
+      // Said, but the work was done: the status is the run's (a Slurm afterok chain goes on), as in
+      // disBatch, whose ssh context ends well whatever its engines did.
       if (code === 0 && broken.length > 0) {
-        code = 1;
         messages.push(
           `Some engine processes failed -- please check the logs (${
             broken.slice(0, BROKEN_SHOWN).join("; ")
@@ -264,6 +267,7 @@ function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
     skipped: c.tally.skipped,
     running,
     queued: c.queue.pending + ahead,
+    tasksSeen: c.tasksSeen,
     slots,
     engines,
     contexts: [...c.reg.contexts()].map((x) => ({

@@ -91,6 +91,8 @@ export interface SchedulerSnapshot {
   skipped: number;
   running: number;
   queued: number;
+  /** Tasks read from the task file so far (with `tasksEnded`, all of them); the driver's own view. */
+  tasksSeen?: number;
   slots: number;
   engines: {
     rank: number;

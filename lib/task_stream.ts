@@ -42,6 +42,7 @@ export function addItem(
   item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier },
   now: number,
 ): Action[] {
+  if (item.kind === "task") c.tasksSeen++;
   return seen(c).concat(takeItem(c, item, now));
 }
 
@@ -64,6 +65,7 @@ function takeItem(
 
 /** A task skipped because an earlier status file recorded it (`-r`; `record` is flagged `S`). @returns actions */
 export function addSkipped(c: SchedulerCore, record: StatusRecord, now: number): Action[] {
+  c.tasksSeen++;
   return seen(c).concat(takeSkipped(c, record, now));
 }
 
@@ -86,6 +88,7 @@ function takeSkipped(c: SchedulerCore, record: StatusRecord, now: number): Actio
  * @returns actions
  */
 export function addRecorded(c: SchedulerCore, record: StatusRecord, now: number): Action[] {
+  if (!record.flags.startsWith("B") && !record.flags.startsWith("C")) c.tasksSeen++;
   return seen(c).concat(takeRecorded(c, record, now));
 }
 

@@ -52,6 +52,17 @@ async function signalTest(signal: "SIGTERM" | "SIGINT", expectedCode: number): P
     assert.equal(r.code, expectedCode, show(r));
     assert.deepEqual(await leftoverSleepers(marker), [], `tasks left running after ${signal}`);
     assert.ok(!exists(`${d.path}/s3`) && !exists(`${d.path}/s4`), "tasks 3 and 4 never started");
+    // The summary counts what was killed and what never started, and the resume command is given.
+    assert.match(r.stderr, /2 killed as the run ended .*, 2 not started \(a resume runs them\)/, show(r));
+    assert.match(
+      r.stderr,
+      /to run what is left, from .*:\n  \S*disbatch.* -r \S*r1_status\.txt .*Tasks/,
+      show(r),
+    );
+    assert.match(
+      Deno.readTextFileSync(`${d.path}/r1_driver.log`),
+      /3 task\(s\) run, 0 failed, 2 killed .*, 2 not started/,
+    );
 
     const rows = taskRowsById(readRows(statusOf(d.path, "r1")));
     assert.deepEqual([rows.get(0)?.flags, rows.get(0)?.rc], ["    ", 0]);

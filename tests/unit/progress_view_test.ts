@@ -144,9 +144,24 @@ Deno.test("progressLine() fits the terminal width", () => {
   }
 });
 
+Deno.test("summaryLines() says what a run stopped early never started", () => {
+  const o = { wall: 2.5, statusPath: "s.txt", failures: [], color: false };
+  assert.equal(
+    summaryLines(snap({ queued: 4, killed: 1, failed: 0 }), o)[0],
+    "disbatch: 5 task(s) run, 0 failed, 1 killed as the run ended (a resume runs them again), 4 not started " +
+      "(a resume runs them) in 2.50s (2.00 tasks/s)",
+  );
+  // The task file was not read to its end: at least that many.
+  assert.match(
+    summaryLines(snap({ queued: 2, tasksEnded: false }), o)[0]!,
+    /, 2\+ not started \(a resume runs them\)/,
+  );
+  assert.doesNotMatch(summaryLines(snap({ queued: 0 }), o)[0]!, /not started/);
+});
+
 Deno.test("summaryLines() sums up the run and lists the first failures", () => {
   assert.deepEqual(
-    summaryLines(snap({ failed: 0 }), {
+    summaryLines(snap({ failed: 0, queued: 0 }), {
       wall: 2.5,
       statusPath: "/w/T_status.txt",
       failures: [],
@@ -156,7 +171,7 @@ Deno.test("summaryLines() sums up the run and lists the first failures", () => {
   );
   // Killed tasks are not failures; time limits without retries say nothing of attempts.
   assert.deepEqual(
-    summaryLines(snap({ failed: 1, killed: 2, timedOut: 1, retried: 0 }), {
+    summaryLines(snap({ failed: 1, killed: 2, timedOut: 1, retried: 0, queued: 0 }), {
       wall: 2.5,
       statusPath: "/w/T_status.txt",
       failures: [],
@@ -169,7 +184,7 @@ Deno.test("summaryLines() sums up the run and lists the first failures", () => {
   );
   // Just under 10 tasks/s rounds to 10, as 10 and above are written.
   assert.match(
-    summaryLines(snap({ failed: 0, finished: 9996 }), {
+    summaryLines(snap({ failed: 0, finished: 9996, queued: 0 }), {
       wall: 1000,
       statusPath: "/w/T_status.txt",
       failures: [],
@@ -184,7 +199,7 @@ Deno.test("summaryLines() sums up the run and lists the first failures", () => {
     failure(6, "not shown"),
   ];
   assert.deepEqual(
-    summaryLines(snap({ finished: 1200, failed: 5, skipped: 4, barriers: 2 }), {
+    summaryLines(snap({ finished: 1200, failed: 5, skipped: 4, barriers: 2, queued: 0 }), {
       wall: 60,
       statusPath: "s.txt",
       failures,
@@ -199,7 +214,7 @@ Deno.test("summaryLines() sums up the run and lists the first failures", () => {
       "disbatch: status file s.txt",
     ],
   );
-  const red = summaryLines(snap({ failed: 1 }), {
+  const red = summaryLines(snap({ failed: 1, queued: 0 }), {
     wall: 0,
     statusPath: "s",
     failures: [failure(0, "x")],

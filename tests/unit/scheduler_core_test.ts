@@ -63,9 +63,9 @@ Deno.test("SchedulerCore: the exit status and closing messages", () => {
   }[] = [
     { name: "clean", run: (c) => c.drain(0), code: 0, messages: [] },
     {
-      name: "an engine could not start",
+      name: "an engine could not start, the others did the work",
       run: (c) => (c.brokenEngines.push("a", "b", "c", "d"), c.drain(0)),
-      code: 1,
+      code: 0,
       messages: [/^Some engine processes failed .*\(a; b; c; and 1 more\)$/],
     },
     {

@@ -879,6 +879,7 @@ Deno.test("Scheduler.snapshot() counts engines, slots and queue", () => {
       contexts: [{ id: 0, label: "J42", taskLimit: 10, assigned: 4, engines: 2 }],
       phase: "running",
       tasksEnded: true,
+      tasksSeen: 6,
       retried: 0,
       timedOut: 0,
       quarantined: [],
