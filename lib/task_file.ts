@@ -103,6 +103,15 @@ export class TaskFileParser {
    * @throws {TaskFileSyntaxError} for a PERENGINE line after the first task
    */
   *feed(text: string, lineNo: number): Generator<TaskFileItem> {
+    if (lineNo === 1 && text.startsWith("\uFEFF")) {
+      // As disBatch, it stays part of the line (a directive there is no directive, a command fails).
+      yield this.#warn(
+        lineNo,
+        "the file starts with a byte order mark (U+FEFF, as some Windows editors save UTF-8): it is part of " +
+          "the first line, which is then run as a command (and fails" +
+          (/^\uFEFF\s*#/.test(text) ? ", no directive or comment" : "") + "); save the file without it",
+      );
+    }
     if (!text.startsWith("#DISBATCH")) {
       if (COMMENT_RE.test(text)) {
         yield* this.#commentWarning(text, lineNo);

@@ -501,3 +501,18 @@ Deno.test("TaskFileParser.feed() refuses a TIMEOUT that is not a duration, namin
   }
   assert.match(warnings(parse("#DISBATCH timeout 5\n")).join(), /TIMEOUT must be written in capitals/);
 });
+
+Deno.test("TaskFileParser.feed() warns about a byte order mark at the start of the file, and keeps it in the line", () => {
+  for (const line of ["\uFEFF#DISBATCH REPEAT 2 echo hi", "\uFEFFecho first"]) {
+    const p = new TaskFileParser("T");
+    const items = [...p.feed(line, 1)];
+    assert.equal(items[0]!.kind, "warning", line);
+    assert.match((items[0] as { message: string }).message, /^T:1: the file starts with a byte order mark/);
+    const tasks = items.filter((i) => i.kind === "task").map((i) => i.kind === "task" && i.task.command);
+    assert.deepEqual(tasks, [line], "run as it is");
+  }
+  assert.ok(
+    ![...new TaskFileParser("T").feed("\uFEFFecho", 2)].some((i) => i.kind === "warning"),
+    "line 1 only",
+  );
+});
