@@ -79,12 +79,21 @@ async function main(args: string[]): Promise<number> {
       import("./adapters/task_source.ts"),
     ]);
     if (e instanceof UsageError) {
+      // A run's dbUtil.sh: its own usage (the script is named, or its run is in the environment).
+      const dbUtil = mode === "--context"
+        ? args[1]
+        : mode === "--control"
+        ? `${Deno.env.get("DISBATCH_UID") ?? "<run>"}_dbUtil.sh`
+        : undefined;
       console.error(
         `${
           mode === "report"
             ? "usage: disbatch report STATUSFILE [-o FILE] [--json]"
             : mode === "install"
             ? INSTALL_USAGE
+            : dbUtil !== undefined
+            ? `usage: ${dbUtil} [CONTEXT OPTIONS]\n       ${dbUtil} --mon | --status | --stop ENGINE|cID|LABEL\n` +
+              `(${dbUtil} --help says more)`
             : USAGE
         }\ndisbatch: error: ${e.message}`,
       );

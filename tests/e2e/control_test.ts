@@ -81,8 +81,9 @@ Deno.test({
         args: ["--stop"],
         code: 2,
         stdout: "",
+        // dbUtil.sh's own usage, not the driver's.
         stderr:
-          /\ndisbatch: error: --stop needs an engine rank \(e\.g\. 3\), a context id \(c1\) or a context label \(e\.g\. SSH1, J1234\)\n$/,
+          /^usage: \S+_dbUtil\.sh \[CONTEXT OPTIONS\]\n.*--stop ENGINE\|cID\|LABEL\n.*--help says more\)\ndisbatch: error: --stop needs an engine rank \(e\.g\. 3\), a context id \(c1\) or a context label \(e\.g\. SSH1, J1234\)\n$/,
       },
       { args: ["--stop", "99"], code: 1, stdout: "no engine 99\n" },
       { args: ["--stop", "c9"], code: 1, stdout: "no context 9\n" },
