@@ -13,6 +13,7 @@ import { splitShellWords } from "./text.ts";
 import { allocNodeCount, allocTimeLimit } from "./alloc_options.ts";
 import { contextOptionsFrom, contextSpecs } from "./context_options.ts";
 import type { DriverInvocation } from "./driver_invocation.ts";
+import { parseSshNodeList } from "./ssh.ts";
 
 export { allocNodeCount } from "./alloc_options.ts";
 export { type ContextOptions, contextOptionsFrom, contextSpecs } from "./context_options.ts";
@@ -151,6 +152,16 @@ export function parseDriverArgs(
   const fromEnv = !env.SLURM_JOB_ID && !env.SLURM_JOBID && o["startup-only"] !== true;
   if (context.sshNodes.length === 0 && env.DISBATCH_SSH_NODELIST && fromEnv) {
     context.sshNodes = [env.DISBATCH_SSH_NODELIST];
+    try {
+      parseSshNodeList(context.sshNodes);
+    } catch (e) {
+      // Said here, naming where it came from (a bad -s is said where the command line is checked).
+      throw new UsageError(
+        `DISBATCH_SSH_NODELIST in the environment (used as -s, none given): ${
+          e instanceof Error ? e.message : e
+        }`,
+      );
+    }
   }
   const level = str("loglevel") ?? "INFO"; // argparse choices: case-sensitive
   if (!["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"].includes(level)) {

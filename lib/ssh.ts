@@ -71,9 +71,14 @@ export function parseSshNodeList(items: readonly string[]): SshNodeList {
     const host = colon < 0 ? "" : item.slice(0, colon);
     const count = colon < 0 ? "" : item.slice(colon + 1);
     if (host === "" || /\s/.test(host) || !/^[0-9]+$/.test(count)) {
-      throw new SyntaxError(
-        `-s item "${item}": expected HOST:CORECOUNT with a whole number, e.g. localhost:4`,
-      );
+      const what = colon < 0
+        ? "no :CORECOUNT"
+        : host === ""
+        ? "no host before the colon"
+        : /\s/.test(host)
+        ? "a space in the host name"
+        : "a core count that is not a whole number";
+      throw new SyntaxError(`-s item "${item}": expected HOST:CORECOUNT, e.g. localhost:4 (${what})`);
     }
     const cores = Number(count);
     if (cores < 1 || !Number.isSafeInteger(cores)) {

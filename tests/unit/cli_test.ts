@@ -283,6 +283,14 @@ Deno.test("parseDriverArgs() takes -s from DISBATCH_SSH_NODELIST outside Slurm",
   assert.deepEqual(inv(["-s", "n2:1", "Tasks"], env).context.sshNodes, ["n2:1"], "-s wins");
   assert.deepEqual(inv(["Tasks"], { ...env, SLURM_JOB_ID: "42" }).context.sshNodes, [], "Slurm wins");
   assert.deepEqual(inv(["Tasks"], { DISBATCH_SSH_NODELIST: "" }).context.sshNodes, []);
+  // A bad value names the variable, not a -s the user did not give; ignored when -s is given.
+  assert.throws(
+    () => inv(["Tasks"], { DISBATCH_SSH_NODELIST: "localhost:x" }),
+    /^UsageError: DISBATCH_SSH_NODELIST in the environment \(used as -s, none given\): -s item "localhost:x"/,
+  );
+  assert.deepEqual(inv(["-s", "n2:1", "Tasks"], { DISBATCH_SSH_NODELIST: "localhost:x" }).context.sshNodes, [
+    "n2:1",
+  ]);
 });
 
 Deno.test("parseDriverArgs() rejects -S with -s, -E or --retire-cmd", () => {

@@ -33,8 +33,18 @@ Deno.test("parseSshNodeList() does not replace localhost", () => {
 Deno.test("parseSshNodeList() throws SyntaxError naming the bad item", () => {
   assert.throws(() => parseSshNodeList(["localhost:x"]), {
     name: "SyntaxError",
-    message: '-s item "localhost:x": expected HOST:CORECOUNT with a whole number, e.g. localhost:4',
+    message:
+      '-s item "localhost:x": expected HOST:CORECOUNT, e.g. localhost:4 (a core count that is not a whole number)',
   });
+  // The message says what is wrong with the item.
+  const why: [string, RegExp][] = [
+    [":2", /\(no host before the colon\)$/],
+    ["localhost", /\(no :CORECOUNT\)$/],
+    ["a b:2", /\(a space in the host name\)$/],
+    ["a:1.5", /\(a core count that is not a whole number\)$/],
+    ["a:0", /a core count of at least 1/],
+  ];
+  for (const [item, re] of why) assert.throws(() => parseSshNodeList([item]), re, item);
   const bad = [
     "localhost",
     ":4",
