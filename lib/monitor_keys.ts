@@ -147,8 +147,9 @@ export function monitorKey(ui: MonitorUi, key: MonitorKeyName, state: RunState |
     }
     return { ui: { ...next, notice: "Cancelled" } };
   }
-  if (key === "q" || key === "Q") return { ui, quit: true };
+  // The help box says any key closes it: q too (a second q quits).
   if (ui.help) return { ui: { ...ui, help: false } };
+  if (key === "q" || key === "Q") return { ui, quit: true };
   if (key === "h" || key === "?") return { ui: { ...ui, help: true } };
   const engines = state ? monitorEngines(state) : [];
   const move = (by: number): MonitorStep => {

@@ -134,6 +134,7 @@ Deno.test("monitorKey() maps each key to a move, a question, a request or a quit
     ["Ctrl-C quits in a dialog", at(2, { dialog }), "interrupt", three, { quit: true }],
     ["? opens help", at(0), "?", three, { ui: { help: true } }],
     ["any key closes help", at(0, { help: true }), "down", three, { ui: { help: false, selected: 0 } }],
+    ["q closes help too (it says any key)", at(0, { help: true }), "q", three, { ui: { help: false } }],
     ["E asks", at(2), "E", three, { ui: { dialog } }],
     ["y sends", at(2, { dialog }), "y", three, {
       send: { kind: "engine", rank: 2 },
