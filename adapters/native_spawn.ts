@@ -196,7 +196,13 @@ export class NativeSpawner {
    * @throws when the directory cannot be made (no writable `$TMPDIR`)
    */
   setBase(env: Record<string, string>): void {
-    this.dir ??= Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
+    if (!this.dir) {
+      this.dir = Deno.makeTempDirSync({ prefix: "disbatch-tasks-" });
+      const probe = `${this.dir}/lease-probe`;
+      Deno.writeFileSync(probe, new Uint8Array());
+      this.#leases = this.#lease(probe) === "granted";
+      Deno.removeSync(probe);
+    }
     this.#base = new Map();
     this.#baseAddr = new Map();
     for (const [k, v] of Object.entries(env)) {
@@ -373,26 +379,38 @@ export class NativeSpawner {
 
   /**
    * Whether a process still has one of these files open for writing: a read lease is refused
-   * (EAGAIN) exactly then, one call per file. Where the file system has no leases (NFS, say), every
+   * (EAGAIN) exactly then, one call per file. Where leases do not tell (see `#leases`), every
    * process's descriptors are looked through instead.
    * @returns 0: none; 1: one is (leases told); 2: one is (the scan told)
    */
   #held(paths: string[]): 0 | 1 | 2 {
-    const c = this.#c;
     const unsure: string[] = [];
     for (const p of paths) {
-      const fd = c.open(cString(p), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      // Should a writer open it while the lease is held, the break is told by SIGCHLD (a look for
-      // exits), not SIGIO (which would end the engine). Closing the descriptor gives the lease back.
-      c.fcntl(fd, F_SETSIG, SIGCHLD);
-      const r = c.fcntl(fd, F_SETLEASE, F_RDLCK);
-      const errno = r < 0 ? new Deno.UnsafePointerView(c.__errno_location()!).getInt32() : 0;
-      c.close(fd);
-      if (errno === EAGAIN) return 1;
-      if (r < 0) unsure.push(p);
+      const r = this.#leases ? this.#lease(p) : "fails";
+      if (r === "refused") return 1;
+      if (r === "fails") unsure.push(p);
     }
     return unsure.length && scanHeld(unsure) ? 2 : 0;
+  }
+
+  /** Leases tell here: a file nobody writes gets one (an NFSv4 client without a delegation refuses all). */
+  #leases = false;
+
+  /**
+   * Take a read lease on `path` and give it back.
+   * @returns `granted`; `refused` (EAGAIN: open for writing); `missing`; `fails` (another error)
+   */
+  #lease(path: string): "granted" | "refused" | "missing" | "fails" {
+    const c = this.#c;
+    const fd = c.open(cString(path), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "missing";
+    // Should a writer open it while the lease is held, the break is told by SIGCHLD (a look for
+    // exits), not SIGIO (which would end the engine). Closing the descriptor gives the lease back.
+    c.fcntl(fd, F_SETSIG, SIGCHLD);
+    const r = c.fcntl(fd, F_SETLEASE, F_RDLCK);
+    const errno = r < 0 ? new Deno.UnsafePointerView(c.__errno_location()!).getInt32() : 0;
+    c.close(fd);
+    return r >= 0 ? "granted" : errno === EAGAIN ? "refused" : "fails";
   }
 
   #drainAgain(): void {

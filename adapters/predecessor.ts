@@ -9,7 +9,7 @@
 import { DEFAULT_DRIVER_GRACE_S, parseDriverArgs } from "../lib/driver_options.ts";
 import { type JournalState, parseDriverAddress, replayJournal } from "../lib/journal.ts";
 import { jobsElsewhere, judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
-import { jobsOver, jobsOverQuery } from "../lib/slurm.ts";
+import { jobsOver, jobsOverQuery, squeueEnvToDrop } from "../lib/slurm.ts";
 import { parseLock } from "../lib/run_lock.ts";
 import { statusLines } from "../lib/status_record.ts";
 import { RunFileError } from "./run_files.ts";
@@ -18,6 +18,9 @@ import { jobIdOf } from "../lib/naming.ts";
 import { LAUNCH_ENV, secretInDbUtil } from "../lib/launch_contract.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { GIVE_UP_MARGIN_S } from "./server.ts";
+
+/** How long squeue may take to say whether an earlier run's jobs are over (else: it cannot say). */
+const SQUEUE_TIMEOUT_MS = 10_000;
 
 /** How often a run that holds tasks for an earlier run's Slurm jobs asks squeue whether they are over. */
 const SQUEUE_EVERY_MS = 10_000;
@@ -89,16 +92,20 @@ function readPredecessor(uid: string, now: number): { p: Predecessor; taskFile?:
 
 /**
  * Which of the Slurm jobs `ids` are over, by `squeue` (none when it cannot say: not a Slurm cluster,
- * the controller does not answer within 30 s).
+ * the controller does not answer within 10 s); its user's SQUEUE_* defaults do not apply.
  * @param ids job ids @returns those that are over
  */
 export async function slurmJobsOver(ids: readonly string[]): Promise<ReadonlySet<string>> {
   if (!ids.length) return new Set();
   try {
+    const env = Deno.env.toObject();
+    for (const k of squeueEnvToDrop(env)) delete env[k];
     const out = await new Deno.Command("squeue", {
       args: jobsOverQuery(ids),
+      env,
+      clearEnv: true,
       stdin: "null",
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(SQUEUE_TIMEOUT_MS),
     }).output();
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
     return jobsOver(ids, { success: out.success, stdout: text(out.stdout), stderr: text(out.stderr) }) ??

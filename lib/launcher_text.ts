@@ -279,30 +279,48 @@ def main():
         finally:
             os.close(fd)
 
+    def lease(p):
+        # A read lease on p: refused (EAGAIN) exactly while a process has it open for writing, on a
+        # local file system. Should a writer open it while the lease is held, the break is told by
+        # SIGCHLD (which wakes the launcher for nothing), not SIGIO (which would end it).
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            fcntl.fcntl(fd, F_SETSIG, signal.SIGCHLD)
+            fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)  # closing the descriptor gives it back
+        finally:
+            os.close(fd)
+
+    # Leases tell only where a file nobody writes gets one (an NFSv4 client without a delegation
+    # refuses every lease with EAGAIN): else every process's descriptors are looked through (scan).
+    leases = [fcntl is not None]
+    if leases[0]:
+        probe = d + "/lease-probe"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600))
+            lease(probe)
+        except OSError:
+            leases[0] = False
+        try:
+            os.unlink(probe)
+        except OSError:
+            pass
+
     def held(paths):
-        # Whether a process still has one of the files open for writing. A read lease is refused
-        # (EAGAIN) exactly then: one call per file. Where the file system has no leases (NFS, say),
-        # every process's descriptors are looked through instead (see scan).
+        # Whether a process still has one of the files open for writing: a lease each where leases
+        # tell, else a scan of every process's descriptors.
         unsure = []
         for p in paths:
-            if fcntl is None:
+            if not leases[0]:
                 unsure.append(p)
                 continue
             try:
-                fd = os.open(p, os.O_RDONLY)
-            except OSError:
+                lease(p)
+            except FileNotFoundError:
                 continue
-            try:
-                # Should a writer open it while the lease is held, the break is told by SIGCHLD (which
-                # wakes the launcher for nothing), not SIGIO (which would end it).
-                fcntl.fcntl(fd, F_SETSIG, signal.SIGCHLD)
-                fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)  # closing the descriptor gives it back
             except OSError as x:
                 if x.errno == errno.EAGAIN:
                     return 1
                 unsure.append(p)
-            finally:
-                os.close(fd)
         return 2 if unsure and scan(unsure) else 0
 
     def scan(paths):
@@ -497,6 +515,8 @@ def main():
         if rep is not None:
             send(True, 1)
 
+    if not leases[0]:
+        way += "; no file leases in its directory: a task's leftover processes are found by a scan of /proc"
     os.write(1, ("R %s %s\n" % (sys.version.split()[0], way)).encode())
     while True:
         if rep is not None:

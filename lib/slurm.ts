@@ -382,9 +382,18 @@ const OVER_STATES = new Set([
   "TIMEOUT",
 ]);
 
-/** The arguments of the `squeue` call that {@linkcode jobsOver} reads. */
+/** The arguments of the `squeue` call that {@linkcode jobsOver} reads (jobs in any state). */
 export function jobsOverQuery(ids: readonly string[]): string[] {
-  return ["-h", "-j", ids.join(","), "-o", "%A %T"];
+  return ["-h", "-t", "all", "-j", ids.join(","), "-o", "%A %T"];
+}
+
+/**
+ * The environment for that call: the user's `SQUEUE_*` defaults (a partition, states or users to
+ * show) would hide a running job, which would then look over.
+ * @param env the process environment @returns the names to remove from it
+ */
+export function squeueEnvToDrop(env: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.keys(env).filter((k) => k.startsWith("SQUEUE_") || k === "SLURM_CLUSTERS");
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   retireCommandEnv,
   type SlurmSlotOptions,
   slurmSlots,
+  squeueEnvToDrop,
   srunEnvDefaults,
 } from "../../lib/slurm.ts";
 
@@ -382,5 +383,16 @@ Deno.test("jobsOver() reads squeue's answer about earlier jobs", () => {
     const got = jobsOver(c.ids, c.answer);
     assert.deepEqual(got === undefined ? undefined : [...got].sort(), c.over, c.name);
   }
-  assert.deepEqual(jobsOverQuery(["3", "4"]), ["-h", "-j", "3,4", "-o", "%A %T"]);
+  assert.deepEqual(jobsOverQuery(["3", "4"]), ["-h", "-t", "all", "-j", "3,4", "-o", "%A %T"]);
+  assert.deepEqual(
+    squeueEnvToDrop({
+      SQUEUE_PARTITION: "x",
+      SQUEUE_STATES: "R",
+      SQUEUE_USERS: "bob",
+      SLURM_CLUSTERS: "c2",
+      PATH: "/bin",
+    })
+      .sort(),
+    ["SLURM_CLUSTERS", "SQUEUE_PARTITION", "SQUEUE_STATES", "SQUEUE_USERS"],
+  );
 });
