@@ -108,6 +108,8 @@ async function runLocked(
   earlier: EarlierRuns | undefined,
 ): Promise<number> {
   const { uid, jobId, nameTasks } = plan;
+  // The run's own arguments (a re-attached driver's are `--reattach RUN`): what a resume repeats.
+  const runArgv = re?.journal.first?.argv ?? Deno.args;
   const displayName = inv.taskCommand !== undefined
     ? `the task command (${inv.taskCommand})`
     : inv.taskFile === "-"
@@ -391,14 +393,14 @@ async function runLocked(
       const m = since.kind === "grown"
         ? `the task file ${inv.taskFile} grew by ${since.grewBy} byte(s) during the run; a run reads its task ` +
           `file as it was when it started, so what was added did not run. To run it (what ran is skipped): ` +
-          resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles)
+          resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles)
         : `the task file ${inv.taskFile} was changed during the run, after the run had read it: the run ran it ` +
           `as it was (edit a copy of a task file, never the one a run is reading)`;
       log.warn(m);
       say(`disbatch: warning: ${m}`);
     }
     if (sched.endedByWalltime) {
-      const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
+      const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles);
       log.info(`To resume: ${again}`);
       say(
         `disbatch: to run what is left${
@@ -410,7 +412,7 @@ async function runLocked(
     const left = sched.snapshot();
     if (code > 128 && code < 160 && (left.queued > 0 || !left.tasksEnded || (left.killed ?? 0) > 0)) {
       // Stopped by a signal (Ctrl-C, a TERM): the command that runs what it did not.
-      const again = resumeCommand(Deno.args, `${uid}_status.txt`, plan.prefixNamesFiles);
+      const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles);
       log.info(`To resume: ${again}`);
       say(`disbatch: to run what is left, from ${Deno.cwd()}:\n  ${again}`);
     }

@@ -50,7 +50,7 @@ export interface EngineEnvInput {
   address: string;
   /**
    * The engine runs in its node's srun step (one task with the CPUs of all its slots): its tasks'
-   * `SLURM_CPUS_PER_TASK` is one slot's cores, as in disBatch's step of one srun task per slot, so
+   * `SLURM_CPUS_PER_TASK` (and `SRUN_CPUS_PER_TASK`) is one slot's cores, as in disBatch's step of one srun task per slot, so
    * that `OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK` and an `srun` inside a task ask for a slot's share.
    */
   srunStep?: boolean;
@@ -69,7 +69,10 @@ export function engineEnv(e: EngineEnvInput): Record<string, string> {
     DISBATCH_CORES_PER_TASK: String(e.coresPerSlot),
     DISBATCH_KVSSTCP_HOST: e.address,
   };
-  if (e.srunStep) vars.SLURM_CPUS_PER_TASK = String(Math.max(1, Math.floor(e.coresPerSlot)));
+  if (e.srunStep) {
+    // srun reads SRUN_CPUS_PER_TASK from Slurm 22.05 on, SLURM_CPUS_PER_TASK before; programs read the latter.
+    vars.SLURM_CPUS_PER_TASK = vars.SRUN_CPUS_PER_TASK = String(Math.max(1, Math.floor(e.coresPerSlot)));
+  }
   return vars;
 }
 

@@ -520,7 +520,7 @@ Deno.test({
     d.path,
     "T",
     ('bash rdv.sh 6 && echo "$(hostname) $DISBATCH_CORES_PER_TASK $DISBATCH_ENGINE_RANK $DISBATCH_CYLINDER_RANK ' +
-      '$SLURM_CPUS_PER_TASK"\n').repeat(6),
+      '$SLURM_CPUS_PER_TASK $SRUN_CPUS_PER_TASK"\n').repeat(6),
   );
   const r = await sbatchWait(["-n", "6", "-c", "2", "disbatch", "T"], d.path, ENV);
   assertJobOk(r, d.path);
@@ -532,11 +532,12 @@ Deno.test({
       0,
       `6 slots were not busy at once: ${JSON.stringify(row.fields)}\n${dirReport(d.path)}`,
     );
-    const [host, cores, engine, cyl, slurmCpus] = snippet(row).trim().split(" ");
+    const [host, cores, engine, cyl, slurmCpus, srunCpus] = snippet(row).trim().split(" ");
     assert.equal(host, row.node);
     assert.equal(cores, "2", `task ${row.id}: DISBATCH_CORES_PER_TASK`);
     // One slot's cores, as `srun -n SLOTS -c 2` would give (OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK).
     assert.equal(slurmCpus, "2", `task ${row.id}: SLURM_CPUS_PER_TASK`);
+    assert.equal(srunCpus, "2", `task ${row.id}: SRUN_CPUS_PER_TASK (what an srun inside reads)`);
     return { host: host!, engine: engine!, cyl: cyl! };
   });
   assert.deepEqual(countBy(seen, (x) => x.host), { n1: 2, n2: 2, n3: 2 }, "2 slots on each node");

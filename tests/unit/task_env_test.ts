@@ -73,7 +73,9 @@ Deno.test("engineEnv() in a node's srun step gives tasks one slot's SLURM_CPUS_P
   const base = { jobId: "J", nameTasks: "T", rank: 0, address: "a:1", srunStep: true };
   const cases: [number, string][] = [[2, "2"], [1, "1"], [0, "1"], [0.5, "1"], [2.5, "2"], [64, "64"]];
   for (const [coresPerSlot, want] of cases) {
-    assert.equal(engineEnv({ ...base, coresPerSlot }).SLURM_CPUS_PER_TASK, want, String(coresPerSlot));
+    const env = engineEnv({ ...base, coresPerSlot });
+    assert.equal(env.SLURM_CPUS_PER_TASK, want, String(coresPerSlot));
+    assert.equal(env.SRUN_CPUS_PER_TASK, want, `${coresPerSlot}: what srun reads from Slurm 22.05 on`);
   }
   assert.equal(engineEnv({ ...base, coresPerSlot: 2, srunStep: false }).SLURM_CPUS_PER_TASK, undefined);
 });
