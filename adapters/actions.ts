@@ -57,6 +57,8 @@ export class ActionRunner {
   readonly finished: Promise<number>;
   /** The scheduler's closing messages (logged at once, printed at the end). */
   finishMessages: string[] = [];
+  /** Info lines logged from the scheduler's actions (an abort's reason, logged again at the end otherwise). */
+  readonly #logged = new Set<string>();
 
   /** @param targets what the actions act on */
   constructor(targets: ActionTargets) {
@@ -109,8 +111,11 @@ export class ActionRunner {
           break;
         case "log":
           if (a.level === "debug") t.log.debug(a.message);
-          else if (a.level === "info") t.log.info(a.message);
-          else if (a.level === "warn") {
+          else if (a.level === "info") {
+            t.log.info(a.message);
+            if (this.#logged.size >= 1000) this.#logged.clear(); // the end's lines come soon after theirs
+            this.#logged.add(a.message);
+          } else if (a.level === "warn") {
             t.log.warn(a.message);
             t.say(`disbatch: ${a.message}`);
           } else {
@@ -127,7 +132,8 @@ export class ActionRunner {
           break;
         case "finish":
           this.flush();
-          for (const m of a.messages) t.log.info(m);
+          // Those logged when they happened (an abort's reason) are not logged twice.
+          for (const m of a.messages) if (!this.#logged.has(m)) t.log.info(m);
           this.finishMessages = a.messages;
           this.#finish(a.exitCode);
           break;

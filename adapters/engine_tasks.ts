@@ -19,7 +19,7 @@ import type { Logger } from "./log.ts";
 import { killLadder, type ProcessResult, Reaper, spawnTask } from "./process.ts";
 import { Launcher, processCpuMs } from "./launcher.ts";
 import { NativeSpawner } from "./native_spawn.ts";
-import { bashCommandArg } from "../lib/text.ts";
+import { bashCommandArg, shellQuote } from "../lib/text.ts";
 import { ENGINE_PRIVATE_ENV, LAUNCH_ENV, softVmemOf } from "../lib/launch_contract.ts";
 
 /** Heartbeat to the reaper; it kills the tasks when the engine is silent for its `silentS`. */
@@ -55,8 +55,8 @@ export class EngineTasks {
   #beat: ReturnType<typeof setInterval> | undefined;
   /** Tasks started (PERENGINE ones included), for the CPU line in the log at the end. */
   #started = 0;
-  /** `ulimit -S -v N; ` before the commands of tasks the engine starts itself (empty: none to set). */
-  #vmemPrefix = "";
+  /** The tasks' soft `ulimit -v` (KiB) to set for tasks the engine starts itself (undefined: none). */
+  #softVmem: number | undefined;
   /** The process that starts the tasks (undefined: each task is spawned by the engine). */
   #launcher: Launcher | undefined;
   /** The driver welcomed the engine: its log is the run's. */
@@ -113,7 +113,7 @@ export class EngineTasks {
     });
     // The soft `ulimit -v` that disbatch's launcher lifted for the runtime: tasks get it back.
     const softVmem = softVmemOf(Deno.env.toObject());
-    if (softVmem !== undefined) this.#vmemPrefix = `ulimit -S -v ${softVmem} 2>/dev/null; `;
+    this.#softVmem = softVmem;
     // Tasks see the reference's DISBATCH_* set, never the run's secret or dbUtil.sh's plumbing.
     for (const k of ENGINE_PRIVATE_ENV) Deno.env.delete(k);
     for (const [k, v] of Object.entries(base)) Deno.env.set(k, v);
@@ -413,7 +413,10 @@ export class EngineTasks {
     let rt;
     try {
       // The launcher sets the tasks' soft ulimit -v itself; a task started here sets it first.
-      const cmd = this.#vmemPrefix + command;
+      // (Its bash execs the task's own: the pid, the group and a signal death stay the task's.)
+      const cmd = this.#softVmem === undefined
+        ? command
+        : `ulimit -S -v ${this.#softVmem} 2>/dev/null; exec /bin/bash -c ${shellQuote(command)}`;
       rt = this.#native ? this.#native.spawn(cmd, env, slot) : spawnTask(cmd, env);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

@@ -315,8 +315,10 @@ export function readResumeFiles(paths: string[]): { table: ResumeTable; badLines
       }
     }
     for (const r of statusLines(text.slice(lastStart))) {
-      if (typeof r === "string") bad++;
-      else {
+      if (typeof r === "string") {
+        bad++;
+        firstBad ||= r;
+      } else {
         good++;
         table.add(r, p, true);
       }

@@ -75,11 +75,14 @@ export function judgePredecessor(
   },
 ): PredecessorVerdict {
   if (p.journal.first === undefined || p.journal.ended !== undefined) return { kind: "none" };
-  // The lock is its last driver's; a driver whose Slurm job is over is gone, whatever its heartbeat says.
-  const job = p.journal.drivers.at(-1)?.slurmJob;
+  // A lock held by its last driver, whose Slurm job is over: gone, whatever its heartbeat says (a lock
+  // of another driver, one that has not written its journal line yet, is judged by itself).
+  const last = p.journal.drivers.at(-1);
+  const lastsJobOver = last?.slurmJob !== undefined && o.over?.has(last.slurmJob) === true &&
+    p.lock?.owner?.host === last.host && p.lock?.owner?.pid === last.pid;
   if (
     p.lock && !lockIsStale(p.lock.owner, { host: o.host, ageS: p.lock.ageS, pidAlive: o.pidAlive }) &&
-    !(job !== undefined && o.over?.has(job))
+    !lastsJobOver
   ) {
     return { kind: "live", owner: p.lock.owner };
   }

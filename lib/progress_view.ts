@@ -78,9 +78,11 @@ export function summaryLines(
   const unstarted = s.tasksSeen === undefined
     ? s.queued
     : Math.max(0, s.tasksSeen - s.finished - s.skipped - s.running);
-  const notStarted = unstarted > 0 || !s.tasksEnded
+  const notStarted = unstarted > 0
     ? `, ${unstarted}${s.tasksEnded ? "" : "+"} not started (a resume runs them)`
-    : "";
+    : s.tasksEnded
+    ? ""
+    : ", the rest of the task file not started (a resume runs it)";
   const lines = [
     `disbatch: ${s.finished} task(s) run, ${s.failed} failed${
       s.killed ? `, ${s.killed} killed as the run ended (a resume runs them again)` : ""

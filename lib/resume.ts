@@ -157,8 +157,10 @@ export class ResumeTable {
     if (!entry) return { action: "run" };
     const { record, source } = entry;
     if (opts.retry && record.returnCode !== 0) return { action: "run" };
+    // A cut inside a character's bytes left a replacement character at the end.
     const sameCommand = entry.cut
-      ? task.command.startsWith(record.command) || task.command.startsWith(record.commandText ?? "\0")
+      ? task.command.startsWith(record.command.replace(/\uFFFD+$/, "")) ||
+        task.command.startsWith(record.commandText ?? "\0")
       : record.command === task.command || record.commandText === task.command;
     const same = record.line === task.line && record.repeatIndex === task.repeatIndex && sameCommand;
     // A cut line that is not this task's says nothing of it.

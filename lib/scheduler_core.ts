@@ -130,8 +130,8 @@ export class SchedulerCore {
   abort(exitCode: number, message: string): Action[] {
     this.phase = "aborting";
     this.#exitCode = exitCode;
-    this.#endMessages.push(message); // logged with the run's end
-    const out: Action[] = [];
+    this.#endMessages.push(message);
+    const out: Action[] = [{ kind: "log", level: "info", message }];
     for (const e of this.reg.engines()) {
       if (e.state !== "gone") {
         e.state = "stopping";

@@ -74,6 +74,13 @@ Deno.test("judgePredecessor(): an earlier run's tasks are held while its engines
       over: ["41"],
     },
     {
+      name: "a lock of another driver (one that has not written its journal line yet) is judged by itself",
+      p: base({ journal: inJob, lock: { owner: { host: "n3", pid: 77 }, ageS: 20 } }),
+      now: 2001,
+      want: "live 77",
+      over: ["40", "41"],
+    },
+    {
       name: "only its last driver's job counts (the lock is its)",
       p: base({ journal: inJob, lock: { owner: { host: "n1", pid: 5 }, ageS: 20 } }),
       now: 2001,

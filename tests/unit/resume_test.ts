@@ -103,6 +103,12 @@ Deno.test("ResumeTable.decide() reads a last line cut short in its command as it
     { name: "cut inside the command", cut: "echo c >> ", task: task(2, 3, "echo c >> tc"), want: "skip" },
     { name: "cut before the command", cut: "", task: task(2, 3, "echo c >> tc"), want: "skip" },
     { name: "only the newline missing", cut: "echo c >> tc", task: task(2, 3, "echo c >> tc"), want: "skip" },
+    {
+      name: "cut inside a character's bytes",
+      cut: "echo caf\uFFFD",
+      task: task(2, 3, "echo café"),
+      want: "skip",
+    },
     { name: "another command", cut: "echo d", task: task(2, 3, "echo c >> tc"), want: "torn" },
     { name: "another line", cut: "echo c", task: task(2, 4, "echo c >> tc"), want: "torn" },
     {
