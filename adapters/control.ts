@@ -55,6 +55,12 @@ export async function controlMain(args: string[]): Promise<number> {
         st.stopAt !== undefined
           ? `; hand-off for the walltime in ${Math.max(0, Math.round(st.stopAt - Date.now() / 1000))} s`
           : ""
+      }${
+        st.held
+          ? `; ${st.held} task(s) held for the engines of a driver that died, for up to ${
+            Math.max(0, Math.round((st.heldUntil ?? 0) - Date.now() / 1000))
+          } s more`
+          : ""
       }`,
     );
     for (const q of st.quarantined) console.log(`  quarantined ${q.host}: ${q.reason}`);

@@ -117,6 +117,7 @@ function countsText(state: MonitorState, columns: number): string {
   const extra = [
     ...(state.retried ? [`Retried ${state.retried}`] : []),
     ...(state.timedOut ? [`Timed out ${state.timedOut}`] : []),
+    ...(state.held ? [`Held ${state.held}`] : []),
   ];
   parts.splice(parts.length - 1, 0, ...extra);
   const short = state.skipped === 0 ? parts.slice(0, -1) : parts;

@@ -156,6 +156,9 @@ export interface WireSnapshot {
   quarantined: { host: string; reason: string }[];
   /** When running tasks are stopped for the walltime (Unix seconds), when there is one. */
   stopAt?: number;
+  /** Tasks held for the engines of a driver that died, and when they run (Unix seconds), when any. */
+  held?: number;
+  heldUntil?: number;
 }
 
 /** What monitors and `dbUtil.sh --status` are sent: the run's counters and its allocations. */
@@ -225,6 +228,7 @@ export function runStateOf(
     timedOut: s.timedOut,
     quarantined: s.quarantined.map((q) => ({ host: q.host, reason: q.reason })),
     ...(s.stopAt !== undefined ? { stopAt: s.stopAt } : {}),
+    ...(s.held ? { held: s.held, heldUntil: s.heldUntil ?? 0 } : {}),
     uid: run.uid,
     startedAt: run.startedAt,
     ...(run.allocations !== undefined ? { allocations: run.allocations } : {}),

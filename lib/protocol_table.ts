@@ -202,6 +202,8 @@ const runState = record(
     timedOut: num,
     quarantined: list(record({ host: str, reason: str }), "quarantined host"),
     stopAt: opt(num),
+    held: opt(num),
+    heldUntil: opt(num),
     uid: str,
     startedAt: num,
     allocations: opt(list(

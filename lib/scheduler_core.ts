@@ -283,5 +283,6 @@ function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
     timedOut: c.tally.timedOut,
     quarantined: c.policy.quarantinedHosts(),
     ...(c.o.stopAt !== undefined ? { stopAt: c.o.stopAt } : {}),
+    ...(c.holds.count > 0 ? { held: c.holds.count, heldUntil: c.holds.until } : {}),
   };
 }

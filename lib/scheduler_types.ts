@@ -91,6 +91,10 @@ export interface SchedulerSnapshot {
   skipped: number;
   running: number;
   queued: number;
+  /** Tasks held for the engines of a driver that died (until their grace is surely over), when any. */
+  held?: number;
+  /** When those run (Unix seconds). */
+  heldUntil?: number;
   /** Tasks read from the task file so far (with `tasksEnded`, all of them); the driver's own view. */
   tasksSeen?: number;
   slots: number;

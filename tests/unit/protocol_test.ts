@@ -611,6 +611,10 @@ Deno.test("runStateOf() sends the scheduler's snapshot as the same JSON, and onl
       allocations,
       allocatorPaused: "3 failures in a row",
     }],
+    ["with tasks held for a dead driver's engines", { ...SNAPSHOT, stopAt: 99, held: 2, heldUntil: 300 }, {
+      uid: "/w/J",
+      startedAt: 5,
+    }],
     ["allocator not paused", SNAPSHOT, {
       uid: "/w/J",
       startedAt: 5,

@@ -179,9 +179,12 @@ Deno.test("held tasks keep the idle engines of a context that gives nodes back: 
   h.finish(0, 0);
   h.take("record", 1);
   assert.deepEqual(h.take("stopEngine"), [], "no engine leaves while a task is held");
+  // --status and the monitor see the hold.
+  assert.deepEqual([s.snapshot().held, s.snapshot().heldUntil], [1, h.now + 100]);
   h.tick(101);
   assert.deepEqual(h.take("assign").map((a) => a.task.id), [1], "the held task runs once released");
   h.finish(1, 0);
   h.take("record", 1);
   assert.equal(h.take("stopEngine").length, 2, "then the idle engines leave");
+  assert.equal(s.snapshot().held, undefined);
 });
