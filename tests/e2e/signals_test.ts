@@ -56,7 +56,7 @@ async function signalTest(signal: "SIGTERM" | "SIGINT", expectedCode: number): P
     assert.match(r.stderr, /2 killed as the run ended .*, 2 not started \(a resume runs them\)/, show(r));
     assert.match(
       r.stderr,
-      /to run what is left, from .*:\n  \S*disbatch.* -r \S*r1_status\.txt .*Tasks/,
+      /to run what is left, from .*:\n {2}\S*disbatch.* -r \S*r1_status\.txt .*Tasks/,
       show(r),
     );
     assert.match(
