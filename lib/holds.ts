@@ -10,6 +10,14 @@
 import type { Registry, TaskEntry } from "./registry.ts";
 import type { Task } from "./types.ts";
 
+/** Whose engines tasks are held for. */
+export interface HoldKind {
+  /** An earlier run's (a `-r` of a run whose driver died): released, they run as first attempts. */
+  earlier?: boolean;
+  /** None of those engines is left (known when the hold is set): released at its end, said so. */
+  gone?: boolean;
+}
+
 /** Tasks held for engines of the last driver, and those engines. */
 export class Holds {
   readonly #reg: Registry;
@@ -34,18 +42,16 @@ export class Holds {
    * The last driver's journal: tasks on its engines, and those engines.
    * @param sent task id → engine rank @param until Unix seconds
    * @param expected rank → context of the engines that may come back (each counted as coming)
-   * @param earlier held for an earlier run's engines: released, they run as first attempts
-   * @param gone none of those engines is left (known now)
+   * @param o whose engines they are (see {@linkcode HoldKind})
    */
   hold(
     sent: ReadonlyMap<number, number>,
     until: number,
     expected: ReadonlyMap<number, number>,
-    earlier = false,
-    gone = false,
+    o: HoldKind = {},
   ): void {
-    this.earlier = earlier;
-    this.gone = gone;
+    this.earlier = o.earlier === true;
+    this.gone = o.gone === true;
     for (const [id, rank] of sent) {
       const entry: TaskEntry = {
         kind: "task",

@@ -171,8 +171,7 @@ export function react(s: Scheduler, ev: DriverEvent): Action[] {
         new Map(ev.sent),
         ev.until,
         new Map(ev.expected),
-        ev.earlier === true,
-        ev.gone === true,
+        { earlier: ev.earlier === true, gone: ev.gone === true },
       );
       return [];
     case "attempts":

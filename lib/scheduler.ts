@@ -29,6 +29,7 @@
  * @module
  */
 
+import type { HoldKind } from "./holds.ts";
 import * as engineEvents from "./engine_events.ts";
 import { newContext, type TaskState } from "./registry.ts";
 import { dispatch } from "./dispatch.ts";
@@ -114,17 +115,15 @@ export class Scheduler {
    * surely over, its copies are dead, and they run again.
    * @param sent task id → engine rank @param until Unix seconds
    * @param expected rank → context of the engines that may come back (each counted as coming)
-   * @param earlier held for an earlier run's engines: released, they run as first attempts
-   * @param gone none of those engines is left (known at once): released at `until`, said so
+   * @param o whose engines they are
    */
   holdForEngines(
     sent: ReadonlyMap<number, number>,
     until: number,
     expected: ReadonlyMap<number, number>,
-    earlier = false,
-    gone = false,
+    o: HoldKind = {},
   ): void {
-    this.#c.holds.hold(sent, until, expected, earlier, gone);
+    this.#c.holds.hold(sent, until, expected, o);
   }
 
   /**

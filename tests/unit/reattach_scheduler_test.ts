@@ -171,7 +171,7 @@ Deno.test("held tasks keep the idle engines of a context that gives nodes back: 
   const s = h.scheduler;
   h.apply(s.contextJoined(0, "J7", 0, 2, { retires: true }));
   // An earlier run's engines may still run task 1 until h.now + 100 (a -r of a run whose driver died).
-  s.holdForEngines(new Map([[1, 9]]), h.now + 100, new Map(), true);
+  s.holdForEngines(new Map([[1, 9]]), h.now + 100, new Map(), { earlier: true });
   h.engine(1, { context: 0, host: "n1" });
   h.engine(1, { context: 0, host: "n2" });
   h.tasks("a\nb");
