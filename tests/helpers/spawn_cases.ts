@@ -3,6 +3,7 @@
  * results as `Deno.Command`, the part of a result that must match, and what a process looks like
  * from `/proc`.
  */
+import assert from "node:assert/strict";
 import type { ProcessResult } from "../../adapters/process.ts";
 
 /** Commands whose codes, byte counts and snippets must be the same whichever way they start. */
@@ -74,4 +75,38 @@ export async function peakDiskWhile(dir: string, result: Promise<unknown>, name 
     await new Promise((r) => setTimeout(r, 100));
   }
   return most;
+}
+
+/**
+ * A task whose background process holds its output for 2 s (then writes a line and ends), while the
+ * other slot runs 10 quick tasks: how long each part took, the CPU the starter used meanwhile, and
+ * the first task's result.
+ * @param spawn starts a command in a slot @param cpuMs the starter's CPU so far (ms)
+ */
+export async function stragglerRun(
+  spawn: (command: string, slot: number) => Promise<ProcessResult>,
+  cpuMs: () => number,
+): Promise<{ othersMs: number; waited: number; cpu: number; result: ProcessResult }> {
+  const cpu0 = cpuMs();
+  const t0 = Date.now();
+  const first = spawn("(sleep 2; echo late) & echo first", 0);
+  for (let i = 0; i < 10; i++) assert.equal((await spawn("echo other", 1)).returnCode, 0);
+  const othersMs = Date.now() - t0;
+  const result = await first;
+  return { othersMs, waited: Date.now() - t0, cpu: cpuMs() - cpu0, result };
+}
+
+/** Assert what {@linkcode stragglerRun} must show, the starter's CPU below `share` of the wait. */
+export function assertStragglerRun(
+  r: Awaited<ReturnType<typeof stragglerRun>>,
+  share: number,
+  who: string,
+): void {
+  assert.ok(r.othersMs < 1500, `the other slot's 10 tasks took ${r.othersMs} ms`);
+  assert.ok(
+    r.waited >= 1900 && r.waited < 3500,
+    `the end came ${r.waited} ms after the start (the straggler lets go at 2 s)`,
+  );
+  assert.equal(r.result.stdoutBytes, "first\nlate\n".length, "the straggler's output counts for its task");
+  assert.ok(r.cpu < share * r.waited, `${who} used ${r.cpu} ms of CPU in ${r.waited} ms`);
 }

@@ -8,12 +8,14 @@ import { Launcher, processCpuMs, sessionGroups } from "../../adapters/launcher.t
 import { killGroup, type ProcessResult, spawnTask } from "../../adapters/process.ts";
 import { bashCommandArg } from "../../lib/text.ts";
 import {
+  assertStragglerRun,
   CUT_COMMANDS,
   isLive as running,
   peakDiskWhile,
   pick,
   SAME_RESULT_COMMANDS,
   SAME_RESULT_ENV,
+  stragglerRun,
 } from "../helpers/spawn_cases.ts";
 
 function requirePython(): void {
@@ -174,23 +176,8 @@ Deno.test("launcher: a task leads its own process group, on its slot's files, ta
 Deno.test("launcher: a straggler holding a task's output is waited for without keeping the launcher busy; its late output counts and the other slot goes on", async () => {
   const { l } = await launcherFor();
   try {
-    const cpu0 = processCpuMs(l.pid)!;
-    const t0 = Date.now();
-    const first = viaLauncher(l, "(sleep 2; echo late) & echo first", {}, 0);
-    for (let i = 0; i < 10; i++) {
-      assert.equal((await viaLauncher(l, "echo other", {}, 1).result).returnCode, 0);
-    }
-    const othersMs = Date.now() - t0;
-    const r = await first.result;
-    const waited = Date.now() - t0;
-    const cpu = processCpuMs(l.pid)! - cpu0;
-    assert.ok(othersMs < 1500, `the other slot's 10 tasks took ${othersMs} ms`);
-    assert.ok(
-      waited >= 1900 && waited < 3500,
-      `the end came ${waited} ms after the start (the straggler lets go at 2 s)`,
-    );
-    assert.equal(r.stdoutBytes, "first\nlate\n".length, "the straggler's output counts for its task");
-    assert.ok(cpu < 0.05 * waited, `the launcher used ${cpu} ms of CPU in ${waited} ms`);
+    const r = await stragglerRun((c, slot) => viaLauncher(l, c, {}, slot).result, () => processCpuMs(l.pid)!);
+    assertStragglerRun(r, 0.05, "the launcher");
   } finally {
     l.close();
   }

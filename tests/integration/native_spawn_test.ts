@@ -9,12 +9,14 @@ import assert from "node:assert/strict";
 import { NativeSpawner } from "../../adapters/native_spawn.ts";
 import { killGroup, spawnTask } from "../../adapters/process.ts";
 import {
+  assertStragglerRun,
   CUT_COMMANDS,
   isLive as running,
   peakDiskWhile,
   pick,
   SAME_RESULT_COMMANDS,
   SAME_RESULT_ENV,
+  stragglerRun,
 } from "../helpers/spawn_cases.ts";
 
 function spawner(cutBytes?: number): NativeSpawner {
@@ -148,21 +150,11 @@ function ownCpuMs(): number {
 Deno.test("native spawn: a straggler holding a task's output is waited for without keeping the engine busy; its late output counts and the other slot goes on", async () => {
   const s = spawner();
   try {
-    const cpu0 = ownCpuMs();
-    const t0 = Date.now();
-    const first = s.spawn("(sleep 2; echo late) & echo first", {}, 0).result;
-    for (let i = 0; i < 10; i++) assert.equal((await s.spawn("echo other", {}, 1).result).returnCode, 0);
-    const othersMs = Date.now() - t0;
-    const r = await first;
-    const waited = Date.now() - t0;
-    const cpu = ownCpuMs() - cpu0;
-    assert.ok(othersMs < 1500, `the other slot's 10 tasks took ${othersMs} ms`);
-    assert.ok(
-      waited >= 1900 && waited < 3500,
-      `the end came ${waited} ms after the start (the straggler lets go at 2 s)`,
+    assertStragglerRun(
+      await stragglerRun((c, slot) => s.spawn(c, {}, slot).result, ownCpuMs),
+      0.25,
+      "this thread",
     );
-    assert.equal(r.stdoutBytes, "first\nlate\n".length, "the straggler's output counts for its task");
-    assert.ok(cpu < 0.25 * waited, `this thread used ${cpu} ms of CPU in ${waited} ms`);
   } finally {
     s.close();
   }
