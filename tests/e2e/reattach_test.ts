@@ -21,6 +21,22 @@ import {
   start,
 } from "./e2e_helpers.ts";
 
+/**
+ * Start a run of {@linkcode onceTasks} in `dir` and wait until its first two tasks run.
+ * @param n tasks @param seconds each one's sleep @param args the driver's arguments
+ * @returns the driver
+ */
+async function twoRunning(dir: string, n: number, seconds: number, args: string[]) {
+  Deno.writeTextFileSync(`${dir}/Tasks`, onceTasks(n, seconds));
+  const first = start(args, { cwd: dir });
+  await pollUntil(
+    "two tasks running",
+    () => exists(`${dir}/running_0`) && exists(`${dir}/running_1`),
+    30_000,
+  );
+  return first;
+}
+
 /** Processes working in `dir` (engines chdir to the run's directory; tasks run there). */
 async function workingIn(dir: string): Promise<{ pid: number; args: string }[]> {
   const real = Deno.realPathSync(dir);
@@ -72,13 +88,15 @@ Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the r
 Deno.test("reattach: after --driver-grace without a driver the engines kill their tasks and exit; a late restart runs exactly those", async () => {
   await using d = await tempDir();
   const n = 6;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 4));
-  const first = start(["-s", "localhost:2", "--driver-grace", "2", "-p", "run", "Tasks"], { cwd: d.path });
-  await pollUntil(
-    "two tasks running",
-    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
-    30_000,
-  );
+  const first = await twoRunning(d.path, n, 4, [
+    "-s",
+    "localhost:2",
+    "--driver-grace",
+    "2",
+    "-p",
+    "run",
+    "Tasks",
+  ]);
   Deno.kill(first.pid, "SIGKILL");
   await first.done;
   await pollUntil(
@@ -162,13 +180,15 @@ Deno.test("reattach: a driver stopped for 7 s (Ctrl-Z) is heard again; its engin
 Deno.test("reattach: -r from the status file of a SIGKILLed run waits for what its engines may still run; nothing twice at once", async () => {
   await using d = await tempDir();
   const n = 6;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 4));
-  const first = start(["-s", "localhost:2", "-p", "run", "--driver-grace", "3s", "Tasks"], { cwd: d.path });
-  await pollUntil(
-    "two tasks running",
-    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
-    30_000,
-  );
+  const first = await twoRunning(d.path, n, 4, [
+    "-s",
+    "localhost:2",
+    "-p",
+    "run",
+    "--driver-grace",
+    "3s",
+    "Tasks",
+  ]);
   Deno.kill(first.pid, "SIGKILL");
   await first.done;
   // A disBatch user resumes with -r: the first copies of tasks 0 and 1 still run on the engine.
@@ -212,13 +232,7 @@ Deno.test("reattach: -r from the status file of a run that is still going is ref
 Deno.test("reattach: -r from a run killed whole (as pkill -9 -f disbatch) waits only while its orphaned tasks run", async () => {
   await using d = await tempDir();
   const n = 4;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 3));
-  const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
-  await pollUntil(
-    "two tasks running",
-    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
-    30_000,
-  );
+  const first = await twoRunning(d.path, n, 3, ["-s", "localhost:2", "-p", "run", "Tasks"]);
   // Every process of it whose command line names disbatch: the driver, its engine, the engine's task
   // launcher and reaper. The two tasks' groups live on, orphaned, until their sleep ends.
   // The reaper and the launcher first: the reaper would kill the task groups once the engine is gone.
@@ -250,13 +264,7 @@ Deno.test("reattach: -r from a run killed whole (as pkill -9 -f disbatch) waits 
 Deno.test("reattach: --reattach after the run was killed whole (driver and engines) does not wait for the grace", async () => {
   await using d = await tempDir();
   const n = 4;
-  Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 3));
-  const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
-  await pollUntil(
-    "two tasks running",
-    () => exists(`${d.path}/running_0`) && exists(`${d.path}/running_1`),
-    30_000,
-  );
+  const first = await twoRunning(d.path, n, 3, ["-s", "localhost:2", "-p", "run", "Tasks"]);
   for (const pid of [first.pid, ...await enginesOf(d.path)]) Deno.kill(pid, "SIGKILL");
   await first.done;
   await pollUntil("the engine gone", async () => (await enginesOf(d.path)).length === 0, 10_000);
