@@ -64,6 +64,15 @@ export function progressLine(
 }
 
 /**
+ * Tasks read that never started, at the end of a run stopped early (a signal, --fail-fast, a failed
+ * BARRIER CHECK); with `tasksEnded` false, the rest of the task file too.
+ * @param s final state @returns how many
+ */
+export function unstartedTasks(s: SchedulerSnapshot): number {
+  return s.tasksSeen === undefined ? s.queued : Math.max(0, s.tasksSeen - s.finished - s.skipped - s.running);
+}
+
+/**
  * The end-of-run summary.
  * @param s final state
  * @param o wall time, status file, first failures, colours
@@ -74,10 +83,7 @@ export function summaryLines(
   o: { wall: number; statusPath: string; failures: readonly StatusRecord[]; color: boolean },
 ): string[] {
   const rate = o.wall > 0 ? s.finished / o.wall : 0;
-  // A run stopped early (a signal, --fail-fast, a failed BARRIER CHECK): what never started.
-  const unstarted = s.tasksSeen === undefined
-    ? s.queued
-    : Math.max(0, s.tasksSeen - s.finished - s.skipped - s.running);
+  const unstarted = unstartedTasks(s);
   const notStarted = unstarted > 0
     ? `, ${unstarted}${s.tasksEnded ? "" : "+"} not started (a resume runs them)`
     : s.tasksEnded
