@@ -229,7 +229,8 @@ async function killEngineMidRun(writableTmp: boolean): Promise<void> {
     env: { DISBATCH_LAUNCHER: "0", TMPDIR: scratch },
   });
   try {
-    for (let i = 0; i < 300 && livePids(tag).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    // Until both run their sleep: a bash that has not exec'd yet (and its fork for `touch`) bears the tag too.
+    for (let i = 0; i < 300 && livePids(tag).length !== 2; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(livePids(tag).length, 2, "both tasks run");
     const engines = livePids("--engine").filter((pid) => {
       try {
