@@ -162,6 +162,7 @@ export async function contextMain(args: string[]): Promise<number> {
           reason: `exited (status ${s.code}${s.signal ? `, ${s.signal}` : ""}); see ${l.wrapLog}${
             last ? `: ${last}` : ""
           }`,
+          ...(s.tookEngine ? { engineOver: true } : {}),
         });
         // A launcher that failed may have left processes on its node: that node is not retired.
         retire.engineLeft(seq, !session.link.isClosed, s.success);

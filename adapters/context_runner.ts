@@ -15,6 +15,7 @@ import {
   type ContextPlan,
   type EngineStarter,
   engineStarter,
+  launcherTookEngine,
   planContext,
   type PlannedEngine,
   retireCommand,
@@ -62,18 +63,24 @@ export function planHere(o: ContextOptions, hostname: string): PlannedContext {
 }
 
 /** What happens to a context's launchers, for the caller to make known. */
+/** How a launcher ended. */
+export interface LauncherEnd extends Deno.CommandStatus {
+  /** Its engine cannot be running any more (see {@linkcode EngineStarter.endsWithEngine}). */
+  tookEngine: boolean;
+}
+
 export interface ContextReports {
   /** An engine's launcher could not be started. @param launch its launch id @param error why */
   startFailed(e: PlannedEngine, launch: string, error: string): void;
   /** An engine's launcher is running. @param seq its number within the context */
   started?(l: LaunchedEngine, seq: number): void;
   /** An engine's launcher ended (reported first, whatever follows). */
-  exited(l: LaunchedEngine, s: Deno.CommandStatus): void;
+  exited(l: LaunchedEngine, s: LauncherEnd): void;
   /**
    * ... and no start again is on its way.
    * @param last the last line of its wrap log ("" when none) @param seq its number within the context
    */
-  ended(l: LaunchedEngine, s: Deno.CommandStatus, last: string, seq: number): void;
+  ended(l: LaunchedEngine, s: LauncherEnd, last: string, seq: number): void;
   /** An engine that had joined is started again: one more engine is coming. */
   coming?(e: PlannedEngine): void;
   /** A start again was given up (the run stopped meanwhile): that engine is not coming. */
@@ -132,8 +139,9 @@ export class ContextRunner {
     this.#launched.set(l.launchId, l);
     this.#plans.set(l.launchId, e);
     reports.started?.(l, seq);
-    const watch = l.status.then((s) => {
+    const watch = l.status.then((status) => {
       this.#launched.delete(l.launchId);
+      const s = { ...status, tookEngine: launcherTookEngine(this.#starter(e), status.signal) };
       const last = lastLogLine(l.wrapLog);
       reports.exited(l, s);
       if (!this.#i.joined(l.launchId)) {

@@ -240,6 +240,7 @@ async function runLocked(
     addContext: (label, info) => peers.addContext(label, info),
     ...(re ? { restore: restoredAuto(re) } : {}),
     hasJoined: (launchId) => peers.hasJoined(launchId),
+    launcherOver: (launchId, how) => peers.launcherOver(launchId, how),
   });
   const intake = new TaskIntake({
     ...ports,

@@ -61,8 +61,10 @@ export class DriverPeers implements ServerHandlers {
   readonly watchers: Watchers;
   /** Engines that said `bye` (their leaving is a clean finish), with the signal that made them leave. */
   readonly #saidBye = new WeakMap<Peer, string | undefined>();
-  /** Engines whose connection broke without a goodbye, waited for a moment (rank → timer). */
-  readonly #mending = new Map<number, ReturnType<typeof setTimeout>>();
+  /** Engines whose connection broke without a goodbye, waited for a moment (rank → wait). */
+  readonly #mending = new Map<number, { timer: ReturnType<typeof setTimeout>; peer: Peer }>();
+  /** Launches whose launcher exited and took its engine with it (launch id → how it ended). */
+  readonly #launcherOver = new Map<string, string>();
   /** Connections an engine replaced with a new one (their end is not the engine's). */
   readonly #replaced = new WeakSet<Peer>();
   /** Re-attached: engines of the last driver that may come back, by rank. */
@@ -118,7 +120,7 @@ export class DriverPeers implements ServerHandlers {
         const r = h.resume.rank;
         const mending = this.#mending.get(r);
         if (mending !== undefined) {
-          clearTimeout(mending);
+          clearTimeout(mending.timer);
           this.#mending.delete(r);
           return { rank: r };
         }
@@ -244,6 +246,7 @@ export class DriverPeers implements ServerHandlers {
       case "engineFailed":
         if (msg.launch && this.#joinedLaunches.has(msg.launch)) {
           log.info(`Engine launcher on ${msg.host} (context ${msg.context}) ${msg.reason}`);
+          if (msg.engineOver) this.launcherOver(msg.launch, `its launcher ${msg.reason.replace(/;.*/, "")}`);
           return;
         }
         log.error(`Engine on ${msg.host} (context ${msg.context}) could not start: ${msg.reason}`);
@@ -270,6 +273,29 @@ export class DriverPeers implements ServerHandlers {
     log.warn(`Ignored "${msg.kind}" from ${describe(peer)}`);
   }
 
+  /**
+   * An engine's launcher exited in a way that means the engine has ended too (it ran as the
+   * launcher, or srun returned with its one task's status): its tasks are not kept for it to come
+   * back, whether its connection broke already, it is silent (its node died), or the break is yet
+   * to be noticed.
+   * @param launchId the launch @param how how the launcher ended, for the log
+   */
+  launcherOver(launchId: string, how: string): void {
+    if (!this.#joinedLaunches.has(launchId)) return;
+    this.#launcherOver.set(launchId, how);
+    for (const [rank, m] of this.#mending) {
+      if (m.peer.hello.launch !== launchId) continue;
+      clearTimeout(m.timer);
+      this.#mending.delete(rank);
+      this.#engineEnded(m.peer, how);
+      return;
+    }
+    for (const peer of this.#h.links.values()) {
+      // Silent: its connection has not broken (a dead node sends nothing); end it now.
+      if (peer.hello.launch === launchId && peer.away) peer.link.close(how);
+    }
+  }
+
   /** @param peer an engine that went silent */
   silent(peer: Peer): void {
     if (peer.rank === undefined) return;
@@ -294,6 +320,11 @@ export class DriverPeers implements ServerHandlers {
     if (this.#replaced.has(peer)) return;
     if (peer.hello.role === "engine" && peer.rank !== undefined) {
       const rank = peer.rank;
+      const over = peer.hello.launch !== undefined ? this.#launcherOver.get(peer.hello.launch) : undefined;
+      if (over !== undefined && !this.#saidBye.has(peer)) {
+        this.#engineEnded(peer, over);
+        return;
+      }
       if (!this.#saidBye.has(peer) && !peer.away && sched.phase === "running") {
         // A connection that breaks without a goodbye: a dead engine (its companion has killed its
         // tasks), or a broken link the engine is already mending. Wait a moment for it to come back
@@ -306,13 +337,11 @@ export class DriverPeers implements ServerHandlers {
           why: `lost its connection (${reason})`,
           now: now(),
         });
-        this.#mending.set(
-          rank,
-          setTimeout(() => {
-            this.#mending.delete(rank);
-            this.#engineEnded(peer, reason);
-          }, RECONNECT_WINDOW_S * 1000),
-        );
+        const timer = setTimeout(() => {
+          this.#mending.delete(rank);
+          this.#engineEnded(peer, reason);
+        }, RECONNECT_WINDOW_S * 1000);
+        this.#mending.set(rank, { timer, peer });
         return;
       }
       this.#engineEnded(peer, reason);

@@ -86,6 +86,22 @@ export interface EngineStarter {
    * (a reboot, a network blip): such a start is tried again, within `--engine-restarts`.
    */
   unreachable?: RegExp;
+  /**
+   * When an engine is surely gone once its launcher has exited, so that its tasks are not kept
+   * for it to come back: `always` where the launcher is the engine's own process (it execs the
+   * engine), `exitCode` where the launcher returns only when the engine has ended (srun with its
+   * one task; an srun killed by a signal itself may leave its step running a while). Without it
+   * (ssh: a broken ssh link can leave its engine running), the launcher's end says nothing.
+   */
+  endsWithEngine?: "always" | "exitCode";
+}
+
+/**
+ * @param s how an engine was started @param signal the signal that ended its launcher, if one did
+ * @returns whether the engine cannot be running any more now that its launcher has exited
+ */
+export function launcherTookEngine(s: EngineStarter, signal: string | null | undefined): boolean {
+  return s.endsWithEngine === "always" || (s.endsWithEngine === "exitCode" && !signal);
 }
 
 /** A kind of context. */

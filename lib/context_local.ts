@@ -21,6 +21,7 @@ export const CLOSE_FDS_AND_EXEC =
 export const LOCAL_STARTER: EngineStarter = {
   via: "local",
   onThisMachine: true,
+  endsWithEngine: "always",
   command: (_p, i) => ({
     argv: ["/bin/bash", "-c", CLOSE_FDS_AND_EXEC, "disbatch-engine", ...i.self, ...i.engineArgs],
     env: localEngineEnv(i.secret),

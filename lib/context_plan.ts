@@ -15,6 +15,7 @@ import { SSH_KIND } from "./context_ssh.ts";
 import type { ContextOptions } from "./driver_options.ts";
 
 export type { ContextKind, ContextPlan, EngineStarter, HostFacts, PlannedEngine } from "./context_kind.ts";
+export { launcherTookEngine } from "./context_kind.ts";
 
 /** Every kind, in the order they are asked whether they apply (the catch-all last). */
 export const CONTEXT_KINDS: readonly ContextKind[] = [SSH_KIND, SLURM_KIND, LOCAL_KIND];

@@ -39,6 +39,7 @@ export const SRUN_STARTER: EngineStarter = {
     ],
     env: { [LAUNCH_ENV.srunStep]: "1" },
   }),
+  endsWithEngine: "exitCode",
 };
 
 /**

@@ -240,7 +240,7 @@ export function engineGone(
       out.push({
         kind: "attempt",
         attempt: tries.attempt - 1,
-        record: recordOf(e.host, t, lostOutcome(t, now, true), "normal"),
+        record: recordOf(e.host, t, lostOutcome(t, now, true, entry.sentAt), "normal"),
       });
       out.push({
         kind: "log",
@@ -261,7 +261,7 @@ export function engineGone(
             ? "the run is ending: recorded as killed (K, rc -100), a plain -r runs it again"
             : `engines running it were lost ${core.o.crashLimit} times (--crash-limit): recorded as failed (rc -100)`),
       });
-      out.push(...core.finishRecord(e, t, lostOutcome(t, now, ending), "normal"));
+      out.push(...core.finishRecord(e, t, lostOutcome(t, now, ending, entry.sentAt), "normal"));
     }
   }
   return out;

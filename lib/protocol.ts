@@ -304,7 +304,18 @@ export type ToDriver =
     jobId?: string;
   }
   /** A launcher ended; if its engine never joined, it will not come. */
-  | { kind: "engineFailed"; context: number; host: string; reason: string; launch?: string }
+  /**
+   * An engine's launcher could not start it or ended (`launch` set once it had started);
+   * `engineOver`: the launcher's end means the engine has ended too (its tasks are not kept for it).
+   */
+  | {
+    kind: "engineFailed";
+    context: number;
+    host: string;
+    reason: string;
+    launch?: string;
+    engineOver?: boolean;
+  }
   | { kind: "contextDone"; context: number }
   /** `dbUtil.sh --stop`, the monitor: stop an engine or contexts softly (answered with `ack`). */
   | { kind: "requestStop"; target: StopTarget }

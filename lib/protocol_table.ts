@@ -299,7 +299,7 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
   },
   engineFailed: {
     to: "driver",
-    fields: { context: num, host: str, reason: str, launch: opt(str) },
+    fields: { context: num, host: str, reason: str, launch: opt(str), engineOver: opt(bool) },
   },
   contextDone: { to: "driver", fields: { context: num } },
   requestStop: { to: "driver", fields: { target: shaped(isStopTarget) } },

@@ -97,17 +97,20 @@ export function recordOf(host: string, t: Task, o: TaskOutcome, kind: "normal" |
 }
 
 /**
- * The outcome of a task lost with its engine (rc -100, no output).
+ * The outcome of a task lost with its engine (rc -100, no output, pid -1: the driver never hears
+ * them). It ran from when it was sent, as far as the driver knows (an engine starts what it is sent
+ * at once while it has a free slot): so its elapsed time counts the work the loss cost.
  * @param t the task @param now seconds @param killed flagged `K` (the run was ending)
+ * @param since when it was sent (undefined for a task an engine brought back: then `now`)
  */
-export function lostOutcome(t: Task, now: number, killed: boolean): TaskOutcome {
+export function lostOutcome(t: Task, now: number, killed: boolean, since?: number): TaskOutcome {
   return {
     id: t.id,
     kind: "normal",
     slot: -1,
     pid: -1,
     returnCode: -100,
-    start: now,
+    start: since !== undefined && since < now ? since : now,
     end: now,
     stdoutBytes: 0,
     stdoutSnippet: "",

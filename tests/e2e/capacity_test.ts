@@ -46,6 +46,11 @@ Deno.test("capacity: a killed local engine is started again and the run complete
   const r = await run.done;
   assert.equal(r.code, 0, show(r));
   assert.match(r.stderr, /the engine on \S+ was lost; starting it again in 1 s/);
+  // Its launcher was the engine itself: its exit ends the wait for the engine to come back.
+  assert.match(
+    Deno.readTextFileSync(`${d.path}/run_driver.log`),
+    /Engine 0 on \S+ left: its launcher exited with status 137 \(SIGKILL\)/,
+  );
   assert.deepEqual(doneCounts(d.path, 12), Array(12).fill(1));
   assert.deepEqual(readRows(`${d.path}/run_status.txt`).map((x) => x.id).sort((a, b) => a - b), [
     ...Array(12).keys(),

@@ -789,6 +789,8 @@ Deno.test({
   assert.deepEqual(doneCounts(d.path, 9), Array(9).fill(1), dirReport(d.path));
   const log = readOr(`${d.path}/run_driver.log`) ?? "";
   assert.match(log, /Not retiring n3: its engine was lost/, log);
+  // srun returned with its one task: its tasks were not kept for an engine that cannot come back.
+  assert.match(log, /Engine \d+ on n3 left: its launcher exited with status 137\b/, log);
   assert.doesNotMatch(log, /Retiring (\S+,)?n3\b/, log);
   const state = (await sh("sinfo", ["-h", "-n", "n3", "-o", "%T"])).stdout.trim();
   assert.doesNotMatch(state, /drain/i, `n3 is ${state}`);

@@ -7,6 +7,7 @@ import {
   describeEngines,
   engineStarter,
   kindFor,
+  launcherTookEngine,
   planContext,
   retireCommand,
 } from "../../lib/context_plan.ts";
@@ -247,6 +248,20 @@ Deno.test("an ssh launcher's last line tells an unreachable host from one that w
   }
   assert.equal(LOCAL_STARTER.unreachable, undefined);
   assert.equal(SRUN_STARTER.unreachable, undefined);
+});
+
+Deno.test("launcherTookEngine(): whether a launcher's end means its engine has ended too", () => {
+  const cases: [EngineStarter, string | null, boolean, string][] = [
+    [LOCAL_STARTER, null, true, "local: the launcher execs the engine"],
+    [LOCAL_STARTER, "SIGKILL", true, "local, killed: the engine was killed"],
+    [SRUN_STARTER, null, true, "srun returned its one task's status"],
+    [SRUN_STARTER, "SIGKILL", false, "srun itself killed: its step may run on a while"],
+    [SSH_STARTER, null, false, "ssh: a broken link can leave its engine running"],
+    [SSH_STARTER, "SIGTERM", false, "ssh, signalled"],
+  ];
+  for (const [starter, signal, want, name] of cases) {
+    assert.equal(launcherTookEngine(starter, signal), want, name);
+  }
 });
 
 Deno.test("a new kind is one object in the registry: planned, started and retired through it", () => {

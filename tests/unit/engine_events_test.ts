@@ -100,6 +100,27 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
   }
 });
 
+Deno.test("engineGone(): a lost task's record says how long it ran, as far as the driver knows", () => {
+  const cases: { name: string; o?: Partial<SchedulerOptions>; sentAt: number | undefined; start: number }[] =
+    [
+      { name: "sent at 90, lost at 100: ran 10 s (a new attempt)", sentAt: 90, start: 90 },
+      { name: "written off at the crash limit: the same", o: { crashLimit: 1 }, sentAt: 90, start: 90 },
+      { name: "brought back by its engine (no send time): 0 s", sentAt: undefined, start: 100 },
+      { name: "a send time after the loss (clock step): 0 s", sentAt: 105, start: 100 },
+    ];
+  for (const c of cases) {
+    const s = coreWith(c.o ?? {}, [1, 1]);
+    s.reg.assign(s.reg.engine(0)!, s.reg.enqueue(task(5)), task(5), c.sentAt);
+    const out = engineGone(s, 0, { kind: "lost", reason: "gone" }, 100)!;
+    const rec = out.flatMap((a) => a.kind === "attempt" || a.kind === "record" ? [a.record] : [])[0]!;
+    assert.deepEqual(
+      [rec.start, rec.end, rec.elapsed, rec.pid, rec.returnCode],
+      [c.start, 100, 100 - c.start, -1, -100],
+      c.name,
+    );
+  }
+});
+
 Deno.test("engineGone(): a signal is remembered for the closing message", () => {
   const s = core({}, 1, []);
   engineGone(s, 0, { kind: "signalled", signal: "SIGTERM" }, 100);

@@ -342,7 +342,7 @@ Deno.test("Scheduler re-queues a lost engine's tasks on another engine, then rec
   h.gone(1, "heartbeat timeout");
   const recs = h.records(1);
   assert.deepEqual(recs.map((r) => [r.flags, r.taskId, r.host, r.pid, r.returnCode, r.elapsed]), [
-    ["R   ", 0, "b", -1, -100, 0],
+    ["R   ", 0, "b", -1, -100, 1],
   ]);
   assert.equal(recs[0]!.command, "sleep 20");
   // No engine left and none coming: the run ends, naming the next task.
