@@ -32,6 +32,8 @@ export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
   links: ReadonlyMap<number, Peer>;
   /** Store a record: dashboard, mail, status file, results, in that order (`attempt`: which run it is). */
   record(r: StatusRecord, attempt: number, failedCheck: boolean): void;
+  /** An earlier run's line kept in the status file as it was (no outcome of this run). */
+  keep(r: StatusRecord): void;
   /** Keep an attempt that is run again (the attempts file, the dashboard). */
   attempt(r: StatusRecord): void;
   /** Called after each batch of actions (repaint, wake the feeder). */
@@ -101,6 +103,10 @@ export class ActionRunner {
           break;
         }
         case "record":
+          if (a.earlier) {
+            t.keep(a.record);
+            break;
+          }
           t.record(a.record, a.attempt ?? 0, a.failedCheck === true);
           if (t.log.debugEnabled) {
             t.log.debug(`Recorded task ${a.record.taskId} rc ${a.record.returnCode} on ${a.record.host}`);

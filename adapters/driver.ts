@@ -188,6 +188,7 @@ async function runLocked(
       results?.add(r, attempt, failedCheck);
       taskCommand?.sendResult(r, attempt, failedCheck);
     },
+    keep: (r) => status.add(r),
     persist() {
       status.flush();
     },

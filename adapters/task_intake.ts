@@ -144,6 +144,8 @@ export class TaskIntake {
             log.warn(`Task ${item.task.id} skipped by id although it changed (--force-resume)`);
           }
           react({ kind: "skipped", record: skippedRecord(d.record), now: now() });
+        } else if (d?.action === "run" && d.stopped) {
+          react({ kind: "item", item, stopped: d.stopped, now: now() });
         } else react({ kind: "item", item, now: now() });
         return true;
       }

@@ -14,7 +14,7 @@ import { barrierRecord } from "./run_records.ts";
 import type { SchedulerCore } from "./scheduler_core.ts";
 import type { Action } from "./scheduler_types.ts";
 import { endsBy, taskToSend } from "./time_limits.ts";
-import type { Barrier, Task } from "./types.ts";
+import type { Barrier, StatusRecord, Task } from "./types.ts";
 
 /**
  * Hand out what can start now, then stop the engines that are done and end the run if it is over.
@@ -29,7 +29,10 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
     /** Cannot finish before the walltime (unknown durations are given the benefit of the doubt). */
     const tooLong = (t: Task) => stopAt !== undefined && !endsBy(now, stopAt, () => core.estimate(t));
     const suspect = core.suspect;
+    /** A task could not start for the walltime. */
     let held = false;
+    /** The file's next item cannot go before the walltime (a task too long, a barrier held by such). */
+    let stuck = false;
     for (;;) {
       let placed = false;
       const requeued = queue.requeued();
@@ -55,7 +58,10 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
       if (item.kind === "barrier") {
         item.reachedAt ??= now;
         // Tasks before the barrier waiting to run again hold it too.
-        if (core.anyOutstanding() || queue.requeuedCount > 0) break;
+        if (core.anyOutstanding() || queue.requeuedCount > 0) {
+          stuck = !core.anyOutstanding() && queue.requeued().every((x) => tooLong(x.task!));
+          break;
+        }
         queue.shift();
         out.push(...passBarrier(core, item.barrier, item.reachedAt, now));
         if (core.phase !== "running") break;
@@ -64,7 +70,23 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
       const t = item.task!;
       if (tooLong(t)) {
         held = true;
-        break;
+        const stopped = core.stoppedBefore.get(t.id);
+        if (!stopped) {
+          stuck = true;
+          break;
+        }
+        // It cannot run before this walltime, but what follows it may: it waits with the tasks to
+        // run again (which hold the next barrier too) until the run ends.
+        queue.shift();
+        queue.requeue(item);
+        out.push({
+          kind: "log",
+          level: "info",
+          message: `Task ${t.id} (line ${t.line}) waits for a later run: it ${
+            stoppedText(stopped, stopAt!, now)
+          }`,
+        });
+        continue;
       }
       const e = reg.slots.pick(
         suspect,
@@ -75,9 +97,17 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
       queue.shift();
       out.push(assign(core, e, item, now));
     }
-    // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end.
-    if (held && !core.anyOutstanding() && core.phase === "running") {
-      out.push(...core.walltimeEnd("no task left can finish before it"));
+    // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end
+    // (once what follows a task set aside is read, or cannot go either).
+    const allRead = core.tasksEnded && queue.fileItems === 0;
+    if (held && (stuck || allRead) && !core.anyOutstanding() && core.phase === "running") {
+      const first = queue.requeued().find((x) => core.stoppedBefore.has(x.id));
+      const note = first &&
+        `Task ${first.id} (line ${first.task!.line}) ${
+            stoppedText(core.stoppedBefore.get(first.id)!, stopAt!, now)
+          }` +
+          `: a resume needs a longer time limit`;
+      out.push(...core.walltimeEnd("no task left can finish before it", note));
     }
     queue.compact();
   }
@@ -85,6 +115,13 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
   out.push(...idleStops(core));
   out.push(...core.maybeEnd());
   return out;
+}
+
+/** Why a task an earlier run stopped is not started before the walltime `stopAt`. */
+function stoppedText(stopped: StatusRecord, stopAt: number, now: number): string {
+  return `ran ${stopped.elapsed.toFixed(1)} s in an earlier run without ending, and ${
+    Math.max(0, stopAt - now).toFixed(0)
+  } s are left before the walltime`;
 }
 
 /** Whether `t` can finish on `e` before the end of its allocation (always, when that is not known). */

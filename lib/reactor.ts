@@ -17,8 +17,16 @@ export type DriverEvent =
   // -- the task stream
   /** The task file's PERENGINE block is complete. */
   | { kind: "perEngineBlock"; start: PerEngineTask[]; stop: PerEngineTask[]; now: number }
-  /** A task or a barrier was read. */
-  | { kind: "item"; item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }; now: number }
+  /**
+   * A task or a barrier was read; `stopped`: the line of an earlier run that stopped this task (`-r`,
+   * flag `K`), which says it needs longer than that line's elapsed time.
+   */
+  | {
+    kind: "item";
+    item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier };
+    stopped?: StatusRecord;
+    now: number;
+  }
   /** A task read that `-r` (resume) skips: its old record stands. */
   | { kind: "skipped"; record: StatusRecord; now: number }
   /** A task read that a re-attached driver found already recorded. */
@@ -114,7 +122,7 @@ export function react(s: Scheduler, ev: DriverEvent): Action[] {
     case "perEngineBlock":
       return s.setPerEngine(ev.start, ev.stop, ev.now);
     case "item":
-      return s.addItem(ev.item, ev.now);
+      return s.addItem(ev.item, ev.now, ev.stopped);
     case "skipped":
       return s.addSkipped(ev.record, ev.now);
     case "recorded":

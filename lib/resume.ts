@@ -24,8 +24,12 @@ import type { StatusRecord, Task } from "./types.ts";
 
 /** What to do with one task of the new run. */
 export type ResumeDecision =
-  /** Run it; `torn`: the record of it was a last line cut short that does not match it (it is ignored). */
-  | { action: "run"; torn?: { record: StatusRecord; source: string } }
+  /**
+   * Run it; `torn`: the record of it was a last line cut short that does not match it (it is ignored);
+   * `stopped`: an earlier run stopped it (flag `K`: the walltime, a signal, `--fail-fast`) after its
+   * `elapsed` seconds, so it needs longer than that (its longest such line).
+   */
+  | { action: "run"; torn?: { record: StatusRecord; source: string }; stopped?: StatusRecord }
   /** Skip it; `record` is the old line to re-record with flag `S`. */
   | { action: "skip"; record: StatusRecord; mismatch: boolean }
   /** The id was recorded for a different line or command: the task file changed. */
@@ -112,6 +116,8 @@ export class ResumeTable {
   /** Ids beyond DENSE_IDS (a hand-edited file): kept in a Map so the array stays dense. */
   #far = new Map<number, Entry>();
   #size = 0;
+  /** Tasks an earlier run stopped (flag `K`, not lost with an engine): the longest line of each. */
+  #stopped = new Map<number, StatusRecord>();
 
   #get(id: number): Entry | undefined {
     return id >= 0 && id < DENSE_IDS ? this.#byId[id] : this.#far.get(id);
@@ -134,6 +140,12 @@ export class ResumeTable {
    */
   add(record: StatusRecord, source: string, cut = false): boolean {
     const kind = recordKind(record.flags);
+    if (kind === "killed" && !cut && record.pid >= 0 && record.returnCode !== -100) {
+      // It ran that long and had not ended: a lower bound of its length (see decide). A task lost with
+      // its engine (no pid) may have ended unreported: its time says nothing.
+      const old = this.#stopped.get(record.taskId);
+      if (!old || record.elapsed > old.elapsed) this.#stopped.set(record.taskId, record);
+    }
     if (kind !== "normal" && kind !== "skip" && kind !== "timeout") return false;
     const old = this.#get(record.taskId);
     if (old && !better(record.returnCode, old.record.returnCode)) return false;
@@ -154,9 +166,13 @@ export class ResumeTable {
    */
   decide(task: Task, opts: ResumeOptions): ResumeDecision {
     const entry = this.#get(task.id);
-    if (!entry) return { action: "run" };
+    const k = this.#stopped.get(task.id);
+    const run: ResumeDecision & { action: "run" } = k && isTask(k, task)
+      ? { action: "run", stopped: k }
+      : { action: "run" };
+    if (!entry) return run;
     const { record, source } = entry;
-    if (opts.retry && record.returnCode !== 0) return { action: "run" };
+    if (opts.retry && record.returnCode !== 0) return run;
     // A cut inside a character's bytes left a replacement character at the end.
     const sameCommand = entry.cut
       ? task.command.startsWith(record.command.replace(/\uFFFD+$/, "")) ||
@@ -164,12 +180,18 @@ export class ResumeTable {
       : record.command === task.command || record.commandText === task.command;
     const same = record.line === task.line && record.repeatIndex === task.repeatIndex && sameCommand;
     // A cut line that is not this task's says nothing of it.
-    if (!same && entry.cut) return { action: "run", torn: { record, source } };
+    if (!same && entry.cut) return { ...run, torn: { record, source } };
     if (!same && !opts.force) return { action: "mismatch", record, source };
     if (!same) return { action: "skip", record, mismatch: true };
     const { commandText: _, ...plain } = record;
     return { action: "skip", record: { ...plain, command: task.command }, mismatch: false };
   }
+}
+
+/** Whether a whole record is of `task` (same line, repeat index and command). */
+function isTask(r: StatusRecord, task: Task): boolean {
+  return r.line === task.line && r.repeatIndex === task.repeatIndex &&
+    (r.command === task.command || r.commandText === task.command);
 }
 
 /**

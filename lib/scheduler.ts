@@ -85,9 +85,18 @@ export class Scheduler {
     return taskStream.perEngineBlock(this.#c, { start, stop }, now);
   }
 
-  /** A task or barrier read from the task file. @param item the item @param now seconds @returns actions */
-  addItem(item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier }, now: number): Action[] {
-    return taskStream.addItem(this.#c, item, now);
+  /**
+   * A task or barrier read from the task file.
+   * @param item the item @param now seconds
+   * @param stopped the line of an earlier run that stopped this task (`-r`, flag `K`)
+   * @returns actions
+   */
+  addItem(
+    item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier },
+    now: number,
+    stopped?: StatusRecord,
+  ): Action[] {
+    return taskStream.addItem(this.#c, item, now, stopped);
   }
 
   /**

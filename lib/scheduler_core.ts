@@ -19,7 +19,7 @@ import {
 } from "./scheduler_types.ts";
 import { TaskQueue } from "./task_queue.ts";
 import { Durations } from "./time_limits.ts";
-import type { PerEngineTask, Task, TaskOutcome } from "./types.ts";
+import type { PerEngineTask, StatusRecord, Task, TaskOutcome } from "./types.ts";
 
 /** How many engines that could not start the closing message names. */
 const BROKEN_SHOWN = 3;
@@ -36,6 +36,11 @@ export class SchedulerCore {
   readonly queue = new TaskQueue();
   readonly policy: FailurePolicy;
   readonly durations = new Durations();
+  /**
+   * Tasks an earlier run stopped (`-r`, flag `K`) that have not ended in this one: their line there,
+   * whose elapsed time they need more than (until they end here, or the run ends and it is kept).
+   */
+  readonly stoppedBefore = new Map<number, StatusRecord>();
   readonly tally = new Tally();
   phase: RunPhase = "running";
   /** The task file has no more items. */
@@ -95,7 +100,7 @@ export class SchedulerCore {
 
   /** Seconds `t` is expected to take. */
   estimate(t: Task): number | undefined {
-    return this.durations.estimate(t, this.o.timeout);
+    return this.durations.estimate(t, this.o.timeout, this.stoppedBefore.get(t.id)?.elapsed);
   }
 
   /** Record an outcome as final: counted, and a failure judged (`BARRIER CHECK`, `--fail-fast`). */
@@ -106,6 +111,7 @@ export class SchedulerCore {
     if (kind === "normal") {
       this.tally.finished++;
       this.policy.forget(t.id);
+      this.stoppedBefore.delete(t.id);
     }
     if (record.returnCode !== 0 && o.killed && !o.timedOut && kind === "normal") {
       // Killed because the run was ending: not a failure of its own (a resume runs it again).
@@ -156,19 +162,39 @@ export class SchedulerCore {
     return out;
   }
 
-  /** The walltime is reached (or nothing left can finish before it): stop and record the running tasks. */
-  walltimeEnd(why: string): Action[] {
+  /**
+   * The walltime is reached (or nothing left can finish before it): stop and record the running tasks.
+   * @param why for the message @param note a sentence after it (what a resume needs)
+   */
+  walltimeEnd(why: string, note?: string): Action[] {
     this.endedByWalltime = true;
     const queued = this.queue.pending;
     const running = this.reg.outstanding;
-    return this.abort(
+    const out = this.abort(
       WALLTIME_EXIT,
       `The walltime is reached (${why}): ` +
         (running
           ? `the ${running} task(s) still running were stopped and flagged K; `
           : "no task was running; ") +
-        `${queued}${this.tasksEnded ? "" : "+"} task(s) were not started`,
+        `${queued}${this.tasksEnded ? "" : "+"} task(s) were not started` + (note ? `. ${note}` : ""),
     );
+    return out.concat(this.#keepEarlierStops());
+  }
+
+  /**
+   * The tasks an earlier run stopped that this one never started keep that run's line (flag `K`) in
+   * this run's status file: a resume from it runs them again (`K` is never skipped) and still knows
+   * how long they need, so a chain of resumes each from the last status file does not start them
+   * in an allocation that cannot hold them.
+   */
+  #keepEarlierStops(): Action[] {
+    const out: Action[] = [];
+    for (const [id, record] of this.stoppedBefore) {
+      if (this.reg.onEngine(id) || this.holds.get(id)) continue;
+      out.push({ kind: "record", record, earlier: true });
+    }
+    this.stoppedBefore.clear();
+    return out;
   }
 
   /** A `BARRIER CHECK` found failures before it: the run drains and exits 1. */

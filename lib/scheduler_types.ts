@@ -18,7 +18,11 @@ export type Action =
   | { kind: "killEngine"; rank: number }
   /** Append a line to the status file (`attempt`: which run of the task it records, 0 the first). */
   /** `failedCheck`: a `BARRIER CHECK` that found failures (its record is a passed one's, as disBatch writes it). */
-  | { kind: "record"; record: StatusRecord; attempt?: number; failedCheck?: true }
+  /**
+   * A status-file line. `earlier`: an earlier run's line kept as it was (a task it stopped that this
+   * run never started), for the status file alone: it is no outcome of this run.
+   */
+  | { kind: "record"; record: StatusRecord; attempt?: number; failedCheck?: true; earlier?: true }
   /** An attempt that is not the task's last (it is run again): the attempts file, not the status file. */
   | { kind: "attempt"; record: StatusRecord; attempt: number }
   /** Write to the driver log (and, for `warn`, to stderr). */

@@ -41,8 +41,10 @@ export function addItem(
   c: SchedulerCore,
   item: { kind: "task"; task: Task } | { kind: "barrier"; barrier: Barrier },
   now: number,
+  stopped?: StatusRecord,
 ): Action[] {
   if (item.kind === "task") c.tasksSeen++;
+  if (stopped && item.kind === "task") c.stoppedBefore.set(item.task.id, stopped);
   return seen(c).concat(takeItem(c, item, now));
 }
 

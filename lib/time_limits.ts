@@ -1,8 +1,9 @@
 /**
  * How long a task is expected to take, for the walltime (`stopAt`) and for contexts whose
  * allocation ends: its time limit (`#DISBATCH TIMEOUT`, `--timeout`), else the median of recent
- * successful tasks. A task that cannot finish before an end is not started; one whose duration is
- * unknown is given the benefit of the doubt.
+ * successful tasks; and at least a little more than an earlier run ran it before it stopped it. A
+ * task that cannot finish before an end is not started; one whose duration is unknown is given the
+ * benefit of the doubt.
  *
  * @module
  */
@@ -13,6 +14,15 @@ import type { Task } from "./types.ts";
 const RING = 1001;
 /** The median is sorted again only every this many successes. */
 const RESORT_EVERY = 50;
+
+/**
+ * What a task that an earlier run stopped after `s` seconds is expected to need at least: a little
+ * more, so that an allocation no longer than the one that stopped it does not start it again (a
+ * chain of equal allocations would otherwise stop it at the same point every time).
+ */
+export function neededAfterStop(s: number): number {
+  return s * 1.05 + 1;
+}
 
 /** Durations of recent successful tasks, and estimates from them. */
 export class Durations {
@@ -30,11 +40,19 @@ export class Durations {
   }
 
   /**
-   * Seconds `t` is expected to take: its time limit, else the median of recent successes.
+   * Seconds `t` is expected to take: its time limit, else the median of recent successes; at least
+   * {@linkcode neededAfterStop} when an earlier run stopped it.
    * @param t the task @param timeout the run's `--timeout` (0 or undefined: none)
+   * @param stoppedAfter seconds an earlier run ran it before it stopped it, if one did
    * @returns seconds, or undefined when nothing is known
    */
-  estimate(t: Task, timeout: number | undefined): number | undefined {
+  estimate(t: Task, timeout: number | undefined, stoppedAfter?: number): number | undefined {
+    const e = this.#estimate(t, timeout);
+    if (stoppedAfter === undefined) return e;
+    return Math.max(e ?? 0, neededAfterStop(stoppedAfter));
+  }
+
+  #estimate(t: Task, timeout: number | undefined): number | undefined {
     const limit = t.timeout ?? timeout ?? 0;
     if (limit > 0) return limit;
     if (this.#ring.length === 0) return undefined;

@@ -159,6 +159,48 @@ Deno.test("policies: at the walltime a running task is stopped and flagged K; a 
   assert.deepEqual(doneCounts(d.path, 1), [1]);
 });
 
+Deno.test("policies: a chain of resumes in equal walltimes runs what fits and does not start again what cannot", async () => {
+  await using d = await tempDir();
+  // Tasks 0 and 1 need 9 s; a walltime of 20 s leaves 5 s of work (20 - 15). Task 2 is quick.
+  const long = (i: number) => `echo x >> started_${i}; sleep 9; echo x >> done_${i}`;
+  Deno.writeTextFileSync(`${d.path}/Tasks`, `${long(0)}\n${long(1)}\necho x >> done_2\n`);
+  const counts = (name: string) =>
+    [0, 1, 2].map((i) => {
+      try {
+        return Deno.readTextFileSync(`${d.path}/${name}_${i}`).length / 2;
+      } catch {
+        return 0;
+      }
+    });
+  const run = (args: string[]) => runCli([...args, "-s", "localhost:2", "Tasks"], { cwd: d.path });
+  const r1 = await run(["--walltime", "20", "-p", "run"]);
+  assert.equal(r1.code, 75, show(r1));
+  assert.deepEqual(readRows(`${d.path}/run_status.txt`).map((x) => [x.id, x.flags]), [[0, "R  K"], [
+    1,
+    "R  K",
+  ]]);
+  // The same walltime again: tasks 0 and 1 cannot make it (they ran 5 s without ending); task 2 runs.
+  const r2 = await run(["-r", "run_status.txt", "--walltime", "20", "-p", "run2"]);
+  assert.equal(r2.code, 75, show(r2));
+  assert.match(
+    r2.stderr,
+    /Task 0 \(line 1\) ran \d+\.\d s in an earlier run without ending, and \d+ s are left before the walltime: a resume needs a longer time limit/,
+  );
+  assert.deepEqual(counts("started"), [1, 1, 0], "tasks 0 and 1 were not started again");
+  assert.deepEqual(counts("done"), [0, 0, 1]);
+  // Its status file keeps the earlier lines of the tasks it did not start: a resume from it knows them too.
+  const rows2 = readRows(`${d.path}/run2_status.txt`).map((x) => [x.id, x.flags]);
+  assert.deepEqual(rows2.sort(), [[0, "R  K"], [1, "R  K"], [2, "    "]]);
+  const r3 = await run(["-r", "run2_status.txt", "--walltime", "20", "-p", "run3"]);
+  assert.equal(r3.code, 75, show(r3));
+  assert.deepEqual(counts("started"), [1, 1, 0], "nor from the resume of the resume");
+  // A longer walltime runs them.
+  const r4 = await run(["-r", "run3_status.txt", "--walltime", "40", "-p", "run4"]);
+  assert.equal(r4.code, 0, show(r4));
+  assert.deepEqual(counts("started"), [2, 2, 0]);
+  assert.deepEqual(counts("done"), [1, 1, 1], "each task finished exactly once over the chain");
+});
+
 Deno.test("policies: an end time that leaves no time to run is refused before any file is made", async () => {
   await using d = await tempDir();
   Deno.writeTextFileSync(`${d.path}/Tasks`, "true\n");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { dispatch } from "../../lib/dispatch.ts";
 import type { SchedulerCore } from "../../lib/scheduler_core.ts";
 import type { Action } from "../../lib/scheduler_types.ts";
+import type { StatusRecord } from "../../lib/types.ts";
 import { coreWith, kinds, task } from "../helpers/scheduler_core_fixture.ts";
 
 /** Queue a compact file: numbers are tasks, "B" a barrier, "C" a BARRIER CHECK (ids follow position). */
@@ -13,6 +14,27 @@ function feed(c: SchedulerCore, items: (number | "B" | "C")[]): void {
         barrier: { id: i, line: i + 1, check: it === "C", text: "#DISBATCH BARRIER" },
       });}
   });
+}
+
+/** A status line of task `id` (flag `K`: stopped by the walltime). */
+function record(id: number): StatusRecord {
+  return {
+    flags: "R  K",
+    taskId: id,
+    line: id + 1,
+    repeatIndex: -1,
+    host: "n0",
+    pid: 4000 + id,
+    returnCode: -15,
+    elapsed: 1,
+    start: 10,
+    end: 11,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: `echo ${id}`,
+  };
 }
 
 function assigned(actions: Action[]): [number, number][] {
@@ -101,6 +123,74 @@ Deno.test("dispatch(): the walltime and allocation ends", () => {
     if (c.ctxStopAt !== undefined) s.reg.setContextStopAt("C", c.ctxStopAt);
     feed(s, [0]);
     assert.deepEqual(kinds(dispatch(s, 100)), c.want, c.name);
+  }
+});
+
+Deno.test("dispatch(): a task an earlier run stopped waits for a later run when it cannot fit; what follows goes", () => {
+  /** Tasks 0..3; task 0 stopped after `ran` s in an earlier run; a walltime at 140; it is 100 now. */
+  const cases: {
+    name: string;
+    ran: number;
+    items: (number | "B")[];
+    ended: boolean;
+    want: [number, number][];
+    end: boolean;
+  }[] = [
+    {
+      name: "ran 10 s, 40 s left: it runs",
+      ran: 10,
+      items: [0, 1],
+      ended: true,
+      want: [[0, 0], [1, 1]],
+      end: false,
+    },
+    {
+      name: "ran 39 s, 40 s left: set aside, 1 runs",
+      ran: 39,
+      items: [0, 1],
+      ended: true,
+      want: [[0, 1]],
+      end: false,
+    },
+    { name: "ran 39 s, nothing else: hand off", ran: 39, items: [0], ended: true, want: [], end: true },
+    {
+      name: "ran 39 s, file not read to its end: wait for what follows",
+      ran: 39,
+      items: [0],
+      ended: false,
+      want: [],
+      end: false,
+    },
+    {
+      name: "ran 39 s, a barrier next: it holds it; hand off",
+      ran: 39,
+      items: [0, "B", 2],
+      ended: true,
+      want: [],
+      end: true,
+    },
+  ];
+  for (const c of cases) {
+    const s = coreWith({ stopAt: 140 }, [1, 1]);
+    s.stoppedBefore.set(0, { ...record(0), elapsed: c.ran });
+    feed(s, c.items);
+    s.tasksEnded = c.ended;
+    const out = dispatch(s, 100);
+    assert.deepEqual(assigned(out), c.want, c.name);
+    assert.equal(s.endedByWalltime, c.end, c.name);
+    if (!c.end) continue;
+    const kept = out.filter((a) => a.kind === "record" && a.earlier);
+    assert.deepEqual(
+      kept.map((a) => a.kind === "record" && a.record.taskId),
+      [0],
+      `${c.name}: its line is kept`,
+    );
+    const msg = out.find((a) => a.kind === "log" && /The walltime is reached/.test(a.message));
+    assert.match(
+      msg?.kind === "log" ? msg.message : "",
+      /Task 0 \(line 1\) ran 39\.0 s in an earlier run without ending, and 40 s are left before the walltime: a resume needs a longer time limit/,
+      c.name,
+    );
   }
 });
 

@@ -247,6 +247,36 @@ Deno.test("ResumeTable reads the reference status file fixture", () => {
   assert.equal(t.decide(task(9, 18, "#DISBATCH BARRIER"), PLAIN).action, "run"); // barrier line
 });
 
+Deno.test("ResumeTable.decide(): a task an earlier run stopped runs, with its longest such line", () => {
+  const k = (id: number, rc: number, elapsed: string, command = "sleep 70") =>
+    rec(line("R  K", id, id + 1, -1, rc, command).replace("\t0.010\t", `\t${elapsed}\t`));
+  const cases: { name: string; lines: StatusRecord[]; cut?: boolean; want: number | undefined }[] = [
+    { name: "stopped after 43.8 s", lines: [k(0, -15, "43.812")], want: 43.812 },
+    { name: "stopped twice: the longer", lines: [k(0, -15, "43.812"), k(0, -15, "20.000")], want: 43.812 },
+    { name: "lost with its engine: says nothing", lines: [k(0, -100, "43.812")], want: undefined },
+    {
+      name: "another command on that line: says nothing",
+      lines: [k(0, -15, "43.812", "sleep 5")],
+      want: undefined,
+    },
+    { name: "a last line cut short: says nothing", lines: [k(0, -15, "43.812")], cut: true, want: undefined },
+  ];
+  for (const c of cases) {
+    const t = new ResumeTable();
+    for (const r of c.lines) assert.equal(t.add(r, "s", c.cut), false, `${c.name}: never makes it skip`);
+    const d = t.decide(task(0, 1, "sleep 70"), PLAIN);
+    assert.equal(d.action, "run", c.name);
+    assert.equal(d.action === "run" ? d.stopped?.elapsed : "?", c.want, c.name);
+  }
+  // With -R, a failure recorded later still runs, and the stop is still known.
+  const t = new ResumeTable();
+  t.add(k(0, -15, "43.812"), "s");
+  t.add(rec(line("R   ", 0, 1, -1, 1, "sleep 70")), "s");
+  const d = t.decide(task(0, 1, "sleep 70"), RETRY);
+  assert.equal(d.action === "run" ? d.stopped?.elapsed : "?", 43.812);
+  assert.equal(t.decide(task(0, 1, "sleep 70"), PLAIN).action, "skip");
+});
+
 Deno.test("skippedRecord() flags the old line S, keeps R/O/E and recomputes Elapsed", () => {
   const cases: { flags: string; want: string }[] = [
     { flags: "    ", want: "   S" },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Durations, endsBy, taskToSend } from "../../lib/time_limits.ts";
+import { Durations, endsBy, neededAfterStop, taskToSend } from "../../lib/time_limits.ts";
 import type { Task } from "../../lib/types.ts";
 
 const base: Task = { id: 1, line: 2, repeatIndex: -1, command: "x" };
@@ -16,6 +16,21 @@ Deno.test("Durations.estimate(): the task's limit, else --timeout, else the medi
     const d = new Durations();
     for (const x of c.done) d.add(x);
     assert.equal(d.estimate(c.task, c.timeout), c.want, c.name);
+  }
+});
+
+Deno.test("Durations.estimate(): a task an earlier run stopped needs a little more than it ran there", () => {
+  const cases: { name: string; task: Task; done: number[]; stopped: number; want: number }[] = [
+    { name: "nothing else known", task: base, done: [], stopped: 40, want: 43 },
+    { name: "the median is shorter", task: base, done: [5, 5, 5], stopped: 40, want: 43 },
+    { name: "its limit is longer", task: { ...base, timeout: 100 }, done: [], stopped: 40, want: 100 },
+    { name: "stopped at once", task: base, done: [], stopped: 0, want: 1 },
+  ];
+  for (const c of cases) {
+    const d = new Durations();
+    for (const x of c.done) d.add(x);
+    assert.equal(d.estimate(c.task, undefined, c.stopped), c.want, c.name);
+    assert.equal(neededAfterStop(c.stopped) > c.stopped, true, c.name);
   }
 });
 
