@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { EngineState, TaskEntry } from "./registry.ts";
+import type { ContextState, EngineState, TaskEntry } from "./registry.ts";
 import { reachedLimit } from "./registry.ts";
 import { barrierRecord } from "./run_records.ts";
 import type { SchedulerCore } from "./scheduler_core.ts";
@@ -112,7 +112,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
     queue.compact();
   }
   out.push(...limitStops(core));
-  out.push(...idleStops(core));
+  out.push(...idleStops(core, now));
   out.push(...core.maybeEnd());
   return out;
 }
@@ -178,17 +178,54 @@ function limitStops(core: SchedulerCore): Action[] {
 }
 
 /** Once the task file is exhausted, an engine with nothing to do leaves (and its node can be retired). */
-function idleStops(core: SchedulerCore): Action[] {
+function idleStops(core: SchedulerCore, now: number): Action[] {
   const out: Action[] = [];
   // Held tasks (for engines of a driver that died) run here once released: keep the engines for them.
-  if (core.phase !== "running" || !core.tasksEnded || !core.queue.empty || core.holds.count > 0) return out;
+  if (core.phase !== "running" || !core.tasksEnded || core.holds.count > 0) return out;
+  const empty = core.queue.empty;
+  // Tasks are left: only an allocation that ends before any of them could finish has nothing to do.
+  if (!empty && !core.reg.anyEnding) return out;
+  const useless = new Map<number, boolean>();
+  /** Nothing left can finish before the context's allocation ends (and that only gets closer). */
+  const nothingFits = (c: ContextState): boolean => {
+    let v = useless.get(c.id);
+    if (v === undefined) {
+      const end = c.stopAt;
+      v = end !== undefined && !core.queue.someTask((t) => endsBy(now, end, () => core.estimate(t)));
+      useless.set(c.id, v);
+    }
+    return v;
+  };
   // Idle active engines are all in the free-slot set (limited ones stop through limitStops).
   for (const e of core.reg.slots.withFreeSlot()) {
     const c = core.reg.context(e.context);
-    if (e.state === "active" && e.outstanding.size === 0 && c?.retires && e.host !== c.keepHost) {
+    if (e.state !== "active" || e.outstanding.size > 0 || !c?.retires) continue;
+    // The kept node (the one the context itself runs on) leaves too once its whole allocation has
+    // nothing to do: its job then ends rather than idling to its time limit.
+    const leaves = empty
+      ? e.host !== c.keepHost
+      : nothingFits(c) && (e.host !== c.keepHost || [...c.engines].every((r) => idle(core, r)));
+    if (leaves) {
       core.reg.stop(e);
+      if (!empty) {
+        out.push({
+          kind: "log",
+          level: "info",
+          message:
+            `Engine ${e.rank} on ${e.host} leaves: nothing left can finish before context ${c.label}'s ` +
+            `allocation ends (in ${
+              Math.max(0, Math.round(c.stopAt! - now))
+            } s, its hand-off margin taken off)`,
+        });
+      }
       out.push({ kind: "stopEngine", rank: e.rank });
     }
   }
   return out;
+}
+
+/** Whether engine `rank` runs nothing (or has left). */
+function idle(core: SchedulerCore, rank: number): boolean {
+  const e = core.reg.engine(rank);
+  return !e || e.state === "gone" || e.outstanding.size === 0;
 }

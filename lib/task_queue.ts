@@ -97,6 +97,19 @@ export class TaskQueue {
     return undefined;
   }
 
+  /**
+   * @param f a test of a task
+   * @returns whether a task not handed out yet (queued or to run again) passes it
+   */
+  someTask(f: (t: Task) => boolean): boolean {
+    for (const e of this.#requeue) if (e.task && f(e.task)) return true;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const it = this.#items[i]!;
+      if (it.kind === "task" && it.task && f(it.task)) return true;
+    }
+    return false;
+  }
+
   /** Take the `i`th task to run again off the list. */
   takeRequeued(i: number): TaskEntry {
     return this.#requeue.splice(i, 1)[0]!;

@@ -224,3 +224,32 @@ Deno.test("dispatch(): engines at a context's task limit, and idle ones of a ret
     );
   }
 });
+
+Deno.test("dispatch(): an allocation that ends before anything left could finish leaves, its own node last", () => {
+  // Engines 0 (n0, the context's own node) and 1 (n1), one slot each; tasks take 50 s (--timeout).
+  const cases: {
+    name: string;
+    stopAt: number;
+    ctx?: { retires?: boolean };
+    busy?: boolean;
+    ended?: boolean;
+    stopped: number[];
+  }[] = [
+    { name: "30 s left: both leave, its own node too", stopAt: 130, stopped: [0, 1] },
+    { name: "80 s left: they take tasks", stopAt: 180, stopped: [] },
+    { name: "30 s left, n0 busy: n1 leaves", stopAt: 130, busy: true, stopped: [1] },
+    { name: "30 s left, --no-retire: they stay", stopAt: 130, ctx: { retires: false }, stopped: [] },
+    { name: "30 s left, the file not read to its end: they stay", stopAt: 130, ended: false, stopped: [] },
+  ];
+  for (const c of cases) {
+    const s = coreWith({ timeout: 50 }, [1, 1], { retires: true, keepHost: "n0", ...c.ctx });
+    s.reg.setContextStopAt("C", c.stopAt);
+    if (c.busy) s.reg.assign(s.reg.engine(0)!, s.reg.enqueue(task(9)), task(9), 90);
+    feed(s, [0, 1, 2]);
+    s.tasksEnded = c.ended ?? true;
+    const out = dispatch(s, 100);
+    const stopped = out.flatMap((a) => a.kind === "stopEngine" ? [a.rank] : []);
+    assert.deepEqual(stopped.sort(), c.stopped, c.name);
+    if (c.stopAt === 180) assert.equal(assigned(out).length, c.busy ? 1 : 2, c.name);
+  }
+});

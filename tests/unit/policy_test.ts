@@ -400,7 +400,8 @@ Deno.test("quarantine: a retry never waits for ever on hosts made suspect by tas
 
 Deno.test("allocation end: a raised time limit moves the context's end", () => {
   const h = new SchedulerHarness({ timeout: 100 });
-  h.apply(h.scheduler.contextJoined(0, "A1", 0, 1, { retires: true, endsAt: h.now + 50 }));
+  // Not retiring: a retiring context's idle engine would leave at once, as nothing fits in 50 s.
+  h.apply(h.scheduler.contextJoined(0, "A1", 0, 1, { retires: false, endsAt: h.now + 50 }));
   h.engine(1, { context: 0 });
   h.tasks("t0");
   assert.deepEqual(h.assigned(), [], "100 s does not fit in 50");
