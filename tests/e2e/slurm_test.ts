@@ -341,6 +341,55 @@ Deno.test({
 });
 
 Deno.test({
+  name: "slurm: a dbUtil.sh job too short for any task left leaves at once instead of idling to its limit",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_shortjob_");
+  const pp = `${d.path}/run`;
+  writeText(d.path, "T", 'echo "$SLURM_JOB_ID" >> ran_in\n'.repeat(4));
+  // Every task may take 50 s (--timeout); a 1-minute job leaves 45 s before its hand-off margin.
+  const onLoginHost = [
+    `${RIG_SCRIPTS}rig-on.sh`,
+    "login",
+    ...cliCommand(),
+    "-S",
+    "--timeout",
+    "50",
+    "-p",
+    pp,
+    "T",
+  ];
+  const child = spawnPiped("bash", onLoginHost, { cwd: d.path });
+  const drv = { child, done: child.output().then(decoded) };
+  try {
+    const dbu = await waitDbUtil(pp, 30_000);
+    const t0 = performance.now();
+    const short = await sbatchWait(["-t", "1", "-n", "2", dbu], d.path);
+    const took = (performance.now() - t0) / 1000;
+    assertJobOk(short, d.path);
+    assert.ok(
+      took < 40,
+      `the 1-minute job ended after ${took.toFixed(0)} s, not at once\n${dirReport(d.path)}`,
+    );
+    const log = readOr(`${pp}_driver.log`) ?? "";
+    assert.match(
+      log,
+      new RegExp(`leaves: nothing left can finish before context J${short.jobId}'s allocation ends`),
+      log,
+    );
+    assert.equal(readOr(`${d.path}/ran_in`) ?? "", "", "no task started in the short job");
+    // A job without that limit runs them all; the driver then ends.
+    const long = await sbatchWait(["-n", "2", dbu], d.path);
+    assertJobOk(long, d.path);
+    const r = await finish(drv, 30_000);
+    assert.equal(r.code, 0, `driver: ${showRan(r)}\n${dirReport(d.path)}`);
+    assert.equal(readOr(`${d.path}/ran_in`), `${long.jobId}\n`.repeat(4));
+  } finally {
+    await killAndWait(drv);
+  }
+});
+
+Deno.test({
   name:
     "slurm: a -S driver SIGKILLed on the login host and restarted with --reattach keeps the job's engines",
   ignore: IGNORE,
