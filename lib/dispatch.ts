@@ -197,9 +197,13 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
     return v;
   };
   // Idle active engines are all in the free-slot set (limited ones stop through limitStops).
-  for (const e of core.reg.slots.withFreeSlot()) {
+  const idleEngines = core.reg.slots.withFreeSlot().filter((e) =>
+    e.state === "active" && e.outstanding.size === 0
+  );
+  const spares = empty ? keptForRetries(core, idleEngines) : undefined;
+  for (const e of idleEngines) {
     const c = core.reg.context(e.context);
-    if (e.state !== "active" || e.outstanding.size > 0 || !c?.retires) continue;
+    if (!c?.retires || spares?.has(e)) continue;
     // The kept node (the one the context itself runs on) leaves too once its whole allocation has
     // nothing to do: its job then ends rather than idling to its time limit.
     const leaves = empty
@@ -222,6 +226,34 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
     }
   }
   return out;
+}
+
+/**
+ * Idle engines kept while running tasks may fail and run again (`--retries`): one for each such task,
+ * on another host than the one it runs on and those where it failed, so that its retry does not have
+ * to land where it just failed (the kept host of a context, which never leaves, counts as one).
+ * @param idle the idle active engines
+ */
+function keptForRetries(core: SchedulerCore, idle: EngineState[]): Set<EngineState> {
+  const kept = new Set<EngineState>();
+  if (!((core.o.retries ?? 0) > 0) || idle.length === 0) return kept;
+  const spare = idle.filter((e) => {
+    const c = core.reg.context(e.context);
+    return c?.retires && e.host !== c.keepHost;
+  });
+  const stays = idle.filter((e) => !spare.includes(e));
+  for (const x of core.reg.engines()) {
+    for (const id of x.outstanding.keys()) {
+      if (kept.size === spare.length) return kept;
+      if (!core.policy.retryLeft(id)) continue;
+      const failed = core.policy.failedHosts(id);
+      const ok = (e: EngineState) => e.host !== x.host && !failed?.has(e.host);
+      if (stays.some(ok)) continue;
+      const e = spare.find((e) => !kept.has(e) && ok(e));
+      if (e) kept.add(e);
+    }
+  }
+  return kept;
 }
 
 /** Whether engine `rank` runs nothing (or has left). */

@@ -59,6 +59,34 @@ Deno.test("retries: a failed task runs again on another host while one can take 
   assert.deepEqual(h.assigned(), [[b, 0]], "the retry runs on b");
 });
 
+Deno.test("retries: a retiring context keeps an idle node while a running task may still fail and run again", async (t) => {
+  for (const retries of [0, 1]) {
+    await t.step(`--retries ${retries}`, () => {
+      const h = new SchedulerHarness({ retries });
+      h.context({ engines: 3, retires: true, keepHost: "a" });
+      const a = h.engine(1, { host: "a" });
+      const b = h.engine(1, { host: "b" });
+      const c = h.engine(1, { host: "c" });
+      h.tasks("t0\nt1\nt2");
+      assert.deepEqual(h.assigned(3), [[a, 0], [b, 1], [c, 2]]);
+      h.finish(2, 0); // the file is over: c is idle
+      h.records(1);
+      // t0 (on a) and t1 (on b) may still fail: with retries, c stays for them.
+      assert.deepEqual(h.take("stopEngine").map((s) => s.rank), retries ? [] : [c]);
+      if (!retries) return;
+      h.finish(1, 0);
+      h.records(1);
+      // b is idle too now, but t0 needs only one other host: b leaves, c stays.
+      assert.deepEqual(h.take("stopEngine").map((s) => s.rank), [b]);
+      h.gone(b);
+      h.finish(0, 1);
+      assert.deepEqual(h.assigned(), [[c, 0]], "the retry runs on c, not where it failed");
+      h.finish(0, 0);
+      h.records(1);
+    });
+  }
+});
+
 Deno.test("retries: with one host only, the retry runs there", () => {
   const h = new SchedulerHarness({ retries: 1 });
   h.context({ engines: 1 });
