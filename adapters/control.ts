@@ -9,6 +9,7 @@ import { allocationText } from "../lib/allocator.ts";
 import { ClientError, connectToDriver } from "./client.ts";
 import type { FromDriver } from "../lib/protocol.ts";
 import { parseStopArg, stopAnswerText, stopExitCode } from "../lib/control.ts";
+import { formatDuration } from "../lib/progress_view.ts";
 
 /**
  * Send one control request and print the answer.
@@ -49,7 +50,7 @@ export async function controlMain(args: string[]): Promise<number> {
         st.uid.split("/").pop()
       }: ${st.phase}; finished ${st.finished}, failed ${st.failed}, running ${st.running}, queued ${st.queued}${
         st.tasksEnded ? "" : "+"
-      }, slots ${st.slots}${st.retried ? `, ${st.retried} attempt(s) ran again` : ""}${
+      }, slots ${st.slots}${st.retried ? `, ${st.retried} earlier attempt(s) (their tasks run again)` : ""}${
         st.timedOut ? `, ${st.timedOut} timed out` : ""
       }${
         st.stopAt !== undefined
@@ -70,6 +71,10 @@ export async function controlMain(args: string[]): Promise<number> {
       console.log(
         `  context c${c.id} ${c.label}: ${c.engines} engine(s), ${c.assigned} task(s) assigned${
           c.taskLimit > 0 ? ` of ${c.taskLimit}` : ""
+        }${
+          c.endsAt !== undefined
+            ? `; its allocation ends in ${formatDuration(Math.max(0, c.endsAt - Date.now() / 1000))}`
+            : ""
         }`,
       );
     }

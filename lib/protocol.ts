@@ -111,6 +111,8 @@ export interface WireContext {
   taskLimit: number;
   assigned: number;
   engines: number;
+  /** When its allocation ends (Unix seconds), when it has an end. */
+  endsAt?: number;
 }
 
 /** One allocation the run asked for (`--alloc`) in a {@linkcode RunState}. */

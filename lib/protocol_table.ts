@@ -190,7 +190,7 @@ const runState = record(
     ),
     contexts: list(
       record(
-        { id: num, label: str, taskLimit: num, assigned: num, engines: num } satisfies {
+        { id: num, label: str, taskLimit: num, assigned: num, engines: num, endsAt: opt(num) } satisfies {
           [F in keyof WireContext]-?: Check;
         },
       ),

@@ -16,6 +16,7 @@ import {
   type SchedulerOptions,
   type SchedulerSnapshot,
   WALLTIME_EXIT,
+  WALLTIME_MARGIN_S,
 } from "./scheduler_types.ts";
 import { TaskQueue } from "./task_queue.ts";
 import { Durations } from "./time_limits.ts";
@@ -302,6 +303,7 @@ function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
       taskLimit: x.taskLimit,
       assigned: x.assigned,
       engines: x.engines.size,
+      ...(x.stopAt !== undefined ? { endsAt: x.stopAt + WALLTIME_MARGIN_S } : {}),
     })),
     phase: c.phase,
     tasksEnded: c.tasksEnded,

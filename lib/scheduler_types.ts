@@ -115,7 +115,15 @@ export interface SchedulerSnapshot {
     /** Unix seconds the driver last heard from it (filled in by the driver for monitors). */
     lastHeard?: number;
   }[];
-  contexts: { id: number; label: string; taskLimit: number; assigned: number; engines: number }[];
+  /** `endsAt`: when its allocation ends (Unix seconds), when it has an end. */
+  contexts: {
+    id: number;
+    label: string;
+    taskLimit: number;
+    assigned: number;
+    engines: number;
+    endsAt?: number;
+  }[];
   phase: "running" | "draining" | "aborting" | "done";
   tasksEnded: boolean;
   /** Attempts that failed (or were lost with their engine) and were run again. */

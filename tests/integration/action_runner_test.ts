@@ -8,7 +8,7 @@ import { ActionRunner } from "../../adapters/actions.ts";
 import type { Peer } from "../../adapters/server.ts";
 import type { Logger } from "../../adapters/log.ts";
 import type { FromDriver } from "../../lib/protocol.ts";
-import type { Task } from "../../lib/types.ts";
+import type { StatusRecord, Task } from "../../lib/types.ts";
 
 const task = (id: number): Task => ({ id, line: id + 1, repeatIndex: -1, command: `echo ${id}` });
 
@@ -25,7 +25,8 @@ function setup(acks: (number | undefined)[]) {
     links,
     log,
     say() {},
-    record() {},
+    record: (r) => said.push(`record ${r.taskId}`),
+    keep: (r) => said.push(`keep ${r.taskId}`),
     attempt() {},
     settled() {},
     launchContext() {},
@@ -70,4 +71,27 @@ Deno.test("tasks for an engine carry the acknowledgement of its done messages, a
     await Promise.resolve();
     assert.deepEqual(said, c.want, c.name);
   }
+});
+
+Deno.test("a record of this run goes to every consumer; an earlier run's line kept goes to the status file alone", () => {
+  const { runner, said } = setup([]);
+  const rec = (taskId: number): StatusRecord => ({
+    flags: "R  K",
+    taskId,
+    line: taskId + 1,
+    repeatIndex: -1,
+    host: "n1",
+    pid: 7,
+    returnCode: -15,
+    elapsed: 40,
+    start: 1,
+    end: 41,
+    stdoutBytes: 0,
+    stdoutSnippet: "",
+    stderrBytes: 0,
+    stderrSnippet: "",
+    command: "sleep 70",
+  });
+  runner.apply([{ kind: "record", record: rec(1) }, { kind: "record", record: rec(2), earlier: true }]);
+  assert.deepEqual(said, ["record 1", "keep 2"]);
 });
