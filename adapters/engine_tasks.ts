@@ -110,6 +110,7 @@ export class EngineTasks {
       coresPerSlot: o.coresPerSlot,
       address,
       srunStep: Deno.env.get(LAUNCH_ENV.srunStep) === "1",
+      shellLevel: Deno.env.get("SHLVL"),
     });
     // The soft `ulimit -v` that disbatch's launcher lifted for the runtime: tasks get it back.
     const softVmem = softVmemOf(Deno.env.toObject());

@@ -54,6 +54,14 @@ export interface EngineEnvInput {
    * that `OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK` and an `srun` inside a task ask for a slot's share.
    */
   srunStep?: boolean;
+  /**
+   * The engine's own `SHLVL`. Started over ssh it is 0 (each `exec` on the way lowers it), and a
+   * `bash -c` task that sees `SSH_CLIENT` with a level below 2 takes itself for the shell sshd started
+   * and reads `~/.bashrc` first: each task paid for the user's whole shell set-up (0.8 s with pyenv in
+   * it), and its changes to `PATH`. A level of at least 1 makes a task's bash level 2, as a task a
+   * user's shell started locally sees.
+   */
+  shellLevel?: string | undefined;
 }
 
 /**
@@ -69,6 +77,7 @@ export function engineEnv(e: EngineEnvInput): Record<string, string> {
     DISBATCH_CORES_PER_TASK: String(e.coresPerSlot),
     DISBATCH_KVSSTCP_HOST: e.address,
   };
+  if (!(Number(e.shellLevel) >= 1)) vars.SHLVL = "1";
   if (e.srunStep) {
     // srun reads SRUN_CPUS_PER_TASK from Slurm 22.05 on, SLURM_CPUS_PER_TASK before; programs read the latter.
     vars.SLURM_CPUS_PER_TASK = vars.SRUN_CPUS_PER_TASK = String(Math.max(1, Math.floor(e.coresPerSlot)));

@@ -216,7 +216,9 @@ function runOn(hosts: string, dir: string, timeoutMs: number): Promise<CliResult
 Deno.test({ name: "ssh: -s otherhost:2 runs every task over ssh on otherhost", ignore: IGNORE }, async () => {
   await using d = await sharedDir("disbatch_ssh_other_");
   // SSH_CONNECTION = "client-ip client-port server-ip server-port": server 127.0.0.2 is otherhost.
-  writeText(d.path, "T", 'echo "$(hostname) ${SSH_CONNECTION:-none}"\n'.repeat(4));
+  // SHLVL: a task's bash is at level 2, as locally; at 1 with SSH_CLIENT set it would read ~/.bashrc
+  // first, taking itself for the shell sshd started.
+  writeText(d.path, "T", 'echo "$(hostname) ${SSH_CONNECTION:-none} SHLVL=$SHLVL"\n'.repeat(4));
   const r = await runOn("otherhost:2", d.path, 60_000);
   const rows = allTaskRows(r, `${d.path}/run`, 4);
   for (const row of rows) {
@@ -229,6 +231,7 @@ Deno.test({ name: "ssh: -s otherhost:2 runs every task over ssh on otherhost", i
       "127.0.0.2",
       `task did not run through ssh to otherhost: SSH_CONNECTION=${conn.join(" ")}`,
     );
+    assert.equal(conn[4], "SHLVL=2", "the task's bash did not take itself for sshd's shell");
   }
 });
 

@@ -58,6 +58,7 @@ Deno.test("engineEnv() gives the per-engine DISBATCH_ variables", () => {
       rank: 3,
       coresPerSlot: 0,
       address: "10.0.0.1:4444",
+      shellLevel: "1",
     }),
     {
       DISBATCH_JOBID: "Tasks_disBatch_261125154851_846",
@@ -67,6 +68,22 @@ Deno.test("engineEnv() gives the per-engine DISBATCH_ variables", () => {
       DISBATCH_KVSSTCP_HOST: "10.0.0.1:4444",
     },
   );
+});
+
+Deno.test("engineEnv() gives tasks a shell level of at least 1 (a task's bash never reads ~/.bashrc as sshd's)", () => {
+  const base = { jobId: "J", nameTasks: "T", rank: 0, coresPerSlot: 1, address: "a:1" };
+  const cases: [string | undefined, string | undefined][] = [
+    ["0", "1"],
+    [undefined, "1"],
+    ["", "1"],
+    ["x", "1"],
+    ["-3", "1"],
+    ["1", undefined],
+    ["4", undefined],
+  ];
+  for (const [shellLevel, want] of cases) {
+    assert.equal(engineEnv({ ...base, shellLevel }).SHLVL, want, `SHLVL=${shellLevel}`);
+  }
 });
 
 Deno.test("engineEnv() in a node's srun step gives tasks one slot's SLURM_CPUS_PER_TASK", () => {
