@@ -5,6 +5,7 @@
  * @module
  */
 
+import { splitEnvResources } from "../lib/task_env.ts";
 import {
   LAUNCH_ENV,
   LaunchContractError,
@@ -46,12 +47,34 @@ export async function engineMain(args: string[]): Promise<number> {
     return 2;
   }
   const { launch: l, secret } = started;
+  const host = l.host || Deno.env.get(LAUNCH_ENV.slurmNode) || Deno.hostname();
+  // `-E` values come from this host's environment: the slots they leave are the ones the engine
+  // offers (an engine that offered more would be sent tasks it cannot start).
+  let slots = l.slots;
+  if (l.envResource.length) {
+    const split = splitEnvResources(l.envResource, Deno.env.toObject(), l.slots);
+    for (const w of split.warnings) {
+      Deno.stderr.writeSync(new TextEncoder().encode(`disbatch engine on ${host}: ${w}\n`));
+    }
+    if (split.slots < 1) {
+      const unset = l.envResource.filter((v) => Deno.env.get(v) === undefined);
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(
+          `disbatch engine on ${host}: no slot can run tasks: ${
+            unset.length ? `-E ${unset.join(", ")} is not set here` : "an -E variable has no value"
+          }; set it in the environment the engine starts in, or drop -E\n`,
+        ),
+      );
+      return 1;
+    }
+    slots = split.slots;
+  }
   return await runEngine({
     connect: l.connect,
     secret,
     context: l.context,
-    host: l.host || Deno.env.get(LAUNCH_ENV.slurmNode) || Deno.hostname(),
-    slots: l.slots,
+    host,
+    slots,
     coresPerSlot: l.coresPerSlot,
     label: l.label,
     envResource: l.envResource,

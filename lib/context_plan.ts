@@ -13,6 +13,7 @@ import { LOCAL_KIND } from "./context_local.ts";
 import { SLURM_KIND } from "./context_slurm.ts";
 import { SSH_KIND } from "./context_ssh.ts";
 import type { ContextOptions } from "./driver_options.ts";
+import { splitEnvResources } from "./task_env.ts";
 
 export type { ContextKind, ContextPlan, EngineStarter, HostFacts, PlannedEngine } from "./context_kind.ts";
 export { launcherTookEngine } from "./context_kind.ts";
@@ -70,7 +71,21 @@ export function planContext(
   f: HostFacts,
   kinds: readonly ContextKind[] = CONTEXT_KINDS,
 ): ContextPlan {
-  return kindFor(o, f, kinds).plan(o, f);
+  const plan = kindFor(o, f, kinds).plan(o, f);
+  if (o.envResource.length === 0) return plan;
+  // An engine on this machine splits `-E` values from this environment: say now what it will find.
+  for (const e of plan.engines) {
+    if (e.via !== "local") continue;
+    const split = splitEnvResources(o.envResource, f.env, e.slots);
+    const unset = o.envResource.filter((v) => f.env[v] === undefined);
+    if (split.slots < 1) {
+      plan.warnings.push(
+        `${unset.length ? `-E ${unset.join(", ")} is not set` : "an -E variable has no value"}: ` +
+          `the engine on ${e.host} cannot run tasks`,
+      );
+    } else for (const w of split.warnings) plan.warnings.push(`${w} on ${e.host}`);
+  }
+  return plan;
 }
 
 /**

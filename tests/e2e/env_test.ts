@@ -225,3 +225,21 @@ Deno.test("disbatch: DISBATCH_CYLINDER_RANK stays within 0..slots-1", async () =
     assert.equal(env.DISBATCH_ENGINE_RANK, "0");
   }
 });
+
+Deno.test("disbatch: -E names a variable that is not set: the run ends at once saying so; too few values: fewer slots, said", async () => {
+  await using d = await tempDir();
+  writeText(d.path, "T", 'echo "$DISBATCH_CYLINDER_RANK ${GPU-unset}" > out_$DISBATCH_TASKID\n'.repeat(4));
+  const env = { GPU: "" };
+  const unset = await runCli(["-s", "localhost:2", "-E", "NOPE", "-p", "a", "T"], { cwd: d.path, env });
+  assert.equal(unset.code, 1, show(unset));
+  assert.match(unset.stderr, /warning: -E NOPE is not set: the engine on \S+ cannot run tasks/);
+  assert.match(unset.stderr, /no slot can run tasks: -E NOPE is not set here/);
+  assert.equal(exists(`${d.path}/out_0`), false);
+  const short = await runCli(["-s", "localhost:2", "-E", "GPU", "-p", "b", "T"], {
+    cwd: d.path,
+    env: { GPU: "g7" },
+  });
+  assert.equal(short.code, 0, show(short));
+  assert.match(short.stderr, /warning: -E GPU has 1 value\(s\) for 2 slot\(s\): using 1 slot\(s\)/);
+  for (const i of [0, 1, 2, 3]) assert.equal(readOr(`${d.path}/out_${i}`), "0 g7\n", `task ${i}`);
+});

@@ -225,3 +225,20 @@ Deno.test("plansEngineHere(): whether the context would start an engine on this 
   ];
   for (const [label, o, f, want] of cases) assert.equal(plansEngineHere(opts(o), facts(f)), want, label);
 });
+
+Deno.test("planContext() says what -E will find on this machine's engine", () => {
+  const cases: { env: Record<string, string>; o?: Partial<ContextOptions>; warnings: RegExp[] }[] = [
+    { env: { GPU: "0,1" }, warnings: [] },
+    { env: {}, warnings: [/^-E GPU is not set: the engine on vm cannot run tasks$/] },
+    { env: { GPU: "0" }, warnings: [/^-E GPU has 1 value\(s\) for 2 slot\(s\): using 1 slot\(s\) on vm$/] },
+    { env: {}, o: { sshNodes: ["n1:2"] }, warnings: [] }, // an ssh host: its own environment
+  ];
+  for (const c of cases) {
+    const plan = planContext(
+      opts({ sshNodes: ["localhost:2"], envResource: ["GPU"], ...c.o }),
+      facts({ env: c.env }),
+    );
+    assert.equal(plan.warnings.length, c.warnings.length, JSON.stringify(plan.warnings));
+    c.warnings.forEach((re, i) => assert.match(plan.warnings[i]!, re));
+  }
+});
