@@ -33,7 +33,7 @@ import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
 import { planUid, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
-import { type EarlierRuns, earlierRuns } from "./predecessor.ts";
+import { type EarlierRuns, earlierRuns, markResumed } from "./predecessor.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { RunMailer } from "./run_mail.ts";
@@ -91,6 +91,7 @@ export async function runDriver(
   );
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
+  if (!re) markResumed(inv.resumeFrom, plan.uid, hostname);
   try {
     return await runLocked(inv, hostname, table, taskSource, plan, re, exitNow, earlier);
   } finally {

@@ -7,7 +7,7 @@
  */
 
 import { DEFAULT_DRIVER_GRACE_S, parseDriverArgs } from "../lib/driver_options.ts";
-import { type JournalState, parseDriverAddress, replayJournal } from "../lib/journal.ts";
+import { type JournalState, parseDriverAddress, replayJournal, resumedLine } from "../lib/journal.ts";
 import { jobsElsewhere, judgePredecessor, type Predecessor } from "../lib/predecessor.ts";
 import { jobsOver, jobsOverQuery, squeueEnvToDrop } from "../lib/slurm.ts";
 import { parseLock } from "../lib/run_lock.ts";
@@ -218,6 +218,20 @@ export async function earlierRuns(
       for (const j of await slurmJobsOver([...jobs])) over.add(j);
     }
     const v = judgePredecessor(p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S, over });
+    const by = from !== undefined ? p.journal.resumedBy?.by : undefined;
+    if (by !== undefined && by !== uid) {
+      // Another run resumed it already: while that one goes on, a second resume would run its tasks too.
+      const other = readPredecessor(by, now);
+      const w = other &&
+        judgePredecessor(other.p, { host, now, pidAlive: pidLives, marginS: GIVE_UP_MARGIN_S, over });
+      if (w?.kind === "live") {
+        throw new RunFileError(
+          `-r ${from}: that run is being resumed by ${by} now (it holds ${by}_lock); resuming it a second ` +
+            `time would run its tasks twice. Wait for that run to end, then resume from ${by}_status.txt`,
+          2,
+        );
+      }
+    }
     if (v.kind === "live" && from !== undefined) {
       const who = v.owner ? `its driver, pid ${v.owner.pid} on ${v.owner.host}` : "its driver";
       throw new RunFileError(
@@ -236,8 +250,8 @@ export async function earlierRuns(
     const at = new Date(v.until * 1000).toTimeString().slice(0, 8);
     notes.push(
       `disbatch: the run ${u} did not end (its driver died); its engines may still be running ${v.sent.size} of ` +
-        `its task(s) until ${at} (--driver-grace): those wait until then rather than run twice at once. ` +
-        `To go on with that run instead: disbatch --reattach ${u}`,
+        `its task(s) until ${at} (--driver-grace): those wait until then rather than run twice at once ` +
+        `(this run takes it over: it can no longer be re-attached)`,
     );
   }
   const gone = async () => {
@@ -251,4 +265,25 @@ export async function earlierRuns(
     return holding.every((h) => nothingLeft(h.uid, h.journal, host, over));
   };
   return sent.size ? { sent, until, notes, gone } : undefined;
+}
+
+/**
+ * This run resumes the runs of these status files (`-r`): each one's journal says so, so that it is
+ * never re-attached (its tasks would run twice) and no second resume of it starts while this one goes.
+ * @param resumeFrom the `-r` files @param uid this run's @param host this host
+ */
+export function markResumed(resumeFrom: readonly string[], uid: string, host: string): void {
+  for (const r of resumeFrom) {
+    if (!r.endsWith("_status.txt")) continue;
+    const u = r.slice(0, -"_status.txt".length);
+    if (u === uid) continue;
+    const path = `${u}_journal`;
+    try {
+      const j = replayJournal(Deno.readTextFileSync(path));
+      if (j.first === undefined || j.ended !== undefined) continue;
+      Deno.writeTextFileSync(path, resumedLine({ by: uid, host, pid: Deno.pid, at: Date.now() / 1000 }), {
+        append: true,
+      });
+    } catch { /* no journal (an older run, another tool's file), or not writable: nothing to mark */ }
+  }
 }

@@ -91,6 +91,16 @@ export async function planReattach(
       2,
     );
   }
+  const by = journal.resumedBy;
+  if (by) {
+    throw new RunFileError(
+      `The run ${uid} was resumed by ${by.by} (-r, started ${
+        new Date(by.at * 1000).toTimeString().slice(0, 8)
+      } on ${by.host}): re-attaching to it would run its tasks a second time. ` +
+        `If that run's driver died, re-attach that one: disbatch --reattach ${by.by}`,
+      2,
+    );
+  }
   const here = Deno.cwd();
   try {
     Deno.chdir(first.cwd);

@@ -11,6 +11,7 @@
  *     R 3 18                          engine 3 handed task 18 back
  *     G 3                             engine 3 left (its tasks are done, re-queued or written off)
  *     E 0                             the run ended with exit status 0 (nothing to re-attach to)
+ *     T {"by":"…/run2","host":"…","pid":456,"at":…}   a later run resumed this one (`-r`): never re-attach
  *
  * A task's outcome is in the status file, not here: a task is in flight when its last `D` went to
  * an engine that has not left, did not hand it back, and the status file has no line for it.
@@ -73,6 +74,23 @@ export interface JournalState {
   badLines: number;
   /** The exit status the run ended with, when it ended (a later driver start clears it). */
   ended: number | undefined;
+  /** The latest run that resumed this one from its status file (`-r`): re-attaching would run tasks twice. */
+  resumedBy?: ResumedBy;
+}
+
+/** A run that resumed another one (`-r`), as the other one's journal says. */
+export interface ResumedBy {
+  /** Its uid (prefix path). */
+  by: string;
+  host: string;
+  pid: number;
+  /** Unix seconds it started. */
+  at: number;
+}
+
+/** @returns the journal line that says a later run resumed this one */
+export function resumedLine(r: ResumedBy): string {
+  return `T ${JSON.stringify(r)}\n`;
 }
 
 /**
@@ -188,6 +206,15 @@ export function replayJournal(text: string): JournalState {
       case "E":
         if (INT.test(rest)) s.ended = Number(rest);
         else ok = false;
+        break;
+      case "T":
+        try {
+          const r = JSON.parse(rest) as ResumedBy;
+          if (typeof r.by !== "string" || typeof r.pid !== "number") throw new Error();
+          s.resumedBy = r;
+        } catch {
+          ok = false;
+        }
         break;
       case "J":
         if (f.length === 4 && INT.test(f[0]!) && INT.test(f[1]!) && INT.test(f[2]!)) {

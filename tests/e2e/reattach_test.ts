@@ -280,3 +280,46 @@ Deno.test("reattach: --reattach after the run was killed whole (driver and engin
   assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms: it waited for the default 300 s grace`);
   assert.ok(doneCounts(d.path, n).every((c) => c >= 1), JSON.stringify(doneCounts(d.path, n)));
 });
+
+Deno.test("reattach: a run resumed with -r is never re-attached, nor resumed twice at once", async () => {
+  await using d = await tempDir();
+  const n = 8;
+  const first = await twoRunning(d.path, n, 1, [
+    "-s",
+    "localhost:2",
+    "--driver-grace",
+    "5",
+    "-p",
+    "run",
+    "Tasks",
+  ]);
+  Deno.kill(first.pid, "SIGKILL");
+  await first.done;
+  // The resume takes the run over (its engines' tasks wait for them, as they may still run).
+  const second = start(["-s", "localhost:2", "-r", "run_status.txt", "-p", "run2", "Tasks"], { cwd: d.path });
+  await pollUntil("the resume holds its prefix", () => exists(`${d.path}/run2_lock`), 30_000);
+  const twice = await runCli(["-s", "localhost:2", "-r", "run_status.txt", "-p", "run3", "Tasks"], {
+    cwd: d.path,
+  });
+  assert.equal(twice.code, 2, show(twice));
+  assert.match(twice.stderr, /that run is being resumed by \S+run2 now .*Wait for that run to end/);
+  const during = await runCli(["--reattach", "run"], { cwd: d.path });
+  assert.equal(during.code, 2, show(during));
+  assert.match(
+    during.stderr,
+    /was resumed by \S+run2 \(-r, .*re-attach that one: disbatch --reattach \S+run2/,
+  );
+  const r = await second.done;
+  assert.equal(r.code, 0, show(r));
+  const after = await runCli(["--reattach", "run"], { cwd: d.path });
+  assert.equal(after.code, 2, show(after));
+  // The tasks in flight when the driver died ended under its engines and again in the resume (which
+  // waited for them): never two at once, and nothing more after the refusals.
+  const done = doneCounts(d.path, n);
+  assert.ok(done.every((c) => c >= 1 && c <= 2), `${done}`);
+  assert.equal(done.filter((c) => c === 2).length <= 2, true, `only the 2 in flight ran twice: ${done}`);
+  assert.deepEqual(Array.from({ length: n }, (_, i) => i).filter((i) => exists(`${d.path}/dup_${i}`)), []);
+  assert.deepEqual(readRows(`${d.path}/run2_status.txt`).map((x) => x.id).sort((a, b) => a - b), [
+    ...Array(n).keys(),
+  ]);
+});

@@ -8,6 +8,7 @@ import {
   joinLine,
   parseDriverAddress,
   replayJournal,
+  resumedLine,
   returnedLine,
   sentLine,
 } from "../../lib/journal.ts";
@@ -82,6 +83,22 @@ Deno.test("replayJournal() keeps contexts, -C counts, every driver's header and 
   assert.equal(replayJournal(text + endLine(0)).ended, 0);
   // a later start after an end (a run restarted anyway) is not ended
   assert.equal(replayJournal(text + endLine(1) + headerLine(H)).ended, undefined);
+});
+
+Deno.test("replayJournal() keeps the latest run that resumed this one (-r), whatever follows", () => {
+  const a = { by: "/w/run2", host: "n1", pid: 7, at: 100 };
+  const b = { by: "/w/run3", host: "n2", pid: 8, at: 200 };
+  const cases: [string, string | undefined][] = [
+    ["", undefined],
+    [resumedLine(a), "/w/run2"],
+    [resumedLine(a) + resumedLine(b), "/w/run3"],
+    [resumedLine(a) + headerLine(H), "/w/run2"],
+    ['T {"by":3}\n', undefined],
+  ];
+  for (const [lines, want] of cases) {
+    assert.equal(replayJournal(headerLine(H) + lines).resumedBy?.by, want, lines);
+  }
+  assert.equal(replayJournal(headerLine(H) + 'T {"by":3}\n').badLines, 1);
 });
 
 Deno.test("replayJournal() skips a torn last line and garbage, counting them", () => {
