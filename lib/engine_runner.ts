@@ -337,6 +337,15 @@ export class EngineRunner {
   #exited(run: number, result: ProcessResult, now: number): void {
     const r = this.#running.get(run);
     if (!r || r.exit) return;
+    if (r.timedOut && result.end - result.start < (r.task.timeout ?? 0)) {
+      // Its own process had ended in time: the limit only stopped what it left holding its output.
+      r.timedOut = false;
+      this.#log(
+        "info",
+        `Task ${r.task.id} (line ${r.task.line}) ended within its time limit of ${r.task.timeout} s; ` +
+          `what it left running, holding its output, was stopped at the limit`,
+      );
+    }
     if (result.returnCode !== 0 || r.timedOut) this.#holdAfter(r.task, now);
     r.deadline = undefined;
     if (r.timedOut) {

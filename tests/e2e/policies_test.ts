@@ -115,6 +115,22 @@ Deno.test("policies: --timeout stops the whole process tree within the grace; fl
   }
 });
 
+Deno.test("policies: --timeout does not fail a task that ended in time but left a process holding its output", async () => {
+  await using d = await tempDir();
+  const marker = uniqueSleep(1000);
+  Deno.writeTextFileSync(`${d.path}/Tasks`, `(sleep ${marker}) & sleep 0.3; exit 0\n`);
+  try {
+    const r = await runCli(["--timeout", "2", "-e", "-s", "localhost:1", "-p", "run", "Tasks"], {
+      cwd: d.path,
+    });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(readRows(`${d.path}/run_status.txt`).map((x) => [x.flags, x.rc]), [["    ", 0]]);
+    assert.deepEqual(await leftoverSleepers(marker, 500), [], "what it left was stopped at the limit");
+  } finally {
+    await killSleepers(marker);
+  }
+});
+
 Deno.test("policies: a walltime hands off cleanly (exit 75, the resume command) and the resume runs exactly the rest", async () => {
   await using d = await tempDir();
   // 2 slots, 2 s tasks, the hand-off 5 s in (20 s - 15 s): two waves fit, the third cannot.

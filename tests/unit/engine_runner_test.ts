@@ -36,10 +36,10 @@ const configure = (slots: number, killGraceS = 10): RunnerEvent => ({ kind: "con
 const noPerEngine: RunnerEvent = { kind: "perEngine", start: [], stop: [] };
 const tasks = (...ids: number[]): RunnerEvent => ({ kind: "tasks", tasks: ids.map((i) => task(i)) });
 const started = (run: number, now = 0): RunnerEvent => ({ kind: "started", run, pid: 100 + run, now });
-const exited = (run: number, rc = 0, now = 0): RunnerEvent => ({
+const exited = (run: number, rc = 0, now = 0, times?: { start: number; end: number }): RunnerEvent => ({
   kind: "exited",
   run,
-  result: result(100 + run, rc),
+  result: { ...result(100 + run, rc), ...times },
   now,
 });
 const flush: RunnerEvent = { kind: "flush" };
@@ -687,7 +687,7 @@ const cases: Case[] = [
       started(1, 1000),
       tick(5999),
       tick(6000),
-      exited(1, -15, 6100),
+      exited(1, -15, 6100, { start: 1, end: 6.1 }),
       flush,
     ],
     expect: [
@@ -701,6 +701,32 @@ const cases: Case[] = [
       "flushSoon",
       "> flush",
       "done seq 1 [0:-15Ta2]",
+    ],
+  },
+  {
+    name:
+      "a task whose own process ended within its limit, its output held past it by what it left: its own end",
+    events: [
+      configure(1, 3),
+      noPerEngine,
+      { kind: "tasks", tasks: [task(0, { timeout: 5 })] },
+      started(1, 1000),
+      tick(6000),
+      exited(1, 0, 6100, { start: 1, end: 2 }),
+      flush,
+    ],
+    expect: [
+      "> tasks",
+      "start run 1 task 0 slot 0",
+      "> tick",
+      "ladder 101 grace 3000",
+      "> exited",
+      "info: Task 0 (line 1) ended within its time limit of 5 s; what it left running, holding its output, " +
+      "was stopped at the limit",
+      "untrack 101",
+      "flushSoon",
+      "> flush",
+      "done seq 1 [0:0]",
     ],
   },
   {
