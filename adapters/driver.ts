@@ -391,7 +391,7 @@ async function runLocked(
       log.error(m);
       say(`disbatch: ${m}`);
     }
-    for (const m of actions.finishMessages) say(m);
+    for (const m of actions.finishMessages) say(m.startsWith("disbatch") ? m : `disbatch: ${m}`);
     const since = ran ? fileSource?.since?.() : undefined;
     if (since && since.kind !== "same") {
       const m = since.kind === "grown"

@@ -204,7 +204,9 @@ export class SchedulerCore {
     return this.drain(
       1,
       `BARRIER CHECK on line ${line} failed: ${failures.length} task(s) before it failed ` +
-        `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run`,
+        `(first: task ${f.id}, line ${f.line}, exit code ${f.rc}); the tasks after it were not run. ` +
+        `A plain -r stops here again (it keeps those failures): once their cause is fixed, resume with -r and -R, ` +
+        `which runs them again`,
     );
   }
 

@@ -190,6 +190,7 @@ Deno.test("Scheduler stops at a BARRIER CHECK after a failure and finishes with 
   assert.equal(fin!.exitCode, 1);
   assert.equal(fin!.messages.length, 1);
   assert.match(fin!.messages[0]!, /BARRIER CHECK on line 3 failed: 2 task\(s\)/);
+  assert.match(fin!.messages[0]!, /A plain -r stops here again .*resume with -r and -R/);
   assert.match(fin!.messages[0]!, /first: task 0, line 1, exit code 5/);
   assert.equal(h.scheduler.phase, "done");
   h.assertQuiet();
