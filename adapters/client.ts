@@ -15,6 +15,7 @@ import {
   type RunInfo,
 } from "../lib/protocol.ts";
 import { driverEnvOf } from "../lib/launch_contract.ts";
+import { replayJournal } from "../lib/journal.ts";
 import { Link, splitAddress } from "./transport.ts";
 
 /** Raised when the run cannot be reached or refuses us. */
@@ -78,9 +79,7 @@ export async function connectToDriver(
   }
   if (!conn) {
     throw new ClientError(
-      `Cannot contact the disbatch driver at ${
-        addresses.join(", ")
-      } (${last}). This usually means the run has ended.`,
+      `Cannot contact the disbatch driver at ${addresses.join(", ")} (${last}). ${whyNoDriver(driver.uid)}`,
     );
   }
   const link = new Link(conn);
@@ -138,4 +137,22 @@ export async function connectToDriver(
       : new ClientError(`Cannot talk to the disbatch driver: ${e instanceof Error ? e.message : e}`);
   }
   return session;
+}
+
+/**
+ * Why a run's driver does not answer, as its journal tells.
+ * @param uid the run's uid (prefix path) @returns a sentence: the run ended, or its driver died
+ */
+function whyNoDriver(uid: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${uid}_journal`);
+  } catch {
+    return "This usually means the run has ended.";
+  }
+  const j = replayJournal(text);
+  if (j.ended !== undefined) return `The run ended (exit status ${j.ended}).`;
+  if (j.resumedBy) return `The run was taken over by ${j.resumedBy.by} (-r): use that run's dbUtil.sh.`;
+  return `The run did not end: its driver died or is stopped. Restart it with: disbatch --reattach ${uid} ` +
+    `(its engines wait for one for --driver-grace), or run what is left with -r ${uid}_status.txt.`;
 }

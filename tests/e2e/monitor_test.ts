@@ -182,7 +182,7 @@ Deno.test({
     const late = await screenMatching("late", "the late monitor to give up", /monitor exited \d+/);
     assert.match(
       late.replace(/\n/g, ""),
-      /Cannot contact the disbatch driver .*This usually means the run has ended\./,
+      /Cannot contact the disbatch driver .*The run ended \(exit status \d+\)\./,
     );
     assert.match(late, /monitor exited 1/);
   } finally {

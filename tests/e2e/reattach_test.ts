@@ -323,3 +323,26 @@ Deno.test("reattach: a run resumed with -r is never re-attached, nor resumed twi
     ...Array(n).keys(),
   ]);
 });
+
+Deno.test("reattach: dbUtil.sh of a run whose driver died says so and how to go on, not that the run ended", async () => {
+  await using d = await tempDir();
+  const first = await twoRunning(d.path, 4, 1, [
+    "-s",
+    "localhost:2",
+    "--driver-grace",
+    "5",
+    "-p",
+    "run",
+    "Tasks",
+  ]);
+  Deno.kill(first.pid, "SIGKILL");
+  await first.done;
+  const s = await new Deno.Command("bash", { args: [`${d.path}/run_dbUtil.sh`, "--status"], cwd: d.path })
+    .output();
+  const err = new TextDecoder().decode(s.stderr);
+  assert.equal(s.code, 1, err);
+  assert.match(
+    err,
+    /The run did not end: its driver died or is stopped\. Restart it with: disbatch --reattach \S+run/,
+  );
+});
