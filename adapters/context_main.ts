@@ -9,7 +9,7 @@
 
 import { parseArgv, UsageError } from "../lib/cli.ts";
 import { describeEngines } from "../lib/context_plan.ts";
-import { contextOptionsFrom, contextSpecs } from "../lib/driver_options.ts";
+import { contextOptionsFrom, contextSpecs, DEFAULT_ENGINE_RESTARTS } from "../lib/driver_options.ts";
 import { withDriverDefaults } from "../lib/context_options.ts";
 import { ClientError, connectToDriver } from "./client.ts";
 import { ContextRunner, planHere } from "./context_runner.ts";
@@ -124,7 +124,15 @@ export async function contextMain(args: string[]): Promise<number> {
   const retire = new RetireManager(log, say);
   retire.contextPlanned(id, { ...plan, label }, o);
   const connect = Deno.env.get(LAUNCH_ENV.driver) ?? run.address;
-  // No engine is started again here (the driver does not tell this context that one was lost).
+  say(
+    `disbatch: context ${label} (${id}) added to the run ${run.uid}: ${describeEngines(usable)}; ` +
+      `this command stays until its engines leave (log: ${run.uid}_${label}.context.log)`,
+  );
+  /** Launchers that ended well (their engine finished or was told to leave), and those that did not. */
+  let endedWell = 0, failed = 0;
+  // An engine that joined and was lost is not started again here (the driver does not tell this
+  // context that one was lost); a host that could not be reached is tried again, as the driver's own
+  // contexts do (a reboot, a network blip).
   const runner = new ContextRunner({
     id,
     label,
@@ -138,11 +146,13 @@ export async function contextMain(args: string[]): Promise<number> {
     },
     log,
     say,
-    restarts: 0,
+    restarts: kind.restartsLostEngines ? DEFAULT_ENGINE_RESTARTS : 0,
     going: () => !session.link.isClosed,
     joined: () => false,
     reports: {
       startFailed(e, launch, error) {
+        failed++;
+        say(`disbatch: cannot start an engine on ${e.host}: ${error}`);
         session.link.send({
           kind: "engineFailed",
           context: id,
@@ -154,6 +164,18 @@ export async function contextMain(args: string[]): Promise<number> {
       started: (l, seq) => retire.engineJoined(seq, id, l.plan.host),
       exited: (l, s) => log.info(`Engine launcher for ${l.plan.host} exited with status ${s.code}`),
       ended(l, s, last, seq) {
+        if (s.success) endedWell++;
+        else {
+          failed++;
+          if (!session.link.isClosed) {
+            say(
+              `disbatch: the engine on ${l.plan.host} exited (status ${s.code}${
+                s.signal ? `, ${s.signal}` : ""
+              })` +
+                `${last ? `: ${last}` : ""}; see ${l.wrapLog}`,
+            );
+          }
+        }
         session.link.send({
           kind: "engineFailed",
           context: id,
@@ -189,5 +211,6 @@ export async function contextMain(args: string[]): Promise<number> {
   session.link.close("context done");
   log.info(`Context ${label} done`);
   log.close();
-  return 0;
+  // No engine of it ended well: the resources it was to add did not serve the run.
+  return failed > 0 && endedWell === 0 ? 1 : 0;
 }

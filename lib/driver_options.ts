@@ -38,6 +38,9 @@ function durationOption(spec: string, value: string): number {
 /** `--driver-grace` when not given: engines keep their tasks 5 minutes without a driver. */
 export const DEFAULT_DRIVER_GRACE_S = 300;
 
+/** `--engine-restarts` when not given: how many times a host's engine is started again. */
+export const DEFAULT_ENGINE_RESTARTS = 5;
+
 /** The driver's options, also used for `--help`. */
 export const DRIVER_SPECS: readonly OptionSpec[] = [
   { long: "help", short: "h", type: "flag" },
@@ -185,7 +188,7 @@ export function parseDriverArgs(
     web: o.web === true,
     quiet: o.quiet === true,
     engineRestarts: str("engine-restarts") === undefined
-      ? 5
+      ? DEFAULT_ENGINE_RESTARTS
       : intOption("--engine-restarts", str("engine-restarts")!, 0),
     retries: str("retries") === undefined ? 0 : intOption("--retries", str("retries")!, 0),
     crashLimit: str("crash-limit") === undefined ? 3 : intOption("--crash-limit", str("crash-limit")!, 1),

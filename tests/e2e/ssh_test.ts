@@ -466,6 +466,14 @@ Deno.test({ name: "ssh: an added context with -C 2 runs exactly 2 tasks", ignore
     // The limited context ends by itself once its engine has run its 2 tasks.
     const lc = await finish(limited, 45_000);
     assert.equal(lc.code, 0, `limited context exited ${lc.code}: ${lc.stderr}`);
+    assert.match(lc.stderr, /context lim \(\d+\) added to the run \S+: n1:2; this command stays/);
+    // A host that cannot be: said where dbUtil.sh runs, and its exit status says the context failed.
+    const bad = await dbUtilRun(dbu, ["-s", "nosuchhost.invalid:1"], d.path);
+    assert.equal(bad.code, 1, showRan(bad));
+    assert.match(
+      bad.stderr,
+      /the engine on nosuchhost\.invalid exited \(status 255\): ssh: Could not resolve hostname/,
+    );
     const onN1 = await pollUntil(
       "2 finished tasks on n1",
       () => {
