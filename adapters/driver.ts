@@ -427,6 +427,7 @@ async function runLocked(
         startedAt,
         statusPath: `${uid}_status.txt`,
         failures: sched.firstFailures,
+        ...(attempts || isFile(`${uid}_attempts.txt`) ? { attemptsPath: `${uid}_attempts.txt` } : {}),
       }, (l) => log.info(l.replace(/^disbatch: /, "")));
     }
     await retire.flush();
@@ -461,5 +462,14 @@ async function runLocked(
     } catch { /* gone */ }
     log.close();
     return exit;
+  }
+}
+
+/** @param path a file @returns whether it exists */
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
   }
 }

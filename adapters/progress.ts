@@ -99,13 +99,13 @@ export class Progress {
    */
   done(
     s: SchedulerSnapshot,
-    info: { startedAt: number; statusPath: string; failures: readonly StatusRecord[] },
+    info: { startedAt: number; statusPath: string; failures: readonly StatusRecord[]; attemptsPath?: string },
     log?: (line: string) => void,
   ): void {
     if (this.#shown) this.#write("\r\x1b[2K");
     this.#shown = false;
     const wall = Date.now() / 1000 - info.startedAt;
-    const o = { wall, statusPath: info.statusPath, failures: info.failures };
+    const o = { wall, statusPath: info.statusPath, failures: info.failures, attemptsPath: info.attemptsPath };
     if (log) { for (const l of summaryLines(s, { ...o, color: false })) log(l); }
     if (this.#quiet) return;
     for (const l of summaryLines(s, { ...o, color: this.#color })) this.#write(l + "\n");

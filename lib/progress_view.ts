@@ -80,7 +80,14 @@ export function unstartedTasks(s: SchedulerSnapshot): number {
  */
 export function summaryLines(
   s: SchedulerSnapshot,
-  o: { wall: number; statusPath: string; failures: readonly StatusRecord[]; color: boolean },
+  o: {
+    wall: number;
+    statusPath: string;
+    failures: readonly StatusRecord[];
+    color: boolean;
+    /** The attempts file, when there is one. */
+    attemptsPath?: string | undefined;
+  },
 ): string[] {
   const rate = o.wall > 0 ? s.finished / o.wall : 0;
   const unstarted = unstartedTasks(s);
@@ -100,10 +107,10 @@ export function summaryLines(
   if (s.retried || s.timedOut) {
     lines.push(
       "disbatch: " + [
-        s.retried ? `${s.retried} attempt(s) run again (retries, lost engines)` : "",
+        s.retried ? `${s.retried} attempt(s) did not count (retries, lost engines)` : "",
         s.timedOut ? `${s.timedOut} stopped at their time limit` : "",
       ].filter(Boolean).join(", ") +
-        (s.retried ? `; earlier attempts: ${o.statusPath.replace(/_status\.txt$/, "_attempts.txt")}` : ""),
+        (s.retried && o.attemptsPath ? `; earlier attempts: ${o.attemptsPath}` : ""),
     );
   }
   for (const q of s.quarantined) lines.push(paint(o.color, "33", `  quarantined: ${q.host}: ${q.reason}`));

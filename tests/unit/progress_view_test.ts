@@ -159,6 +159,18 @@ Deno.test("summaryLines() says what a run stopped early never started", () => {
   assert.doesNotMatch(summaryLines(snap({ queued: 0 }), o)[0]!, /not started/);
 });
 
+Deno.test("summaryLines() names the attempts file only when there is one", () => {
+  const o = { wall: 2.5, statusPath: "/w/T_status.txt", failures: [], color: false };
+  assert.equal(
+    summaryLines(snap({ retried: 2, queued: 0 }), { ...o, attemptsPath: "/w/T_attempts.txt" })[1],
+    "disbatch: 2 attempt(s) did not count (retries, lost engines); earlier attempts: /w/T_attempts.txt",
+  );
+  assert.equal(
+    summaryLines(snap({ retried: 2, queued: 0 }), o)[1],
+    "disbatch: 2 attempt(s) did not count (retries, lost engines)",
+  );
+});
+
 Deno.test("summaryLines() sums up the run and lists the first failures", () => {
   assert.deepEqual(
     summaryLines(snap({ failed: 0, queued: 0 }), {
