@@ -199,7 +199,7 @@ Deno.test("reattach: -r from the status file of a SIGKILLed run waits for what i
   assert.equal(again.code, 0, show(again));
   assert.match(
     again.stderr,
-    /the run \S*run did not end \(its driver died\); its engines may still be running 2 of its task\(s\) until \d\d:\d\d:\d\d .*disbatch --reattach \S*run\n/,
+    /the run \S*run did not end \(its driver died\); its engines may still be running 2 of its task\(s\) until \d\d:\d\d:\d\d .*\(this run takes it over: it can no longer be re-attached\)\n/,
   );
   const dups = [...Deno.readDirSync(d.path)].filter((e) => e.name.startsWith("dup_")).map((e) => e.name);
   assert.deepEqual(dups, [], "a task ran twice at once");
