@@ -38,6 +38,25 @@ function say(m: string): void {
  * @returns exit status
  */
 export async function contextMain(args: string[]): Promise<number> {
+  try {
+    return await addContext(args);
+  } finally {
+    dropEmptyLaunchLog();
+  }
+}
+
+/**
+ * `dbUtil.sh` sends this process's stdout to `<uid>_<pid>_context_launch.log`, for what a program it
+ * starts might print there; one that stayed empty is removed rather than left behind, one per call.
+ */
+function dropEmptyLaunchLog(): void {
+  try {
+    const out = Deno.readLinkSync("/proc/self/fd/1");
+    if (out.endsWith("_context_launch.log") && Deno.statSync(out).size === 0) Deno.removeSync(out);
+  } catch { /* no /proc, or not such a file: nothing to do */ }
+}
+
+async function addContext(args: string[]): Promise<number> {
   const [, ...rest] = args;
   const { options, positionals } = parseArgv(rest, contextSpecs());
   if (positionals.length > 0) throw new UsageError(`unrecognized arguments: ${positionals.join(" ")}`);

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { shellQuote } from "../lib/text.ts";
 import { DashboardTracker } from "../lib/dashboard.ts";
 import { type DriverInvocation, schedulerOptions } from "../lib/driver_options.ts";
 import { type Action, Scheduler, WALLTIME_MARGIN_S } from "../lib/scheduler.ts";
@@ -353,7 +354,7 @@ async function runLocked(
   }
   if (inv.startupOnly) {
     // With --results - stdout carries only results.
-    const line = `Run this script to add compute contexts:\n   ${dbUtilPath}`;
+    const line = `Run this script to add compute contexts:\n   ${shellQuote(dbUtilPath)}`;
     if (inv.results === "-") say(line);
     else progress.out(line);
   }
@@ -403,8 +404,12 @@ async function runLocked(
       log.warn(m);
       say(`disbatch: warning: ${m}`);
     }
+    // Its tasks came on stdin: a resume needs the same lines there again.
+    const fromStdin = inv.taskCommand === undefined && inv.taskFile === "-"
+      ? "\n  (with the same task lines on its stdin again, e.g. `… | disbatch -r …` or `< TASKFILE`)"
+      : "";
     if (sched.endedByWalltime) {
-      const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles);
+      const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles) + fromStdin;
       log.info(`To resume: ${again}`);
       say(
         `disbatch: to run what is left${
@@ -418,7 +423,7 @@ async function runLocked(
       code > 128 && code < 160 && (unstartedTasks(left) > 0 || !left.tasksEnded || (left.killed ?? 0) > 0)
     ) {
       // Stopped by a signal (Ctrl-C, a TERM): the command that runs what it did not.
-      const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles);
+      const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles) + fromStdin;
       log.info(`To resume: ${again}`);
       say(`disbatch: to run what is left, from ${Deno.cwd()}:\n  ${again}`);
     }

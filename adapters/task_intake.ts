@@ -96,7 +96,7 @@ export class TaskIntake {
     } catch (e) {
       if (e instanceof ResumeMismatchError || e instanceof SyntaxError || e instanceof TaskFileChangedError) {
         this.closePerEngine();
-        stop(e.message, 2, "The rest of the task file was not run; tasks that ran are in the status file");
+        stop(e.message, 2, "The tasks after it were not run; tasks that ran are in the status file");
         return;
       }
       throw e;

@@ -154,7 +154,9 @@ function editDistance(a: string, b: string): number {
 export function intOption(spec: string, value: string, min: number): number {
   if (!/^[+-]?\d+$/.test(value.trim()) || Number(value) < min) {
     throw new UsageError(
-      `argument ${spec}: invalid int value: '${value}'${min > 0 ? ` (must be at least ${min})` : ""}`,
+      `argument ${spec}: invalid int value: '${value}'${
+        /^[+-]?\d+$/.test(value.trim()) ? ` (must be at least ${min})` : ""
+      }`,
     );
   }
   return Number(value);

@@ -70,7 +70,7 @@ export function parseSshNodeList(items: readonly string[]): SshNodeList {
     const colon = item.lastIndexOf(":");
     const host = colon < 0 ? "" : item.slice(0, colon);
     const count = colon < 0 ? "" : item.slice(colon + 1);
-    if (host === "" || /\s/.test(host) || !/^[0-9]+$/.test(count)) {
+    if (host === "" || /\s/.test(host) || !/^-?[0-9]+$/.test(count)) {
       const what = colon < 0
         ? "no :CORECOUNT"
         : host === ""

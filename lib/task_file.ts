@@ -165,7 +165,16 @@ export class TaskFileParser {
       const count = Number(m[1]);
       let index = m[2] === undefined ? 0 : Number(m[2]);
       const step = m[3] === undefined ? 1 : Number(m[3]);
-      const command = this.#prefix + (m[4] ?? "") + this.#suffix;
+      const own = m[4] ?? "";
+      if (/^(start|step)[ \t]/i.test(own)) {
+        // disBatch's grammar: `start S` (a whole number) before `step K`; anything else is the command.
+        yield this.#warn(
+          lineNo,
+          `the command of this REPEAT begins with "${own.split(/[ \t]/)[0]}": options go as ` +
+            `"REPEAT N start S step K command", S and K whole numbers; otherwise they are part of the command`,
+        );
+      }
+      const command = this.#prefix + own + this.#suffix;
       if (!this.#expand) {
         if (count > 0) {
           yield {

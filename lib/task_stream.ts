@@ -9,7 +9,7 @@
 
 import { dispatch } from "./dispatch.ts";
 import type { SchedulerCore } from "./scheduler_core.ts";
-import type { Action } from "./scheduler_types.ts";
+import { type Action, WALLTIME_MARGIN_S } from "./scheduler_types.ts";
 import type { Barrier, PerEngineTask, StatusRecord, Task } from "./types.ts";
 
 /** How many more items the driver should read now (flow control: memory stays O(slots)). */
@@ -141,7 +141,8 @@ export function releaseHeld(c: SchedulerCore, now: number): Action[] {
       kind: "log",
       level: "warn",
       message: c.holds.earlier
-        ? `${n} task(s) the earlier run's engines may have run until now run here`
+        ? `${n} task(s) that were in flight on the earlier run's engines run here now (those engines have ` +
+          `surely given them up)`
         : c.holds.gone
         ? `${n} task(s) in flight on the last driver's engines run again (none of those engines is left)`
         : `${n} task(s) of engines that did not come back within --driver-grace run again`,
@@ -160,7 +161,7 @@ export function tick(c: SchedulerCore, now: number): Action[] {
     return releaseHeld(c, now).concat(c.maybeEnd());
   }
   if (c.o.stopAt !== undefined && now >= c.o.stopAt && c.phase === "running") {
-    return c.walltimeEnd("its time is up").concat(c.maybeEnd());
+    return c.walltimeEnd(`the hand-off, ${WALLTIME_MARGIN_S} s before the end`).concat(c.maybeEnd());
   }
   if (c.queue.requeuedCount === 0 && c.o.stopAt === undefined) return [];
   return dispatch(c, now).concat(c.maybeEnd());

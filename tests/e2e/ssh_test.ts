@@ -474,6 +474,8 @@ Deno.test({ name: "ssh: an added context with -C 2 runs exactly 2 tasks", ignore
       bad.stderr,
       /the engine on nosuchhost\.invalid exited \(status 255\): ssh: Could not resolve hostname/,
     );
+    const launchLogs = [...Deno.readDirSync(d.path)].filter((e) => e.name.endsWith("_context_launch.log"));
+    assert.deepEqual(launchLogs, [], "no empty launch log left per dbUtil.sh call");
     const onN1 = await pollUntil(
       "2 finished tasks on n1",
       () => {

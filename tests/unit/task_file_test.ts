@@ -171,7 +171,8 @@ Deno.test("TaskFileParser.feed() expands REPEAT with start, step and command", (
       indices.map((r, i) => [i, 3, r, `<${command}>`] as Row),
       line,
     );
-    assert.deepEqual(warnings(items), [], line);
+    // An option out of place stays part of the command, as in disBatch, with a warning.
+    assert.equal(warnings(items).length, /^(start|step) /.test(command) ? 1 : 0, line);
   }
 });
 
@@ -198,6 +199,25 @@ Deno.test("TaskFileParser.feed() ignores malformed REPEAT lines with a warning",
     assert.equal(w.length, 1, line);
     assert.match(w[0]!, /^Tasks:4: unknown directive/, line);
     assert.equal(parser.nextId, 0, line);
+  }
+});
+
+Deno.test("TaskFileParser.feed() warns when a REPEAT's command begins with an option out of place", () => {
+  const cases: [string, string[], boolean][] = [
+    ["#DISBATCH REPEAT 2 step 3 start 1 echo a", ["start 1 echo a", "start 1 echo a"], true],
+    ["#DISBATCH REPEAT 1 start -5 echo a", ["start -5 echo a"], true],
+    ["#DISBATCH REPEAT 1 start 1 step 2 step 3 x", ["step 3 x"], true],
+    ["#DISBATCH REPEAT 2 start 1 step 2 echo a", ["echo a", "echo a"], false],
+    ["#DISBATCH REPEAT 1 started", ["started"], false],
+  ];
+  for (const [line, commands, warned] of cases) {
+    const items = [...new TaskFileParser("Tasks").feed(line, 4)];
+    assert.deepEqual(tasks(items).map((t) => t[3]), commands, line);
+    const w = warnings(items);
+    assert.equal(w.length, warned ? 1 : 0, line);
+    if (warned) {
+      assert.match(w[0]!, /^Tasks:4: the command of this REPEAT begins with "(start|step)": options go as/);
+    }
   }
 });
 
