@@ -17,7 +17,7 @@ import type { RetireManager } from "./retire.ts";
 /** What {@linkcode AutoContext} needs from the driver. */
 export interface AutoContextHost extends RunPorts {
   /** Context options (`-s`, `-c`, `-C`, `-E`, retirement) and the log level. */
-  inv: Pick<DriverInvocation, "context" | "logLevel" | "engineRestarts">;
+  inv: Pick<DriverInvocation, "context" | "logLevel" | "engineRestarts" | "quiet">;
   /** This machine's host name. */
   hostname: string;
   /** Run uid (the context log is `<uid>_<label>.context.log`). */
@@ -69,7 +69,11 @@ export class AutoContext {
     this.#started = true;
     const { inv, log, sched, react, now, say } = this.#h;
     const { plan, kind, usable, slotless, retires } = planHere(inv.context, this.#h.hostname);
-    for (const n of plan.notes) say(n);
+    // Notes are for the eye (how the run found its resources): -q leaves them to the driver log.
+    for (const n of plan.notes) {
+      if (inv.quiet) log.info(n.replace(/^disbatch: /, ""));
+      else say(n);
+    }
     for (const w of plan.warnings) say(`disbatch: warning: ${w}`);
     const restore = this.#h.restore;
     const id = restore?.id ?? this.#h.addContext(plan.label, {

@@ -129,6 +129,14 @@ Deno.test({
       notes[0]!.includes(String(navigator.hardwareConcurrency)),
       `note should give the slot count: ${notes[0]}`,
     );
+    // -q: nothing on stderr; the note is in the driver log.
+    const q = await runCli(["-q", "-p", "quiet", "Tasks"], { cwd: d.path });
+    assert.equal(q.code, 0, show(q));
+    assert.equal(q.stderr, "");
+    assert.match(
+      readOr(`${d.path}/quiet_driver.log`) ?? "",
+      /no -s and no Slurm allocation: running on this machine/,
+    );
   },
 });
 
