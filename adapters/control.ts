@@ -46,9 +46,9 @@ export async function controlMain(args: string[]): Promise<number> {
   if (m.kind === "snapshot") {
     const st = m.state;
     console.log(
-      `run ${
+      `run "${
         st.uid.split("/").pop()
-      }: ${st.phase}; finished ${st.finished}, failed ${st.failed}, running ${st.running}, queued ${st.queued}${
+      }": ${st.phase}; finished ${st.finished}, failed ${st.failed}, running ${st.running}, queued ${st.queued}${
         st.tasksEnded ? "" : "+"
       }, slots ${st.slots}${st.retried ? `, ${st.retried} earlier attempt(s) (their tasks run again)` : ""}${
         st.timedOut ? `, ${st.timedOut} timed out` : ""

@@ -123,7 +123,7 @@ Deno.test({
     for (;;) {
       status = await dbUtil(script, ["--status"], d.path);
       assert.equal(status.code, 0, status.stderr);
-      assert.match(status.stdout, /^run run: running; /);
+      assert.match(status.stdout, /^run "run": running; /);
       if (!/^ {2}engine /m.test(status.stdout)) break;
       assert.ok(Date.now() < deadline, `engines still listed:\n${status.stdout}`);
       await new Promise((r) => setTimeout(r, 200));
