@@ -244,7 +244,7 @@ export async function prescan(
   const f = await openTaskFile(inv.taskFile);
   const printed = new Set<string>();
   let empty = true;
-  let same = 0, differ = 0, moved = 0, barriers = 0;
+  let same = 0, differ = 0, moved = 0, wrapped = 0, barriers = 0;
   const ids = { next: 0 };
   let first: { task: Task; record: StatusRecord; source: string } | undefined;
   try {
@@ -265,6 +265,9 @@ export async function prescan(
           // Only its line moved (lines added or removed above it): same command, same repeat index.
           if (d.record.command === item.task.command && d.record.repeatIndex === item.task.repeatIndex) {
             moved++;
+          } else if (d.record.command !== "" && item.task.command.includes(d.record.command)) {
+            // Its command inside the new one: a PREFIX or SUFFIX was added around it.
+            wrapped++;
           }
         } else if (d.action === "skip") same++;
       }
@@ -272,7 +275,9 @@ export async function prescan(
   } finally {
     f.close();
   }
-  if (first) throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ, moved });
+  if (first) {
+    throw new ResumeMismatchError(first.task, first.record, first.source, { same, differ, moved, wrapped });
+  }
   return { printed, empty, total: ids.next - barriers };
 }
 

@@ -57,24 +57,35 @@ export class ResumeMismatchError extends Error {
     readonly task: Task,
     readonly record: StatusRecord,
     readonly source: string,
-    readonly counts?: { same: number; differ: number; moved?: number },
+    readonly counts?: { same: number; differ: number; moved?: number; wrapped?: number },
   ) {
     const here = `task ${task.id} is line ${task.line}${repeatText(task.repeatIndex)} "${task.command}" here`;
     const there = `${source} recorded it as line ${record.line}${
       repeatText(record.repeatIndex)
     } "${record.command}"`;
     const moved = counts !== undefined && counts.moved === counts.differ;
-    const other = counts !== undefined && counts.same === 0 && !moved;
+    // Every differing command is inside its new one, on the same line: a PREFIX or SUFFIX was added.
+    const wrapped = counts !== undefined && !moved &&
+      (counts.moved ?? 0) + (counts.wrapped ?? 0) === counts.differ &&
+      (counts.wrapped ?? 0) > 0;
+    const other = counts !== undefined && counts.same === 0 && !moved && !wrapped;
     super(
-      moved
+      wrapped
+        ? `Cannot resume: the commands changed around the recorded ones since ${source} was written (a PREFIX ` +
+          `or SUFFIX added?): ${
+            counts!.differ
+          } recorded task(s) now run a longer command (${here}; ${there}). ` +
+          `If the tasks are the same, --force-resume skips the recorded ones by id; else start a fresh run ` +
+          `without -r`
+        : moved
         ? `Cannot resume: lines were added or removed in the task file since ${source} was written: ` +
           `${counts!.differ} recorded task(s) have the same command on another line (${here}; ${there}). ` +
           `If only comments or blank lines changed, --force-resume skips the recorded tasks by id; ` +
           `else restore the task file, or start a fresh run without -r`
         : other
-        ? `Cannot resume: ${source} is the status file of another task file: none of its ${counts.differ} ` +
-          `recorded task(s) matches this one (${here}; ${there}). Give the status file of this task file, ` +
-          `or run without -r`
+        ? `Cannot resume: ${source} is the status file of another task file: none of the ${counts.differ} ` +
+          `task(s) it records under ids of this file matches (${here}; ${there}). Give the status file of this ` +
+          `task file, or run without -r`
         : `Cannot resume: the task file changed since ${source} was written: ${here}, but ${there}` +
           (counts ? ` (${counts.differ} of ${counts.same + counts.differ} recorded tasks differ)` : "") +
           `. Restore the task file, or start a fresh run without -r; --force-resume would skip ` +

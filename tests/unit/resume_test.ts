@@ -339,7 +339,7 @@ Deno.test("ResumeMismatchError tells another task file's status file from an edi
   const other = new ResumeMismatchError(t, r, "a_status.txt", { same: 0, differ: 2 });
   assert.match(
     other.message,
-    /a_status\.txt is the status file of another task file: none of its 2 recorded/,
+    /a_status\.txt is the status file of another task file: none of the 2 task\(s\) it records under ids of this file/,
   );
   assert.match(other.message, /Give the status file of this task file, or run without -r$/);
   assert.doesNotMatch(other.message, /force-resume/);
@@ -363,4 +363,17 @@ Deno.test("ResumeMismatchError tells another task file's status file from an edi
   // Some moved, some changed: an edited file.
   const mixed = new ResumeMismatchError(t, r, "a_status.txt", { same: 0, differ: 3, moved: 2 });
   assert.match(mixed.message, /another task file/);
+  // A PREFIX added: every recorded command is inside its new one (some on another line).
+  const wrapped = new ResumeMismatchError(task(0, 2, "set -e; echo a", -1), r, "a_status.txt", {
+    same: 0,
+    differ: 3,
+    moved: 1,
+    wrapped: 2,
+  });
+  assert.match(
+    wrapped.message,
+    /the commands changed around the recorded ones .*\(a PREFIX or SUFFIX added\?\)/,
+  );
+  assert.match(wrapped.message, /--force-resume skips the recorded ones by id/);
+  assert.doesNotMatch(wrapped.message, /another task file/);
 });
