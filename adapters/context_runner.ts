@@ -206,8 +206,11 @@ export class ContextRunner {
     }
     this.#restarts.set(plan.host, n + 1);
     const wait = Math.min(16, 2 ** n);
-    log.warn(`${why}; starting it again in ${wait} s (restart ${n + 1} of ${max})`);
-    say(`disbatch: ${why}; starting it again in ${wait} s`);
+    // Said once the caller has said what was lost (the engine's leaving and its tasks, in this turn).
+    queueMicrotask(() => {
+      log.warn(`${why}; starting it again in ${wait} s (restart ${n + 1} of ${max})`);
+      say(`disbatch: ${why}; starting it again in ${wait} s`);
+    });
     if (joined) reports.coming?.(plan);
     this.later(wait * 1000, () => {
       if (!this.#i.going()) {
