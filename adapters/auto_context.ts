@@ -37,7 +37,7 @@ export interface AutoContextHost extends RunPorts {
   /** Whether the engine of a launch id has joined the run. */
   hasJoined(launchId: string): boolean;
   /** A launcher ended and its engine with it ({@linkcode DriverPeers.launcherOver}). */
-  launcherOver(launchId: string, how: string): void;
+  launcherOver(launchId: string, how: string, evenIfSilent: boolean): void;
   /**
    * Re-attached: this context's id under the last driver, and the hosts whose engines may come back
    * (an engine is started there only if none did within {@linkcode REATTACH_WAIT_S}).
@@ -143,7 +143,7 @@ export class AutoContext {
         exited: (l, s) => {
           const how = `exited with status ${s.code}${s.signal ? ` (${s.signal})` : ""}`;
           ctxLog.info(`Engine launcher for ${l.plan.host} ${how}`);
-          if (s.tookEngine) this.#h.launcherOver(l.launchId, `its launcher ${how}`);
+          if (s.tookEngine) this.#h.launcherOver(l.launchId, `its launcher ${how}`, s.wasEngine);
         },
         ended: (l, s, last) => {
           if (!this.#h.hasJoined(l.launchId)) {

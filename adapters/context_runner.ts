@@ -67,6 +67,12 @@ export function planHere(o: ContextOptions, hostname: string): PlannedContext {
 export interface LauncherEnd extends Deno.CommandStatus {
   /** Its engine cannot be running any more (see {@linkcode EngineStarter.endsWithEngine}). */
   tookEngine: boolean;
+  /**
+   * The launcher was the engine's own process: even a silent engine is surely gone. (An srun can
+   * return for a node that Slurm declared down while the engine there, cut off, still runs its tasks
+   * until its own grace ends: such a silent engine keeps them for the whole grace.)
+   */
+  wasEngine: boolean;
 }
 
 export interface ContextReports {
@@ -141,7 +147,12 @@ export class ContextRunner {
     reports.started?.(l, seq);
     const watch = l.status.then((status) => {
       this.#launched.delete(l.launchId);
-      const s = { ...status, tookEngine: launcherTookEngine(this.#starter(e), status.signal) };
+      const starter = this.#starter(e);
+      const s = {
+        ...status,
+        tookEngine: launcherTookEngine(starter, status.signal),
+        wasEngine: starter.endsWithEngine === "always",
+      };
       const last = lastLogLine(l.wrapLog);
       reports.exited(l, s);
       if (!this.#i.joined(l.launchId)) {

@@ -243,7 +243,7 @@ async function runLocked(
     addContext: (label, info) => peers.addContext(label, info),
     ...(re ? { restore: restoredAuto(re) } : {}),
     hasJoined: (launchId) => peers.hasJoined(launchId),
-    launcherOver: (launchId, how) => peers.launcherOver(launchId, how),
+    launcherOver: (launchId, how, evenIfSilent) => peers.launcherOver(launchId, how, evenIfSilent),
   });
   const intake = new TaskIntake({
     ...ports,

@@ -276,11 +276,12 @@ export class DriverPeers implements ServerHandlers {
   /**
    * An engine's launcher exited in a way that means the engine has ended too (it ran as the
    * launcher, or srun returned with its one task's status): its tasks are not kept for it to come
-   * back, whether its connection broke already, it is silent (its node died), or the break is yet
-   * to be noticed.
+   * back once its connection broke (now or later). A silent engine (no break: a dead node, or one
+   * cut off) is given up now only when the launcher was the engine itself.
    * @param launchId the launch @param how how the launcher ended, for the log
+   * @param evenIfSilent the launcher was the engine's own process
    */
-  launcherOver(launchId: string, how: string): void {
+  launcherOver(launchId: string, how: string, evenIfSilent = false): void {
     if (!this.#joinedLaunches.has(launchId)) return;
     this.#launcherOver.set(launchId, how);
     for (const [rank, m] of this.#mending) {
@@ -290,8 +291,9 @@ export class DriverPeers implements ServerHandlers {
       this.#engineEnded(m.peer, how);
       return;
     }
+    if (!evenIfSilent) return;
     for (const peer of this.#h.links.values()) {
-      // Silent: its connection has not broken (a dead node sends nothing); end it now.
+      // Silent, its own process gone: its connection has not broken yet; end it now.
       if (peer.hello.launch === launchId && peer.away) peer.link.close(how);
     }
   }
