@@ -159,7 +159,8 @@ async function runLocked(
   });
   const sched = new Scheduler(schedOptions);
   const progress = new Progress(inv.quiet, total);
-  const startedAt = Date.now() / 1000;
+  // A re-attached run started with its first driver: its wall time and rates count from then.
+  const startedAt = Math.min(re?.journal.first?.at ?? Infinity, Date.now() / 1000);
   // Long tasks produce no events for a while: keep the clock, rate and ETA of the line moving.
   const repaint = progress.active
     ? setInterval(() => progress.update(() => sched.snapshot()), 1000)

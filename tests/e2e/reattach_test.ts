@@ -57,6 +57,7 @@ Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the r
   await using d = await tempDir();
   const n = 14;
   Deno.writeTextFileSync(`${d.path}/Tasks`, onceTasks(n, 1.5));
+  const began = Date.now();
   const first = start(["-s", "localhost:2", "-p", "run", "Tasks"], { cwd: d.path });
   await pollUntil("a few tasks done", () => doneCounts(d.path, n).filter((c) => c > 0).length >= 3, 30_000);
   Deno.kill(first.pid, "SIGKILL");
@@ -69,6 +70,12 @@ Deno.test("reattach: a SIGKILLed driver restarted with --reattach picks up the r
   const again = await runCli(["--reattach", "run", "Tasks"], { cwd: d.path, timeoutMs: 90_000 });
   assert.equal(again.code, 0, show(again));
   assert.match(again.stderr, /re-attaching to \S+run: \d+ finished item\(s\) kept, \d+ task\(s\) in flight/);
+  // The summary's time is the run's, from its first driver's start.
+  const wall = Number(/task\(s\) run, .* in ([0-9.]+)s \(/.exec(again.stderr)?.[1]);
+  assert.ok(
+    wall >= (t0 - began) / 1000,
+    `the summary says ${wall} s; the run began ${(Date.now() - began) / 1000} s ago`,
+  );
   assertOnceEach(d.path, n);
   const rows = readRows(`${d.path}/run_status.txt`);
   assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), [...Array(n).keys()], "one line per task");
