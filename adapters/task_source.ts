@@ -245,6 +245,8 @@ export async function prescan(
   const printed = new Set<string>();
   let empty = true;
   let same = 0, differ = 0, moved = 0, wrapped = 0, barriers = 0;
+  /** What was added around the first recorded command found inside its new one (PREFIX, SUFFIX). */
+  let around: string | undefined;
   const ids = { next: 0 };
   let first: { task: Task; record: StatusRecord; source: string } | undefined;
   try {
@@ -266,8 +268,14 @@ export async function prescan(
           if (d.record.command === item.task.command && d.record.repeatIndex === item.task.repeatIndex) {
             moved++;
           } else if (d.record.command !== "" && item.task.command.includes(d.record.command)) {
-            // Its command inside the new one: a PREFIX or SUFFIX was added around it.
-            wrapped++;
+            // Its command inside the new one, with the same text around it as the others: a PREFIX or
+            // SUFFIX was added (an edit of one command is not).
+            const at = item.task.command.indexOf(d.record.command);
+            const pair = `${item.task.command.slice(0, at)}\0${
+              item.task.command.slice(at + d.record.command.length)
+            }`;
+            around ??= pair;
+            if (pair === around) wrapped++;
           }
         } else if (d.action === "skip") same++;
       }

@@ -64,10 +64,11 @@ export class ResumeMismatchError extends Error {
       repeatText(record.repeatIndex)
     } "${record.command}"`;
     const moved = counts !== undefined && counts.moved === counts.differ;
-    // Every differing command is inside its new one, on the same line: a PREFIX or SUFFIX was added.
+    // Every differing command is inside its new one, with the same text around (two at least): a PREFIX
+    // or SUFFIX was added.
     const wrapped = counts !== undefined && !moved &&
       (counts.moved ?? 0) + (counts.wrapped ?? 0) === counts.differ &&
-      (counts.wrapped ?? 0) > 0;
+      (counts.wrapped ?? 0) > 1;
     const other = counts !== undefined && counts.same === 0 && !moved && !wrapped;
     super(
       wrapped

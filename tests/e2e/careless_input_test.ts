@@ -72,7 +72,7 @@ Deno.test("careless: -r with another task file's status file says so and does no
   assert.equal(r.code, 2, show(r));
   assert.match(
     r.stderr,
-    /a1_status\.txt is the status file of another task file: none of its 2 recorded task\(s\) matches/,
+    /a1_status\.txt is the status file of another task file: none of the 2 task\(s\) it records under ids of this file matches/,
   );
   assert.doesNotMatch(r.stderr, /force-resume/);
   assert.ok(!leftovers(d.path, []).some((n) => n.startsWith("b1") || n.length === 1 && "xyz".includes(n)));
