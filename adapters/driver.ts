@@ -34,7 +34,7 @@ import { Progress } from "./progress.ts";
 import { RetireManager } from "./retire.ts";
 import { planUid, RunLock, StatusWriter } from "./run_files.ts";
 import type { Reattach } from "./reattach.ts";
-import { type EarlierRuns, earlierRuns, markResumed } from "./predecessor.ts";
+import { type EarlierRuns, earlierRuns, markResumed, unmarkResumed } from "./predecessor.ts";
 import { jobIdOf, taskFileName } from "../lib/naming.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { RunMailer } from "./run_mail.ts";
@@ -93,9 +93,14 @@ export async function runDriver(
   // One run per prefix: a second driver stops here, before it touches any file of the first.
   const lock = RunLock.acquire(plan.uid, hostname, inv.prefix);
   if (!re) markResumed(inv.resumeFrom, plan.uid, hostname);
+  let refused = true;
   try {
-    return await runLocked(inv, hostname, table, taskSource, plan, re, exitNow, earlier);
+    const code = await runLocked(inv, hostname, table, taskSource, plan, re, exitNow, earlier);
+    // Exit 2: the resume was refused (a changed task file, a bad line): it took nothing over.
+    refused = code === 2;
+    return code;
   } finally {
+    if (refused && !re) unmarkResumed(inv.resumeFrom, plan.uid);
     lock.release();
   }
 }

@@ -287,3 +287,27 @@ export function markResumed(resumeFrom: readonly string[], uid: string, host: st
     } catch { /* no journal (an older run, another tool's file), or not writable: nothing to mark */ }
   }
 }
+
+/**
+ * A resume that was refused took nothing over: its marks ({@linkcode markResumed}) are taken back.
+ * @param resumeFrom the `-r` files @param uid this run's
+ */
+export function unmarkResumed(resumeFrom: readonly string[], uid: string): void {
+  for (const r of resumeFrom) {
+    if (!r.endsWith("_status.txt")) continue;
+    const path = `${r.slice(0, -"_status.txt".length)}_journal`;
+    try {
+      const text = Deno.readTextFileSync(path);
+      const kept = text.split("\n").filter((l) => {
+        if (!l.startsWith("T ")) return true;
+        try {
+          const t = JSON.parse(l.slice(2));
+          return !(t.by === uid && t.pid === Deno.pid);
+        } catch {
+          return true;
+        }
+      });
+      if (kept.length !== text.split("\n").length) Deno.writeTextFileSync(path, kept.join("\n"));
+    } catch { /* gone, or not writable: nothing to take back */ }
+  }
+}

@@ -100,7 +100,11 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
     // Nothing runs and nothing left can finish in time: hand off now rather than idle to the end
     // (once what follows a task set aside is read, or cannot go either).
     const allRead = core.tasksEnded && queue.fileItems === 0;
-    if (held && (stuck || allRead) && !core.anyOutstanding() && core.phase === "running") {
+    if (
+      held && (stuck || allRead) && !core.anyOutstanding() && core.phase === "running" &&
+      // A task waiting out its delay (lost with an engine, a retry) may still fit.
+      queue.requeued().every((x) => tooLong(x.task!))
+    ) {
       const first = queue.requeued().find((x) => core.stoppedBefore.has(x.id));
       const note = first &&
         `Task ${first.id} (line ${first.task!.line}) ${

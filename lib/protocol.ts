@@ -223,6 +223,7 @@ export function runStateOf(
       taskLimit: c.taskLimit,
       assigned: c.assigned,
       engines: c.engines,
+      ...(c.endsAt !== undefined ? { endsAt: c.endsAt } : {}),
     })),
     phase: s.phase,
     tasksEnded: s.tasksEnded,

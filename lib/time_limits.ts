@@ -48,7 +48,8 @@ export class Durations {
    */
   estimate(t: Task, timeout: number | undefined, stoppedAfter?: number): number | undefined {
     const e = this.#estimate(t, timeout);
-    if (stoppedAfter === undefined) return e;
+    // A time limit is a cap: the task never runs longer.
+    if (stoppedAfter === undefined || (t.timeout ?? timeout ?? 0) > 0) return e;
     return Math.max(e ?? 0, neededAfterStop(stoppedAfter));
   }
 
