@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { WireContext } from "./protocol.ts";
 import type { PerEngineTask, StatusRecord, Task } from "./types.ts";
 
 /** Something the driver must do. */
@@ -115,15 +116,8 @@ export interface SchedulerSnapshot {
     /** Unix seconds the driver last heard from it (filled in by the driver for monitors). */
     lastHeard?: number;
   }[];
-  /** `endsAt`: when its allocation ends (Unix seconds), when it has an end. */
-  contexts: {
-    id: number;
-    label: string;
-    taskLimit: number;
-    assigned: number;
-    engines: number;
-    endsAt?: number;
-  }[];
+  /** Its contexts, as monitors and `--status` get them. */
+  contexts: WireContext[];
   phase: "running" | "draining" | "aborting" | "done";
   tasksEnded: boolean;
   /** Attempts that failed (or were lost with their engine) and were run again. */
