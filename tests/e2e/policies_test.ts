@@ -194,7 +194,7 @@ Deno.test("policies: a chain of resumes in equal walltimes runs what fits and do
   const run = (args: string[]) => runCli([...args, "-s", "localhost:2", "Tasks"], { cwd: d.path });
   const r1 = await run(["--walltime", "20", "-p", "run"]);
   assert.equal(r1.code, 75, show(r1));
-  assert.deepEqual(readRows(`${d.path}/run_status.txt`).map((x) => [x.id, x.flags]), [[0, "R  K"], [
+  assert.deepEqual(readRows(`${d.path}/run_status.txt`).map((x) => [x.id, x.flags]).sort(), [[0, "R  K"], [
     1,
     "R  K",
   ]]);
