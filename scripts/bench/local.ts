@@ -7,7 +7,7 @@
  *
  * Prints, with medians of several rounds (the machine is noisy, so ratios matter):
  *   1. N x `true` at -s localhost:2: disbatch tasks/s / xargs -P2 tasks/s (goal >= 0.9)
- *   2. 1,000 x `sleep 0.01`: disbatch wall / xargs wall (goal <= 1.1)
+ *   2. 1,000 x `sleep 0.01`: disbatch wall / xargs wall (goal <= 1.05)
  *   3. median wall time of a 1-task run (goal <= 0.3 s)
  *   4. peak RSS of the driver and the engine over 100,000 `true` tasks, and how much either grew after
  *      the first 10 % of the run (goal: not at all)
