@@ -42,6 +42,8 @@ export interface ActionTargets extends Pick<RunPorts, "log" | "say"> {
   /** Plan the driver's own context and launch its engines. */
   launchContext(): void;
   nodeFree(a: Extract<Action, { kind: "retireNode" | "holdNode" }>): void;
+  /** An engine told to leave, and why (for the `dbUtil.sh` of its context, when it has one). */
+  engineLeaves?(rank: number, why: string): void;
   /** Tasks about to be sent to an engine (the journal). */
   sending?(rank: number, ids: number[]): void;
   /** Write the records taken so far (the status file): before an engine is told it may forget them. */
@@ -89,6 +91,7 @@ export class ActionRunner {
         case "stopEngine":
           this.flush();
           t.links.get(a.rank)?.link.send({ kind: "stop" });
+          if (a.why !== undefined) t.engineLeaves?.(a.rank, a.why);
           break;
         case "killEngine": {
           this.flush();

@@ -156,7 +156,12 @@ export class AutoContext {
             if (sched.phase === "running") say(`disbatch: ${msg}`);
             notComing(l.plan);
           } else if (s.code !== 0) {
-            log.warn(`Engine launcher on ${l.plan.host} exited with status ${s.code}; see ${l.wrapLog}`);
+            // Its end is told with the engine's ("left: …"); the wrap log only when it says something.
+            log.info(
+              `Engine launcher on ${l.plan.host} exited with status ${s.code}${
+                last ? `; see ${l.wrapLog}: ${last}` : ""
+              }`,
+            );
           }
         },
         coming: () => react({ kind: "engineComing", context: id, now: now() }),

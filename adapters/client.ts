@@ -143,7 +143,7 @@ export async function connectToDriver(
  * Why a run's driver does not answer, as its journal tells.
  * @param uid the run's uid (prefix path) @returns a sentence: the run ended, or its driver died
  */
-function whyNoDriver(uid: string): string {
+export function whyNoDriver(uid: string): string {
   let text: string;
   try {
     text = Deno.readTextFileSync(`${uid}_journal`);

@@ -11,7 +11,7 @@ import { parseArgv, UsageError } from "../lib/cli.ts";
 import { describeEngines } from "../lib/context_plan.ts";
 import { contextOptionsFrom, contextSpecs, DEFAULT_ENGINE_RESTARTS } from "../lib/driver_options.ts";
 import { withDriverDefaults } from "../lib/context_options.ts";
-import { ClientError, connectToDriver } from "./client.ts";
+import { ClientError, connectToDriver, whyNoDriver } from "./client.ts";
 import { ContextRunner, planHere } from "./context_runner.ts";
 import { Logger } from "./log.ts";
 import { RetireManager } from "./retire.ts";
@@ -130,6 +130,16 @@ async function addContext(args: string[]): Promise<number> {
   const id = registered.context;
   const label = registered.label || plan.label;
   const log = new Logger(`${run.uid}_${label}.context.log`, run.logLevel);
+  /** Launches whose engine joined the run (the driver says so): those are not started again here. */
+  const joined = new Set<string>();
+  session.onMessage = (m) => {
+    if (m.kind === "engineJoined") joined.add(m.launch);
+    else if (m.kind === "note") {
+      // The driver's word on why an engine of this job leaves.
+      log.info(m.text);
+      say(`disbatch: ${m.text}`);
+    }
+  };
   log.info(
     `Context ${label} (${id}, ${plan.kind}) on ${Deno.hostname()} (pid ${Deno.pid}): ${
       describeEngines(usable)
@@ -167,7 +177,7 @@ async function addContext(args: string[]): Promise<number> {
     say,
     restarts: kind.restartsLostEngines ? DEFAULT_ENGINE_RESTARTS : 0,
     going: () => !session.link.isClosed,
-    joined: () => false,
+    joined: (launch) => joined.has(launch),
     reports: {
       startFailed(e, launch, error) {
         failed++;
@@ -200,8 +210,10 @@ async function addContext(args: string[]): Promise<number> {
           context: id,
           host: l.plan.host,
           launch: l.launchId,
-          reason: `exited (status ${s.code}${s.signal ? `, ${s.signal}` : ""}); see ${l.wrapLog}${
-            last ? `: ${last}` : ""
+          // Its wrap log is named only when something went wrong: an engine that was told to leave
+          // ends with status 0, whatever srun said on the way.
+          reason: `exited (status ${s.code}${s.signal ? `, ${s.signal}` : ""})${
+            s.success ? "" : `; see ${l.wrapLog}${last ? `: ${last}` : ""}`
           }`,
           ...(s.tookEngine ? { engineOver: true } : {}),
         });
@@ -224,12 +236,17 @@ async function addContext(args: string[]): Promise<number> {
     }, (run.driverGrace + 15) * 1000);
   });
   await runner.settled();
+  // The driver went away before the run ended: its engines here gave up on it after the grace.
+  if (session.link.isClosed && failed > 0 && endedWith(run.uid) === undefined) {
+    say(`disbatch: lost the driver of run ${run.uid}; the engines here stopped. ${whyNoDriver(run.uid)}`);
+    log.warn(`Lost the driver of run ${run.uid}; the engines here stopped`);
+  }
   await retire.flush();
   session.link.send({ kind: "contextDone", context: id });
   await session.link.flush();
   session.link.close("context done");
   log.info(`Context ${label} done`);
   log.close();
-  // No engine of it ended well: the resources it was to add did not serve the run.
-  return failed > 0 && endedWell === 0 ? 1 : 0;
+  // No engine of it ended well (or none could start): the resources it was to add did not serve the run.
+  return usable.length === 0 || (failed > 0 && endedWell === 0) ? 1 : 0;
 }

@@ -212,6 +212,7 @@ async function runLocked(
     nodeFree: (a) => retire.nodeFree(a),
     launchContext: () => auto.start(),
     sending: (rank, ids) => journal.sent(rank, ids),
+    engineLeaves: (rank, why) => peers.engineLeaves(rank, why),
   });
   eventLog?.start(schedOptions);
   const keep = eventViews({ sched, journal, tracker });

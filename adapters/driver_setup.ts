@@ -112,6 +112,7 @@ export function restoreRun(
       engines: coming.get(id) ?? 0,
       retires: c.retires,
       ...(c.keepHost !== undefined ? { keepHost: c.keepHost } : {}),
+      ...(c.origin === "added" ? { added: true } : {}),
       ...(c.endsAt !== undefined ? { endsAt: c.endsAt } : {}),
       assigned: j.assigned.get(id) ?? 0,
       now,

@@ -287,6 +287,7 @@ class Engine {
           slots: this.#o.slots,
           coresPerSlot: this.#o.coresPerSlot,
           ...(this.#o.launch ? { launch: this.#o.launch } : {}),
+          ...(this.#o.notes?.length && this.#rank < 0 ? { notes: this.#o.notes } : {}),
           ...(this.#rank >= 0 ? { resume: { rank: this.#rank } } : {}),
         });
         // While the driver checks the hello and welcomes the engine.

@@ -51,10 +51,13 @@ export async function engineMain(args: string[]): Promise<number> {
   // `-E` values come from this host's environment: the slots they leave are the ones the engine
   // offers (an engine that offered more would be sent tasks it cannot start).
   let slots = l.slots;
+  // Said by the driver too: an srun step's stderr may reach its wrap log only when the step ends.
+  const notes: string[] = [];
   if (l.envResource.length) {
     const split = splitEnvResources(l.envResource, Deno.env.toObject(), l.slots);
     for (const w of split.warnings) {
       Deno.stderr.writeSync(new TextEncoder().encode(`disbatch engine on ${host}: ${w}\n`));
+      notes.push(w);
     }
     if (split.slots < 1) {
       const unset = l.envResource.filter((v) => Deno.env.get(v) === undefined);
@@ -79,6 +82,7 @@ export async function engineMain(args: string[]): Promise<number> {
     label: l.label,
     envResource: l.envResource,
     ...(l.launch !== undefined ? { launch: l.launch } : {}),
+    ...(notes.length ? { notes } : {}),
   });
 }
 

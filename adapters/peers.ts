@@ -143,12 +143,34 @@ export class DriverPeers implements ServerHandlers {
     return { rank: -1 };
   }
 
+  /**
+   * Tell the `dbUtil.sh` that added an engine's context (the driver's own contexts have none) why
+   * the engine leaves: its job's output then says why it ends.
+   * @param rank the engine @param why the reason
+   */
+  engineLeaves(rank: number, why: string): void {
+    const e = this.#h.sched.view.engine(rank);
+    const link = e && this.#contextLinks.get(e.context)?.link;
+    if (e && link && !link.isClosed) {
+      link.send({ kind: "note", text: `the engine on ${e.host} leaves: ${why}` });
+    }
+  }
+
   /** @param p a peer that got its `welcome` */
   joined(p: Peer): void {
     if (p.hello.role !== "engine") return;
     const h = p.hello;
     this.#h.links.set(p.rank!, p);
-    if (h.launch) this.#joinedLaunches.add(h.launch);
+    if (h.launch) {
+      this.#joinedLaunches.add(h.launch);
+      // A dbUtil.sh that started it does not start a joined engine again (it was lost, not unreachable).
+      const link = this.#contextLinks.get(h.context!)?.link;
+      if (link && !link.isClosed) link.send({ kind: "engineJoined", launch: h.launch });
+    }
+    for (const note of h.notes ?? []) {
+      this.#h.log.warn(`Engine ${p.rank} on ${h.host}: ${note}`);
+      this.#h.say(`disbatch: warning: engine ${p.rank} on ${h.host}: ${note}`);
+    }
     if (h.resume) return; // what it holds comes in its `resume` message
     this.#h.react({
       kind: "engineJoined",
@@ -236,6 +258,7 @@ export class DriverPeers implements ServerHandlers {
           engines: msg.engines,
           retires: msg.retires === true,
           ...(msg.keepHost !== undefined ? { keepHost: msg.keepHost } : {}),
+          added: true,
           ...(endsAt !== undefined ? { endsAt } : {}),
           now: now(),
         });

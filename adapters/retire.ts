@@ -162,12 +162,15 @@ export class RetireManager {
     };
     delete env[LAUNCH_ENV.secret];
     if (c.jobId) env.SLURM_JOBID = env.SLURM_JOB_ID = c.jobId;
-    const dir = Deno.makeTempDirSync({ prefix: "disbatch_retire_" });
+    // scontrol leaves slurm_job_*_resize.sh files where it runs: the default command runs in a
+    // private directory; a command of the user's runs where the run does (its relative paths hold).
+    const own = c.command === DEFAULT_RETIRE_CMD;
+    const dir = own ? Deno.makeTempDirSync({ prefix: "disbatch_retire_" }) : undefined;
     this.#log.info(`Retiring ${retiring.join(",")} (active: ${active.join(",") || "none"}): ${c.command}`);
     const p = new Deno.Command("/bin/bash", {
       args: ["-c", c.command!],
       env,
-      cwd: dir,
+      ...(dir ? { cwd: dir } : {}),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -175,7 +178,9 @@ export class RetireManager {
       .output().then((out) => {
         const text = (new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr)).trim();
         if (out.code === 0) {
-          this.#log.info(`Retired ${retiring.join(",")}${text ? `: ${text.split("\n")[0]}` : ""}`);
+          // scontrol's advice on resetting the job's variables is for shells, not for this log.
+          const said = !own && text ? `: ${text.split("\n")[0]}` : "";
+          this.#log.info(`Retired ${retiring.join(",")} (active: ${active.join(",") || "none"})${said}`);
         } else {
           const msg = `retirement of ${retiring.join(",")} failed (exit ${out.code}): ${
             text.split("\n").at(-1) ?? ""
@@ -184,7 +189,7 @@ export class RetireManager {
           this.#say(`disbatch: warning: ${msg}`);
         }
       }).catch((e) => this.#log.error(`Cannot run the retire command: ${e}`))
-      .finally(() => Deno.removeSync(dir, { recursive: true }));
+      .finally(() => dir && Deno.removeSync(dir, { recursive: true }));
     this.#running.push(p);
   }
 

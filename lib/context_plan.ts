@@ -73,7 +73,8 @@ export function planContext(
 ): ContextPlan {
   const plan = kindFor(o, f, kinds).plan(o, f);
   if (o.envResource.length === 0) return plan;
-  // An engine on this machine splits `-E` values from this environment: say now what it will find.
+  // An engine on this machine splits `-E` values from this environment: one that finds no slot
+  // does not join, so say now that it cannot run tasks (fewer slots, it says itself as it joins).
   for (const e of plan.engines) {
     if (e.via !== "local") continue;
     const split = splitEnvResources(o.envResource, f.env, e.slots);
@@ -83,7 +84,7 @@ export function planContext(
         `${unset.length ? `-E ${unset.join(", ")} is not set` : "an -E variable has no value"}: ` +
           `the engine on ${e.host} cannot run tasks`,
       );
-    } else for (const w of split.warnings) plan.warnings.push(`${w} on ${e.host}`);
+    }
   }
   return plan;
 }

@@ -12,8 +12,8 @@ import type { ContextState, EngineState, TaskEntry } from "./registry.ts";
 import { reachedLimit } from "./registry.ts";
 import { barrierRecord } from "./run_records.ts";
 import type { SchedulerCore } from "./scheduler_core.ts";
-import type { Action } from "./scheduler_types.ts";
-import { endsBy, taskToSend } from "./time_limits.ts";
+import { type Action, WALLTIME_MARGIN_S } from "./scheduler_types.ts";
+import { endsBy, neededAfterStop, taskToSend } from "./time_limits.ts";
 import type { Barrier, StatusRecord, Task } from "./types.ts";
 
 /**
@@ -83,7 +83,7 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
           kind: "log",
           level: "info",
           message: `Task ${t.id} (line ${t.line}) waits for a later run: it ${
-            stoppedText(stopped, stopAt!, now)
+            stoppedText(core, t, stopped, stopAt!, now)
           }`,
         });
         continue;
@@ -105,13 +105,20 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
       // A task waiting out its delay (lost with an engine, a retry) may still fit.
       queue.requeued().every((x) => tooLong(x.task!))
     ) {
-      const first = queue.requeued().find((x) => core.stoppedBefore.has(x.id));
+      const waiting = queue.requeued().filter((x) => core.stoppedBefore.has(x.id));
+      const first = waiting[0];
       const note = first &&
         `Task ${first.id} (line ${first.task!.line}) ${
-            stoppedText(core.stoppedBefore.get(first.id)!, stopAt!, now)
-          }` +
-          `: a resume needs a longer time limit`;
-      out.push(...core.walltimeEnd("no task left can finish before it", note));
+          stoppedText(core, first.task!, core.stoppedBefore.get(first.id)!, stopAt!, now)
+        }: a resume needs a time limit of more than ${
+          Math.ceil(needs(core, first.task!, core.stoppedBefore.get(first.id)!) + WALLTIME_MARGIN_S)
+        } s${waiting.length > 1 ? ` (${waiting.length - 1} more such task(s) are in the driver log)` : ""}`;
+      out.push(
+        ...core.walltimeEnd(
+          `no task left can finish in the ${Math.max(0, Math.round(stopAt! - now))} s left before it`,
+          note,
+        ),
+      );
     }
     queue.compact();
   }
@@ -121,11 +128,23 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
   return out;
 }
 
-/** Why a task an earlier run stopped is not started before the walltime `stopAt`. */
-function stoppedText(stopped: StatusRecord, stopAt: number, now: number): string {
-  return `ran ${stopped.elapsed.toFixed(1)} s in an earlier run without ending, and ${
-    Math.max(0, stopAt - now).toFixed(0)
-  } s are left before the walltime`;
+/** How long a task an earlier run stopped is taken to need. */
+function needs(core: SchedulerCore, t: Task, stopped: StatusRecord): number {
+  return core.estimate(t) ?? neededAfterStop(stopped.elapsed);
+}
+
+/** Why a task an earlier run stopped is not started before the walltime's hand-off `stopAt`. */
+function stoppedText(
+  core: SchedulerCore,
+  t: Task,
+  stopped: StatusRecord,
+  stopAt: number,
+  now: number,
+): string {
+  return `ran ${stopped.elapsed.toFixed(1)} s in an earlier run without ending and needs more than ${
+    Math.ceil(needs(core, t, stopped))
+  } s, but ${Math.max(0, stopAt - now).toFixed(0)} s are left before the hand-off (${WALLTIME_MARGIN_S} s ` +
+    `before the walltime)`;
 }
 
 /** Whether `t` can finish on `e` before the end of its allocation (always, when that is not known). */
@@ -205,29 +224,33 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
     e.state === "active" && e.outstanding.size === 0
   );
   const spares = empty ? keptForRetries(core, idleEngines) : undefined;
+  /** None of the context's engines has a task, and none is kept for a retry. */
+  const wholeIdle = (c: ContextState): boolean =>
+    [...c.engines].every((r) => idle(core, r) && !spares?.has(core.reg.engine(r)!));
   for (const e of idleEngines) {
     const c = core.reg.context(e.context);
     if (!c?.retires || spares?.has(e)) continue;
-    // The kept node (the one the context itself runs on) leaves too once its whole allocation has
-    // nothing to do: its job then ends rather than idling to its time limit.
+    // The kept node leaves too (last) once its whole allocation has nothing to do, where that
+    // allocation is not the driver's: a dbUtil.sh job then ends rather than idling to its time limit.
     const leaves = empty
-      ? e.host !== c.keepHost
-      : nothingFits(c) && (e.host !== c.keepHost || [...c.engines].every((r) => idle(core, r)));
-    if (leaves) {
-      core.reg.stop(e);
-      if (!empty) {
-        out.push({
-          kind: "log",
-          level: "info",
-          message:
-            `Engine ${e.rank} on ${e.host} leaves: nothing left can finish before context ${c.label}'s ` +
-            `allocation ends (in ${
-              Math.max(0, Math.round(c.stopAt! - now))
-            } s, its hand-off margin taken off)`,
-        });
-      }
-      out.push({ kind: "stopEngine", rank: e.rank });
+      ? e.host !== c.keepHost || (c.added && wholeIdle(c))
+      : nothingFits(c) && (e.host !== c.keepHost || wholeIdle(c));
+    if (!leaves) continue;
+    core.reg.stop(e);
+    const why = empty
+      ? "nothing is left to run"
+      : `nothing left can finish before the allocation ends (in ${
+        Math.max(0, Math.round(c.stopAt! - now))
+      } s, its hand-off margin taken off)`;
+    // Once nothing is left, the log's "finished" line says it for engines the run keeps.
+    if (!empty || c.added) {
+      out.push({
+        kind: "log",
+        level: "info",
+        message: `Engine ${e.rank} on ${e.host} (context ${c.label}) leaves: ${why}`,
+      });
     }
+    out.push({ kind: "stopEngine", rank: e.rank, why });
   }
   return out;
 }
@@ -243,7 +266,7 @@ function keptForRetries(core: SchedulerCore, idle: EngineState[]): Set<EngineSta
   if (!((core.o.retries ?? 0) > 0) || idle.length === 0) return kept;
   const spare = idle.filter((e) => {
     const c = core.reg.context(e.context);
-    return c?.retires && e.host !== c.keepHost;
+    return c?.retires && (e.host !== c.keepHost || c.added);
   });
   const stays = idle.filter((e) => !spare.includes(e));
   for (const x of core.reg.engines()) {

@@ -69,7 +69,8 @@ export function engineAway(
   core.reg.setAway(e, true);
   return [{
     kind: "log",
-    level: "warn",
+    // A broken connection mended within seconds or given up then (which is said) is only logged.
+    level: graceS < 10 ? "info" : "warn",
     message: `Engine ${rank} on ${e.host} ${why}; its ${e.outstanding.size} task(s) are kept for it ` +
       `for up to ${Math.round(graceS)} s`,
   }];
@@ -227,8 +228,10 @@ export function engineGone(
     }
     if (core.phase === "aborting") {
       // The run is being killed: whatever this engine still held (queued or running) is not
-      // recorded; a resume runs it again, like every task that never started.
+      // recorded; a resume runs it again, like every task that never started. One within its
+      // slots was most likely running: the summary counts it as killed, not as not started.
       core.reg.drop(entry);
+      if (i < e.slots) core.tally.lostAtEnd++;
       out.push({
         kind: "log",
         level: "info",

@@ -322,4 +322,6 @@ export interface EngineOptions {
   label: string;
   /** Launch id given by the context. */
   launch?: string;
+  /** What the engine found wrong as it started (too few `-E` values): the driver says it to the user. */
+  notes?: string[];
 }

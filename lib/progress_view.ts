@@ -69,7 +69,9 @@ export function progressLine(
  * @param s final state @returns how many
  */
 export function unstartedTasks(s: SchedulerSnapshot): number {
-  return s.tasksSeen === undefined ? s.queued : Math.max(0, s.tasksSeen - s.finished - s.skipped - s.running);
+  return s.tasksSeen === undefined
+    ? s.queued
+    : Math.max(0, s.tasksSeen - s.finished - s.skipped - s.running - (s.lostAtEnd ?? 0));
 }
 
 /**
@@ -99,6 +101,10 @@ export function summaryLines(
   const lines = [
     `disbatch: ${s.finished} task(s) run, ${s.failed} failed${
       s.killed ? `, ${s.killed} killed as the run ended (a resume runs them again)` : ""
+    }${
+      s.lostAtEnd
+        ? `, ${s.lostAtEnd} killed with their engine as the run ended (not recorded; a resume runs them again)`
+        : ""
     }${notStarted}${s.skipped ? `, ${s.skipped} skipped (resume)` : ""}` +
     `${s.barriers ? `, ${s.barriers} barrier(s)` : ""} in ${formatDuration(o.wall)} (${
       rate.toFixed(rate < 9.995 ? 2 : 0)

@@ -260,7 +260,11 @@ export type FromDriver =
   | { kind: "ack"; answer: StopAnswer }
   /** The answer to `registerContext`: the context's id and label. */
   | { kind: "registered"; context: number; label: string }
-  | { kind: "runOver" };
+  | { kind: "runOver" }
+  /** To a context added with `dbUtil.sh`: a line for its user (why one of its engines leaves). */
+  | { kind: "note"; text: string }
+  /** To a context added with `dbUtil.sh`: the engine of this launch joined the run. */
+  | { kind: "engineJoined"; launch: string };
 
 /** Messages to the driver. */
 export type ToDriver =
@@ -280,6 +284,8 @@ export type ToDriver =
     coresPerSlot?: number;
     /** Engines: the launch id the context gave it (to match launcher processes). */
     launch?: string;
+    /** Engines: what they found wrong as they started (too few `-E` values), for the user. */
+    notes?: string[];
     /** Engines that lost their driver and reach one again: their rank (what they hold follows). */
     resume?: { rank: number };
   }

@@ -259,6 +259,8 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
   ack: { to: "peer", fields: { answer: shaped(isStopAnswer) } },
   registered: { to: "peer", fields: { context: num, label: str } },
   runOver: { to: "peer", fields: {} },
+  note: { to: "peer", fields: { text: str } },
+  engineJoined: { to: "peer", fields: { launch: str } },
   // Engines, contexts, monitors, control → driver.
   hello: {
     to: "driver",
@@ -273,6 +275,7 @@ const MESSAGES: { [K in MessageKind]: KindSpec<K> } = {
       slots: opt(num),
       coresPerSlot: opt(num),
       launch: opt(str),
+      notes: opt(list(str, "note")),
       resume: opt(record({ rank: num })),
     },
   },

@@ -43,6 +43,8 @@ export type DriverEvent =
     engines: number;
     retires: boolean;
     keepHost?: string;
+    /** Added with `dbUtil.sh`: an allocation of its own, given back whole when it has nothing to do. */
+    added?: boolean;
     endsAt?: number;
     assigned?: number;
     now: number;
@@ -133,6 +135,7 @@ export function react(s: Scheduler, ev: DriverEvent): Action[] {
       return s.contextJoined(ev.id, ev.label, ev.taskLimit, ev.engines, {
         retires: ev.retires,
         ...(ev.keepHost !== undefined ? { keepHost: ev.keepHost } : {}),
+        ...(ev.added ? { added: true } : {}),
         ...(ev.endsAt !== undefined ? { endsAt: ev.endsAt } : {}),
         ...(ev.assigned !== undefined ? { assigned: ev.assigned } : {}),
       });

@@ -82,8 +82,13 @@ export interface ContextState {
   readonly engines: Set<number>;
   /** Its nodes are given back when idle (Slurm, --retire-cmd): its idle engines leave early. */
   readonly retires: boolean;
-  /** The node that is never given back (the driver's or the context's own): its engine stays. */
+  /**
+   * The node its engines leave last: the driver's (never given back), or the batch node of a job
+   * added with `dbUtil.sh` (given back with the rest once the job has nothing left to do).
+   */
   readonly keepHost: string | undefined;
+  /** Added to the run with `dbUtil.sh` (its own allocation): all of it leaves when it has nothing to do. */
+  readonly added: boolean;
   /** When its allocation ends, minus the hand-off margin (Unix seconds): no task starts that cannot finish by then. */
   stopAt?: number;
   /** Stopped (`--stop`, the dashboard): its engines get no more tasks, late ones leave at once. */
@@ -101,13 +106,14 @@ export function newContext(
   label: string,
   taskLimit: number,
   engines: number,
-  o: { retires: boolean; keepHost?: string | undefined; stopAt?: number; assigned?: number },
+  o: { retires: boolean; keepHost?: string | undefined; added?: boolean; stopAt?: number; assigned?: number },
 ): ContextState {
   return {
     id,
     label,
     retires: o.retires,
     keepHost: o.keepHost,
+    added: o.added === true,
     ...(o.stopAt !== undefined ? { stopAt: o.stopAt } : {}),
     taskLimit,
     stopped: false,

@@ -25,6 +25,8 @@ export class Tally {
   failed = 0;
   /** Tasks killed because the run was ending (`K`): not their own failures. */
   killed = 0;
+  /** Tasks an engine was running when it was lost as the run was being killed: not recorded. */
+  lostAtEnd = 0;
   barriers = 0;
   skipped = 0;
   /** Attempts stopped at their time limit (retried ones included). */

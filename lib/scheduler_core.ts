@@ -292,6 +292,7 @@ function snapshotOf(c: SchedulerCore): SchedulerSnapshot {
     finished: c.tally.finished,
     failed: c.tally.failed,
     killed: c.tally.killed,
+    ...(c.tally.lostAtEnd ? { lostAtEnd: c.tally.lostAtEnd } : {}),
     barriers: c.tally.barriers,
     skipped: c.tally.skipped,
     running,

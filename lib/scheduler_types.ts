@@ -14,7 +14,8 @@ export type Action =
   /** Send tasks to an engine (the driver batches them per engine). */
   | { kind: "assign"; rank: number; task: Task }
   /** Tell an engine to finish its running tasks, hand back queued ones, run STOP tasks and leave. */
-  | { kind: "stopEngine"; rank: number }
+  /** `why`: said to the user of the engine's context where that is a `dbUtil.sh` of its own. */
+  | { kind: "stopEngine"; rank: number; why?: string }
   /** Tell an engine to kill its running tasks now and leave. */
   | { kind: "killEngine"; rank: number }
   /** Append a line to the status file (`attempt`: which run of the task it records, 0 the first). */
@@ -92,6 +93,8 @@ export interface SchedulerSnapshot {
   failed: number;
   /** Tasks killed because the run was ending (flag `K`: a resume runs them again). */
   killed?: number;
+  /** Tasks running on an engine that was lost as the run was being killed (not recorded). */
+  lostAtEnd?: number;
   barriers: number;
   skipped: number;
   running: number;

@@ -390,6 +390,59 @@ Deno.test({
 });
 
 Deno.test({
+  name: "slurm: a dbUtil.sh job with nothing left to run ends at once, saying why, while the run goes on",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_idlejob_");
+  const pp = `${d.path}/run`;
+  // The long task goes to the first job; the second gets the short one and then has nothing to do.
+  writeText(
+    d.path,
+    "T",
+    'sleep 30; echo "$SLURM_JOB_ID" >> long\n' + 'echo "$SLURM_JOB_ID" >> short\n',
+  );
+  const onLoginHost = [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "-p", pp, "T"];
+  const child = spawnPiped("bash", onLoginHost, { cwd: d.path });
+  const drv = { child, done: child.output().then(decoded) };
+  try {
+    const dbu = await waitDbUtil(pp, 30_000);
+    const first = sbatchWait(["-n", "1", "-o", "first.out", dbu], d.path);
+    await pollUntil(
+      "the first job's engine joins (and takes the long task)",
+      () => /Engine \d+ joined from/.test(readOr(`${pp}_driver.log`) ?? ""),
+      60_000,
+    );
+    const t0 = performance.now();
+    const second = await sbatchWait(["-t", "5", "-n", "1", "-o", "second.out", dbu], d.path);
+    const took = (performance.now() - t0) / 1000;
+    assertJobOk(second, d.path);
+    const out = readOr(`${d.path}/second.out`) ?? "";
+    assert.ok(
+      took < 25,
+      `the idle job ended after ${took.toFixed(0)} s, not at once\n${out}\n${dirReport(d.path)}`,
+    );
+    assert.match(out, /the engine on n\d leaves: nothing is left to run/, out);
+    assert.equal(
+      readOr(`${d.path}/long`) ?? "",
+      "",
+      "the long task was still running when the second job ended",
+    );
+    const r = await finish(drv, 60_000);
+    assert.equal(r.code, 0, `driver: ${showRan(r)}\n${dirReport(d.path)}`);
+    const a = await first;
+    assertJobOk(a, d.path);
+    assert.equal(readOr(`${d.path}/long`), `${a.jobId}\n`, "the long task ran once, in the first job");
+    assert.equal(
+      readOr(`${d.path}/short`),
+      `${second.jobId}\n`,
+      "the short task ran once, in the second job",
+    );
+  } finally {
+    await killAndWait(drv);
+  }
+});
+
+Deno.test({
   name:
     "slurm: a -S driver SIGKILLed on the login host and restarted with --reattach keeps the job's engines",
   ignore: IGNORE,
@@ -423,6 +476,62 @@ Deno.test({
   } finally {
     await killAndWait(drv);
   }
+});
+
+Deno.test({
+  name: "slurm: a dbUtil.sh job whose driver died and was not restarted says so in its output and fails",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_slurm_lostdriver_");
+  const pp = `${d.path}/run`;
+  writeText(d.path, "T", "sleep 60\n");
+  const child = spawnPiped(
+    "bash",
+    [`${RIG_SCRIPTS}rig-on.sh`, "login", ...cliCommand(), "-S", "--driver-grace", "5", "-p", pp, "T"],
+    { cwd: d.path },
+  );
+  const drv = { child, done: child.output().then(decoded) };
+  try {
+    const dbu = await waitDbUtil(pp, 30_000);
+    const job = runJob(["-n", "1", "-o", "add.out", dbu], d.path);
+    await pollUntil(
+      "the task is sent",
+      () => /Engine \d+ joined from/.test(readOr(`${pp}_driver.log`) ?? ""),
+      60_000,
+    );
+    Deno.kill(lockPid(pp), "SIGKILL");
+    await drv.done;
+    const end = await job;
+    const out = readOr(`${d.path}/add.out`) ?? "";
+    assert.equal(end.state, "FAILED", `${JSON.stringify(end)}\n${out}`);
+    assert.match(
+      out,
+      /disbatch: lost the driver of run \S+; the engines here stopped\. The run did not end: its driver died or is stopped\. Restart it with: disbatch --reattach /,
+      out,
+    );
+  } finally {
+    await killAndWait(drv);
+  }
+});
+
+Deno.test({
+  name:
+    "slurm: -E with fewer values than a node's slots: each srun engine's warning reaches the job's output",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await jobDir("disbatch_slurm_envres_");
+  writeText(d.path, "T", 'echo "G=$G" >> seen\n'.repeat(4));
+  const job = await runJob(
+    ["-N", "2", "-n", "4", "--export=ALL,G=g0", "-o", "job.out", "disbatch", "-E", "G", "-p", "run", "T"],
+    d.path,
+  );
+  const out = readOr(`${d.path}/job.out`) ?? "";
+  assert.equal(job.state, "COMPLETED", `${JSON.stringify(job)}\n${out}\n${dirReport(d.path)}`);
+  const warned = out.match(
+    /warning: engine \d+ on n\d: -E G has 1 value\(s\) for 2 slot\(s\): using 1 slot\(s\)/g,
+  );
+  assert.equal(warned?.length, 2, `one warning per node:\n${out}`);
+  assert.equal(readOr(`${d.path}/seen`), "G=g0\n".repeat(4));
 });
 
 Deno.test({

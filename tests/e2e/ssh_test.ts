@@ -235,6 +235,22 @@ Deno.test({ name: "ssh: -s otherhost:2 runs every task over ssh on otherhost", i
   }
 });
 
+Deno.test({
+  name: "ssh: --retire-cmd runs where disbatch was started, so its relative paths hold",
+  ignore: IGNORE,
+}, async () => {
+  await using d = await sharedDir("disbatch_ssh_retire_");
+  // The host that runs `true` has nothing left while the other runs `sleep`: it is retired.
+  writeText(d.path, "T", "sleep 6\ntrue\n");
+  const r = await runCli(
+    ["-s", "otherhost:1,n1:1", "--retire-cmd", 'echo "$NODE" >> retired.txt', "-p", `${d.path}/run`, "T"],
+    { cwd: d.path, timeoutMs: 60_000 },
+  );
+  allTaskRows(r, `${d.path}/run`, 2);
+  const retired = readOr(`${d.path}/retired.txt`) ?? "";
+  assert.match(retired, /^(otherhost|n1)\n$/, `retired.txt: ${JSON.stringify(retired)}\n${show(r)}`);
+});
+
 Deno.test(
   { name: "ssh: -s n1:2,n2:2 runs on both nodes, hostname = Node column", ignore: IGNORE },
   async () => {

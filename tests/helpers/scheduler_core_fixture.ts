@@ -45,6 +45,7 @@ export function coreWith(
     engines: new Set(),
     retires: false,
     keepHost: undefined,
+    added: false,
     stopped: false,
     ...ctx,
   });

@@ -3,6 +3,8 @@ import { dispatch } from "../../lib/dispatch.ts";
 import type { SchedulerCore } from "../../lib/scheduler_core.ts";
 import type { Action } from "../../lib/scheduler_types.ts";
 import type { StatusRecord } from "../../lib/types.ts";
+import { newContext } from "../../lib/registry_types.ts";
+import { join } from "../../lib/engine_events.ts";
 import { coreWith, kinds, task } from "../helpers/scheduler_core_fixture.ts";
 
 /** Queue a compact file: numbers are tasks, "B" a barrier, "C" a BARRIER CHECK (ids follow position). */
@@ -188,7 +190,7 @@ Deno.test("dispatch(): a task an earlier run stopped waits for a later run when 
     const msg = out.find((a) => a.kind === "log" && /The walltime is reached/.test(a.message));
     assert.match(
       msg?.kind === "log" ? msg.message : "",
-      /Task 0 \(line 1\) ran 39\.0 s in an earlier run without ending, and 40 s are left before the walltime: a resume needs a longer time limit/,
+      /no task left can finish in the 40 s left before it\).*Task 0 \(line 1\) ran 39\.0 s in an earlier run without ending and needs more than 42 s, but 40 s are left before the hand-off \(15 s before the walltime\): a resume needs a time limit of more than 57 s$/,
       c.name,
     );
   }
@@ -197,14 +199,23 @@ Deno.test("dispatch(): a task an earlier run stopped waits for a later run when 
 Deno.test("dispatch(): engines at a context's task limit, and idle ones of a retiring context, are stopped", () => {
   const cases: {
     name: string;
-    ctx: { taskLimit?: number; retires?: boolean; keepHost?: string };
+    ctx: { taskLimit?: number; retires?: boolean; keepHost?: string; added?: boolean };
     ended: boolean;
     stopped: number[];
+    /** Why the engines leave, as told to a dbUtil.sh. */
+    why?: string;
   }[] = [
     { name: "limit reached: the idle engines stop", ctx: { taskLimit: 1 }, ended: false, stopped: [1, 2] },
     {
-      name: "retiring, file ended: idle engines leave but the kept host's",
+      name: "retiring, file ended: idle engines leave but the kept host's (the driver's)",
       ctx: { retires: true, keepHost: "n2" },
+      ended: true,
+      stopped: [1],
+      why: "nothing is left to run",
+    },
+    {
+      name: "a dbUtil.sh job, file ended: its kept host stays while engine 0 runs a task",
+      ctx: { retires: true, keepHost: "n2", added: true },
       ended: true,
       stopped: [1],
     },
@@ -222,6 +233,40 @@ Deno.test("dispatch(): engines at a context's task limit, and idle ones of a ret
       c.stopped,
       c.name,
     );
+    if (c.why) {
+      assert.deepEqual(out.flatMap((a) => a.kind === "stopEngine" ? [a.why] : []), [c.why], c.name);
+    }
+  }
+});
+
+Deno.test("dispatch(): once nothing is left, a dbUtil.sh job gives back all of its nodes; the driver's keeps its own", () => {
+  // Engines 0 (n0, the kept node) and 1 (n1), one slot each, idle; the file is read, and engine 2
+  // (n2) of another context runs task 9, so the run goes on.
+  const cases: { name: string; added: boolean; busy?: boolean; retries?: number; stopped: number[] }[] = [
+    { name: "the driver's own allocation: its node stays", added: false, stopped: [1] },
+    { name: "a dbUtil.sh job: both leave, so that the job ends", added: true, stopped: [0, 1] },
+    { name: "a dbUtil.sh job, n1 busy: n0 stays with it", added: true, busy: true, stopped: [] },
+    {
+      name: "a dbUtil.sh job while task 9 may be retried: one node stays for it",
+      added: true,
+      retries: 1,
+      stopped: [1],
+    },
+  ];
+  for (const c of cases) {
+    const s = coreWith({ retries: c.retries ?? 0 }, [1, 1], {
+      retires: true,
+      keepHost: "n0",
+      added: c.added,
+    });
+    s.reg.addContext(newContext(1, "D", 0, 1, { retires: false }));
+    join(s, 2, 1, "n2", 1);
+    s.reg.assign(s.reg.engine(2)!, s.reg.enqueue(task(9)), task(9), 90);
+    if (c.busy) s.reg.assign(s.reg.engine(1)!, s.reg.enqueue(task(8)), task(8), 90);
+    s.tasksEnded = true;
+    const out = dispatch(s, 100);
+    const stopped = out.flatMap((a) => a.kind === "stopEngine" ? [a.rank] : []);
+    assert.deepEqual(stopped.sort(), c.stopped, c.name);
   }
 });
 

@@ -49,6 +49,8 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
     actions: string[];
     states: (string | undefined)[];
     crashes?: boolean;
+    /** Counted as killed with their engine at the end (not recorded): the one within its 1 slot. */
+    lostAtEnd?: number;
   }[] = [
     {
       name: "lost: the running one runs again as a new attempt, the one handed ahead without",
@@ -78,11 +80,12 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
       states: [undefined, undefined],
     },
     {
-      name: "the run is aborted: dropped, not recorded",
+      name: "the run is aborted: dropped, not recorded; the running one counted as killed",
       phase: "aborting",
       end: { kind: "lost", reason: "gone" },
       actions: [],
       states: [undefined, undefined],
+      lostAtEnd: 1,
     },
   ];
   for (const c of cases) {
@@ -92,6 +95,7 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
     assert.deepEqual(kinds(out), c.actions, c.name);
     assert.deepEqual([s.task(5)?.state, s.task(6)?.state], c.states, c.name);
     assert.equal(s.reg.engine(0)!.state, "gone", c.name);
+    assert.equal(s.tally.lostAtEnd, c.lostAtEnd ?? 0, c.name);
     for (const id of [5, 6]) {
       const t = s.task(id);
       if (t) assert.equal(t.notBefore, 101.5, c.name);

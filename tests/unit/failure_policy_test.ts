@@ -15,6 +15,7 @@ function setup(o: Partial<FailureSettings>, hosts: string[]): { p: FailurePolicy
     engines: new Set(),
     retires: false,
     keepHost: undefined,
+    added: false,
     stopped: false,
   });
   hosts.forEach((h, rank) => reg.touch(reg.join(rank, 0, h, 1)));

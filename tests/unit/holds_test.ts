@@ -18,6 +18,7 @@ function setup(): { reg: Registry; h: Holds } {
     engines: new Set(),
     retires: false,
     keepHost: undefined,
+    added: false,
     stopped: false,
   });
   const h = new Holds(reg);

@@ -157,6 +157,12 @@ Deno.test("summaryLines() says what a run stopped early never started", () => {
     /, 2\+ not started \(a resume runs them\)/,
   );
   assert.doesNotMatch(summaryLines(snap({ queued: 0 }), o)[0]!, /not started/);
+  // Tasks that ran on an engine lost as the run was killed (scancel) were not recorded: killed,
+  // not "not started".
+  assert.match(
+    summaryLines(snap({ finished: 0, tasksSeen: 40, running: 0, lostAtEnd: 1 }), o)[0]!,
+    /^disbatch: 0 task\(s\) run, 0 failed, 1 killed with their engine as the run ended \(not recorded; a resume runs them again\), 39 not started /,
+  );
 });
 
 Deno.test("summaryLines() names the attempts file only when there is one", () => {

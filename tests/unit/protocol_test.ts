@@ -116,6 +116,8 @@ const FROM_DRIVER: FromDriver[] = [
   { kind: "ack", answer: { found: false, target: { kind: "context", id: 7 } } },
   { kind: "registered", context: 2, label: "J1234" },
   { kind: "runOver" },
+  { kind: "note", text: "the engine on n2 leaves: nothing is left to run" },
+  { kind: "engineJoined", launch: "1.0" },
   // Last, so that the indices above stay as the tests below use them.
   { kind: "snapshot", state: { ...SNAPSHOT, killed: 2, uid: "/w/J", startedAt: 1795621000.5 } },
   {
@@ -152,6 +154,7 @@ const TO_DRIVER: ToDriver[] = [
     slots: 4,
     coresPerSlot: 1,
     launch: "l-1",
+    notes: ["-E GPU has 1 value(s) for 4 slot(s): using 1 slot(s)"],
   },
   { kind: "hello", version: PROTOCOL_VERSION, role: "monitor", mac: "m", nonce: "y", host: "vm", pid: 1 },
   { kind: "done", outcomes: [OUTCOME, { ...OUTCOME, id: 0, kind: "perEngine", phase: "stop", slot: -1 }] },
@@ -462,6 +465,7 @@ Deno.test("a field of the wrong type, or a required one missing, is named with i
       "hello.slots",
       "hello.coresPerSlot",
       "hello.launch",
+      "hello.notes",
       "hello.resume",
       "engineFailed.launch",
     ],

@@ -22,6 +22,7 @@ function context(id: number, o: Partial<ContextState> = {}): ContextState {
     engines: new Set(),
     retires: false,
     keepHost: undefined,
+    added: false,
     stopped: false,
     ...o,
   };

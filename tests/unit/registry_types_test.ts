@@ -18,6 +18,7 @@ Deno.test("newContext(): a context's state as it joins", () => {
         assigned: 0,
         pendingEngines: 2,
         retires: false,
+        added: false,
         stopped: false,
       },
       stopAt: false,
@@ -35,6 +36,12 @@ Deno.test("newContext(): a context's state as it joins", () => {
         stopAt: 1000,
       },
       stopAt: true,
+    },
+    {
+      name: "added with dbUtil.sh: its own batch node is kept last, not for good",
+      args: [4, "J9", 0, 2, { retires: true, keepHost: "n4", added: true }],
+      want: { retires: true, keepHost: "n4", added: true },
+      stopAt: false,
     },
     {
       name: "re-attached: tasks given before the restart count",
