@@ -105,18 +105,10 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
       // A task waiting out its delay (lost with an engine, a retry) may still fit.
       queue.requeued().every((x) => tooLong(x.task!))
     ) {
-      const waiting = queue.requeued().filter((x) => core.stoppedBefore.has(x.id));
-      const first = waiting[0];
-      const note = first &&
-        `Task ${first.id} (line ${first.task!.line}) ${
-          stoppedText(core, first.task!, core.stoppedBefore.get(first.id)!, stopAt!, now)
-        }: a resume needs a time limit of more than ${
-          Math.ceil(needs(core, first.task!, core.stoppedBefore.get(first.id)!) + WALLTIME_MARGIN_S)
-        } s${waiting.length > 1 ? ` (${waiting.length - 1} more such task(s) are in the driver log)` : ""}`;
       out.push(
         ...core.walltimeEnd(
           `no task left can finish in the ${Math.max(0, Math.round(stopAt! - now))} s left before it`,
-          note,
+          setAsideNote(core, stopAt!, now),
         ),
       );
     }
@@ -126,6 +118,26 @@ export function dispatch(core: SchedulerCore, now: number): Action[] {
   out.push(...idleStops(core, now));
   out.push(...core.maybeEnd());
   return out;
+}
+
+/**
+ * What the walltime's end says of the tasks set aside for a later run (an earlier run stopped them
+ * after longer than this one has left): the first one, and the time limit its resume needs.
+ * @param stopAt the hand-off (Unix seconds) @param now seconds
+ * @returns the sentence, or undefined when none was set aside
+ */
+export function setAsideNote(core: SchedulerCore, stopAt: number, now: number): string | undefined {
+  const waiting = core.queue.requeued().filter((x) => core.stoppedBefore.has(x.id));
+  const first = waiting[0];
+  if (!first) return undefined;
+  const stopped = core.stoppedBefore.get(first.id)!;
+  return `Task ${first.id} (line ${first.task!.line}) ${
+    stoppedText(core, first.task!, stopped, stopAt, now)
+  }: ` +
+    `a resume needs a time limit of more than ${
+      Math.ceil(needs(core, first.task!, stopped) + WALLTIME_MARGIN_S)
+    } s` +
+    (waiting.length > 1 ? ` (${waiting.length - 1} more such task(s) are in the driver log)` : "");
 }
 
 /** How long a task an earlier run stopped is taken to need. */

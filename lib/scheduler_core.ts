@@ -241,6 +241,9 @@ export class SchedulerCore {
         code = 1;
         messages.push("Some tasks failed with non-zero exit codes -- please check the logs");
       }
+      // However the run ended (a signal, --fail-fast, a failed BARRIER CHECK), what it did not
+      // start keeps its earlier K line (the walltime's end keeps them at once).
+      out.push(...this.#keepEarlierStops());
       out.push({ kind: "finish", exitCode: code, messages });
     }
     return out;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { dispatch } from "./dispatch.ts";
+import { dispatch, setAsideNote } from "./dispatch.ts";
 import type { SchedulerCore } from "./scheduler_core.ts";
 import { type Action, WALLTIME_MARGIN_S } from "./scheduler_types.ts";
 import type { Barrier, PerEngineTask, StatusRecord, Task } from "./types.ts";
@@ -161,7 +161,10 @@ export function tick(c: SchedulerCore, now: number): Action[] {
     return releaseHeld(c, now).concat(c.maybeEnd());
   }
   if (c.o.stopAt !== undefined && now >= c.o.stopAt && c.phase === "running") {
-    return c.walltimeEnd(`the hand-off, ${WALLTIME_MARGIN_S} s before the end`).concat(c.maybeEnd());
+    return c.walltimeEnd(
+      `the hand-off, ${WALLTIME_MARGIN_S} s before the end`,
+      setAsideNote(c, c.o.stopAt, now),
+    ).concat(c.maybeEnd());
   }
   if (c.queue.requeuedCount === 0 && c.o.stopAt === undefined) return [];
   return dispatch(c, now).concat(c.maybeEnd());

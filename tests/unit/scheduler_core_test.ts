@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { engineGone } from "../../lib/engine_events.ts";
 import type { SchedulerCore } from "../../lib/scheduler_core.ts";
-import { WALLTIME_EXIT } from "../../lib/scheduler_types.ts";
+import { type Action, WALLTIME_EXIT } from "../../lib/scheduler_types.ts";
 import { coreWith, kinds, task } from "../helpers/scheduler_core_fixture.ts";
 
 function finish(c: SchedulerCore) {
@@ -129,5 +129,25 @@ Deno.test("SchedulerCore.failFast(): only with -f, only while running", () => {
     const s = coreWith({ failFast: c.failFast }, [1]);
     s.phase = c.phase;
     assert.equal(s.failFast().length > 0, c.aborts, JSON.stringify(c));
+  }
+});
+
+Deno.test("SchedulerCore: however a run ends, a task an earlier run stopped and this one never started keeps its K line", () => {
+  const cases: { name: string; run: (c: SchedulerCore) => unknown }[] = [
+    { name: "a signal", run: (c) => c.abort(143, "Terminated") },
+    { name: "--fail-fast", run: (c) => c.abort(1, "Quitting early") },
+    { name: "a failed BARRIER CHECK", run: (c) => c.checkFailed(3, [{ id: 0, line: 1, rc: 1 }]) },
+    { name: "the walltime", run: (c) => c.walltimeEnd("its time is up") },
+  ];
+  for (const c of cases) {
+    const s = coreWith({}, [1]);
+    const earlier = { taskId: 5, line: 6, flags: "R  K", elapsed: 40 } as never;
+    s.stoppedBefore.set(5, earlier);
+    const now = c.run(s) as Action[];
+    for (const e of [...s.reg.engines()]) engineGone(s, e.rank, { kind: "finished" }, 100);
+    const end = s.maybeEnd();
+    const kept = [...now, ...end].flatMap((a) => a.kind === "record" && a.earlier ? [a.record] : []);
+    assert.deepEqual(kept, [earlier], c.name);
+    assert.equal(end.at(-1)?.kind, "finish", c.name);
   }
 });
