@@ -262,7 +262,8 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
         message: `Engine ${e.rank} on ${e.host} (context ${c.label}) leaves: ${why}`,
       });
     }
-    out.push({ kind: "stopEngine", rank: e.rank, why });
+    // A dbUtil.sh job's output says why its engines leave (the driver's own contexts have the log).
+    out.push(c.added ? { kind: "stopEngine", rank: e.rank, why } : { kind: "stopEngine", rank: e.rank });
   }
   return out;
 }

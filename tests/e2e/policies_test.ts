@@ -203,7 +203,7 @@ Deno.test("policies: a chain of resumes in equal walltimes runs what fits and do
   assert.equal(r2.code, 75, show(r2));
   assert.match(
     r2.stderr,
-    /Task 0 \(line 1\) ran \d+\.\d s in an earlier run without ending, and \d+ s are left before the walltime: a resume needs a longer time limit/,
+    /Task 0 \(line 1\) ran \d+\.\d s in an earlier run without ending and needs more than \d+ s, but \d+ s are left before the hand-off \(15 s before the walltime\): a resume needs a time limit of more than \d+ s \(1 more such task\(s\) are in the driver log\)/,
   );
   assert.deepEqual(counts("started"), [1, 1, 0], "tasks 0 and 1 were not started again");
   assert.deepEqual(counts("done"), [0, 0, 1]);

@@ -374,7 +374,7 @@ Deno.test({
     const log = readOr(`${pp}_driver.log`) ?? "";
     assert.match(
       log,
-      new RegExp(`leaves: nothing left can finish before context J${short.jobId}'s allocation ends`),
+      new RegExp(`\\(context J${short.jobId}\\) leaves: nothing left can finish before the allocation ends`),
       log,
     );
     assert.equal(readOr(`${d.path}/ran_in`) ?? "", "", "no task started in the short job");
@@ -522,7 +522,21 @@ Deno.test({
   await using d = await jobDir("disbatch_slurm_envres_");
   writeText(d.path, "T", 'echo "G=$G" >> seen\n'.repeat(4));
   const job = await runJob(
-    ["-N", "2", "-n", "4", "--export=ALL,G=g0", "-o", "job.out", "disbatch", "-E", "G", "-p", "run", "T"],
+    [
+      "-N",
+      "2",
+      "--ntasks-per-node",
+      "2",
+      "--export=ALL,G=g0",
+      "-o",
+      "job.out",
+      "disbatch",
+      "-E",
+      "G",
+      "-p",
+      "run",
+      "T",
+    ],
     d.path,
   );
   const out = readOr(`${d.path}/job.out`) ?? "";

@@ -319,7 +319,7 @@ Deno.test("walltime: no task starts that cannot finish; at stopAt running tasks 
   assert.equal(fin!.exitCode, WALLTIME_EXIT);
   assert.match(
     fin!.messages[0]!,
-    /walltime is reached \(no task left can finish before it\): no task was running; 2 task\(s\) were not started/,
+    /walltime is reached \(no task left can finish in the \d+ s left before it\): no task was running; 2 task\(s\) were not started/,
   );
   assert.ok(h.scheduler.endedByWalltime);
 });
