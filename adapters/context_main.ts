@@ -28,6 +28,16 @@ function endedWith(uid: string): number | undefined {
   }
 }
 
+/** A driver restarted with `--reattach` published itself since this context joined the run. */
+function driverBack(run: { uid: string; epoch: string }): boolean {
+  try {
+    const pub = parseDriverAddress(Deno.readTextFileSync(`${run.uid}_address`));
+    return pub !== undefined && pub.epoch !== run.epoch;
+  } catch {
+    return false; // no driver published: none came back
+  }
+}
+
 function say(m: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(m + "\n"));
 }
@@ -228,18 +238,17 @@ async function addContext(args: string[]): Promise<number> {
     // restarted with --reattach, then kill them and exit; make sure launchers do not linger after,
     // unless a driver was restarted (its engines went on with it).
     setTimeout(() => {
-      try {
-        const pub = parseDriverAddress(Deno.readTextFileSync(`${run.uid}_address`));
-        if (pub && pub.epoch !== run.epoch) return;
-      } catch { /* no driver published: none came back */ }
-      runner.kill("SIGTERM");
+      if (!driverBack(run)) runner.kill("SIGTERM");
     }, (run.driverGrace + 15) * 1000);
   });
   await runner.settled();
-  // The driver went away before the run ended: its engines here gave up on it after the grace.
-  if (session.link.isClosed && failed > 0 && endedWith(run.uid) === undefined) {
-    say(`disbatch: lost the driver of run ${run.uid}; the engines here stopped. ${whyNoDriver(run.uid)}`);
-    log.warn(`Lost the driver of run ${run.uid}; the engines here stopped`);
+  // The driver went away before the run ended and none came back: its engines here gave up on it
+  // after the grace.
+  if (session.link.isClosed && failed > 0 && endedWith(run.uid) === undefined && !driverBack(run)) {
+    const text = `lost the driver of run ${run.uid}: no driver came back within --driver-grace, and the ` +
+      `engines here stopped`;
+    log.warn(text);
+    say(`disbatch: ${text}. ${whyNoDriver(run.uid)}`);
   }
   await retire.flush();
   session.link.send({ kind: "contextDone", context: id });

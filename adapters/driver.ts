@@ -20,7 +20,7 @@ import { type DriverEvent, react as reactTo } from "../lib/reactor.ts";
 import { EventLog } from "./event_log.ts";
 import { eventViews } from "./event_views.ts";
 import { resumeCommand } from "../lib/resume_command.ts";
-import { unstartedTasks } from "../lib/progress_view.ts";
+import { leftForResume } from "../lib/progress_view.ts";
 import { checkAllocArgs } from "./allocator.ts";
 import { TaskCommand } from "./task_command.ts";
 import { UsageError } from "../lib/cli.ts";
@@ -427,7 +427,7 @@ async function runLocked(
     }
     const left = sched.snapshot();
     if (
-      code > 128 && code < 160 && (unstartedTasks(left) > 0 || !left.tasksEnded || (left.killed ?? 0) > 0)
+      code > 128 && code < 160 && leftForResume(left)
     ) {
       // Stopped by a signal (Ctrl-C, a TERM): the command that runs what it did not.
       const again = resumeCommand(runArgv, `${uid}_status.txt`, plan.prefixNamesFiles) + fromStdin;

@@ -161,15 +161,18 @@ export class DriverPeers implements ServerHandlers {
     if (p.hello.role !== "engine") return;
     const h = p.hello;
     this.#h.links.set(p.rank!, p);
+    // The dbUtil.sh that started it, if one did: it does not start a joined engine again (it was
+    // lost, not unreachable), and its user hears the engine's warnings too.
+    const ctxLink = this.#contextLinks.get(h.context!)?.link;
+    const toContext = ctxLink && !ctxLink.isClosed ? ctxLink : undefined;
     if (h.launch) {
       this.#joinedLaunches.add(h.launch);
-      // A dbUtil.sh that started it does not start a joined engine again (it was lost, not unreachable).
-      const link = this.#contextLinks.get(h.context!)?.link;
-      if (link && !link.isClosed) link.send({ kind: "engineJoined", launch: h.launch });
+      toContext?.send({ kind: "engineJoined", launch: h.launch });
     }
     for (const note of h.notes ?? []) {
       this.#h.log.warn(`Engine ${p.rank} on ${h.host}: ${note}`);
       this.#h.say(`disbatch: warning: engine ${p.rank} on ${h.host}: ${note}`);
+      toContext?.send({ kind: "note", text: `warning: the engine on ${h.host}: ${note}` });
     }
     if (h.resume) return; // what it holds comes in its `resume` message
     this.#h.react({

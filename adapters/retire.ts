@@ -4,7 +4,8 @@
  * `scontrol update JobId=… NodeList=<driver node + active nodes>` — or run `--retire-cmd` with
  * `NODE`, `NODES`, `RETCODES`, `ACTIVE`, `RETIRED` and `DRIVER_NODE` set. Requests within one
  * second are batched into one command. scontrol writes `slurm_job_<id>_resize.*` into its current
- * directory, so the command runs in a private temporary directory, never the user's.
+ * directory, so the default command runs in a private temporary directory, never the user's; a
+ * `--retire-cmd` runs in the run's directory.
  *
  * @module
  */

@@ -239,11 +239,14 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
   /** None of the context's engines has a task, and none is kept for a retry. */
   const wholeIdle = (c: ContextState): boolean =>
     [...c.engines].every((r) => idle(core, r) && !spares?.has(core.reg.engine(r)!));
-  for (const e of idleEngines) {
+  // A context's kept node is stopped after its other nodes.
+  const kept = (e: EngineState) => e.host === core.reg.context(e.context)?.keepHost;
+  for (const e of [...idleEngines.filter((e) => !kept(e)), ...idleEngines.filter(kept)]) {
     const c = core.reg.context(e.context);
     if (!c?.retires || spares?.has(e)) continue;
     // The kept node leaves too (last) once its whole allocation has nothing to do, where that
-    // allocation is not the driver's: a dbUtil.sh job then ends rather than idling to its time limit.
+    // allocation is not the driver's: a dbUtil.sh job then ends rather than idling to its time limit
+    // (a task lost with its engine later runs on what is left; with none, the run says so and waits).
     const leaves = empty
       ? e.host !== c.keepHost || (c.added && wholeIdle(c))
       : nothingFits(c) && (e.host !== c.keepHost || wholeIdle(c));
@@ -271,16 +274,18 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
 /**
  * Idle engines kept while running tasks may fail and run again (`--retries`): one for each such task,
  * on another host than the one it runs on and those where it failed, so that its retry does not have
- * to land where it just failed (the kept host of a context, which never leaves, counts as one).
+ * to land where it just failed (the driver's kept node, which never leaves, counts as one; of a
+ * dbUtil.sh job, its batch node is kept first, since the job stays with it anyway).
  * @param idle the idle active engines
  */
 function keptForRetries(core: SchedulerCore, idle: EngineState[]): Set<EngineState> {
   const kept = new Set<EngineState>();
   if (!((core.o.retries ?? 0) > 0) || idle.length === 0) return kept;
+  const batchNode = (e: EngineState) => e.host === core.reg.context(e.context)?.keepHost;
   const spare = idle.filter((e) => {
     const c = core.reg.context(e.context);
     return c?.retires && (e.host !== c.keepHost || c.added);
-  });
+  }).sort((a, b) => Number(batchNode(b)) - Number(batchNode(a)));
   const stays = idle.filter((e) => !spare.includes(e));
   for (const x of core.reg.engines()) {
     for (const id of x.outstanding.keys()) {

@@ -75,6 +75,15 @@ export function unstartedTasks(s: SchedulerSnapshot): number {
 }
 
 /**
+ * Whether a run that ended left tasks for a resume: not started, not read, or killed as it ended
+ * (recorded `K`, or lost with their engine and not recorded).
+ * @param s final state
+ */
+export function leftForResume(s: SchedulerSnapshot): boolean {
+  return unstartedTasks(s) > 0 || !s.tasksEnded || (s.killed ?? 0) > 0 || (s.lostAtEnd ?? 0) > 0;
+}
+
+/**
  * The end-of-run summary.
  * @param s final state
  * @param o wall time, status file, first failures, colours

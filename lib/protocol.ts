@@ -30,7 +30,7 @@ export {
 } from "./protocol_table.ts";
 
 /** Bumped on every incompatible change. */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 /** Largest accepted frame (bytes of JSON). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 

@@ -212,11 +212,10 @@ export class Scheduler {
    * @param expectedEngines engines it will try to start
    * @param retire `retires`: its nodes are given back when idle (Slurm or --retire-cmd), so its
    *   engines leave as soon as the task file is exhausted and they have nothing to do, except the
-   *   one on `keepHost` (the driver's node, never given back); other engines stay until the end,
-   *   ready to take tasks re-queued from a lost engine. `added` (a `dbUtil.sh` job): its
-   *   `keepHost` is its own batch node, which leaves too once all of the job is idle and nothing is
-   *   left, so that the job ends. `endsAt`: when its allocation ends; its engines get no task that
-   *   cannot finish by then
+   *   one on `keepHost` (the driver's node, never given back), ready to take tasks re-queued from
+   *   a lost engine. `added` (a `dbUtil.sh` job): its `keepHost` is its own batch node, which
+   *   leaves too (last) once all of the job is idle and nothing is left, so that the job ends.
+   *   `endsAt`: when its allocation ends; its engines get no task that cannot finish by then
    * @returns actions
    */
   contextJoined(

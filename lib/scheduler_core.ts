@@ -60,6 +60,8 @@ export class SchedulerCore {
   readonly brokenEngines: string[] = [];
   #exitCode = 0;
   readonly #endMessages: string[] = [];
+  /** `-S`: said that work waits with no engine left (said again after engines came and went). */
+  #saidNoEngine = false;
 
   /** @param options the scheduler's options (copied: the walltime may move) */
   constructor(options: SchedulerOptions) {
@@ -188,13 +190,14 @@ export class SchedulerCore {
    * how long they need, so a chain of resumes each from the last status file does not start them
    * in an allocation that cannot hold them.
    */
-  #keepEarlierStops(): Action[] {
+  #keepEarlierStops(atEnd = false): Action[] {
     const out: Action[] = [];
     for (const [id, record] of this.stoppedBefore) {
-      if (this.reg.onEngine(id) || this.holds.get(id)) continue;
+      // Still on an engine or held: its outcome comes (and replaces the entry), or it is kept at the end.
+      if (!atEnd && (this.reg.onEngine(id) || this.holds.get(id))) continue;
       out.push({ kind: "record", record, earlier: true });
+      this.stoppedBefore.delete(id);
     }
-    this.stoppedBefore.clear();
     return out;
   }
 
@@ -220,7 +223,24 @@ export class SchedulerCore {
         !this.o.startupOnly && this.reg.live === 0 && !this.reg.enginesComing() && this.reg.contextCount > 0
       ) {
         out.push(...this.drain(1, this.#strandedMessage()));
-      }
+      } else if (
+        this.o.startupOnly && this.reg.live === 0 && !this.reg.enginesComing() && this.reg.contextCount > 0
+      ) {
+        // -S: the run waits for resources; say it once, so that a run whose last engine was lost
+        // with a task does not look finished.
+        if (!this.#saidNoEngine && !this.queue.empty) {
+          this.#saidNoEngine = true;
+          out.push({
+            kind: "log",
+            level: "warn",
+            message:
+              `No engine is left, and ${this.queue.pending}${
+                this.tasksEnded ? "" : "+"
+              } task(s) wait to run: ` +
+              `the run waits for resources (add some with its dbUtil.sh)`,
+          });
+        }
+      } else if (this.reg.live > 0) this.#saidNoEngine = false;
     }
     if ((this.phase === "draining" || this.phase === "aborting") && this.reg.live === 0) {
       this.phase = "done";
@@ -243,7 +263,7 @@ export class SchedulerCore {
       }
       // However the run ended (a signal, --fail-fast, a failed BARRIER CHECK), what it did not
       // start keeps its earlier K line (the walltime's end keeps them at once).
-      out.push(...this.#keepEarlierStops());
+      out.push(...this.#keepEarlierStops(true));
       out.push({ kind: "finish", exitCode: code, messages });
     }
     return out;

@@ -506,7 +506,7 @@ Deno.test({
     assert.equal(end.state, "FAILED", `${JSON.stringify(end)}\n${out}`);
     assert.match(
       out,
-      /disbatch: lost the driver of run \S+; the engines here stopped\. The run did not end: its driver died or is stopped\. Restart it with: disbatch --reattach /,
+      /disbatch: lost the driver of run \S+: no driver came back within --driver-grace, and the engines here stopped\. The run did not end: its driver died or is stopped\. Restart it with: disbatch --reattach /,
       out,
     );
   } finally {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration, progressLine, summaryLines } from "../../lib/progress_view.ts";
+import { formatDuration, leftForResume, progressLine, summaryLines } from "../../lib/progress_view.ts";
 import type { SchedulerSnapshot } from "../../lib/scheduler.ts";
 import type { StatusRecord } from "../../lib/types.ts";
 
@@ -240,4 +240,19 @@ Deno.test("summaryLines() sums up the run and lists the first failures", () => {
   });
   assert.equal(red[0], "disbatch: 5 task(s) run, 1 failed in 0.00s (0.00 tasks/s)");
   assert.equal(red[1], "\x1b[31m  failed: task 0 line 1 exit 2: x\x1b[0m");
+});
+
+Deno.test("leftForResume(): a run stopped by a signal prints the resume command when anything is left for it", () => {
+  const cases: [Partial<SchedulerSnapshot>, boolean, string][] = [
+    [{ tasksSeen: 4, finished: 4, running: 0 }, false, "all done"],
+    [{ tasksSeen: 4, finished: 3, running: 0 }, true, "one not started"],
+    [{ tasksSeen: 4, finished: 4, running: 0, tasksEnded: false }, true, "the file not read to its end"],
+    [{ tasksSeen: 4, finished: 4, running: 0, killed: 1 }, true, "one recorded K"],
+    [
+      { tasksSeen: 4, finished: 2, running: 0, lostAtEnd: 2 },
+      true,
+      "two lost with their engine, not recorded",
+    ],
+  ];
+  for (const [o, want, name] of cases) assert.equal(leftForResume(snap({ queued: 0, ...o })), want, name);
 });

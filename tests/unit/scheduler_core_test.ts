@@ -151,3 +151,23 @@ Deno.test("SchedulerCore: however a run ends, a task an earlier run stopped and 
     assert.equal(end.at(-1)?.kind, "finish", c.name);
   }
 });
+
+Deno.test("SchedulerCore: with -S, a task left with no engine to run it is said once; the run waits", () => {
+  const s = coreWith({ startupOnly: true }, [1]);
+  s.reg.assign(s.reg.engine(0)!, s.reg.enqueue(task(5)), task(5), 90);
+  s.tasksEnded = true;
+  const lost = engineGone(s, 0, { kind: "lost", reason: "node died" }, 100)!;
+  const said = [...lost, ...s.maybeEnd()].filter((a) => a.kind === "log" && a.level === "warn");
+  assert.ok(
+    said.some((a) =>
+      a.kind === "log" && /^No engine is left, and 1 task\(s\) wait to run: the run waits/.test(a.message)
+    ),
+    JSON.stringify(said),
+  );
+  assert.equal(s.phase, "running");
+  assert.deepEqual(
+    s.maybeEnd().filter((a) => a.kind === "log" && /No engine is left/.test(a.message)),
+    [],
+    "said once",
+  );
+});
