@@ -228,10 +228,11 @@ export function engineGone(
     }
     if (core.phase === "aborting") {
       // The run is being killed: whatever this engine still held (queued or running) is not
-      // recorded; a resume runs it again, like every task that never started. One within its
-      // slots was most likely running: the summary counts it as killed, not as not started.
+      // recorded; a resume runs it again, like every task that never started. One it was most
+      // likely running when the run was aborted (and did not report as killed) counts as killed
+      // in the summary, not as not started.
       core.reg.drop(entry);
-      if (i < e.slots) core.tally.lostAtEnd++;
+      if (core.runningAtAbort.get(rank)?.has(t.id)) core.tally.lostAtEnd++;
       out.push({
         kind: "log",
         level: "info",

@@ -62,6 +62,8 @@ export class SchedulerCore {
   readonly #endMessages: string[] = [];
   /** `-S`: said that work waits with no engine left (said again after engines came and went). */
   #saidNoEngine = false;
+  /** Per engine, the tasks it was most likely running when the run was aborted (its first `slots`). */
+  readonly runningAtAbort = new Map<number, Set<number>>();
 
   /** @param options the scheduler's options (copied: the walltime may move) */
   constructor(options: SchedulerOptions) {
@@ -144,6 +146,8 @@ export class SchedulerCore {
     for (const e of this.reg.engines()) {
       if (e.state !== "gone") {
         e.state = "stopping";
+        // It runs its tasks in the order they were sent: those beyond its slots never started.
+        this.runningAtAbort.set(e.rank, new Set([...e.outstanding.keys()].slice(0, e.slots)));
         out.push({ kind: "killEngine", rank: e.rank });
       }
     }

@@ -29,6 +29,7 @@
  */
 
 import { cliCommand } from "../../tests/helpers/run_cli.ts";
+import { V8_FLAGS } from "../../adapters/self_command.ts";
 
 const quick = Deno.args.includes("--quick");
 /** `--only 1,6`: just those measurements. */
@@ -268,6 +269,13 @@ if (want(4)) {
       `engine ${[0.1, 0.5, 0.9].map((f) => q(f).e.toFixed(0)).join("/")} MB; ` +
       `growth after the first 10% (goal: none): driver ${grow("d")}, engine ${grow("e")}`,
   );
+  if (Deno.env.get("DISBATCH_BIN")) {
+    // A binary built without the V8 flag of scripts/compile.ts keeps garbage between full
+    // collections: its memory grows where the shipped binary's stays flat.
+    line(
+      `   (DISBATCH_BIN: its RSS holds only if it was built with --v8-flags=${V8_FLAGS}, as scripts/compile.ts does)`,
+    );
+  }
 }
 
 // 5. engine CPU per task, and the spawn primitives

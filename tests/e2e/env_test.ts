@@ -240,6 +240,9 @@ Deno.test("disbatch: -E names a variable that is not set: the run ends at once s
     env: { GPU: "g7" },
   });
   assert.equal(short.code, 0, show(short));
-  assert.match(short.stderr, /warning: -E GPU has 1 value\(s\) for 2 slot\(s\): using 1 slot\(s\)/);
+  assert.match(
+    short.stderr,
+    /warning: engine \d+ on \S+: -E GPU has 1 value\(s\) for 2 slot\(s\): using 1 slot\(s\)/,
+  );
   for (const i of [0, 1, 2, 3]) assert.equal(readOr(`${d.path}/out_${i}`), "0 g7\n", `task ${i}`);
 });

@@ -90,7 +90,8 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
   ];
   for (const c of cases) {
     const s = core(c.o ?? {}, 1, [5, 6]);
-    if (c.phase) s.phase = c.phase;
+    if (c.phase === "aborting") s.abort(143, "Terminated");
+    else if (c.phase) s.phase = c.phase;
     const out = engineGone(s, 0, c.end, 100)!;
     assert.deepEqual(kinds(out), c.actions, c.name);
     assert.deepEqual([s.task(5)?.state, s.task(6)?.state], c.states, c.name);
@@ -102,6 +103,15 @@ Deno.test("engineGone(): what becomes of each task the engine held", () => {
     }
     assert.equal(engineGone(s, 0, c.end, 101), undefined, `${c.name}: leaving twice`);
   }
+});
+
+Deno.test("engineGone(): aborted, a task its engine reported killed is not counted again, nor one it never started", () => {
+  const s = core({}, 1, [5, 6]);
+  s.abort(143, "Terminated");
+  // Task 5 (running) is reported killed and recorded K; task 6 was only handed ahead.
+  s.reg.finish(s.reg.engine(0)!, s.reg.onEngine(5)!);
+  engineGone(s, 0, { kind: "lost", reason: "gone" }, 100);
+  assert.equal(s.tally.lostAtEnd, 0);
 });
 
 Deno.test("engineGone(): a lost task's record says how long it ran, as far as the driver knows", () => {
