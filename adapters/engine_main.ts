@@ -5,7 +5,7 @@
  * @module
  */
 
-import { splitEnvResources } from "../lib/task_env.ts";
+import { noSlotReason, splitEnvResources } from "../lib/task_env.ts";
 import {
   LAUNCH_ENV,
   LaunchContractError,
@@ -60,11 +60,10 @@ export async function engineMain(args: string[]): Promise<number> {
       notes.push(w);
     }
     if (split.slots < 1) {
-      const unset = l.envResource.filter((v) => Deno.env.get(v) === undefined);
       Deno.stderr.writeSync(
         new TextEncoder().encode(
-          `disbatch engine on ${host}: no slot can run tasks: ${
-            unset.length ? `-E ${unset.join(", ")} is not set here` : "an -E variable has no value"
+          `disbatch engine on ${host}: no slot can run tasks: ${noSlotReason(split.unset)}${
+            split.unset.length ? " here" : ""
           }; set it in the environment the engine starts in, or drop -E\n`,
         ),
       );

@@ -150,10 +150,13 @@ export class DriverPeers implements ServerHandlers {
    */
   engineLeaves(rank: number, why: string): void {
     const e = this.#h.sched.view.engine(rank);
-    const link = e && this.#contextLinks.get(e.context)?.link;
-    if (e && link && !link.isClosed) {
-      link.send({ kind: "note", text: `the engine on ${e.host} leaves: ${why}` });
-    }
+    if (e) this.#dbUtilOf(e.context)?.send({ kind: "note", text: `the engine on ${e.host} leaves: ${why}` });
+  }
+
+  /** The open link of the `dbUtil.sh` that added a context (none for the driver's own). */
+  #dbUtilOf(context: number) {
+    const link = this.#contextLinks.get(context)?.link;
+    return link && !link.isClosed ? link : undefined;
   }
 
   /** @param p a peer that got its `welcome` */
@@ -163,8 +166,7 @@ export class DriverPeers implements ServerHandlers {
     this.#h.links.set(p.rank!, p);
     // The dbUtil.sh that started it, if one did: it does not start a joined engine again (it was
     // lost, not unreachable), and its user hears the engine's warnings too.
-    const ctxLink = this.#contextLinks.get(h.context!)?.link;
-    const toContext = ctxLink && !ctxLink.isClosed ? ctxLink : undefined;
+    const toContext = this.#dbUtilOf(h.context!);
     if (h.launch) {
       this.#joinedLaunches.add(h.launch);
       toContext?.send({ kind: "engineJoined", launch: h.launch });

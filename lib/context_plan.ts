@@ -13,7 +13,7 @@ import { LOCAL_KIND } from "./context_local.ts";
 import { SLURM_KIND } from "./context_slurm.ts";
 import { SSH_KIND } from "./context_ssh.ts";
 import type { ContextOptions } from "./driver_options.ts";
-import { splitEnvResources } from "./task_env.ts";
+import { noSlotReason, splitEnvResources } from "./task_env.ts";
 
 export type { ContextKind, ContextPlan, EngineStarter, HostFacts, PlannedEngine } from "./context_kind.ts";
 export { launcherTookEngine } from "./context_kind.ts";
@@ -78,12 +78,8 @@ export function planContext(
   for (const e of plan.engines) {
     if (e.via !== "local") continue;
     const split = splitEnvResources(o.envResource, f.env, e.slots);
-    const unset = o.envResource.filter((v) => f.env[v] === undefined);
     if (split.slots < 1) {
-      plan.warnings.push(
-        `${unset.length ? `-E ${unset.join(", ")} is not set` : "an -E variable has no value"}: ` +
-          `the engine on ${e.host} cannot run tasks`,
-      );
+      plan.warnings.push(`${noSlotReason(split.unset)}: the engine on ${e.host} cannot run tasks`);
     }
   }
   return plan;

@@ -240,8 +240,8 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
   const wholeIdle = (c: ContextState): boolean =>
     [...c.engines].every((r) => idle(core, r) && !spares?.has(core.reg.engine(r)!));
   // A context's kept node is stopped after its other nodes.
-  const kept = (e: EngineState) => e.host === core.reg.context(e.context)?.keepHost;
-  for (const e of [...idleEngines.filter((e) => !kept(e)), ...idleEngines.filter(kept)]) {
+  const onKept = (e: EngineState) => onKeptNode(core, e);
+  for (const e of [...idleEngines.filter((e) => !onKept(e)), ...idleEngines.filter(onKept)]) {
     const c = core.reg.context(e.context);
     if (!c?.retires || spares?.has(e)) continue;
     // The kept node leaves too (last) once its whole allocation has nothing to do, where that
@@ -281,11 +281,11 @@ function idleStops(core: SchedulerCore, now: number): Action[] {
 function keptForRetries(core: SchedulerCore, idle: EngineState[]): Set<EngineState> {
   const kept = new Set<EngineState>();
   if (!((core.o.retries ?? 0) > 0) || idle.length === 0) return kept;
-  const batchNode = (e: EngineState) => e.host === core.reg.context(e.context)?.keepHost;
+  const onKept = (e: EngineState) => onKeptNode(core, e);
   const spare = idle.filter((e) => {
     const c = core.reg.context(e.context);
-    return c?.retires && (e.host !== c.keepHost || c.added);
-  }).sort((a, b) => Number(batchNode(b)) - Number(batchNode(a)));
+    return c?.retires && (!onKept(e) || c.added);
+  }).sort((a, b) => Number(onKept(b)) - Number(onKept(a)));
   const stays = idle.filter((e) => !spare.includes(e));
   for (const x of core.reg.engines()) {
     for (const id of x.outstanding.keys()) {
@@ -299,6 +299,11 @@ function keptForRetries(core: SchedulerCore, idle: EngineState[]): Set<EngineSta
     }
   }
   return kept;
+}
+
+/** Whether `e` runs on its context's kept node (the driver's, or a dbUtil.sh job's batch node). */
+function onKeptNode(core: SchedulerCore, e: EngineState): boolean {
+  return e.host === core.reg.context(e.context)?.keepHost;
 }
 
 /** Whether engine `rank` runs nothing (or has left). */

@@ -91,13 +91,13 @@ export function engineEnv(e: EngineEnvInput): Record<string, string> {
  * @param vars names given with -E
  * @param env the engine's environment
  * @param slots slots wanted
- * @returns per-slot values, the usable slot count and warnings
+ * @returns per-slot values, the usable slot count, warnings, and the variables not set at all
  */
 export function splitEnvResources(
   vars: readonly string[],
   env: Record<string, string | undefined>,
   slots: number,
-): { perSlot: Record<string, string>[]; slots: number; warnings: string[] } {
+): { perSlot: Record<string, string>[]; slots: number; warnings: string[]; unset: string[] } {
   const warnings: string[] = [];
   let usable = slots;
   const lists = vars.map((v) => {
@@ -121,5 +121,13 @@ export function splitEnvResources(
     for (const { v, values } of lists) r[v] = values[i]!;
     perSlot.push(r);
   }
-  return { perSlot, slots: usable, warnings };
+  return { perSlot, slots: usable, warnings, unset: vars.filter((v) => env[v] === undefined) };
+}
+
+/**
+ * Why `-E` leaves no slot: its variables that are not set, else one with no value.
+ * @param unset from {@linkcode splitEnvResources}
+ */
+export function noSlotReason(unset: readonly string[]): string {
+  return unset.length ? `-E ${unset.join(", ")} is not set` : "an -E variable has no value";
 }

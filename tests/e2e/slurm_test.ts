@@ -520,7 +520,8 @@ Deno.test({
   ignore: IGNORE,
 }, async () => {
   await using d = await jobDir("disbatch_slurm_envres_");
-  writeText(d.path, "T", 'echo "G=$G" >> seen\n'.repeat(4));
+  // Tasks long enough that the engine of the second node joins before the first runs them all.
+  writeText(d.path, "T", 'echo "G=$G" >> seen; sleep 2\n'.repeat(4));
   const job = await runJob(
     [
       "-N",

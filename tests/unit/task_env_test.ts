@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { engineEnv, splitEnvResources, taskEnv, zeroPad } from "../../lib/task_env.ts";
+import { engineEnv, noSlotReason, splitEnvResources, taskEnv, zeroPad } from "../../lib/task_env.ts";
 
 Deno.test("zeroPad() matches Python's f'{x:06d}'", () => {
   const cases: [number, string][] = [
@@ -143,5 +143,16 @@ Deno.test("splitEnvResources() gives slot i element i of each -E variable", () =
     assert.equal(r.slots, perSlot.length, label);
     assert.equal(r.warnings.length, warnings.length, `${label}: ${r.warnings}`);
     warnings.forEach((w, i) => assert.match(r.warnings[i]!, w, label));
+  }
+});
+
+Deno.test("noSlotReason() names the -E variables not set, else says one has no value", () => {
+  const cases: [string[], Record<string, string>, string][] = [
+    [["GPU", "PORT"], {}, "-E GPU, PORT is not set"],
+    [["GPU", "PORT"], { GPU: "0" }, "-E PORT is not set"],
+    [["GPU"], { GPU: "" }, "an -E variable has no value"],
+  ];
+  for (const [vars, env, want] of cases) {
+    assert.equal(noSlotReason(splitEnvResources(vars, env, 2).unset), want, JSON.stringify(env));
   }
 });
